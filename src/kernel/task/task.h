@@ -1,0 +1,109 @@
+/*
+ * Tasks and thread groups.
+ *
+ * One kernel host thread runs each task: it switches into the app through the
+ * platform, handles the trap, and loops. Sandbox ids (pid, tid) are moat's
+ * own; the init process of a sandbox is pid 1.
+ *
+ * Lock order:
+ *   g_tasks_lock (the pid table, parent/child links, zombie state)
+ *     thread_group->lock
+ */
+#ifndef MOAT_KERNEL_TASK_TASK_H
+#define MOAT_KERNEL_TASK_TASK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "abi/linux/types.h"
+#include "lib/list.h"
+#include "lib/refcount.h"
+#include "platform/platform.h"
+
+struct mm;
+struct fdtable;
+struct fs_struct;
+struct file;
+
+struct cred {
+    uint32_t uid, euid, suid, fsuid;
+    uint32_t gid, egid, sgid, fsgid;
+};
+
+struct sighand {
+    struct refcount ref;
+    pthread_mutex_t lock;
+    struct linux_sigaction action[LINUX_NSIG]; /* (l) lock; index = signo - 1 */
+};
+
+/* A process. */
+struct thread_group {
+    struct refcount ref;
+    int pid;                         /* (c) */
+    struct thread_group *parent;     /* (T) g_tasks_lock; NULL for init */
+    struct list_head children;       /* (T) of thread_group.sibling */
+    struct list_head sibling;        /* (T) */
+    int pgid, sid;                   /* (T) */
+    struct sighand *sighand;         /* (c) counted reference */
+    struct linux_rlimit rlim[LINUX_RLIM_NLIMITS]; /* (g) lock */
+    struct file *exe;                /* (g) lock; counted; what /proc/PID/exe names */
+    int nr_threads;                  /* (T) live threads */
+    bool zombie;                     /* (T) exited, not yet reaped */
+    int exit_status;                 /* (T) wait status, as wait4 reports it */
+    bool group_exiting;              /* (g) exit_group in progress */
+    struct task *leader;             /* (T) */
+    pthread_mutex_t lock;
+    pthread_cond_t child_exit;       /* waits on g_tasks_lock for children */
+    uint64_t start_time_ns;          /* (c) */
+};
+
+struct task {
+    int tid;                         /* (c) sandbox tid */
+    struct thread_group *tg;         /* (c) counted */
+    struct mm *mm;                   /* (o) owner thread; counted */
+    struct fdtable *files;           /* (o) counted */
+    struct fs_struct *fs;            /* (o) counted: root, cwd, umask */
+    struct cred cred;                /* (o) */
+    struct platform_ctx *ctx;        /* (o) the app thread on the platform */
+    struct platform_regs regs;       /* (o) app registers while in the kernel */
+    uint64_t sigmask;                /* (o) blocked signals, bit (signo-1) */
+    uint64_t clear_child_tid;        /* (o) */
+    uint64_t robust_list, robust_len;/* (o) */
+    char comm[16];                   /* (o) */
+    bool exiting;                    /* (o) the loop ends after this syscall */
+    int exit_code;                   /* (o) exit status of this thread */
+    pthread_t thread;                /* (c) kernel host thread */
+    bool strace;                     /* (c) log each syscall */
+};
+
+/* The task the calling kernel thread runs, or NULL. */
+struct task *task_current(void);
+
+/* The process table. task_lookup_tg() returns a new reference or NULL. */
+struct thread_group *task_lookup_tg(int pid);
+void tg_get(struct thread_group *tg);
+void tg_put(struct thread_group *tg);
+
+/* Starts the sandbox's init task: runs ARGV[0] (a path inside the sandbox)
+ * with ENVP. Returns when init exits; *out_status is its wait status. */
+struct sandbox_init {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    int host_stdio[3];
+    struct cred cred;
+    bool strace;
+};
+int task_run_init(const struct sandbox_init *init, int *out_status);
+
+/* Ends the calling task's whole thread group with wait status STATUS
+ * (exit code << 8, or a signal number). The caller returns to its loop. */
+void task_exit_group(struct task *t, int status);
+
+/* The kernel-wide sandbox shutdown: kills every task. */
+void task_kill_all(int signo);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * The platform: how moat runs application code and learns about its
+ * syscalls, faults and signals. The kernel never knows which backend runs.
+ *
+ * An address space (struct platform_as) is a host stub process whose memory
+ * is built only from ranges of the kernel's memory file. A context (struct
+ * platform_ctx) is one application thread inside it.
+ *
+ * Threading rule: a context is created, switched and destroyed by one kernel
+ * thread only (its owner). map/unmap/protect on an address space are called
+ * by a kernel thread that owns a context in that address space (ptrace must
+ * inject the host call through a thread it traces).
+ */
+#ifndef MOAT_PLATFORM_PLATFORM_H
+#define MOAT_PLATFORM_PLATFORM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* General-purpose registers, in the order of the host's user_regs_struct. */
+struct platform_regs {
+    uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+    uint64_t rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
+    uint64_t fs_base, gs_base, ds, es, fs, gs;
+};
+
+/* x86-64 FXSAVE area (512 bytes), the legacy part of xsave state. */
+struct platform_fpregs {
+    uint8_t bytes[512];
+} __attribute__((aligned(16)));
+
+enum platform_event {
+    PLATFORM_EV_SYSCALL,     /* the app made a syscall; regs.orig_rax is its number */
+    PLATFORM_EV_FAULT,       /* a synchronous fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) */
+    PLATFORM_EV_INTERRUPTED, /* platform_interrupt() stopped the context */
+    PLATFORM_EV_MAX,
+};
+
+struct platform_trap {
+    enum platform_event ev;
+    int signo;      /* FAULT: the host signal the fault raised */
+    int code;       /* FAULT: its si_code */
+    uint64_t addr;  /* FAULT: its si_addr */
+    int trapno;     /* FAULT: hardware trap number where known, else -1 */
+};
+
+struct platform_as;
+struct platform_ctx;
+
+struct platform_ops {
+    const char *name;
+    /* Once per kernel process. MEMFD is the memory file. 0 or -errno. */
+    int (*init)(int memfd);
+    /* A new, empty address space. The calling kernel thread becomes the owner
+     * of its first context, returned in out_ctx. 0 or -errno. */
+    int (*as_new)(struct platform_as **out_as, struct platform_ctx **out_ctx);
+    /* Destroys an address space and every context in it. Cannot fail. */
+    void (*as_destroy)(struct platform_as *as);
+    /* Maps [addr, addr+len) to the memory file at FILE_OFF with PROT (PROT_*),
+     * replacing whatever was there. 0 or -errno. */
+    int (*map)(struct platform_as *as, uint64_t addr, uint64_t len, int prot, uint64_t file_off);
+    int (*unmap)(struct platform_as *as, uint64_t addr, uint64_t len);
+    int (*protect)(struct platform_as *as, uint64_t addr, uint64_t len, int prot);
+    /* Runs CTX with REGS (and FP state if fp_dirty) until it traps; on return
+     * REGS hold the app's registers and OUT what happened. 0 or -errno (the
+     * stub died: the caller ends the task). */
+    int (*ctx_switch)(struct platform_ctx *ctx, struct platform_regs *regs,
+                      struct platform_trap *out);
+    /* Reads or writes the FP state of a stopped context. 0 or -errno. */
+    int (*ctx_get_fpregs)(struct platform_ctx *ctx, struct platform_fpregs *out);
+    int (*ctx_set_fpregs)(struct platform_ctx *ctx, const struct platform_fpregs *fp);
+    /* From any thread: makes a running ctx_switch() return INTERRUPTED soon.
+     * Harmless if the context is not running. */
+    void (*ctx_interrupt)(struct platform_ctx *ctx);
+};
+
+/* Lowest and highest+1 address an app may map. The stub's own code lives in
+ * [PLATFORM_STUB_BASE, PLATFORM_STUB_END), which apps can never map. */
+#define PLATFORM_APP_MIN   0x10000ULL
+#define PLATFORM_APP_MAX   0x7ffffffff000ULL
+#define PLATFORM_STUB_BASE 0x7ffbf0000000ULL
+#define PLATFORM_STUB_END  (PLATFORM_STUB_BASE + 0x10000ULL)
+
+extern const struct platform_ops *g_platform;
+
+/* Selects a backend by name ("ptrace"); NULL picks the default. */
+const struct platform_ops *platform_lookup(const char *name);
+
+#endif
