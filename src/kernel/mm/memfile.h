@@ -29,6 +29,18 @@ void memfile_free(uint64_t off, uint64_t len);
 /* Punches [off, off+len) without releasing the offsets (madvise DONTNEED). */
 void memfile_discard(uint64_t off, uint64_t len);
 
+/* Reserves exactly [off, off+len) if all of it is free (growing a range in
+ * place). 0 or -ENOMEM. */
+int memfile_alloc_at(uint64_t off, uint64_t len);
+
+/* The first extent of pages holding data in [off, end): 0 and
+ * [*out_start, *out_end), or -ENXIO when the rest of the range is a hole.
+ * Never-touched and punched pages are holes. */
+int memfile_next_data(uint64_t off, uint64_t end, uint64_t *out_start, uint64_t *out_end);
+
+/* Bytes handed out, the file size, and the number of free extents. */
+void memfile_stats(uint64_t *out_used, uint64_t *out_size, uint64_t *out_free_extents);
+
 static inline void *memfile_ptr(uint64_t off)
 {
     return g_memfile_base + off;

@@ -7,8 +7,10 @@
  * touch, so touching fresh memory costs no trip into moat's kernel.
  *
  * Lock order:
- *   mm->lock (rwlock: readers copy in/out, writers change VMAs)
- *     memfile lock
+ *   mm->mutate (mutex: serializes VMA changes and the platform calls for them)
+ *     mm->lock (rwlock: readers copy in/out, writers change the VMA array;
+ *               never held across a platform call)
+ *       memfile lock
  */
 #ifndef MOAT_KERNEL_MM_MM_H
 #define MOAT_KERNEL_MM_MM_H
@@ -65,6 +67,28 @@ long mm_strncpy_in(struct mm *mm, char *dst, uint64_t src, size_t max);
 /* A fault the app took at ADDR. 0 when moat resolved it (the app retries),
  * or -EFAULT: the caller raises SIGSEGV (*out_code SEGV_MAPERR/ACCERR). */
 int mm_fault(struct mm *mm, uint64_t addr, bool write, int *out_code);
+
+/* mremap(2) with the syscall's arguments. 0 and *out_addr, or -errno. */
+int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
+              uint64_t new_addr, uint64_t *out_addr);
+/* madvise(2) on [ADDR, ADDR+LEN). 0 or -errno. */
+int mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice);
+/* msync(2): validates the range and flags (no shared file mappings exist to
+ * write back). 0 or -errno. */
+int mm_msync(struct mm *mm, uint64_t addr, uint64_t len, int flags);
+/* mincore(2) for the pages of [ADDR, ADDR+LEN) (ADDR page aligned): one
+ * byte per page into the kernel buffer VEC, 1 where the backing page holds
+ * memory. 0, -EINVAL or -ENOMEM (an unmapped page). */
+int mm_mincore(struct mm *mm, uint64_t addr, uint64_t len, uint8_t *vec);
+/* mlock(2)/munlock(2) accounting. LOCK says which; LIMIT is the caller's
+ * RLIMIT_MEMLOCK in bytes (~0 for unlimited). 0 or -errno. */
+int mm_mlock(struct mm *mm, uint64_t addr, uint64_t len, bool lock, uint64_t limit);
+/* mlockall(2) with MCL_* FLAGS (validated by the caller) and munlockall(2). */
+int mm_mlockall(struct mm *mm, int flags, uint64_t limit);
+void mm_munlockall(struct mm *mm);
+/* Bytes in locked VMAs (VmLck) and in all VMAs (VmSize). */
+uint64_t mm_locked_bytes(struct mm *mm);
+uint64_t mm_total_bytes(struct mm *mm);
 
 /* Formats /proc/PID/maps into BUF; returns the length (truncated at SIZE). */
 size_t mm_format_maps(struct mm *mm, char *buf, size_t size);

@@ -1,0 +1,33 @@
+/*
+ * Host calls of the memory manager: the memory file (a memfd), the kernel's
+ * own mapping of it, punching pages out and finding which pages hold data.
+ * Nothing else in src/kernel/mm calls the host.
+ */
+#ifndef MOAT_KERNEL_HOST_HOST_MEM_H
+#define MOAT_KERNEL_HOST_HOST_MEM_H
+
+#include <stdint.h>
+
+/* Creates a memfd named NAME of SIZE bytes (sparse; no pages allocated).
+ * 0 and *out_fd, or -errno. */
+int host_mem_create(const char *name, uint64_t size, int *out_fd);
+
+/* Maps SIZE bytes of FD shared and read-write into the kernel process
+ * (MAP_NORESERVE: only touched pages cost memory). 0 and *out_base, or -errno. */
+int host_mem_map(int fd, uint64_t size, uint8_t **out_base);
+
+/* Undoes host_mem_map (tests and shutdown). */
+void host_mem_unmap(uint8_t *base, uint64_t size);
+
+/* Deallocates [off, off+len) of FD: the pages read as zero afterwards and
+ * their memory goes back to the host. 0 or -errno. */
+int host_mem_punch(int fd, uint64_t off, uint64_t len);
+
+/* The first offset >= OFF that holds data (SEEK_DATA) or that is a hole
+ * (SEEK_HOLE). 0 and *out, -ENXIO when no data follows OFF, or -errno. */
+int host_mem_seek_data(int fd, uint64_t off, uint64_t *out);
+int host_mem_seek_hole(int fd, uint64_t off, uint64_t *out);
+
+void host_mem_close(int fd);
+
+#endif

@@ -1,0 +1,355 @@
+/*
+ * The memory file and its offset allocator.
+ *
+ * Free offsets are kept as extents in a treap ordered by offset, each node
+ * also holding the largest extent length in its subtree, so that allocation
+ * (lowest fitting offset), freeing with coalescing and reserving a given
+ * range are all O(log n) expected. First fit from the lowest offset keeps the
+ * file dense, which keeps SEEK_DATA walks short.
+ */
+#include "kernel/mm/memfile.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "kernel/host/host_mem.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+int g_memfile_fd = -1;
+uint8_t *g_memfile_base;
+
+struct fext {
+    uint64_t start, len;
+    uint64_t max;        /* largest len in this subtree */
+    uint32_t prio;       /* heap order: a parent's prio >= its children's */
+    struct fext *left, *right;
+};
+
+static pthread_mutex_t g_mf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fext *g_free_root;      /* (m) g_mf_lock */
+static uint64_t g_mf_size;            /* (c) after memfile_init */
+static uint64_t g_mf_used;            /* (m) */
+static uint64_t g_mf_extents;         /* (m) */
+static uint32_t g_mf_seed = 2463534242u; /* (m) */
+
+static uint32_t next_prio(void)
+{
+    uint32_t x = g_mf_seed;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    g_mf_seed = x;
+    return x;
+}
+
+static void fix(struct fext *n)
+{
+    uint64_t m = n->len;
+    if (n->left && n->left->max > m)
+        m = n->left->max;
+    if (n->right && n->right->max > m)
+        m = n->right->max;
+    n->max = m;
+}
+
+static struct fext *fext_new(uint64_t start, uint64_t len)
+{
+    struct fext *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->start = start;
+    n->len = len;
+    n->max = len;
+    n->prio = next_prio();
+    g_mf_extents++;
+    return n;
+}
+
+static void fext_free(struct fext *n)
+{
+    g_mf_extents--;
+    free(n);
+}
+
+/* Every key of A is below every key of B. */
+static struct fext *merge(struct fext *a, struct fext *b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    if (a->prio >= b->prio) {
+        a->right = merge(a->right, b);
+        fix(a);
+        return a;
+    }
+    b->left = merge(a, b->left);
+    fix(b);
+    return b;
+}
+
+/* Splits T into extents starting below KEY (*l) and at or above it (*r). */
+static void split(struct fext *t, uint64_t key, struct fext **l, struct fext **r)
+{
+    if (!t) {
+        *l = *r = NULL;
+        return;
+    }
+    if (t->start < key) {
+        split(t->right, key, &t->right, r);
+        fix(t);
+        *l = t;
+    } else {
+        split(t->left, key, l, &t->left);
+        fix(t);
+        *r = t;
+    }
+}
+
+/* Detaches the highest (or lowest) extent of *T and returns it. */
+static struct fext *pop_max(struct fext **t)
+{
+    struct fext *n = *t;
+    if (!n)
+        return NULL;
+    if (n->right) {
+        struct fext *m = pop_max(&n->right);
+        fix(n);
+        return m;
+    }
+    *t = n->left;
+    n->left = NULL;
+    return n;
+}
+
+static struct fext *pop_min(struct fext **t)
+{
+    struct fext *n = *t;
+    if (!n)
+        return NULL;
+    if (n->left) {
+        struct fext *m = pop_min(&n->left);
+        fix(n);
+        return m;
+    }
+    *t = n->right;
+    n->right = NULL;
+    return n;
+}
+
+static bool alloc_first_fit(struct fext **pp, uint64_t len, uint64_t *out)
+{
+    struct fext *n = *pp;
+    if (!n || n->max < len)
+        return false;
+    bool ok;
+    if (n->left && n->left->max >= len) {
+        ok = alloc_first_fit(&n->left, len, out);
+    } else if (n->len >= len) {
+        *out = n->start;
+        n->start += len;
+        n->len -= len;
+        if (n->len == 0) {
+            *pp = merge(n->left, n->right);
+            fext_free(n);
+            return true;
+        }
+        ok = true;
+    } else {
+        ok = alloc_first_fit(&n->right, len, out);
+    }
+    fix(n);
+    return ok;
+}
+
+int memfile_init(uint64_t size)
+{
+    int fd, r;
+    uint8_t *base;
+
+    size = ALIGN_DOWN(size, PAGE_SIZE);
+    r = host_mem_create("moat-memory", size, &fd);
+    if (r < 0)
+        return r;
+    r = host_mem_map(fd, size, &base);
+    if (r < 0) {
+        host_mem_close(fd);
+        return r;
+    }
+    pthread_mutex_lock(&g_mf_lock);
+    struct fext *n = fext_new(0, size);
+    if (!n) {
+        pthread_mutex_unlock(&g_mf_lock);
+        host_mem_unmap(base, size);
+        host_mem_close(fd);
+        return -ENOMEM;
+    }
+    g_free_root = n;
+    g_mf_size = size;
+    g_mf_used = 0;
+    g_memfile_fd = fd;
+    g_memfile_base = base;
+    pthread_mutex_unlock(&g_mf_lock);
+    return 0;
+}
+
+int memfile_alloc(uint64_t len, uint64_t *out_off)
+{
+    if (len == 0 || !IS_ALIGNED(len, PAGE_SIZE))
+        return -EINVAL;
+    pthread_mutex_lock(&g_mf_lock);
+    bool ok = alloc_first_fit(&g_free_root, len, out_off);
+    if (ok)
+        g_mf_used += len;
+    pthread_mutex_unlock(&g_mf_lock);
+    return ok ? 0 : -ENOMEM;
+}
+
+int memfile_alloc_at(uint64_t off, uint64_t len)
+{
+    struct fext *l, *r, *p, *back = NULL;
+    int ret = -ENOMEM;
+
+    if (len == 0 || !IS_ALIGNED(len | off, PAGE_SIZE) || off + len < off)
+        return -EINVAL;
+    pthread_mutex_lock(&g_mf_lock);
+    split(g_free_root, off + 1, &l, &r);
+    p = pop_max(&l);
+    if (p && p->start + p->len >= off + len) {
+        uint64_t end = p->start + p->len;
+        if (end > off + len) {
+            back = fext_new(off + len, end - off - len);
+            if (!back)
+                goto out_restore;
+        }
+        ret = 0;
+        g_mf_used += len;
+        p->len = off - p->start;
+        if (p->len == 0) {
+            fext_free(p);
+            p = NULL;
+        } else {
+            fix(p);
+        }
+    }
+out_restore:
+    if (p)
+        l = merge(l, p);
+    if (back)
+        r = merge(back, r);
+    g_free_root = merge(l, r);
+    pthread_mutex_unlock(&g_mf_lock);
+    return ret;
+}
+
+/* Returns [off, off+len) to the free extents. Caller holds g_mf_lock. */
+static void release_locked(uint64_t off, uint64_t len)
+{
+    struct fext *l, *r, *pred, *succ, *n;
+
+    split(g_free_root, off, &l, &r);
+    pred = pop_max(&l);
+    succ = pop_min(&r);
+    if ((pred && pred->start + pred->len > off) || (succ && succ->start < off + len)) {
+        log_error("memfile: double free of [%#lx, %#lx)", (unsigned long)off,
+                  (unsigned long)(off + len));
+        abort();
+    }
+    if (pred && pred->start + pred->len == off) {
+        pred->len += len;
+        if (succ && succ->start == off + len) {
+            pred->len += succ->len;
+            fext_free(succ);
+            succ = NULL;
+        }
+        n = pred;
+        pred = NULL;
+    } else if (succ && succ->start == off + len) {
+        succ->start = off;
+        succ->len += len;
+        n = succ;
+        succ = NULL;
+    } else {
+        n = fext_new(off, len);
+        if (!n) {
+            /* The offsets leak (never memory: they are punched). */
+            log_error("memfile: out of memory, leaking %lu bytes of offsets",
+                      (unsigned long)len);
+        }
+    }
+    if (pred) {
+        fix(pred);
+        l = merge(l, pred);
+    }
+    if (succ) {
+        fix(succ);
+        r = merge(succ, r);
+    }
+    if (n) {
+        fix(n);
+        l = merge(l, n);
+    }
+    g_free_root = merge(l, r);
+    g_mf_used -= len;
+}
+
+void memfile_free(uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return;
+    int r = host_mem_punch(g_memfile_fd, off, len);
+    if (r < 0) {
+        /* Pages we cannot zero must never be handed out again. */
+        log_error("memfile: punching [%#lx, +%#lx) failed (%d); leaking it", (unsigned long)off,
+                  (unsigned long)len, r);
+        return;
+    }
+    pthread_mutex_lock(&g_mf_lock);
+    release_locked(off, len);
+    pthread_mutex_unlock(&g_mf_lock);
+}
+
+void memfile_discard(uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return;
+    int r = host_mem_punch(g_memfile_fd, off, len);
+    if (r < 0)
+        log_error("memfile: punching [%#lx, +%#lx) failed (%d)", (unsigned long)off,
+                  (unsigned long)len, r);
+}
+
+int memfile_next_data(uint64_t off, uint64_t end, uint64_t *out_start, uint64_t *out_end)
+{
+    uint64_t d, h;
+    int r;
+
+    if (off >= end)
+        return -ENXIO;
+    r = host_mem_seek_data(g_memfile_fd, off, &d);
+    if (r < 0)
+        return r;
+    if (d >= end)
+        return -ENXIO;
+    r = host_mem_seek_hole(g_memfile_fd, d, &h);
+    if (r < 0)
+        return r;
+    *out_start = d;
+    *out_end = MIN(h, end);
+    return 0;
+}
+
+void memfile_stats(uint64_t *out_used, uint64_t *out_size, uint64_t *out_free_extents)
+{
+    pthread_mutex_lock(&g_mf_lock);
+    if (out_used)
+        *out_used = g_mf_used;
+    if (out_size)
+        *out_size = g_mf_size;
+    if (out_free_extents)
+        *out_free_extents = g_mf_extents;
+    pthread_mutex_unlock(&g_mf_lock);
+}

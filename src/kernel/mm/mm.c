@@ -1,0 +1,1543 @@
+/*
+ * Address spaces: VMAs, their memory-file backing, the stub's mappings and
+ * copy-in/copy-out. See mm.h for the model and mm_internal.h for the locks.
+ *
+ * Invariants (checked by tests/unit/mm against the fake platform):
+ * - when attached, the stub maps exactly the VMAs, each at its prot and its
+ *   memory-file offset;
+ * - a private VMA owns its memory-file range; it is freed (punched) only
+ *   after the stub stopped mapping it, so offsets handed out again are never
+ *   visible to a stale mapping.
+ */
+#include "kernel/mm/mm.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "abi/linux/types.h"
+#include "kernel/mm/memfile.h"
+#include "kernel/mm/mm_internal.h"
+#include "kernel/vfs/vfs.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "platform/platform.h"
+
+#define MM_STACK_TOP 0x7ffffffde000ULL
+#define MM_MMAP_BASE PLATFORM_STUB_BASE
+/* MAP_32BIT hands out addresses in [1 GiB, 2 GiB), as Linux on x86-64. */
+#define MM_32BIT_LO 0x40000000ULL
+#define MM_32BIT_HI 0x80000000ULL
+
+#define PROT_RWX (PROT_READ | PROT_WRITE | PROT_EXEC)
+#define PROT_SEM 0x8 /* Linux ABI; glibc does not define it */
+
+/* Pieces taken out of the VMA array, released (or reused) by the caller. */
+struct vma_vec {
+    struct vma *v;
+    size_t nr, cap;
+};
+
+static uint64_t vma_len(const struct vma *v)
+{
+    return v->end - v->start;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Shared anonymous backing. */
+
+static struct mm_shared *shared_new(uint64_t len)
+{
+    struct mm_shared *s = malloc(sizeof(*s));
+    if (!s)
+        return NULL;
+    if (memfile_alloc(len, &s->off) < 0) {
+        free(s);
+        return NULL;
+    }
+    s->len = len;
+    refcount_init(&s->ref);
+    return s;
+}
+
+static void shared_get(struct mm_shared *s)
+{
+    refcount_inc(&s->ref);
+}
+
+static void shared_put(struct mm_shared *s)
+{
+    if (s && refcount_dec(&s->ref)) {
+        memfile_free(s->off, s->len);
+        free(s);
+    }
+}
+
+/* Drops what V holds: its private range, its share of a shared object, its
+ * file reference. The stub must no longer map V. */
+static void vma_release(struct vma *v)
+{
+    if (v->shared)
+        shared_put(v->shared);
+    else
+        memfile_free(v->off, vma_len(v));
+    if (v->file)
+        file_put(v->file);
+}
+
+static int vec_reserve(struct vma_vec *vv, size_t n)
+{
+    if (vv->nr + n <= vv->cap)
+        return 0;
+    size_t cap = MAX(vv->cap * 2, vv->nr + n);
+    struct vma *nv = realloc(vv->v, cap * sizeof(*nv));
+    if (!nv)
+        return -ENOMEM;
+    vv->v = nv;
+    vv->cap = cap;
+    return 0;
+}
+
+static void vec_release_all(struct vma_vec *vv)
+{
+    for (size_t i = 0; i < vv->nr; i++)
+        vma_release(&vv->v[i]);
+    free(vv->v);
+    vv->v = NULL;
+    vv->nr = vv->cap = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The VMA array. */
+
+/* Index of the first VMA that ends above ADDR (nr_vmas if none). */
+static size_t vma_lower_bound(const struct mm *mm, uint64_t addr)
+{
+    size_t lo = 0, hi = mm->nr_vmas;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (mm->vmas[mid].end <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static struct vma *vma_lookup(const struct mm *mm, uint64_t addr)
+{
+    size_t i = vma_lower_bound(mm, addr);
+    if (i < mm->nr_vmas && mm->vmas[i].start <= addr)
+        return &mm->vmas[i];
+    return NULL;
+}
+
+static bool range_is_free(const struct mm *mm, uint64_t start, uint64_t end)
+{
+    size_t i = vma_lower_bound(mm, start);
+    return i == mm->nr_vmas || mm->vmas[i].start >= end;
+}
+
+/* True when every page of [start, end) is mapped. */
+static bool range_is_mapped(const struct mm *mm, uint64_t start, uint64_t end)
+{
+    size_t i = vma_lower_bound(mm, start);
+    uint64_t at = start;
+    for (; i < mm->nr_vmas && at < end; i++) {
+        if (mm->vmas[i].start > at)
+            return false;
+        at = mm->vmas[i].end;
+    }
+    return at >= end;
+}
+
+static size_t count_overlap(const struct mm *mm, uint64_t start, uint64_t end)
+{
+    size_t n = 0;
+    for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end; i++)
+        n++;
+    return n;
+}
+
+/* Makes room for EXTRA more VMAs, so that the splits and inserts that follow
+ * cannot fail. Caller holds mutate (not lock). */
+static int vmas_reserve(struct mm *mm, size_t extra)
+{
+    if (mm->nr_vmas + extra <= mm->cap_vmas)
+        return 0;
+    size_t cap = MAX(mm->cap_vmas * 2, mm->nr_vmas + extra);
+    cap = MAX(cap, (size_t)16);
+    pthread_rwlock_wrlock(&mm->lock);
+    struct vma *nv = realloc(mm->vmas, cap * sizeof(*nv));
+    if (nv) {
+        mm->vmas = nv;
+        mm->cap_vmas = cap;
+    }
+    pthread_rwlock_unlock(&mm->lock);
+    return nv ? 0 : -ENOMEM;
+}
+
+/* The following _locked helpers need mutate and lock (write) held, and the
+ * capacity reserved by vmas_reserve(). */
+
+static void vma_insert_locked(struct mm *mm, size_t i, const struct vma *v)
+{
+    memmove(&mm->vmas[i + 1], &mm->vmas[i], (mm->nr_vmas - i) * sizeof(*v));
+    mm->vmas[i] = *v;
+    mm->nr_vmas++;
+}
+
+static void vma_remove_locked(struct mm *mm, size_t i)
+{
+    memmove(&mm->vmas[i], &mm->vmas[i + 1], (mm->nr_vmas - i - 1) * sizeof(struct vma));
+    mm->nr_vmas--;
+}
+
+/* Splits vmas[i] at ADDR (strictly inside it) into two entries. */
+static void vma_split_locked(struct mm *mm, size_t i, uint64_t addr)
+{
+    struct vma right = mm->vmas[i];
+    uint64_t delta = addr - right.start;
+
+    right.start = addr;
+    right.off += delta;
+    right.file_off += delta;
+    if (right.shared)
+        shared_get(right.shared);
+    if (right.file)
+        file_get(right.file);
+    mm->vmas[i].end = addr;
+    vma_insert_locked(mm, i + 1, &right);
+}
+
+static bool vma_can_merge(const struct vma *a, const struct vma *b)
+{
+    return a->end == b->start && a->prot == b->prot && a->flags == b->flags &&
+           a->shared == b->shared && a->file == b->file && a->off + vma_len(a) == b->off &&
+           (!a->file || a->file_off + vma_len(a) == b->file_off);
+}
+
+/* Merges vmas[i] and vmas[i+1] when they can be one VMA. */
+static void vma_try_merge_locked(struct mm *mm, size_t i)
+{
+    if (i + 1 >= mm->nr_vmas || !vma_can_merge(&mm->vmas[i], &mm->vmas[i + 1]))
+        return;
+    struct vma *b = &mm->vmas[i + 1];
+    mm->vmas[i].end = b->end;
+    /* vmas[i] holds its own references: these cannot be the last. */
+    if (b->shared)
+        shared_put(b->shared);
+    if (b->file)
+        file_put(b->file);
+    vma_remove_locked(mm, i + 1);
+}
+
+/* Ensures VMA boundaries at START and END (splitting at most two VMAs). */
+static void split_range_locked(struct mm *mm, uint64_t start, uint64_t end)
+{
+    size_t i = vma_lower_bound(mm, start);
+    if (i < mm->nr_vmas && mm->vmas[i].start < start && mm->vmas[i].end > start)
+        vma_split_locked(mm, i, start);
+    i = vma_lower_bound(mm, end);
+    if (i < mm->nr_vmas && mm->vmas[i].start < end && mm->vmas[i].end > end)
+        vma_split_locked(mm, i, end);
+}
+
+/* Merges what can be merged among the VMAs overlapping [start, end) and
+ * their two neighbours. */
+static void merge_range_locked(struct mm *mm, uint64_t start, uint64_t end)
+{
+    size_t i = vma_lower_bound(mm, start);
+    if (i > 0)
+        i--;
+    while (i + 1 < mm->nr_vmas && mm->vmas[i].start <= end) {
+        size_t before = mm->nr_vmas;
+        vma_try_merge_locked(mm, i);
+        if (mm->nr_vmas == before)
+            i++;
+    }
+}
+
+/* Moves the parts of VMAs inside [start, end) into OUT (capacity reserved
+ * for count_overlap() entries). */
+static void remove_range_locked(struct mm *mm, uint64_t start, uint64_t end, struct vma_vec *out)
+{
+    split_range_locked(mm, start, end);
+    size_t i = vma_lower_bound(mm, start);
+    while (i < mm->nr_vmas && mm->vmas[i].start < end) {
+        out->v[out->nr++] = mm->vmas[i];
+        vma_remove_locked(mm, i);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The stub's mappings. Caller holds mutate. */
+
+static int stub_map(struct mm *mm, const struct vma *v)
+{
+    if (!mm->as)
+        return 0;
+    return g_platform->map(mm->as, v->start, vma_len(v), v->prot, v->off);
+}
+
+/* Unmaps the address ranges of the pieces in VV (coalescing neighbours).
+ * Returns the first error. */
+static int stub_unmap_vec(struct mm *mm, const struct vma_vec *vv)
+{
+    int ret = 0;
+    if (!mm->as)
+        return 0;
+    for (size_t i = 0; i < vv->nr;) {
+        uint64_t s = vv->v[i].start, e = vv->v[i].end;
+        for (i++; i < vv->nr && vv->v[i].start == e; i++)
+            e = vv->v[i].end;
+        int r = g_platform->unmap(mm->as, s, e - s);
+        if (r < 0 && ret == 0)
+            ret = r;
+    }
+    return ret;
+}
+
+/* Releases pieces the stub may still map because unmapping failed (the stub
+ * is dying): the memory is punched, the offsets leak, so no other address
+ * space can ever see them through the stale mapping. */
+static void vec_release_unmapped(struct vma_vec *vv, int unmap_err)
+{
+    if (unmap_err == 0) {
+        vec_release_all(vv);
+        return;
+    }
+    log_error("mm: stub unmap failed (%d); leaking the offsets of %zu mappings", unmap_err,
+              vv->nr);
+    for (size_t i = 0; i < vv->nr; i++) {
+        struct vma *v = &vv->v[i];
+        if (v->shared)
+            shared_put(v->shared); /* the platform only fails when the stub is dying */
+        else
+            memfile_discard(v->off, vma_len(v));
+        if (v->file)
+            file_put(v->file);
+    }
+    free(vv->v);
+    vv->v = NULL;
+    vv->nr = vv->cap = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifetime. */
+
+struct mm *mm_new(void)
+{
+    struct mm *mm = calloc(1, sizeof(*mm));
+    if (!mm)
+        return NULL;
+    refcount_init(&mm->ref);
+    pthread_mutex_init(&mm->mutate, NULL);
+    pthread_rwlock_init(&mm->lock, NULL);
+    mm->mmap_base = MM_MMAP_BASE;
+    return mm;
+}
+
+void mm_get(struct mm *mm)
+{
+    refcount_inc(&mm->ref);
+}
+
+void mm_put(struct mm *mm)
+{
+    if (!mm || !refcount_dec(&mm->ref))
+        return;
+    /* The stub is destroyed separately; nothing maps this memory once the
+     * last reference is gone. */
+    for (size_t i = 0; i < mm->nr_vmas; i++)
+        vma_release(&mm->vmas[i]);
+    free(mm->vmas);
+    pthread_rwlock_destroy(&mm->lock);
+    pthread_mutex_destroy(&mm->mutate);
+    free(mm);
+}
+
+int mm_attach(struct mm *mm, struct platform_as *as)
+{
+    int r = 0;
+    pthread_mutex_lock(&mm->mutate);
+    mm->as = as;
+    for (size_t i = 0; i < mm->nr_vmas && r == 0; i++)
+        r = stub_map(mm, &mm->vmas[i]);
+    pthread_mutex_unlock(&mm->mutate);
+    return r;
+}
+
+struct platform_as *mm_as(struct mm *mm)
+{
+    return mm->as;
+}
+
+uint64_t mm_stack_top(struct mm *mm)
+{
+    (void)mm;
+    return MM_STACK_TOP;
+}
+
+void mm_set_brk_start(struct mm *mm, uint64_t start)
+{
+    pthread_mutex_lock(&mm->mutate);
+    mm->brk_start = mm->brk = ALIGN_UP(start, PAGE_SIZE);
+    pthread_mutex_unlock(&mm->mutate);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Backing. */
+
+/* Fills the memory-file range [off, off+len) from FILE at FOFF; what lies
+ * past the end of the file stays zero. 0 or -errno. */
+static int fill_from_file(struct file *file, uint64_t foff, uint64_t off, uint64_t len)
+{
+    uint64_t done = 0;
+    while (done < len) {
+        size_t chunk = (size_t)MIN(len - done, (uint64_t)1 << 30);
+        ssize_t n = vfs_pread(file, memfile_ptr(off + done), chunk, foff + done);
+        if (n < 0)
+            return (int)n;
+        if (n == 0)
+            break;
+        done += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Gives V (start, end, file, file_off, flags set) its backing: fresh private
+ * memory, filled from the file if any. 0 or -errno. */
+static int vma_back_private(struct vma *v)
+{
+    int r = memfile_alloc(vma_len(v), &v->off);
+    if (r < 0)
+        return r;
+    if (v->file) {
+        r = fill_from_file(v->file, v->file_off, v->off, vma_len(v));
+        if (r < 0) {
+            memfile_free(v->off, vma_len(v));
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* Drops the backing of a VMA that was never installed (and its file ref). */
+static void vma_unback(struct vma *v)
+{
+    vma_release(v);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Placement. */
+
+/* The highest LEN-byte free range inside [lo, hi), or 0. */
+static uint64_t find_free_topdown(const struct mm *mm, uint64_t len, uint64_t lo, uint64_t hi)
+{
+    if (hi < lo || hi - lo < len)
+        return 0;
+    size_t i = vma_lower_bound(mm, hi);
+    uint64_t gap_end = hi;
+    /* vmas[i] (if any) ends above hi; walk the VMAs below it downwards. */
+    if (i < mm->nr_vmas && mm->vmas[i].start < hi)
+        gap_end = mm->vmas[i].start;
+    while (true) {
+        uint64_t gap_start = i > 0 ? MAX(mm->vmas[i - 1].end, lo) : lo;
+        if (gap_end >= gap_start && gap_end - gap_start >= len)
+            return gap_end - len;
+        if (i == 0)
+            return 0;
+        i--;
+        gap_end = mm->vmas[i].start;
+        if (gap_end <= lo)
+            return 0;
+    }
+}
+
+/* Whether [addr, addr+len) may hold app mappings at all. */
+static bool range_allowed(uint64_t addr, uint64_t len)
+{
+    if (addr < PLATFORM_APP_MIN || addr > PLATFORM_APP_MAX || len > PLATFORM_APP_MAX - addr)
+        return false;
+    return addr + len <= PLATFORM_STUB_BASE || addr >= PLATFORM_STUB_END;
+}
+
+static uint64_t find_free(const struct mm *mm, uint64_t len, bool low32)
+{
+    uint64_t a;
+    if (low32)
+        return find_free_topdown(mm, len, MM_32BIT_LO, MM_32BIT_HI);
+    a = find_free_topdown(mm, len, PLATFORM_APP_MIN, MIN(mm->mmap_base, PLATFORM_STUB_BASE));
+    if (a)
+        return a;
+    return find_free_topdown(mm, len, PLATFORM_STUB_END, PLATFORM_APP_MAX);
+}
+
+/* Inserts NV (backed, references held) over [nv.start, nv.end), replacing
+ * what was mapped there. Caller holds mutate. On failure NV is untouched and
+ * still owned by the caller. 0 or -errno. */
+static int install_locked(struct mm *mm, const struct vma *nv)
+{
+    struct vma_vec old = {0};
+    int r;
+
+    r = vec_reserve(&old, count_overlap(mm, nv->start, nv->end));
+    if (r == 0)
+        r = vmas_reserve(mm, 3);
+    if (r == 0)
+        r = stub_map(mm, nv);
+    if (r < 0) {
+        free(old.v);
+        return r;
+    }
+    pthread_rwlock_wrlock(&mm->lock);
+    remove_range_locked(mm, nv->start, nv->end, &old);
+    vma_insert_locked(mm, vma_lower_bound(mm, nv->start), nv);
+    merge_range_locked(mm, nv->start, nv->end);
+    pthread_rwlock_unlock(&mm->lock);
+    /* The stub's map replaced the old pieces: nothing maps them now. */
+    vec_release_all(&old);
+    return 0;
+}
+
+/* Unmaps [start, end) (page aligned). Caller holds mutate. 0 or -errno. */
+static int munmap_locked(struct mm *mm, uint64_t start, uint64_t end)
+{
+    struct vma_vec old = {0};
+    int r;
+
+    size_t n = count_overlap(mm, start, end);
+    if (n == 0)
+        return 0;
+    r = vec_reserve(&old, n);
+    if (r == 0)
+        r = vmas_reserve(mm, 2);
+    if (r < 0) {
+        free(old.v);
+        return r;
+    }
+    pthread_rwlock_wrlock(&mm->lock);
+    remove_range_locked(mm, start, end, &old);
+    pthread_rwlock_unlock(&mm->lock);
+    vec_release_unmapped(&old, stub_unmap_vec(mm, &old));
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* mmap, munmap, mprotect, brk. */
+
+#define MAP_KNOWN                                                                              \
+    (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_DENYWRITE | MAP_EXECUTABLE |   \
+     MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB |      \
+     MAP_32BIT | MAP_FIXED_NOREPLACE | (0x3fU << 26) /* MAP_HUGE_SHIFT sizes */)
+
+/* Decides what kind of file mapping FILE gives: 0 (private copy), 1 (treat
+ * as anonymous: /dev/zero) or -errno. */
+static int file_map_kind(struct file *file)
+{
+    uint32_t mode;
+    uint64_t size;
+    char path[16];
+
+    int r = vfs_file_mode(file, &mode, &size);
+    if (r < 0)
+        return r;
+    if (S_ISREG(mode))
+        return 0;
+    if (S_ISCHR(mode)) {
+        /* FIXME: ask the file (a file_ops mmap hook) once the VFS has one;
+         * until then /dev/zero is recognised by its name. */
+        r = vfs_file_path(file, path, sizeof(path));
+        if (r > 0 && strcmp(path, "/dev/zero") == 0)
+            return 1;
+    }
+    return -ENODEV;
+}
+
+int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, struct file *file,
+            uint64_t off, uint64_t *out_addr)
+{
+    struct vma nv = {0};
+    bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+    int type = flags & MAP_TYPE;
+    int r;
+
+    if (len == 0 || !IS_ALIGNED(off, PAGE_SIZE))
+        return -EINVAL;
+    uint64_t alen = ALIGN_UP(len, PAGE_SIZE);
+    if (alen < len || alen == 0)
+        return -ENOMEM;
+    if (off + alen < off)
+        return -EOVERFLOW;
+    if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)
+        return -EINVAL;
+    if (type == MAP_SHARED_VALIDATE && (flags & ~MAP_KNOWN))
+        return -EOPNOTSUPP;
+    if (fixed && !IS_ALIGNED(addr, PAGE_SIZE))
+        return -EINVAL;
+    if (fixed && addr < PLATFORM_APP_MIN)
+        return -EPERM; /* Linux: below vm.mmap_min_addr */
+    if (fixed && !range_allowed(addr, alen))
+        return -ENOMEM;
+
+    bool shared = type != MAP_PRIVATE;
+    bool anon = flags & MAP_ANONYMOUS;
+    if (!anon) {
+        if (!file)
+            return -EBADF;
+        r = file_map_kind(file);
+        if (r < 0)
+            return r;
+        if (r == 1)
+            anon = true;
+    }
+    if (!anon && shared) {
+        /* FIXME: coherent MAP_SHARED file mappings need the VFS page cache
+         * to live in the memory file; until then they are refused. */
+        log_warn_once("mm: MAP_SHARED file mappings are not supported yet (ENODEV)");
+        return -ENODEV;
+    }
+
+    nv.prot = prot & PROT_RWX;
+    nv.flags = (shared ? VMA_SHARED : 0) | ((flags & MAP_GROWSDOWN) ? VMA_GROWSDOWN : 0) |
+               ((flags & MAP_LOCKED) ? VMA_LOCKED : 0);
+    nv.start = 0;
+    nv.end = alen; /* rebased once placed */
+    if (shared) {
+        nv.shared = shared_new(alen);
+        if (!nv.shared)
+            return -ENOMEM;
+        nv.off = nv.shared->off;
+    } else {
+        if (!anon) {
+            file_get(file);
+            nv.file = file;
+            nv.file_off = off;
+        }
+        r = vma_back_private(&nv);
+        if (r < 0) {
+            if (nv.file)
+                file_put(nv.file);
+            return r;
+        }
+    }
+
+    pthread_mutex_lock(&mm->mutate);
+    if (mm->lock_future)
+        nv.flags |= VMA_LOCKED;
+    if (fixed) {
+        if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) &&
+            !range_is_free(mm, addr, addr + alen)) {
+            r = -EEXIST;
+            goto out_unlock;
+        }
+        /* MAP_FIXED_NOREPLACE together with MAP_FIXED behaves as MAP_FIXED. */
+    } else {
+        uint64_t hint = ALIGN_UP(addr, PAGE_SIZE);
+        if (hint && hint >= addr && range_allowed(hint, alen) &&
+            range_is_free(mm, hint, hint + alen) &&
+            (!(flags & MAP_32BIT) || hint + alen <= MM_32BIT_HI)) {
+            addr = hint;
+        } else {
+            addr = find_free(mm, alen, flags & MAP_32BIT);
+            if (addr == 0) {
+                r = -ENOMEM;
+                goto out_unlock;
+            }
+        }
+    }
+    nv.start = addr;
+    nv.end = addr + alen;
+    r = install_locked(mm, &nv);
+    if (r == 0)
+        *out_addr = addr;
+out_unlock:
+    pthread_mutex_unlock(&mm->mutate);
+    if (r < 0)
+        vma_unback(&nv);
+    return r;
+}
+
+int mm_munmap(struct mm *mm, uint64_t addr, uint64_t len)
+{
+    if (!IS_ALIGNED(addr, PAGE_SIZE) || len == 0)
+        return -EINVAL;
+    uint64_t alen = ALIGN_UP(len, PAGE_SIZE);
+    if (alen < len || addr > PLATFORM_APP_MAX || alen > PLATFORM_APP_MAX - addr)
+        return -EINVAL;
+    pthread_mutex_lock(&mm->mutate);
+    int r = munmap_locked(mm, addr, addr + alen);
+    pthread_mutex_unlock(&mm->mutate);
+    return r;
+}
+
+int mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
+{
+    int r = 0;
+
+    if (!IS_ALIGNED(addr, PAGE_SIZE))
+        return -EINVAL;
+    if (prot & ~(PROT_RWX | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP))
+        return -EINVAL;
+    if ((prot & PROT_GROWSDOWN) && (prot & PROT_GROWSUP))
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    uint64_t alen = ALIGN_UP(len, PAGE_SIZE);
+    if (alen < len || addr + alen < addr)
+        return -ENOMEM;
+    uint64_t start = addr, end = addr + alen;
+
+    pthread_mutex_lock(&mm->mutate);
+    if (prot & (PROT_GROWSDOWN | PROT_GROWSUP)) {
+        struct vma *v = vma_lookup(mm, start);
+        /* x86-64 has no grows-up mappings. */
+        if (!v || (prot & PROT_GROWSUP) || !(v->flags & VMA_GROWSDOWN)) {
+            r = v ? -EINVAL : -ENOMEM;
+            goto out_unlock;
+        }
+        start = v->start;
+    }
+    prot &= PROT_RWX;
+    if (!range_is_mapped(mm, start, end)) {
+        r = -ENOMEM;
+        goto out_unlock;
+    }
+    r = vmas_reserve(mm, 2);
+    if (r < 0)
+        goto out_unlock;
+    if (mm->as) {
+        r = g_platform->protect(mm->as, start, end - start, prot);
+        if (r < 0)
+            goto out_unlock;
+    }
+    pthread_rwlock_wrlock(&mm->lock);
+    split_range_locked(mm, start, end);
+    for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end; i++)
+        mm->vmas[i].prot = prot;
+    merge_range_locked(mm, start, end);
+    pthread_rwlock_unlock(&mm->lock);
+out_unlock:
+    pthread_mutex_unlock(&mm->mutate);
+    return r;
+}
+
+/* Grows the heap from OLDEND to NEWEND (both aligned, the range free).
+ * Caller holds mutate. 0 or -errno. */
+static int brk_grow_locked(struct mm *mm, uint64_t oldend, uint64_t newend)
+{
+    uint64_t delta = newend - oldend;
+    struct vma *prev = vma_lookup(mm, oldend - 1);
+    int r;
+
+    /* Extend the last heap piece in place when the offsets after it are free. */
+    if (prev && prev->end == oldend && prev->start >= mm->brk_start && !prev->shared &&
+        !prev->file && prev->prot == (PROT_READ | PROT_WRITE) &&
+        memfile_alloc_at(prev->off + vma_len(prev), delta) == 0) {
+        struct vma ext = *prev;
+        ext.start = oldend;
+        ext.end = newend;
+        ext.off = prev->off + vma_len(prev);
+        r = stub_map(mm, &ext);
+        if (r < 0) {
+            memfile_free(ext.off, delta);
+            return r;
+        }
+        pthread_rwlock_wrlock(&mm->lock);
+        vma_lookup(mm, oldend - 1)->end = newend;
+        pthread_rwlock_unlock(&mm->lock);
+        return 0;
+    }
+    struct vma nv = {
+            .start = oldend,
+            .end = newend,
+            .prot = PROT_READ | PROT_WRITE,
+            .flags = mm->lock_future ? VMA_LOCKED : 0,
+    };
+    r = vma_back_private(&nv);
+    if (r < 0)
+        return r;
+    r = install_locked(mm, &nv);
+    if (r < 0)
+        vma_unback(&nv);
+    return r;
+}
+
+uint64_t mm_brk(struct mm *mm, uint64_t brk)
+{
+    pthread_mutex_lock(&mm->mutate);
+    uint64_t old = mm->brk;
+    uint64_t oldend = ALIGN_UP(old, PAGE_SIZE);
+    uint64_t newend = ALIGN_UP(brk, PAGE_SIZE);
+
+    /* FIXME: RLIMIT_DATA is not checked; add it with the rlimit plumbing. */
+    if (brk < mm->brk_start || newend < brk || mm->brk_start == 0)
+        goto out;
+    if (newend < oldend) {
+        if (munmap_locked(mm, newend, oldend) < 0)
+            goto out;
+    } else if (newend > oldend) {
+        if (!range_allowed(oldend, newend - oldend) || !range_is_free(mm, oldend, newend))
+            goto out;
+        if (brk_grow_locked(mm, oldend, newend) < 0)
+            goto out;
+    }
+    mm->brk = brk;
+out:
+    brk = mm->brk;
+    pthread_mutex_unlock(&mm->mutate);
+    return brk;
+}
+
+/* ------------------------------------------------------------------------ */
+/* mremap. */
+
+/* Backing for [start, end) that continues V (same kind, prot, flags): an
+ * in-place extension of V's private range when free, else a new range,
+ * filled from V's file. 0 or -errno. */
+static int vma_continuation(const struct vma *v, uint64_t vend_off, uint64_t start, uint64_t end,
+                            struct vma *out)
+{
+    int r;
+    *out = *v;
+    out->start = start;
+    out->end = end;
+    out->shared = NULL;
+    out->file_off = v->file_off + (vend_off - v->off);
+    if (v->file)
+        file_get(v->file);
+    if (memfile_alloc_at(vend_off, end - start) == 0) {
+        out->off = vend_off;
+        if (v->file) {
+            r = fill_from_file(v->file, out->file_off, out->off, end - start);
+            if (r < 0) {
+                vma_release(out);
+                return r;
+            }
+        }
+        return 0;
+    }
+    r = vma_back_private(out);
+    if (r < 0 && out->file)
+        file_put(out->file);
+    return r;
+}
+
+int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
+              uint64_t new_addr, uint64_t *out_addr)
+{
+    struct vma_vec moved = {0}, replaced = {0};
+    struct vma mv, ext = {0};
+    bool have_ext = false;
+    int r;
+
+    if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP))
+        return -EINVAL;
+    if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
+        return -EINVAL;
+    if (flags & MREMAP_DONTUNMAP) {
+        log_warn_once("mm: mremap(MREMAP_DONTUNMAP) is not supported (EINVAL)");
+        return -EINVAL;
+    }
+    if (!IS_ALIGNED(old_addr, PAGE_SIZE))
+        return -EINVAL;
+    uint64_t olen = ALIGN_UP(old_len, PAGE_SIZE), nlen = ALIGN_UP(new_len, PAGE_SIZE);
+    if (olen < old_len || nlen < new_len || nlen == 0)
+        return -EINVAL;
+    if (flags & MREMAP_FIXED) {
+        if (!IS_ALIGNED(new_addr, PAGE_SIZE))
+            return -EINVAL;
+        if (!range_allowed(new_addr, nlen))
+            return -EINVAL;
+        if (new_addr < old_addr + olen && old_addr < new_addr + nlen)
+            return -EINVAL;
+    }
+
+    pthread_mutex_lock(&mm->mutate);
+    struct vma *v = vma_lookup(mm, old_addr);
+    if (!v || (olen && v->end - old_addr < olen)) {
+        r = -EFAULT;
+        goto out_unlock;
+    }
+    if (olen == 0) {
+        /* A second mapping of the same shared pages. */
+        if (!v->shared || !(flags & MREMAP_MAYMOVE)) {
+            r = v->shared ? -ENOMEM : -EINVAL;
+            goto out_unlock;
+        }
+        uint64_t off = v->off + (old_addr - v->start);
+        if (off + nlen > v->shared->off + v->shared->len) {
+            r = -EINVAL;
+            goto out_unlock;
+        }
+        uint64_t dst = (flags & MREMAP_FIXED) ? new_addr : find_free(mm, nlen, false);
+        if (dst == 0) {
+            r = -ENOMEM;
+            goto out_unlock;
+        }
+        mv = *v;
+        mv.start = dst;
+        mv.end = dst + nlen;
+        mv.off = off;
+        shared_get(mv.shared);
+        r = install_locked(mm, &mv);
+        if (r < 0)
+            shared_put(mv.shared);
+        else
+            *out_addr = dst;
+        goto out_unlock;
+    }
+    if (!(flags & MREMAP_FIXED)) {
+        if (nlen <= olen) {
+            r = munmap_locked(mm, old_addr + nlen, old_addr + olen);
+            if (r == 0)
+                *out_addr = old_addr;
+            goto out_unlock;
+        }
+        uint64_t grow_end = old_addr + nlen;
+        if (old_addr + olen == v->end && range_allowed(old_addr, nlen) &&
+            range_is_free(mm, v->end, grow_end)) {
+            if (v->shared) {
+                /* FIXME: growing shared anonymous memory needs a resizable
+                 * shared object; refused until something needs it. */
+                r = -ENOMEM;
+                goto out_unlock;
+            }
+            r = vma_continuation(v, v->off + vma_len(v), v->end, grow_end, &ext);
+            if (r < 0)
+                goto out_unlock;
+            r = install_locked(mm, &ext);
+            if (r < 0)
+                vma_unback(&ext);
+            else
+                *out_addr = old_addr;
+            goto out_unlock;
+        }
+        if (!(flags & MREMAP_MAYMOVE) || v->shared) {
+            r = -ENOMEM;
+            goto out_unlock;
+        }
+        new_addr = find_free(mm, nlen, false);
+        if (new_addr == 0) {
+            r = -ENOMEM;
+            goto out_unlock;
+        }
+    } else if (nlen > olen && v->shared) {
+        r = -ENOMEM;
+        goto out_unlock;
+    }
+
+    /* Move: the backing stays, only its address changes. */
+    if (nlen < olen) {
+        r = munmap_locked(mm, old_addr + nlen, old_addr + olen);
+        if (r < 0)
+            goto out_unlock;
+        olen = nlen;
+        v = vma_lookup(mm, old_addr);
+    }
+    mv = *v;
+    mv.start = new_addr;
+    mv.end = new_addr + olen;
+    mv.off = v->off + (old_addr - v->start);
+    mv.file_off = v->file_off + (old_addr - v->start);
+    if (nlen > olen) {
+        r = vma_continuation(&mv, mv.off + olen, new_addr + olen, new_addr + nlen, &ext);
+        if (r < 0)
+            goto out_unlock;
+        have_ext = true;
+    }
+    r = vec_reserve(&moved, 1);
+    if (r == 0)
+        r = vec_reserve(&replaced, count_overlap(mm, new_addr, new_addr + nlen));
+    if (r == 0)
+        r = vmas_reserve(mm, 6);
+    if (r == 0)
+        r = stub_map(mm, &mv);
+    if (r == 0 && have_ext)
+        r = stub_map(mm, &ext);
+    if (r < 0)
+        goto out_free;
+    pthread_rwlock_wrlock(&mm->lock);
+    remove_range_locked(mm, new_addr, new_addr + nlen, &replaced);
+    remove_range_locked(mm, old_addr, old_addr + olen, &moved);
+    /* The moved piece carries the references the old one held. */
+    mv.shared = moved.v[0].shared;
+    mv.file = moved.v[0].file;
+    vma_insert_locked(mm, vma_lower_bound(mm, mv.start), &mv);
+    if (have_ext)
+        vma_insert_locked(mm, vma_lower_bound(mm, ext.start), &ext);
+    merge_range_locked(mm, new_addr, new_addr + nlen);
+    pthread_rwlock_unlock(&mm->lock);
+    have_ext = false;
+    if (mm->as)
+        g_platform->unmap(mm->as, old_addr, olen); /* still mapped by mv if it fails */
+    vec_release_all(&replaced);
+    *out_addr = new_addr;
+out_free:
+    free(moved.v);
+    free(replaced.v);
+    if (have_ext)
+        vma_unback(&ext);
+out_unlock:
+    pthread_mutex_unlock(&mm->mutate);
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* madvise, msync, mincore, mlock. */
+
+static int set_flags_locked(struct mm *mm, uint64_t start, uint64_t end, unsigned set,
+                            unsigned clear)
+{
+    int r = vmas_reserve(mm, 2);
+    if (r < 0)
+        return r;
+    pthread_rwlock_wrlock(&mm->lock);
+    split_range_locked(mm, start, end);
+    for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end; i++)
+        mm->vmas[i].flags = (mm->vmas[i].flags & ~clear) | set;
+    merge_range_locked(mm, start, end);
+    pthread_rwlock_unlock(&mm->lock);
+    return 0;
+}
+
+/* Zeroes (or, for private file mappings, re-reads) the private memory of
+ * [start, end); shared memory is left alone (REMOVE punches it too). */
+static int discard_locked(struct mm *mm, uint64_t start, uint64_t end, bool remove_shared)
+{
+    for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end; i++) {
+        struct vma *v = &mm->vmas[i];
+        uint64_t s = MAX(v->start, start), e = MIN(v->end, end);
+        uint64_t off = v->off + (s - v->start);
+        if (v->shared && !remove_shared)
+            continue;
+        memfile_discard(off, e - s);
+        if (v->file && !v->shared) {
+            int r = fill_from_file(v->file, v->file_off + (s - v->start), off, e - s);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+int mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
+{
+    int r = 0;
+
+    if (!IS_ALIGNED(addr, PAGE_SIZE))
+        return -EINVAL;
+    switch (advice) {
+    case MADV_NORMAL:
+    case MADV_RANDOM:
+    case MADV_SEQUENTIAL:
+    case MADV_WILLNEED:
+    case MADV_DONTNEED:
+    case MADV_FREE:
+    case MADV_REMOVE:
+    case MADV_DONTFORK:
+    case MADV_DOFORK:
+    case MADV_HUGEPAGE:
+    case MADV_NOHUGEPAGE:
+    case MADV_DONTDUMP:
+    case MADV_DODUMP:
+    case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK:
+    case MADV_COLD:
+    case MADV_PAGEOUT:
+    case MADV_POPULATE_READ:
+    case MADV_POPULATE_WRITE:
+    case MADV_DONTNEED_LOCKED:
+        break;
+    default:
+        return -EINVAL;
+    }
+    uint64_t alen = ALIGN_UP(len, PAGE_SIZE);
+    if (alen < len || addr + alen < addr)
+        return -EINVAL;
+    if (alen == 0)
+        return 0;
+    uint64_t start = addr, end = addr + alen;
+
+    pthread_mutex_lock(&mm->mutate);
+    if (!range_is_mapped(mm, start, end)) {
+        /* Linux applies the advice to the mapped parts, then reports the hole. */
+        r = -ENOMEM;
+        if (advice != MADV_DONTNEED && advice != MADV_FREE && advice != MADV_DONTNEED_LOCKED)
+            goto out_unlock;
+    }
+    switch (advice) {
+    case MADV_DONTNEED:
+    case MADV_DONTNEED_LOCKED: {
+        int r2 = discard_locked(mm, start, end, false);
+        if (r2 < 0)
+            r = r2;
+        break;
+    }
+    case MADV_FREE:
+        for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end;
+             i++)
+            if (mm->vmas[i].shared || mm->vmas[i].file) {
+                r = -EINVAL;
+                goto out_unlock;
+            }
+        discard_locked(mm, start, end, false);
+        break;
+    case MADV_REMOVE:
+        for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end;
+             i++)
+            if (!mm->vmas[i].shared) {
+                r = -EINVAL;
+                goto out_unlock;
+            }
+        discard_locked(mm, start, end, true);
+        break;
+    case MADV_DONTFORK:
+        r = set_flags_locked(mm, start, end, VMA_DONTFORK, 0);
+        break;
+    case MADV_DOFORK:
+        r = set_flags_locked(mm, start, end, 0, VMA_DONTFORK);
+        break;
+    case MADV_WIPEONFORK:
+        for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end;
+             i++)
+            if (mm->vmas[i].shared || mm->vmas[i].file) {
+                r = -EINVAL;
+                goto out_unlock;
+            }
+        r = set_flags_locked(mm, start, end, VMA_WIPEONFORK, 0);
+        break;
+    case MADV_KEEPONFORK:
+        r = set_flags_locked(mm, start, end, 0, VMA_WIPEONFORK);
+        break;
+    default:
+        /* Hints: the host pages the memory file in and out as it sees fit. */
+        break;
+    }
+out_unlock:
+    pthread_mutex_unlock(&mm->mutate);
+    return r;
+}
+
+int mm_msync(struct mm *mm, uint64_t addr, uint64_t len, int flags)
+{
+    if (!IS_ALIGNED(addr, PAGE_SIZE))
+        return -EINVAL;
+    if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC))
+        return -EINVAL;
+    if ((flags & MS_ASYNC) && (flags & MS_SYNC))
+        return -EINVAL;
+    uint64_t alen = ALIGN_UP(len, PAGE_SIZE);
+    if (alen < len || addr + alen < addr)
+        return -ENOMEM;
+    if (alen == 0)
+        return 0;
+    pthread_rwlock_rdlock(&mm->lock);
+    bool ok = range_is_mapped(mm, addr, addr + alen);
+    pthread_rwlock_unlock(&mm->lock);
+    /* Only private and shared anonymous memory exist: nothing to write back. */
+    return ok ? 0 : -ENOMEM;
+}
+
+int mm_mincore(struct mm *mm, uint64_t addr, uint64_t len, uint8_t *vec)
+{
+    int r = 0;
+
+    if (!IS_ALIGNED(addr, PAGE_SIZE))
+        return -EINVAL;
+    uint64_t alen = ALIGN_UP(len, PAGE_SIZE);
+    if (alen < len || addr + alen < addr)
+        return -ENOMEM;
+    uint64_t end = addr + alen;
+    memset(vec, 0, alen / PAGE_SIZE);
+    pthread_rwlock_rdlock(&mm->lock);
+    if (!range_is_mapped(mm, addr, end)) {
+        r = -ENOMEM;
+        goto out_unlock;
+    }
+    for (size_t i = vma_lower_bound(mm, addr); i < mm->nr_vmas && mm->vmas[i].start < end; i++) {
+        const struct vma *v = &mm->vmas[i];
+        uint64_t s = MAX(v->start, addr), e = MIN(v->end, end);
+        uint64_t off = v->off + (s - v->start), off_end = off + (e - s);
+        uint64_t ds, de;
+        while (off < off_end && memfile_next_data(off, off_end, &ds, &de) == 0) {
+            uint64_t a = s + (ds - (v->off + (s - v->start)));
+            uint64_t b = a + (de - ds);
+            for (uint64_t p = ALIGN_DOWN(a, PAGE_SIZE); p < b; p += PAGE_SIZE)
+                vec[(p - addr) / PAGE_SIZE] = 1;
+            off = de;
+        }
+    }
+out_unlock:
+    pthread_rwlock_unlock(&mm->lock);
+    return r;
+}
+
+static uint64_t locked_bytes_locked(const struct mm *mm)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < mm->nr_vmas; i++)
+        if (mm->vmas[i].flags & VMA_LOCKED)
+            n += vma_len(&mm->vmas[i]);
+    return n;
+}
+
+int mm_mlock(struct mm *mm, uint64_t addr, uint64_t len, bool lock, uint64_t limit)
+{
+    int r = 0;
+    uint64_t start = ALIGN_DOWN(addr, PAGE_SIZE);
+    uint64_t end = ALIGN_UP(addr + len, PAGE_SIZE);
+
+    if (addr + len < addr || end < addr + len)
+        return -ENOMEM;
+    if (start == end)
+        return 0;
+    pthread_mutex_lock(&mm->mutate);
+    if (!range_is_mapped(mm, start, end)) {
+        r = -ENOMEM;
+        goto out_unlock;
+    }
+    if (lock) {
+        uint64_t already = 0;
+        for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end;
+             i++)
+            if (mm->vmas[i].flags & VMA_LOCKED)
+                already += MIN(mm->vmas[i].end, end) - MAX(mm->vmas[i].start, start);
+        if (locked_bytes_locked(mm) - already + (end - start) > limit) {
+            r = -ENOMEM;
+            goto out_unlock;
+        }
+    }
+    r = set_flags_locked(mm, start, end, lock ? VMA_LOCKED : 0, lock ? 0 : VMA_LOCKED);
+out_unlock:
+    pthread_mutex_unlock(&mm->mutate);
+    return r;
+}
+
+int mm_mlockall(struct mm *mm, int flags, uint64_t limit)
+{
+    int r = 0;
+    pthread_mutex_lock(&mm->mutate);
+    if (flags & MCL_CURRENT) {
+        uint64_t total = 0;
+        for (size_t i = 0; i < mm->nr_vmas; i++)
+            total += vma_len(&mm->vmas[i]);
+        if (total > limit) {
+            r = -ENOMEM;
+            goto out_unlock;
+        }
+        pthread_rwlock_wrlock(&mm->lock);
+        for (size_t i = 0; i < mm->nr_vmas; i++)
+            mm->vmas[i].flags |= VMA_LOCKED;
+        merge_range_locked(mm, 0, UINT64_MAX);
+        pthread_rwlock_unlock(&mm->lock);
+    }
+    /* FIXME: MCL_FUTURE marks new mappings locked but does not refuse those
+     * past RLIMIT_MEMLOCK, as Linux does. */
+    mm->lock_future = flags & MCL_FUTURE;
+out_unlock:
+    pthread_mutex_unlock(&mm->mutate);
+    return r;
+}
+
+void mm_munlockall(struct mm *mm)
+{
+    pthread_mutex_lock(&mm->mutate);
+    pthread_rwlock_wrlock(&mm->lock);
+    for (size_t i = 0; i < mm->nr_vmas; i++)
+        mm->vmas[i].flags &= ~VMA_LOCKED;
+    merge_range_locked(mm, 0, UINT64_MAX);
+    pthread_rwlock_unlock(&mm->lock);
+    mm->lock_future = false;
+    pthread_mutex_unlock(&mm->mutate);
+}
+
+uint64_t mm_locked_bytes(struct mm *mm)
+{
+    pthread_rwlock_rdlock(&mm->lock);
+    uint64_t n = locked_bytes_locked(mm);
+    pthread_rwlock_unlock(&mm->lock);
+    return n;
+}
+
+uint64_t mm_total_bytes(struct mm *mm)
+{
+    uint64_t n = 0;
+    pthread_rwlock_rdlock(&mm->lock);
+    for (size_t i = 0; i < mm->nr_vmas; i++)
+        n += vma_len(&mm->vmas[i]);
+    pthread_rwlock_unlock(&mm->lock);
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* fork. */
+
+/* Copies the pages of [src, src+len) that hold data into [dst, dst+len);
+ * holes stay holes, so a sparse range costs only what it uses. */
+static int copy_data(uint64_t src, uint64_t dst, uint64_t len)
+{
+    uint64_t at = src, end = src + len, ds, de;
+    int r;
+    while (at < end && (r = memfile_next_data(at, end, &ds, &de)) == 0) {
+        memcpy(memfile_ptr(dst + (ds - src)), memfile_ptr(ds), de - ds);
+        at = de;
+    }
+    return (at >= end || r == -ENXIO) ? 0 : r;
+}
+
+int mm_fork(struct mm *parent, struct mm **out_child)
+{
+    struct mm *c = mm_new();
+    int r = 0;
+
+    if (!c)
+        return -ENOMEM;
+    pthread_mutex_lock(&parent->mutate);
+    c->vmas = calloc(MAX(parent->nr_vmas, (size_t)1), sizeof(struct vma));
+    if (!c->vmas) {
+        r = -ENOMEM;
+        goto out_unlock;
+    }
+    c->cap_vmas = MAX(parent->nr_vmas, (size_t)1);
+    c->brk_start = parent->brk_start;
+    c->brk = parent->brk;
+    c->mmap_base = parent->mmap_base;
+    /* FIXME: this copies private memory at fork; share it copy-on-write
+     * (write-protect both sides, copy on the write fault) once mm_fault can
+     * resolve faults, which fork+exec-heavy workloads will want. Reads by
+     * other threads of the parent while we copy see consistent pages only
+     * page by page, as without COW nothing freezes them. */
+    for (size_t i = 0; i < parent->nr_vmas; i++) {
+        const struct vma *pv = &parent->vmas[i];
+        struct vma cv = *pv;
+        if (pv->flags & VMA_DONTFORK)
+            continue;
+        cv.flags &= ~VMA_LOCKED; /* memory locks are not inherited */
+        if (pv->shared) {
+            shared_get(cv.shared);
+        } else {
+            r = memfile_alloc(vma_len(pv), &cv.off);
+            if (r < 0)
+                goto out_unlock;
+            if (!(pv->flags & VMA_WIPEONFORK)) {
+                r = copy_data(pv->off, cv.off, vma_len(pv));
+                if (r < 0) {
+                    memfile_free(cv.off, vma_len(pv));
+                    goto out_unlock;
+                }
+            }
+        }
+        if (cv.file)
+            file_get(cv.file);
+        c->vmas[c->nr_vmas++] = cv;
+    }
+out_unlock:
+    pthread_mutex_unlock(&parent->mutate);
+    if (r < 0) {
+        mm_put(c);
+        return r;
+    }
+    *out_child = c;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Copy-in/copy-out and faults. */
+
+enum copy_dir { COPY_IN, COPY_OUT, COPY_OUT_FORCE };
+
+static int copy_user(struct mm *mm, uint64_t addr, void *buf, size_t n, enum copy_dir dir)
+{
+    int need = dir == COPY_IN ? PROT_READ : dir == COPY_OUT ? PROT_WRITE : 0;
+    uint8_t *p = buf;
+    int r = 0;
+
+    if (n == 0)
+        return 0;
+    if (addr + n < addr)
+        return -EFAULT;
+    pthread_rwlock_rdlock(&mm->lock);
+    size_t i = vma_lower_bound(mm, addr);
+    while (n > 0) {
+        if (i >= mm->nr_vmas || mm->vmas[i].start > addr ||
+            (mm->vmas[i].prot & need) != need) {
+            r = -EFAULT;
+            break;
+        }
+        const struct vma *v = &mm->vmas[i];
+        size_t chunk = (size_t)MIN((uint64_t)n, v->end - addr);
+        uint8_t *mem = memfile_ptr(v->off + (addr - v->start));
+        /* FIXME: a host SIGBUS here (memory-file pages refused by the host's
+         * memory limit) kills the kernel; catch it and return -EFAULT. */
+        if (dir == COPY_IN)
+            memcpy(p, mem, chunk);
+        else
+            memcpy(mem, p, chunk);
+        p += chunk;
+        addr += chunk;
+        n -= chunk;
+        i++;
+    }
+    pthread_rwlock_unlock(&mm->lock);
+    return r;
+}
+
+int mm_copy_in(struct mm *mm, void *dst, uint64_t src, size_t n)
+{
+    return copy_user(mm, src, dst, n, COPY_IN);
+}
+
+int mm_copy_out(struct mm *mm, uint64_t dst, const void *src, size_t n)
+{
+    return copy_user(mm, dst, (void *)src, n, COPY_OUT);
+}
+
+int mm_copy_out_force(struct mm *mm, uint64_t dst, const void *src, size_t n)
+{
+    return copy_user(mm, dst, (void *)src, n, COPY_OUT_FORCE);
+}
+
+long mm_strncpy_in(struct mm *mm, char *dst, uint64_t src, size_t max)
+{
+    size_t done = 0;
+    long r = -ENAMETOOLONG;
+
+    pthread_rwlock_rdlock(&mm->lock);
+    size_t i = vma_lower_bound(mm, src);
+    while (done < max) {
+        if (i >= mm->nr_vmas || mm->vmas[i].start > src || !(mm->vmas[i].prot & PROT_READ)) {
+            r = -EFAULT;
+            break;
+        }
+        const struct vma *v = &mm->vmas[i];
+        size_t chunk = (size_t)MIN((uint64_t)(max - done), v->end - src);
+        const char *mem = memfile_ptr(v->off + (src - v->start));
+        const char *nul = memchr(mem, 0, chunk);
+        if (nul) {
+            size_t k = (size_t)(nul - mem);
+            memcpy(dst + done, mem, k + 1);
+            r = (long)(done + k);
+            break;
+        }
+        memcpy(dst + done, mem, chunk);
+        done += chunk;
+        src += chunk;
+        i++;
+    }
+    pthread_rwlock_unlock(&mm->lock);
+    return r;
+}
+
+int mm_fault(struct mm *mm, uint64_t addr, bool write, int *out_code)
+{
+    int r = -EFAULT;
+    uint64_t page = ALIGN_DOWN(addr, PAGE_SIZE);
+
+    pthread_mutex_lock(&mm->mutate);
+    struct vma *v = vma_lookup(mm, addr);
+    if (!v) {
+        *out_code = SEGV_MAPERR;
+        goto out_unlock;
+    }
+    *out_code = SEGV_ACCERR;
+    if ((write && !(v->prot & PROT_WRITE)) || !(v->prot & PROT_READ))
+        goto out_unlock;
+    /* The VMA allows the access, yet the stub faulted: its mapping is out of
+     * step (or this was an instruction fetch, which we cannot tell apart).
+     * Re-map the page once; a second fault on it is the app's error. */
+    if (mm->repaired_page == page || !mm->as) {
+        mm->repaired_page = 0;
+        goto out_unlock;
+    }
+    if (g_platform->map(mm->as, page, PAGE_SIZE, v->prot, v->off + (page - v->start)) == 0) {
+        mm->repaired_page = page;
+        r = 0;
+    }
+out_unlock:
+    pthread_mutex_unlock(&mm->mutate);
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* /proc/PID/maps. */
+
+struct maps_buf {
+    char *buf;
+    size_t size, len;
+};
+
+PRINTF_FMT(2, 3) static void maps_printf(struct maps_buf *mb, const char *fmt, ...)
+{
+    va_list ap;
+    size_t room = mb->len < mb->size ? mb->size - mb->len : 0;
+    va_start(ap, fmt);
+    int n = vsnprintf(mb->buf + MIN(mb->len, mb->size), room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        mb->len += (size_t)n;
+}
+
+size_t mm_format_maps(struct mm *mm, char *buf, size_t size)
+{
+    struct maps_buf mb = {buf, size, 0};
+    char name[LINUX_PATH_MAX];
+
+    if (size)
+        buf[0] = 0;
+    pthread_rwlock_rdlock(&mm->lock);
+    for (size_t i = 0; i < mm->nr_vmas; i++) {
+        const struct vma *v = &mm->vmas[i];
+        uint64_t start = v->start, end = v->end;
+        /* Pieces Linux would hold as one VMA (anonymous memory whose backing
+         * happens not to be contiguous, e.g. the heap) print as one line. */
+        while (!v->file && !v->shared && i + 1 < mm->nr_vmas) {
+            const struct vma *n = &mm->vmas[i + 1];
+            if (n->start != end || n->file || n->shared || n->prot != v->prot ||
+                (n->flags & ~VMA_WIPEONFORK) != (v->flags & ~VMA_WIPEONFORK))
+                break;
+            end = n->end;
+            i++;
+        }
+        name[0] = 0;
+        if (v->file) {
+            int r = vfs_file_path(v->file, name, sizeof(name));
+            if (r < 0)
+                snprintf(name, sizeof(name), "[unknown]");
+        } else if (v->shared) {
+            snprintf(name, sizeof(name), "/dev/zero (deleted)");
+        } else if (mm->brk_start && start < ALIGN_UP(mm->brk, PAGE_SIZE) &&
+                   end > mm->brk_start) {
+            snprintf(name, sizeof(name), "[heap]");
+        } else if (start < MM_STACK_TOP && end >= MM_STACK_TOP) {
+            snprintf(name, sizeof(name), "[stack]");
+        }
+        size_t line_start = mb.len;
+        /* FIXME: device and inode numbers of mapped files need a stat
+         * accessor in vfs.h; 00:00 0 until then. */
+        maps_printf(&mb, "%08" PRIx64 "-%08" PRIx64 " %c%c%c%c %08" PRIx64 " 00:00 0 ", start, end,
+                    (v->prot & PROT_READ) ? 'r' : '-', (v->prot & PROT_WRITE) ? 'w' : '-',
+                    (v->prot & PROT_EXEC) ? 'x' : '-', v->shared ? 's' : 'p',
+                    v->file ? v->file_off : 0);
+        if (name[0]) {
+            /* Linux pads the fields to 72 columns, then one space. */
+            size_t col = mb.len - line_start;
+            maps_printf(&mb, "%*s %s", col < 72 ? (int)(72 - col) : 0, "", name);
+        }
+        maps_printf(&mb, "\n");
+    }
+    pthread_rwlock_unlock(&mm->lock);
+    if (mb.len >= size) {
+        if (size)
+            buf[size - 1] = 0;
+        return size ? size - 1 : 0;
+    }
+    return mb.len;
+}

@@ -1,0 +1,66 @@
+/*
+ * Internals of the memory manager, shared by mm.c and the mm unit tests
+ * (which check the VMA list against what the fake platform mapped). Nothing
+ * outside src/kernel/mm and tests/unit/mm includes this.
+ */
+#ifndef MOAT_KERNEL_MM_MM_INTERNAL_H
+#define MOAT_KERNEL_MM_MM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernel/mm/mm.h"
+#include "lib/refcount.h"
+
+/* The backing of MAP_SHARED anonymous memory: one memory-file range shared by
+ * every VMA (in this mm and in forked ones) that maps part of it; freed when
+ * the last of them goes. */
+struct mm_shared {
+    struct refcount ref;
+    uint64_t off, len;          /* (c) the memory-file range */
+};
+
+enum {
+    VMA_SHARED = 1u << 0,       /* MAP_SHARED: vma.shared is set */
+    VMA_GROWSDOWN = 1u << 1,    /* MAP_GROWSDOWN (no automatic growth yet) */
+    VMA_LOCKED = 1u << 2,       /* mlock()ed: accounting only */
+    VMA_DONTFORK = 1u << 3,     /* madvise(MADV_DONTFORK) */
+    VMA_WIPEONFORK = 1u << 4,   /* madvise(MADV_WIPEONFORK): the child reads zeros */
+};
+
+/* One mapping [start, end). Private memory (shared == NULL) owns the
+ * memory-file range [off, off + end - start) exclusively. */
+struct vma {
+    uint64_t start, end;
+    int prot;                   /* PROT_READ | PROT_WRITE | PROT_EXEC */
+    unsigned flags;             /* VMA_* */
+    uint64_t off;               /* memory-file offset backing START */
+    struct mm_shared *shared;   /* counted; set iff VMA_SHARED */
+    struct file *file;          /* counted or NULL: a private file mapping (for maps) */
+    uint64_t file_off;          /* file offset of START when FILE is set */
+};
+
+/*
+ * Locking: mm->mutate is held by everything that changes the VMA set or the
+ * stub's mappings (mmap, munmap, mprotect, brk, mremap, madvise, mlock,
+ * attach, fork of this mm, fault repair), for the whole operation including
+ * the platform calls, so the stub's mappings change in the same order as the
+ * VMAs. Those paths read the VMA array with mutate alone. Writing the array
+ * also takes mm->lock for writing, briefly; copy-in/out, maps and mincore
+ * read it under mm->lock for reading, so they never wait on the platform.
+ */
+struct mm {
+    struct refcount ref;
+    pthread_mutex_t mutate;
+    pthread_rwlock_t lock;
+    struct platform_as *as;     /* (M) mutate; set once by mm_attach */
+    struct vma *vmas;           /* (M+L) sorted by start, non-overlapping */
+    size_t nr_vmas, cap_vmas;   /* (M+L) */
+    uint64_t brk_start, brk;    /* (M) brk is the app's value, not page aligned */
+    uint64_t mmap_base;         /* (c) mmap(NULL) allocates top-down below this */
+    bool lock_future;           /* (M) mlockall(MCL_FUTURE) */
+    uint64_t repaired_page;     /* (M) last page mm_fault() re-mapped, or 0 */
+};
+
+#endif
