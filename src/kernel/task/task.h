@@ -26,6 +26,7 @@ struct mm;
 struct fdtable;
 struct fs_struct;
 struct file;
+struct sandbox_init;
 
 struct cred {
     uint32_t uid, euid, suid, fsuid;
@@ -54,6 +55,9 @@ struct thread_group {
     int exit_status;                 /* (T) wait status, as wait4 reports it */
     bool group_exiting;              /* (g) exit_group in progress */
     struct task *leader;             /* (T) */
+    struct list_head all;            /* (T) on the list of all processes */
+    bool vfork_pending;              /* (T) a vfork parent waits for exec or exit */
+    uint64_t pending_signals;        /* (T) process-directed, bit (signo-1); delivery: issue 4 */
     pthread_mutex_t lock;
     pthread_cond_t child_exit;       /* waits on g_tasks_lock for children */
     uint64_t start_time_ns;          /* (c) */
@@ -66,6 +70,7 @@ struct task {
     struct fdtable *files;           /* (o) counted */
     struct fs_struct *fs;            /* (o) counted: root, cwd, umask */
     struct cred cred;                /* (o) */
+    struct platform_as *as;          /* (o) the stub of this task's mm, owned */
     struct platform_ctx *ctx;        /* (o) the app thread on the platform */
     struct platform_regs regs;       /* (o) app registers while in the kernel */
     uint64_t sigmask;                /* (o) blocked signals, bit (signo-1) */
@@ -76,6 +81,7 @@ struct task {
     int exit_code;                   /* (o) exit status of this thread */
     pthread_t thread;                /* (c) kernel host thread */
     bool strace;                     /* (c) log each syscall */
+    const struct sandbox_init *init; /* (c) set for the sandbox's first task only */
 };
 
 /* The task the calling kernel thread runs, or NULL. */
@@ -86,14 +92,16 @@ struct thread_group *task_lookup_tg(int pid);
 void tg_get(struct thread_group *tg);
 void tg_put(struct thread_group *tg);
 
-/* Starts the sandbox's init task: runs ARGV[0] (a path inside the sandbox)
- * with ENVP. Returns when init exits; *out_status is its wait status. */
+/* Starts the sandbox's init task: runs ARGV[0] (resolved through PATH in
+ * ENVP inside the sandbox) with ENVP in CWD. Returns when init exits;
+ * *out_status is its wait status. Errors finding or starting the program
+ * are reported on stderr as a shell would, with status 127 or 126. */
 struct sandbox_init {
-    const char *path;
     char *const *argv;
     char *const *envp;
     const char *cwd;
-    int host_stdio[3];
+    struct fs_struct *fs;      /* root and cwd (consumed) */
+    int host_stdio[3];         /* host fds for the app's 0, 1, 2 (consumed) */
     struct cred cred;
     bool strace;
 };
@@ -103,7 +111,9 @@ int task_run_init(const struct sandbox_init *init, int *out_status);
  * (exit code << 8, or a signal number). The caller returns to its loop. */
 void task_exit_group(struct task *t, int status);
 
-/* The kernel-wide sandbox shutdown: kills every task. */
-void task_kill_all(int signo);
+/* A host signal for the whole sandbox (the CLI forwards SIGINT, SIGTERM …):
+ * until issue 4 delivers signals to handlers, it ends the sandbox as the
+ * signal's default action would; task_run_init() returns with it. */
+void task_host_signal(int signo);
 
 #endif

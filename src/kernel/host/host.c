@@ -1,0 +1,122 @@
+/* Host calls for time, randomness and machine facts. */
+#include "kernel/host/host.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
+
+int host_err_to_guest(int host_errno)
+{
+    if (host_errno <= 0 || host_errno >= 4096)
+        return -EIO;
+    /* Host and guest share the x86-64 Linux errno numbering; internal
+     * restart codes never come back from a host call. */
+    if (host_errno >= 512)
+        return -EINTR;
+    return -host_errno;
+}
+
+/* Clocks moat exposes; per-process and per-thread CPU clocks are the
+ * kernel's own accounting, not the host's. */
+static int host_clock_ok(int clock)
+{
+    switch (clock) {
+    case CLOCK_REALTIME:
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_REALTIME_COARSE:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME:
+    case CLOCK_TAI:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int host_clock_gettime(int clock, int64_t *out_sec, int64_t *out_nsec)
+{
+    struct timespec ts;
+    if (!host_clock_ok(clock))
+        return -EINVAL;
+    if (clock_gettime(clock, &ts) < 0)
+        return host_err_to_guest(errno);
+    *out_sec = ts.tv_sec;
+    *out_nsec = ts.tv_nsec;
+    return 0;
+}
+
+int host_clock_getres(int clock, int64_t *out_sec, int64_t *out_nsec)
+{
+    struct timespec ts;
+    if (!host_clock_ok(clock))
+        return -EINVAL;
+    if (clock_getres(clock, &ts) < 0)
+        return host_err_to_guest(errno);
+    *out_sec = ts.tv_sec;
+    *out_nsec = ts.tv_nsec;
+    return 0;
+}
+
+int host_nanosleep(int64_t sec, int64_t nsec)
+{
+    struct timespec ts = {sec, nsec};
+    if (nanosleep(&ts, NULL) < 0)
+        return host_err_to_guest(errno);
+    return 0;
+}
+
+int host_getrandom(void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = getrandom((char *)buf + done, n - done, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return host_err_to_guest(errno);
+        }
+        done += r;
+    }
+    return 0;
+}
+
+uint64_t host_hwcap(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    return d;
+}
+
+void host_meminfo(uint64_t *out_total, uint64_t *out_free)
+{
+    struct sysinfo si;
+    if (sysinfo(&si) < 0) {
+        *out_total = *out_free = 0;
+        return;
+    }
+    *out_total = (uint64_t)si.totalram * si.mem_unit;
+    *out_free = (uint64_t)si.freeram * si.mem_unit;
+}
+
+int host_nr_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max)
+{
+    struct rlimit rl;
+    if (getrlimit(resource, &rl) < 0) {
+        *out_cur = *out_max = RLIM_INFINITY;
+        return;
+    }
+    *out_cur = rl.rlim_cur;
+    *out_max = rl.rlim_max;
+}

@@ -1,0 +1,34 @@
+/*
+ * Host calls of the kernel outside file systems (host_fs.h) and memory
+ * (host_mem.h). Everything the kernel asks of the host goes through
+ * src/kernel/host/, so the kernel's host-call surface can be read off one
+ * folder.
+ */
+#ifndef MOAT_KERNEL_HOST_HOST_H
+#define MOAT_KERNEL_HOST_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Host errno (positive) to the -errno an app sees. The one place to audit
+ * what host state leaks into the guest. */
+int host_err_to_guest(int host_errno);
+
+/* clock_gettime on the host; CLOCK is a Linux clock id. 0 or -errno. */
+int host_clock_gettime(int clock, int64_t *out_sec, int64_t *out_nsec);
+int host_clock_getres(int clock, int64_t *out_sec, int64_t *out_nsec);
+/* Sleeps the calling kernel thread. Returns 0, or -EINTR if woken. */
+int host_nanosleep(int64_t sec, int64_t nsec);
+/* Fills BUF with random bytes. 0 or -errno. */
+int host_getrandom(void *buf, size_t n);
+/* CPUID leaf 1 EDX, for AT_HWCAP. */
+uint64_t host_hwcap(void);
+/* Total and free host RAM in bytes, number of CPUs online. */
+void host_meminfo(uint64_t *out_total, uint64_t *out_free);
+int host_nr_cpus(void);
+/* The kernel process's own limit for RESOURCE (the caller's, inherited):
+ * the defaults a sandbox starts with. */
+void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max);
+
+#endif

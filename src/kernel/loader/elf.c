@@ -1,0 +1,356 @@
+/*
+ * ELF loading and the initial stack, for x86-64.
+ *
+ * Each PT_LOAD span is created as anonymous private memory, filled from the
+ * file, then given the segment's protection: the same contents a private
+ * file mapping would show. FIXME(issue 3): map file pages from a page cache
+ * so text is shared between processes instead of copied per exec.
+ */
+#include "kernel/loader/loader.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "abi/linux/types.h"
+#include "kernel/host/host.h"
+#include "kernel/mm/mm.h"
+#include "kernel/task/task.h"
+#include "kernel/vfs/vfs.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define ELF_ET_DYN_BASE   0x555555554000ULL /* where Linux puts PIE programs */
+#define STACK_SIZE        (8ULL << 20)
+#define MAX_ARG_STRLEN    (32 * PAGE_SIZE)
+#define MAX_ARG_TOTAL     (2ULL << 20)
+#define MAX_PHDRS_SIZE    65536
+#define COPY_CHUNK        (256 * 1024)
+
+int loader_check_elf(const uint8_t *hdr, size_t len)
+{
+    if (len < sizeof(Elf64_Ehdr) || memcmp(hdr, ELFMAG, SELFMAG) != 0)
+        return -ENOEXEC;
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)hdr;
+    if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB ||
+        eh->e_machine != EM_X86_64 || (eh->e_type != ET_EXEC && eh->e_type != ET_DYN) ||
+        eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
+        (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > MAX_PHDRS_SIZE)
+        return -ENOEXEC;
+    return 0;
+}
+
+static int prot_of(uint32_t flags)
+{
+    return ((flags & PF_R) ? PROT_READ : 0) | ((flags & PF_W) ? PROT_WRITE : 0) |
+           ((flags & PF_X) ? PROT_EXEC : 0);
+}
+
+/* Copies LEN bytes of FILE at OFF to app address ADDR. */
+static int copy_file_to(struct mm *mm, struct file *file, uint64_t off, uint64_t addr,
+                        uint64_t len)
+{
+    _cleanup_free_ uint8_t *buf = malloc(MIN(len, (uint64_t)COPY_CHUNK) + 1);
+    if (!buf)
+        return -ENOMEM;
+    while (len) {
+        size_t n = MIN(len, (uint64_t)COPY_CHUNK);
+        ssize_t got = vfs_pread(file, buf, n, off);
+        if (got < 0)
+            return (int)got;
+        if ((size_t)got != n)
+            return -EIO; /* the file is shorter than its headers say */
+        int r = mm_copy_out_force(mm, addr, buf, n);
+        if (r < 0)
+            return r;
+        off += n;
+        addr += n;
+        len -= n;
+    }
+    return 0;
+}
+
+struct elf_info {
+    uint64_t bias;
+    uint64_t entry;
+    uint64_t phdr_addr;
+    uint16_t phnum;
+    uint64_t end; /* highest address of the image */
+};
+
+/* Maps one ELF image. BASE is where an ET_DYN image goes (0: wherever
+ * mmap(NULL) would put it); ET_EXEC images go where they say.
+ * If OUT_INTERP is set, the PT_INTERP path is copied there ("" if none). */
+static int load_image(struct mm *mm, struct file *file, const uint8_t *hdr, uint64_t base,
+                      char *out_interp, size_t interp_size, struct elf_info *out)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)hdr;
+    size_t phsize = (size_t)eh->e_phnum * sizeof(Elf64_Phdr);
+    _cleanup_free_ Elf64_Phdr *ph = malloc(phsize);
+    if (!ph)
+        return -ENOMEM;
+    ssize_t got = vfs_pread(file, ph, phsize, eh->e_phoff);
+    if (got < 0)
+        return (int)got;
+    if ((size_t)got != phsize)
+        return -ENOEXEC;
+
+    uint64_t lo = UINT64_MAX, hi = 0;
+    uint64_t phdr_vaddr = 0;
+    bool have_phdr = false;
+    if (out_interp)
+        out_interp[0] = '\0';
+    for (int i = 0; i < eh->e_phnum; i++) {
+        const Elf64_Phdr *p = &ph[i];
+        if (p->p_type == PT_INTERP && out_interp) {
+            if (p->p_filesz < 2 || p->p_filesz > interp_size)
+                return -ENOEXEC;
+            got = vfs_pread(file, out_interp, p->p_filesz, p->p_offset);
+            if (got != (ssize_t)p->p_filesz || out_interp[p->p_filesz - 1] != '\0')
+                return -ENOEXEC;
+        } else if (p->p_type == PT_PHDR) {
+            phdr_vaddr = p->p_vaddr;
+            have_phdr = true;
+        } else if (p->p_type == PT_LOAD && p->p_memsz) {
+            if (p->p_filesz > p->p_memsz || p->p_vaddr + p->p_memsz < p->p_vaddr ||
+                (p->p_vaddr % PAGE_SIZE) != (p->p_offset % PAGE_SIZE))
+                return -ENOEXEC;
+            lo = MIN(lo, ALIGN_DOWN(p->p_vaddr, PAGE_SIZE));
+            hi = MAX(hi, ALIGN_UP(p->p_vaddr + p->p_memsz, PAGE_SIZE));
+        }
+    }
+    if (lo >= hi)
+        return -ENOEXEC;
+
+    bool anywhere = eh->e_type == ET_DYN && base == 0;
+    uint64_t bias = eh->e_type == ET_DYN ? base - lo : 0;
+    if (!anywhere &&
+        (lo + bias < PLATFORM_APP_MIN || hi + bias > PLATFORM_APP_MAX || hi + bias < hi))
+        return -ENOEXEC;
+
+    /* One writable span for the whole image, filled, then protected. */
+    uint64_t addr;
+    int r = mm_mmap(mm, anywhere ? 0 : lo + bias, hi - lo, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | (anywhere ? 0 : MAP_FIXED), NULL, 0, &addr);
+    if (r < 0)
+        return r;
+    if (anywhere)
+        bias = addr - lo;
+    for (int i = 0; i < eh->e_phnum; i++) {
+        const Elf64_Phdr *p = &ph[i];
+        if (p->p_type != PT_LOAD || !p->p_filesz)
+            continue;
+        r = copy_file_to(mm, file, p->p_offset, p->p_vaddr + bias, p->p_filesz);
+        if (r < 0)
+            return r;
+        if (!have_phdr && p->p_offset <= eh->e_phoff &&
+            eh->e_phoff + phsize <= p->p_offset + p->p_filesz) {
+            phdr_vaddr = p->p_vaddr + (eh->e_phoff - p->p_offset);
+            have_phdr = true;
+        }
+    }
+    /* Protections: gaps between segments become inaccessible. */
+    r = mm_mprotect(mm, lo + bias, hi - lo, PROT_NONE);
+    for (int i = 0; r == 0 && i < eh->e_phnum; i++) {
+        const Elf64_Phdr *p = &ph[i];
+        if (p->p_type != PT_LOAD || !p->p_memsz)
+            continue;
+        uint64_t s = ALIGN_DOWN(p->p_vaddr, PAGE_SIZE) + bias;
+        uint64_t e = ALIGN_UP(p->p_vaddr + p->p_memsz, PAGE_SIZE) + bias;
+        r = mm_mprotect(mm, s, e - s, prot_of(p->p_flags));
+    }
+    if (r < 0)
+        return r;
+
+    out->bias = bias;
+    out->entry = eh->e_entry + bias;
+    out->phdr_addr = have_phdr ? phdr_vaddr + bias : 0;
+    out->phnum = eh->e_phnum;
+    out->end = hi + bias;
+    return 0;
+}
+
+/* ---- the initial stack ---- */
+
+struct stack_builder {
+    uint8_t *buf;   /* kernel copy of the top of the stack */
+    uint64_t size;  /* bytes in buf */
+    uint64_t top;   /* app address of buf + size */
+    uint64_t used;  /* bytes used from the top */
+};
+
+/* Reserves LEN bytes below what is used; returns the app address. */
+static int sb_push(struct stack_builder *sb, const void *data, size_t len, uint64_t *out_addr)
+{
+    if (sb->used + len > sb->size)
+        return -E2BIG;
+    sb->used += len;
+    if (data)
+        memcpy(sb->buf + sb->size - sb->used, data, len);
+    *out_addr = sb->top - sb->used;
+    return 0;
+}
+
+static int count_strings(char *const *v, size_t *out_count, size_t *out_bytes)
+{
+    size_t n = 0, bytes = 0;
+    for (; v && v[n]; n++) {
+        size_t len = strlen(v[n]) + 1;
+        if (len > MAX_ARG_STRLEN)
+            return -E2BIG;
+        bytes += len;
+    }
+    *out_count = n;
+    *out_bytes = bytes;
+    return 0;
+}
+
+static int build_stack(struct task *t, struct mm *mm, char *const *argv, char *const *envp,
+                       const char *execfn, const struct elf_info *prog, uint64_t interp_base,
+                       uint64_t *out_sp)
+{
+    size_t argc, envc, argb, envb;
+    int r = count_strings(argv, &argc, &argb);
+    if (r == 0)
+        r = count_strings(envp, &envc, &envb);
+    if (r < 0)
+        return r;
+    uint64_t need = argb + envb + strlen(execfn) + 1 + 64 + (argc + envc + 2) * 8 + 64 * 16;
+    if (need > MAX_ARG_TOTAL)
+        return -E2BIG;
+
+    uint64_t top = mm_stack_top(mm);
+    uint64_t addr;
+    r = mm_mmap(mm, top - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, NULL, 0, &addr);
+    if (r < 0)
+        return r;
+
+    struct stack_builder sb = {.size = ALIGN_UP(need + PAGE_SIZE, PAGE_SIZE), .top = top};
+    sb.buf = calloc(1, sb.size);
+    if (!sb.buf)
+        return -ENOMEM;
+    _cleanup_free_ uint64_t *argp = calloc(argc + 1, sizeof(uint64_t));
+    _cleanup_free_ uint64_t *envpp = calloc(envc + 1, sizeof(uint64_t));
+    if (!argp || !envpp) {
+        free(sb.buf);
+        return -ENOMEM;
+    }
+
+    uint64_t a, execfn_addr, platform_addr, random_addr;
+    /* Strings at the very top, as Linux lays them out. */
+    r = sb_push(&sb, "", 8, &a); /* end marker */
+    if (r == 0)
+        r = sb_push(&sb, execfn, strlen(execfn) + 1, &execfn_addr);
+    for (size_t i = envc; r == 0 && i-- > 0;)
+        r = sb_push(&sb, envp[i], strlen(envp[i]) + 1, &envpp[i]);
+    for (size_t i = argc; r == 0 && i-- > 0;)
+        r = sb_push(&sb, argv[i], strlen(argv[i]) + 1, &argp[i]);
+    if (r == 0)
+        r = sb_push(&sb, "x86_64", 7, &platform_addr);
+    uint8_t rnd[16];
+    if (r == 0)
+        r = host_getrandom(rnd, sizeof(rnd));
+    if (r == 0)
+        r = sb_push(&sb, rnd, sizeof(rnd), &random_addr);
+    if (r < 0) {
+        free(sb.buf);
+        return r;
+    }
+
+    uint64_t auxv[] = {
+        LINUX_AT_PHDR,     prog->phdr_addr,
+        LINUX_AT_PHENT,    sizeof(Elf64_Phdr),
+        LINUX_AT_PHNUM,    prog->phnum,
+        LINUX_AT_PAGESZ,   PAGE_SIZE,
+        LINUX_AT_BASE,     interp_base,
+        LINUX_AT_FLAGS,    0,
+        LINUX_AT_ENTRY,    prog->entry,
+        LINUX_AT_UID,      t->cred.uid,
+        LINUX_AT_EUID,     t->cred.euid,
+        LINUX_AT_GID,      t->cred.gid,
+        LINUX_AT_EGID,     t->cred.egid,
+        LINUX_AT_SECURE,   0,
+        LINUX_AT_RANDOM,   random_addr,
+        LINUX_AT_HWCAP,    host_hwcap(),
+        LINUX_AT_HWCAP2,   0,
+        LINUX_AT_CLKTCK,   100,
+        LINUX_AT_PLATFORM, platform_addr,
+        LINUX_AT_EXECFN,   execfn_addr,
+        LINUX_AT_NULL,     0,
+    };
+    /* Below the strings: argc, argv[], NULL, envp[], NULL, auxv, with the
+     * final stack pointer 16-byte aligned at argc. */
+    size_t words = 1 + argc + 1 + envc + 1 + ARRAY_SIZE(auxv);
+    uint64_t sp = ALIGN_DOWN(sb.top - sb.used - words * 8, 16);
+    uint64_t pad = (sb.top - sb.used) - (sp + words * 8);
+    r = sb_push(&sb, NULL, pad, &a);
+    if (r == 0)
+        r = sb_push(&sb, auxv, sizeof(auxv), &a);
+    uint64_t zero = 0;
+    if (r == 0)
+        r = sb_push(&sb, &zero, 8, &a);
+    for (size_t i = envc; r == 0 && i-- > 0;)
+        r = sb_push(&sb, &envpp[i], 8, &a);
+    if (r == 0)
+        r = sb_push(&sb, &zero, 8, &a);
+    for (size_t i = argc; r == 0 && i-- > 0;)
+        r = sb_push(&sb, &argp[i], 8, &a);
+    uint64_t argc64 = argc;
+    if (r == 0)
+        r = sb_push(&sb, &argc64, 8, &a);
+    if (r == 0 && a != sp)
+        r = -EINVAL;
+    if (r == 0)
+        r = mm_copy_out(mm, sb.top - sb.used, sb.buf + sb.size - sb.used, sb.used);
+    free(sb.buf);
+    if (r < 0)
+        return r;
+    *out_sp = sp;
+    return 0;
+}
+
+int loader_load(struct task *t, struct mm *mm, struct file *file, const uint8_t *hdr,
+                char *const *argv, char *const *envp, const char *execfn,
+                struct loader_image *out)
+{
+    char interp[LINUX_PATH_MAX];
+    struct elf_info prog, ld = {0};
+    int r = load_image(mm, file, hdr, ELF_ET_DYN_BASE, interp, sizeof(interp), &prog);
+    if (r < 0)
+        return r;
+    mm_set_brk_start(mm, prog.end);
+
+    uint64_t entry = prog.entry;
+    uint64_t interp_base = 0;
+    if (interp[0]) {
+        struct file *lf;
+        r = vfs_open_exec(t, interp, &lf);
+        if (r < 0) {
+            log_debug("exec: interpreter %s: %s", interp, strerror(-r));
+            return r == -EACCES ? -EACCES : -ENOENT;
+        }
+        uint8_t lhdr[LOADER_HDR_SIZE] = {0};
+        ssize_t got = vfs_pread(lf, lhdr, sizeof(lhdr), 0);
+        r = got < 0 ? (int)got : loader_check_elf(lhdr, (size_t)got);
+        if (r == 0 && ((const Elf64_Ehdr *)lhdr)->e_type != ET_DYN)
+            r = -ELIBBAD;
+        if (r == 0)
+            r = load_image(mm, lf, lhdr, 0, NULL, 0, &ld);
+        file_put(lf);
+        if (r < 0)
+            return r == -ENOEXEC ? -ELIBBAD : r;
+        entry = ld.entry;
+        interp_base = ld.bias;
+    }
+    uint64_t sp;
+    r = build_stack(t, mm, argv, envp, execfn, &prog, interp_base, &sp);
+    if (r < 0)
+        return r;
+    out->entry = entry;
+    out->sp = sp;
+    return 0;
+}

@@ -1,0 +1,472 @@
+/*
+ * Process and identity syscalls: getpid, getppid, gettid, getuid, geteuid,
+ * getgid, getegid, getresuid, getresgid, getgroups, set_tid_address,
+ * set_robust_list, get_robust_list, exit, exit_group, wait4, clone, fork,
+ * vfork, execve, execveat, arch_prctl, prctl, getpgrp, getpgid, setpgid,
+ * getsid, setsid, sched_yield, getrlimit, setrlimit, prlimit64.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "kernel/syscalls/syscall.h"
+#include "kernel/task/task_internal.h"
+#include "kernel/vfs/vfs.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define ARCH_SET_GS 0x1001
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+#define ARCH_GET_GS 0x1004
+
+static long sys_getpid(struct task *t, const struct sys_args *a)
+{
+    return t->tg->pid;
+}
+SYSCALL_DEFINE(getpid, sys_getpid, "", SYS_FULL, NULL);
+
+static long sys_getppid(struct task *t, const struct sys_args *a)
+{
+    return task_ppid(t);
+}
+SYSCALL_DEFINE(getppid, sys_getppid, "", SYS_FULL, NULL);
+
+static long sys_gettid(struct task *t, const struct sys_args *a)
+{
+    return t->tid;
+}
+SYSCALL_DEFINE(gettid, sys_gettid, "", SYS_FULL, NULL);
+
+static long sys_getuid(struct task *t, const struct sys_args *a)
+{
+    return t->cred.uid;
+}
+SYSCALL_DEFINE(getuid, sys_getuid, "", SYS_FULL, NULL);
+
+static long sys_geteuid(struct task *t, const struct sys_args *a)
+{
+    return t->cred.euid;
+}
+SYSCALL_DEFINE(geteuid, sys_geteuid, "", SYS_FULL, NULL);
+
+static long sys_getgid(struct task *t, const struct sys_args *a)
+{
+    return t->cred.gid;
+}
+SYSCALL_DEFINE(getgid, sys_getgid, "", SYS_FULL, NULL);
+
+static long sys_getegid(struct task *t, const struct sys_args *a)
+{
+    return t->cred.egid;
+}
+SYSCALL_DEFINE(getegid, sys_getegid, "", SYS_FULL, NULL);
+
+static long put_three_ids(struct task *t, const struct sys_args *a, uint32_t r, uint32_t e,
+                          uint32_t s)
+{
+    if (copy_out(t, a->arg[0], &r, 4) < 0 || copy_out(t, a->arg[1], &e, 4) < 0 ||
+        copy_out(t, a->arg[2], &s, 4) < 0)
+        return -EFAULT;
+    return 0;
+}
+
+static long sys_getresuid(struct task *t, const struct sys_args *a)
+{
+    return put_three_ids(t, a, t->cred.uid, t->cred.euid, t->cred.suid);
+}
+SYSCALL_DEFINE(getresuid, sys_getresuid, "ppp", SYS_FULL, NULL);
+
+static long sys_getresgid(struct task *t, const struct sys_args *a)
+{
+    return put_three_ids(t, a, t->cred.gid, t->cred.egid, t->cred.sgid);
+}
+SYSCALL_DEFINE(getresgid, sys_getresgid, "ppp", SYS_FULL, NULL);
+
+static long sys_getgroups(struct task *t, const struct sys_args *a)
+{
+    /* FIXME(issue 4): supplementary groups; a sandbox starts with none. */
+    if ((int)a->arg[0] < 0)
+        return -EINVAL;
+    return 0;
+}
+SYSCALL_DEFINE(getgroups, sys_getgroups, "dp", SYS_PARTIAL, "no supplementary groups yet");
+
+static long sys_set_tid_address(struct task *t, const struct sys_args *a)
+{
+    t->clear_child_tid = a->arg[0];
+    return t->tid;
+}
+SYSCALL_DEFINE(set_tid_address, sys_set_tid_address, "p", SYS_FULL, NULL);
+
+static long sys_set_robust_list(struct task *t, const struct sys_args *a)
+{
+    if (a->arg[1] != 24) /* sizeof(struct robust_list_head) */
+        return -EINVAL;
+    t->robust_list = a->arg[0];
+    t->robust_len = a->arg[1];
+    return 0;
+}
+SYSCALL_DEFINE(set_robust_list, sys_set_robust_list, "pu", SYS_PARTIAL,
+               "recorded; robust futex cleanup at thread death comes with threads");
+
+static long sys_exit(struct task *t, const struct sys_args *a)
+{
+    task_exit_thread(t, (int)a->arg[0]);
+    return 0;
+}
+SYSCALL_DEFINE(exit, sys_exit, "d", SYS_FULL, NULL);
+
+static long sys_exit_group(struct task *t, const struct sys_args *a)
+{
+    task_exit_group(t, ((int)a->arg[0] & 0xff) << 8);
+    return 0;
+}
+SYSCALL_DEFINE(exit_group, sys_exit_group, "d", SYS_FULL, NULL);
+
+static long sys_wait4(struct task *t, const struct sys_args *a)
+{
+    if (a->arg[3]) {
+        /* FIXME(issue 4): child resource usage is not accounted yet. */
+        log_warn_once("wait4: rusage is not supported yet");
+        return -EINVAL;
+    }
+    return task_wait4(t, (int)a->arg[0], a->arg[1], (int)a->arg[2]);
+}
+SYSCALL_DEFINE(wait4, sys_wait4, "dpxp", SYS_PARTIAL, "rusage not supported yet");
+
+static long sys_clone(struct task *t, const struct sys_args *a)
+{
+    /* x86-64 order: flags, stack, parent_tid, child_tid, tls */
+    return task_clone(t, a->arg[0], a->arg[1], a->arg[2], a->arg[3], a->arg[4]);
+}
+SYSCALL_DEFINE(clone, sys_clone, "xppppx", SYS_PARTIAL,
+               "processes only; threads and CLONE_VM sharing come with issue 4");
+
+static long sys_fork(struct task *t, const struct sys_args *a)
+{
+    return task_clone(t, SIGCHLD, 0, 0, 0, 0);
+}
+SYSCALL_DEFINE(fork, sys_fork, "", SYS_FULL, NULL);
+
+static long sys_vfork(struct task *t, const struct sys_args *a)
+{
+    return task_clone(t, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0);
+}
+SYSCALL_DEFINE(vfork, sys_vfork, "", SYS_PARTIAL, "the child gets a copy of memory, not a share");
+
+/* Copies a NULL-terminated vector of strings from the app. *out_vec is a
+ * malloc'd NULL-terminated array of malloc'd strings. */
+static int copy_strv_in(struct task *t, uint64_t addr, size_t *total, char ***out_vec)
+{
+    size_t n = 0, cap = 16;
+    char **v = calloc(cap, sizeof(char *));
+    if (!v)
+        return -ENOMEM;
+    int r = 0;
+    for (; addr; n++) {
+        uint64_t p;
+        r = copy_in(t, &p, addr + n * 8, 8);
+        if (r < 0)
+            break;
+        if (!p)
+            break;
+        if (n + 2 > cap) {
+            cap *= 2;
+            char **nv = realloc(v, cap * sizeof(char *));
+            if (!nv) {
+                r = -ENOMEM;
+                break;
+            }
+            v = nv;
+        }
+        char *s = malloc(32 * 4096);
+        if (!s) {
+            r = -ENOMEM;
+            break;
+        }
+        long len = mm_strncpy_in(t->mm, s, p, 32 * 4096);
+        if (len < 0) {
+            free(s);
+            r = len == -ENAMETOOLONG ? -E2BIG : (int)len;
+            break;
+        }
+        *total += (size_t)len + 1 + 8;
+        if (*total > (2u << 20)) {
+            free(s);
+            r = -E2BIG;
+            break;
+        }
+        v[n] = realloc(s, (size_t)len + 1) ?: s;
+        v[n + 1] = NULL;
+    }
+    if (r < 0) {
+        for (size_t i = 0; i < n && v[i]; i++)
+            free(v[i]);
+        free(v);
+        return r;
+    }
+    v[n] = NULL;
+    *out_vec = v;
+    return 0;
+}
+
+static void free_strv(char **v)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static long do_execve(struct task *t, const char *path, uint64_t argv_addr, uint64_t envp_addr)
+{
+    char **argv = NULL, **envp = NULL;
+    size_t total = 0;
+    int r = copy_strv_in(t, argv_addr, &total, &argv);
+    if (r == 0)
+        r = copy_strv_in(t, envp_addr, &total, &envp);
+    if (r == 0)
+        r = task_exec(t, path, argv, envp);
+    free_strv(argv);
+    free_strv(envp);
+    return r;
+}
+
+static long sys_execve(struct task *t, const struct sys_args *a)
+{
+    char path[LINUX_PATH_MAX];
+    int r = copy_path_in(t, path, a->arg[0]);
+    if (r < 0)
+        return r;
+    if (!path[0])
+        return -ENOENT;
+    return do_execve(t, path, a->arg[1], a->arg[2]);
+}
+SYSCALL_DEFINE(execve, sys_execve, "spp", SYS_FULL, NULL);
+
+static long sys_execveat(struct task *t, const struct sys_args *a)
+{
+    char path[LINUX_PATH_MAX];
+    int dirfd = (int)a->arg[0];
+    int flags = (int)a->arg[4];
+    if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+        return -EINVAL;
+    int r = copy_path_in(t, path, a->arg[1]);
+    if (r < 0)
+        return r;
+    if (path[0] == '/' || dirfd == AT_FDCWD) {
+        if (!path[0])
+            return -ENOENT;
+        return do_execve(t, path, a->arg[2], a->arg[3]);
+    }
+    /* Relative to a directory fd, or the fd itself: name it by its path. */
+    struct file *f = fdtable_get_file(t->files, dirfd);
+    if (!f)
+        return -EBADF;
+    char full[LINUX_PATH_MAX];
+    int n = vfs_file_path(f, full, sizeof(full));
+    file_put(f);
+    if (n < 0)
+        return n;
+    if (path[0]) {
+        if ((size_t)n + 1 + strlen(path) >= sizeof(full))
+            return -ENAMETOOLONG;
+        strcat(full, "/");
+        strcat(full, path);
+    } else if (!(flags & AT_EMPTY_PATH)) {
+        return -ENOENT;
+    }
+    return do_execve(t, full, a->arg[2], a->arg[3]);
+}
+SYSCALL_DEFINE(execveat, sys_execveat, "fsppx", SYS_PARTIAL,
+               "dirfd-relative paths are resolved through the fd's path");
+
+static long sys_arch_prctl(struct task *t, const struct sys_args *a)
+{
+    uint64_t v;
+    switch (a->arg[0]) {
+    case ARCH_SET_FS:
+    case ARCH_SET_GS:
+        if (a->arg[1] >= PLATFORM_APP_MAX)
+            return -EPERM;
+        if (a->arg[0] == ARCH_SET_FS)
+            t->regs.fs_base = a->arg[1];
+        else
+            t->regs.gs_base = a->arg[1];
+        return 0;
+    case ARCH_GET_FS:
+    case ARCH_GET_GS:
+        v = a->arg[0] == ARCH_GET_FS ? t->regs.fs_base : t->regs.gs_base;
+        return copy_out(t, a->arg[1], &v, sizeof(v));
+    default:
+        return -EINVAL;
+    }
+}
+SYSCALL_DEFINE(arch_prctl, sys_arch_prctl, "xp", SYS_PARTIAL, "FS/GS base only");
+
+static long sys_prctl(struct task *t, const struct sys_args *a)
+{
+    char name[16];
+    switch (a->arg[0]) {
+    case PR_SET_NAME: {
+        memset(name, 0, sizeof(name));
+        long n = mm_strncpy_in(t->mm, name, a->arg[1], sizeof(name));
+        if (n == -EFAULT)
+            return -EFAULT;
+        name[15] = '\0';
+        memcpy(t->comm, name, sizeof(t->comm));
+        return 0;
+    }
+    case PR_GET_NAME:
+        return copy_out(t, a->arg[1], t->comm, sizeof(t->comm));
+    case PR_GET_DUMPABLE:
+        return 1;
+    case PR_SET_DUMPABLE:
+        return a->arg[1] <= 1 ? 0 : -EINVAL;
+    default:
+        log_warn_once("prctl option %llu is not supported yet", (unsigned long long)a->arg[0]);
+        return -EINVAL;
+    }
+}
+SYSCALL_DEFINE(prctl, sys_prctl, "xxxxx", SYS_PARTIAL, "NAME, DUMPABLE; the rest in issue 4");
+
+static long sys_getpgrp(struct task *t, const struct sys_args *a)
+{
+    return t->tg->pgid;
+}
+SYSCALL_DEFINE(getpgrp, sys_getpgrp, "", SYS_FULL, NULL);
+
+static long pgid_or_sid(struct task *t, int pid, bool sid)
+{
+    if (pid < 0)
+        return -EINVAL;
+    if (pid == 0 || pid == t->tg->pid)
+        return sid ? t->tg->sid : t->tg->pgid;
+    struct thread_group *tg = task_lookup_tg(pid);
+    if (!tg)
+        return -ESRCH;
+    long r = sid ? tg->sid : tg->pgid;
+    tg_put(tg);
+    return r;
+}
+
+static long sys_getpgid(struct task *t, const struct sys_args *a)
+{
+    return pgid_or_sid(t, (int)a->arg[0], false);
+}
+SYSCALL_DEFINE(getpgid, sys_getpgid, "d", SYS_FULL, NULL);
+
+static long sys_getsid(struct task *t, const struct sys_args *a)
+{
+    return pgid_or_sid(t, (int)a->arg[0], true);
+}
+SYSCALL_DEFINE(getsid, sys_getsid, "d", SYS_FULL, NULL);
+
+static long sys_setpgid(struct task *t, const struct sys_args *a)
+{
+    int pid = (int)a->arg[0], pgid = (int)a->arg[1];
+    if (pgid < 0)
+        return -EINVAL;
+    struct thread_group *tg = pid == 0 ? t->tg : task_lookup_tg(pid);
+    if (!tg)
+        return -ESRCH;
+    pthread_mutex_lock(&g_tasks_lock);
+    long r = 0;
+    if (tg != t->tg && tg->parent != t->tg)
+        r = -ESRCH;
+    else if (tg->sid == tg->pid)
+        r = -EPERM; /* a session leader */
+    else if (tg->sid != t->tg->sid)
+        r = -EPERM;
+    else
+        tg->pgid = pgid ? pgid : tg->pid;
+    pthread_mutex_unlock(&g_tasks_lock);
+    if (pid != 0)
+        tg_put(tg);
+    return r;
+}
+SYSCALL_DEFINE(setpgid, sys_setpgid, "dd", SYS_PARTIAL, "no check that the group exists");
+
+static long sys_setsid(struct task *t, const struct sys_args *a)
+{
+    pthread_mutex_lock(&g_tasks_lock);
+    long r;
+    if (t->tg->pgid == t->tg->pid) {
+        r = -EPERM;
+    } else {
+        t->tg->sid = t->tg->pgid = t->tg->pid;
+        r = t->tg->pid;
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+    return r;
+}
+SYSCALL_DEFINE(setsid, sys_setsid, "", SYS_FULL, NULL);
+
+static long sys_sched_yield(struct task *t, const struct sys_args *a)
+{
+    sched_yield();
+    return 0;
+}
+SYSCALL_DEFINE(sched_yield, sys_sched_yield, "", SYS_FULL, NULL);
+
+static long do_prlimit(struct task *t, int pid, unsigned res, uint64_t new_addr,
+                       uint64_t old_addr)
+{
+    if (res >= LINUX_RLIM_NLIMITS)
+        return -EINVAL;
+    struct linux_rlimit nl;
+    if (new_addr) {
+        if (copy_in(t, &nl, new_addr, sizeof(nl)) < 0)
+            return -EFAULT;
+        if (nl.rlim_cur > nl.rlim_max)
+            return -EINVAL;
+    }
+    struct thread_group *tg = (pid == 0 || pid == t->tg->pid) ? t->tg : task_lookup_tg(pid);
+    if (!tg)
+        return -ESRCH;
+    long r = 0;
+    pthread_mutex_lock(&tg->lock);
+    struct linux_rlimit old = tg->rlim[res];
+    if (new_addr) {
+        /* Raising a hard limit needs CAP_SYS_RESOURCE: uid 0 has it. */
+        if (nl.rlim_max > old.rlim_max && t->cred.euid != 0)
+            r = -EPERM;
+        else if (res == RLIMIT_NOFILE && nl.rlim_max > 1048576)
+            r = -EPERM;
+        else
+            tg->rlim[res] = nl;
+    }
+    pthread_mutex_unlock(&tg->lock);
+    if (tg != t->tg)
+        tg_put(tg);
+    if (r == 0 && old_addr && copy_out(t, old_addr, &old, sizeof(old)) < 0)
+        r = -EFAULT;
+    return r;
+}
+
+static long sys_prlimit64(struct task *t, const struct sys_args *a)
+{
+    return do_prlimit(t, (int)a->arg[0], (unsigned)a->arg[1], a->arg[2], a->arg[3]);
+}
+SYSCALL_DEFINE(prlimit64, sys_prlimit64, "duppp", SYS_PARTIAL,
+               "limits are recorded; enforcement per resource lands with each subsystem");
+
+static long sys_getrlimit(struct task *t, const struct sys_args *a)
+{
+    return do_prlimit(t, 0, (unsigned)a->arg[0], 0, a->arg[1]);
+}
+SYSCALL_DEFINE(getrlimit, sys_getrlimit, "up", SYS_FULL, NULL);
+
+static long sys_setrlimit(struct task *t, const struct sys_args *a)
+{
+    return do_prlimit(t, 0, (unsigned)a->arg[0], a->arg[1], 0);
+}
+SYSCALL_DEFINE(setrlimit, sys_setrlimit, "up", SYS_PARTIAL, "see prlimit64");

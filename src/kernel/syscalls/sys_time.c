@@ -1,0 +1,114 @@
+/*
+ * Time: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
+ * clock_nanosleep.
+ *
+ * FIXME(issue 3): a vDSO keeps clock reads off the trap path; FIXME(issue
+ * 4): sleeps interrupted by signals and CPU-time clocks.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "kernel/host/host.h"
+#include "kernel/syscalls/syscall.h"
+
+static long sys_clock_gettime(struct task *t, const struct sys_args *a)
+{
+    struct linux_timespec ts;
+    int r = host_clock_gettime((int)a->arg[0], &ts.tv_sec, &ts.tv_nsec);
+    if (r < 0)
+        return r;
+    return copy_out(t, a->arg[1], &ts, sizeof(ts));
+}
+SYSCALL_DEFINE(clock_gettime, sys_clock_gettime, "dp", SYS_PARTIAL,
+               "wall and monotonic clocks; CPU-time clocks come with issue 4");
+
+static long sys_clock_getres(struct task *t, const struct sys_args *a)
+{
+    struct linux_timespec ts;
+    int r = host_clock_getres((int)a->arg[0], &ts.tv_sec, &ts.tv_nsec);
+    if (r < 0)
+        return r;
+    if (!a->arg[1])
+        return 0;
+    return copy_out(t, a->arg[1], &ts, sizeof(ts));
+}
+SYSCALL_DEFINE(clock_getres, sys_clock_getres, "dp", SYS_PARTIAL, "as clock_gettime");
+
+static long sys_gettimeofday(struct task *t, const struct sys_args *a)
+{
+    struct linux_timespec ts;
+    int r = host_clock_gettime(CLOCK_REALTIME, &ts.tv_sec, &ts.tv_nsec);
+    if (r < 0)
+        return r;
+    if (a->arg[0]) {
+        struct linux_timeval tv = {ts.tv_sec, ts.tv_nsec / 1000};
+        if (copy_out(t, a->arg[0], &tv, sizeof(tv)) < 0)
+            return -EFAULT;
+    }
+    if (a->arg[1]) {
+        struct linux_timezone tz = {0, 0};
+        if (copy_out(t, a->arg[1], &tz, sizeof(tz)) < 0)
+            return -EFAULT;
+    }
+    return 0;
+}
+SYSCALL_DEFINE(gettimeofday, sys_gettimeofday, "pp", SYS_FULL, NULL);
+
+static long sys_time(struct task *t, const struct sys_args *a)
+{
+    struct linux_timespec ts;
+    int r = host_clock_gettime(CLOCK_REALTIME, &ts.tv_sec, &ts.tv_nsec);
+    if (r < 0)
+        return r;
+    if (a->arg[0] && copy_out(t, a->arg[0], &ts.tv_sec, sizeof(ts.tv_sec)) < 0)
+        return -EFAULT;
+    return ts.tv_sec;
+}
+SYSCALL_DEFINE(time, sys_time, "p", SYS_FULL, NULL);
+
+static int sleep_for(struct task *t, const struct linux_timespec *req)
+{
+    if (req->tv_nsec < 0 || req->tv_nsec >= 1000000000 || req->tv_sec < 0)
+        return -EINVAL;
+    return host_nanosleep(req->tv_sec, req->tv_nsec);
+}
+
+static long sys_nanosleep(struct task *t, const struct sys_args *a)
+{
+    struct linux_timespec req;
+    if (copy_in(t, &req, a->arg[0], sizeof(req)) < 0)
+        return -EFAULT;
+    return sleep_for(t, &req);
+}
+SYSCALL_DEFINE(nanosleep, sys_nanosleep, "pp", SYS_PARTIAL,
+               "not interruptible by signals yet (issue 4)");
+
+static long sys_clock_nanosleep(struct task *t, const struct sys_args *a)
+{
+    int clock = (int)a->arg[0];
+    int flags = (int)a->arg[1];
+    struct linux_timespec req;
+    if (flags & ~TIMER_ABSTIME)
+        return -EINVAL;
+    if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME &&
+        clock != CLOCK_TAI)
+        return clock == CLOCK_THREAD_CPUTIME_ID ? -EINVAL : -EOPNOTSUPP;
+    if (copy_in(t, &req, a->arg[2], sizeof(req)) < 0)
+        return -EFAULT;
+    if (req.tv_nsec < 0 || req.tv_nsec >= 1000000000 || req.tv_sec < 0)
+        return -EINVAL;
+    if (flags & TIMER_ABSTIME) {
+        struct linux_timespec now;
+        int r = host_clock_gettime(clock, &now.tv_sec, &now.tv_nsec);
+        if (r < 0)
+            return r;
+        int64_t ns = (req.tv_sec - now.tv_sec) * 1000000000LL + (req.tv_nsec - now.tv_nsec);
+        if (ns <= 0)
+            return 0;
+        req.tv_sec = ns / 1000000000LL;
+        req.tv_nsec = ns % 1000000000LL;
+    }
+    return sleep_for(t, &req);
+}
+SYSCALL_DEFINE(clock_nanosleep, sys_clock_nanosleep, "dxpp", SYS_PARTIAL,
+               "not interruptible by signals yet (issue 4)");

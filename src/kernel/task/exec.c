@@ -1,0 +1,209 @@
+/*
+ * execve: replace a task's image. Scripts starting with "#!" run their
+ * interpreter as Linux's binfmt_script does; ELF files go to the loader.
+ * The new image is built in a fresh address space (a new stub); only once
+ * it is complete does the task switch to it, so a failing exec leaves the
+ * caller intact.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel/loader/loader.h"
+#include "kernel/mm/mm.h"
+#include "kernel/task/task_internal.h"
+#include "kernel/vfs/vfs.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define MAX_INTERP_DEPTH 4
+#define BINPRM_BUF_SIZE  256
+
+/* Parses a "#!" line in HDR (LEN bytes): interpreter into INTERP, its single
+ * optional argument into ARG (may be ""). -ENOEXEC if malformed. */
+static int parse_shebang(const uint8_t *hdr, size_t len, char *interp, char *arg)
+{
+    char line[BINPRM_BUF_SIZE + 1];
+    size_t n = MIN(len, (size_t)BINPRM_BUF_SIZE);
+    memcpy(line, hdr, n);
+    line[n] = '\0';
+    char *nl = memchr(line, '\n', n);
+    if (nl)
+        *nl = '\0';
+    else if (n == BINPRM_BUF_SIZE)
+        return -ENOEXEC; /* the interpreter line does not fit */
+    char *p = line + 2;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *end = p;
+    while (*end && *end != ' ' && *end != '\t')
+        end++;
+    if (end == p)
+        return -ENOEXEC;
+    memcpy(interp, p, end - p);
+    interp[end - p] = '\0';
+    p = end;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    /* Linux passes the rest of the line, trailing blanks trimmed, as one. */
+    end = p + strlen(p);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    memcpy(arg, p, end - p);
+    arg[end - p] = '\0';
+    return 0;
+}
+
+static void reset_signal_actions(struct thread_group *tg)
+{
+    struct sighand *sh = tg->sighand;
+    pthread_mutex_lock(&sh->lock);
+    for (int i = 0; i < LINUX_NSIG; i++) {
+        if (sh->action[i].handler != (uint64_t)(uintptr_t)SIG_IGN) {
+            memset(&sh->action[i], 0, sizeof(sh->action[i]));
+        } else {
+            sh->action[i].flags = 0;
+            sh->action[i].mask = 0;
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
+int task_exec(struct task *t, const char *path, char *const *argv, char *const *envp)
+{
+    char cur[LINUX_PATH_MAX];
+    char interp[BINPRM_BUF_SIZE + 1], iarg[BINPRM_BUF_SIZE + 1];
+    uint8_t hdr[LOADER_HDR_SIZE];
+    char **args = NULL; /* argv rewritten for scripts */
+    struct file *f = NULL;
+    int r;
+
+    if (strlen(path) >= sizeof(cur))
+        return -ENAMETOOLONG;
+    strcpy(cur, path);
+    for (int depth = 0;; depth++) {
+        r = vfs_open_exec(t, cur, &f);
+        if (r < 0)
+            goto out;
+        memset(hdr, 0, sizeof(hdr));
+        ssize_t got = vfs_pread(f, hdr, sizeof(hdr), 0);
+        if (got < 0) {
+            r = (int)got;
+            goto out;
+        }
+        if (got < 2 || hdr[0] != '#' || hdr[1] != '!') {
+            r = loader_check_elf(hdr, (size_t)got);
+            if (r < 0)
+                goto out;
+            break;
+        }
+        if (depth >= MAX_INTERP_DEPTH) {
+            r = -ELOOP;
+            goto out;
+        }
+        r = parse_shebang(hdr, (size_t)got, interp, iarg);
+        if (r < 0)
+            goto out;
+        /* New argv: interp [arg] script argv[1..] */
+        size_t argc = 0;
+        char *const *old = args ? args : argv;
+        while (old[argc])
+            argc++;
+        char **na = calloc(argc + 4, sizeof(char *));
+        if (!na) {
+            r = -ENOMEM;
+            goto out;
+        }
+        size_t k = 0;
+        na[k++] = strdup(interp);
+        if (iarg[0])
+            na[k++] = strdup(iarg);
+        na[k++] = strdup(cur);
+        for (size_t i = 1; i < argc; i++)
+            na[k++] = strdup(old[i]);
+        na[k] = NULL;
+        for (size_t i = 0; i < k; i++) {
+            if (!na[i]) {
+                for (size_t j = 0; j < k; j++)
+                    free(na[j]);
+                free(na);
+                r = -ENOMEM;
+                goto out;
+            }
+        }
+        if (args) {
+            for (size_t i = 0; args[i]; i++)
+                free(args[i]);
+            free(args);
+        }
+        args = na;
+        strcpy(cur, interp);
+        file_put(f);
+        f = NULL;
+    }
+
+    /* Build the new image in a new address space. */
+    struct mm *mm = mm_new();
+    if (!mm) {
+        r = -ENOMEM;
+        goto out;
+    }
+    struct platform_as *as;
+    struct platform_ctx *ctx;
+    r = g_platform->as_new(&as, &ctx);
+    if (r < 0) {
+        mm_put(mm);
+        goto out;
+    }
+    r = mm_attach(mm, as);
+    struct loader_image img;
+    if (r == 0)
+        r = loader_load(t, mm, f, hdr, args ? args : argv, envp, path, &img);
+    if (r < 0) {
+        g_platform->as_destroy(as);
+        mm_put(mm);
+        goto out;
+    }
+
+    /* The point of no return. */
+    struct platform_as *old_as = t->as;
+    struct mm *old_mm = t->mm;
+    t->as = as;
+    t->ctx = ctx;
+    t->mm = mm;
+    if (old_as)
+        g_platform->as_destroy(old_as);
+    if (old_mm)
+        mm_put(old_mm);
+    memset(&t->regs, 0, sizeof(t->regs));
+    t->regs.rip = img.entry;
+    t->regs.rsp = img.sp;
+    t->regs.eflags = 0x202;
+    t->clear_child_tid = 0;
+    t->robust_list = 0;
+    fdtable_close_on_exec(t->files);
+    reset_signal_actions(t->tg);
+    pthread_mutex_lock(&t->tg->lock);
+    if (t->tg->exe)
+        file_put(t->tg->exe);
+    t->tg->exe = f;
+    f = NULL;
+    pthread_mutex_unlock(&t->tg->lock);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    memset(t->comm, 0, sizeof(t->comm));
+    strncpy(t->comm, base, sizeof(t->comm) - 1);
+    task_vfork_done(t);
+    r = 0;
+
+out:
+    if (f)
+        file_put(f);
+    if (args) {
+        for (size_t i = 0; args[i]; i++)
+            free(args[i]);
+        free(args);
+    }
+    return r;
+}

@@ -1,0 +1,696 @@
+/*
+ * Tasks: the process table, the per-task kernel thread and its run loop,
+ * fork, exit and wait.
+ *
+ * FIXME(issue 4): multi-threaded processes (CLONE_THREAD/CLONE_VM), signal
+ * delivery with frames, and interruption of blocked syscalls. Until then a
+ * process has one thread, vfork is a fork whose parent waits for the child's
+ * exec or exit, and a fatal signal ends a process with its default action.
+ */
+#include "kernel/task/task.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "kernel/host/host.h"
+#include "kernel/mm/mm.h"
+#include "kernel/syscalls/syscall.h"
+#include "kernel/task/task_internal.h"
+#include "kernel/vfs/vfs.h"
+#include "lib/log.h"
+
+pthread_mutex_t g_tasks_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head g_all_tgs = LIST_HEAD_INIT(g_all_tgs); /* (T) */
+static int g_last_pid;                                         /* (T) */
+#define PID_MAX 4194304
+
+static pthread_cond_t g_init_exit = PTHREAD_COND_INITIALIZER;
+static bool g_init_done;   /* (T) */
+static int g_init_status;  /* (T) */
+
+static __thread struct task *t_current;
+
+struct task *task_current(void)
+{
+    return t_current;
+}
+
+void tg_get(struct thread_group *tg)
+{
+    refcount_inc(&tg->ref);
+}
+
+static void sighand_put(struct sighand *sh)
+{
+    if (sh && refcount_dec(&sh->ref)) {
+        pthread_mutex_destroy(&sh->lock);
+        free(sh);
+    }
+}
+
+void tg_put(struct thread_group *tg)
+{
+    if (!tg || !refcount_dec(&tg->ref))
+        return;
+    sighand_put(tg->sighand);
+    if (tg->exe)
+        file_put(tg->exe);
+    pthread_mutex_destroy(&tg->lock);
+    pthread_cond_destroy(&tg->child_exit);
+    free(tg);
+}
+
+struct thread_group *task_lookup_tg(int pid)
+{
+    struct thread_group *tg, *found = NULL;
+    pthread_mutex_lock(&g_tasks_lock);
+    list_for_each_entry(tg, &g_all_tgs, all) {
+        if (tg->pid == pid) {
+            tg_get(tg);
+            found = tg;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+    return found;
+}
+
+static bool pid_in_use_locked(int pid)
+{
+    struct thread_group *tg;
+    list_for_each_entry(tg, &g_all_tgs, all)
+        if (tg->pid == pid || tg->pgid == pid || tg->sid == pid)
+            return true;
+    return false;
+}
+
+/* Allocates a pid. Caller holds g_tasks_lock. -EAGAIN when none is free. */
+static int pid_alloc_locked(void)
+{
+    for (int i = 0; i < PID_MAX; i++) {
+        g_last_pid = g_last_pid >= PID_MAX - 1 ? 1 : g_last_pid + 1;
+        if (!pid_in_use_locked(g_last_pid))
+            return g_last_pid;
+    }
+    return -EAGAIN;
+}
+
+static uint64_t now_ns(void)
+{
+    int64_t s = 0, ns = 0;
+    host_clock_gettime(CLOCK_MONOTONIC, &s, &ns);
+    return (uint64_t)s * 1000000000ULL + (uint64_t)ns;
+}
+
+static struct thread_group *tg_new(void)
+{
+    struct thread_group *tg = calloc(1, sizeof(*tg));
+    if (!tg)
+        return NULL;
+    refcount_init(&tg->ref);
+    list_init(&tg->children);
+    list_init(&tg->sibling);
+    list_init(&tg->all);
+    pthread_mutex_init(&tg->lock, NULL);
+    pthread_cond_init(&tg->child_exit, NULL);
+    tg->start_time_ns = now_ns();
+    return tg;
+}
+
+static struct sighand *sighand_new(const struct sighand *from)
+{
+    struct sighand *sh = calloc(1, sizeof(*sh));
+    if (!sh)
+        return NULL;
+    refcount_init(&sh->ref);
+    pthread_mutex_init(&sh->lock, NULL);
+    if (from) {
+        pthread_mutex_lock((pthread_mutex_t *)&from->lock);
+        memcpy(sh->action, from->action, sizeof(sh->action));
+        pthread_mutex_unlock((pthread_mutex_t *)&from->lock);
+    }
+    return sh;
+}
+
+int task_ppid(struct task *t)
+{
+    pthread_mutex_lock(&g_tasks_lock);
+    int ppid = t->tg->parent ? t->tg->parent->pid : 0;
+    pthread_mutex_unlock(&g_tasks_lock);
+    return ppid;
+}
+
+/* ---- the run loop ---- */
+
+static void task_handle_fault(struct task *t, const struct platform_trap *trap)
+{
+    int code = 0;
+    if ((trap->signo == SIGSEGV || trap->signo == SIGBUS) &&
+        mm_fault(t->mm, trap->addr, false, &code) == 0)
+        return;
+    log_debug("[%d] fatal %s at %#llx (code %d, rip %#llx)", t->tid, strsignal(trap->signo),
+              (unsigned long long)trap->addr, trap->code, (unsigned long long)t->regs.rip);
+    /* FIXME(issue 4): deliver to an installed handler with a signal frame. */
+    task_exit_group(t, trap->signo);
+}
+
+static void task_loop(struct task *t)
+{
+    struct platform_trap trap;
+    while (!t->exiting) {
+        int r = g_platform->ctx_switch(t->ctx, &t->regs, &trap);
+        if (r < 0) {
+            log_debug("[%d] stub lost: %s", t->tid, strerror(-r));
+            task_exit_group(t, SIGKILL);
+            break;
+        }
+        switch (trap.ev) {
+        case PLATFORM_EV_SYSCALL:
+            syscall_dispatch(t);
+            break;
+        case PLATFORM_EV_FAULT:
+            task_handle_fault(t, &trap);
+            break;
+        case PLATFORM_EV_INTERRUPTED:
+        case PLATFORM_EV_MAX:
+            break;
+        }
+        if (__atomic_load_n(&t->tg->group_exiting, __ATOMIC_ACQUIRE) && !t->exiting) {
+            t->exiting = true;
+            t->exit_code = t->tg->exit_status;
+        }
+    }
+}
+
+void task_exit_group(struct task *t, int status)
+{
+    pthread_mutex_lock(&g_tasks_lock);
+    if (!t->tg->group_exiting) {
+        t->tg->exit_status = status;
+        __atomic_store_n(&t->tg->group_exiting, true, __ATOMIC_RELEASE);
+    }
+    t->exit_code = t->tg->exit_status;
+    pthread_mutex_unlock(&g_tasks_lock);
+    t->exiting = true;
+}
+
+void task_exit_thread(struct task *t, int code)
+{
+    /* With one thread per process, exit(2) ends the process. */
+    task_exit_group(t, (code & 0xff) << 8);
+}
+
+void task_vfork_done(struct task *t)
+{
+    pthread_mutex_lock(&g_tasks_lock);
+    if (t->tg->vfork_pending) {
+        t->tg->vfork_pending = false;
+        if (t->tg->parent)
+            pthread_cond_broadcast(&t->tg->parent->child_exit);
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+}
+
+/* Releases what T holds, then makes its process a zombie for the parent.
+ * Consumes T. */
+static void task_finish(struct task *t)
+{
+    struct thread_group *tg = t->tg;
+
+    if (t->clear_child_tid) {
+        uint32_t zero = 0;
+        if (t->mm)
+            mm_copy_out(t->mm, t->clear_child_tid, &zero, sizeof(zero));
+    }
+    if (t->as)
+        g_platform->as_destroy(t->as);
+    if (t->mm)
+        mm_put(t->mm);
+    if (t->files)
+        fdtable_put(t->files);
+    if (t->fs)
+        fs_struct_put(t->fs);
+
+    pthread_mutex_lock(&g_tasks_lock);
+    if (--tg->nr_threads == 0) {
+        tg->zombie = true;
+        tg->exit_status = tg->group_exiting ? tg->exit_status : t->exit_code;
+        tg->vfork_pending = false;
+        /* Orphans go to init, as Linux reparents them to the namespace's
+         * reaper. */
+        struct thread_group *init = NULL, *it;
+        list_for_each_entry(it, &g_all_tgs, all)
+            if (it->pid == 1 && !it->zombie)
+                init = it;
+        struct thread_group *child, *tmp;
+        list_for_each_entry_safe(child, tmp, &tg->children, sibling) {
+            list_del(&child->sibling);
+            if (init) {
+                child->parent = init;
+                list_add_tail(&child->sibling, &init->children);
+            } else {
+                child->parent = NULL;
+            }
+        }
+        if (init)
+            pthread_cond_broadcast(&init->child_exit);
+        if (tg->parent) {
+            tg->parent->pending_signals |= 1ULL << (SIGCHLD - 1);
+            pthread_cond_broadcast(&tg->parent->child_exit);
+        } else {
+            /* Init or an orphan nobody reaps: nobody waits for it. */
+            list_del(&tg->all);
+            if (tg->pid == 1) {
+                g_init_done = true;
+                g_init_status = tg->exit_status;
+                pthread_cond_broadcast(&g_init_exit);
+            }
+            tg_put(tg); /* the table's reference */
+        }
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+    tg_put(tg); /* the task's reference */
+    free(t);
+}
+
+static int task_start_stub(struct task *t)
+{
+    struct platform_as *as;
+    struct platform_ctx *ctx;
+    int r = g_platform->as_new(&as, &ctx);
+    if (r < 0)
+        return r;
+    r = mm_attach(t->mm, as);
+    if (r < 0) {
+        g_platform->as_destroy(as);
+        return r;
+    }
+    t->as = as;
+    t->ctx = ctx;
+    return 0;
+}
+
+static void task_init_start(struct task *t);
+
+static void *task_thread_main(void *arg)
+{
+    struct task *t = arg;
+    t_current = t;
+    if (t->init) {
+        task_init_start(t);
+    } else {
+        int r = task_start_stub(t);
+        if (r < 0) {
+            log_error("cannot create a stub process for pid %d: %s", t->tid, strerror(-r));
+            task_exit_group(t, SIGKILL);
+            task_vfork_done(t);
+        }
+    }
+    task_loop(t);
+    task_finish(t);
+    return NULL;
+}
+
+static int task_spawn_thread(struct task *t)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 1024 * 1024);
+    int r = pthread_create(&t->thread, &attr, task_thread_main, t);
+    pthread_attr_destroy(&attr);
+    return -r;
+}
+
+/* ---- fork ---- */
+
+#define CLONE_SUPPORTED                                                                    \
+    (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_VFORK | CLONE_PARENT_SETTID |               \
+     CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_SETTLS | CLONE_SYSVSEM | 0xff)
+
+long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
+                uint64_t child_tid, uint64_t tls)
+{
+    if (flags & ~(uint64_t)CLONE_SUPPORTED) {
+        log_warn_once("clone flags %#llx are not supported yet (threads: issue 4)",
+                      (unsigned long long)flags);
+        return -EINVAL;
+    }
+    if ((flags & CLONE_VM) && !(flags & CLONE_VFORK)) {
+        log_warn_once("clone(CLONE_VM) without CLONE_VFORK is not supported yet");
+        return -EINVAL;
+    }
+    int r;
+    struct task *c = calloc(1, sizeof(*c));
+    struct thread_group *tg = tg_new();
+    if (!c || !tg) {
+        r = -ENOMEM;
+        goto out_free;
+    }
+    tg->sighand = sighand_new(t->tg->sighand);
+    if (!tg->sighand) {
+        r = -ENOMEM;
+        goto out_free;
+    }
+    pthread_mutex_lock(&t->tg->lock);
+    memcpy(tg->rlim, t->tg->rlim, sizeof(tg->rlim));
+    tg->exe = t->tg->exe;
+    if (tg->exe)
+        file_get(tg->exe);
+    pthread_mutex_unlock(&t->tg->lock);
+
+    /* FIXME(issue 4): CLONE_VM|CLONE_VFORK children should share the
+     * parent's memory; they get a copy, which glibc's posix_spawn and
+     * busybox's vfork+exec tolerate because the parent is stopped. */
+    r = mm_fork(t->mm, &c->mm);
+    if (r < 0)
+        goto out_free;
+    if (flags & CLONE_FILES) {
+        fdtable_get(t->files);
+        c->files = t->files;
+    } else {
+        r = fdtable_copy(t->files, &c->files);
+        if (r < 0)
+            goto out_free;
+    }
+    if (flags & CLONE_FS) {
+        fs_struct_get(t->fs);
+        c->fs = t->fs;
+    } else {
+        r = fs_struct_copy(t->fs, &c->fs);
+        if (r < 0)
+            goto out_free;
+    }
+    c->cred = t->cred;
+    c->sigmask = t->sigmask;
+    c->strace = t->strace;
+    memcpy(c->comm, t->comm, sizeof(c->comm));
+    c->regs = t->regs;
+    c->regs.rax = 0;
+    if (stack)
+        c->regs.rsp = stack;
+    if (flags & CLONE_SETTLS)
+        c->regs.fs_base = tls;
+    if (flags & CLONE_CHILD_CLEARTID)
+        c->clear_child_tid = child_tid;
+
+    pthread_mutex_lock(&g_tasks_lock);
+    int pid = pid_alloc_locked();
+    if (pid < 0) {
+        pthread_mutex_unlock(&g_tasks_lock);
+        r = pid;
+        goto out_free;
+    }
+    tg->pid = pid;
+    c->tid = pid;
+    tg->parent = t->tg;
+    tg->pgid = t->tg->pgid;
+    tg->sid = t->tg->sid;
+    tg->nr_threads = 1;
+    tg->leader = c;
+    tg->vfork_pending = (flags & CLONE_VFORK) != 0;
+    c->tg = tg;
+    tg_get(tg); /* the task's reference; the table holds the first */
+    list_add_tail(&tg->sibling, &t->tg->children);
+    list_add_tail(&tg->all, &g_all_tgs);
+    pthread_mutex_unlock(&g_tasks_lock);
+
+    if (flags & CLONE_CHILD_SETTID) {
+        uint32_t v = (uint32_t)pid;
+        mm_copy_out(c->mm, child_tid, &v, sizeof(v));
+    }
+    if (flags & CLONE_PARENT_SETTID) {
+        uint32_t v = (uint32_t)pid;
+        copy_out(t, parent_tid, &v, sizeof(v));
+    }
+
+    tg_get(tg); /* held across the vfork wait below */
+    r = task_spawn_thread(c);
+    if (r < 0) {
+        /* The child never ran: undo as if it exited before running. */
+        c->exit_code = SIGKILL;
+        c->exiting = true;
+        pthread_mutex_lock(&g_tasks_lock);
+        tg->group_exiting = true;
+        tg->exit_status = SIGKILL;
+        pthread_mutex_unlock(&g_tasks_lock);
+        task_finish(c);
+        tg_put(tg);
+        return r;
+    }
+    if (flags & CLONE_VFORK) {
+        pthread_mutex_lock(&g_tasks_lock);
+        while (tg->vfork_pending)
+            pthread_cond_wait(&t->tg->child_exit, &g_tasks_lock);
+        pthread_mutex_unlock(&g_tasks_lock);
+    }
+    tg_put(tg);
+    return pid;
+
+out_free:
+    if (c) {
+        if (c->mm)
+            mm_put(c->mm);
+        if (c->files)
+            fdtable_put(c->files);
+        if (c->fs)
+            fs_struct_put(c->fs);
+        free(c);
+    }
+    if (tg)
+        tg_put(tg);
+    return r;
+}
+
+/* ---- wait ---- */
+
+static bool wait_matches(struct thread_group *parent, struct thread_group *child, int pid)
+{
+    if (pid > 0)
+        return child->pid == pid;
+    if (pid == -1)
+        return true;
+    if (pid == 0)
+        return child->pgid == parent->pgid;
+    return child->pgid == -pid;
+}
+
+long task_wait4(struct task *t, int pid, uint64_t status_addr, int options)
+{
+    if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE | __WNOTHREAD))
+        return -EINVAL;
+    struct thread_group *me = t->tg;
+    pthread_mutex_lock(&g_tasks_lock);
+    for (;;) {
+        bool any = false;
+        struct thread_group *child;
+        list_for_each_entry(child, &me->children, sibling) {
+            if (!wait_matches(me, child, pid))
+                continue;
+            any = true;
+            if (!child->zombie)
+                continue;
+            int cpid = child->pid;
+            int status = child->exit_status;
+            if (status_addr) {
+                /* Copying out under the lock is safe: app memory is the
+                 * memory file, not something that can block on this lock. */
+                int32_t v = status;
+                if (copy_out(t, status_addr, &v, sizeof(v)) < 0) {
+                    pthread_mutex_unlock(&g_tasks_lock);
+                    return -EFAULT;
+                }
+            }
+            list_del(&child->sibling);
+            list_del(&child->all);
+            bool more = false;
+            struct thread_group *other;
+            list_for_each_entry(other, &me->children, sibling)
+                if (other->zombie)
+                    more = true;
+            if (!more)
+                me->pending_signals &= ~(1ULL << (SIGCHLD - 1));
+            pthread_mutex_unlock(&g_tasks_lock);
+            tg_put(child);
+            return cpid;
+        }
+        if (!any) {
+            pthread_mutex_unlock(&g_tasks_lock);
+            return -ECHILD;
+        }
+        if (options & WNOHANG) {
+            pthread_mutex_unlock(&g_tasks_lock);
+            return 0;
+        }
+        /* FIXME(issue 4): a signal to T should interrupt this wait. */
+        pthread_cond_wait(&me->child_exit, &g_tasks_lock);
+    }
+}
+
+/* ---- the sandbox's first task ---- */
+
+static const int g_rlimit_resources = LINUX_RLIM_NLIMITS;
+
+/* Finds CMD as a shell does: a name with a slash is used as is, others
+ * are looked up in PATH from ENVP. Returns 0 with the path in BUF, or the
+ * -errno of the best candidate. */
+static int resolve_command(struct task *t, const char *cmd, char *const *envp, char *buf,
+                           size_t size)
+{
+    if (strchr(cmd, '/')) {
+        if (strlen(cmd) >= size)
+            return -ENAMETOOLONG;
+        strcpy(buf, cmd);
+        return 0;
+    }
+    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (char *const *e = envp; e && *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0)
+            path = *e + 5;
+    int best = -ENOENT;
+    const char *p = path;
+    for (;;) {
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int n = len ? snprintf(buf, size, "%.*s/%s", (int)len, p, cmd)
+                    : snprintf(buf, size, "%s", cmd);
+        if (n > 0 && (size_t)n < size) {
+            int r = vfs_access(t, buf, X_OK);
+            if (r == 0) {
+                struct file *f;
+                r = vfs_open_exec(t, buf, &f);
+                if (r == 0) {
+                    file_put(f);
+                    return 0;
+                }
+            }
+            if (r == -EACCES)
+                best = -EACCES;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return best;
+}
+
+static void task_init_start(struct task *t)
+{
+    const struct sandbox_init *init = t->init;
+    const char *cmd = init->argv[0];
+    char path[LINUX_PATH_MAX];
+    int status = 0;
+
+    int r = fdtable_new(&t->files);
+    for (int fd = 0; r == 0 && fd < 3; fd++) {
+        if (init->host_stdio[fd] < 0)
+            continue;
+        struct file *f;
+        r = hostfile_new(init->host_stdio[fd], fd == 0 ? O_RDONLY : O_WRONLY, &f);
+        if (r == 0) {
+            r = fdtable_install_at(t->files, fd, f, false);
+            file_put(f);
+        }
+    }
+    if (r < 0) {
+        log_error("cannot set up the app's standard fds: %s", strerror(-r));
+        status = 126 << 8;
+        goto fail;
+    }
+    if (init->cwd && vfs_chdir(t, init->cwd) < 0)
+        log_debug("cwd %s does not exist in the sandbox; staying in /", init->cwd);
+
+    r = resolve_command(t, cmd, init->envp, path, sizeof(path));
+    if (r == 0)
+        r = task_exec(t, path, init->argv, init->envp);
+    if (r == 0)
+        return;
+    /* The messages and codes a shell gives. */
+    switch (-r) {
+    case ENOENT:
+        if (strchr(cmd, '/'))
+            log_error("%s: No such file or directory", cmd);
+        else
+            log_error("%s: command not found", cmd);
+        status = 127 << 8;
+        break;
+    case ENOEXEC:
+        log_error("%s: cannot execute binary file: Exec format error", cmd);
+        status = 126 << 8;
+        break;
+    case EACCES:
+        log_error("%s: Permission denied", cmd);
+        status = 126 << 8;
+        break;
+    case EISDIR:
+        log_error("%s: Is a directory", cmd);
+        status = 126 << 8;
+        break;
+    default:
+        log_error("%s: %s", cmd, strerror(-r));
+        status = 126 << 8;
+        break;
+    }
+fail:
+    task_exit_group(t, status);
+}
+
+int task_run_init(const struct sandbox_init *init, int *out_status)
+{
+    struct task *t = calloc(1, sizeof(*t));
+    struct thread_group *tg = tg_new();
+    if (!t || !tg) {
+        free(t);
+        free(tg);
+        return -ENOMEM;
+    }
+    tg->sighand = sighand_new(NULL);
+    if (!tg->sighand) {
+        free(t);
+        tg_put(tg);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < g_rlimit_resources; i++)
+        host_getrlimit(i, &tg->rlim[i].rlim_cur, &tg->rlim[i].rlim_max);
+    t->fs = init->fs;
+    t->cred = init->cred;
+    t->strace = init->strace;
+    t->init = init;
+    pthread_mutex_lock(&g_tasks_lock);
+    tg->pid = pid_alloc_locked();
+    tg->pgid = tg->sid = tg->pid;
+    tg->nr_threads = 1;
+    tg->leader = t;
+    t->tid = tg->pid;
+    t->tg = tg;
+    tg_get(tg);
+    list_add_tail(&tg->all, &g_all_tgs);
+    pthread_mutex_unlock(&g_tasks_lock);
+
+    int r = task_spawn_thread(t);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&g_tasks_lock);
+    while (!g_init_done)
+        pthread_cond_wait(&g_init_exit, &g_tasks_lock);
+    *out_status = g_init_status;
+    pthread_mutex_unlock(&g_tasks_lock);
+    return 0;
+}
+
+void task_host_signal(int signo)
+{
+    pthread_mutex_lock(&g_tasks_lock);
+    if (!g_init_done) {
+        g_init_done = true;
+        g_init_status = signo;
+        pthread_cond_broadcast(&g_init_exit);
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+}

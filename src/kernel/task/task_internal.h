@@ -1,0 +1,30 @@
+/* Task internals shared by task.c, exec.c and the task syscalls. */
+#ifndef MOAT_KERNEL_TASK_TASK_INTERNAL_H
+#define MOAT_KERNEL_TASK_TASK_INTERNAL_H
+
+#include "kernel/task/task.h"
+
+extern pthread_mutex_t g_tasks_lock;
+
+/* Replaces T's image with the program at PATH (a path inside the sandbox),
+ * ARGV and ENVP (kernel copies, NULL-terminated). On success T runs the new
+ * program when it next switches; on failure T is unchanged. 0 or -errno. */
+int task_exec(struct task *t, const char *path, char *const *argv, char *const *envp);
+
+/* fork/vfork/clone for T. Returns the child's pid or -errno. */
+long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
+                uint64_t child_tid, uint64_t tls);
+
+/* wait4 for T: PID as wait4's, wait status copied to STATUS_ADDR if set. */
+long task_wait4(struct task *t, int pid, uint64_t status_addr, int options);
+
+/* Ends the calling task (exit(2)); the loop stops after the syscall. */
+void task_exit_thread(struct task *t, int code);
+
+/* Called by exec and exit: a vfork parent waiting on T may go on. */
+void task_vfork_done(struct task *t);
+
+/* The parent's pid as T sees it (0 for init). */
+int task_ppid(struct task *t);
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * The ptrace platform (PTRACE_SYSEMU).
+ *
+ * Each address space is a stub process exec'd from a memfd holding the stub
+ * program (src/platform/stub/stub.c), traced by the kernel thread that
+ * created it. App syscalls stop the stub before they execute (SYSEMU skips
+ * them); faults stop it with their signal. The kernel changes the stub's
+ * memory by injecting mmap/munmap/mprotect through the stub's gadget, the
+ * only address the stub's seccomp filter lets a syscall come from.
+ *
+ * Only the tracer thread may issue ptrace requests on a stub thread, so a
+ * context is owned by the kernel thread that created it (platform.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "platform/platform.h"
+
+#define STUB_MEMFD      3
+#define STUB_EXEC_FD    4
+#define INTERRUPT_SIGNAL SIGSTOP
+
+extern const unsigned char g_stub_elf[];
+extern const size_t g_stub_elf_size;
+/* Link address of the stub's "syscall; int3" gadget (read off the stub's
+ * symbol table at build time). */
+extern const uint64_t g_stub_gadget_addr;
+
+struct platform_ctx {
+    pid_t pid;                     /* host pid of the stub process */
+    pid_t tid;                     /* host tid of the stub thread */
+    struct user_regs_struct inject; /* register template for injections */
+    uint64_t gadget;               /* address of the syscall gadget */
+};
+
+struct platform_as {
+    pid_t pid;                 /* host pid of the stub process */
+    struct platform_ctx *main; /* the context injections go through */
+};
+
+static int g_memfd = -1;
+static int g_stub_fd = -1;
+
+_Static_assert(sizeof(struct platform_regs) == sizeof(struct user_regs_struct), "regs layout");
+
+static int ptrace_init(int memfd)
+{
+    g_memfd = memfd;
+    int fd = memfd_create("moat-stub", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -errno;
+    size_t done = 0;
+    while (done < g_stub_elf_size) {
+        ssize_t n = write(fd, g_stub_elf + done, g_stub_elf_size - done);
+        if (n < 0) {
+            int e = -errno;
+            close(fd);
+            return e;
+        }
+        done += n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+        log_debug("ptrace: cannot seal the stub memfd: %s", strerror(errno));
+    g_stub_fd = fd;
+    return 0;
+}
+
+/* Waits for TID to stop. Returns the stop signal (with 0x80 for syscall
+ * stops), or -ESRCH if it exited or was killed. */
+static int wait_stop(pid_t tid, int *out_status)
+{
+    int status;
+    for (;;) {
+        pid_t r = waitpid(tid, &status, __WALL);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        break;
+    }
+    if (out_status)
+        *out_status = status;
+    if (WIFEXITED(status) || WIFSIGNALED(status))
+        return -ESRCH;
+    if (!WIFSTOPPED(status))
+        return -ESRCH;
+    return WSTOPSIG(status);
+}
+
+/* Runs one host syscall inside the stub through the gadget. */
+static long inject(struct platform_ctx *ctx, long nr, long a0, long a1, long a2, long a3, long a4,
+                   long a5)
+{
+    struct user_regs_struct r = ctx->inject;
+    r.rip = ctx->gadget;
+    r.rax = nr;
+    r.orig_rax = nr;
+    r.rdi = a0;
+    r.rsi = a1;
+    r.rdx = a2;
+    r.r10 = a3;
+    r.r8 = a4;
+    r.r9 = a5;
+    if (ptrace(PTRACE_SETREGS, ctx->tid, 0, &r) < 0)
+        return -errno;
+    if (ptrace(PTRACE_CONT, ctx->tid, 0, 0) < 0)
+        return -errno;
+    for (;;) {
+        int sig = wait_stop(ctx->tid, NULL);
+        if (sig < 0)
+            return sig;
+        if (sig == SIGTRAP)
+            break;
+        /* An interrupt that raced with the injection: swallow it. */
+        if (ptrace(PTRACE_CONT, ctx->tid, 0, 0) < 0)
+            return -errno;
+    }
+    if (ptrace(PTRACE_GETREGS, ctx->tid, 0, &r) < 0)
+        return -errno;
+    return (long)r.rax;
+}
+
+static void kill_stub(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    int status;
+    while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
+        ;
+}
+
+/* In the vfork child: becomes the stub. Only raw, async-signal-safe calls. */
+static NORETURN void stub_child(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+    if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
+        _exit(126);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Out of the caller's session: terminal signals are for the app's
+     * processes as the kernel sees them, not for stubs. */
+    setsid();
+    /* Move the memory file to fd 3 and the stub program to fd 4 (closed by
+     * exec); nothing else survives into the stub. */
+    int mem = fcntl(g_memfd, F_DUPFD, 64);
+    int prog = fcntl(g_stub_fd, F_DUPFD, 64);
+    if (mem < 0 || prog < 0)
+        _exit(126);
+    if (dup2(mem, STUB_MEMFD) < 0 || dup3(prog, STUB_EXEC_FD, O_CLOEXEC) < 0)
+        _exit(126);
+    syscall(SYS_close_range, 0, 2, 0);
+    syscall(SYS_close_range, STUB_EXEC_FD + 1, ~0U, 0);
+    char *const argv[] = {(char *)"moat-stub", NULL};
+    char *const envp[] = {NULL};
+    syscall(SYS_execveat, STUB_EXEC_FD, "", argv, envp, AT_EMPTY_PATH);
+    _exit(127);
+}
+
+static int ptrace_as_new(struct platform_as **out_as, struct platform_ctx **out_ctx)
+{
+    struct platform_as *as = calloc(1, sizeof(*as));
+    struct platform_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!as || !ctx) {
+        free(as);
+        free(ctx);
+        return -ENOMEM;
+    }
+    pid_t pid = vfork();
+    if (pid < 0) {
+        int e = -errno;
+        free(as);
+        free(ctx);
+        return e;
+    }
+    if (pid == 0)
+        stub_child();
+
+    int r;
+    int status;
+    /* The exec stop, then the stub's own int3 after it installed its filter. */
+    int sig = wait_stop(pid, &status);
+    if (sig != SIGTRAP) {
+        log_error("stub did not start (status %#x)", status);
+        r = -ECHILD;
+        goto out_kill;
+    }
+    if (ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0) {
+        r = -errno;
+        goto out_kill;
+    }
+    if (ptrace(PTRACE_CONT, pid, 0, 0) < 0) {
+        r = -errno;
+        goto out_kill;
+    }
+    sig = wait_stop(pid, &status);
+    if (sig != SIGTRAP) {
+        log_error("stub failed to install its filter (status %#x)", status);
+        r = -ECHILD;
+        goto out_kill;
+    }
+    if (ptrace(PTRACE_GETREGS, pid, 0, &ctx->inject) < 0) {
+        r = -errno;
+        goto out_kill;
+    }
+    ctx->gadget = g_stub_gadget_addr;
+    ctx->pid = pid;
+    ctx->tid = pid;
+    as->pid = pid;
+    as->main = ctx;
+
+    /* Leave nothing in the stub but its own pages. */
+    long ret = inject(ctx, SYS_munmap, 0, PLATFORM_STUB_BASE, 0, 0, 0, 0);
+    if (ret == 0)
+        ret = inject(ctx, SYS_munmap, PLATFORM_STUB_END, PLATFORM_APP_MAX - PLATFORM_STUB_END, 0,
+                     0, 0, 0);
+    if (ret != 0) {
+        log_error("stub: cannot clear its address space: %s", strerror((int)-ret));
+        r = (int)ret;
+        goto out_kill;
+    }
+    *out_as = as;
+    *out_ctx = ctx;
+    return 0;
+
+out_kill:
+    kill_stub(pid);
+    free(as);
+    free(ctx);
+    return r;
+}
+
+static void ptrace_as_destroy(struct platform_as *as)
+{
+    if (!as)
+        return;
+    kill_stub(as->pid);
+    free(as->main);
+    free(as);
+}
+
+static int ptrace_map(struct platform_as *as, uint64_t addr, uint64_t len, int prot,
+                      uint64_t file_off)
+{
+    long r = inject(as->main, SYS_mmap, (long)addr, (long)len, prot, MAP_SHARED | MAP_FIXED,
+                    STUB_MEMFD, (long)file_off);
+    if (r < 0 && r > -4096)
+        return (int)r;
+    if ((uint64_t)r != addr)
+        return -EFAULT;
+    return 0;
+}
+
+static int ptrace_unmap(struct platform_as *as, uint64_t addr, uint64_t len)
+{
+    return (int)inject(as->main, SYS_munmap, (long)addr, (long)len, 0, 0, 0, 0);
+}
+
+static int ptrace_protect(struct platform_as *as, uint64_t addr, uint64_t len, int prot)
+{
+    return (int)inject(as->main, SYS_mprotect, (long)addr, (long)len, prot, 0, 0, 0);
+}
+
+static int ptrace_switch(struct platform_ctx *ctx, struct platform_regs *regs,
+                         struct platform_trap *out)
+{
+    struct user_regs_struct *r = (struct user_regs_struct *)regs;
+    /* Segment selectors are the host's user ones, whatever the app asked. */
+    r->cs = ctx->inject.cs;
+    r->ss = ctx->inject.ss;
+    r->ds = ctx->inject.ds;
+    r->es = ctx->inject.es;
+    r->fs = ctx->inject.fs;
+    r->gs = ctx->inject.gs;
+    if (ptrace(PTRACE_SETREGS, ctx->tid, 0, r) < 0)
+        return -errno;
+    int inject_sig = 0;
+    for (;;) {
+        if (ptrace(PTRACE_SYSEMU, ctx->tid, 0, inject_sig) < 0)
+            return -errno;
+        int status;
+        int sig = wait_stop(ctx->tid, &status);
+        if (sig < 0)
+            return sig;
+        if (ptrace(PTRACE_GETREGS, ctx->tid, 0, r) < 0)
+            return -errno;
+        if (sig == (SIGTRAP | 0x80)) {
+            out->ev = PLATFORM_EV_SYSCALL;
+            return 0;
+        }
+        switch (sig) {
+        case SIGSEGV:
+        case SIGBUS:
+        case SIGFPE:
+        case SIGILL:
+        case SIGTRAP: {
+            siginfo_t si;
+            if (ptrace(PTRACE_GETSIGINFO, ctx->tid, 0, &si) < 0)
+                return -errno;
+            if (si.si_code <= 0 && sig != SIGTRAP) {
+                /* Sent by someone (si_code SI_USER/SI_TKILL), not a fault. */
+                out->ev = PLATFORM_EV_INTERRUPTED;
+                return 0;
+            }
+            out->ev = PLATFORM_EV_FAULT;
+            out->signo = sig;
+            out->code = si.si_code;
+            out->addr = (uint64_t)(uintptr_t)si.si_addr;
+            out->trapno = -1;
+            return 0;
+        }
+        case INTERRUPT_SIGNAL:
+            out->ev = PLATFORM_EV_INTERRUPTED;
+            return 0;
+        default:
+            /* A host signal the stub has no business with: drop it. */
+            inject_sig = 0;
+            continue;
+        }
+    }
+}
+
+static int ptrace_get_fpregs(struct platform_ctx *ctx, struct platform_fpregs *out)
+{
+    if (ptrace(PTRACE_GETFPREGS, ctx->tid, 0, out) < 0)
+        return -errno;
+    return 0;
+}
+
+static int ptrace_set_fpregs(struct platform_ctx *ctx, const struct platform_fpregs *fp)
+{
+    if (ptrace(PTRACE_SETFPREGS, ctx->tid, 0, fp) < 0)
+        return -errno;
+    return 0;
+}
+
+static void ptrace_interrupt(struct platform_ctx *ctx)
+{
+    syscall(SYS_tgkill, ctx->pid, ctx->tid, INTERRUPT_SIGNAL);
+}
+
+const struct platform_ops g_ptrace_platform = {
+    .name = "ptrace",
+    .init = ptrace_init,
+    .as_new = ptrace_as_new,
+    .as_destroy = ptrace_as_destroy,
+    .map = ptrace_map,
+    .unmap = ptrace_unmap,
+    .protect = ptrace_protect,
+    .ctx_switch = ptrace_switch,
+    .ctx_get_fpregs = ptrace_get_fpregs,
+    .ctx_set_fpregs = ptrace_set_fpregs,
+    .ctx_interrupt = ptrace_interrupt,
+};

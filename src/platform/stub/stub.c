@@ -1,0 +1,127 @@
+/*
+ * The stub: the only moat code inside a stub process. It is exec'd from a
+ * memfd, freestanding, at PLATFORM_STUB_BASE. It sets no_new_privs, installs
+ * the stub seccomp filter and stops with int3; from then on the kernel drives
+ * it: app code runs in it, and the kernel injects mmap/munmap/mprotect through
+ * stub_gadget (the only place a host syscall may come from).
+ *
+ * The filter kills the whole stub on any syscall that does not come from
+ * stub_gadget, on any non-x86-64 or x32 call, and on an mmap of any fd but
+ * the memory file (fd 3). Under the ptrace platform app syscalls never reach
+ * the filter (PTRACE_SYSEMU skips them); the filter is the second wall.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#define NR_mmap     9
+#define NR_mprotect 10
+#define NR_munmap   11
+#define NR_prctl    157
+#define NR_seccomp  317
+
+#define PR_SET_NO_NEW_PRIVS        38
+#define SECCOMP_SET_MODE_FILTER    1
+#define SECCOMP_RET_KILL_PROCESS   0x80000000U
+#define SECCOMP_RET_ALLOW          0x7fff0000U
+#define AUDIT_ARCH_X86_64          0xc000003eU
+#define X32_SYSCALL_BIT            0x40000000U
+#define STUB_MEMFD                 3
+
+struct bpf_insn {
+    uint16_t code;
+    uint8_t jt, jf;
+    uint32_t k;
+};
+
+struct bpf_prog {
+    unsigned short len;
+    struct bpf_insn *filter;
+};
+
+#define LD_W_ABS 0x20 /* BPF_LD | BPF_W | BPF_ABS */
+#define JEQ_K    0x15 /* BPF_JMP | BPF_JEQ | BPF_K */
+#define JGE_K    0x35 /* BPF_JMP | BPF_JGE | BPF_K */
+#define RET_K    0x06 /* BPF_RET | BPF_K */
+
+/* seccomp_data offsets */
+#define OFF_NR      0
+#define OFF_ARCH    4
+#define OFF_IP_LO   8
+#define OFF_IP_HI   12
+#define OFF_ARG4_LO (16 + 4 * 8)
+#define OFF_ARG4_HI (16 + 4 * 8 + 4)
+
+#define IP_LO_INDEX 6
+#define IP_HI_INDEX 8
+
+static struct bpf_insn g_filter[] = {
+    /* 0 */ {LD_W_ABS, 0, 0, OFF_ARCH},
+    /* 1 */ {JEQ_K, 0, 15, AUDIT_ARCH_X86_64},   /* else kill (17) */
+    /* 2 */ {LD_W_ABS, 0, 0, OFF_NR},
+    /* 3 */ {JGE_K, 13, 0, X32_SYSCALL_BIT},      /* -> kill */
+    /* 4 */ {LD_W_ABS, 0, 0, OFF_IP_LO},
+    /* 5 */ {0x05 /* JA +0 */, 0, 0, 0},
+    /* 6 */ {JEQ_K, 0, 10, 0 /* gadget ip low, patched */},
+    /* 7 */ {LD_W_ABS, 0, 0, OFF_IP_HI},
+    /* 8 */ {JEQ_K, 0, 8, 0 /* gadget ip high, patched */},
+    /* 9 */ {LD_W_ABS, 0, 0, OFF_NR},
+    /* 10 */ {JEQ_K, 7, 0, NR_munmap},            /* -> allow (18) */
+    /* 11 */ {JEQ_K, 6, 0, NR_mprotect},          /* -> allow (18) */
+    /* 12 */ {JEQ_K, 0, 4, NR_mmap},              /* else kill */
+    /* 13 */ {LD_W_ABS, 0, 0, OFF_ARG4_HI},
+    /* 14 */ {JEQ_K, 0, 2, 0},                    /* fd high word must be 0 */
+    /* 15 */ {LD_W_ABS, 0, 0, OFF_ARG4_LO},
+    /* 16 */ {JEQ_K, 1, 0, STUB_MEMFD},           /* -> allow (18) */
+    /* 17 */ {RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS},
+    /* 18 */ {RET_K, 0, 0, SECCOMP_RET_ALLOW},
+};
+
+extern char stub_gadget[], stub_gadget_ret[];
+
+/* The gadget: the kernel sets rip=stub_gadget and the syscall registers,
+ * resumes, and regains control at the int3. */
+__asm__(".text\n"
+        ".globl stub_gadget\n"
+        "stub_gadget:\n"
+        "    syscall\n"
+        ".globl stub_gadget_ret\n"
+        "stub_gadget_ret:\n"
+        "    int3\n"
+        "    jmp stub_gadget\n");
+
+static long stub_syscall3(long nr, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return ret;
+}
+
+static long stub_syscall5(long nr, long a, long b, long c, long d, long e)
+{
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+void _start(void) __attribute__((noreturn, used));
+void _start(void)
+{
+    uint64_t ip = (uint64_t)(uintptr_t)stub_gadget_ret;
+
+    g_filter[IP_LO_INDEX].k = (uint32_t)ip;
+    g_filter[IP_HI_INDEX].k = (uint32_t)(ip >> 32);
+
+    struct bpf_prog prog = {sizeof(g_filter) / sizeof(g_filter[0]), g_filter};
+    if (stub_syscall5(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        stub_syscall3(NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog) != 0) {
+        /* Without the filter the stub must not run: crash on purpose. */
+        __asm__ volatile("ud2");
+    }
+    for (;;)
+        __asm__ volatile("int3");
+}
