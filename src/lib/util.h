@@ -20,7 +20,9 @@
 #define NORETURN                        __attribute__((noreturn))
 #define PRINTF_FMT(a, b)                __attribute__((format(printf, a, b)))
 
-#define PAGE_SIZE  4096UL
+#ifndef PAGE_SIZE
+#define PAGE_SIZE 4096UL
+#endif
 #define PAGE_SHIFT 12
 
 /* Scope cleanup (systemd, crun). Allowed in cli/, oci/, tests and for scratch

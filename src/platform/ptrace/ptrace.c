@@ -12,6 +12,7 @@
  * context is owned by the kernel thread that created it (platform.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
