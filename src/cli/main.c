@@ -70,6 +70,8 @@ int cli_apply_global(void)
     if (g_cli.debug)
         g_log_level = LOG_LVL_DEBUG;
     if (g_cli.debug_log) {
+        if (g_log_level < LOG_LVL_INFO)
+            g_log_level = LOG_LVL_INFO;
         int r = log_open(g_cli.debug_log);
         if (r < 0) {
             fprintf(stderr, "moat: cannot open the debug log %s: %s\n", g_cli.debug_log,

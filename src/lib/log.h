@@ -19,7 +19,11 @@ void log_msg(enum log_level lvl, const char *fmt, ...) PRINTF_FMT(2, 3);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_info(...)                                                          \
+    do {                                                                       \
+        if (g_log_level >= LOG_LVL_INFO)                                       \
+            log_msg(LOG_LVL_INFO, __VA_ARGS__);                                \
+    } while (0)
 #define log_debug(...)                                                         \
     do {                                                                       \
         if (unlikely(g_log_level >= LOG_LVL_DEBUG))                            \

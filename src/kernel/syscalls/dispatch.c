@@ -49,12 +49,14 @@ static void log_enosys(uint64_t nr)
         if (__atomic_exchange_n(&g_enosys_logged[nr], 1, __ATOMIC_RELAXED))
             return;
     }
+    /* At info level: shown with --debug or in the --debug-log file, not
+     * mixed into the app's own stderr. */
     const char *name = syscall_name(nr);
     if (name)
-        log_warn("unsupported syscall %s (%llu): returning ENOSYS", name,
+        log_info("unsupported syscall %s (%llu): returning ENOSYS", name,
                  (unsigned long long)nr);
     else
-        log_warn("unknown syscall %llu: returning ENOSYS", (unsigned long long)nr);
+        log_info("unknown syscall %llu: returning ENOSYS", (unsigned long long)nr);
 }
 
 void syscall_dispatch(struct task *t)

@@ -1,7 +1,24 @@
 /*
  * The VFS: mounts, dentries, inodes, open file descriptions, fd tables and
- * path walk. (Owned by the VFS work; the functions below are what the rest of
- * the kernel calls and must keep their meaning.)
+ * path walk. The functions below are what the rest of the kernel calls;
+ * file systems and the file syscalls also use kernel/vfs/vfs_fs.h (objects
+ * and ops tables).
+ *
+ * Paths are walked by moat: ".." never leaves the task's root, symlinks are
+ * resolved inside the sandbox (-ELOOP after 40), mounts are crossed, and
+ * host file systems are only ever asked for one component at a time.
+ *
+ * Lock order (details in vfs_fs.h):
+ *   file->pos_lock
+ *     g_vfs_ns_lock
+ *       fs-internal locks (overlay, then tmpfs/hostfs)
+ *         inode->lock
+ *           g_dcache_lock
+ *   fdtable->lock, fs_struct->lock: leaves.
+ *
+ * References: functions returning a struct file / fs_struct / fdtable
+ * through OUT return a new reference; arguments are borrowed unless a comment
+ * says "consumed".
  */
 #ifndef MOAT_KERNEL_VFS_VFS_H
 #define MOAT_KERNEL_VFS_VFS_H
@@ -60,5 +77,88 @@ ssize_t vfs_pread(struct file *f, void *buf, size_t n, uint64_t off);
 int vfs_file_path(struct file *f, char *buf, size_t size);
 /* Mode (S_IF* | permission bits) and size of F. */
 int vfs_file_mode(struct file *f, uint32_t *out_mode, uint64_t *out_size);
+
+/* ---- Additions for the file syscalls (sys_file.c, sys_fs.c) ---- */
+
+struct linux_stat;
+struct linux_dirent64;
+struct linux_timespec;
+
+/* Largest fd number + 1 a table may hold (RLIMIT_NOFILE is capped to it). */
+#define VFS_NR_OPEN (1024 * 1024)
+
+/* Lowest free fd >= MINFD and < LIMIT, installing FILE (borrowed) there.
+ * The fd or -EMFILE / -EINVAL. */
+int fdtable_alloc(struct fdtable *fdt, int minfd, int limit, struct file *file, bool cloexec);
+/* Removes FD; the file is put. 0 or -EBADF. */
+int fdtable_close(struct fdtable *fdt, int fd);
+/* Close-on-exec flag of FD: 0/1, or -EBADF. */
+int fdtable_get_cloexec(struct fdtable *fdt, int fd);
+int fdtable_set_cloexec(struct fdtable *fdt, int fd, bool cloexec);
+/* dup2/dup3: installs OLDFD's file at NEWFD (closing what was there).
+ * NEWFD, or -EBADF / -EINVAL. */
+int fdtable_dup_to(struct fdtable *fdt, int oldfd, int newfd, int limit, bool cloexec);
+
+/* umask of T's fs_struct; vfs_set_umask returns the old one. */
+uint32_t vfs_umask(struct task *t);
+uint32_t vfs_set_umask(struct task *t, uint32_t mask);
+
+/* File status flags (F_GETFL) and F_SETFL (O_APPEND, O_NONBLOCK, O_ASYNC,
+ * O_DIRECT, O_NOATIME are changeable; others ignored as Linux does). */
+unsigned vfs_file_flags(struct file *f);
+int vfs_file_set_flags(struct file *f, unsigned flags);
+
+/* openat(2) for T: DIRFD may be AT_FDCWD. *out is a new reference; the
+ * caller installs it. */
+int vfs_openat(struct task *t, int dirfd, const char *path, int flags, uint32_t mode,
+               struct file **out);
+/* I/O on kernel buffers. read/write use and advance f->pos; the p-variants
+ * use OFF (-ESPIPE unless seekable). Bytes or -errno. */
+ssize_t vfs_read(struct file *f, void *buf, size_t n);
+ssize_t vfs_write(struct file *f, const void *buf, size_t n);
+ssize_t vfs_pwrite(struct file *f, const void *buf, size_t n, uint64_t off);
+int64_t vfs_llseek(struct file *f, int64_t off, int whence);
+/* Whether read/write on F may sleep for a long time (ttys, pipes): callers
+ * should then not hold anything while calling. */
+bool vfs_file_is_seekable(struct file *f);
+/* getdents64 from f->pos into a kernel buffer of SIZE bytes, in the
+ * linux_dirent64 layout (OLD: the getdents(2) layout). Bytes or -errno
+ * (-EINVAL if SIZE is too small for the next entry, -ENOTDIR). */
+ssize_t vfs_getdents(struct file *f, void *buf, size_t size, bool old);
+long vfs_ioctl(struct file *f, struct task *t, unsigned cmd, uint64_t arg);
+int vfs_fsync(struct file *f);
+int vfs_fstat(struct file *f, struct linux_stat *st);
+int vfs_ftruncate(struct file *f, uint64_t len);
+int vfs_fchmod(struct task *t, struct file *f, uint32_t mode);
+int vfs_fchown(struct task *t, struct file *f, uint32_t uid, uint32_t gid);
+/* Whether F is an O_PATH file (fds on which most calls return -EBADF). */
+bool vfs_file_is_opath(struct file *f);
+
+/* Path calls. AT_FLAGS may hold AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH (and
+ * AT_SYMLINK_FOLLOW for linkat, AT_REMOVEDIR for unlinkat). */
+int vfs_statat(struct task *t, int dirfd, const char *path, int at_flags, struct linux_stat *st);
+int vfs_faccessat(struct task *t, int dirfd, const char *path, int mode, int at_flags);
+int vfs_mkdirat(struct task *t, int dirfd, const char *path, uint32_t mode);
+int vfs_mknodat(struct task *t, int dirfd, const char *path, uint32_t mode, uint64_t dev);
+int vfs_unlinkat(struct task *t, int dirfd, const char *path, int at_flags);
+/* FLAGS: 0 or RENAME_NOREPLACE (others -EINVAL). */
+int vfs_renameat2(struct task *t, int odirfd, const char *opath, int ndirfd, const char *npath,
+                  unsigned flags);
+int vfs_symlinkat(struct task *t, const char *target, int dirfd, const char *path);
+int vfs_linkat(struct task *t, int odirfd, const char *opath, int ndirfd, const char *npath,
+               int at_flags);
+/* Length copied into BUF (not terminated) or -errno (-EINVAL: not a link). */
+int vfs_readlinkat(struct task *t, int dirfd, const char *path, char *buf, size_t size);
+int vfs_fchmodat(struct task *t, int dirfd, const char *path, uint32_t mode, int at_flags);
+int vfs_fchownat(struct task *t, int dirfd, const char *path, uint32_t uid, uint32_t gid,
+                 int at_flags);
+int vfs_truncate(struct task *t, const char *path, uint64_t len);
+/* TIMES: NULL (both now) or [atime, mtime] with UTIME_NOW / UTIME_OMIT. */
+int vfs_utimensat(struct task *t, int dirfd, const char *path,
+                  const struct linux_timespec *times, int at_flags);
+int vfs_fchdir(struct task *t, struct file *f);
+/* The cwd of T as getcwd(2) returns it (with NUL): length incl. NUL, or
+ * -ERANGE / -ENOENT (cwd unlinked). */
+int vfs_getcwd(struct task *t, char *buf, size_t size);
 
 #endif
