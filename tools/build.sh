@@ -1,0 +1,7 @@
+#!/bin/sh
+# Configures (once) and builds moat in ./build.
+set -eu
+cd "$(dirname "$0")/.."
+[ -f build/build.ninja ] || meson setup build >/dev/null
+meson compile -C build >/dev/null
+echo "build: ok (build/src/moat)"

@@ -1,0 +1,19 @@
+#!/bin/sh
+# The one list of Debian packages moat's build, tests and benchmarks need.
+# Run as root on Debian 12 (bookworm). Installs only what is missing.
+set -eu
+PACKAGES="
+  meson ninja-build pkgconf gcc clang libclang-rt-14-dev libc6-dev
+  check libsubunit-dev python3 busybox-static util-linux procps
+"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "deps-debian: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
