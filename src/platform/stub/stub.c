@@ -19,6 +19,7 @@
 #define NR_prctl    157
 #define NR_seccomp  317
 
+#define PR_SET_NAME                15
 #define PR_SET_NO_NEW_PRIVS        38
 #define SECCOMP_SET_MODE_FILTER    1
 #define SECCOMP_RET_KILL_PROCESS   0x80000000U
@@ -116,7 +117,9 @@ void _start(void)
     g_filter[IP_LO_INDEX].k = (uint32_t)ip;
     g_filter[IP_HI_INDEX].k = (uint32_t)(ip >> 32);
 
+    static const char name[16] = "moat-stub";
     struct bpf_prog prog = {sizeof(g_filter) / sizeof(g_filter[0]), g_filter};
+    stub_syscall5(NR_prctl, PR_SET_NAME, (long)name, 0, 0, 0);
     if (stub_syscall5(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
         stub_syscall3(NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog) != 0) {
         /* Without the filter the stub must not run: crash on purpose. */
