@@ -92,6 +92,8 @@ struct linux_timespec;
 int fdtable_alloc(struct fdtable *fdt, int minfd, int limit, struct file *file, bool cloexec);
 /* Removes FD; the file is put. 0 or -EBADF. */
 int fdtable_close(struct fdtable *fdt, int fd);
+/* The lowest fd >= FROM in use, or -1 (for /proc/PID/fd listings). */
+int fdtable_next_fd(struct fdtable *fdt, int from);
 /* Close-on-exec flag of FD: 0/1, or -EBADF. */
 int fdtable_get_cloexec(struct fdtable *fdt, int fd);
 int fdtable_set_cloexec(struct fdtable *fdt, int fd, bool cloexec);

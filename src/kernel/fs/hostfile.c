@@ -1,0 +1,269 @@
+/*
+ * Files over host fds the kernel was given: the caller's stdio (a tty, a
+ * pipe, a regular file or /dev/null on the host). moat does the I/O on the
+ * fd it holds; tty ioctls are decoded and validated here and done with the
+ * kernel's own copy of the structure; every other ioctl is -ENOTTY.
+ *
+ * FIXME: reads block the task's kernel thread; moving host fds onto the
+ * host epoll loop (DESIGN "Waiting") makes them interruptible and pollable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kernel/fs/fs.h"
+#include "kernel/host/host_fs.h"
+#include "kernel/syscalls/syscall.h"
+#include "lib/log.h"
+
+#define H_TCGETS     0x5401
+#define H_TCSETS     0x5402
+#define H_TCSETSW    0x5403
+#define H_TCSETSF    0x5404
+#define H_TIOCGPGRP  0x540F
+#define H_TIOCSPGRP  0x5410
+#define H_TIOCGWINSZ 0x5413
+#define H_TIOCSWINSZ 0x5414
+
+struct hostfile {
+    struct refcount ref;
+    int fd;        /* (c) */
+    bool tty;      /* (c) */
+    uint32_t type; /* (c) S_IF* of the host fd */
+};
+
+static const struct inode_ops hostfile_iops;
+static const struct file_ops hostfile_fops;
+static struct vfs_sb *g_hostfile_sb;
+static pthread_once_t g_hostfile_once = PTHREAD_ONCE_INIT;
+
+static void hostfile_sb_init(void)
+{
+    g_hostfile_sb = vfs_sb_new("hostfile", true);
+}
+
+struct hostfile_inode {
+    struct inode base;
+    struct hostfile *hf; /* (c) counted */
+};
+
+static void hf_put(struct hostfile *hf)
+{
+    if (refcount_dec(&hf->ref)) {
+        host_fs_close(hf->fd);
+        free(hf);
+    }
+}
+
+static int hostfile_getattr(struct inode *inode, struct linux_stat *st)
+{
+    struct hostfile *hf = container_of(inode, struct hostfile_inode, base)->hf;
+    struct stat hs;
+    int r = host_fs_fstat(hf->fd, &hs);
+    if (r < 0)
+        return r;
+    memset(st, 0, sizeof(*st));
+    st->st_dev = inode->sb->dev;
+    st->st_ino = inode->ino;
+    st->st_nlink = 1;
+    st->st_uid = inode->uid;
+    st->st_gid = inode->gid;
+    if (hf->tty) {
+        /* A pseudo-terminal of the sandbox, whatever the host's is. */
+        st->st_mode = VFS_S_IFCHR | 0620;
+        st->st_rdev = VFS_MKDEV(136, 0);
+        st->st_blksize = 1024;
+    } else {
+        st->st_mode = hs.st_mode;
+        st->st_size = S_ISREG(hs.st_mode) ? hs.st_size : 0;
+        st->st_blksize = hs.st_blksize;
+        st->st_blocks = S_ISREG(hs.st_mode) ? hs.st_blocks : 0;
+    }
+    st->st_atim = (struct linux_timespec){hs.st_atim.tv_sec, hs.st_atim.tv_nsec};
+    st->st_mtim = (struct linux_timespec){hs.st_mtim.tv_sec, hs.st_mtim.tv_nsec};
+    st->st_ctim = (struct linux_timespec){hs.st_ctim.tv_sec, hs.st_ctim.tv_nsec};
+    return 0;
+}
+
+static void hostfile_evict(struct inode *inode)
+{
+    struct hostfile_inode *hi = container_of(inode, struct hostfile_inode, base);
+    hf_put(hi->hf);
+    free(hi);
+}
+
+static const struct inode_ops hostfile_iops = {
+        .getattr = hostfile_getattr,
+        .evict = hostfile_evict,
+};
+
+static struct hostfile *HF(struct file *f)
+{
+    return f->priv;
+}
+
+static void hostfile_setup(struct file *f, struct hostfile *hf)
+{
+    refcount_inc(&hf->ref);
+    f->priv = hf;
+    f->ops = &hostfile_fops;
+    f->fmode &= ~(unsigned)(FMODE_LSEEK | FMODE_ATOMIC_POS);
+    if (hf->type == S_IFREG)
+        f->fmode |= FMODE_LSEEK | FMODE_ATOMIC_POS;
+}
+
+int hostfile_new(int host_fd, int flags, struct file **out)
+{
+    pthread_once(&g_hostfile_once, hostfile_sb_init);
+    if (!g_hostfile_sb)
+        return -ENOMEM;
+    struct stat hs;
+    int r = host_fs_fstat(host_fd, &hs);
+    if (r < 0)
+        return r;
+    struct hostfile *hf = calloc(1, sizeof(*hf));
+    struct hostfile_inode *hi = calloc(1, sizeof(*hi));
+    if (!hf || !hi) {
+        free(hf);
+        free(hi);
+        return -ENOMEM;
+    }
+    refcount_init(&hf->ref);
+    hf->fd = host_fd;
+    hf->type = hs.st_mode & S_IFMT;
+    struct linux_termios tio;
+    hf->tty = hf->type == S_IFCHR && host_fs_tcgets(host_fd, &tio) == 0;
+    inode_init(&hi->base, g_hostfile_sb, &hostfile_iops, hs.st_mode);
+    hi->base.ino = vfs_sb_next_ino(g_hostfile_sb);
+    hi->hf = hf; /* the inode owns the first count */
+    struct file *f = file_alloc(&hi->base, NULL, (unsigned)flags & ~(unsigned)O_CLOEXEC);
+    inode_put(&hi->base);
+    if (!f)
+        return -ENOMEM;
+    hostfile_setup(f, hf);
+    if (hf->type == S_IFREG) {
+        int64_t pos = host_fs_lseek(host_fd, 0, SEEK_CUR);
+        f->pos = pos > 0 ? (uint64_t)pos : 0;
+    }
+    *out = f;
+    return 0;
+}
+
+static ssize_t hostfile_read(struct file *f, void *buf, size_t n, uint64_t *pos)
+{
+    struct hostfile *hf = HF(f);
+    if (hf->type != S_IFREG)
+        return host_fs_read(hf->fd, buf, n);
+    ssize_t r = host_fs_pread(hf->fd, buf, n, *pos);
+    if (r > 0)
+        *pos += (uint64_t)r;
+    return r;
+}
+
+static ssize_t hostfile_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
+{
+    struct hostfile *hf = HF(f);
+    if (hf->type != S_IFREG)
+        return host_fs_write(hf->fd, buf, n);
+    int fl = host_fs_getfl(hf->fd);
+    if ((fl >= 0 && (fl & O_APPEND)) || (vfs_file_flags(f) & O_APPEND)) {
+        ssize_t r = host_fs_write(hf->fd, buf, n);
+        int64_t end = host_fs_lseek(hf->fd, 0, SEEK_END);
+        if (end >= 0)
+            *pos = (uint64_t)end;
+        return r;
+    }
+    ssize_t r = host_fs_pwrite(hf->fd, buf, n, *pos);
+    if (r > 0)
+        *pos += (uint64_t)r;
+    return r;
+}
+
+static long hostfile_ioctl(struct file *f, struct task *t, unsigned cmd, uint64_t arg)
+{
+    struct hostfile *hf = HF(f);
+    if (!hf->tty)
+        return -ENOTTY;
+    struct linux_termios tio;
+    struct linux_winsize ws;
+    int r;
+    switch (cmd) {
+    case H_TCGETS:
+        r = host_fs_tcgets(hf->fd, &tio);
+        if (r == 0)
+            r = copy_out(t, arg, &tio, sizeof(tio));
+        return r;
+    case H_TCSETS:
+    case H_TCSETSW:
+    case H_TCSETSF:
+        r = copy_in(t, &tio, arg, sizeof(tio));
+        if (r == 0)
+            r = host_fs_tcsets(hf->fd, (int)(cmd - H_TCSETS), &tio);
+        return r;
+    case H_TIOCGWINSZ:
+        r = host_fs_get_winsize(hf->fd, &ws);
+        if (r == 0)
+            r = copy_out(t, arg, &ws, sizeof(ws));
+        return r;
+    case H_TIOCSWINSZ:
+        r = copy_in(t, &ws, arg, sizeof(ws));
+        if (r == 0)
+            r = host_fs_set_winsize(hf->fd, &ws);
+        return r;
+    case H_TIOCGPGRP: {
+        /* FIXME: the foreground group belongs to a session's terminal;
+         * until sessions own ttys, the caller's group is in front. */
+        int32_t pgid = t->tg ? t->tg->pgid : 0;
+        return copy_out(t, arg, &pgid, sizeof(pgid));
+    }
+    case H_TIOCSPGRP: {
+        int32_t pgid;
+        r = copy_in(t, &pgid, arg, sizeof(pgid));
+        if (r == 0 && pgid < 0)
+            r = -EINVAL;
+        if (r == 0)
+            log_warn_once("TIOCSPGRP on a host tty: accepted, job control not enforced");
+        return r;
+    }
+    default:
+        return -ENOTTY;
+    }
+}
+
+static int hostfile_dname(struct file *f, char *buf, size_t size)
+{
+    struct hostfile *hf = HF(f);
+    int n;
+    if (hf->tty)
+        n = snprintf(buf, size, "/dev/pts/0");
+    else if (hf->type == S_IFIFO)
+        n = snprintf(buf, size, "pipe:[%llu]", (unsigned long long)f->inode->ino);
+    else if (hf->type == S_IFSOCK)
+        n = snprintf(buf, size, "socket:[%llu]", (unsigned long long)f->inode->ino);
+    else
+        n = snprintf(buf, size, "hostfile:[%llu]", (unsigned long long)f->inode->ino);
+    return n < (int)size ? n : -ENAMETOOLONG;
+}
+
+static int hostfile_reopen(struct file *old, struct file *new_file)
+{
+    hostfile_setup(new_file, HF(old));
+    return 0;
+}
+
+static void hostfile_release(struct file *f)
+{
+    hf_put(HF(f));
+}
+
+static const struct file_ops hostfile_fops = {
+        .read = hostfile_read,
+        .write = hostfile_write,
+        .ioctl = hostfile_ioctl,
+        .dname = hostfile_dname,
+        .reopen = hostfile_reopen,
+        .release = hostfile_release,
+};

@@ -1,0 +1,584 @@
+/*
+ * tmpfs: files in memory. Also the upper layer of the overlay root (with
+ * whiteouts and opaque directories) and the store of devfs.
+ *
+ * Lock order: tmpfs->lock (every directory's entries) -> inode->lock
+ * (attributes and file data).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel/fs/fs.h"
+#include "kernel/host/host_fs.h"
+#include "kernel/task/task.h"
+#include "lib/log.h"
+
+struct tmpfs {
+    struct vfs_sb *sb;
+    pthread_mutex_t lock;
+};
+
+struct tmpfs_dirent {
+    struct list_head link;
+    char *name;
+    struct inode *inode; /* counted */
+};
+
+struct tmpfs_inode {
+    struct inode base;
+    struct tmpfs *fs;            /* (c) */
+    /* regular files */
+    uint8_t *data;               /* (i) base.lock */
+    size_t cap;                  /* (i) */
+    /* symlinks */
+    char *target;                /* (c) */
+    /* directories */
+    struct list_head entries;    /* (t) fs->lock */
+    size_t nentries;             /* (t) */
+    bool opaque;                 /* (t) */
+    uint64_t origin;             /* (t) overlay inode number after copy-up */
+};
+
+static const struct inode_ops tmpfs_iops;
+static const struct file_ops tmpfs_fops;
+
+static struct tmpfs_inode *TI(struct inode *i)
+{
+    return container_of(i, struct tmpfs_inode, base);
+}
+
+static bool is_tmpfs(struct inode *i)
+{
+    return i->ops == &tmpfs_iops;
+}
+
+static struct tmpfs_inode *tmpfs_inode_new(struct tmpfs *fs, uint32_t mode, const struct cred *c)
+{
+    struct tmpfs_inode *ti = calloc(1, sizeof(*ti));
+    if (!ti)
+        return NULL;
+    inode_init(&ti->base, fs->sb, &tmpfs_iops, mode);
+    ti->base.ino = vfs_sb_next_ino(fs->sb);
+    ti->fs = fs;
+    list_init(&ti->entries);
+    if (c) {
+        ti->base.uid = c->fsuid;
+        ti->base.gid = c->fsgid;
+    }
+    if ((mode & VFS_S_IFMT) == VFS_S_IFDIR)
+        ti->base.nlink = 2;
+    return ti;
+}
+
+int tmpfs_new(uint32_t root_mode, struct inode **out_root)
+{
+    struct tmpfs *fs = calloc(1, sizeof(*fs));
+    if (!fs)
+        return -ENOMEM;
+    fs->sb = vfs_sb_new("tmpfs", false);
+    if (!fs->sb) {
+        free(fs);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&fs->lock, NULL);
+    struct tmpfs_inode *root = tmpfs_inode_new(fs, VFS_S_IFDIR | (root_mode & 07777), NULL);
+    if (!root)
+        return -ENOMEM;
+    *out_root = &root->base;
+    return 0;
+}
+
+static struct tmpfs_dirent *find_locked(struct tmpfs_inode *dir, const char *name)
+{
+    struct tmpfs_dirent *e;
+    list_for_each_entry(e, &dir->entries, link)
+    {
+        if (strcmp(e->name, name) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static int add_locked(struct tmpfs_inode *dir, const char *name, struct inode *inode)
+{
+    struct tmpfs_dirent *e = calloc(1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    e->name = strdup(name);
+    if (!e->name) {
+        free(e);
+        return -ENOMEM;
+    }
+    inode_get(inode);
+    e->inode = inode;
+    list_add_tail(&e->link, &dir->entries);
+    dir->nentries++;
+    return 0;
+}
+
+/* Removes E; returns its inode (the entry's reference) for the caller to put. */
+static struct inode *remove_locked(struct tmpfs_inode *dir, struct tmpfs_dirent *e)
+{
+    struct inode *inode = e->inode;
+    list_del(&e->link);
+    dir->nentries--;
+    free(e->name);
+    free(e);
+    return inode;
+}
+
+static void nlink_add(struct inode *inode, int delta)
+{
+    pthread_mutex_lock(&inode->lock);
+    inode->nlink += delta;
+    pthread_mutex_unlock(&inode->lock);
+}
+
+static int tmpfs_lookup(struct inode *dir, const char *name, struct inode **out)
+{
+    struct tmpfs_inode *d = TI(dir);
+    pthread_mutex_lock(&d->fs->lock);
+    struct tmpfs_dirent *e = find_locked(d, name);
+    if (e) {
+        inode_get(e->inode);
+        *out = e->inode;
+    }
+    pthread_mutex_unlock(&d->fs->lock);
+    return e ? 0 : -ENOENT;
+}
+
+static int tmpfs_add_new(struct inode *dir, const char *name, struct tmpfs_inode *ti,
+                         struct inode **out)
+{
+    struct tmpfs_inode *d = TI(dir);
+    pthread_mutex_lock(&d->fs->lock);
+    int r = find_locked(d, name) ? -EEXIST : add_locked(d, name, &ti->base);
+    if (r == 0 && inode_is_dir(&ti->base))
+        nlink_add(dir, 1);
+    pthread_mutex_unlock(&d->fs->lock);
+    if (r == 0) {
+        inode_touch(dir, false);
+        *out = &ti->base;
+    } else {
+        inode_put(&ti->base);
+    }
+    return r;
+}
+
+static int tmpfs_create(struct inode *dir, const char *name, uint32_t mode, uint64_t rdev,
+                        const struct cred *cred, struct inode **out)
+{
+    struct tmpfs_inode *d = TI(dir);
+    struct tmpfs_inode *ti = tmpfs_inode_new(d->fs, mode, cred);
+    if (!ti)
+        return -ENOMEM;
+    ti->base.rdev = rdev;
+    if (dir->mode & S_ISGID) {
+        /* BSD group semantics of set-gid directories. */
+        ti->base.gid = dir->gid;
+        if (inode_is_dir(&ti->base))
+            ti->base.mode |= S_ISGID;
+    }
+    return tmpfs_add_new(dir, name, ti, out);
+}
+
+static int tmpfs_symlink(struct inode *dir, const char *name, const char *target,
+                         const struct cred *cred, struct inode **out)
+{
+    struct tmpfs_inode *ti = tmpfs_inode_new(TI(dir)->fs, VFS_S_IFLNK | 0777, cred);
+    if (!ti)
+        return -ENOMEM;
+    ti->target = strdup(target);
+    if (!ti->target) {
+        inode_put(&ti->base);
+        return -ENOMEM;
+    }
+    ti->base.size = strlen(target);
+    return tmpfs_add_new(dir, name, ti, out);
+}
+
+static int tmpfs_link(struct inode *dir, const char *name, struct inode *inode)
+{
+    if (!is_tmpfs(inode) || TI(inode)->fs != TI(dir)->fs)
+        return -EXDEV;
+    struct tmpfs_inode *d = TI(dir);
+    pthread_mutex_lock(&d->fs->lock);
+    int r = find_locked(d, name) ? -EEXIST : add_locked(d, name, inode);
+    pthread_mutex_unlock(&d->fs->lock);
+    if (r == 0) {
+        nlink_add(inode, 1);
+        inode_touch(dir, false);
+    }
+    return r;
+}
+
+static int tmpfs_remove(struct inode *dir, const char *name, struct inode *victim, bool rmdir)
+{
+    struct tmpfs_inode *d = TI(dir);
+    struct inode *put = NULL;
+    int r = 0;
+    pthread_mutex_lock(&d->fs->lock);
+    struct tmpfs_dirent *e = find_locked(d, name);
+    if (!e || e->inode != victim) {
+        r = -ENOENT;
+    } else if (rmdir && TI(victim)->nentries) {
+        r = -ENOTEMPTY;
+    } else {
+        put = remove_locked(d, e);
+        if (rmdir) {
+            nlink_add(dir, -1);
+            pthread_mutex_lock(&victim->lock);
+            victim->nlink = 0;
+            pthread_mutex_unlock(&victim->lock);
+        } else {
+            nlink_add(victim, -1);
+        }
+    }
+    pthread_mutex_unlock(&d->fs->lock);
+    if (r == 0)
+        inode_touch(dir, false);
+    inode_put(put);
+    return r;
+}
+
+static int tmpfs_unlink(struct inode *dir, const char *name, struct inode *victim)
+{
+    return tmpfs_remove(dir, name, victim, false);
+}
+
+static int tmpfs_rmdir(struct inode *dir, const char *name, struct inode *victim)
+{
+    return tmpfs_remove(dir, name, victim, true);
+}
+
+static int tmpfs_rename(struct inode *odir, const char *oname, struct inode *src,
+                        struct inode *ndir, const char *nname, struct inode *target)
+{
+    struct tmpfs_inode *od = TI(odir), *nd = TI(ndir);
+    struct inode *put = NULL;
+    int r = 0;
+    char *name = strdup(nname);
+    if (!name)
+        return -ENOMEM;
+    pthread_mutex_lock(&od->fs->lock);
+    struct tmpfs_dirent *e = find_locked(od, oname);
+    struct tmpfs_dirent *te = find_locked(nd, nname);
+    if (!e || e->inode != src || (te && te->inode != target) || (!te && target)) {
+        r = -ENOENT;
+        goto out_unlock;
+    }
+    if (te && te == e)
+        goto out_unlock;
+    bool dir = inode_is_dir(src);
+    if (te) {
+        if (inode_is_dir(te->inode) && TI(te->inode)->nentries) {
+            r = -ENOTEMPTY;
+            goto out_unlock;
+        }
+        bool tdir = inode_is_dir(te->inode);
+        put = remove_locked(nd, te);
+        pthread_mutex_lock(&put->lock);
+        put->nlink = tdir ? 0 : put->nlink - 1;
+        pthread_mutex_unlock(&put->lock);
+        if (tdir)
+            nlink_add(ndir, -1);
+    }
+    list_del(&e->link);
+    od->nentries--;
+    free(e->name);
+    e->name = name;
+    name = NULL;
+    list_add_tail(&e->link, &nd->entries);
+    nd->nentries++;
+    if (dir && od != nd) {
+        nlink_add(odir, -1);
+        nlink_add(ndir, 1);
+    }
+out_unlock:
+    pthread_mutex_unlock(&od->fs->lock);
+    free(name);
+    if (r == 0) {
+        inode_touch(odir, false);
+        if (ndir != odir)
+            inode_touch(ndir, false);
+        pthread_mutex_lock(&src->lock);
+        host_fs_now(&src->ctime);
+        pthread_mutex_unlock(&src->lock);
+    }
+    inode_put(put);
+    return r;
+}
+
+int tmpfs_list(struct inode *dir, int (*cb)(void *arg, const char *name, struct inode *inode),
+               void *arg)
+{
+    struct tmpfs_inode *d = TI(dir);
+    int r = 0;
+    pthread_mutex_lock(&d->fs->lock);
+    struct tmpfs_dirent *e;
+    list_for_each_entry(e, &d->entries, link)
+    {
+        r = cb(arg, e->name, e->inode);
+        if (r)
+            break;
+    }
+    pthread_mutex_unlock(&d->fs->lock);
+    return r;
+}
+
+struct readdir_arg {
+    struct dir_emit *ctx;
+};
+
+static int readdir_cb(void *arg, const char *name, struct inode *inode)
+{
+    struct dir_emit *ctx = arg;
+    if (tmpfs_is_whiteout(inode))
+        return 0;
+    return ctx->emit(ctx, name, strlen(name), inode->ino, vfs_dtype(inode->mode));
+}
+
+static int tmpfs_readdir(struct inode *dir, struct dir_emit *ctx)
+{
+    return tmpfs_list(dir, readdir_cb, ctx);
+}
+
+static int tmpfs_readlink(struct inode *inode, char *buf, size_t size)
+{
+    struct tmpfs_inode *ti = TI(inode);
+    size_t n = strlen(ti->target);
+    if (n > size)
+        n = size;
+    memcpy(buf, ti->target, n);
+    return (int)n;
+}
+
+/* Grows or shrinks the data of TI to SIZE; base.lock held. */
+static int resize_locked(struct tmpfs_inode *ti, uint64_t size)
+{
+    if (size > ti->cap) {
+        if (size > ((uint64_t)1 << 40))
+            return -EFBIG;
+        size_t cap = ti->cap ? ti->cap : 4096;
+        while (cap < size)
+            cap *= 2;
+        uint8_t *d = realloc(ti->data, cap);
+        if (!d)
+            return -ENOSPC;
+        ti->data = d;
+        ti->cap = cap;
+    }
+    if (size > ti->base.size)
+        memset(ti->data + ti->base.size, 0, size - ti->base.size);
+    ti->base.size = size;
+    return 0;
+}
+
+static int tmpfs_setattr(struct inode *inode, const struct vfs_attr *attr)
+{
+    if (attr->valid & VFS_ATTR_SIZE) {
+        struct tmpfs_inode *ti = TI(inode);
+        pthread_mutex_lock(&inode->lock);
+        int r = resize_locked(ti, attr->size);
+        pthread_mutex_unlock(&inode->lock);
+        if (r < 0)
+            return r;
+    }
+    inode_apply_attr(inode, attr);
+    return 0;
+}
+
+static ssize_t tmpfs_read(struct file *f, void *buf, size_t n, uint64_t *pos)
+{
+    struct tmpfs_inode *ti = TI(f->inode);
+    pthread_mutex_lock(&ti->base.lock);
+    size_t done = 0;
+    if (*pos < ti->base.size) {
+        done = MIN(n, ti->base.size - *pos);
+        memcpy(buf, ti->data + *pos, done);
+        *pos += done;
+    }
+    pthread_mutex_unlock(&ti->base.lock);
+    return (ssize_t)done;
+}
+
+static ssize_t tmpfs_write_locked(struct tmpfs_inode *ti, const void *buf, size_t n,
+                                  uint64_t *pos, bool append)
+{
+    if (append)
+        *pos = ti->base.size;
+    uint64_t end;
+    if (__builtin_add_overflow(*pos, n, &end) || (int64_t)end < 0)
+        return -EFBIG;
+    if (end > ti->base.size) {
+        int r = resize_locked(ti, end);
+        if (r < 0)
+            return r;
+    }
+    memcpy(ti->data + *pos, buf, n);
+    *pos = end;
+    host_fs_now(&ti->base.mtime);
+    ti->base.ctime = ti->base.mtime;
+    return (ssize_t)n;
+}
+
+static ssize_t tmpfs_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
+{
+    struct tmpfs_inode *ti = TI(f->inode);
+    bool append = vfs_file_flags(f) & O_APPEND;
+    pthread_mutex_lock(&ti->base.lock);
+    ssize_t r = tmpfs_write_locked(ti, buf, n, pos, append);
+    pthread_mutex_unlock(&ti->base.lock);
+    return r;
+}
+
+ssize_t tmpfs_pwrite(struct inode *inode, const void *buf, size_t n, uint64_t off)
+{
+    struct tmpfs_inode *ti = TI(inode);
+    pthread_mutex_lock(&ti->base.lock);
+    ssize_t r = tmpfs_write_locked(ti, buf, n, &off, false);
+    pthread_mutex_unlock(&ti->base.lock);
+    return r;
+}
+
+static int tmpfs_open(struct inode *inode, struct file *f)
+{
+    switch (inode->mode & VFS_S_IFMT) {
+    case VFS_S_IFREG:
+        f->ops = &tmpfs_fops;
+        return 0;
+    case VFS_S_IFCHR:
+        return vfs_chrdev_open(inode, f);
+    case VFS_S_IFIFO:
+        log_warn_once("open of a named pipe (FIFO) unsupported");
+        return -ENXIO;
+    default:
+        return -ENXIO;
+    }
+}
+
+static void tmpfs_evict(struct inode *inode)
+{
+    struct tmpfs_inode *ti = TI(inode);
+    struct tmpfs_dirent *e, *n;
+    list_for_each_entry_safe(e, n, &ti->entries, link)
+    {
+        struct inode *child = remove_locked(ti, e);
+        inode_put(child);
+    }
+    free(ti->data);
+    free(ti->target);
+    free(ti);
+}
+
+static const struct inode_ops tmpfs_iops = {
+        .lookup = tmpfs_lookup,
+        .create = tmpfs_create,
+        .symlink = tmpfs_symlink,
+        .link = tmpfs_link,
+        .unlink = tmpfs_unlink,
+        .rmdir = tmpfs_rmdir,
+        .rename = tmpfs_rename,
+        .readdir = tmpfs_readdir,
+        .readlink = tmpfs_readlink,
+        .setattr = tmpfs_setattr,
+        .open = tmpfs_open,
+        .evict = tmpfs_evict,
+};
+
+static const struct file_ops tmpfs_fops = {
+        .read = tmpfs_read,
+        .write = tmpfs_write,
+};
+
+/* ---- overlay support ---- */
+
+bool tmpfs_is_whiteout(struct inode *inode)
+{
+    return is_tmpfs(inode) && (inode->mode & VFS_S_IFMT) == VFS_S_IFCHR && inode->rdev == 0;
+}
+
+int tmpfs_make_whiteout(struct inode *dir, const char *name)
+{
+    struct tmpfs_inode *d = TI(dir);
+    struct tmpfs_inode *w = tmpfs_inode_new(d->fs, VFS_S_IFCHR, NULL);
+    if (!w)
+        return -ENOMEM;
+    struct inode *put = NULL;
+    pthread_mutex_lock(&d->fs->lock);
+    struct tmpfs_dirent *e = find_locked(d, name);
+    int r = 0;
+    if (e && !tmpfs_is_whiteout(e->inode))
+        r = -EEXIST;
+    else if (e)
+        put = remove_locked(d, e);
+    if (r == 0)
+        r = add_locked(d, name, &w->base);
+    pthread_mutex_unlock(&d->fs->lock);
+    inode_put(put);
+    inode_put(&w->base);
+    return r;
+}
+
+void tmpfs_drop_whiteouts(struct inode *dir)
+{
+    struct tmpfs_inode *d = TI(dir);
+    struct list_head dead = LIST_HEAD_INIT(dead);
+    struct tmpfs_dirent *e, *n;
+    pthread_mutex_lock(&d->fs->lock);
+    list_for_each_entry_safe(e, n, &d->entries, link)
+    {
+        if (tmpfs_is_whiteout(e->inode)) {
+            list_del(&e->link);
+            d->nentries--;
+            list_add(&e->link, &dead);
+        }
+    }
+    pthread_mutex_unlock(&d->fs->lock);
+    list_for_each_entry_safe(e, n, &dead, link)
+    {
+        inode_put(e->inode);
+        free(e->name);
+        free(e);
+    }
+}
+
+bool tmpfs_is_opaque(struct inode *dir)
+{
+    if (!is_tmpfs(dir))
+        return false;
+    struct tmpfs_inode *d = TI(dir);
+    pthread_mutex_lock(&d->fs->lock);
+    bool o = d->opaque;
+    pthread_mutex_unlock(&d->fs->lock);
+    return o;
+}
+
+void tmpfs_set_opaque(struct inode *dir, bool opaque)
+{
+    struct tmpfs_inode *d = TI(dir);
+    pthread_mutex_lock(&d->fs->lock);
+    d->opaque = opaque;
+    pthread_mutex_unlock(&d->fs->lock);
+}
+
+uint64_t tmpfs_get_origin(struct inode *inode)
+{
+    if (!is_tmpfs(inode))
+        return 0;
+    struct tmpfs_inode *ti = TI(inode);
+    pthread_mutex_lock(&ti->fs->lock);
+    uint64_t o = ti->origin;
+    pthread_mutex_unlock(&ti->fs->lock);
+    return o;
+}
+
+void tmpfs_set_origin(struct inode *inode, uint64_t ino)
+{
+    struct tmpfs_inode *ti = TI(inode);
+    pthread_mutex_lock(&ti->fs->lock);
+    ti->origin = ino;
+    pthread_mutex_unlock(&ti->fs->lock);
+}

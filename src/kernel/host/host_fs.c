@@ -1,0 +1,129 @@
+/*
+ * Host calls of the VFS and file systems (see host_fs.h for the rules).
+ */
+#include "kernel/host/host_fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kernel/host/host.h"
+
+#define RETRY_EINTR(expr)                                                                          \
+    ({                                                                                             \
+        long _r;                                                                                   \
+        do {                                                                                       \
+            _r = (long)(expr);                                                                     \
+        } while (_r < 0 && errno == EINTR);                                                        \
+        _r < 0 ? (long)host_err_to_guest(errno) : _r;                                              \
+    })
+
+int host_fs_openat(int dirfd, const char *name, int flags)
+{
+    if (dirfd < 0 || name[0] == '\0' || strchr(name, '/') || strcmp(name, "..") == 0)
+        return -EINVAL;
+    if (flags & ~(O_PATH | O_DIRECTORY | O_ACCMODE))
+        return -EINVAL;
+    if ((flags & O_ACCMODE) != O_RDONLY)
+        return -EINVAL;
+    return (int)RETRY_EINTR(openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC));
+}
+
+int host_fs_fstat(int fd, struct stat *st)
+{
+    return (int)RETRY_EINTR(fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+}
+
+ssize_t host_fs_readlink(int fd, char *buf, size_t size)
+{
+    return RETRY_EINTR(readlinkat(fd, "", buf, size));
+}
+
+ssize_t host_fs_getdents(int fd, void *buf, size_t size)
+{
+    return RETRY_EINTR(syscall(SYS_getdents64, fd, buf, size));
+}
+
+ssize_t host_fs_pread(int fd, void *buf, size_t n, uint64_t off)
+{
+    return RETRY_EINTR(pread(fd, buf, n, (off_t)off));
+}
+
+ssize_t host_fs_read(int fd, void *buf, size_t n)
+{
+    return RETRY_EINTR(read(fd, buf, n));
+}
+
+ssize_t host_fs_write(int fd, const void *buf, size_t n)
+{
+    return RETRY_EINTR(write(fd, buf, n));
+}
+
+ssize_t host_fs_pwrite(int fd, const void *buf, size_t n, uint64_t off)
+{
+    return RETRY_EINTR(pwrite(fd, buf, n, (off_t)off));
+}
+
+int host_fs_getfl(int fd)
+{
+    return (int)RETRY_EINTR(fcntl(fd, F_GETFL));
+}
+
+int64_t host_fs_lseek(int fd, int64_t off, int whence)
+{
+    if (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END)
+        return -EINVAL;
+    return RETRY_EINTR(lseek(fd, (off_t)off, whence));
+}
+
+int host_fs_close(int fd)
+{
+    /* close is not retried on EINTR: the fd is gone either way on Linux. */
+    if (close(fd) < 0 && errno != EINTR)
+        return host_err_to_guest(errno);
+    return 0;
+}
+
+/* The kernel's struct termios (36 bytes), not glibc's: the ioctls below
+ * move exactly the ABI structure. */
+_Static_assert(sizeof(struct linux_termios) == 36, "termios");
+
+int host_fs_tcgets(int fd, struct linux_termios *t)
+{
+    return (int)RETRY_EINTR(ioctl(fd, TCGETS, t));
+}
+
+int host_fs_tcsets(int fd, int req, const struct linux_termios *t)
+{
+    static const unsigned long reqs[] = {TCSETS, TCSETSW, TCSETSF};
+    if (req < 0 || req > 2)
+        return -EINVAL;
+    struct linux_termios copy = *t;
+    return (int)RETRY_EINTR(ioctl(fd, reqs[req], &copy));
+}
+
+int host_fs_get_winsize(int fd, struct linux_winsize *ws)
+{
+    return (int)RETRY_EINTR(ioctl(fd, TIOCGWINSZ, ws));
+}
+
+int host_fs_set_winsize(int fd, const struct linux_winsize *ws)
+{
+    struct linux_winsize copy = *ws;
+    return (int)RETRY_EINTR(ioctl(fd, TIOCSWINSZ, &copy));
+}
+
+void host_fs_now(struct linux_timespec *ts)
+{
+    int64_t sec = 0, nsec = 0;
+    if (host_clock_gettime(CLOCK_REALTIME, &sec, &nsec) < 0) {
+        sec = 0;
+        nsec = 0;
+    }
+    ts->tv_sec = sec;
+    ts->tv_nsec = nsec;
+}

@@ -1,0 +1,55 @@
+/*
+ * Host calls of the VFS and the file systems: the only place where moat's
+ * file code asks the host kernel for anything.
+ *
+ * Rules these wrappers enforce:
+ *   - names are single path components relative to a directory fd the
+ *     kernel already holds (never an absolute host path, never AT_FDCWD);
+ *   - every open adds O_NOFOLLOW | O_CLOEXEC, so a host symlink is never
+ *     followed by the host (the VFS resolves links itself);
+ *   - ioctls are limited to the tty requests listed below, on kernel buffers.
+ * Every function returns >= 0 or -errno (host errors through
+ * host_err_to_guest()). EINTR is retried.
+ */
+#ifndef MOAT_KERNEL_HOST_HOST_FS_H
+#define MOAT_KERNEL_HOST_HOST_FS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "abi/linux/types.h"
+
+/* openat(DIRFD, NAME, FLAGS | O_NOFOLLOW | O_CLOEXEC). NAME must be one
+ * component ("." allowed, "" / ".." / anything with '/' refused with
+ * -EINVAL). FLAGS may only hold O_PATH, O_RDONLY, O_DIRECTORY. New fd or
+ * -errno. */
+int host_fs_openat(int dirfd, const char *name, int flags);
+/* fstatat(FD, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW). */
+int host_fs_fstat(int fd, struct stat *st);
+/* readlinkat(FD, "") on an O_PATH fd of a symlink. Length (not terminated). */
+ssize_t host_fs_readlink(int fd, char *buf, size_t size);
+/* getdents64 on a directory fd opened O_RDONLY. */
+ssize_t host_fs_getdents(int fd, void *buf, size_t size);
+ssize_t host_fs_pread(int fd, void *buf, size_t n, uint64_t off);
+/* read/write/lseek on a host fd the kernel was given (the caller's stdio). */
+ssize_t host_fs_read(int fd, void *buf, size_t n);
+ssize_t host_fs_write(int fd, const void *buf, size_t n);
+ssize_t host_fs_pwrite(int fd, const void *buf, size_t n, uint64_t off);
+/* The host fd's O_ flags (F_GETFL). */
+int host_fs_getfl(int fd);
+int64_t host_fs_lseek(int fd, int64_t off, int whence);
+int host_fs_close(int fd);
+
+/* Tty requests on a host fd: TCGETS fills T, TCSETS* apply it (REQ is
+ * 0 for TCSETS, 1 for TCSETSW, 2 for TCSETSF), winsize get/set. */
+int host_fs_tcgets(int fd, struct linux_termios *t);
+int host_fs_tcsets(int fd, int req, const struct linux_termios *t);
+int host_fs_get_winsize(int fd, struct linux_winsize *ws);
+int host_fs_set_winsize(int fd, const struct linux_winsize *ws);
+
+/* CLOCK_REALTIME now, for file timestamps. */
+void host_fs_now(struct linux_timespec *ts);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * Helpers shared by the files of src/kernel/vfs only.
+ */
+#ifndef MOAT_KERNEL_VFS_VFS_INTERNAL_H
+#define MOAT_KERNEL_VFS_VFS_INTERNAL_H
+
+#include "kernel/task/task.h"
+#include "kernel/vfs/vfs_fs.h"
+
+extern pthread_mutex_t g_dcache_lock;
+
+/* NAME in PARENT (a new reference; may be negative). Takes g_vfs_ns_lock on
+ * a cache miss unless NS_LOCKED (the caller holds it). -ENOENT if PARENT
+ * was removed, or the file system's error. */
+int d_lookup(struct dentry *parent, const char *name, bool ns_locked, struct dentry **out);
+/* Makes negative dentry D positive with INODE (borrowed). ns lock held. */
+void d_instantiate(struct dentry *d, struct inode *inode);
+/* Removes D from the cache and marks it dead (unlinked). ns lock held. */
+void d_delete(struct dentry *d);
+/* Moves D under NEWPARENT as NEWNAME (copied). 0 or -ENOMEM. ns lock held. */
+int d_move(struct dentry *d, struct dentry *newparent, const char *newname);
+/* The parent of D (a new reference), or NULL for a root. */
+struct dentry *d_parent(struct dentry *d);
+bool d_is_dead(struct dentry *d);
+/* Whether D is ANC or below it (same file system tree). */
+bool d_is_ancestor(struct dentry *anc, struct dentry *d);
+/* The mount on (MNT, D), or NULL. */
+struct mount *lookup_mnt(struct mount *mnt, struct dentry *d);
+/* The path of P as seen from ROOT into BUF (NUL-terminated); appends
+ * " (deleted)" for dead dentries if MARK_DEAD. Length or -ENAMETOOLONG. */
+int vfs_path_string(const struct path *p, const struct path *root, char *buf, size_t size,
+                    bool mark_dead);
+
+/* fs_struct internals. */
+struct fs_struct {
+    struct refcount ref;
+    pthread_mutex_t lock;
+    struct path root;  /* (l) counted */
+    struct path cwd;   /* (l) counted */
+    uint32_t umask;    /* (l) */
+};
+/* A new fs_struct with root and cwd at ROOT (borrowed), umask 022. */
+int fs_struct_new(const struct path *root, struct fs_struct **out);
+void fs_get_root(struct fs_struct *fs, struct path *out);
+void fs_get_cwd(struct fs_struct *fs, struct path *out);
+/* Sets cwd to P (borrowed). */
+void fs_set_cwd(struct fs_struct *fs, const struct path *p);
+
+/* Directory listing snapshot, taken on the first getdents after open or a
+ * rewind; d_off of entry i is i + 1. */
+struct vfs_dirent {
+    uint64_t ino;
+    unsigned type;
+    char *name;
+};
+struct vfs_dirsnap {
+    size_t n, cap;
+    struct vfs_dirent *e;
+};
+void vfs_dirsnap_free(struct vfs_dirsnap *s);
+
+#endif
