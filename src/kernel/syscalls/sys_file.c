@@ -1,0 +1,481 @@
+/*
+ * File descriptors and I/O: read, write, readv, writev, pread64, pwrite64,
+ * open, openat, creat, close, fstat, lseek, getdents, getdents64, ioctl,
+ * fcntl, dup, dup2, dup3, fsync, fdatasync, ftruncate.
+ *
+ * Data moves between app memory and files through a bounded kernel buffer
+ * (IO_CHUNK bytes at a time); a fault after some bytes moved returns the
+ * count moved so far.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "kernel/syscalls/syscall.h"
+#include "kernel/vfs/vfs.h"
+#include "kernel/vfs/vfs_fs.h"
+#include "lib/log.h"
+
+#define IO_CHUNK   (64 * 1024)
+#define IOV_MAX_NR 1024
+#define MAX_RW     0x7ffff000ul /* Linux's MAX_RW_COUNT */
+
+#define L_FIONCLEX 0x5450
+#define L_FIOCLEX  0x5451
+#define L_FIONBIO  0x5421
+
+/* RLIMIT_NOFILE of T, capped to VFS_NR_OPEN. */
+static int nofile_limit(struct task *t)
+{
+    pthread_mutex_lock(&t->tg->lock);
+    uint64_t cur = t->tg->rlim[RLIMIT_NOFILE].rlim_cur;
+    pthread_mutex_unlock(&t->tg->lock);
+    return cur > VFS_NR_OPEN ? VFS_NR_OPEN : (int)cur;
+}
+
+/* The file at FD (new reference) that is not O_PATH, or NULL (-EBADF). */
+static struct file *get_io_file(struct task *t, uint64_t fd)
+{
+    struct file *f = fdtable_get_file(t->files, (int)fd);
+    if (f && vfs_file_is_opath(f)) {
+        file_put(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Reads up to N bytes at app address BUF: OFF < 0 means at f->pos. */
+static long do_read(struct task *t, struct file *f, uint64_t buf, size_t n, int64_t off)
+{
+    if (n > MAX_RW)
+        n = MAX_RW;
+    if (n == 0) {
+        /* Still reports EBADF/EISDIR as Linux does. */
+        char c;
+        ssize_t r = off < 0 ? vfs_read(f, &c, 0) : vfs_pread(f, &c, 0, (uint64_t)off);
+        return r < 0 ? r : 0;
+    }
+    char *kbuf = malloc(MIN(n, (size_t)IO_CHUNK));
+    if (!kbuf)
+        return -ENOMEM;
+    size_t done = 0;
+    long r = 0;
+    while (done < n) {
+        size_t chunk = MIN(n - done, (size_t)IO_CHUNK);
+        ssize_t got = off < 0 ? vfs_read(f, kbuf, chunk)
+                              : vfs_pread(f, kbuf, chunk, (uint64_t)off + done);
+        if (got < 0) {
+            r = got;
+            break;
+        }
+        if (got == 0)
+            break;
+        if (copy_out(t, buf + done, kbuf, (size_t)got) < 0) {
+            /* FIXME: the bytes already read from F are lost (Linux copies
+             * page by page and loses at most what faulted). */
+            r = -EFAULT;
+            break;
+        }
+        done += (size_t)got;
+        if ((size_t)got < chunk)
+            break; /* short read: don't block for more */
+    }
+    free(kbuf);
+    return done ? (long)done : r;
+}
+
+static long do_write(struct task *t, struct file *f, uint64_t buf, size_t n, int64_t off)
+{
+    if (n > MAX_RW)
+        n = MAX_RW;
+    if (n == 0) {
+        ssize_t r = off < 0 ? vfs_write(f, "", 0) : vfs_pwrite(f, "", 0, (uint64_t)off);
+        return r < 0 ? r : 0;
+    }
+    char *kbuf = malloc(MIN(n, (size_t)IO_CHUNK));
+    if (!kbuf)
+        return -ENOMEM;
+    size_t done = 0;
+    long r = 0;
+    while (done < n) {
+        size_t chunk = MIN(n - done, (size_t)IO_CHUNK);
+        if (copy_in(t, kbuf, buf + done, chunk) < 0) {
+            r = -EFAULT;
+            break;
+        }
+        ssize_t put = off < 0 ? vfs_write(f, kbuf, chunk)
+                              : vfs_pwrite(f, kbuf, chunk, (uint64_t)off + done);
+        if (put < 0) {
+            r = put;
+            break;
+        }
+        done += (size_t)put;
+        if ((size_t)put < chunk)
+            break;
+    }
+    free(kbuf);
+    return done ? (long)done : r;
+}
+
+static long sys_read(struct task *t, const struct sys_args *a)
+{
+    struct file *f = get_io_file(t, a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = do_read(t, f, a->arg[1], a->arg[2], -1);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(read, sys_read, "fBu", SYS_FULL, NULL);
+
+static long sys_write(struct task *t, const struct sys_args *a)
+{
+    struct file *f = get_io_file(t, a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = do_write(t, f, a->arg[1], a->arg[2], -1);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(write, sys_write, "fbu", SYS_FULL, NULL);
+
+static long sys_pread64(struct task *t, const struct sys_args *a)
+{
+    if ((int64_t)a->arg[3] < 0)
+        return -EINVAL;
+    struct file *f = get_io_file(t, a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = do_read(t, f, a->arg[1], a->arg[2], (int64_t)a->arg[3]);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(pread64, sys_pread64, "fBud", SYS_FULL, NULL);
+
+static long sys_pwrite64(struct task *t, const struct sys_args *a)
+{
+    if ((int64_t)a->arg[3] < 0)
+        return -EINVAL;
+    struct file *f = get_io_file(t, a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = do_write(t, f, a->arg[1], a->arg[2], (int64_t)a->arg[3]);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(pwrite64, sys_pwrite64, "fbud", SYS_FULL, NULL);
+
+static long do_rwv(struct task *t, const struct sys_args *a, bool write)
+{
+    uint64_t cnt = a->arg[2];
+    if (cnt > IOV_MAX_NR)
+        return -EINVAL;
+    struct file *f = get_io_file(t, a->arg[0]);
+    if (!f)
+        return -EBADF;
+    struct linux_iovec *iov = NULL;
+    long r = 0;
+    if (cnt) {
+        iov = malloc(cnt * sizeof(*iov));
+        if (!iov) {
+            r = -ENOMEM;
+            goto out_put;
+        }
+        if (copy_in(t, iov, a->arg[1], cnt * sizeof(*iov)) < 0) {
+            r = -EFAULT;
+            goto out_free;
+        }
+    }
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < cnt; i++) {
+        if ((int64_t)iov[i].iov_len < 0 || total + iov[i].iov_len < total ||
+            (int64_t)(total + iov[i].iov_len) < 0) {
+            r = -EINVAL;
+            goto out_free;
+        }
+        total += iov[i].iov_len;
+    }
+    if (cnt == 0) {
+        r = write ? do_write(t, f, 0, 0, -1) : do_read(t, f, 0, 0, -1);
+        goto out_free;
+    }
+    long done = 0;
+    for (uint64_t i = 0; i < cnt; i++) {
+        if (iov[i].iov_len == 0)
+            continue;
+        long n = write ? do_write(t, f, iov[i].iov_base, iov[i].iov_len, -1)
+                       : do_read(t, f, iov[i].iov_base, iov[i].iov_len, -1);
+        if (n < 0) {
+            if (done == 0)
+                r = n;
+            break;
+        }
+        done += n;
+        if ((uint64_t)n < iov[i].iov_len)
+            break;
+    }
+    if (done)
+        r = done;
+out_free:
+    free(iov);
+out_put:
+    file_put(f);
+    return r;
+}
+
+static long sys_readv(struct task *t, const struct sys_args *a)
+{
+    return do_rwv(t, a, false);
+}
+SYSCALL_DEFINE(readv, sys_readv, "fpu", SYS_FULL, NULL);
+
+static long sys_writev(struct task *t, const struct sys_args *a)
+{
+    return do_rwv(t, a, true);
+}
+SYSCALL_DEFINE(writev, sys_writev, "fpu", SYS_FULL, NULL);
+
+/* ---- open/close ---- */
+
+static long do_openat(struct task *t, int dirfd, uint64_t upath, int flags, uint32_t mode)
+{
+    char *path = malloc(LINUX_PATH_MAX);
+    if (!path)
+        return -ENOMEM;
+    long r = copy_path_in(t, path, upath);
+    if (r < 0)
+        goto out_free;
+    if (path[0] == '\0') {
+        r = -ENOENT;
+        goto out_free;
+    }
+    struct file *f;
+    r = vfs_openat(t, dirfd, path, flags, mode, &f);
+    if (r < 0)
+        goto out_free;
+    r = fdtable_alloc(t->files, 0, nofile_limit(t), f, flags & O_CLOEXEC);
+    file_put(f);
+out_free:
+    free(path);
+    return r;
+}
+
+static long sys_open(struct task *t, const struct sys_args *a)
+{
+    return do_openat(t, AT_FDCWD, a->arg[0], (int)a->arg[1], (uint32_t)a->arg[2]);
+}
+SYSCALL_DEFINE(open, sys_open, "sxo", SYS_PARTIAL, "O_TMPFILE unsupported");
+
+static long sys_openat(struct task *t, const struct sys_args *a)
+{
+    return do_openat(t, (int)a->arg[0], a->arg[1], (int)a->arg[2], (uint32_t)a->arg[3]);
+}
+SYSCALL_DEFINE(openat, sys_openat, "fsxo", SYS_PARTIAL, "O_TMPFILE unsupported");
+
+static long sys_creat(struct task *t, const struct sys_args *a)
+{
+    return do_openat(t, AT_FDCWD, a->arg[0], O_CREAT | O_WRONLY | O_TRUNC, (uint32_t)a->arg[1]);
+}
+SYSCALL_DEFINE(creat, sys_creat, "so", SYS_FULL, NULL);
+
+static long sys_close(struct task *t, const struct sys_args *a)
+{
+    return fdtable_close(t->files, (int)a->arg[0]);
+}
+SYSCALL_DEFINE(close, sys_close, "f", SYS_FULL, NULL);
+
+static long sys_fstat(struct task *t, const struct sys_args *a)
+{
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    struct linux_stat st;
+    long r = vfs_fstat(f, &st);
+    file_put(f);
+    if (r == 0)
+        r = copy_out(t, a->arg[1], &st, sizeof(st));
+    return r;
+}
+SYSCALL_DEFINE(fstat, sys_fstat, "fp", SYS_FULL, NULL);
+
+static long sys_lseek(struct task *t, const struct sys_args *a)
+{
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = vfs_llseek(f, (int64_t)a->arg[1], (int)a->arg[2]);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(lseek, sys_lseek, "fdd", SYS_FULL, NULL);
+
+static long do_getdents(struct task *t, const struct sys_args *a, bool old)
+{
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    size_t n = MIN((size_t)a->arg[2], (size_t)IO_CHUNK);
+    char *kbuf = malloc(n ? n : 1);
+    long r = kbuf ? vfs_getdents(f, kbuf, n, old) : -ENOMEM;
+    if (r > 0 && copy_out(t, a->arg[1], kbuf, (size_t)r) < 0)
+        r = -EFAULT;
+    free(kbuf);
+    file_put(f);
+    return r;
+}
+
+static long sys_getdents64(struct task *t, const struct sys_args *a)
+{
+    return do_getdents(t, a, false);
+}
+SYSCALL_DEFINE(getdents64, sys_getdents64, "fpu", SYS_FULL, NULL);
+
+static long sys_getdents(struct task *t, const struct sys_args *a)
+{
+    return do_getdents(t, a, true);
+}
+SYSCALL_DEFINE(getdents, sys_getdents, "fpu", SYS_FULL, NULL);
+
+static long sys_ioctl(struct task *t, const struct sys_args *a)
+{
+    int fd = (int)a->arg[0];
+    unsigned cmd = (unsigned)a->arg[1];
+    struct file *f = fdtable_get_file(t->files, fd);
+    if (!f)
+        return -EBADF;
+    long r;
+    if (vfs_file_is_opath(f)) {
+        r = -EBADF;
+    } else if (cmd == L_FIOCLEX || cmd == L_FIONCLEX) {
+        r = fdtable_set_cloexec(t->files, fd, cmd == L_FIOCLEX);
+    } else if (cmd == L_FIONBIO) {
+        int on;
+        r = copy_in(t, &on, a->arg[2], sizeof(on));
+        if (r == 0) {
+            unsigned fl = vfs_file_flags(f);
+            r = vfs_file_set_flags(f, on ? fl | O_NONBLOCK : fl & ~(unsigned)O_NONBLOCK);
+        }
+    } else {
+        r = vfs_ioctl(f, t, cmd, a->arg[2]);
+    }
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(ioctl, sys_ioctl, "fxx", SYS_PARTIAL, "host ttys: termios, winsize, pgrp only");
+
+static long sys_fcntl(struct task *t, const struct sys_args *a)
+{
+    int fd = (int)a->arg[0];
+    int cmd = (int)a->arg[1];
+    uint64_t arg = a->arg[2];
+    struct file *f = fdtable_get_file(t->files, fd);
+    if (!f)
+        return -EBADF;
+    long r;
+    switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+        int lim = nofile_limit(t);
+        r = (int64_t)(int)arg < 0 || (int)arg >= lim
+                    ? -EINVAL
+                    : fdtable_alloc(t->files, (int)arg, lim, f, cmd == F_DUPFD_CLOEXEC);
+        break;
+    }
+    case F_GETFD:
+        r = fdtable_get_cloexec(t->files, fd);
+        if (r > 0)
+            r = FD_CLOEXEC;
+        break;
+    case F_SETFD:
+        r = fdtable_set_cloexec(t->files, fd, arg & FD_CLOEXEC);
+        break;
+    case F_GETFL: {
+        unsigned fl = vfs_file_flags(f);
+        r = (long)(fl | (vfs_file_is_opath(f) ? O_PATH : 0));
+        break;
+    }
+    case F_SETFL:
+        r = vfs_file_is_opath(f) ? -EBADF : vfs_file_set_flags(f, (unsigned)arg);
+        break;
+    case F_GETLK:
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_GETLK:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW:
+        log_warn_once("fcntl: record locks unsupported");
+        r = -EINVAL;
+        break;
+    default:
+        log_warn_once("fcntl: command %d unsupported", cmd);
+        r = -EINVAL;
+        break;
+    }
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(fcntl, sys_fcntl, "fdx", SYS_PARTIAL, "no record locks, leases, F_SETOWN, seals");
+
+static long sys_dup(struct task *t, const struct sys_args *a)
+{
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = fdtable_alloc(t->files, 0, nofile_limit(t), f, false);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(dup, sys_dup, "f", SYS_FULL, NULL);
+
+static long sys_dup2(struct task *t, const struct sys_args *a)
+{
+    int oldfd = (int)a->arg[0], newfd = (int)a->arg[1];
+    if (oldfd == newfd) {
+        struct file *f = fdtable_get_file(t->files, oldfd);
+        if (!f)
+            return -EBADF;
+        file_put(f);
+        return newfd;
+    }
+    return fdtable_dup_to(t->files, oldfd, newfd, nofile_limit(t), false);
+}
+SYSCALL_DEFINE(dup2, sys_dup2, "ff", SYS_FULL, NULL);
+
+static long sys_dup3(struct task *t, const struct sys_args *a)
+{
+    int oldfd = (int)a->arg[0], newfd = (int)a->arg[1];
+    int flags = (int)a->arg[2];
+    if (flags & ~O_CLOEXEC)
+        return -EINVAL;
+    if (oldfd == newfd)
+        return -EINVAL;
+    return fdtable_dup_to(t->files, oldfd, newfd, nofile_limit(t), flags & O_CLOEXEC);
+}
+SYSCALL_DEFINE(dup3, sys_dup3, "ffx", SYS_FULL, NULL);
+
+static long sys_fsync(struct task *t, const struct sys_args *a)
+{
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = vfs_fsync(f);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(fsync, sys_fsync, "f", SYS_FULL, NULL);
+SYSCALL_DEFINE(fdatasync, sys_fsync, "f", SYS_FULL, NULL);
+
+static long sys_ftruncate(struct task *t, const struct sys_args *a)
+{
+    if ((int64_t)a->arg[1] < 0)
+        return -EINVAL;
+    struct file *f = get_io_file(t, a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = vfs_ftruncate(f, a->arg[1]);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(ftruncate, sys_ftruncate, "fd", SYS_FULL, NULL);
