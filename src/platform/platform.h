@@ -24,10 +24,13 @@ struct platform_regs {
     uint64_t fs_base, gs_base, ds, es, fs, gs;
 };
 
-/* x86-64 FXSAVE area (512 bytes), the legacy part of xsave state. */
-struct platform_fpregs {
-    uint8_t bytes[512];
-} __attribute__((aligned(16)));
+/* The extended FPU state (xsave layout: the 512-byte FXSAVE area, the
+ * xsave header, then AVX and later components), as large as the host's
+ * enabled features need (platform_xstate_size()). */
+#define PLATFORM_XSTATE_MAX 8192
+struct platform_fpstate {
+    uint8_t bytes[PLATFORM_XSTATE_MAX];
+} __attribute__((aligned(64)));
 
 enum platform_event {
     PLATFORM_EV_SYSCALL,     /* the app made a syscall; regs.orig_rax is its number */
@@ -66,9 +69,11 @@ struct platform_ops {
      * stub died: the caller ends the task). */
     int (*ctx_switch)(struct platform_ctx *ctx, struct platform_regs *regs,
                       struct platform_trap *out);
-    /* Reads or writes the FP state of a stopped context. 0 or -errno. */
-    int (*ctx_get_fpregs)(struct platform_ctx *ctx, struct platform_fpregs *out);
-    int (*ctx_set_fpregs)(struct platform_ctx *ctx, const struct platform_fpregs *fp);
+    /* Reads or writes the FPU state of a stopped context, in xsave layout,
+     * platform_xstate_size() bytes. Writing validates the state (a bad
+     * xsave header is -EINVAL). 0 or -errno. */
+    int (*ctx_get_fpstate)(struct platform_ctx *ctx, struct platform_fpstate *out);
+    int (*ctx_set_fpstate)(struct platform_ctx *ctx, const struct platform_fpstate *fp);
     /* From any thread: makes a running ctx_switch() return INTERRUPTED soon.
      * Harmless if the context is not running. */
     void (*ctx_interrupt)(struct platform_ctx *ctx);
@@ -82,6 +87,12 @@ struct platform_ops {
 #define PLATFORM_STUB_END  (PLATFORM_STUB_BASE + 0x10000ULL)
 
 extern const struct platform_ops *g_platform;
+
+/* Bytes of xsave state for the host's enabled features (CPUID 0xD), at
+ * least 512 and at most PLATFORM_XSTATE_MAX. */
+uint32_t platform_xstate_size(void);
+/* The xsave feature mask the host enables (XCR0). */
+uint64_t platform_xfeatures(void);
 
 /* Selects a backend by name ("ptrace"); NULL picks the default. */
 const struct platform_ops *platform_lookup(const char *name);

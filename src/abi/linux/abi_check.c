@@ -13,6 +13,11 @@ _Static_assert(sizeof(struct linux_sigaction) == 32, "struct sigaction");
 _Static_assert(sizeof(struct linux_utsname) == 390, "struct utsname");
 _Static_assert(sizeof(struct linux_sysinfo) == 112, "struct sysinfo");
 _Static_assert(sizeof(struct linux_termios) == 36, "struct termios");
+_Static_assert(sizeof(struct linux_siginfo) == 128, "siginfo");
+_Static_assert(sizeof(struct linux_sigcontext) == 256, "sigcontext");
+_Static_assert(sizeof(struct linux_ucontext) == 304, "ucontext");
+_Static_assert(sizeof(struct linux_rt_sigframe) == 440, "rt_sigframe");
+_Static_assert(sizeof(struct linux_fpx_sw_bytes) == 48, "fpx_sw_bytes");
 _Static_assert(O_CREAT == 0100 && O_EXCL == 0200 && O_TRUNC == 01000 && O_APPEND == 02000,
                "open flags");
 _Static_assert(O_NONBLOCK == 04000 && O_DIRECTORY == 0200000 && O_NOFOLLOW == 0400000 &&

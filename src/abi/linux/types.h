@@ -138,6 +138,78 @@ struct linux_termios {
     uint8_t c_cc[19];
 };
 
+/* siginfo_t: 128 bytes; the union member used depends on the signal. */
+struct linux_siginfo {
+    int32_t si_signo;
+    int32_t si_errno;
+    int32_t si_code;
+    int32_t pad0;
+    union {
+        uint8_t raw[112];
+        struct { /* kill, tkill, sigqueue */
+            int32_t pid;
+            uint32_t uid;
+            uint64_t value;
+        } kill;
+        struct { /* SIGCHLD */
+            int32_t pid;
+            uint32_t uid;
+            int32_t status;
+            int32_t pad;
+            int64_t utime, stime;
+        } chld;
+        struct { /* SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP */
+            uint64_t addr;
+        } fault;
+        struct { /* POSIX timers */
+            int32_t tid;
+            int32_t overrun;
+            uint64_t value;
+        } timer;
+    };
+};
+
+/* struct sigcontext (x86-64), the uc_mcontext of a signal frame. */
+struct linux_sigcontext {
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+    uint16_t cs, gs, fs, ss;
+    uint64_t err, trapno, oldmask, cr2;
+    uint64_t fpstate; /* app address of the xsave area, or 0 */
+    uint64_t reserved1[8];
+};
+
+struct linux_ucontext {
+    uint64_t uc_flags;
+    uint64_t uc_link;
+    struct linux_stack uc_stack;
+    struct linux_sigcontext uc_mcontext;
+    uint64_t uc_sigmask;
+};
+
+/* The frame a signal handler runs on: its return address is sa_restorer. */
+struct linux_rt_sigframe {
+    uint64_t pretcode;
+    struct linux_ucontext uc;
+    struct linux_siginfo info;
+};
+
+/* In the FXSAVE area's software-reserved bytes (offset 464) when the frame
+ * carries the full xsave state. */
+struct linux_fpx_sw_bytes {
+    uint32_t magic1;
+    uint32_t extended_size;
+    uint64_t xfeatures;
+    uint32_t xstate_size;
+    uint32_t padding[7];
+};
+#define LINUX_FP_XSTATE_MAGIC1      0x46505853U
+#define LINUX_FP_XSTATE_MAGIC2      0x46505845U
+#define LINUX_FP_SW_BYTES_OFFSET    464
+#define LINUX_UC_FP_XSTATE          0x1
+#define LINUX_UC_SIGCONTEXT_SS      0x2
+#define LINUX_UC_STRICT_RESTORE_SS  0x4
+
 /* Auxiliary vector keys. */
 #define LINUX_AT_NULL          0
 #define LINUX_AT_PHDR          3

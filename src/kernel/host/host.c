@@ -3,6 +3,8 @@
 
 #include <cpuid.h>
 #include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
@@ -119,4 +121,32 @@ void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max)
     }
     *out_cur = rl.rlim_cur;
     *out_max = rl.rlim_max;
+}
+
+int host_futex_wait(uint32_t *word, uint32_t val, uint64_t deadline_ns)
+{
+    struct timespec ts, *tsp = NULL;
+    if (deadline_ns) {
+        ts.tv_sec = (time_t)(deadline_ns / 1000000000ULL);
+        ts.tv_nsec = (long)(deadline_ns % 1000000000ULL);
+        tsp = &ts;
+    }
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. */
+    long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, tsp, NULL,
+                     FUTEX_BITSET_MATCH_ANY);
+    if (r < 0)
+        return errno == EAGAIN || errno == ETIMEDOUT || errno == EINTR ? -errno : -EIO;
+    return 0;
+}
+
+void host_futex_wake(uint32_t *word, int n)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+}
+
+uint64_t host_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }

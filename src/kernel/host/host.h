@@ -31,4 +31,11 @@ int host_nr_cpus(void);
  * the defaults a sandbox starts with. */
 void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max);
 
+/* Futex wait on a kernel word (private to the kernel process) while *WORD
+ * == VAL, until DEADLINE_NS on CLOCK_MONOTONIC (0 = none). 0, -EAGAIN,
+ * -ETIMEDOUT or -EINTR. */
+int host_futex_wait(uint32_t *word, uint32_t val, uint64_t deadline_ns);
+void host_futex_wake(uint32_t *word, int n);
+uint64_t host_monotonic_ns(void);
+
 #endif

@@ -69,21 +69,22 @@ void syscall_dispatch(struct task *t)
     long r;
     if (unlikely(t->strace))
         strace_enter(t, d, &a);
+    t->regs_set = false;
     if (d) {
         r = d->fn(t, &a);
     } else {
         log_enosys(a.nr);
         r = -ENOSYS;
     }
-    /* Internal restart codes never reach the app. FIXME(issue 4): restart
-     * interrupted syscalls per SA_RESTART instead of failing with EINTR. */
-    if (unlikely(r <= -ERESTARTSYS && r >= -ERESTART_RESTARTBLOCK))
-        r = -EINTR;
     if (unlikely(t->strace))
         strace_exit(t, d, &a, r);
-    /* exec replaced the registers: its result is the new image's rax. */
-    if (!(a.nr == LINUX_SYS_execve || a.nr == LINUX_SYS_execveat) || r < 0)
+    /* execve and rt_sigreturn replace the registers: keep their rax. An
+     * internal -ERESTART* result is resolved by signal_deliver() before the
+     * app runs again: it never reaches the app. */
+    if (!t->regs_set) {
         t->regs.rax = (uint64_t)r;
+        t->after_syscall = true;
+    }
 }
 
 void syscall_print_table(int fd)

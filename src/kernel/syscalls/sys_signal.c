@@ -1,19 +1,21 @@
 /*
- * Signal state: rt_sigaction, rt_sigprocmask, sigaltstack.
+ * Signals: rt_sigaction, rt_sigprocmask, rt_sigreturn, sigaltstack,
+ * rt_sigpending, pause, rt_sigsuspend, kill, tkill, tgkill,
+ * rt_sigqueueinfo. Delivery itself is in kernel/signal/signal.c.
  *
- * FIXME(issue 4): delivery (frames, rt_sigreturn, restart), kill/tgkill,
- * sigsuspend, sigtimedwait. Until then handlers are recorded and masks kept,
- * as apps set them up at start, and fatal signals take their default action.
+ * FIXME(issue 4): rt_sigtimedwait, rt_tgsigqueueinfo, signalfd.
  */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 
+#include "kernel/signal/signal.h"
 #include "kernel/syscalls/syscall.h"
+#include "kernel/task/task_internal.h"
+#include "kernel/task/waitq.h"
 
 #define SIGSET_SIZE 8
-#define SIG_BIT(s)  (1ULL << ((s)-1))
-#define UNBLOCKABLE (SIG_BIT(SIGKILL) | SIG_BIT(SIGSTOP))
+#define UNBLOCKABLE SIG_UNBLOCKABLE
 
 static long sys_rt_sigaction(struct task *t, const struct sys_args *a)
 {
@@ -40,8 +42,7 @@ static long sys_rt_sigaction(struct task *t, const struct sys_args *a)
         return -EFAULT;
     return 0;
 }
-SYSCALL_DEFINE(rt_sigaction, sys_rt_sigaction, "dppu", SYS_PARTIAL,
-               "actions recorded; delivery to handlers comes with issue 4");
+SYSCALL_DEFINE(rt_sigaction, sys_rt_sigaction, "dppu", SYS_FULL, NULL);
 
 static long sys_rt_sigprocmask(struct task *t, const struct sys_args *a)
 {
@@ -67,10 +68,196 @@ static long sys_rt_sigprocmask(struct task *t, const struct sys_args *a)
             return -EINVAL;
         }
         t->sigmask &= ~UNBLOCKABLE;
+        /* Unblocking may make a pending signal deliverable: the loop
+         * delivers it before the app runs again. */
     }
     if (a->arg[2] && copy_out(t, a->arg[2], &old, sizeof(old)) < 0)
         return -EFAULT;
     return 0;
 }
-SYSCALL_DEFINE(rt_sigprocmask, sys_rt_sigprocmask, "dppu", SYS_PARTIAL,
-               "mask kept; delivery comes with issue 4");
+SYSCALL_DEFINE(rt_sigprocmask, sys_rt_sigprocmask, "dppu", SYS_FULL, NULL);
+
+static long sys_rt_sigreturn(struct task *t, const struct sys_args *a)
+{
+    signal_sigreturn(t);
+    return 0;
+}
+SYSCALL_DEFINE(rt_sigreturn, sys_rt_sigreturn, "", SYS_FULL, NULL);
+
+#define SS_ONSTACK_FLAG  1
+#define SS_DISABLE_FLAG  2
+#define SS_AUTODISARM    (1u << 31)
+#define MINSIGSTKSZ_LINUX 2048
+
+static long sys_sigaltstack(struct task *t, const struct sys_args *a)
+{
+    struct linux_stack old = t->altstack;
+    bool on = old.ss_size && t->regs.rsp > old.ss_sp && t->regs.rsp <= old.ss_sp + old.ss_size;
+    if (old.ss_size == 0)
+        old.ss_flags = SS_DISABLE_FLAG;
+    else if (on)
+        old.ss_flags |= SS_ONSTACK_FLAG;
+    if (a->arg[0]) {
+        struct linux_stack ns;
+        if (copy_in(t, &ns, a->arg[0], sizeof(ns)) < 0)
+            return -EFAULT;
+        if (on)
+            return -EPERM;
+        unsigned mode = (unsigned)ns.ss_flags & ~SS_AUTODISARM;
+        if (mode != 0 && mode != SS_DISABLE_FLAG && mode != SS_ONSTACK_FLAG)
+            return -EINVAL;
+        if (mode == SS_DISABLE_FLAG) {
+            memset(&t->altstack, 0, sizeof(t->altstack));
+        } else {
+            if (ns.ss_size < MINSIGSTKSZ_LINUX)
+                return -ENOMEM;
+            t->altstack.ss_sp = ns.ss_sp;
+            t->altstack.ss_size = ns.ss_size;
+            t->altstack.ss_flags = (int32_t)(ns.ss_flags & SS_AUTODISARM);
+        }
+    }
+    if (a->arg[1] && copy_out(t, a->arg[1], &old, sizeof(old)) < 0)
+        return -EFAULT;
+    return 0;
+}
+SYSCALL_DEFINE(sigaltstack, sys_sigaltstack, "pp", SYS_FULL, NULL);
+
+static long sys_rt_sigpending(struct task *t, const struct sys_args *a)
+{
+    if (a->arg[1] > SIGSET_SIZE)
+        return -EINVAL;
+    pthread_mutex_lock(&t->tg->sighand->lock);
+    uint64_t set = (t->pending.set | t->tg->shared_pending.set) & t->sigmask;
+    pthread_mutex_unlock(&t->tg->sighand->lock);
+    return copy_out(t, a->arg[0], &set, a->arg[1]);
+}
+SYSCALL_DEFINE(rt_sigpending, sys_rt_sigpending, "pu", SYS_FULL, NULL);
+
+/* Sleeps until a signal is delivered: the restart code makes the
+ * dispatcher's delivery step turn it into -EINTR after the handler. */
+static long wait_for_signal(struct task *t)
+{
+    for (;;) {
+        uint32_t seq = task_wake_seq(t);
+        if (signal_pending(t))
+            return -ERESTARTNOHAND;
+        task_sleep(t, seq, 0);
+    }
+}
+
+static long sys_pause(struct task *t, const struct sys_args *a)
+{
+    return wait_for_signal(t);
+}
+SYSCALL_DEFINE(pause, sys_pause, "", SYS_FULL, NULL);
+
+static long sys_rt_sigsuspend(struct task *t, const struct sys_args *a)
+{
+    uint64_t set;
+    if (a->arg[1] != SIGSET_SIZE)
+        return -EINVAL;
+    if (copy_in(t, &set, a->arg[0], sizeof(set)) < 0)
+        return -EFAULT;
+    t->saved_sigmask = t->sigmask;
+    t->restore_sigmask = true;
+    __atomic_store_n(&t->sigmask, set & ~UNBLOCKABLE, __ATOMIC_RELEASE);
+    return wait_for_signal(t);
+}
+SYSCALL_DEFINE(rt_sigsuspend, sys_rt_sigsuspend, "pu", SYS_FULL, NULL);
+
+/* kill(2) targets: a process, the caller's group, a group, or everyone. */
+static long do_kill(struct task *t, int pid, int sig, const struct linux_siginfo *info)
+{
+    if (sig < 0 || sig > LINUX_NSIG)
+        return -EINVAL;
+    long r = -ESRCH;
+    bool found = false;
+    pthread_mutex_lock(&g_tasks_lock);
+    if (pid > 0) {
+        struct thread_group *tg = task_lookup_tg_locked(pid);
+        if (tg) {
+            found = true;
+            r = sig ? signal_send_tg_locked(tg, sig, info, false) : 0;
+        }
+    } else {
+        int pgid = pid == 0 ? t->tg->pgid : -pid;
+        struct thread_group *tg;
+        list_for_each_entry(tg, task_all_tgs(), all) {
+            if (tg->zombie)
+                continue;
+            if (pid == -1 ? (tg->pid == 1 || tg == t->tg) : tg->pgid != pgid)
+                continue;
+            found = true;
+            if (sig)
+                signal_send_tg_locked(tg, sig, info, false);
+        }
+        r = found ? 0 : -ESRCH;
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+    return found ? (r < 0 ? r : 0) : -ESRCH;
+}
+
+static void user_siginfo(struct task *t, int sig, int code, struct linux_siginfo *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->si_signo = sig;
+    out->si_code = code;
+    out->kill.pid = t->tg->pid;
+    out->kill.uid = t->cred.uid;
+}
+
+#define SI_USER_C  0
+#define SI_TKILL_C (-6)
+
+static long sys_kill(struct task *t, const struct sys_args *a)
+{
+    struct linux_siginfo info;
+    user_siginfo(t, (int)a->arg[1], SI_USER_C, &info);
+    return do_kill(t, (int)a->arg[0], (int)a->arg[1], &info);
+}
+SYSCALL_DEFINE(kill, sys_kill, "dd", SYS_FULL, NULL);
+
+static long do_tkill(struct task *t, int tgid, int tid, int sig,
+                     const struct linux_siginfo *info)
+{
+    if (tid <= 0 || (tgid != -1 && tgid <= 0) || sig < 0 || sig > LINUX_NSIG)
+        return -EINVAL;
+    pthread_mutex_lock(&g_tasks_lock);
+    /* One thread per process: the tid names its process's leader. */
+    struct thread_group *tg = task_lookup_tg_locked(tid);
+    long r = -ESRCH;
+    if (tg && tg->leader && (tgid == -1 || tg->pid == tgid))
+        r = sig ? signal_send_task_locked(tg->leader, sig, info) : 0;
+    pthread_mutex_unlock(&g_tasks_lock);
+    return r;
+}
+
+static long sys_tkill(struct task *t, const struct sys_args *a)
+{
+    struct linux_siginfo info;
+    user_siginfo(t, (int)a->arg[1], SI_TKILL_C, &info);
+    return do_tkill(t, -1, (int)a->arg[0], (int)a->arg[1], &info);
+}
+SYSCALL_DEFINE(tkill, sys_tkill, "dd", SYS_FULL, NULL);
+
+static long sys_tgkill(struct task *t, const struct sys_args *a)
+{
+    struct linux_siginfo info;
+    user_siginfo(t, (int)a->arg[2], SI_TKILL_C, &info);
+    return do_tkill(t, (int)a->arg[0], (int)a->arg[1], (int)a->arg[2], &info);
+}
+SYSCALL_DEFINE(tgkill, sys_tgkill, "ddd", SYS_FULL, NULL);
+
+static long sys_rt_sigqueueinfo(struct task *t, const struct sys_args *a)
+{
+    struct linux_siginfo info;
+    if (copy_in(t, &info, a->arg[2], sizeof(info)) < 0)
+        return -EFAULT;
+    /* Only the kernel may claim SI_USER or kernel codes for another
+     * process (Linux: EPERM). */
+    if ((info.si_code >= 0 || info.si_code == SI_TKILL_C) && (int)a->arg[0] != t->tg->pid)
+        return -EPERM;
+    info.si_signo = (int)a->arg[1];
+    return do_kill(t, (int)a->arg[0], (int)a->arg[1], &info);
+}
+SYSCALL_DEFINE(rt_sigqueueinfo, sys_rt_sigqueueinfo, "ddp", SYS_FULL, NULL);

@@ -2,14 +2,15 @@
  * Time: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
  * clock_nanosleep.
  *
- * FIXME(issue 3): a vDSO keeps clock reads off the trap path; FIXME(issue
- * 4): sleeps interrupted by signals and CPU-time clocks.
+ * FIXME(issue 3): a vDSO keeps clock reads off the trap path. FIXME(issue
+ * 4): CPU-time clocks.
  */
 #include <errno.h>
 #include <time.h>
 
 #include "kernel/host/host.h"
 #include "kernel/syscalls/syscall.h"
+#include "kernel/task/waitq.h"
 
 static long sys_clock_gettime(struct task *t, const struct sys_args *a)
 {
@@ -66,11 +67,31 @@ static long sys_time(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(time, sys_time, "p", SYS_FULL, NULL);
 
-static int sleep_for(struct task *t, const struct linux_timespec *req)
+/* Sleeps T for REQ on the monotonic clock; a signal ends the sleep early
+ * and the time left goes to REM_ADDR (if set). */
+static int sleep_for(struct task *t, const struct linux_timespec *req, uint64_t rem_addr)
 {
     if (req->tv_nsec < 0 || req->tv_nsec >= 1000000000 || req->tv_sec < 0)
         return -EINVAL;
-    return host_nanosleep(req->tv_sec, req->tv_nsec);
+    uint64_t ns = (uint64_t)req->tv_sec * 1000000000ULL + (uint64_t)req->tv_nsec;
+    uint64_t deadline = host_monotonic_ns() + ns;
+    if (deadline < ns)
+        deadline = UINT64_MAX - 1;
+    for (;;) {
+        uint32_t seq = task_wake_seq(t);
+        int r = task_sleep(t, seq, deadline);
+        if (r == -ETIMEDOUT)
+            return 0;
+        if (r == -EINTR) {
+            uint64_t now = host_monotonic_ns();
+            uint64_t left = deadline > now ? deadline - now : 0;
+            struct linux_timespec rem = {(int64_t)(left / 1000000000ULL),
+                                         (int64_t)(left % 1000000000ULL)};
+            if (rem_addr && copy_out(t, rem_addr, &rem, sizeof(rem)) < 0)
+                return -EFAULT;
+            return -ERESTART_RESTARTBLOCK;
+        }
+    }
 }
 
 static long sys_nanosleep(struct task *t, const struct sys_args *a)
@@ -78,10 +99,10 @@ static long sys_nanosleep(struct task *t, const struct sys_args *a)
     struct linux_timespec req;
     if (copy_in(t, &req, a->arg[0], sizeof(req)) < 0)
         return -EFAULT;
-    return sleep_for(t, &req);
+    return sleep_for(t, &req, a->arg[1]);
 }
 SYSCALL_DEFINE(nanosleep, sys_nanosleep, "pp", SYS_PARTIAL,
-               "not interruptible by signals yet (issue 4)");
+               "a restarted sleep (no handler ran) sleeps its full length again");
 
 static long sys_clock_nanosleep(struct task *t, const struct sys_args *a)
 {
@@ -108,7 +129,7 @@ static long sys_clock_nanosleep(struct task *t, const struct sys_args *a)
         req.tv_sec = ns / 1000000000LL;
         req.tv_nsec = ns % 1000000000LL;
     }
-    return sleep_for(t, &req);
+    return sleep_for(t, &req, (flags & TIMER_ABSTIME) ? 0 : a->arg[3]);
 }
 SYSCALL_DEFINE(clock_nanosleep, sys_clock_nanosleep, "dxpp", SYS_PARTIAL,
-               "not interruptible by signals yet (issue 4)");
+               "sleeps on the monotonic clock; REALTIME deadlines ignore clock changes");

@@ -182,6 +182,8 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
     t->regs.eflags = 0x202;
     t->clear_child_tid = 0;
     t->robust_list = 0;
+    memset(&t->altstack, 0, sizeof(t->altstack));
+    t->regs_set = true;
     fdtable_close_on_exec(t->files);
     reset_signal_actions(t->tg);
     pthread_mutex_lock(&t->tg->lock);

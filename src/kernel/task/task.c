@@ -23,6 +23,7 @@
 #include "kernel/mm/mm.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/task_internal.h"
+#include "kernel/task/waitq.h"
 #include "kernel/vfs/vfs.h"
 #include "lib/log.h"
 
@@ -59,12 +60,26 @@ void tg_put(struct thread_group *tg)
 {
     if (!tg || !refcount_dec(&tg->ref))
         return;
+    sigpending_flush(&tg->shared_pending);
     sighand_put(tg->sighand);
     if (tg->exe)
         file_put(tg->exe);
     pthread_mutex_destroy(&tg->lock);
-    pthread_cond_destroy(&tg->child_exit);
     free(tg);
+}
+
+struct thread_group *task_lookup_tg_locked(int pid)
+{
+    struct thread_group *tg;
+    list_for_each_entry(tg, &g_all_tgs, all)
+        if (tg->pid == pid)
+            return tg;
+    return NULL;
+}
+
+struct list_head *task_all_tgs(void)
+{
+    return &g_all_tgs;
 }
 
 struct thread_group *task_lookup_tg(int pid)
@@ -119,7 +134,8 @@ static struct thread_group *tg_new(void)
     list_init(&tg->sibling);
     list_init(&tg->all);
     pthread_mutex_init(&tg->lock, NULL);
-    pthread_cond_init(&tg->child_exit, NULL);
+    sigpending_init(&tg->shared_pending);
+    waitq_init(&tg->child_wq);
     tg->start_time_ns = now_ns();
     return tg;
 }
@@ -151,21 +167,33 @@ int task_ppid(struct task *t)
 
 static void task_handle_fault(struct task *t, const struct platform_trap *trap)
 {
-    int code = 0;
-    if ((trap->signo == SIGSEGV || trap->signo == SIGBUS) &&
-        mm_fault(t->mm, trap->addr, false, &code) == 0)
-        return;
-    log_debug("[%d] fatal %s at %#llx (code %d, rip %#llx)", t->tid, strsignal(trap->signo),
-              (unsigned long long)trap->addr, trap->code, (unsigned long long)t->regs.rip);
-    /* FIXME(issue 4): deliver to an installed handler with a signal frame. */
-    task_exit_group(t, trap->signo);
+    int code = trap->code;
+    if (trap->signo == SIGSEGV || trap->signo == SIGBUS) {
+        if (mm_fault(t->mm, trap->addr, false, &code) == 0)
+            return;
+    }
+    log_debug("[%d] %s at %#llx (code %d, rip %#llx)", t->tid, strsignal(trap->signo),
+              (unsigned long long)trap->addr, code, (unsigned long long)t->regs.rip);
+    signal_force_fault(t, trap->signo, code, trap->addr);
+}
+
+static void task_set_in_app(struct task *t, bool v)
+{
+    pthread_mutex_lock(&t->tg->sighand->lock);
+    t->in_app = v;
+    pthread_mutex_unlock(&t->tg->sighand->lock);
 }
 
 static void task_loop(struct task *t)
 {
     struct platform_trap trap;
     while (!t->exiting) {
+        signal_deliver(t);
+        if (__atomic_load_n(&t->tg->group_exiting, __ATOMIC_ACQUIRE))
+            break;
+        task_set_in_app(t, true);
         int r = g_platform->ctx_switch(t->ctx, &t->regs, &trap);
+        task_set_in_app(t, false);
         if (r < 0) {
             log_debug("[%d] stub lost: %s", t->tid, strerror(-r));
             task_exit_group(t, SIGKILL);
@@ -182,10 +210,10 @@ static void task_loop(struct task *t)
         case PLATFORM_EV_MAX:
             break;
         }
-        if (__atomic_load_n(&t->tg->group_exiting, __ATOMIC_ACQUIRE) && !t->exiting) {
-            t->exiting = true;
-            t->exit_code = t->tg->exit_status;
-        }
+    }
+    if (!t->exiting) {
+        t->exiting = true;
+        t->exit_code = t->tg->exit_status;
     }
 }
 
@@ -213,9 +241,31 @@ void task_vfork_done(struct task *t)
     if (t->tg->vfork_pending) {
         t->tg->vfork_pending = false;
         if (t->tg->parent)
-            pthread_cond_broadcast(&t->tg->parent->child_exit);
+            waitq_wake_all(&t->tg->parent->child_wq);
     }
     pthread_mutex_unlock(&g_tasks_lock);
+}
+
+/* Tells the parent that TG exited: SIGCHLD and a wake-up of its wait4
+ * sleepers; or reaps TG at once when the parent ignores SIGCHLD (or set
+ * SA_NOCLDWAIT), as Linux does. Returns true if TG was reaped. Caller
+ * holds g_tasks_lock. */
+static bool notify_parent_exit_locked(struct thread_group *tg)
+{
+    struct thread_group *p = tg->parent;
+    struct linux_sigaction *act = &p->sighand->action[SIGCHLD - 1];
+    int st = tg->exit_status;
+    struct linux_siginfo ci = {.si_code = WIFSIGNALED(st) ? CLD_KILLED : CLD_EXITED};
+    ci.chld.pid = tg->pid;
+    ci.chld.status = WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st);
+    bool autoreap = act->handler == (uint64_t)(uintptr_t)SIG_IGN || (act->flags & SA_NOCLDWAIT);
+    signal_send_tg_locked(p, SIGCHLD, &ci, true);
+    waitq_wake_all(&p->child_wq);
+    if (!autoreap)
+        return false;
+    list_del(&tg->sibling);
+    list_del(&tg->all);
+    return true;
 }
 
 /* Releases what T holds, then makes its process a zombie for the parent.
@@ -239,6 +289,11 @@ static void task_finish(struct task *t)
         fs_struct_put(t->fs);
 
     pthread_mutex_lock(&g_tasks_lock);
+    pthread_mutex_lock(&tg->sighand->lock);
+    sigpending_flush(&t->pending);
+    if (tg->leader == t)
+        tg->leader = NULL;
+    pthread_mutex_unlock(&tg->sighand->lock);
     if (--tg->nr_threads == 0) {
         tg->zombie = true;
         tg->exit_status = tg->group_exiting ? tg->exit_status : t->exit_code;
@@ -260,10 +315,10 @@ static void task_finish(struct task *t)
             }
         }
         if (init)
-            pthread_cond_broadcast(&init->child_exit);
+            waitq_wake_all(&init->child_wq);
         if (tg->parent) {
-            tg->parent->pending_signals |= 1ULL << (SIGCHLD - 1);
-            pthread_cond_broadcast(&tg->parent->child_exit);
+            if (notify_parent_exit_locked(tg))
+                tg_put(tg); /* reaped: the table's reference */
         } else {
             /* Init or an orphan nobody reaps: nobody waits for it. */
             list_del(&tg->all);
@@ -390,6 +445,8 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
     }
     c->cred = t->cred;
     c->sigmask = t->sigmask;
+    sigpending_init(&c->pending);
+    c->altstack = t->altstack;
     c->strace = t->strace;
     memcpy(c->comm, t->comm, sizeof(c->comm));
     c->regs = t->regs;
@@ -446,10 +503,22 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
         return r;
     }
     if (flags & CLONE_VFORK) {
-        pthread_mutex_lock(&g_tasks_lock);
-        while (tg->vfork_pending)
-            pthread_cond_wait(&t->tg->child_exit, &g_tasks_lock);
-        pthread_mutex_unlock(&g_tasks_lock);
+        /* Until the child execs or exits; only SIGKILL cuts this short. */
+        struct waiter w;
+        waitq_add(&t->tg->child_wq, &w, t);
+        for (;;) {
+            uint32_t seq = task_wake_seq(t);
+            pthread_mutex_lock(&g_tasks_lock);
+            bool pending = tg->vfork_pending;
+            pthread_mutex_unlock(&g_tasks_lock);
+            if (!pending || __atomic_load_n(&t->tg->group_exiting, __ATOMIC_ACQUIRE))
+                break;
+            if (task_sleep(t, seq, 0) == -EINTR) {
+                /* Other signals wait until the child lets go. */
+                host_futex_wait(&t->wake_seq, seq, host_monotonic_ns() + 1000000);
+            }
+        }
+        waitq_del(&t->tg->child_wq, &w);
     }
     tg_put(tg);
     return pid;
@@ -482,56 +551,79 @@ static bool wait_matches(struct thread_group *parent, struct thread_group *child
     return child->pgid == -pid;
 }
 
+static int put_status(struct task *t, uint64_t status_addr, int status)
+{
+    int32_t v = status;
+    if (status_addr && copy_out(t, status_addr, &v, sizeof(v)) < 0)
+        return -EFAULT;
+    return 0;
+}
+
 long task_wait4(struct task *t, int pid, uint64_t status_addr, int options)
 {
     if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE | __WNOTHREAD))
         return -EINVAL;
     struct thread_group *me = t->tg;
-    pthread_mutex_lock(&g_tasks_lock);
+    struct waiter w;
+    long ret;
+    waitq_add(&me->child_wq, &w, t);
     for (;;) {
+        uint32_t seq = task_wake_seq(t);
+        pthread_mutex_lock(&g_tasks_lock);
         bool any = false;
         struct thread_group *child;
         list_for_each_entry(child, &me->children, sibling) {
             if (!wait_matches(me, child, pid))
                 continue;
             any = true;
+            int rep = child->stop_report;
+            if (!child->zombie && rep &&
+                ((WIFSTOPPED(rep) && (options & WUNTRACED)) ||
+                 (WIFCONTINUED(rep) && (options & WCONTINUED)))) {
+                child->stop_report = 0;
+                int cpid = child->pid;
+                pthread_mutex_unlock(&g_tasks_lock);
+                ret = put_status(t, status_addr, rep);
+                ret = ret < 0 ? ret : cpid;
+                goto out;
+            }
             if (!child->zombie)
                 continue;
             int cpid = child->pid;
-            int status = child->exit_status;
-            if (status_addr) {
-                /* Copying out under the lock is safe: app memory is the
-                 * memory file, not something that can block on this lock. */
-                int32_t v = status;
-                if (copy_out(t, status_addr, &v, sizeof(v)) < 0) {
-                    pthread_mutex_unlock(&g_tasks_lock);
-                    return -EFAULT;
-                }
+            /* Copying out under the lock is safe: app memory is the
+             * memory file, nothing that can wait on this lock. */
+            if (put_status(t, status_addr, child->exit_status) < 0) {
+                pthread_mutex_unlock(&g_tasks_lock);
+                ret = -EFAULT;
+                goto out;
             }
             list_del(&child->sibling);
             list_del(&child->all);
-            bool more = false;
-            struct thread_group *other;
-            list_for_each_entry(other, &me->children, sibling)
-                if (other->zombie)
-                    more = true;
-            if (!more)
-                me->pending_signals &= ~(1ULL << (SIGCHLD - 1));
             pthread_mutex_unlock(&g_tasks_lock);
             tg_put(child);
-            return cpid;
+            ret = cpid;
+            goto out;
         }
+        pthread_mutex_unlock(&g_tasks_lock);
         if (!any) {
-            pthread_mutex_unlock(&g_tasks_lock);
-            return -ECHILD;
+            ret = -ECHILD;
+            goto out;
         }
         if (options & WNOHANG) {
-            pthread_mutex_unlock(&g_tasks_lock);
-            return 0;
+            ret = 0;
+            goto out;
         }
-        /* FIXME(issue 4): a signal to T should interrupt this wait. */
-        pthread_cond_wait(&me->child_exit, &g_tasks_lock);
+        /* Children are scanned before signals are looked at, as in Linux:
+         * a child whose exit raised the SIGCHLD is reaped, not missed. */
+        if (signal_pending(t)) {
+            ret = -ERESTARTSYS;
+            goto out;
+        }
+        task_sleep(t, seq, 0);
     }
+out:
+    waitq_del(&me->child_wq, &w);
+    return ret;
 }
 
 /* ---- the sandbox's first task ---- */
@@ -659,6 +751,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     }
     for (int i = 0; i < g_rlimit_resources; i++)
         host_getrlimit(i, &tg->rlim[i].rlim_cur, &tg->rlim[i].rlim_max);
+    sigpending_init(&t->pending);
     t->fs = init->fs;
     t->cred = init->cred;
     t->strace = init->strace;
@@ -688,10 +781,12 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
 void task_host_signal(int signo)
 {
     pthread_mutex_lock(&g_tasks_lock);
-    if (!g_init_done) {
-        g_init_done = true;
-        g_init_status = signo;
-        pthread_cond_broadcast(&g_init_exit);
+    struct thread_group *tg;
+    list_for_each_entry(tg, &g_all_tgs, all) {
+        if (tg->pid == 1) {
+            signal_send_tg_locked(tg, signo, NULL, true);
+            break;
+        }
     }
     pthread_mutex_unlock(&g_tasks_lock);
 }

@@ -18,6 +18,8 @@
 #include <sys/types.h>
 
 #include "abi/linux/types.h"
+#include "kernel/signal/signal.h"
+#include "kernel/task/waitq.h"
 #include "lib/list.h"
 #include "lib/refcount.h"
 #include "platform/platform.h"
@@ -57,9 +59,11 @@ struct thread_group {
     struct task *leader;             /* (T) */
     struct list_head all;            /* (T) on the list of all processes */
     bool vfork_pending;              /* (T) a vfork parent waits for exec or exit */
-    uint64_t pending_signals;        /* (T) process-directed, bit (signo-1); delivery: issue 4 */
+    struct sigpending shared_pending; /* (s) sighand->lock: process-directed */
+    struct waitq child_wq;           /* wait4 sleepers; woken when a child changes state */
+    bool stopped;                    /* (s) in a group stop */
+    int stop_report;                 /* (T) wait status of a stop/continue not yet reported */
     pthread_mutex_t lock;
-    pthread_cond_t child_exit;       /* waits on g_tasks_lock for children */
     uint64_t start_time_ns;          /* (c) */
 };
 
@@ -73,7 +77,15 @@ struct task {
     struct platform_as *as;          /* (o) the stub of this task's mm, owned */
     struct platform_ctx *ctx;        /* (o) the app thread on the platform */
     struct platform_regs regs;       /* (o) app registers while in the kernel */
-    uint64_t sigmask;                /* (o) blocked signals, bit (signo-1) */
+    uint64_t sigmask;                /* (s) blocked signals, bit (signo-1) */
+    struct sigpending pending;       /* (s) sighand->lock: thread-directed */
+    struct linux_stack altstack;     /* (o) sigaltstack */
+    uint64_t saved_sigmask;          /* (o) restored after a sigsuspend handler */
+    bool restore_sigmask;            /* (o) */
+    uint32_t wake_seq;               /* futex word: see waitq.h */
+    bool regs_set;                   /* (o) the syscall replaced regs: keep rax */
+    bool after_syscall;              /* (o) regs.rax holds a syscall result */
+    bool in_app;                     /* (s) running app code: interrupt via platform */
     uint64_t clear_child_tid;        /* (o) */
     uint64_t robust_list, robust_len;/* (o) */
     char comm[16];                   /* (o) */
@@ -111,9 +123,9 @@ int task_run_init(const struct sandbox_init *init, int *out_status);
  * (exit code << 8, or a signal number). The caller returns to its loop. */
 void task_exit_group(struct task *t, int status);
 
-/* A host signal for the whole sandbox (the CLI forwards SIGINT, SIGTERM …):
- * until issue 4 delivers signals to handlers, it ends the sandbox as the
- * signal's default action would; task_run_init() returns with it. */
+/* A host signal for the sandbox (the CLI forwards SIGINT, SIGTERM …): sent
+ * to the sandbox's init as from outside, so its default action applies even
+ * though init is protected from signals sent inside the sandbox. */
 void task_host_signal(int signo);
 
 #endif

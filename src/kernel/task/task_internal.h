@@ -6,6 +6,11 @@
 
 extern pthread_mutex_t g_tasks_lock;
 
+/* The process PID (no reference taken), or NULL. Caller holds g_tasks_lock. */
+struct thread_group *task_lookup_tg_locked(int pid);
+/* The list of all processes (thread_group.all). Caller holds g_tasks_lock. */
+struct list_head *task_all_tgs(void);
+
 /* Replaces T's image with the program at PATH (a path inside the sandbox),
  * ARGV and ENVP (kernel copies, NULL-terminated). On success T runs the new
  * program when it next switches; on failure T is unchanged. 0 or -errno. */

@@ -371,16 +371,20 @@ static int ptrace_switch(struct platform_ctx *ctx, struct platform_regs *regs,
     }
 }
 
-static int ptrace_get_fpregs(struct platform_ctx *ctx, struct platform_fpregs *out)
+#define NT_X86_XSTATE_NOTE 0x202
+
+static int ptrace_get_fpstate(struct platform_ctx *ctx, struct platform_fpstate *out)
 {
-    if (ptrace(PTRACE_GETFPREGS, ctx->tid, 0, out) < 0)
+    struct iovec iov = {out->bytes, platform_xstate_size()};
+    if (ptrace(PTRACE_GETREGSET, ctx->tid, NT_X86_XSTATE_NOTE, &iov) < 0)
         return -errno;
     return 0;
 }
 
-static int ptrace_set_fpregs(struct platform_ctx *ctx, const struct platform_fpregs *fp)
+static int ptrace_set_fpstate(struct platform_ctx *ctx, const struct platform_fpstate *fp)
 {
-    if (ptrace(PTRACE_SETFPREGS, ctx->tid, 0, fp) < 0)
+    struct iovec iov = {(void *)fp->bytes, platform_xstate_size()};
+    if (ptrace(PTRACE_SETREGSET, ctx->tid, NT_X86_XSTATE_NOTE, &iov) < 0)
         return -errno;
     return 0;
 }
@@ -399,7 +403,7 @@ const struct platform_ops g_ptrace_platform = {
     .unmap = ptrace_unmap,
     .protect = ptrace_protect,
     .ctx_switch = ptrace_switch,
-    .ctx_get_fpregs = ptrace_get_fpregs,
-    .ctx_set_fpregs = ptrace_set_fpregs,
+    .ctx_get_fpstate = ptrace_get_fpstate,
+    .ctx_set_fpstate = ptrace_set_fpstate,
     .ctx_interrupt = ptrace_interrupt,
 };

@@ -1,0 +1,62 @@
+/*
+ * Signals: pending sets and queues, sending, delivery with x86-64 rt signal
+ * frames (full xsave state), rt_sigreturn, syscall restart, default actions
+ * (terminate, ignore, stop, continue).
+ *
+ * Lock order: g_tasks_lock -> sighand->lock (guards actions and every
+ * pending set of the thread group).
+ */
+#ifndef MOAT_KERNEL_SIGNAL_SIGNAL_H
+#define MOAT_KERNEL_SIGNAL_SIGNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "abi/linux/types.h"
+#include "lib/list.h"
+
+struct task;
+struct thread_group;
+
+#define SIG_BIT(s)        (1ULL << ((s)-1))
+#define SIG_UNBLOCKABLE   (SIG_BIT(9) | SIG_BIT(19)) /* SIGKILL, SIGSTOP */
+#define LINUX_SIGRTMIN    32
+
+struct sigpending {
+    uint64_t set;           /* signals with at least one queued entry */
+    struct list_head queue; /* of struct sigqueue, oldest first */
+};
+
+void sigpending_init(struct sigpending *p);
+void sigpending_flush(struct sigpending *p);
+
+/* Sends SIG to the process TG (process-directed) or to one task. INFO may
+ * be NULL (SI_KERNEL). FROM_OUTSIDE: sent from outside the sandbox (the
+ * host), so the init protection of pid namespaces does not apply.
+ * Caller holds g_tasks_lock. 0 or -errno. */
+int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_siginfo *info,
+                          bool from_outside);
+int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo *info);
+
+/* True if T has a pending signal it does not block (or a fatal one). */
+bool signal_pending(struct task *t);
+
+/* Called by the task loop before T returns to the app: resolves a syscall
+ * restart (regs.rax holding -ERESTART*) and delivers at most one pending
+ * signal (a handler frame, or its default action). */
+void signal_deliver(struct task *t);
+
+/* rt_sigreturn: restores T's registers, FPU state, mask and alternate
+ * stack from the frame at regs.rsp - 8. Kills T with SIGSEGV on a bad
+ * frame. */
+void signal_sigreturn(struct task *t);
+
+/* A fault the app took: delivers SIGNO to T as a forced synchronous
+ * signal (blocked or ignored means the default action). */
+void signal_force_fault(struct task *t, int signo, int code, uint64_t addr);
+
+/* The default action of SIG. */
+enum sig_default { SIGDFL_TERM, SIGDFL_CORE, SIGDFL_IGNORE, SIGDFL_STOP, SIGDFL_CONT };
+enum sig_default signal_default_action(int sig);
+
+#endif
