@@ -11,7 +11,9 @@ prints one line per suite, the names of failed tests, and LAST the line
 
 Exit status is 0 iff nothing failed. A log that is missing or unreadable
 counts as one failure: its tests did not run. Meson 1.0's log has no suite
-field, so suites come from the build dir's meson-info/intro-tests.json.
+field: the suite is read from the logged name ("project:suite / test") or,
+when the build has a single suite and logs bare names, from the build dir's
+meson-info/intro-tests.json.
 Suites of a second log are labelled with its build dir, e.g. "unit (build-asan)".
 """
 
@@ -42,12 +44,16 @@ def suites_by_name(log_path):
 
 
 def suite_of(entry, names):
+    """The entry's first suite, without the project prefix."""
     suite = entry.get('suite')
     if isinstance(suite, list) and suite:
         return suite[0].split(':', 1)[-1]
-    if isinstance(suite, str) and suite:
-        return suite.split(':', 1)[-1]
-    return names.get(entry.get('name'), '') or '(no suite)'
+    name = entry.get('name', '')
+    if ' / ' in name:
+        # With several suites, meson logs "project:suite1+suite2 / test".
+        prefix = name.split(' / ', 1)[0]
+        return prefix.split(':', 1)[-1].split('+')[0] or '(no suite)'
+    return names.get(name, '') or '(no suite)'
 
 
 def main(argv):
@@ -84,7 +90,12 @@ def main(argv):
                 c[2] += 1
             else:
                 c[1] += 1
-                failed_names.append('%s %s: %s' % (label, entry.get('name', '?'), result))
+                name = entry.get('name', '?')
+                if ' / ' not in name:
+                    name = '%s / %s' % (label, name)
+                elif i > 0:
+                    name += ' (%s)' % build_dir
+                failed_names.append('%s: %s' % (name, result or '?'))
 
     width = max([len(k) for k in counts] + [5])
     for label in sorted(counts):
