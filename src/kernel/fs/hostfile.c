@@ -152,33 +152,31 @@ int hostfile_new(int host_fd, int flags, struct file **out)
     return 0;
 }
 
+/*
+ * A host fd is a proxy for the caller's open file description (the app's
+ * stdio is the same description as the shell's): reads, writes and seeks go
+ * to the host description and its shared offset, never to a private copy,
+ * so `moat do cmd >>log` and a shell writing to the same file interleave as
+ * they would without moat.
+ */
 static ssize_t hostfile_read(struct file *f, void *buf, size_t n, uint64_t *pos)
 {
-    struct hostfile *hf = HF(f);
-    if (hf->type != S_IFREG)
-        return host_fs_read(hf->fd, buf, n);
-    ssize_t r = host_fs_pread(hf->fd, buf, n, *pos);
-    if (r > 0)
-        *pos += (uint64_t)r;
-    return r;
+    return host_fs_read(HF(f)->fd, buf, n);
 }
 
 static ssize_t hostfile_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
 {
+    return host_fs_write(HF(f)->fd, buf, n);
+}
+
+static int64_t hostfile_llseek(struct file *f, int64_t off, int whence)
+{
     struct hostfile *hf = HF(f);
-    if (hf->type != S_IFREG)
-        return host_fs_write(hf->fd, buf, n);
-    int fl = host_fs_getfl(hf->fd);
-    if ((fl >= 0 && (fl & O_APPEND)) || (vfs_file_flags(f) & O_APPEND)) {
-        ssize_t r = host_fs_write(hf->fd, buf, n);
-        int64_t end = host_fs_lseek(hf->fd, 0, SEEK_END);
-        if (end >= 0)
-            *pos = (uint64_t)end;
-        return r;
-    }
-    ssize_t r = host_fs_pwrite(hf->fd, buf, n, *pos);
-    if (r > 0)
-        *pos += (uint64_t)r;
+    if (hf->type != S_IFREG && hf->type != S_IFBLK)
+        return -ESPIPE;
+    int64_t r = host_fs_lseek(hf->fd, off, whence);
+    if (r >= 0)
+        f->pos = (uint64_t)r;
     return r;
 }
 
@@ -262,6 +260,7 @@ static void hostfile_release(struct file *f)
 static const struct file_ops hostfile_fops = {
         .read = hostfile_read,
         .write = hostfile_write,
+        .llseek = hostfile_llseek,
         .ioctl = hostfile_ioctl,
         .dname = hostfile_dname,
         .reopen = hostfile_reopen,

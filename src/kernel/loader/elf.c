@@ -240,9 +240,10 @@ static int build_stack(struct task *t, struct mm *mm, char *const *argv, char *c
         return -ENOMEM;
     }
 
-    uint64_t a, execfn_addr, platform_addr, random_addr;
+    uint64_t a, execfn_addr, platform_addr, random_addr = 0;
+    static const uint8_t end_marker[8];
     /* Strings at the very top, as Linux lays them out. */
-    r = sb_push(&sb, "", 8, &a); /* end marker */
+    r = sb_push(&sb, end_marker, sizeof(end_marker), &a);
     if (r == 0)
         r = sb_push(&sb, execfn, strlen(execfn) + 1, &execfn_addr);
     for (size_t i = envc; r == 0 && i-- > 0;)

@@ -214,7 +214,7 @@ static int ptrace_as_new(struct platform_as **out_as, struct platform_ctx **out_
         return -ENOMEM;
     }
     cpu_set_t cpu;
-    bool pinned = pick_cpu(&cpu) == 0;
+    volatile bool pinned = pick_cpu(&cpu) == 0;
     if (pinned)
         pthread_setaffinity_np(pthread_self(), sizeof(cpu), &cpu);
     pid_t pid = vfork();
