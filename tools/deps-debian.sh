@@ -6,6 +6,10 @@ PACKAGES="
   meson ninja-build pkgconf gcc clang libclang-rt-14-dev libc6-dev
   check libsubunit-dev python3 busybox-static util-linux procps
 "
+# Benchmarks (bench/run) also need the reference runtimes and a timer.
+if [ "${1:-}" = "--bench" ]; then
+    PACKAGES="$PACKAGES runc crun runsc hyperfine"
+fi
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,657 @@
+#!/usr/bin/env python3
+"""moat's benchmark harness: every workload in every runtime, side by side.
+
+Called by bench/run (which installs packages and builds moat first). Builds
+the static workloads, lays out an OCI bundle per workload, runs each workload
+in native, runc, crun, runsc (ptrace) and moat, and writes bench/RESULTS.md.
+
+Every child runs in its own process group under a timeout; a cell that times
+out, exits non-zero or prints no result line is reported as "fail" and the
+run goes on. Containers are deleted afterwards, nothing is left running.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BENCH = os.path.join(ROOT, "bench")
+OUT = os.path.join(BENCH, ".out")
+BIN = os.path.join(OUT, "bin")
+ROOTFS = os.path.join(OUT, "rootfs")
+BUNDLES = os.path.join(OUT, "bundles")
+# BENCH_MOAT=/path/to/moat measures another moat build (bench/run then does
+# not build moat itself).
+MOAT = os.environ.get("BENCH_MOAT") or os.path.join(ROOT, "build", "src", "moat")
+BUSYBOX = "/usr/bin/busybox"  # the same path on the host and in the rootfs
+ID_PREFIX = "moatbench-"
+
+RUNTIMES = ["native", "runc", "crun", "runsc", "moat"]
+
+# name: (title, unit shown, scale from the workload's unit, higher is better)
+WORKLOADS = {
+    "getppid": ("getppid loop", "ns/call", 1.0, False),
+    "clock_gettime": ("clock_gettime loop", "ns/call", 1.0, False),
+    "open_close": ("open + close", "ns/pair", 1.0, False),
+    "stat": ("stat", "ns/call", 1.0, False),
+    "fork_wait": ("fork + exit + wait", "µs", 1.0, False),
+    "page_touch": ("touch 256 MiB fresh anon", "ns/page", 1.0, False),
+    "pipe": ("1 GiB through a pipe", "MiB/s", 1.0, True),
+    "mmap_munmap": ("mmap + munmap 1 MiB", "µs", 1.0, False),
+    "start_true": ("start-to-exit /bin/true", "ms (wall)", 1.0, False),
+}
+# Native-only calibration, measured next to getppid in every repetition.
+FLOOR = "sysemu_floor"
+LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait", "mmap_munmap"}
+
+# Settings of a full run and of --quick.
+MODES = {
+    "full": dict(reps=5, budget=0.5, touch_reps=3, pipe_reps=1, pipe_mib=1024,
+                 start_runs=30, loop_timeout=30, heavy_timeout=90, start_timeout=120),
+    "quick": dict(reps=3, budget=0.2, touch_reps=1, pipe_reps=1, pipe_mib=1024,
+                  start_runs=10, loop_timeout=15, heavy_timeout=30, start_timeout=45),
+}
+
+RESULT_RE = re.compile(r"^result (\S+) ([0-9.eE+-]+)\s*$", re.M)
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+def run_bounded(cmd, timeout, on_timeout=None):
+    """Runs cmd in its own process group; on timeout kills the group and
+    calls on_timeout() (which deletes a container whose processes live
+    outside the group). Returns (rc or None on timeout, stdout, stderr,
+    seconds)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        return p.returncode, out.decode(errors="replace"), err.decode(errors="replace"), time.monotonic() - t0
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if on_timeout:
+            on_timeout()
+        try:
+            out, err = p.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            # Something outside the group (a runsc sandbox) holds the pipes.
+            p.kill()
+            for f in (p.stdout, p.stderr):
+                f.close()
+            p.wait()
+            out, err = b"", b""
+        return None, out.decode(errors="replace"), err.decode(errors="replace"), time.monotonic() - t0
+
+
+def quiet(cmd, timeout=30):
+    try:
+        run_bounded(cmd, timeout)
+    except FileNotFoundError:
+        pass
+
+
+# ------------------------------------------------------------------ prepare
+
+def build_workloads():
+    os.makedirs(BIN, exist_ok=True)
+    src = os.path.join(BENCH, "workloads")
+    hdr = os.path.join(src, "bench.h")
+    for name in sorted(WORKLOADS) + [FLOOR]:
+        c = os.path.join(src, name + ".c")
+        if not os.path.exists(c):
+            continue
+        out = os.path.join(BIN, name)
+        if (os.path.exists(out) and os.path.getmtime(out) > os.path.getmtime(c)
+                and os.path.getmtime(out) > os.path.getmtime(hdr)):
+            continue
+        subprocess.run(["gcc", "-O2", "-static", "-Wall", "-Wextra", "-Werror",
+                        "-o", out, c], check=True)
+
+
+def make_rootfs():
+    """busybox-static with its applet links, merged-/usr like the host (so the
+    workloads' default file /usr/bin/busybox resolves the same way), plus the
+    workloads in /bench."""
+    if os.path.exists(ROOTFS):
+        shutil.rmtree(ROOTFS)
+    ub = os.path.join(ROOTFS, "usr", "bin")
+    os.makedirs(ub)
+    shutil.copy2(BUSYBOX, os.path.join(ub, "busybox"))
+    applets = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True,
+                             text=True).stdout.split()
+    for a in applets:
+        if a != "busybox" and "/" not in a:
+            os.symlink("busybox", os.path.join(ub, a))
+    for link in ("bin", "sbin"):
+        os.symlink("usr/bin", os.path.join(ROOTFS, link))
+    for d in ("proc", "dev", "sys", "tmp", "etc", "bench"):
+        os.makedirs(os.path.join(ROOTFS, d), exist_ok=True)
+    with open(os.path.join(ROOTFS, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/:/bin/sh\n")
+    for name in os.listdir(BIN):
+        shutil.copy2(os.path.join(BIN, name), os.path.join(ROOTFS, "bench", name))
+
+
+def base_spec():
+    tmp = os.path.join(OUT, "spec")
+    if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+    os.makedirs(tmp)
+    subprocess.run(["runc", "spec", "--bundle", tmp], check=True)
+    with open(os.path.join(tmp, "config.json")) as f:
+        return json.load(f)
+
+
+def make_bundle(spec, name, args):
+    """An OCI bundle whose process is args; runc's default namespaces
+    (including its own network namespace), no terminal, read-only root."""
+    spec = json.loads(json.dumps(spec))
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = args
+    spec["root"] = {"path": ROOTFS, "readonly": True}
+    spec["hostname"] = "moatbench"
+    d = os.path.join(BUNDLES, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(spec, f, indent=2)
+    return d
+
+
+def ensure_crun_cgroups():
+    """crun on this host's hybrid cgroup layout needs the hugetlb v1
+    controller mounted."""
+    if not os.path.isdir("/sys/fs/cgroup/cpu"):
+        return  # unified (v2-only) layout
+    hp = "/sys/fs/cgroup/hugetlb"
+    if os.path.ismount(hp):
+        return
+    os.makedirs(hp, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", hp],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        log(f"bench: could not mount the hugetlb cgroup for crun: {r.stderr.strip()}")
+
+
+def workload_args(name, mode):
+    m = MODES[mode]
+    if name in LOOP_WORKLOADS or name == FLOOR:
+        return ["-t", str(m["budget"])]
+    if name == "page_touch":
+        return ["-r", str(m["touch_reps"]), "-m", "256"]
+    if name == "pipe":
+        return ["-r", str(m["pipe_reps"]), "-m", str(m["pipe_mib"])]
+    return []
+
+
+# ---------------------------------------------------------------- runtimes
+
+def container_cmd(rt, bundle, cid):
+    if rt == "runc":
+        return ["runc", "run", "--bundle", bundle, cid]
+    if rt == "crun":
+        return ["crun", "run", "--bundle", bundle, cid]
+    if rt == "runsc":
+        return ["runsc", "--platform=ptrace", "--network=none", "run", "--bundle", bundle, cid]
+    raise ValueError(rt)
+
+
+def delete_container(rt, cid):
+    if rt == "runsc":
+        quiet(["runsc", "delete", "-force", cid])
+    elif rt in ("runc", "crun"):
+        quiet([rt, "delete", "-f", cid])
+
+
+def sweep_containers():
+    """Deletes every container of ours that any runtime still knows."""
+    for rt in ("runc", "crun", "runsc"):
+        if not shutil.which(rt):
+            continue
+        try:
+            rc, out, _, _ = run_bounded([rt, "list", "-quiet" if rt == "runsc" else "-q"], 30)
+        except FileNotFoundError:
+            continue
+        for line in out.splitlines():
+            cid = line.split()[0] if line.split() else ""
+            if cid.startswith(ID_PREFIX):
+                log(f"bench: deleting leftover {rt} container {cid}")
+                delete_container(rt, cid)
+
+
+class Runner:
+    def __init__(self, mode, moat_ok):
+        self.mode = mode
+        self.moat_ok = moat_ok
+        self.seq = 0
+
+    def workload_cmd(self, rt, name, args):
+        if rt == "native":
+            return [os.path.join(BIN, name)] + args, None
+        if rt == "moat":
+            return [MOAT, "do", "--platform=ptrace", "--", os.path.join(BIN, name)] + args, None
+        self.seq += 1
+        cid = f"{ID_PREFIX}{name}-{os.getpid()}-{self.seq}"
+        return container_cmd(rt, os.path.join(BUNDLES, name), cid), cid
+
+    def run_once(self, rt, name, args, timeout):
+        """One process run of a workload: (value, None) or (None, reason)."""
+        if rt == "moat" and not self.moat_ok:
+            return None, "moat not built"
+        cmd, cid = self.workload_cmd(rt, name, args)
+        try:
+            rc, out, err, secs = run_bounded(
+                cmd, timeout, (lambda: delete_container(rt, cid)) if cid else None)
+        except FileNotFoundError as e:
+            return None, f"not found: {e.filename}"
+        if cid and rc != 0:
+            delete_container(rt, cid)
+        if rc is None:
+            return None, f"timeout after {timeout:.0f} s"
+        m = RESULT_RE.search(out)
+        if rc != 0 or not m:
+            tail = (err.strip().splitlines() or out.strip().splitlines() or [""])[-1]
+            what = f"exit {rc}" if rc != 0 else "no result line"
+            reason = f"{what}: {tail[:160]}" if tail else what
+            if rt == "moat":
+                reason += self.moat_diagnose(name, args)
+            return None, reason
+        return float(m.group(2)), None
+
+    def moat_diagnose(self, name, args):
+        """Reruns a failed moat cell briefly with --debug and names the
+        syscalls moat reported as unsupported."""
+        cmd = [MOAT, "do", "--platform=ptrace", "--debug", "--",
+               os.path.join(BIN, name), "-t", "0.05"] if name in LOOP_WORKLOADS else None
+        if cmd is None:
+            cmd = [MOAT, "do", "--platform=ptrace", "--debug", "--", os.path.join(BIN, name)] + args
+        try:
+            _, _, err, _ = run_bounded(cmd, 20)
+        except OSError:
+            return ""
+        missing = sorted(set(re.findall(r"unsupported syscall (\w+)", err)))
+        return f" (unsupported syscalls: {', '.join(missing)})" if missing else ""
+
+    def start_to_exit(self, rt, runs, timeout):
+        """Median wall time of start-to-exit of /bin/true, measured by
+        hyperfine from outside, in ms."""
+        if rt == "moat" and not self.moat_ok:
+            return None, "moat not built", []
+        cid = f"{ID_PREFIX}true-{os.getpid()}"
+        if rt == "native":
+            cmd = f"{BUSYBOX} true"
+        elif rt == "moat":
+            cmd = f"{MOAT} do --platform=ptrace -- {BUSYBOX} true"
+        else:
+            cmd = " ".join(container_cmd(rt, os.path.join(BUNDLES, "start_true"), cid))
+        js = os.path.join(OUT, f"hyperfine-{rt}.json")
+        if os.path.exists(js):
+            os.remove(js)
+        hf = ["hyperfine", "-N", "--style", "none", "--warmup", "2", "--runs", str(runs),
+              "--export-json", js, cmd]
+        rc, out, err, _ = run_bounded(
+            hf, timeout, None if rt in ("native", "moat") else (lambda: delete_container(rt, cid)))
+        if rt not in ("native", "moat"):
+            if rc != 0:
+                delete_container(rt, cid)
+        if rc is None:
+            return None, f"timeout after {timeout:.0f} s", []
+        if rc != 0 or not os.path.exists(js):
+            tail = (err.strip().splitlines() or [""])[-1]
+            return None, f"hyperfine exit {rc}: {tail[:160]}", []
+        with open(js) as f:
+            res = json.load(f)["results"][0]
+        times = [t * 1000 for t in res.get("times", [])]
+        return res["median"] * 1000, None, times
+
+
+# ------------------------------------------------------------------ report
+
+def fmt(v):
+    if v is None:
+        return "fail"
+    if v >= 1000:
+        return f"{v:,.0f}"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "–"
+    if r >= 100:
+        return f"{r:,.0f}×"
+    if r >= 10:
+        return f"{r:.1f}×"
+    return f"{r:.2f}×"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+
+    def ver(cmd):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            return (r.stdout or r.stderr).strip().splitlines()[0]
+        except Exception:
+            return "not available"
+
+    def git(*a):
+        try:
+            return subprocess.run(["git", "-C", ROOT] + list(a), capture_output=True,
+                                  text=True, timeout=20).stdout.strip()
+        except Exception:
+            return ""
+
+    dirty = git("status", "--porcelain", "--", "src", "meson.build")
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "os": ver(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "runc": ver(["runc", "--version"]),
+        "crun": ver(["crun", "--version"]),
+        "runsc": ver(["runsc", "--version"]),
+        "hyperfine": ver(["hyperfine", "--version"]),
+        "moat": git("rev-parse", "--short", "HEAD") + (" + uncommitted changes in src/" if dirty else ""),
+    }
+
+
+def targets(med):
+    """The performance targets, each (text, verdict, detail)."""
+    def g(w, rt):
+        return med.get((w, rt))
+
+    rows = []
+
+    def add(text, value, limit, ok_if_le=True, note=""):
+        if value is None or limit is None:
+            rows.append((text, "n/a (fail)", note or "a needed cell failed"))
+            return
+        ok = value <= limit if ok_if_le else value >= limit
+        rows.append((text, "met" if ok else "not met", note))
+
+    m = g("getppid", "moat")
+    add("syscall round trip (getppid) ≤ 1.5 µs", m, 1500,
+        note=(f"moat {fmt(m)} ns; ptrace platform not expected to meet it (systrap later)"
+              if m is not None else "ptrace platform not expected to meet it (systrap later)"))
+    m, r = g("open_close", "moat"), g("open_close", "runsc")
+    add("open+close ≤ 1/10 of runsc", m, r / 10 if r else None,
+        note=f"moat {fmt(m)} ns vs runsc/10 = {fmt(r / 10 if r else None)} ns")
+    m, r = g("fork_wait", "moat"), g("fork_wait", "runsc")
+    add("fork+wait ≤ 1/5 of runsc", m, r / 5 if r else None,
+        note=f"moat {fmt(m)} µs vs runsc/5 = {fmt(r / 5 if r else None)} µs")
+    m, n = g("page_touch", "moat"), g("page_touch", "native")
+    add("page touch ≤ 2× native", m, 2 * n if n else None,
+        note=f"moat {fmt(m)} ns/page vs 2×native = {fmt(2 * n if n else None)}")
+    m, n = g("pipe", "moat"), g("pipe", "native")
+    add("pipe ≥ ½ native", m, n / 2 if n else None, ok_if_le=False,
+        note=f"moat {fmt(m)} MiB/s vs native/2 = {fmt(n / 2 if n else None)}")
+    m, c = g("start_true", "moat"), g("start_true", "crun")
+    add("start-to-exit ≤ crun", m, c,
+        note=f"moat {fmt(m)} ms vs crun {fmt(c)} ms")
+    return rows
+
+
+def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed):
+    L = []
+    L.append("# moat benchmarks: native, runc, crun, runsc (ptrace) and moat")
+    L.append("")
+    L.append("Produced by `bench/run`; regenerate with the command below. Medians;"
+             " lower is better except pipe (MiB/s). `fail` = the runtime could not run"
+             " the workload (see Failures).")
+    L.append("")
+    L.append("## Machine and command")
+    L.append("")
+    L.append(f"- command: `{args}` ({mode} mode, {elapsed:.0f} s)")
+    L.append(f"- date: {mach['date']}")
+    L.append(f"- CPU: {mach['cpu']}, nproc {mach['nproc']}")
+    L.append(f"- kernel: {mach['kernel']}, {mach['os']}")
+    L.append(f"- runc: {mach['runc']}; crun: {mach['crun']}; runsc: {mach['runsc']}"
+             f" (`--platform=ptrace --network=none`); {mach['hyperfine']}")
+    L.append(f"- moat: {mach['moat']} (`moat do --platform=ptrace`); build: {build_note}")
+    L.append("")
+    L.append("## Results")
+    L.append("")
+    head = ["workload", "unit"] + rts
+    if "moat" in rts and "runsc" in rts:
+        head.append("moat/runsc")
+    L.append("| " + " | ".join(head) + " |")
+    L.append("|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|")
+    for w in names:
+        title, unit, _, _ = WORKLOADS[w]
+        nat = med.get((w, "native"))
+        cells = [title, unit]
+        for rt in rts:
+            v = med.get((w, rt))
+            if rt == "native" or v is None or nat is None:
+                cells.append(fmt(v))
+            else:
+                cells.append(f"{fmt(v)} ({fmt_ratio(v / nat)})")
+        if "moat/runsc" in head:
+            cells.append(fmt_ratio(ratio(med.get((w, "moat")), med.get((w, "runsc")))))
+        L.append("| " + " | ".join(cells) + " |")
+    L.append("")
+    L.append("Ratios in parentheses are to native (for pipe, a ratio below 1 means slower).")
+    L.append("")
+    floor = med.get((FLOOR, "native"))
+    if floor is not None:
+        mg = med.get(("getppid", "moat"))
+        L.append(f"Calibration: a bare PTRACE_SYSEMU round trip (minimal tracer, tracer and"
+                 f" tracee on one CPU, `bench/workloads/{FLOOR}.c`) took **{fmt(floor)} ns**"
+                 f" during this run; it is the floor under any ptrace-platform syscall.")
+        if mg is not None and mg > floor:
+            L.append(f"moat's getppid is {fmt(mg)} ns, {fmt_ratio(mg / floor)} the floor:"
+                     f" {fmt(mg - floor)} ns go to moat's own dispatch and bookkeeping.")
+        elif mg is not None:
+            L.append(f"moat's getppid is {fmt(mg)} ns ({fmt_ratio(mg / floor)} the floor):"
+                     f" at the floor within noise, so the ptrace handoffs, not moat's own"
+                     f" code, are the whole cost.")
+        L.append("")
+    if "moat" in rts:
+        L.append("## Targets (moat)")
+        L.append("")
+        L.append("| target | verdict | detail |")
+        L.append("|---|---|---|")
+        for text, verdict, note in targets(med):
+            L.append(f"| {text} | {verdict} | {note} |")
+        L.append("")
+    if fails:
+        L.append("## Failures")
+        L.append("")
+        for (w, rt), reason in sorted(fails.items()):
+            L.append(f"- {w} / {rt}: {reason}")
+        L.append("")
+    L.append("## Method")
+    L.append("")
+    m = MODES[mode]
+    L.append(f"- Each workload is a static C program (`bench/workloads/`) that prints"
+             f" `result <unit> <value>`. Loop workloads calibrate a batch size, run"
+             f" batches for {m['budget']} s and report the median per-op time over the"
+             f" batches; page touch reports the median of {m['touch_reps']} fresh 256 MiB"
+             f" mappings; pipe moves {m['pipe_mib']} MiB in 64 KiB writes from a forked child"
+             f" ({m['pipe_reps']} transfer per process).")
+    L.append(f"- Each cell is the median of {m['reps']} process runs, interleaved across"
+             f" runtimes (rep 1 of every runtime, then rep 2, ...). A cell that fails"
+             f" once is not retried.")
+    L.append("- open+close and stat use `/usr/bin/busybox`, which is the same path"
+             " (behind the merged-/usr `/bin` link) on the host and in the rootfs.")
+    L.append("- Containers: one OCI bundle per workload from `runc spec` (runc's default"
+             " namespaces including network, no terminal, read-only rootfs of busybox-static"
+             " + applet links + the workloads in `/bench`); `run --bundle`. Native and moat"
+             " run the same binaries from `bench/.out/bin`; moat sees the host `/` read-only.")
+    L.append(f"- start-to-exit: hyperfine `-N`, 2 warm-ups + {m['start_runs']} runs, wall"
+             f" clock from outside; native = exec of `/usr/bin/busybox true`, moat ="
+             f" `moat do --platform=ptrace -- /usr/bin/busybox true`, containers = `run"
+             f" --bundle` of a bundle whose process is `/bin/true`.")
+    L.append("")
+    L.append("## Raw repetitions")
+    L.append("")
+    L.append("<details><summary>per-run values</summary>")
+    L.append("")
+    for (w, rt), vals in sorted(raw.items()):
+        if vals:
+            shown = vals if len(vals) <= 12 else [min(vals), statistics.median(vals), max(vals)]
+            label = "" if len(vals) <= 12 else " (min, median, max)"
+            L.append(f"- {w} / {rt}{label}: " + ", ".join(fmt(v) for v in shown))
+    L.append("")
+    L.append("</details>")
+    L.append("")
+    return "\n".join(L)
+
+
+def print_table(names, rts, med):
+    w0 = max(len(WORKLOADS[n][0]) for n in names) + 2
+    line = f"{'workload':<{w0}}{'unit':<11}" + "".join(f"{rt:>16}" for rt in rts)
+    if "moat" in rts and "runsc" in rts:
+        line += f"{'moat/runsc':>12}"
+    print(line)
+    for w in names:
+        nat = med.get((w, "native"))
+        row = f"{WORKLOADS[w][0]:<{w0}}{WORKLOADS[w][1]:<11}"
+        for rt in rts:
+            v = med.get((w, rt))
+            s = fmt(v) if rt == "native" or v is None or nat is None else f"{fmt(v)} ({fmt_ratio(v / nat)})"
+            row += f"{s:>16}"
+        if "moat" in rts and "runsc" in rts:
+            row += f"{fmt_ratio(ratio(med.get((w, 'moat')), med.get((w, 'runsc')))):>12}"
+        print(row)
+
+
+# -------------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer, shorter repetitions (< 2 min)")
+    ap.add_argument("--only", default="", help="comma-separated workloads and/or runtimes to run"
+                    f" (workloads: {','.join(WORKLOADS)}; runtimes: {','.join(RUNTIMES)})")
+    ap.add_argument("--moat-build", default="unknown", help=argparse.SUPPRESS)
+    ap.add_argument("--command", default="bench/run", help=argparse.SUPPRESS)
+    ap.add_argument("--output", default=os.path.join(BENCH, "RESULTS.md"),
+                    help="where to write the report (default bench/RESULTS.md)")
+    a = ap.parse_args()
+    mode = "quick" if a.quick else "full"
+    m = MODES[mode]
+
+    only = [s for s in a.only.split(",") if s]
+    bad = [s for s in only if s not in WORKLOADS and s not in RUNTIMES]
+    if bad:
+        ap.error(f"unknown name(s) in --only: {','.join(bad)}")
+    names = [w for w in WORKLOADS if w in only] or list(WORKLOADS)
+    rts = [r for r in RUNTIMES if r in only] or list(RUNTIMES)
+
+    t_start = time.monotonic()
+    moat_ok = os.access(MOAT, os.X_OK)
+    if "moat" in rts and not moat_ok:
+        log(f"bench: {MOAT} is missing: every moat cell will be 'fail'")
+
+    build_workloads()
+    make_rootfs()
+    if any(r in rts for r in ("runc", "crun", "runsc")):
+        spec = base_spec()
+        for w in names:
+            if w == "start_true":
+                make_bundle(spec, w, ["/bin/true"])
+            else:
+                make_bundle(spec, w, ["/bench/" + w] + workload_args(w, mode))
+    if "crun" in rts:
+        ensure_crun_cgroups()
+    sweep_containers()
+
+    runner = Runner(mode, moat_ok)
+    med, raw, fails = {}, {}, {}
+
+    def note(w, rt, v, reason):
+        raw.setdefault((w, rt), [])
+        if v is None:
+            fails[(w, rt)] = reason
+            log(f"  {w:<14} {rt:<7} fail: {reason}")
+        else:
+            raw[(w, rt)].append(v)
+
+    try:
+        for w in names:
+            log(f"bench: {w}")
+            if w == "start_true":
+                for rt in rts:
+                    v, reason, times = runner.start_to_exit(rt, m["start_runs"], m["start_timeout"])
+                    raw[(w, rt)] = times
+                    if v is None:
+                        note(w, rt, None, reason)
+                    else:
+                        med[(w, rt)] = v
+                        log(f"  {w:<14} {rt:<7} {fmt(v)} ms")
+                continue
+            args = workload_args(w, mode)
+            timeout = m["loop_timeout"] if w in LOOP_WORKLOADS else m["heavy_timeout"]
+            for rep in range(m["reps"]):
+                for rt in rts:
+                    if (w, rt) in fails:
+                        continue
+                    v, reason = runner.run_once(rt, w, args, timeout)
+                    note(w, rt, v, reason)
+                if w == "getppid" and (FLOOR, "native") not in fails:
+                    v, reason = runner.run_once("native", FLOOR, args, timeout)
+                    note(FLOOR, "native", v, reason)
+            if w == "getppid" and raw.get((FLOOR, "native")):
+                med[(FLOOR, "native")] = statistics.median(raw[(FLOOR, "native")])
+                log(f"  {FLOOR:<14} native  {fmt(med[(FLOOR, 'native')])} ns/call")
+            for rt in rts:
+                vals = raw.get((w, rt), [])
+                if (w, rt) not in fails and vals:
+                    med[(w, rt)] = statistics.median(vals)
+                    log(f"  {w:<14} {rt:<7} {fmt(med[(w, rt)])} {WORKLOADS[w][1]}")
+    finally:
+        sweep_containers()
+
+    elapsed = time.monotonic() - t_start
+    print()
+    print_table(names, rts, med)
+    report = render(a.command, mode, names, rts, med, raw, fails, machine(),
+                    a.moat_build, elapsed)
+    with open(a.output, "w") as f:
+        f.write(report)
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump({"mode": mode, "median": {f"{w}/{rt}": v for (w, rt), v in med.items()},
+                   "raw": {f"{w}/{rt}": v for (w, rt), v in raw.items()},
+                   "fail": {f"{w}/{rt}": r for (w, rt), r in fails.items()}}, f, indent=1)
+    print(f"\nbench: wrote {os.path.relpath(a.output, ROOT)} ({elapsed:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
