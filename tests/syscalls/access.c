@@ -39,8 +39,7 @@ static void test_access(void)
     T_ERRNO(sys_access("", F_OK), ENOENT, "an empty path: ENOENT");
     T_ERRNO(sys_access(BAD_PTR, F_OK), EFAULT, "a bad path: EFAULT");
     char name[NAME_MAX + 2];
-    memset(name, 'n', sizeof(name) - 1);
-    name[sizeof(name) - 1] = '\0';
+    tap_name_of_len(name, NAME_MAX + 1);
     T_ERRNO(sys_access(name, F_OK), ENAMETOOLONG, "a 256-byte name: ENAMETOOLONG");
 
     if (root) {

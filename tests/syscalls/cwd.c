@@ -57,8 +57,7 @@ static void test_cwd(void)
     T_ERRNO(syscall(SYS_chdir, ""), ENOENT, "chdir to an empty path: ENOENT");
     T_ERRNO(syscall(SYS_chdir, BAD_PTR), EFAULT, "chdir to a bad pointer: EFAULT");
     char name[NAME_MAX + 2];
-    memset(name, 'n', sizeof(name) - 1);
-    name[sizeof(name) - 1] = '\0';
+    tap_name_of_len(name, NAME_MAX + 1);
     T_ERRNO(syscall(SYS_chdir, name), ENAMETOOLONG, "chdir to a 256-byte name: ENAMETOOLONG");
     sys_getcwd(buf, sizeof(buf));
     T_STREQ(buf, tap_dir, "failed chdirs leave the cwd alone");

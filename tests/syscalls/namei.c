@@ -72,10 +72,9 @@ static void test_mkdir(void)
     T_ERRNO(syscall(SYS_mkdir, "/", 0755), EEXIST, "mkdir /: EEXIST");
     T_ERRNO(syscall(SYS_mkdir, ".", 0755), EEXIST, "mkdir .: EEXIST");
     char name[NAME_MAX + 2];
-    memset(name, 'n', sizeof(name) - 1);
-    name[sizeof(name) - 1] = '\0';
+    tap_name_of_len(name, NAME_MAX + 1);
     T_ERRNO(syscall(SYS_mkdir, name, 0755), ENAMETOOLONG, "mkdir of a 256-byte name: ENAMETOOLONG");
-    name[NAME_MAX] = '\0';
+    tap_name_of_len(name, NAME_MAX);
     T_OK(syscall(SYS_mkdir, name, 0755), "mkdir of a 255-byte name");
 }
 

@@ -65,10 +65,9 @@ static void test_open(void)
     T_ERRNO(sys_open("new/", O_RDWR | O_CREAT, 0644), EISDIR, "O_CREAT of a name ending in /: EISDIR");
 
     char name[NAME_MAX + 2];
-    memset(name, 'n', sizeof(name) - 1);
-    name[sizeof(name) - 1] = '\0';
+    tap_name_of_len(name, NAME_MAX + 1);
     T_ERRNO(sys_open(name, O_RDWR | O_CREAT, 0644), ENAMETOOLONG, "a 256-byte name: ENAMETOOLONG");
-    name[NAME_MAX] = '\0';
+    tap_name_of_len(name, NAME_MAX);
     fd = T_OK(sys_open(name, O_RDWR | O_CREAT, 0644), "a 255-byte name is fine");
     close(fd);
     static char path[PATH_MAX + 2];

@@ -31,13 +31,9 @@ static void test_readlink(void)
                 "readlinkat AT_FDCWD agrees");
     }
 
-    static const char *const candidates[] = { "/bin", "/lib", "/sbin", "/lib64" };
-    const char *link = NULL;
+    const char *link = tap_host_symlink();
     struct stat st;
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]) && !link; i++)
-        if (lstat(candidates[i], &st) == 0 && S_ISLNK(st.st_mode))
-            link = candidates[i];
-    if (T_TRUE(link != NULL, "the host root has a symlink (/bin, /lib, ...)")) {
+    if (T_TRUE(link != NULL && lstat(link, &st) == 0, "the host root has a symlink (/bin, /lib, ...)")) {
         n = syscall(SYS_readlink, link, buf, sizeof(buf));
         T_EQ(n, st.st_size, "readlink of a host symlink: lstat's size");
         int root = open("/", O_RDONLY | O_DIRECTORY);

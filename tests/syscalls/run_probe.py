@@ -47,6 +47,8 @@ def describe(rc):
         return 'timed out after %d s' % TIMEOUT
     if rc < 0:
         return 'killed by signal %d' % -rc
+    if rc == 99:
+        return 'exit 99 (tap.h could not write to stdout)'
     return 'exit %d' % rc
 
 

@@ -5,18 +5,6 @@
 
 #include "tap.h"
 
-/* A symlink the host root is known to have (Debian: usrmerge links). */
-static const char *find_symlink(void)
-{
-    static const char *const candidates[] = { "/bin", "/lib", "/sbin", "/lib64" };
-    struct stat st;
-
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
-        if (syscall(SYS_lstat, candidates[i], &st) == 0 && S_ISLNK(st.st_mode))
-            return candidates[i];
-    return NULL;
-}
-
 static void test_stat(void)
 {
     struct stat st, st2;
@@ -63,15 +51,14 @@ static void test_stat(void)
     T_ERRNO(syscall(SYS_lstat, "f", BAD_PTR), EFAULT, "lstat into a bad buffer: EFAULT");
     T_ERRNO(syscall(SYS_fstat, fd, BAD_PTR), EFAULT, "fstat into a bad buffer: EFAULT");
     char name[NAME_MAX + 2];
-    memset(name, 'n', sizeof(name) - 1);
-    name[sizeof(name) - 1] = '\0';
+    tap_name_of_len(name, NAME_MAX + 1);
     T_ERRNO(syscall(SYS_stat, name, &st), ENAMETOOLONG, "stat a 256-byte name: ENAMETOOLONG");
     T_ERRNO(syscall(SYS_lstat, "missing", &st), ENOENT, "lstat a missing file: ENOENT");
     close(fd);
     T_ERRNO(syscall(SYS_fstat, fd, &st), EBADF, "fstat a closed fd: EBADF");
     T_ERRNO(syscall(SYS_fstat, -1, &st), EBADF, "fstat fd -1: EBADF");
 
-    const char *link = find_symlink();
+    const char *link = tap_host_symlink();
     if (T_TRUE(link != NULL, "the host root has a symlink (/bin, /lib, ...)")) {
         T_OK(syscall(SYS_lstat, link, &st), "lstat a symlink");
         T_TRUE(S_ISLNK(st.st_mode), "lstat: the link itself");
@@ -109,7 +96,7 @@ static void test_fstatat(void)
     T_ERRNO(syscall(SYS_newfstatat, AT_FDCWD, "f", BAD_PTR, 0), EFAULT, "bad buffer: EFAULT");
     T_ERRNO(syscall(SYS_newfstatat, dfd, "missing", &st, 0), ENOENT, "a missing name: ENOENT");
 
-    const char *link = find_symlink();
+    const char *link = tap_host_symlink();
     if (link) {
         T_OK(syscall(SYS_newfstatat, AT_FDCWD, link, &st, AT_SYMLINK_NOFOLLOW), "AT_SYMLINK_NOFOLLOW");
         T_TRUE(S_ISLNK(st.st_mode), "AT_SYMLINK_NOFOLLOW stats the link");
@@ -145,7 +132,7 @@ static void test_statx(void)
     T_OK(syscall(SYS_statx, AT_FDCWD, "d", 0, STATX_TYPE, &stx), "statx a dir");
     T_TRUE(S_ISDIR(stx.stx_mode), "statx: directory");
 
-    const char *link = find_symlink();
+    const char *link = tap_host_symlink();
     if (link) {
         T_OK(syscall(SYS_statx, AT_FDCWD, link, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx),
                 "statx AT_SYMLINK_NOFOLLOW");

@@ -215,6 +215,26 @@ static inline int tap_write_file(const char *path, const char *data)
     return w == (ssize_t)len ? 0 : -1;
 }
 
+/* Fills buf with a name of len 'n's: len 256 (NAME_MAX + 1) gives ENAMETOOLONG. */
+static inline char *tap_name_of_len(char *buf, size_t len)
+{
+    memset(buf, 'n', len);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* A symlink the host root is known to have (Debian's usrmerge links), or NULL. */
+static inline const char *tap_host_symlink(void)
+{
+    static const char *const candidates[] = { "/bin", "/lib", "/sbin", "/lib64" };
+    struct stat st;
+
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+        if (syscall(SYS_lstat, candidates[i], &st) == 0 && S_ISLNK(st.st_mode))
+            return candidates[i];
+    return NULL;
+}
+
 /* Whether fd is open: fcntl(F_GETFD) succeeds. */
 static inline int tap_fd_open(int fd)
 {
