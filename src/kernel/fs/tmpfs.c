@@ -37,8 +37,8 @@ struct tmpfs_inode {
     /* directories */
     struct list_head entries;    /* (t) fs->lock */
     size_t nentries;             /* (t) */
-    bool opaque;                 /* (t) */
-    uint64_t origin;             /* (t) overlay inode number after copy-up */
+    bool opaque;                 /* atomic: overlay opaque directory */
+    uint64_t origin;             /* atomic: overlay inode number after copy-up */
 };
 
 static const struct inode_ops tmpfs_iops;
@@ -545,40 +545,28 @@ void tmpfs_drop_whiteouts(struct inode *dir)
     }
 }
 
+/* opaque and origin are single words read and written atomically, so
+ * tmpfs_list callbacks (which run under fs->lock) may read them. */
 bool tmpfs_is_opaque(struct inode *dir)
 {
     if (!is_tmpfs(dir))
         return false;
-    struct tmpfs_inode *d = TI(dir);
-    pthread_mutex_lock(&d->fs->lock);
-    bool o = d->opaque;
-    pthread_mutex_unlock(&d->fs->lock);
-    return o;
+    return __atomic_load_n(&TI(dir)->opaque, __ATOMIC_ACQUIRE);
 }
 
 void tmpfs_set_opaque(struct inode *dir, bool opaque)
 {
-    struct tmpfs_inode *d = TI(dir);
-    pthread_mutex_lock(&d->fs->lock);
-    d->opaque = opaque;
-    pthread_mutex_unlock(&d->fs->lock);
+    __atomic_store_n(&TI(dir)->opaque, opaque, __ATOMIC_RELEASE);
 }
 
 uint64_t tmpfs_get_origin(struct inode *inode)
 {
     if (!is_tmpfs(inode))
         return 0;
-    struct tmpfs_inode *ti = TI(inode);
-    pthread_mutex_lock(&ti->fs->lock);
-    uint64_t o = ti->origin;
-    pthread_mutex_unlock(&ti->fs->lock);
-    return o;
+    return __atomic_load_n(&TI(inode)->origin, __ATOMIC_ACQUIRE);
 }
 
 void tmpfs_set_origin(struct inode *inode, uint64_t ino)
 {
-    struct tmpfs_inode *ti = TI(inode);
-    pthread_mutex_lock(&ti->fs->lock);
-    ti->origin = ino;
-    pthread_mutex_unlock(&ti->fs->lock);
+    __atomic_store_n(&TI(inode)->origin, ino, __ATOMIC_RELEASE);
 }

@@ -1059,6 +1059,7 @@ int vfs_unlinkat(struct task *t, int dirfd, const char *path, int at_flags)
         else
             r = dir->ops->unlink ? dir->ops->unlink(dir, last, victim) : -EPERM;
         if (r == 0)
+            d_delete(child);
         inode_put(dir);
     }
     inode_put(victim);
