@@ -223,6 +223,17 @@ static bool vma_can_merge(const struct vma *a, const struct vma *b)
            (!a->file || a->file_off + vma_len(a) == b->file_off);
 }
 
+/* Private pieces that Linux would hold as one VMA: adjacent, same prot,
+ * flags and file (at contiguous file offsets), though their memory-file
+ * backing is not contiguous (a heap grown twice, a mapping grown by mremap).
+ * mremap and /proc/PID/maps treat them as one. */
+static bool vma_same_logical(const struct vma *a, const struct vma *b)
+{
+    return a->end == b->start && a->prot == b->prot && a->flags == b->flags && !a->shared &&
+           !b->shared && a->file == b->file &&
+           (!a->file || a->file_off + vma_len(a) == b->file_off);
+}
+
 /* Merges vmas[i] and vmas[i+1] when they can be one VMA. */
 static void vma_try_merge_locked(struct mm *mm, size_t i)
 {
@@ -339,7 +350,13 @@ struct mm *mm_new(void)
         return NULL;
     refcount_init(&mm->ref);
     pthread_mutex_init(&mm->mutate, NULL);
-    pthread_rwlock_init(&mm->lock, NULL);
+    /* Writers first: threads copying in a loop must not starve mmap. Safe
+     * because no reader takes mm->lock twice. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&mm->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     mm->mmap_base = MM_MMAP_BASE;
     return mm;
 }
@@ -830,12 +847,84 @@ static int vma_continuation(const struct vma *v, uint64_t vend_off, uint64_t sta
     return r;
 }
 
+/* Moves [old_addr, old_addr+olen) (one logical VMA, possibly several
+ * pieces) to NEW_ADDR, resized to NLEN, replacing what is mapped there. The
+ * backing stays: only addresses change. Caller holds mutate. 0 or -errno. */
+static int mremap_move_locked(struct mm *mm, uint64_t old_addr, uint64_t olen, uint64_t new_addr,
+                              uint64_t nlen)
+{
+    struct vma_vec moved = {0}, replaced = {0};
+    struct vma ext = {0};
+    bool have_ext = false;
+    int r;
+
+    if (nlen < olen) {
+        r = munmap_locked(mm, old_addr + nlen, old_addr + olen);
+        if (r < 0)
+            return r;
+        olen = nlen;
+    }
+    uint64_t old_end = old_addr + olen;
+    if (nlen > olen) {
+        /* Continue the last piece, clipped to the old range. */
+        struct vma tail = *vma_lookup(mm, old_end - 1);
+        uint64_t cut = old_end - tail.start;
+        tail.end = old_end;
+        tail.start = MAX(tail.start, old_addr);
+        r = vma_continuation(&tail, tail.off + cut, new_addr + olen, new_addr + nlen, &ext);
+        if (r < 0)
+            return r;
+        have_ext = true;
+    }
+    size_t k = count_overlap(mm, old_addr, old_end);
+    r = vec_reserve(&moved, k);
+    if (r == 0)
+        r = vec_reserve(&replaced, count_overlap(mm, new_addr, new_addr + nlen));
+    if (r == 0)
+        r = vmas_reserve(mm, k + 6);
+    for (size_t i = vma_lower_bound(mm, old_addr);
+         r == 0 && i < mm->nr_vmas && mm->vmas[i].start < old_end; i++) {
+        struct vma p = mm->vmas[i];
+        uint64_t s = MAX(p.start, old_addr), e = MIN(p.end, old_end);
+        p.off += s - p.start;
+        p.start = s - old_addr + new_addr;
+        p.end = e - old_addr + new_addr;
+        r = stub_map(mm, &p);
+    }
+    if (r == 0 && have_ext)
+        r = stub_map(mm, &ext);
+    if (r < 0)
+        goto out_free;
+    pthread_rwlock_wrlock(&mm->lock);
+    remove_range_locked(mm, new_addr, new_addr + nlen, &replaced);
+    remove_range_locked(mm, old_addr, old_end, &moved);
+    /* The moved pieces carry their references and backing along. */
+    for (size_t i = 0; i < moved.nr; i++) {
+        struct vma *p = &moved.v[i];
+        p->start = p->start - old_addr + new_addr;
+        p->end = p->end - old_addr + new_addr;
+        vma_insert_locked(mm, vma_lower_bound(mm, p->start), p);
+    }
+    if (have_ext)
+        vma_insert_locked(mm, vma_lower_bound(mm, ext.start), &ext);
+    merge_range_locked(mm, new_addr, new_addr + nlen);
+    pthread_rwlock_unlock(&mm->lock);
+    have_ext = false;
+    if (mm->as)
+        g_platform->unmap(mm->as, old_addr, olen); /* if it fails, the stub dies anyway */
+    vec_release_all(&replaced);
+out_free:
+    free(moved.v);
+    free(replaced.v);
+    if (have_ext)
+        vma_unback(&ext);
+    return r;
+}
+
 int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
               uint64_t new_addr, uint64_t *out_addr)
 {
-    struct vma_vec moved = {0}, replaced = {0};
-    struct vma mv, ext = {0};
-    bool have_ext = false;
+    struct vma mv, ext;
     int r;
 
     if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP))
@@ -862,7 +951,7 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
 
     pthread_mutex_lock(&mm->mutate);
     struct vma *v = vma_lookup(mm, old_addr);
-    if (!v || (olen && v->end - old_addr < olen)) {
+    if (!v) {
         r = -EFAULT;
         goto out_unlock;
     }
@@ -894,6 +983,16 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
             *out_addr = dst;
         goto out_unlock;
     }
+    /* The old range must lie in one (logical) VMA; LV holds its end. */
+    size_t first = (size_t)(v - mm->vmas), last = first;
+    while (mm->vmas[last].end < old_addr + olen) {
+        if (last + 1 >= mm->nr_vmas || !vma_same_logical(&mm->vmas[last], &mm->vmas[last + 1])) {
+            r = -EFAULT;
+            goto out_unlock;
+        }
+        last++;
+    }
+    struct vma *lv = &mm->vmas[last];
     if (!(flags & MREMAP_FIXED)) {
         if (nlen <= olen) {
             r = munmap_locked(mm, old_addr + nlen, old_addr + olen);
@@ -902,15 +1001,15 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
             goto out_unlock;
         }
         uint64_t grow_end = old_addr + nlen;
-        if (old_addr + olen == v->end && range_allowed(old_addr, nlen) &&
-            range_is_free(mm, v->end, grow_end)) {
-            if (v->shared) {
+        if (old_addr + olen == lv->end && range_allowed(old_addr, nlen) &&
+            range_is_free(mm, lv->end, grow_end)) {
+            if (lv->shared) {
                 /* FIXME: growing shared anonymous memory needs a resizable
                  * shared object; refused until something needs it. */
                 r = -ENOMEM;
                 goto out_unlock;
             }
-            r = vma_continuation(v, v->off + vma_len(v), v->end, grow_end, &ext);
+            r = vma_continuation(lv, lv->off + vma_len(lv), lv->end, grow_end, &ext);
             if (r < 0)
                 goto out_unlock;
             r = install_locked(mm, &ext);
@@ -933,58 +1032,9 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
         r = -ENOMEM;
         goto out_unlock;
     }
-
-    /* Move: the backing stays, only its address changes. */
-    if (nlen < olen) {
-        r = munmap_locked(mm, old_addr + nlen, old_addr + olen);
-        if (r < 0)
-            goto out_unlock;
-        olen = nlen;
-        v = vma_lookup(mm, old_addr);
-    }
-    mv = *v;
-    mv.start = new_addr;
-    mv.end = new_addr + olen;
-    mv.off = v->off + (old_addr - v->start);
-    mv.file_off = v->file_off + (old_addr - v->start);
-    if (nlen > olen) {
-        r = vma_continuation(&mv, mv.off + olen, new_addr + olen, new_addr + nlen, &ext);
-        if (r < 0)
-            goto out_unlock;
-        have_ext = true;
-    }
-    r = vec_reserve(&moved, 1);
+    r = mremap_move_locked(mm, old_addr, olen, new_addr, nlen);
     if (r == 0)
-        r = vec_reserve(&replaced, count_overlap(mm, new_addr, new_addr + nlen));
-    if (r == 0)
-        r = vmas_reserve(mm, 6);
-    if (r == 0)
-        r = stub_map(mm, &mv);
-    if (r == 0 && have_ext)
-        r = stub_map(mm, &ext);
-    if (r < 0)
-        goto out_free;
-    pthread_rwlock_wrlock(&mm->lock);
-    remove_range_locked(mm, new_addr, new_addr + nlen, &replaced);
-    remove_range_locked(mm, old_addr, old_addr + olen, &moved);
-    /* The moved piece carries the references the old one held. */
-    mv.shared = moved.v[0].shared;
-    mv.file = moved.v[0].file;
-    vma_insert_locked(mm, vma_lower_bound(mm, mv.start), &mv);
-    if (have_ext)
-        vma_insert_locked(mm, vma_lower_bound(mm, ext.start), &ext);
-    merge_range_locked(mm, new_addr, new_addr + nlen);
-    pthread_rwlock_unlock(&mm->lock);
-    have_ext = false;
-    if (mm->as)
-        g_platform->unmap(mm->as, old_addr, olen); /* still mapped by mv if it fails */
-    vec_release_all(&replaced);
-    *out_addr = new_addr;
-out_free:
-    free(moved.v);
-    free(replaced.v);
-    if (have_ext)
-        vma_unback(&ext);
+        *out_addr = new_addr;
 out_unlock:
     pthread_mutex_unlock(&mm->mutate);
     return r;
@@ -1496,15 +1546,10 @@ size_t mm_format_maps(struct mm *mm, char *buf, size_t size)
     for (size_t i = 0; i < mm->nr_vmas; i++) {
         const struct vma *v = &mm->vmas[i];
         uint64_t start = v->start, end = v->end;
-        /* Pieces Linux would hold as one VMA (anonymous memory whose backing
-         * happens not to be contiguous, e.g. the heap) print as one line. */
-        while (!v->file && !v->shared && i + 1 < mm->nr_vmas) {
-            const struct vma *n = &mm->vmas[i + 1];
-            if (n->start != end || n->file || n->shared || n->prot != v->prot ||
-                (n->flags & ~VMA_WIPEONFORK) != (v->flags & ~VMA_WIPEONFORK))
-                break;
-            end = n->end;
+        /* Pieces Linux would hold as one VMA print as one line. */
+        while (i + 1 < mm->nr_vmas && vma_same_logical(&mm->vmas[i], &mm->vmas[i + 1])) {
             i++;
+            end = mm->vmas[i].end;
         }
         name[0] = 0;
         if (v->file) {
