@@ -55,8 +55,8 @@ LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait",
 
 # Settings of a full run and of --quick.
 MODES = {
-    "full": dict(reps=5, budget=0.5, touch_reps=3, pipe_reps=1, pipe_mib=1024,
-                 start_runs=30, loop_timeout=30, heavy_timeout=90, start_timeout=120),
+    "full": dict(reps=7, budget=0.5, touch_reps=3, pipe_reps=1, pipe_mib=1024,
+                 start_runs=40, loop_timeout=30, heavy_timeout=90, start_timeout=120),
     "quick": dict(reps=3, budget=0.2, touch_reps=1, pipe_reps=1, pipe_mib=1024,
                   start_runs=10, loop_timeout=15, heavy_timeout=30, start_timeout=45),
 }
@@ -427,7 +427,15 @@ def targets(med):
     return rows
 
 
-def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed):
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, loads):
     L = []
     L.append("# moat benchmarks: native, runc, crun, runsc (ptrace) and moat")
     L.append("")
@@ -441,6 +449,8 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed):
     L.append(f"- date: {mach['date']}")
     L.append(f"- CPU: {mach['cpu']}, nproc {mach['nproc']}")
     L.append(f"- kernel: {mach['kernel']}, {mach['os']}")
+    L.append(f"- load average (1, 5, 15 min) at start: {loads[0]}; at end: {loads[1]}"
+             f" (other jobs on the machine add noise; compare ratios within one run)")
     L.append(f"- runc: {mach['runc']}; crun: {mach['crun']}; runsc: {mach['runsc']}"
              f" (`--platform=ptrace --network=none`); {mach['hyperfine']}")
     L.append(f"- moat: {mach['moat']} (`moat do --platform=ptrace`); build: {build_note}")
@@ -514,6 +524,13 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed):
              " namespaces including network, no terminal, read-only rootfs of busybox-static"
              " + applet links + the workloads in `/bench`); `run --bundle`. Native and moat"
              " run the same binaries from `bench/.out/bin`; moat sees the host `/` read-only.")
+    L.append("- Nothing is pinned by the harness. Cross-core wake-ups are slow on this"
+             " kind of VM (40-60 µs), so anything that hands off between two processes or"
+             " threads depends on where the scheduler puts them: native pipe is about"
+             " 1.2 GB/s across two cores and about 4 GB/s on one (`taskset -c 0`), and"
+             " runsc (whose tracer is not pinned to its stub) swings between ~15 and"
+             " ~60 µs per syscall from one run to the next. moat pins each tracer thread"
+             " with its stub.")
     L.append(f"- start-to-exit: hyperfine `-N`, 2 warm-ups + {m['start_runs']} runs, wall"
              f" clock from outside; native = exec of `/usr/bin/busybox true`, moat ="
              f" `moat do --platform=ptrace -- /usr/bin/busybox true`, containers = `run"
@@ -561,10 +578,14 @@ def main():
                     f" (workloads: {','.join(WORKLOADS)}; runtimes: {','.join(RUNTIMES)})")
     ap.add_argument("--moat-build", default="unknown", help=argparse.SUPPRESS)
     ap.add_argument("--command", default="bench/run", help=argparse.SUPPRESS)
-    ap.add_argument("--output", default=os.path.join(BENCH, "RESULTS.md"),
-                    help="where to write the report (default bench/RESULTS.md)")
+    ap.add_argument("--output", default=None,
+                    help="where to write the report (default bench/RESULTS.md; with --only,"
+                    " bench/.out/RESULTS-only.md so a partial run does not replace the full one)")
     a = ap.parse_args()
     mode = "quick" if a.quick else "full"
+    if a.output is None:
+        a.output = os.path.join(OUT if a.only else BENCH,
+                                "RESULTS-only.md" if a.only else "RESULTS.md")
     m = MODES[mode]
 
     only = [s for s in a.only.split(",") if s]
@@ -575,6 +596,7 @@ def main():
     rts = [r for r in RUNTIMES if r in only] or list(RUNTIMES)
 
     t_start = time.monotonic()
+    load_start = loadavg()
     moat_ok = os.access(MOAT, os.X_OK)
     if "moat" in rts and not moat_ok:
         log(f"bench: {MOAT} is missing: every moat cell will be 'fail'")
@@ -642,7 +664,7 @@ def main():
     print()
     print_table(names, rts, med)
     report = render(a.command, mode, names, rts, med, raw, fails, machine(),
-                    a.moat_build, elapsed)
+                    a.moat_build, elapsed, (load_start, loadavg()))
     with open(a.output, "w") as f:
         f.write(report)
     with open(os.path.join(OUT, "results.json"), "w") as f:
