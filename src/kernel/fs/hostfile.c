@@ -4,11 +4,13 @@
  * fd it holds; tty ioctls are decoded and validated here and done with the
  * kernel's own copy of the structure; every other ioctl is -ENOTTY.
  *
- * FIXME: reads block the task's kernel thread; moving host fds onto the
- * host epoll loop (DESIGN "Waiting") makes them interruptible and pollable.
+ * Pipes, ttys and sockets are watched by the host epoll loop (host_io.c):
+ * a blocking read or write waits on moat's wait queue until the host fd is
+ * ready, so signals interrupt it and poll/select see it.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,10 @@
 
 #include "kernel/fs/fs.h"
 #include "kernel/host/host_fs.h"
+#include "kernel/host/host_io.h"
+#include "kernel/task/task.h"
+#include "kernel/task/waitq.h"
+#include "kernel/vfs/poll.h"
 #include "kernel/syscalls/syscall.h"
 #include "lib/log.h"
 
@@ -30,9 +36,11 @@
 
 struct hostfile {
     struct refcount ref;
-    int fd;        /* (c) */
-    bool tty;      /* (c) */
-    uint32_t type; /* (c) S_IF* of the host fd */
+    int fd;            /* (c) */
+    bool tty;          /* (c) */
+    uint32_t type;     /* (c) S_IF* of the host fd */
+    struct waitq *wq;  /* (c) woken by the host epoll loop; never freed */
+    bool watched;      /* (c) registered with the host epoll loop */
 };
 
 static const struct inode_ops hostfile_iops;
@@ -54,6 +62,10 @@ static void hf_put(struct hostfile *hf)
 {
     if (refcount_dec(&hf->ref)) {
         host_fs_close(hf->fd);
+        /* A watched fd's queue outlives it: the host description may live
+         * on in the caller and still raise events. */
+        if (!hf->watched)
+            free(hf->wq);
         free(hf);
     }
 }
@@ -134,6 +146,18 @@ int hostfile_new(int host_fd, int flags, struct file **out)
     refcount_init(&hf->ref);
     hf->fd = host_fd;
     hf->type = hs.st_mode & S_IFMT;
+    hf->wq = malloc(sizeof(*hf->wq));
+    if (!hf->wq) {
+        free(hf);
+        free(hi);
+        return -ENOMEM;
+    }
+    waitq_init(hf->wq);
+    /* Pipes, ttys and sockets wait through the host epoll loop; files
+     * that are always ready (regular files, /dev/null) cannot be added
+     * to an epoll set and need no waiting. */
+    if (hf->type != S_IFREG && hf->type != S_IFDIR && host_io_watch(host_fd, hf->wq) == 0)
+        hf->watched = true;
     struct linux_termios tio;
     hf->tty = hf->type == S_IFCHR && host_fs_tcgets(host_fd, &tio) == 0;
     inode_init(&hi->base, g_hostfile_sb, &hostfile_iops, hs.st_mode);
@@ -159,14 +183,62 @@ int hostfile_new(int host_fd, int flags, struct file **out)
  * so `moat do cmd >>log` and a shell writing to the same file interleave as
  * they would without moat.
  */
+/* Waits until the host fd is ready for EVENTS, on moat's wait queue so a
+ * signal interrupts the wait. 0, -EAGAIN (O_NONBLOCK) or -ERESTARTSYS. */
+static int hostfile_wait(struct file *f, unsigned events)
+{
+    struct hostfile *hf = HF(f);
+    if (!hf->watched)
+        return 0; /* regular files and the like are always ready */
+    struct task *t = task_current();
+    for (;;) {
+        uint32_t seq = task_wake_seq(t);
+        struct waiter w;
+        waitq_add(hf->wq, &w, t);
+        unsigned got = host_io_poll_now(hf->fd, events);
+        if (got & (events | POLLHUP | POLLERR | POLLNVAL)) {
+            waitq_del(hf->wq, &w);
+            return 0;
+        }
+        if (vfs_file_flags(f) & O_NONBLOCK) {
+            waitq_del(hf->wq, &w);
+            return -EAGAIN;
+        }
+        int r = task_sleep(t, seq, 0);
+        waitq_del(hf->wq, &w);
+        if (r == -EINTR)
+            return -ERESTARTSYS;
+    }
+}
+
 static ssize_t hostfile_read(struct file *f, void *buf, size_t n, uint64_t *pos)
 {
+    int r = hostfile_wait(f, POLLIN);
+    if (r < 0)
+        return r;
     return host_fs_read(HF(f)->fd, buf, n);
 }
 
 static ssize_t hostfile_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
 {
+    int r = hostfile_wait(f, POLLOUT);
+    if (r < 0)
+        return r;
     return host_fs_write(HF(f)->fd, buf, n);
+}
+
+static unsigned hostfile_poll(struct file *f, struct poll_table *pt)
+{
+    struct hostfile *hf = HF(f);
+    if (!hf->watched)
+        return POLL_DEFAULT_MASK;
+    poll_wait(pt, hf->wq);
+    unsigned want = 0;
+    if (f->fmode & FMODE_READ)
+        want |= POLLIN | POLLPRI | POLLRDHUP;
+    if (f->fmode & FMODE_WRITE)
+        want |= POLLOUT;
+    return host_io_poll_now(hf->fd, want);
 }
 
 static int64_t hostfile_llseek(struct file *f, int64_t off, int whence)
@@ -261,6 +333,7 @@ static const struct file_ops hostfile_fops = {
         .read = hostfile_read,
         .write = hostfile_write,
         .llseek = hostfile_llseek,
+        .poll = hostfile_poll,
         .ioctl = hostfile_ioctl,
         .dname = hostfile_dname,
         .reopen = hostfile_reopen,

@@ -240,6 +240,8 @@ void dcache_shrink(size_t keep);
 #define FMODE_LSEEK      0x8  /* seekable; pread/pwrite allowed */
 #define FMODE_ATOMIC_POS 0x10 /* pos_lock held across I/O */
 
+struct poll_table;
+
 struct file_ops {
     /* Reads up to N bytes at *POS into kernel BUF and advances *POS.
      * Bytes (0 at EOF) or -errno. Called with pos_lock held when
@@ -254,6 +256,10 @@ struct file_ops {
     long (*ioctl)(struct file *f, struct task *t, unsigned cmd, uint64_t arg);
     /* NULL: 0 (nothing to sync). */
     int (*fsync)(struct file *f);
+    /* Current readiness (LPOLL* bits, kernel/vfs/poll.h); registers PT's
+     * task on the object's wait queues with poll_wait() when PT is set.
+     * Must not block. NULL: always ready (POLL_DEFAULT_MASK). */
+    unsigned (*poll)(struct file *f, struct poll_table *pt);
     /* Name of a file without a path ("pipe:[12]"): length or -errno. */
     int (*dname)(struct file *f, char *buf, size_t size);
     /* Optional: sets up NEW (a fresh description with its own flags) on

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kernel/host/host.h"
+#include "kernel/host/host_io.h"
 #include "kernel/mm/mm.h"
 #include "kernel/task/task.h"
 #include "kernel/vfs/vfs.h"
@@ -61,6 +62,48 @@ long mm_strncpy_in(struct mm *mm, char *dst, uint64_t src, size_t max)
         return -ENAMETOOLONG;
     memcpy(dst, (const char *)(uintptr_t)src, n + 1);
     return (long)n;
+}
+
+/* Waiting: the unit tests never block, so queues only keep their lists. */
+void waitq_init(struct waitq *wq)
+{
+    pthread_mutex_init(&wq->lock, NULL);
+    list_init(&wq->waiters);
+}
+
+void waitq_add(struct waitq *wq, struct waiter *w, struct task *t)
+{
+    w->task = t;
+    list_add_tail(&w->link, &wq->waiters);
+}
+
+void waitq_del(struct waitq *wq, struct waiter *w)
+{
+    list_del(&w->link);
+}
+
+void waitq_wake_all(struct waitq *wq)
+{
+}
+
+uint32_t task_wake_seq(struct task *t)
+{
+    return 0;
+}
+
+int task_sleep(struct task *t, uint32_t seq, uint64_t deadline_ns)
+{
+    return -EINTR;
+}
+
+int host_io_watch(int fd, struct waitq *wq)
+{
+    return -EPERM; /* as for a regular file: never waited on */
+}
+
+unsigned host_io_poll_now(int fd, unsigned events)
+{
+    return events;
 }
 
 int host_err_to_guest(int host_errno)
