@@ -74,6 +74,9 @@ struct platform_ops {
      * xsave header is -EINVAL). 0 or -errno. */
     int (*ctx_get_fpstate)(struct platform_ctx *ctx, struct platform_fpstate *out);
     int (*ctx_set_fpstate)(struct platform_ctx *ctx, const struct platform_fpstate *fp);
+    /* CPU time the app thread (or its whole stub process, PROCESS) used on
+     * the host, in ns. 0 or -errno. */
+    int (*ctx_cputime)(struct platform_ctx *ctx, bool process, uint64_t *out_ns);
     /* From any thread: makes a running ctx_switch() return INTERRUPTED soon.
      * Harmless if the context is not running. */
     void (*ctx_interrupt)(struct platform_ctx *ctx);

@@ -37,5 +37,7 @@ void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max);
 int host_futex_wait(uint32_t *word, uint32_t val, uint64_t deadline_ns);
 void host_futex_wake(uint32_t *word, int n);
 uint64_t host_monotonic_ns(void);
+/* CPU time the calling kernel thread used, in ns. */
+uint64_t host_thread_cputime_ns(void);
 
 #endif

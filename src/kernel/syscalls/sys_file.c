@@ -73,8 +73,11 @@ static long do_read(struct task *t, struct file *f, uint64_t buf, size_t n, int6
         if (got == 0)
             break;
         if (copy_out(t, buf + done, kbuf, (size_t)got) < 0) {
-            /* FIXME: the bytes already read from F are lost (Linux copies
-             * page by page and loses at most what faulted). */
+            /* Give a seekable file its offset back, as Linux leaves it
+             * where the copy stopped. FIXME: bytes read from a pipe or
+             * tty into a bad buffer are lost. */
+            if (off < 0 && vfs_file_is_seekable(f))
+                vfs_llseek(f, -(int64_t)got, SEEK_CUR);
             r = -EFAULT;
             break;
         }

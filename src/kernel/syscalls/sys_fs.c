@@ -201,13 +201,13 @@ static long do_readlink(struct task *t, int dirfd, uint64_t upath, uint64_t ubuf
 
 static long sys_readlink(struct task *t, const struct sys_args *a)
 {
-    return do_readlink(t, AT_FDCWD, a->arg[0], a->arg[1], (int64_t)a->arg[2]);
+    return do_readlink(t, AT_FDCWD, a->arg[0], a->arg[1], (int)a->arg[2]);
 }
 SYSCALL_DEFINE(readlink, sys_readlink, "sBd", SYS_FULL, NULL);
 
 static long sys_readlinkat(struct task *t, const struct sys_args *a)
 {
-    return do_readlink(t, (int)a->arg[0], a->arg[1], a->arg[2], (int64_t)a->arg[3]);
+    return do_readlink(t, (int)a->arg[0], a->arg[1], a->arg[2], (int)a->arg[3]);
 }
 SYSCALL_DEFINE(readlinkat, sys_readlinkat, "fsBd", SYS_FULL, NULL);
 

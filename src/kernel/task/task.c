@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -654,7 +655,12 @@ static int resolve_command(struct task *t, const char *cmd, char *const *envp, c
         int n = len ? snprintf(buf, size, "%.*s/%s", (int)len, p, cmd)
                     : snprintf(buf, size, "%s", cmd);
         if (n > 0 && (size_t)n < size) {
-            int r = vfs_access(t, buf, X_OK);
+            struct linux_stat st;
+            int r = vfs_statat(t, AT_FDCWD, buf, 0, &st);
+            if (r == 0 && (st.st_mode & S_IFMT) == S_IFDIR)
+                r = -ENOENT; /* a shell skips directories on PATH */
+            if (r == 0)
+                r = vfs_access(t, buf, X_OK);
             if (r == 0) {
                 struct file *f;
                 r = vfs_open_exec(t, buf, &f);

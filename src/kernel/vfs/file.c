@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "kernel/host/host.h"
+#include "kernel/mm/mm.h"
+#include "kernel/task/task.h"
 #include "kernel/vfs/vfs_internal.h"
 #include "lib/log.h"
 
@@ -221,8 +223,21 @@ long vfs_ioctl(struct file *f, struct task *t, unsigned cmd, uint64_t arg)
 {
     if (f->fmode & FMODE_PATH)
         return -EBADF;
-    if (!f->ops->ioctl)
+    if (!f->ops->ioctl) {
+        /* FIONREAD on a regular file: the bytes from the offset to EOF. */
+        if (cmd == 0x541B && inode_is_reg(f->inode)) {
+            struct linux_stat st;
+            int r = vfs_getattr(f->inode, &st);
+            if (r < 0)
+                return r;
+            pos_lock(f);
+            int64_t left = st.st_size - (int64_t)f->pos;
+            pos_unlock(f);
+            int32_t v = left > 0 ? (int32_t)MIN(left, (int64_t)INT32_MAX) : 0;
+            return mm_copy_out(t->mm, arg, &v, sizeof(v));
+        }
         return -ENOTTY;
+    }
     return f->ops->ioctl(f, t, cmd, arg);
 }
 

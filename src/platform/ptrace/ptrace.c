@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -389,6 +390,21 @@ static int ptrace_set_fpstate(struct platform_ctx *ctx, const struct platform_fp
     return 0;
 }
 
+static int ptrace_cputime(struct platform_ctx *ctx, bool process, uint64_t *out_ns)
+{
+    /* The host's CPU clock of the stub process (clock_getcpuclockid(3)
+     * encoding, CPUCLOCK_SCHED). The host refuses per-thread clocks of
+     * other processes; a stub runs one app thread, so its process clock
+     * is the thread's too. */
+    (void)process;
+    clockid_t clk = (clockid_t)((~(unsigned)ctx->pid << 3) | 2);
+    struct timespec ts;
+    if (clock_gettime(clk, &ts) < 0)
+        return -errno;
+    *out_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    return 0;
+}
+
 static void ptrace_interrupt(struct platform_ctx *ctx)
 {
     syscall(SYS_tgkill, ctx->pid, ctx->tid, INTERRUPT_SIGNAL);
@@ -405,5 +421,6 @@ const struct platform_ops g_ptrace_platform = {
     .ctx_switch = ptrace_switch,
     .ctx_get_fpstate = ptrace_get_fpstate,
     .ctx_set_fpstate = ptrace_set_fpstate,
+    .ctx_cputime = ptrace_cputime,
     .ctx_interrupt = ptrace_interrupt,
 };
