@@ -10,12 +10,13 @@ tail -n 25 build/test-output.txt | grep -v '^$' | sed 's/^/  /' >&2
 if [ ! -f build-asan/build.ninja ]; then
     CC=clang meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || status=1
 fi
-if meson compile -C build-asan >/dev/null 2>&1; then
+if meson compile -C build-asan >build-asan/compile-output.txt 2>&1; then
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=abort_on_error=1 \
         meson test -C build-asan --no-rebuild --suite unit --print-errorlogs \
         >build-asan/test-output.txt 2>&1 || status=1
 else
-    echo "asan build failed" >&2
+    echo "asan build failed:" >&2
+    grep -E 'error|FAILED' build-asan/compile-output.txt | head -n 20 >&2
     status=1
 fi
 python3 tools/test-summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json || status=1

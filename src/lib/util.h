@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define ALIGN_DOWN(x, a)                ((x) & ~((__typeof__(x))(a)-1))
 #define ALIGN_UP(x, a)                  ALIGN_DOWN((x) + (a)-1, (a))
 #define IS_ALIGNED(x, a)                (((x) & ((__typeof__(x))(a)-1)) == 0)

@@ -77,7 +77,8 @@ static struct bpf_insn g_filter[] = {
     /* 18 */ {RET_K, 0, 0, SECCOMP_RET_ALLOW},
 };
 
-extern char stub_gadget[], stub_gadget_ret[];
+extern char stub_gadget[] __attribute__((visibility("hidden")));
+extern char stub_gadget_ret[] __attribute__((visibility("hidden")));
 
 /* The gadget: the kernel sets rip=stub_gadget and the syscall registers,
  * resumes, and regains control at the int3. */
