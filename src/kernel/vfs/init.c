@@ -1,6 +1,6 @@
 /*
  * The sandbox's mount tree: overlay root (hostfs lower + tmpfs upper),
- * devfs on /dev, procfs on /proc.
+ * devfs on /dev, procfs on /proc, an empty tmpfs on /sys.
  */
 #include <errno.h>
 
@@ -106,6 +106,18 @@ int vfs_init(int host_root_fd, struct fs_struct **out_fs)
         return r;
     }
     procfs_set_mount(pm);
+
+    /* The host's /sys must not show through the root's lower layer: an
+     * empty tmpfs covers it. FIXME(issue 5): a sysfs generated from the
+     * sandbox's own state (cpu topology, cgroup limits). */
+    struct inode *sys;
+    r = tmpfs_new(0555, &sys);
+    if (r == 0)
+        r = mount_on(mnt, "sys", sys, NULL);
+    if (r < 0) {
+        log_error("vfs: mounting /sys: error %d", r);
+        return r;
+    }
 
     struct path rp = {mnt, mnt->root};
     return fs_struct_new(&rp, out_fs);
