@@ -210,7 +210,7 @@ static int count_strings(char *const *v, size_t *out_count, size_t *out_bytes)
 
 static int build_stack(struct task *t, struct mm *mm, char *const *argv, char *const *envp,
                        const char *execfn, const struct elf_info *prog, uint64_t interp_base,
-                       uint64_t *out_sp)
+                       uint64_t *out_sp, struct loader_image *img)
 {
     size_t argc, envc, argb, envb;
     int r = count_strings(argv, &argc, &argb);
@@ -246,10 +246,13 @@ static int build_stack(struct task *t, struct mm *mm, char *const *argv, char *c
     r = sb_push(&sb, end_marker, sizeof(end_marker), &a);
     if (r == 0)
         r = sb_push(&sb, execfn, strlen(execfn) + 1, &execfn_addr);
+    img->env_end = sb.top - sb.used;
     for (size_t i = envc; r == 0 && i-- > 0;)
         r = sb_push(&sb, envp[i], strlen(envp[i]) + 1, &envpp[i]);
+    img->env_start = img->arg_end = sb.top - sb.used;
     for (size_t i = argc; r == 0 && i-- > 0;)
         r = sb_push(&sb, argv[i], strlen(argv[i]) + 1, &argp[i]);
+    img->arg_start = sb.top - sb.used;
     if (r == 0)
         r = sb_push(&sb, "x86_64", 7, &platform_addr);
     uint8_t rnd[16];
@@ -348,7 +351,7 @@ int loader_load(struct task *t, struct mm *mm, struct file *file, const uint8_t 
         interp_base = ld.bias;
     }
     uint64_t sp;
-    r = build_stack(t, mm, argv, envp, execfn, &prog, interp_base, &sp);
+    r = build_stack(t, mm, argv, envp, execfn, &prog, interp_base, &sp, out);
     if (r < 0)
         return r;
     out->entry = entry;

@@ -22,6 +22,7 @@ int loader_check_elf(const uint8_t *hdr, size_t len);
 struct loader_image {
     uint64_t entry;    /* where the app starts (the interpreter's entry if any) */
     uint64_t sp;       /* initial stack pointer */
+    uint64_t arg_start, arg_end, env_start, env_end; /* the strings on the stack */
 };
 
 /* Loads FILE (borrowed; HDR holds its first LOADER_HDR_SIZE bytes) into MM,

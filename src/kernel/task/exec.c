@@ -187,6 +187,10 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
     fdtable_close_on_exec(t->files);
     reset_signal_actions(t->tg);
     pthread_mutex_lock(&t->tg->lock);
+    t->tg->arg_start = img.arg_start;
+    t->tg->arg_end = img.arg_end;
+    t->tg->env_start = img.env_start;
+    t->tg->env_end = img.env_end;
     if (t->tg->exe)
         file_put(t->tg->exe);
     t->tg->exe = f;

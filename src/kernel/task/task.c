@@ -83,6 +83,88 @@ struct list_head *task_all_tgs(void)
     return &g_all_tgs;
 }
 
+void task_for_each_tg(void (*fn)(struct thread_group *tg, void *arg), void *arg)
+{
+    struct thread_group *tg;
+    pthread_mutex_lock(&g_tasks_lock);
+    list_for_each_entry(tg, &g_all_tgs, all)
+        fn(tg, arg);
+    pthread_mutex_unlock(&g_tasks_lock);
+}
+
+/* The leader's resources are read under g_tasks_lock, which task_finish()
+ * holds while it clears tg->leader; the leader frees them only after. */
+struct mm *tg_get_mm(struct thread_group *tg)
+{
+    struct mm *mm = NULL;
+    pthread_mutex_lock(&g_tasks_lock);
+    if (tg->leader && tg->leader->mm && !tg->zombie) {
+        mm = tg->leader->mm;
+        mm_get(mm);
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+    return mm;
+}
+
+struct fdtable *tg_get_files(struct thread_group *tg)
+{
+    struct fdtable *f = NULL;
+    pthread_mutex_lock(&g_tasks_lock);
+    if (tg->leader && tg->leader->files && !tg->zombie) {
+        f = tg->leader->files;
+        fdtable_get(f);
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+    return f;
+}
+
+struct fs_struct *tg_get_fs(struct thread_group *tg)
+{
+    struct fs_struct *fs = NULL;
+    pthread_mutex_lock(&g_tasks_lock);
+    if (tg->leader && tg->leader->fs && !tg->zombie) {
+        fs = tg->leader->fs;
+        fs_struct_get(fs);
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+    return fs;
+}
+
+void tg_info(struct thread_group *tg, struct tg_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&g_tasks_lock);
+    out->ppid = tg->parent ? tg->parent->pid : 0;
+    out->pgid = tg->pgid;
+    out->sid = tg->sid;
+    out->nr_threads = tg->nr_threads;
+    out->start_time_ns = tg->start_time_ns;
+    struct task *t = tg->leader;
+    pthread_mutex_lock(&tg->sighand->lock);
+    if (tg->zombie || !t)
+        out->state = 'Z';
+    else if (tg->stopped)
+        out->state = 'T';
+    else
+        out->state = t->in_app ? 'R' : 'S';
+    if (t) {
+        memcpy(out->comm, t->comm, sizeof(out->comm));
+        out->cred = t->cred;
+        out->sigmask = t->sigmask;
+        out->sigpending = t->pending.set;
+    }
+    out->sigpending |= tg->shared_pending.set;
+    for (int i = 0; i < LINUX_NSIG; i++) {
+        uint64_t h = tg->sighand->action[i].handler;
+        if (h == (uint64_t)(uintptr_t)SIG_IGN)
+            out->sigignored |= 1ULL << i;
+        else if (h != (uint64_t)(uintptr_t)SIG_DFL)
+            out->sigcaught |= 1ULL << i;
+    }
+    pthread_mutex_unlock(&tg->sighand->lock);
+    pthread_mutex_unlock(&g_tasks_lock);
+}
+
 struct thread_group *task_lookup_tg(int pid)
 {
     struct thread_group *tg, *found = NULL;
@@ -418,6 +500,10 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
     pthread_mutex_lock(&t->tg->lock);
     memcpy(tg->rlim, t->tg->rlim, sizeof(tg->rlim));
     tg->exe = t->tg->exe;
+    tg->arg_start = t->tg->arg_start;
+    tg->arg_end = t->tg->arg_end;
+    tg->env_start = t->tg->env_start;
+    tg->env_end = t->tg->env_end;
     if (tg->exe)
         file_get(tg->exe);
     pthread_mutex_unlock(&t->tg->lock);

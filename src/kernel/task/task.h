@@ -65,6 +65,9 @@ struct thread_group {
     int stop_report;                 /* (T) wait status of a stop/continue not yet reported */
     pthread_mutex_t lock;
     uint64_t start_time_ns;          /* (c) */
+    /* Where exec put the command line and environment in the app's
+     * memory (for /proc/PID/cmdline and environ). */
+    uint64_t arg_start, arg_end, env_start, env_end; /* (g) lock */
 };
 
 struct task {
@@ -122,6 +125,27 @@ int task_run_init(const struct sandbox_init *init, int *out_status);
 /* Ends the calling task's whole thread group with wait status STATUS
  * (exit code << 8, or a signal number). The caller returns to its loop. */
 void task_exit_group(struct task *t, int status);
+
+/* Calls FN for every process that is not yet reaped, in pid order of
+ * creation, with the process table locked: FN must not block, sleep or
+ * call back into the task table. */
+void task_for_each_tg(void (*fn)(struct thread_group *tg, void *arg), void *arg);
+/* What TG's (first) thread uses, each with a new reference, or NULL once
+ * it has exited. The caller puts it (mm_put, fdtable_put, fs_struct_put). */
+struct mm *tg_get_mm(struct thread_group *tg);
+struct fdtable *tg_get_files(struct thread_group *tg);
+struct fs_struct *tg_get_fs(struct thread_group *tg);
+/* A snapshot of TG for /proc: state letter (R, S, T, Z), ppid, comm,
+ * credentials and thread count. */
+struct tg_info {
+    char state;
+    int ppid, pgid, sid, nr_threads;
+    char comm[16];
+    struct cred cred;
+    uint64_t start_time_ns;
+    uint64_t sigmask, sigpending, sigignored, sigcaught;
+};
+void tg_info(struct thread_group *tg, struct tg_info *out);
 
 /* A host signal for the sandbox (the CLI forwards SIGINT, SIGTERM …): sent
  * to the sandbox's init as from outside, so its default action applies even
