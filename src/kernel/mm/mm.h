@@ -90,6 +90,19 @@ void mm_munlockall(struct mm *mm);
 uint64_t mm_locked_bytes(struct mm *mm);
 uint64_t mm_total_bytes(struct mm *mm);
 
+/* Where a futex word lives: shared memory is keyed by its memory-file
+ * offset (the same in every address space mapping it). */
+struct mm_word_key {
+    bool shared;
+    uint64_t memfile_off;
+};
+/* Runs FN on the kernel address of the 32-bit app word at ADDR (aligned)
+ * with the mapping pinned (mm->lock held for reading: FN must not block or
+ * call into mm). Needs PROT_READ, and PROT_WRITE if WRITE. Fills OUT_KEY if
+ * set. FN's result, or -EFAULT / -EINVAL (misaligned). */
+int mm_word_op(struct mm *mm, uint64_t addr, bool write,
+               int (*fn)(uint32_t *word, void *arg), void *arg, struct mm_word_key *out_key);
+
 /* Formats /proc/PID/maps into BUF; returns the length (truncated at SIZE). */
 size_t mm_format_maps(struct mm *mm, char *buf, size_t size);
 

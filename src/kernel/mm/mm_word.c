@@ -1,0 +1,47 @@
+/*
+ * Atomic access to one 32-bit word of app memory, for futexes: the word's
+ * kernel address is used under mm->lock (read), so no munmap can free its
+ * page meanwhile, and the operation is a real atomic on the memory the app
+ * threads (in other stub processes) use concurrently.
+ *
+ * FIXME(COW): once private pages are shared copy-on-write after fork, a
+ * write through here must first break the sharing (as copy_out does).
+ */
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "kernel/mm/memfile.h"
+#include "kernel/mm/mm.h"
+#include "kernel/mm/mm_internal.h"
+
+int mm_word_op(struct mm *mm, uint64_t addr, bool write,
+               int (*fn)(uint32_t *word, void *arg), void *arg, struct mm_word_key *out_key)
+{
+    if (addr & 3)
+        return -EINVAL;
+    int need = write ? (PROT_READ | PROT_WRITE) : PROT_READ;
+    int r;
+    pthread_rwlock_rdlock(&mm->lock);
+    size_t lo = 0, hi = mm->nr_vmas;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (mm->vmas[mid].end <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo >= mm->nr_vmas || mm->vmas[lo].start > addr || (mm->vmas[lo].prot & need) != need) {
+        r = -EFAULT;
+        goto out;
+    }
+    const struct vma *v = &mm->vmas[lo];
+    uint64_t off = v->off + (addr - v->start);
+    if (out_key) {
+        out_key->shared = (v->flags & VMA_SHARED) != 0;
+        out_key->memfile_off = off;
+    }
+    r = fn ? fn((uint32_t *)memfile_ptr(off), arg) : 0;
+out:
+    pthread_rwlock_unlock(&mm->lock);
+    return r;
+}
