@@ -30,12 +30,15 @@ void log_msg(enum log_level lvl, const char *fmt, ...) PRINTF_FMT(2, 3);
             log_msg(LOG_LVL_DEBUG, __VA_ARGS__);                               \
     } while (0)
 
-/* Warns once per call site. */
+/* An app used something moat does not support: said once per call site,
+ * at info level (with --debug or in the --debug-log file), so it never
+ * mixes into the app's own stderr. */
 #define log_warn_once(...)                                                     \
     do {                                                                       \
         static int _warned;                                                    \
-        if (!__atomic_exchange_n(&_warned, 1, __ATOMIC_RELAXED))               \
-            log_msg(LOG_LVL_WARN, __VA_ARGS__);                                \
+        if (g_log_level >= LOG_LVL_INFO &&                                     \
+            !__atomic_exchange_n(&_warned, 1, __ATOMIC_RELAXED))               \
+            log_msg(LOG_LVL_INFO, __VA_ARGS__);                                \
     } while (0)
 
 #endif

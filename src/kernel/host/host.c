@@ -3,7 +3,6 @@
 
 #include <cpuid.h>
 #include <errno.h>
-#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -123,6 +122,11 @@ void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max)
     *out_max = rl.rlim_max;
 }
 
+#define HOST_FUTEX_WAKE          1
+#define HOST_FUTEX_WAIT_BITSET   9
+#define HOST_FUTEX_PRIVATE_FLAG  128
+#define HOST_FUTEX_BITSET_ANY    0xffffffffU
+
 int host_futex_wait(uint32_t *word, uint32_t val, uint64_t deadline_ns)
 {
     struct timespec ts, *tsp = NULL;
@@ -132,8 +136,8 @@ int host_futex_wait(uint32_t *word, uint32_t val, uint64_t deadline_ns)
         tsp = &ts;
     }
     /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. */
-    long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, tsp, NULL,
-                     FUTEX_BITSET_MATCH_ANY);
+    long r = syscall(SYS_futex, word, HOST_FUTEX_WAIT_BITSET | HOST_FUTEX_PRIVATE_FLAG, val, tsp, NULL,
+                     HOST_FUTEX_BITSET_ANY);
     if (r < 0)
         return errno == EAGAIN || errno == ETIMEDOUT || errno == EINTR ? -errno : -EIO;
     return 0;
@@ -141,7 +145,7 @@ int host_futex_wait(uint32_t *word, uint32_t val, uint64_t deadline_ns)
 
 void host_futex_wake(uint32_t *word, int n)
 {
-    syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+    syscall(SYS_futex, word, HOST_FUTEX_WAKE | HOST_FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
 }
 
 uint64_t host_monotonic_ns(void)

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "kernel/host/host.h"
+#include "kernel/ipc/futex.h"
 #include "kernel/mm/mm.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/task_internal.h"
@@ -357,11 +358,9 @@ static void task_finish(struct task *t)
 {
     struct thread_group *tg = t->tg;
 
-    if (t->clear_child_tid) {
-        uint32_t zero = 0;
-        if (t->mm)
-            mm_copy_out(t->mm, t->clear_child_tid, &zero, sizeof(zero));
-    }
+    futex_exit_robust_list(t);
+    if (t->clear_child_tid && t->mm)
+        futex_clear_and_wake(t->mm, t->clear_child_tid);
     if (t->as)
         g_platform->as_destroy(t->as);
     if (t->mm)
