@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernel/fs/fs.h"
+#include "kernel/fs/pagecache.h"
 #include "kernel/host/host_fs.h"
 #include "kernel/task/task.h"
 #include "lib/log.h"
@@ -29,9 +30,9 @@ struct tmpfs_dirent {
 struct tmpfs_inode {
     struct inode base;
     struct tmpfs *fs;            /* (c) */
-    /* regular files */
-    uint8_t *data;               /* (i) base.lock */
-    size_t cap;                  /* (i) */
+    /* regular files: the data lives in the memory file, so MAP_SHARED
+     * mappings share it with read/write */
+    struct pagecache data;       /* (i) base.lock */
     /* symlinks */
     char *target;                /* (c) */
     /* directories */
@@ -355,23 +356,22 @@ static int tmpfs_readlink(struct inode *inode, char *buf, size_t size)
     return (int)n;
 }
 
-/* Grows or shrinks the data of TI to SIZE; base.lock held. */
+/* Grows or shrinks the data of TI to SIZE; base.lock held. The bytes
+ * between the two sizes are zeroed either way: growing must not show what a
+ * shared mapping wrote past the end, and shrinking gives the memory back.
+ * FIXME: Linux raises SIGBUS on access to mapped pages wholly past the end
+ * of the file; here they read as zero (and writes there are dropped by the
+ * next size change). Remove when mm can fault such pages. */
 static int resize_locked(struct tmpfs_inode *ti, uint64_t size)
 {
-    if (size > ti->cap) {
-        if (size > ((uint64_t)1 << 40))
-            return -EFBIG;
-        size_t cap = ti->cap ? ti->cap : 4096;
-        while (cap < size)
-            cap *= 2;
-        uint8_t *d = realloc(ti->data, cap);
-        if (!d)
-            return -ENOSPC;
-        ti->data = d;
-        ti->cap = cap;
-    }
-    if (size > ti->base.size)
-        memset(ti->data + ti->base.size, 0, size - ti->base.size);
+    uint64_t old = ti->base.size;
+    int r = pagecache_reserve(&ti->data, size);
+    if (r < 0)
+        return r;
+    if (size > old)
+        pagecache_zero(&ti->data, old, size);
+    else
+        pagecache_zero(&ti->data, size, MIN(ALIGN_UP(old, PAGE_SIZE), ti->data.cap));
     ti->base.size = size;
     return 0;
 }
@@ -397,7 +397,7 @@ static ssize_t tmpfs_read(struct file *f, void *buf, size_t n, uint64_t *pos)
     size_t done = 0;
     if (*pos < ti->base.size) {
         done = MIN(n, ti->base.size - *pos);
-        memcpy(buf, ti->data + *pos, done);
+        pagecache_read(&ti->data, buf, done, *pos);
         *pos += done;
     }
     pthread_mutex_unlock(&ti->base.lock);
@@ -417,7 +417,7 @@ static ssize_t tmpfs_write_locked(struct tmpfs_inode *ti, const void *buf, size_
         if (r < 0)
             return r;
     }
-    memcpy(ti->data + *pos, buf, n);
+    pagecache_write(&ti->data, buf, n, *pos);
     *pos = end;
     host_fs_now(&ti->base.mtime);
     ti->base.ctime = ti->base.mtime;
@@ -468,7 +468,7 @@ static void tmpfs_evict(struct inode *inode)
         struct inode *child = remove_locked(ti, e);
         inode_put(child);
     }
-    free(ti->data);
+    pagecache_release(&ti->data);
     free(ti->target);
     free(ti);
 }
@@ -488,9 +488,20 @@ static const struct inode_ops tmpfs_iops = {
         .evict = tmpfs_evict,
 };
 
+static int tmpfs_mmap_backing(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
+                              uint64_t *out_len)
+{
+    struct tmpfs_inode *ti = TI(f->inode);
+    pthread_mutex_lock(&ti->base.lock);
+    int r = pagecache_backing(&ti->data, off, len, out_moff, out_len);
+    pthread_mutex_unlock(&ti->base.lock);
+    return r;
+}
+
 static const struct file_ops tmpfs_fops = {
         .read = tmpfs_read,
         .write = tmpfs_write,
+        .mmap_backing = tmpfs_mmap_backing,
 };
 
 /* ---- overlay support ---- */

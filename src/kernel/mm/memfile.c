@@ -6,6 +6,14 @@
  * (lowest fitting offset), freeing with coalescing and reserving a given
  * range are all O(log n) expected. First fit from the lowest offset keeps the
  * file dense, which keeps SEEK_DATA walks short.
+ *
+ * Every allocated page has a reference count (g_mf_refs, one 32-bit word per
+ * page in a second sparse memfd, so only the counts of used pages cost
+ * memory). Allocation sets it to 1; memfile_ref() adds owners (a forked
+ * address space sharing a private page copy-on-write, a mapping of a file's
+ * page cache); memfile_free() drops one and releases the pages that reach
+ * zero. Counts change with atomics outside g_mf_lock: a page reaching zero
+ * is seen by exactly one caller, which alone releases it.
  */
 #include "kernel/mm/memfile.h"
 
@@ -20,6 +28,7 @@
 
 int g_memfile_fd = -1;
 uint8_t *g_memfile_base;
+static uint32_t *g_mf_refs;           /* (a) atomic; (c) pointer after memfile_init */
 
 struct fext {
     uint64_t start, len;
@@ -179,14 +188,27 @@ int memfile_init(uint64_t size)
         host_mem_close(fd);
         return r;
     }
+    /* The counts live in a memfd of their own: sparse like the memory file,
+     * and mapped NORESERVE by host_mem_map. */
+    uint64_t refs_size = ALIGN_UP(size / PAGE_SIZE * sizeof(uint32_t), PAGE_SIZE);
+    int rfd;
+    uint8_t *refs;
+    r = host_mem_create("moat-memory-refs", refs_size, &rfd);
+    if (r < 0)
+        goto out_unmap;
+    r = host_mem_map(rfd, refs_size, &refs);
+    host_mem_close(rfd);
+    if (r < 0)
+        goto out_unmap;
     pthread_mutex_lock(&g_mf_lock);
     struct fext *n = fext_new(0, size);
     if (!n) {
         pthread_mutex_unlock(&g_mf_lock);
-        host_mem_unmap(base, size);
-        host_mem_close(fd);
-        return -ENOMEM;
+        host_mem_unmap(refs, refs_size);
+        r = -ENOMEM;
+        goto out_unmap;
     }
+    g_mf_refs = (uint32_t *)(void *)refs;
     g_free_root = n;
     g_mf_size = size;
     g_mf_used = 0;
@@ -194,6 +216,57 @@ int memfile_init(uint64_t size)
     g_memfile_base = base;
     pthread_mutex_unlock(&g_mf_lock);
     return 0;
+out_unmap:
+    host_mem_unmap(base, size);
+    host_mem_close(fd);
+    return r;
+}
+
+static pthread_once_t g_mf_once = PTHREAD_ONCE_INIT;
+
+static void memfile_default_init(void)
+{
+    if (g_memfile_fd < 0 && memfile_init(MEMFILE_DEFAULT_SIZE) < 0)
+        log_error("memfile: cannot create the default memory file");
+}
+
+int memfile_ensure(void)
+{
+    if (__atomic_load_n(&g_memfile_base, __ATOMIC_ACQUIRE))
+        return 0;
+    pthread_once(&g_mf_once, memfile_default_init);
+    return g_memfile_base ? 0 : -ENOMEM;
+}
+
+static void refs_set_one(uint64_t off, uint64_t len)
+{
+    for (uint64_t p = off / PAGE_SIZE, e = (off + len) / PAGE_SIZE; p < e; p++)
+        __atomic_store_n(&g_mf_refs[p], 1, __ATOMIC_RELAXED);
+}
+
+void memfile_ref(uint64_t off, uint64_t len)
+{
+    for (uint64_t p = off / PAGE_SIZE, e = (off + len) / PAGE_SIZE; p < e; p++) {
+        uint32_t old = __atomic_fetch_add(&g_mf_refs[p], 1, __ATOMIC_RELAXED);
+        if (old == 0 || old == UINT32_MAX) {
+            log_error("memfile: reference to page %#lx with count %u", (unsigned long)(p * PAGE_SIZE),
+                      old);
+            abort();
+        }
+    }
+}
+
+bool memfile_exclusive(uint64_t off, uint64_t len)
+{
+    for (uint64_t p = off / PAGE_SIZE, e = (off + len) / PAGE_SIZE; p < e; p++)
+        if (__atomic_load_n(&g_mf_refs[p], __ATOMIC_ACQUIRE) != 1)
+            return false;
+    return true;
+}
+
+uint32_t memfile_refcount(uint64_t off)
+{
+    return __atomic_load_n(&g_mf_refs[off / PAGE_SIZE], __ATOMIC_ACQUIRE);
 }
 
 int memfile_alloc(uint64_t len, uint64_t *out_off)
@@ -205,7 +278,10 @@ int memfile_alloc(uint64_t len, uint64_t *out_off)
     if (ok)
         g_mf_used += len;
     pthread_mutex_unlock(&g_mf_lock);
-    return ok ? 0 : -ENOMEM;
+    if (!ok)
+        return -ENOMEM;
+    refs_set_one(*out_off, len);
+    return 0;
 }
 
 int memfile_alloc_at(uint64_t off, uint64_t len)
@@ -242,6 +318,8 @@ out_restore:
         r = merge(back, r);
     g_free_root = merge(l, r);
     pthread_mutex_unlock(&g_mf_lock);
+    if (ret == 0)
+        refs_set_one(off, len);
     return ret;
 }
 
@@ -296,10 +374,9 @@ static void release_locked(uint64_t off, uint64_t len)
     g_mf_used -= len;
 }
 
-void memfile_free(uint64_t off, uint64_t len)
+/* Punches and releases [off, off+len), whose pages reached count zero. */
+static void release_run(uint64_t off, uint64_t len)
 {
-    if (len == 0)
-        return;
     int r = host_mem_punch(g_memfile_fd, off, len);
     if (r < 0) {
         /* Pages we cannot zero must never be handed out again. */
@@ -310,6 +387,30 @@ void memfile_free(uint64_t off, uint64_t len)
     pthread_mutex_lock(&g_mf_lock);
     release_locked(off, len);
     pthread_mutex_unlock(&g_mf_lock);
+}
+
+void memfile_free(uint64_t off, uint64_t len)
+{
+    uint64_t run = 0, run_len = 0;
+
+    for (uint64_t p = off / PAGE_SIZE, e = (off + len) / PAGE_SIZE; p < e; p++) {
+        uint32_t old = __atomic_fetch_sub(&g_mf_refs[p], 1, __ATOMIC_ACQ_REL);
+        if (old == 0) {
+            log_error("memfile: count of page %#lx below zero", (unsigned long)(p * PAGE_SIZE));
+            abort();
+        }
+        if (old == 1) {
+            if (run_len == 0)
+                run = p * PAGE_SIZE;
+            run_len += PAGE_SIZE;
+            continue;
+        }
+        if (run_len)
+            release_run(run, run_len);
+        run_len = 0;
+    }
+    if (run_len)
+        release_run(run, run_len);
 }
 
 void memfile_discard(uint64_t off, uint64_t len)

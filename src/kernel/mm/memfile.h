@@ -9,8 +9,12 @@
 #ifndef MOAT_KERNEL_MM_MEMFILE_H
 #define MOAT_KERNEL_MM_MEMFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* What memfile_ensure() creates when nothing called memfile_init(). */
+#define MEMFILE_DEFAULT_SIZE (1ULL << 40)
 
 extern int g_memfile_fd;
 extern uint8_t *g_memfile_base;
@@ -18,19 +22,34 @@ extern uint8_t *g_memfile_base;
 /* Creates the memfd of SIZE bytes (sparse) and maps it. 0 or -errno. */
 int memfile_init(uint64_t size);
 
-/* Reserves LEN bytes (page multiple) of file offsets. The pages read as
- * zero. 0 and *out_off, or -ENOMEM. */
+/* Creates the memory file with MEMFILE_DEFAULT_SIZE unless it exists (for
+ * file systems whose unit tests run without the sandbox's setup). 0 or
+ * -ENOMEM. */
+int memfile_ensure(void);
+
+/* Reserves LEN bytes (page multiple) of file offsets, each page with
+ * reference count 1. The pages read as zero. 0 and *out_off, or -ENOMEM. */
 int memfile_alloc(uint64_t len, uint64_t *out_off);
 
-/* Releases [off, off+len): the range is punched (its memory goes back to the
- * host) and may be handed out again. */
+/* Drops one reference on each page of [off, off+len). Pages whose count
+ * reaches zero are punched (their memory goes back to the host) and may be
+ * handed out again. A count going below zero aborts. */
 void memfile_free(uint64_t off, uint64_t len);
 
-/* Punches [off, off+len) without releasing the offsets (madvise DONTNEED). */
+/* Adds one reference to each page of [off, off+len) (all allocated). */
+void memfile_ref(uint64_t off, uint64_t len);
+/* Whether every page of [off, off+len) has exactly one reference: its owner
+ * may then write it in place. */
+bool memfile_exclusive(uint64_t off, uint64_t len);
+/* The reference count of the page at OFF (tests). */
+uint32_t memfile_refcount(uint64_t off);
+
+/* Punches [off, off+len) without releasing the offsets (madvise DONTNEED).
+ * The caller must own the pages exclusively. */
 void memfile_discard(uint64_t off, uint64_t len);
 
 /* Reserves exactly [off, off+len) if all of it is free (growing a range in
- * place). 0 or -ENOMEM. */
+ * place), each page with count 1. 0 or -ENOMEM. */
 int memfile_alloc_at(uint64_t off, uint64_t len);
 
 /* The first extent of pages holding data in [off, end): 0 and

@@ -268,6 +268,15 @@ struct file_ops {
     int (*reopen)(struct file *old, struct file *new_file);
     /* Last put. */
     void (*release)(struct file *f);
+    /* Optional, for MAP_SHARED mappings: the memory-file pages backing
+     * [OFF, OFF+LEN) of the file (page aligned), reserved if needed (the
+     * file's size does not change): *out_moff backs OFF and *out_len
+     * (<= LEN) bytes follow contiguously there, each page with one new
+     * memory-file reference for the caller (dropped with memfile_free()).
+     * No lock held on entry. NULL: the data is not in the memory file.
+     * 0 or -errno. */
+    int (*mmap_backing)(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
+                        uint64_t *out_len);
 };
 
 struct file {

@@ -1,0 +1,148 @@
+/*
+ * File data in memory-file chunks; see pagecache.h.
+ */
+#include "kernel/fs/pagecache.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel/mm/memfile.h"
+#include "kernel/vfs/vfs_fs.h"
+#include "lib/util.h"
+
+#define PAGECACHE_MAX_SIZE  ((uint64_t)1 << 40)
+/* Growth beyond this is linear: doubling a huge file would reserve as many
+ * offsets again, which the memory file may not have. */
+#define PAGECACHE_MAX_GROW  ((uint64_t)1 << 30)
+
+int pagecache_reserve(struct pagecache *pc, uint64_t size)
+{
+    if (size <= pc->cap)
+        return 0;
+    if (size > PAGECACHE_MAX_SIZE)
+        return -EFBIG;
+    if (memfile_ensure() < 0)
+        return -ENOSPC;
+    uint64_t need = ALIGN_UP(size, PAGE_SIZE) - pc->cap;
+    uint64_t grow = MAX(need, MIN(pc->cap, PAGECACHE_MAX_GROW));
+    struct pagecache_chunk *last = pc->nr ? &pc->chunks[pc->nr - 1] : NULL;
+
+    /* In place first (one chunk keeps a mapping one piece), then anywhere;
+     * the doubled size first, then just what is needed. */
+    for (int attempt = 0; attempt < 2; attempt++, grow = need) {
+        if (last && memfile_alloc_at(last->moff + last->len, grow) == 0) {
+            last->len += grow;
+            pc->cap += grow;
+            return 0;
+        }
+    }
+    grow = MAX(need, MIN(pc->cap, PAGECACHE_MAX_GROW));
+    if (pc->nr == pc->nr_cap) {
+        size_t n = pc->nr_cap ? pc->nr_cap * 2 : 4;
+        struct pagecache_chunk *c = realloc(pc->chunks, n * sizeof(*c));
+        if (!c)
+            return -ENOSPC;
+        pc->chunks = c;
+        pc->nr_cap = n;
+    }
+    uint64_t moff;
+    if (memfile_alloc(grow, &moff) < 0) {
+        grow = need;
+        if (memfile_alloc(grow, &moff) < 0)
+            return -ENOSPC;
+    }
+    pc->chunks[pc->nr++] = (struct pagecache_chunk){pc->cap, moff, grow};
+    pc->cap += grow;
+    return 0;
+}
+
+/* The chunk holding file offset OFF (< cap). */
+static const struct pagecache_chunk *chunk_of(const struct pagecache *pc, uint64_t off)
+{
+    size_t lo = 0, hi = pc->nr;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pc->chunks[mid].foff <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return &pc->chunks[lo];
+}
+
+/* Calls FN on each contiguous memory-file piece of [OFF, OFF+N). */
+#define FOR_EACH_PIECE(pc, off, n, ptr, len, body)                                                \
+    do {                                                                                           \
+        uint64_t at_ = (off), end_ = (off) + (n);                                                  \
+        while (at_ < end_) {                                                                       \
+            const struct pagecache_chunk *c_ = chunk_of((pc), at_);                                \
+            uint64_t len = MIN(end_, c_->foff + c_->len) - at_;                                    \
+            uint64_t ptr = c_->moff + (at_ - c_->foff);                                            \
+            body;                                                                                  \
+            at_ += len;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+void pagecache_read(const struct pagecache *pc, void *buf, size_t n, uint64_t off)
+{
+    uint8_t *p = buf;
+    FOR_EACH_PIECE(pc, off, n, moff, len, {
+        memcpy(p, memfile_ptr(moff), len);
+        p += len;
+    });
+}
+
+void pagecache_write(struct pagecache *pc, const void *buf, size_t n, uint64_t off)
+{
+    const uint8_t *p = buf;
+    FOR_EACH_PIECE(pc, off, n, moff, len, {
+        memcpy(memfile_ptr(moff), p, len);
+        p += len;
+    });
+}
+
+void pagecache_zero(struct pagecache *pc, uint64_t from, uint64_t to)
+{
+    if (from >= to)
+        return;
+    uint64_t a = ALIGN_UP(from, PAGE_SIZE), b = ALIGN_DOWN(to, PAGE_SIZE);
+    if (a >= b) {
+        FOR_EACH_PIECE(pc, from, to - from, moff, len, memset(memfile_ptr(moff), 0, len));
+        return;
+    }
+    FOR_EACH_PIECE(pc, from, a - from, moff, len, memset(memfile_ptr(moff), 0, len));
+    FOR_EACH_PIECE(pc, a, b - a, moff, len, memfile_discard(moff, len));
+    FOR_EACH_PIECE(pc, b, to - b, moff, len, memset(memfile_ptr(moff), 0, len));
+}
+
+void pagecache_release(struct pagecache *pc)
+{
+    for (size_t i = 0; i < pc->nr; i++)
+        memfile_free(pc->chunks[i].moff, pc->chunks[i].len);
+    free(pc->chunks);
+    *pc = (struct pagecache){0};
+}
+
+int pagecache_backing(struct pagecache *pc, uint64_t off, uint64_t len, uint64_t *out_moff,
+                      uint64_t *out_len)
+{
+    if (!IS_ALIGNED(off | len, PAGE_SIZE) || len == 0 || off + len < off)
+        return -EINVAL;
+    int r = pagecache_reserve(pc, off + len);
+    if (r < 0)
+        return r == -EFBIG ? -EFBIG : -ENOMEM;
+    const struct pagecache_chunk *c = chunk_of(pc, off);
+    *out_moff = c->moff + (off - c->foff);
+    *out_len = MIN(len, c->foff + c->len - off);
+    memfile_ref(*out_moff, *out_len);
+    return 0;
+}
+
+int pagecache_file_backing(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
+                           uint64_t *out_len)
+{
+    if (!f->ops || !f->ops->mmap_backing)
+        return -ENODEV;
+    return f->ops->mmap_backing(f, off, len, out_moff, out_len);
+}
