@@ -6,10 +6,11 @@
  * is built only from ranges of the kernel's memory file. A context (struct
  * platform_ctx) is one application thread inside it.
  *
- * Threading rule: a context is created, switched and destroyed by one kernel
- * thread only (its owner). map/unmap/protect on an address space are called
- * by a kernel thread that owns a context in that address space (ptrace must
- * inject the host call through a thread it traces).
+ * Threading rule: a context is switched and destroyed by one kernel thread
+ * only (its owner). map/unmap/protect on an address space are called by a
+ * kernel thread that owns a context in that address space (ptrace must
+ * inject the host call through a thread it traces). An address space lives
+ * until its last context is destroyed.
  */
 #ifndef MOAT_PLATFORM_PLATFORM_H
 #define MOAT_PLATFORM_PLATFORM_H
@@ -57,8 +58,18 @@ struct platform_ops {
     /* A new, empty address space. The calling kernel thread becomes the owner
      * of its first context, returned in out_ctx. 0 or -errno. */
     int (*as_new)(struct platform_as **out_as, struct platform_ctx **out_ctx);
-    /* Destroys an address space and every context in it. Cannot fail. */
-    void (*as_destroy)(struct platform_as *as);
+    /* Another context in FROM's address space (a thread, or a CLONE_VM
+     * process), starting with FROM's FPU state. The caller owns FROM; the
+     * new context belongs to nobody until ctx_adopt(). 0 or -errno. */
+    int (*ctx_new)(struct platform_ctx *from, struct platform_ctx **out);
+    /* Makes the calling kernel thread the owner of CTX (once, before its
+     * first switch). 0 or -errno. */
+    int (*ctx_adopt)(struct platform_ctx *ctx);
+    /* Destroys CTX (called by its owner, or by anyone for a context never
+     * adopted); its address space goes with its last context. */
+    void (*ctx_destroy)(struct platform_ctx *ctx);
+    /* The address space CTX runs in. */
+    struct platform_as *(*ctx_as)(struct platform_ctx *ctx);
     /* Maps [addr, addr+len) to the memory file at FILE_OFF with PROT (PROT_*),
      * replacing whatever was there. 0 or -errno. */
     int (*map)(struct platform_as *as, uint64_t addr, uint64_t len, int prot, uint64_t file_off);

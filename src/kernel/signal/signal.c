@@ -107,7 +107,7 @@ static bool is_ignored_locked(struct thread_group *tg, int sig)
 
 /* Makes T notice a signal: wakes it if it sleeps in the kernel, stops its
  * app code if it runs. Caller holds sighand->lock. */
-static void signal_notify_locked(struct task *t)
+void signal_kick_locked(struct task *t)
 {
     task_wake(t);
     if (t->in_app && t->ctx)
@@ -138,20 +138,23 @@ static int queue_locked(struct sigpending *p, int sig, const struct linux_siginf
     return 0;
 }
 
+static void kick_all_locked(struct thread_group *tg)
+{
+    struct task *t;
+    list_for_each_entry(t, &tg->threads, thread_node)
+        signal_kick_locked(t);
+}
+
 /* Stop and continue take effect when sent, as in Linux. */
 static void stop_cont_side_effects_locked(struct thread_group *tg, int sig)
 {
-    struct task *t = tg->leader;
+    struct task *t;
     if (sig == SIGCONT) {
-        sigpending_remove(&tg->shared_pending, SIGSTOP);
-        sigpending_remove(&tg->shared_pending, SIGTSTP);
-        sigpending_remove(&tg->shared_pending, SIGTTIN);
-        sigpending_remove(&tg->shared_pending, SIGTTOU);
-        if (t) {
-            sigpending_remove(&t->pending, SIGSTOP);
-            sigpending_remove(&t->pending, SIGTSTP);
-            sigpending_remove(&t->pending, SIGTTIN);
-            sigpending_remove(&t->pending, SIGTTOU);
+        static const int stops[] = {SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU};
+        for (size_t i = 0; i < ARRAY_SIZE(stops); i++) {
+            sigpending_remove(&tg->shared_pending, stops[i]);
+            list_for_each_entry(t, &tg->threads, thread_node)
+                sigpending_remove(&t->pending, stops[i]);
         }
         if (tg->stopped) {
             tg->stopped = false;
@@ -164,12 +167,12 @@ static void stop_cont_side_effects_locked(struct thread_group *tg, int sig)
                     signal_send_tg_locked(tg->parent, SIGCHLD, &ci, true);
                 waitq_wake_all(&tg->parent->child_wq);
             }
-            if (t)
+            list_for_each_entry(t, &tg->threads, thread_node)
                 task_wake(t);
         }
     } else if (signal_default_action(sig) == SIGDFL_STOP || sig == SIGSTOP) {
         sigpending_remove(&tg->shared_pending, SIGCONT);
-        if (t)
+        list_for_each_entry(t, &tg->threads, thread_node)
             sigpending_remove(&t->pending, SIGCONT);
     }
 }
@@ -191,24 +194,32 @@ int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_s
         return 0;
     }
     stop_cont_side_effects_locked(tg, sig);
-    struct task *t = tg->leader;
     if (sig == SIGKILL) {
         tg->exit_status = SIGKILL;
         __atomic_store_n(&tg->group_exiting, true, __ATOMIC_RELEASE);
         tg->stopped = false;
-        if (t)
-            signal_notify_locked(t);
+        kick_all_locked(tg);
         pthread_mutex_unlock(&sh->lock);
         return 0;
     }
-    bool blocked = t && (t->sigmask & SIG_BIT(sig));
-    if (!blocked && is_ignored_locked(tg, sig)) {
+    /* The thread to tell: the first that does not block SIG (none: it stays
+     * pending for whoever unblocks it). */
+    struct task *t, *target = NULL;
+    list_for_each_entry(t, &tg->threads, thread_node) {
+        if (!(t->sigmask & SIG_BIT(sig))) {
+            target = t;
+            break;
+        }
+    }
+    if (target && is_ignored_locked(tg, sig)) {
         pthread_mutex_unlock(&sh->lock);
         return 0;
     }
     int r = queue_locked(&tg->shared_pending, sig, info);
-    if (r == 0 && t && !blocked)
-        signal_notify_locked(t);
+    if (r == 0 && target)
+        signal_kick_locked(target);
+    if (r == 0 && signal_default_action(sig) == SIGDFL_STOP)
+        kick_all_locked(tg);
     pthread_mutex_unlock(&sh->lock);
     return r;
 }
@@ -234,7 +245,7 @@ int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo 
     }
     int r = queue_locked(&t->pending, sig, info);
     if (r == 0 && !blocked)
-        signal_notify_locked(t);
+        signal_kick_locked(t);
     pthread_mutex_unlock(&sh->lock);
     return r;
 }

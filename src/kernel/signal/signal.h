@@ -38,6 +38,10 @@ int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_s
                           bool from_outside);
 int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo *info);
 
+/* Makes T notice pending work (wakes it, or stops its app code). Caller
+ * holds T's sighand->lock. */
+void signal_kick_locked(struct task *t);
+
 /* True if T has a pending signal it does not block (or a fatal one). */
 bool signal_pending(struct task *t);
 

@@ -223,11 +223,10 @@ static long do_tkill(struct task *t, int tgid, int tid, int sig,
     if (tid <= 0 || (tgid != -1 && tgid <= 0) || sig < 0 || sig > LINUX_NSIG)
         return -EINVAL;
     pthread_mutex_lock(&g_tasks_lock);
-    /* One thread per process: the tid names its process's leader. */
-    struct thread_group *tg = task_lookup_tg_locked(tid);
+    struct task *target = task_lookup_tid_locked(tid);
     long r = -ESRCH;
-    if (tg && tg->leader && (tgid == -1 || tg->pid == tgid))
-        r = sig ? signal_send_task_locked(tg->leader, sig, info) : 0;
+    if (target && (tgid == -1 || target->tg->pid == tgid))
+        r = sig ? signal_send_task_locked(target, sig, info) : 0;
     pthread_mutex_unlock(&g_tasks_lock);
     return r;
 }

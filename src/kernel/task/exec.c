@@ -161,19 +161,19 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
     if (r == 0)
         r = loader_load(t, mm, f, hdr, args ? args : argv, envp, path, &img);
     if (r < 0) {
-        g_platform->as_destroy(as);
+        g_platform->ctx_destroy(ctx);
         mm_put(mm);
         goto out;
     }
 
     /* The point of no return. */
-    struct platform_as *old_as = t->as;
+    task_exec_single_thread(t);
+    struct platform_ctx *old_ctx = t->ctx;
     struct mm *old_mm = t->mm;
-    t->as = as;
     t->ctx = ctx;
     t->mm = mm;
-    if (old_as)
-        g_platform->as_destroy(old_as);
+    if (old_ctx)
+        g_platform->ctx_destroy(old_ctx);
     if (old_mm)
         mm_put(old_mm);
     memset(&t->regs, 0, sizeof(t->regs));

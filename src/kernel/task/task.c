@@ -1,11 +1,11 @@
 /*
  * Tasks: the process table, the per-task kernel thread and its run loop,
- * fork, exit and wait.
+ * clone (processes, threads, CLONE_VM), exit and wait.
  *
- * FIXME(issue 4): multi-threaded processes (CLONE_THREAD/CLONE_VM), signal
- * delivery with frames, and interruption of blocked syscalls. Until then a
- * process has one thread, vfork is a fork whose parent waits for the child's
- * exec or exit, and a fatal signal ends a process with its default action.
+ * Every task has a kernel thread and a platform context of its own. Threads
+ * and CLONE_VM children share their creator's mm and address space; their
+ * context is made by the creator (which owns a context there) and handed
+ * to the new task's kernel thread (ctx_adopt).
  */
 #include "kernel/task/task.h"
 
@@ -76,6 +76,18 @@ struct thread_group *task_lookup_tg_locked(int pid)
     list_for_each_entry(tg, &g_all_tgs, all)
         if (tg->pid == pid)
             return tg;
+    return NULL;
+}
+
+struct task *task_lookup_tid_locked(int tid)
+{
+    struct thread_group *tg;
+    list_for_each_entry(tg, &g_all_tgs, all) {
+        struct task *t;
+        list_for_each_entry(t, &tg->threads, thread_node)
+            if (t->tid == tid)
+                return t;
+    }
     return NULL;
 }
 
@@ -217,6 +229,8 @@ static struct thread_group *tg_new(void)
     list_init(&tg->children);
     list_init(&tg->sibling);
     list_init(&tg->all);
+    list_init(&tg->threads);
+    waitq_init(&tg->thread_wq);
     pthread_mutex_init(&tg->lock, NULL);
     sigpending_init(&tg->shared_pending);
     waitq_init(&tg->child_wq);
@@ -271,9 +285,10 @@ static void task_set_in_app(struct task *t, bool v)
 static void task_loop(struct task *t)
 {
     struct platform_trap trap;
-    while (!t->exiting) {
+    while (!t->exiting && !__atomic_load_n(&t->killed, __ATOMIC_ACQUIRE)) {
         signal_deliver(t);
-        if (__atomic_load_n(&t->tg->group_exiting, __ATOMIC_ACQUIRE))
+        if (__atomic_load_n(&t->tg->group_exiting, __ATOMIC_ACQUIRE) ||
+            __atomic_load_n(&t->killed, __ATOMIC_ACQUIRE))
             break;
         task_set_in_app(t, true);
         int r = g_platform->ctx_switch(t->ctx, &t->regs, &trap);
@@ -303,20 +318,72 @@ static void task_loop(struct task *t)
 
 void task_exit_group(struct task *t, int status)
 {
+    struct thread_group *tg = t->tg;
     pthread_mutex_lock(&g_tasks_lock);
-    if (!t->tg->group_exiting) {
-        t->tg->exit_status = status;
-        __atomic_store_n(&t->tg->group_exiting, true, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&tg->sighand->lock);
+    if (!tg->group_exiting) {
+        tg->exit_status = status;
+        __atomic_store_n(&tg->group_exiting, true, __ATOMIC_RELEASE);
+        /* Every other thread stops what it does and exits. */
+        struct task *o;
+        list_for_each_entry(o, &tg->threads, thread_node)
+            if (o != t)
+                signal_kick_locked(o);
     }
-    t->exit_code = t->tg->exit_status;
+    t->exit_code = tg->exit_status;
+    pthread_mutex_unlock(&tg->sighand->lock);
     pthread_mutex_unlock(&g_tasks_lock);
     t->exiting = true;
 }
 
 void task_exit_thread(struct task *t, int code)
 {
-    /* With one thread per process, exit(2) ends the process. */
-    task_exit_group(t, (code & 0xff) << 8);
+    /* exit(2) ends this thread; the process ends with its last thread,
+     * with that thread's status. */
+    t->exit_code = (code & 0xff) << 8;
+    t->exiting = true;
+}
+
+/* Ends every other thread of T's process (exec's de_thread) and waits for
+ * them to be gone. */
+static void task_kill_other_threads(struct task *t)
+{
+    struct thread_group *tg = t->tg;
+    struct waiter w;
+    pthread_mutex_lock(&g_tasks_lock);
+    pthread_mutex_lock(&tg->sighand->lock);
+    struct task *o;
+    list_for_each_entry(o, &tg->threads, thread_node) {
+        if (o != t) {
+            __atomic_store_n(&o->killed, true, __ATOMIC_RELEASE);
+            signal_kick_locked(o);
+        }
+    }
+    pthread_mutex_unlock(&tg->sighand->lock);
+    pthread_mutex_unlock(&g_tasks_lock);
+    waitq_add(&tg->thread_wq, &w, t);
+    for (;;) {
+        uint32_t seq = task_wake_seq(t);
+        pthread_mutex_lock(&g_tasks_lock);
+        int n = tg->nr_threads;
+        pthread_mutex_unlock(&g_tasks_lock);
+        if (n == 1)
+            break;
+        if (task_sleep(t, seq, 0) == -EINTR)
+            host_futex_wait(&t->wake_seq, seq, host_monotonic_ns() + 1000000);
+    }
+    waitq_del(&tg->thread_wq, &w);
+    /* The exec'ing thread takes over the process's pid, as in Linux. */
+    pthread_mutex_lock(&g_tasks_lock);
+    t->tid = tg->pid;
+    tg->leader = t;
+    pthread_mutex_unlock(&g_tasks_lock);
+}
+
+void task_exec_single_thread(struct task *t)
+{
+    if (t->tg->nr_threads > 1)
+        task_kill_other_threads(t);
 }
 
 void task_vfork_done(struct task *t)
@@ -361,8 +428,8 @@ static void task_finish(struct task *t)
     futex_exit_robust_list(t);
     if (t->clear_child_tid && t->mm)
         futex_clear_and_wake(t->mm, t->clear_child_tid);
-    if (t->as)
-        g_platform->as_destroy(t->as);
+    if (t->ctx)
+        g_platform->ctx_destroy(t->ctx);
     if (t->mm)
         mm_put(t->mm);
     if (t->files)
@@ -373,9 +440,13 @@ static void task_finish(struct task *t)
     pthread_mutex_lock(&g_tasks_lock);
     pthread_mutex_lock(&tg->sighand->lock);
     sigpending_flush(&t->pending);
+    list_del(&t->thread_node);
     if (tg->leader == t)
-        tg->leader = NULL;
+        tg->leader = list_empty(&tg->threads)
+                             ? NULL
+                             : list_first_entry(&tg->threads, struct task, thread_node);
     pthread_mutex_unlock(&tg->sighand->lock);
+    waitq_wake_all(&tg->thread_wq);
     if (--tg->nr_threads == 0) {
         tg->zombie = true;
         tg->exit_status = tg->group_exiting ? tg->exit_status : t->exit_code;
@@ -417,21 +488,24 @@ static void task_finish(struct task *t)
     free(t);
 }
 
+/* Gives a new task its app context: the one its creator made in a shared
+ * address space (threads, CLONE_VM), or a new stub for its own copy. */
 static int task_start_stub(struct task *t)
 {
+    if (t->ctx) {
+        int r = g_platform->ctx_adopt(t->ctx);
+        if (r == 0)
+            t->ctx_adopted = true;
+        return r;
+    }
     struct platform_as *as;
     struct platform_ctx *ctx;
     int r = g_platform->as_new(&as, &ctx);
     if (r < 0)
         return r;
-    r = mm_attach(t->mm, as);
-    if (r < 0) {
-        g_platform->as_destroy(as);
-        return r;
-    }
-    t->as = as;
     t->ctx = ctx;
-    return 0;
+    t->ctx_adopted = true;
+    return mm_attach(t->mm, as);
 }
 
 static void task_init_start(struct task *t);
@@ -445,7 +519,7 @@ static void *task_thread_main(void *arg)
     } else {
         int r = task_start_stub(t);
         if (r < 0) {
-            log_error("cannot create a stub process for pid %d: %s", t->tid, strerror(-r));
+            log_error("cannot start the stub of task %d: %s", t->tid, strerror(-r));
             task_exit_group(t, SIGKILL);
             task_vfork_done(t);
         }
@@ -469,71 +543,123 @@ static int task_spawn_thread(struct task *t)
 /* ---- fork ---- */
 
 #define CLONE_SUPPORTED                                                                    \
-    (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_VFORK | CLONE_PARENT_SETTID |               \
-     CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_SETTLS | CLONE_SYSVSEM | 0xff)
+    (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_VFORK |       \
+     CLONE_PARENT | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID |        \
+     CLONE_SETTLS | CLONE_SYSVSEM | CLONE_DETACHED | 0xff)
 
-long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
-                uint64_t child_tid, uint64_t tls)
+/* Checks FLAGS as Linux's copy_process does. */
+static int clone_check_flags(uint64_t flags)
 {
     if (flags & ~(uint64_t)CLONE_SUPPORTED) {
-        log_warn_once("clone flags %#llx are not supported yet (threads: issue 4)",
-                      (unsigned long long)flags);
+        log_warn_once("clone flags %#llx are not supported",
+                      (unsigned long long)(flags & ~(uint64_t)CLONE_SUPPORTED));
         return -EINVAL;
     }
-    if ((flags & CLONE_VM) && !(flags & CLONE_VFORK)) {
-        log_warn_once("clone(CLONE_VM) without CLONE_VFORK is not supported yet");
+    if ((flags & CLONE_THREAD) && !(flags & CLONE_SIGHAND))
         return -EINVAL;
-    }
-    int r;
-    struct task *c = calloc(1, sizeof(*c));
+    if ((flags & CLONE_SIGHAND) && !(flags & CLONE_VM))
+        return -EINVAL;
+    return 0;
+}
+
+static void task_free_unstarted(struct task *c)
+{
+    if (c->ctx)
+        g_platform->ctx_destroy(c->ctx);
+    if (c->mm)
+        mm_put(c->mm);
+    if (c->files)
+        fdtable_put(c->files);
+    if (c->fs)
+        fs_struct_put(c->fs);
+    free(c);
+}
+
+/* A new process for a fork-like clone. Returns it with the table's
+ * reference (not yet in the table), or NULL for ENOMEM. */
+static struct thread_group *clone_new_tg(struct task *t, uint64_t flags)
+{
     struct thread_group *tg = tg_new();
-    if (!c || !tg) {
-        r = -ENOMEM;
-        goto out_free;
+    if (!tg)
+        return NULL;
+    if (flags & CLONE_SIGHAND) {
+        refcount_inc(&t->tg->sighand->ref);
+        tg->sighand = t->tg->sighand;
+    } else {
+        tg->sighand = sighand_new(t->tg->sighand);
     }
-    tg->sighand = sighand_new(t->tg->sighand);
     if (!tg->sighand) {
-        r = -ENOMEM;
-        goto out_free;
+        tg_put(tg);
+        return NULL;
     }
     pthread_mutex_lock(&t->tg->lock);
     memcpy(tg->rlim, t->tg->rlim, sizeof(tg->rlim));
     tg->exe = t->tg->exe;
+    if (tg->exe)
+        file_get(tg->exe);
     tg->arg_start = t->tg->arg_start;
     tg->arg_end = t->tg->arg_end;
     tg->env_start = t->tg->env_start;
     tg->env_end = t->tg->env_end;
-    if (tg->exe)
-        file_get(tg->exe);
     pthread_mutex_unlock(&t->tg->lock);
+    return tg;
+}
 
-    /* FIXME(issue 4): CLONE_VM|CLONE_VFORK children should share the
-     * parent's memory; they get a copy, which glibc's posix_spawn and
-     * busybox's vfork+exec tolerate because the parent is stopped. */
-    r = mm_fork(t->mm, &c->mm);
+long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
+                uint64_t child_tid, uint64_t tls)
+{
+    int r = clone_check_flags(flags);
     if (r < 0)
-        goto out_free;
-    if (flags & CLONE_FILES) {
-        fdtable_get(t->files);
-        c->files = t->files;
+        return r;
+    bool thread = flags & CLONE_THREAD;
+    struct task *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    sigpending_init(&c->pending);
+    list_init(&c->thread_node);
+
+    /* Memory: shared (threads, vfork, CLONE_VM) or a copy. */
+    if (flags & CLONE_VM) {
+        mm_get(t->mm);
+        c->mm = t->mm;
+        /* A context of its own in the same address space. */
+        r = g_platform->ctx_new(t->ctx, &c->ctx);
     } else {
-        r = fdtable_copy(t->files, &c->files);
-        if (r < 0)
-            goto out_free;
+        r = mm_fork(t->mm, &c->mm);
     }
-    if (flags & CLONE_FS) {
-        fs_struct_get(t->fs);
-        c->fs = t->fs;
-    } else {
-        r = fs_struct_copy(t->fs, &c->fs);
-        if (r < 0)
-            goto out_free;
+    if (r == 0) {
+        if (flags & CLONE_FILES) {
+            fdtable_get(t->files);
+            c->files = t->files;
+        } else {
+            r = fdtable_copy(t->files, &c->files);
+        }
+    }
+    if (r == 0) {
+        if (flags & CLONE_FS) {
+            fs_struct_get(t->fs);
+            c->fs = t->fs;
+        } else {
+            r = fs_struct_copy(t->fs, &c->fs);
+        }
+    }
+    struct thread_group *tg = NULL;
+    if (r == 0 && !thread) {
+        tg = clone_new_tg(t, flags);
+        if (!tg)
+            r = -ENOMEM;
+    }
+    if (r < 0) {
+        task_free_unstarted(c);
+        return r;
     }
     c->cred = t->cred;
     c->sigmask = t->sigmask;
-    sigpending_init(&c->pending);
-    c->altstack = t->altstack;
     c->strace = t->strace;
+    if (thread)
+        c->altstack = (struct linux_stack){0, 0, 0, 0};
+    else
+        c->altstack = t->altstack;
     memcpy(c->comm, t->comm, sizeof(c->comm));
     c->regs = t->regs;
     c->regs.rax = 0;
@@ -545,45 +671,63 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
         c->clear_child_tid = child_tid;
 
     pthread_mutex_lock(&g_tasks_lock);
-    int pid = pid_alloc_locked();
-    if (pid < 0) {
+    int tid = pid_alloc_locked();
+    if (tid < 0 || t->tg->group_exiting) {
         pthread_mutex_unlock(&g_tasks_lock);
-        r = pid;
-        goto out_free;
+        if (tg)
+            tg_put(tg);
+        task_free_unstarted(c);
+        return tid < 0 ? tid : -EINTR;
     }
-    tg->pid = pid;
-    c->tid = pid;
-    tg->parent = t->tg;
-    tg->pgid = t->tg->pgid;
-    tg->sid = t->tg->sid;
-    tg->nr_threads = 1;
-    tg->leader = c;
-    tg->vfork_pending = (flags & CLONE_VFORK) != 0;
-    c->tg = tg;
-    tg_get(tg); /* the task's reference; the table holds the first */
-    list_add_tail(&tg->sibling, &t->tg->children);
-    list_add_tail(&tg->all, &g_all_tgs);
+    c->tid = tid;
+    if (thread) {
+        tg = t->tg;
+        tg_get(tg); /* the task's reference */
+        c->tg = tg;
+        pthread_mutex_lock(&tg->sighand->lock);
+        list_add_tail(&c->thread_node, &tg->threads);
+        tg->nr_threads++;
+        pthread_mutex_unlock(&tg->sighand->lock);
+    } else {
+        tg->pid = tid;
+        struct thread_group *parent = (flags & CLONE_PARENT) && t->tg->parent ? t->tg->parent
+                                                                              : t->tg;
+        tg->parent = parent;
+        tg->pgid = t->tg->pgid;
+        tg->sid = t->tg->sid;
+        tg->nr_threads = 1;
+        tg->leader = c;
+        tg->vfork_pending = (flags & CLONE_VFORK) != 0;
+        c->tg = tg;
+        tg_get(tg); /* the task's reference; the table holds the first */
+        list_add_tail(&c->thread_node, &tg->threads);
+        list_add_tail(&tg->sibling, &parent->children);
+        list_add_tail(&tg->all, &g_all_tgs);
+    }
     pthread_mutex_unlock(&g_tasks_lock);
 
     if (flags & CLONE_CHILD_SETTID) {
-        uint32_t v = (uint32_t)pid;
+        uint32_t v = (uint32_t)tid;
         mm_copy_out(c->mm, child_tid, &v, sizeof(v));
     }
     if (flags & CLONE_PARENT_SETTID) {
-        uint32_t v = (uint32_t)pid;
+        uint32_t v = (uint32_t)tid;
         copy_out(t, parent_tid, &v, sizeof(v));
     }
 
     tg_get(tg); /* held across the vfork wait below */
     r = task_spawn_thread(c);
     if (r < 0) {
-        /* The child never ran: undo as if it exited before running. */
+        /* The child never ran: it ends as if killed before its first
+         * instruction. */
         c->exit_code = SIGKILL;
         c->exiting = true;
-        pthread_mutex_lock(&g_tasks_lock);
-        tg->group_exiting = true;
-        tg->exit_status = SIGKILL;
-        pthread_mutex_unlock(&g_tasks_lock);
+        if (!thread) {
+            pthread_mutex_lock(&g_tasks_lock);
+            tg->group_exiting = true;
+            tg->exit_status = SIGKILL;
+            pthread_mutex_unlock(&g_tasks_lock);
+        }
         task_finish(c);
         tg_put(tg);
         return r;
@@ -607,21 +751,7 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
         waitq_del(&t->tg->child_wq, &w);
     }
     tg_put(tg);
-    return pid;
-
-out_free:
-    if (c) {
-        if (c->mm)
-            mm_put(c->mm);
-        if (c->files)
-            fdtable_put(c->files);
-        if (c->fs)
-            fs_struct_put(c->fs);
-        free(c);
-    }
-    if (tg)
-        tg_put(tg);
-    return r;
+    return tid;
 }
 
 /* ---- wait ---- */
@@ -854,6 +984,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     tg->leader = t;
     t->tid = tg->pid;
     t->tg = tg;
+    list_add_tail(&t->thread_node, &tg->threads);
     tg_get(tg);
     list_add_tail(&tg->all, &g_all_tgs);
     pthread_mutex_unlock(&g_tasks_lock);

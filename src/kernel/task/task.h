@@ -56,7 +56,9 @@ struct thread_group {
     bool zombie;                     /* (T) exited, not yet reaped */
     int exit_status;                 /* (T) wait status, as wait4 reports it */
     bool group_exiting;              /* (g) exit_group in progress */
-    struct task *leader;             /* (T) */
+    struct task *leader;             /* (T) the thread whose tid is the pid, or another live one */
+    struct list_head threads;        /* (T) of task.thread_node */
+    struct waitq thread_wq;          /* woken as its threads exit (exec waits on it) */
     struct list_head all;            /* (T) on the list of all processes */
     bool vfork_pending;              /* (T) a vfork parent waits for exec or exit */
     struct sigpending shared_pending; /* (s) sighand->lock: process-directed */
@@ -77,8 +79,10 @@ struct task {
     struct fdtable *files;           /* (o) counted */
     struct fs_struct *fs;            /* (o) counted: root, cwd, umask */
     struct cred cred;                /* (o) */
-    struct platform_as *as;          /* (o) the stub of this task's mm, owned */
+    struct list_head thread_node;    /* (T) in tg->threads */
     struct platform_ctx *ctx;        /* (o) the app thread on the platform */
+    bool ctx_adopted;                /* (o) ctx handed over to this thread */
+    bool killed;                     /* (T) another thread's exec ends this one */
     struct platform_regs regs;       /* (o) app registers while in the kernel */
     uint64_t sigmask;                /* (s) blocked signals, bit (signo-1) */
     struct sigpending pending;       /* (s) sighand->lock: thread-directed */

@@ -8,6 +8,9 @@ extern pthread_mutex_t g_tasks_lock;
 
 /* The process PID (no reference taken), or NULL. Caller holds g_tasks_lock. */
 struct thread_group *task_lookup_tg_locked(int pid);
+/* The live thread TID (no reference taken), or NULL. Caller holds
+ * g_tasks_lock. */
+struct task *task_lookup_tid_locked(int tid);
 /* The list of all processes (thread_group.all). Caller holds g_tasks_lock. */
 struct list_head *task_all_tgs(void);
 
@@ -25,6 +28,9 @@ long task_wait4(struct task *t, int pid, uint64_t status_addr, int options);
 
 /* Ends the calling task (exit(2)); the loop stops after the syscall. */
 void task_exit_thread(struct task *t, int code);
+
+/* exec's point of no return: ends T's other threads; T takes the pid. */
+void task_exec_single_thread(struct task *t);
 
 /* Called by exec and exit: a vfork parent waiting on T may go on. */
 void task_vfork_done(struct task *t);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/list.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "platform/platform.h"
@@ -43,17 +44,55 @@ extern const size_t g_stub_elf_size;
  * symbol table at build time). */
 extern const uint64_t g_stub_gadget_addr;
 
+/*
+ * Each context is one stub process with one thread. Contexts of one address
+ * space are CLONE_VM siblings (cloned from a stub through the gadget), so a
+ * mapping change made through any of them is seen by all, and each can be
+ * traced by its own kernel thread.
+ */
 struct platform_ctx {
-    pid_t pid;                     /* host pid of the stub process */
-    pid_t tid;                     /* host tid of the stub thread */
-    struct user_regs_struct inject; /* register template for injections */
-    uint64_t gadget;               /* address of the syscall gadget */
+    pid_t pid;                      /* (c) host pid of the stub process */
+    pid_t tid;                      /* (c) host tid of its thread (== pid) */
+    struct platform_as *as;         /* (c) */
+    struct list_head link;          /* (a) as->lock */
+    struct user_regs_struct inject; /* (o) register template for injections */
+    uint64_t gadget;                /* (c) address of the syscall gadget */
+    bool adopted;                   /* (o) traced by its owner */
 };
 
 struct platform_as {
-    pid_t pid;                 /* host pid of the stub process */
-    struct platform_ctx *main; /* the context injections go through */
+    pthread_mutex_t lock;
+    struct list_head ctxs; /* (a) lock: live contexts */
 };
+
+/* The contexts the calling kernel thread owns (injections go through the
+ * one in the right address space): one, or two while it execs. */
+static __thread struct platform_ctx *t_owned[2];
+
+static void own(struct platform_ctx *ctx)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!t_owned[i]) {
+            t_owned[i] = ctx;
+            return;
+        }
+    }
+    log_error("internal: a kernel thread owns more than two stub contexts");
+}
+
+static void disown(struct platform_ctx *ctx)
+{
+    for (int i = 0; i < 2; i++)
+        if (t_owned[i] == ctx)
+            t_owned[i] = NULL;
+}
+
+static bool owns(struct platform_ctx *ctx)
+{
+    return t_owned[0] == ctx || t_owned[1] == ctx;
+}
+
+#define STUB_CLONE_FLAGS (CLONE_VM | CLONE_PARENT | CLONE_PTRACE | SIGCHLD)
 
 static int g_memfd = -1;
 static int g_stub_fd = -1;
@@ -205,6 +244,28 @@ static NORETURN void stub_child(const cpu_set_t *cpu)
     _exit(127);
 }
 
+static void as_add_ctx(struct platform_as *as, struct platform_ctx *ctx)
+{
+    ctx->as = as;
+    pthread_mutex_lock(&as->lock);
+    list_add_tail(&ctx->link, &as->ctxs);
+    pthread_mutex_unlock(&as->lock);
+}
+
+/* Removes CTX from its address space; frees the space with its last. */
+static void as_remove_ctx(struct platform_ctx *ctx)
+{
+    struct platform_as *as = ctx->as;
+    pthread_mutex_lock(&as->lock);
+    list_del(&ctx->link);
+    bool last = list_empty(&as->ctxs);
+    pthread_mutex_unlock(&as->lock);
+    if (last) {
+        pthread_mutex_destroy(&as->lock);
+        free(as);
+    }
+}
+
 static int ptrace_as_new(struct platform_as **out_as, struct platform_ctx **out_ctx)
 {
     struct platform_as *as = calloc(1, sizeof(*as));
@@ -258,8 +319,10 @@ static int ptrace_as_new(struct platform_as **out_as, struct platform_ctx **out_
     ctx->gadget = g_stub_gadget_addr;
     ctx->pid = pid;
     ctx->tid = pid;
-    as->pid = pid;
-    as->main = ctx;
+    ctx->adopted = true;
+    pthread_mutex_init(&as->lock, NULL);
+    list_init(&as->ctxs);
+    as_add_ctx(as, ctx);
 
     /* Leave nothing in the stub but its own pages. */
     long ret = inject(ctx, SYS_munmap, 0, PLATFORM_STUB_BASE, 0, 0, 0, 0);
@@ -271,6 +334,7 @@ static int ptrace_as_new(struct platform_as **out_as, struct platform_ctx **out_
         r = (int)ret;
         goto out_kill;
     }
+    own(ctx);
     *out_as = as;
     *out_ctx = ctx;
     return 0;
@@ -282,19 +346,94 @@ out_kill:
     return r;
 }
 
-static void ptrace_as_destroy(struct platform_as *as)
+static int ptrace_ctx_new(struct platform_ctx *from, struct platform_ctx **out)
 {
-    if (!as)
+    if (!owns(from))
+        return -EINVAL;
+    struct platform_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return -ENOMEM;
+    /* The clone starts traced by us (CLONE_PTRACE) with a SIGSTOP; it is
+     * left group-stopped and untraced for its owner to attach. */
+    long pid = inject(from, SYS_clone, STUB_CLONE_FLAGS, 0, 0, 0, 0, 0);
+    if (pid <= 0) {
+        free(ctx);
+        return pid < 0 ? (int)pid : -EIO;
+    }
+    int status;
+    int sig = wait_stop((pid_t)pid, &status);
+    if (sig < 0 || ptrace(PTRACE_DETACH, (pid_t)pid, 0, SIGSTOP) < 0) {
+        kill((pid_t)pid, SIGKILL);
+        free(ctx);
+        return sig < 0 ? sig : -errno;
+    }
+    ctx->pid = ctx->tid = (pid_t)pid;
+    ctx->gadget = from->gadget;
+    ctx->inject = from->inject;
+    as_add_ctx(from->as, ctx);
+    *out = ctx;
+    return 0;
+}
+
+static int ptrace_ctx_adopt(struct platform_ctx *ctx)
+{
+    cpu_set_t cpu;
+    if (pick_cpu(&cpu) == 0) {
+        pthread_setaffinity_np(pthread_self(), sizeof(cpu), &cpu);
+        sched_setaffinity(ctx->pid, sizeof(cpu), &cpu);
+    }
+    if (ptrace(PTRACE_ATTACH, ctx->pid, 0, 0) < 0)
+        return -errno;
+    /* It is stopped already: the attach reports that stop. */
+    int status;
+    int sig = wait_stop(ctx->pid, &status);
+    if (sig < 0)
+        return sig;
+    if (ptrace(PTRACE_SETOPTIONS, ctx->pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0)
+        return -errno;
+    ctx->adopted = true;
+    own(ctx);
+    return 0;
+}
+
+static void ptrace_ctx_destroy(struct platform_ctx *ctx)
+{
+    if (!ctx)
         return;
-    kill_stub(as->pid);
-    free(as->main);
-    free(as);
+    kill(ctx->pid, SIGKILL);
+    /* Only the tracer (or, untraced, any thread of the parent) reaps it. */
+    if (!ctx->adopted || owns(ctx)) {
+        int status;
+        while (waitpid(ctx->pid, &status, __WALL) < 0 && errno == EINTR)
+            ;
+    }
+    disown(ctx);
+    as_remove_ctx(ctx);
+    free(ctx);
+}
+
+static struct platform_as *ptrace_ctx_as(struct platform_ctx *ctx)
+{
+    return ctx->as;
+}
+
+/* The context the calling thread may inject through for AS. */
+static struct platform_ctx *injector(struct platform_as *as)
+{
+    for (int i = 0; i < 2; i++)
+        if (t_owned[i] && t_owned[i]->as == as)
+            return t_owned[i];
+    log_error("internal: address space change from a thread with no context in it");
+    return NULL;
 }
 
 static int ptrace_map(struct platform_as *as, uint64_t addr, uint64_t len, int prot,
                       uint64_t file_off)
 {
-    long r = inject(as->main, SYS_mmap, (long)addr, (long)len, prot, MAP_SHARED | MAP_FIXED,
+    struct platform_ctx *ctx = injector(as);
+    if (!ctx)
+        return -EINVAL;
+    long r = inject(ctx, SYS_mmap, (long)addr, (long)len, prot, MAP_SHARED | MAP_FIXED,
                     STUB_MEMFD, (long)file_off);
     if (r < 0 && r > -4096)
         return (int)r;
@@ -305,12 +444,14 @@ static int ptrace_map(struct platform_as *as, uint64_t addr, uint64_t len, int p
 
 static int ptrace_unmap(struct platform_as *as, uint64_t addr, uint64_t len)
 {
-    return (int)inject(as->main, SYS_munmap, (long)addr, (long)len, 0, 0, 0, 0);
+    struct platform_ctx *ctx = injector(as);
+    return ctx ? (int)inject(ctx, SYS_munmap, (long)addr, (long)len, 0, 0, 0, 0) : -EINVAL;
 }
 
 static int ptrace_protect(struct platform_as *as, uint64_t addr, uint64_t len, int prot)
 {
-    return (int)inject(as->main, SYS_mprotect, (long)addr, (long)len, prot, 0, 0, 0);
+    struct platform_ctx *ctx = injector(as);
+    return ctx ? (int)inject(ctx, SYS_mprotect, (long)addr, (long)len, prot, 0, 0, 0) : -EINVAL;
 }
 
 static int ptrace_switch(struct platform_ctx *ctx, struct platform_regs *regs,
@@ -414,7 +555,10 @@ const struct platform_ops g_ptrace_platform = {
     .name = "ptrace",
     .init = ptrace_init,
     .as_new = ptrace_as_new,
-    .as_destroy = ptrace_as_destroy,
+    .ctx_new = ptrace_ctx_new,
+    .ctx_adopt = ptrace_ctx_adopt,
+    .ctx_destroy = ptrace_ctx_destroy,
+    .ctx_as = ptrace_ctx_as,
     .map = ptrace_map,
     .unmap = ptrace_unmap,
     .protect = ptrace_protect,

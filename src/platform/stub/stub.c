@@ -6,8 +6,8 @@
  * stub_gadget (the only place a host syscall may come from).
  *
  * The filter kills the whole stub on any syscall that does not come from
- * stub_gadget, on any non-x86-64 or x32 call, and on an mmap of any fd but
- * the memory file (fd 3). Under the ptrace platform app syscalls never reach
+ * stub_gadget, on any non-x86-64 or x32 call, on an mmap of any fd but the
+ * memory file (fd 3), and on a clone other than a CLONE_VM sibling stub. Under the ptrace platform app syscalls never reach
  * the filter (PTRACE_SYSEMU skips them); the filter is the second wall.
  */
 #include <stddef.h>
@@ -52,29 +52,38 @@ struct bpf_prog {
 #define OFF_ARG4_LO (16 + 4 * 8)
 #define OFF_ARG4_HI (16 + 4 * 8 + 4)
 
-#define IP_LO_INDEX 6
-#define IP_HI_INDEX 8
+#define IP_LO_INDEX 5
+#define IP_HI_INDEX 7
+
+#define NR_clone          56
+#define STUB_CLONE_FLAGS  (0x100 | 0x8000 | 0x2000 | 17) /* VM|PARENT|PTRACE|SIGCHLD */
+#define OFF_ARG0_LO (16)
+#define OFF_ARG0_HI (16 + 4)
 
 static struct bpf_insn g_filter[] = {
     /* 0 */ {LD_W_ABS, 0, 0, OFF_ARCH},
-    /* 1 */ {JEQ_K, 0, 15, AUDIT_ARCH_X86_64},   /* else kill (17) */
+    /* 1 */ {JEQ_K, 0, 19, AUDIT_ARCH_X86_64},   /* else kill (21) */
     /* 2 */ {LD_W_ABS, 0, 0, OFF_NR},
-    /* 3 */ {JGE_K, 13, 0, X32_SYSCALL_BIT},      /* -> kill */
+    /* 3 */ {JGE_K, 17, 0, X32_SYSCALL_BIT},      /* -> kill */
     /* 4 */ {LD_W_ABS, 0, 0, OFF_IP_LO},
-    /* 5 */ {0x05 /* JA +0 */, 0, 0, 0},
-    /* 6 */ {JEQ_K, 0, 10, 0 /* gadget ip low, patched */},
-    /* 7 */ {LD_W_ABS, 0, 0, OFF_IP_HI},
-    /* 8 */ {JEQ_K, 0, 8, 0 /* gadget ip high, patched */},
-    /* 9 */ {LD_W_ABS, 0, 0, OFF_NR},
-    /* 10 */ {JEQ_K, 7, 0, NR_munmap},            /* -> allow (18) */
-    /* 11 */ {JEQ_K, 6, 0, NR_mprotect},          /* -> allow (18) */
-    /* 12 */ {JEQ_K, 0, 4, NR_mmap},              /* else kill */
-    /* 13 */ {LD_W_ABS, 0, 0, OFF_ARG4_HI},
-    /* 14 */ {JEQ_K, 0, 2, 0},                    /* fd high word must be 0 */
+    /* 5 */ {JEQ_K, 0, 15, 0 /* gadget ip low, patched */},
+    /* 6 */ {LD_W_ABS, 0, 0, OFF_IP_HI},
+    /* 7 */ {JEQ_K, 0, 13, 0 /* gadget ip high, patched */},
+    /* 8 */ {LD_W_ABS, 0, 0, OFF_NR},
+    /* 9 */ {JEQ_K, 12, 0, NR_munmap},            /* -> allow (22) */
+    /* 10 */ {JEQ_K, 11, 0, NR_mprotect},         /* -> allow */
+    /* 11 */ {JEQ_K, 1, 0, NR_mmap},              /* -> 13 */
+    /* 12 */ {JEQ_K, 4, 8, NR_clone},             /* -> 17, else kill */
+    /* 13 */ {LD_W_ABS, 0, 0, OFF_ARG4_HI},       /* mmap: only of the memory file */
+    /* 14 */ {JEQ_K, 0, 6, 0},
     /* 15 */ {LD_W_ABS, 0, 0, OFF_ARG4_LO},
-    /* 16 */ {JEQ_K, 1, 0, STUB_MEMFD},           /* -> allow (18) */
-    /* 17 */ {RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS},
-    /* 18 */ {RET_K, 0, 0, SECCOMP_RET_ALLOW},
+    /* 16 */ {JEQ_K, 5, 4, STUB_MEMFD},           /* -> allow, else kill */
+    /* 17 */ {LD_W_ABS, 0, 0, OFF_ARG0_HI},       /* clone: only a CLONE_VM sibling */
+    /* 18 */ {JEQ_K, 0, 2, 0},
+    /* 19 */ {LD_W_ABS, 0, 0, OFF_ARG0_LO},
+    /* 20 */ {JEQ_K, 1, 0, STUB_CLONE_FLAGS},     /* -> allow */
+    /* 21 */ {RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS},
+    /* 22 */ {RET_K, 0, 0, SECCOMP_RET_ALLOW},
 };
 
 extern char stub_gadget[] __attribute__((visibility("hidden")));
