@@ -14,7 +14,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 
+#include "kernel/host/host.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/vfs/vfs.h"
@@ -130,16 +132,79 @@ static long sys_exit_group(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(exit_group, sys_exit_group, "d", SYS_FULL, NULL);
 
+/* struct rusage: only the times are accounted; the counters stay 0. */
+struct linux_rusage {
+    struct linux_timeval utime, stime;
+    int64_t counters[14];
+};
+
+static void ns_to_timeval(uint64_t ns, struct linux_timeval *tv)
+{
+    tv->tv_sec = (int64_t)(ns / 1000000000ULL);
+    tv->tv_usec = (int64_t)(ns % 1000000000ULL / 1000);
+}
+
 static long sys_wait4(struct task *t, const struct sys_args *a)
 {
-    if (a->arg[3]) {
-        /* FIXME(issue 4): child resource usage is not accounted yet. */
-        log_warn_once("wait4: rusage is not supported yet");
+    struct task_rusage ru = {0, 0};
+    long r = task_wait4(t, (int)a->arg[0], a->arg[1], (int)a->arg[2], a->arg[3] ? &ru : NULL);
+    if (r > 0 && a->arg[3]) {
+        struct linux_rusage lr;
+        memset(&lr, 0, sizeof(lr));
+        ns_to_timeval(ru.utime, &lr.utime);
+        ns_to_timeval(ru.stime, &lr.stime);
+        if (copy_out(t, a->arg[3], &lr, sizeof(lr)) < 0)
+            return -EFAULT;
+    }
+    return r;
+}
+SYSCALL_DEFINE(wait4, sys_wait4, "dpxp", SYS_PARTIAL,
+               "rusage has CPU times (app time as user, kernel time as system), no counters");
+
+#define RUSAGE_SELF_L     0
+#define RUSAGE_CHILDREN_L (-1)
+#define RUSAGE_THREAD_L   1
+
+static long sys_getrusage(struct task *t, const struct sys_args *a)
+{
+    int who = (int)a->arg[0];
+    uint64_t u, s;
+    if (who == RUSAGE_SELF_L || who == RUSAGE_THREAD_L) {
+        task_cputime(t, who == RUSAGE_SELF_L, &u, &s);
+    } else if (who == RUSAGE_CHILDREN_L) {
+        pthread_mutex_lock(&g_tasks_lock);
+        u = t->tg->child_utime;
+        s = t->tg->child_stime;
+        pthread_mutex_unlock(&g_tasks_lock);
+    } else {
         return -EINVAL;
     }
-    return task_wait4(t, (int)a->arg[0], a->arg[1], (int)a->arg[2]);
+    struct linux_rusage lr;
+    memset(&lr, 0, sizeof(lr));
+    ns_to_timeval(u, &lr.utime);
+    ns_to_timeval(s, &lr.stime);
+    return copy_out(t, a->arg[1], &lr, sizeof(lr));
 }
-SYSCALL_DEFINE(wait4, sys_wait4, "dpxp", SYS_PARTIAL, "rusage not supported yet");
+SYSCALL_DEFINE(getrusage, sys_getrusage, "dp", SYS_PARTIAL,
+               "CPU times only (app time as user, kernel time as system)");
+
+static long sys_times(struct task *t, const struct sys_args *a)
+{
+    uint64_t u, s;
+    task_cputime(t, true, &u, &s);
+    pthread_mutex_lock(&g_tasks_lock);
+    uint64_t cu = t->tg->child_utime, cs = t->tg->child_stime;
+    pthread_mutex_unlock(&g_tasks_lock);
+    const uint64_t tick = 10000000ULL; /* USER_HZ 100 */
+    int64_t tms[4] = {(int64_t)(u / tick), (int64_t)(s / tick), (int64_t)(cu / tick),
+                      (int64_t)(cs / tick)};
+    if (a->arg[0] && copy_out(t, a->arg[0], tms, sizeof(tms)) < 0)
+        return -EFAULT;
+    int64_t sec, nsec;
+    host_clock_gettime(CLOCK_BOOTTIME, &sec, &nsec);
+    return (long)(((uint64_t)sec * 1000000000ULL + (uint64_t)nsec) / tick);
+}
+SYSCALL_DEFINE(times, sys_times, "p", SYS_FULL, NULL);
 
 static long sys_clone(struct task *t, const struct sys_args *a)
 {

@@ -1,9 +1,9 @@
 /*
  * Time: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
- * clock_nanosleep.
+ * clock_nanosleep, alarm, setitimer, getitimer.
  *
- * FIXME(issue 3): a vDSO keeps clock reads off the trap path. FIXME(issue
- * 4): CPU-time clocks.
+ * alarm, setitimer and getitimer (ITIMER_REAL on the kernel's timer
+ * service) are here too.
  */
 #include <errno.h>
 #include <time.h>
@@ -11,17 +11,17 @@
 #include "kernel/host/host.h"
 #include "kernel/syscalls/syscall.h"
 #include "platform/platform.h"
+#include "kernel/task/ktimer.h"
 #include "kernel/task/waitq.h"
+#include "lib/log.h"
 
-/* CPU time of T's process or thread: the app's time in its stub plus the
- * kernel thread's time working for it. */
-static int task_cputime(struct task *t, bool process, struct linux_timespec *out)
+/* CPU time of T's process or thread (app time in the stubs plus kernel
+ * time spent for them). */
+static int cputime_clock(struct task *t, bool process, struct linux_timespec *out)
 {
-    uint64_t app = 0;
-    int r = g_platform->ctx_cputime(t->ctx, process, &app);
-    if (r < 0)
-        return r;
-    uint64_t ns = app + host_thread_cputime_ns();
+    uint64_t u, s;
+    task_cputime(t, process, &u, &s);
+    uint64_t ns = u + s;
     out->tv_sec = (int64_t)(ns / 1000000000ULL);
     out->tv_nsec = (int64_t)(ns % 1000000000ULL);
     return 0;
@@ -33,7 +33,7 @@ static long sys_clock_gettime(struct task *t, const struct sys_args *a)
     int clock = (int)a->arg[0];
     int r;
     if (clock == CLOCK_PROCESS_CPUTIME_ID || clock == CLOCK_THREAD_CPUTIME_ID)
-        r = task_cputime(t, clock == CLOCK_PROCESS_CPUTIME_ID, &ts);
+        r = cputime_clock(t, clock == CLOCK_PROCESS_CPUTIME_ID, &ts);
     else
         r = host_clock_gettime(clock, &ts.tv_sec, &ts.tv_nsec);
     if (r < 0)
@@ -156,3 +156,96 @@ static long sys_clock_nanosleep(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(clock_nanosleep, sys_clock_nanosleep, "dxpp", SYS_PARTIAL,
                "sleeps on the monotonic clock; REALTIME deadlines ignore clock changes");
+
+struct linux_itimerval {
+    struct linux_timeval interval;
+    struct linux_timeval value;
+};
+
+#define ITIMER_REAL_L 0
+#define ITIMER_VIRTUAL_L 1
+#define ITIMER_PROF_L 2
+
+static uint64_t tv_ns(const struct linux_timeval *tv)
+{
+    return (uint64_t)tv->tv_sec * 1000000000ULL + (uint64_t)tv->tv_usec * 1000ULL;
+}
+
+static void ns_tv(uint64_t ns, struct linux_timeval *tv)
+{
+    tv->tv_sec = (int64_t)(ns / 1000000000ULL);
+    tv->tv_usec = (int64_t)(ns % 1000000000ULL / 1000);
+}
+
+/* The current ITIMER_REAL setting of T's process. */
+static void itimer_real_get(struct task *t, struct linux_itimerval *out)
+{
+    uint64_t deadline, interval;
+    ktimer_get(&t->tg->itimer_real, &deadline, &interval);
+    uint64_t now = host_monotonic_ns();
+    uint64_t left = deadline > now ? deadline - now : (deadline ? 1000 : 0);
+    ns_tv(left, &out->value);
+    ns_tv(interval, &out->interval);
+}
+
+static void itimer_real_set(struct task *t, const struct linux_itimerval *nv)
+{
+    uint64_t v = tv_ns(&nv->value);
+    if (!v)
+        ktimer_cancel(&t->tg->itimer_real);
+    else
+        ktimer_arm(&t->tg->itimer_real, host_monotonic_ns() + v, tv_ns(&nv->interval));
+}
+
+static long sys_getitimer(struct task *t, const struct sys_args *a)
+{
+    struct linux_itimerval cur;
+    if ((int)a->arg[0] != ITIMER_REAL_L) {
+        if ((int)a->arg[0] == ITIMER_VIRTUAL_L || (int)a->arg[0] == ITIMER_PROF_L)
+            log_warn_once("ITIMER_VIRTUAL/ITIMER_PROF are not supported yet");
+        return -EINVAL;
+    }
+    itimer_real_get(t, &cur);
+    return copy_out(t, a->arg[1], &cur, sizeof(cur));
+}
+SYSCALL_DEFINE(getitimer, sys_getitimer, "dp", SYS_PARTIAL,
+               "ITIMER_REAL; VIRTUAL and PROF are EINVAL");
+
+static long sys_setitimer(struct task *t, const struct sys_args *a)
+{
+    if ((int)a->arg[0] != ITIMER_REAL_L) {
+        if ((int)a->arg[0] == ITIMER_VIRTUAL_L || (int)a->arg[0] == ITIMER_PROF_L)
+            log_warn_once("ITIMER_VIRTUAL/ITIMER_PROF are not supported yet");
+        return -EINVAL;
+    }
+    struct linux_itimerval nv, old;
+    if (a->arg[1]) {
+        if (copy_in(t, &nv, a->arg[1], sizeof(nv)) < 0)
+            return -EFAULT;
+        if (nv.value.tv_usec < 0 || nv.value.tv_usec >= 1000000 || nv.value.tv_sec < 0 ||
+            nv.interval.tv_usec < 0 || nv.interval.tv_usec >= 1000000 ||
+            nv.interval.tv_sec < 0)
+            return -EINVAL;
+    }
+    itimer_real_get(t, &old);
+    if (a->arg[1])
+        itimer_real_set(t, &nv);
+    if (a->arg[2] && copy_out(t, a->arg[2], &old, sizeof(old)) < 0)
+        return -EFAULT;
+    return 0;
+}
+SYSCALL_DEFINE(setitimer, sys_setitimer, "dpp", SYS_PARTIAL,
+               "ITIMER_REAL; VIRTUAL and PROF are EINVAL");
+
+static long sys_alarm(struct task *t, const struct sys_args *a)
+{
+    struct linux_itimerval old, nv = {{0, 0}, {(int64_t)(uint32_t)a->arg[0], 0}};
+    itimer_real_get(t, &old);
+    itimer_real_set(t, &nv);
+    /* The seconds left, rounded as Linux does (never 0 while armed). */
+    long left = (long)old.value.tv_sec;
+    if (old.value.tv_usec >= 500000 || (left == 0 && old.value.tv_usec))
+        left++;
+    return left;
+}
+SYSCALL_DEFINE(alarm, sys_alarm, "u", SYS_FULL, NULL);

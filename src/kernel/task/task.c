@@ -143,6 +143,41 @@ struct fs_struct *tg_get_fs(struct thread_group *tg)
     return fs;
 }
 
+/* The CPU time a live thread used: its stub's and its kernel thread's. */
+static void thread_cputime(struct task *t, uint64_t *user, uint64_t *sys)
+{
+    uint64_t app = 0;
+    if (t->ctx)
+        g_platform->ctx_cputime(t->ctx, false, &app);
+    *user = app;
+    *sys = 0;
+    clockid_t cid;
+    struct timespec ts;
+    if (pthread_getcpuclockid(t->thread, &cid) == 0 && clock_gettime(cid, &ts) == 0)
+        *sys = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void task_cputime(struct task *t, bool whole_process, uint64_t *out_user, uint64_t *out_sys)
+{
+    if (!whole_process) {
+        thread_cputime(t, out_user, out_sys);
+        return;
+    }
+    struct thread_group *tg = t->tg;
+    pthread_mutex_lock(&g_tasks_lock);
+    uint64_t u = tg->dead_utime, s = tg->dead_stime;
+    struct task *o;
+    list_for_each_entry(o, &tg->threads, thread_node) {
+        uint64_t ou, os;
+        thread_cputime(o, &ou, &os);
+        u += ou;
+        s += os;
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+    *out_user = u;
+    *out_sys = s;
+}
+
 void tg_info(struct thread_group *tg, struct tg_info *out)
 {
     memset(out, 0, sizeof(*out));
@@ -220,6 +255,17 @@ static uint64_t now_ns(void)
     return (uint64_t)s * 1000000000ULL + (uint64_t)ns;
 }
 
+static void itimer_real_fire(struct ktimer *k, void *arg)
+{
+    struct thread_group *tg = arg;
+    struct linux_siginfo info;
+    memset(&info, 0, sizeof(info));
+    info.si_code = 0x80; /* SI_KERNEL, as Linux's it_real_fn sends it */
+    pthread_mutex_lock(&g_tasks_lock);
+    signal_send_tg_locked(tg, SIGALRM, &info, false);
+    pthread_mutex_unlock(&g_tasks_lock);
+}
+
 static struct thread_group *tg_new(void)
 {
     struct thread_group *tg = calloc(1, sizeof(*tg));
@@ -234,6 +280,7 @@ static struct thread_group *tg_new(void)
     pthread_mutex_init(&tg->lock, NULL);
     sigpending_init(&tg->shared_pending);
     waitq_init(&tg->child_wq);
+    ktimer_init(&tg->itimer_real, itimer_real_fire, tg);
     tg->start_time_ns = now_ns();
     return tg;
 }
@@ -428,6 +475,8 @@ static void task_finish(struct task *t)
     futex_exit_robust_list(t);
     if (t->clear_child_tid && t->mm)
         futex_clear_and_wake(t->mm, t->clear_child_tid);
+    uint64_t ut, st;
+    thread_cputime(t, &ut, &st);
     if (t->ctx)
         g_platform->ctx_destroy(t->ctx);
     if (t->mm)
@@ -447,6 +496,9 @@ static void task_finish(struct task *t)
                              : list_first_entry(&tg->threads, struct task, thread_node);
     pthread_mutex_unlock(&tg->sighand->lock);
     waitq_wake_all(&tg->thread_wq);
+    tg->dead_utime += ut;
+    tg->dead_stime += st;
+    bool last = tg->nr_threads == 1;
     if (--tg->nr_threads == 0) {
         tg->zombie = true;
         tg->exit_status = tg->group_exiting ? tg->exit_status : t->exit_code;
@@ -484,6 +536,8 @@ static void task_finish(struct task *t)
         }
     }
     pthread_mutex_unlock(&g_tasks_lock);
+    if (last)
+        ktimer_cancel(&tg->itimer_real); /* drops its reference if armed */
     tg_put(tg); /* the task's reference */
     free(t);
 }
@@ -775,7 +829,8 @@ static int put_status(struct task *t, uint64_t status_addr, int status)
     return 0;
 }
 
-long task_wait4(struct task *t, int pid, uint64_t status_addr, int options)
+long task_wait4(struct task *t, int pid, uint64_t status_addr, int options,
+                struct task_rusage *rusage)
 {
     if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE | __WNOTHREAD))
         return -EINVAL;
@@ -815,6 +870,12 @@ long task_wait4(struct task *t, int pid, uint64_t status_addr, int options)
             }
             list_del(&child->sibling);
             list_del(&child->all);
+            me->child_utime += child->dead_utime + child->child_utime;
+            me->child_stime += child->dead_stime + child->child_stime;
+            if (rusage) {
+                rusage->utime = child->dead_utime;
+                rusage->stime = child->dead_stime;
+            }
             pthread_mutex_unlock(&g_tasks_lock);
             tg_put(child);
             ret = cpid;

@@ -19,6 +19,7 @@
 
 #include "abi/linux/types.h"
 #include "kernel/signal/signal.h"
+#include "kernel/task/ktimer.h"
 #include "kernel/task/waitq.h"
 #include "lib/list.h"
 #include "lib/refcount.h"
@@ -70,6 +71,11 @@ struct thread_group {
     /* Where exec put the command line and environment in the app's
      * memory (for /proc/PID/cmdline and environ). */
     uint64_t arg_start, arg_end, env_start, env_end; /* (g) lock */
+    struct ktimer itimer_real;       /* ITIMER_REAL / alarm: SIGALRM; cancelled when the last thread exits */
+    /* CPU time in ns: app ("user") and kernel ("system") time of threads
+     * that exited, and of reaped children (getrusage, times, wait4). */
+    uint64_t dead_utime, dead_stime;   /* (T) */
+    uint64_t child_utime, child_stime; /* (T) */
 };
 
 struct task {
@@ -150,6 +156,9 @@ struct tg_info {
     uint64_t sigmask, sigpending, sigignored, sigcaught;
 };
 void tg_info(struct thread_group *tg, struct tg_info *out);
+/* CPU time of T (THREAD) or of its whole process, in ns: app time in the
+ * stub and kernel time spent for it. */
+void task_cputime(struct task *t, bool whole_process, uint64_t *out_user, uint64_t *out_sys);
 
 /* A host signal for the sandbox (the CLI forwards SIGINT, SIGTERM …): sent
  * to the sandbox's init as from outside, so its default action applies even

@@ -23,8 +23,13 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
 long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
                 uint64_t child_tid, uint64_t tls);
 
-/* wait4 for T: PID as wait4's, wait status copied to STATUS_ADDR if set. */
-long task_wait4(struct task *t, int pid, uint64_t status_addr, int options);
+/* wait4 for T: PID as wait4's, wait status copied to STATUS_ADDR if set;
+ * the reaped child's CPU times in *RUSAGE if set (ns). */
+struct task_rusage {
+    uint64_t utime, stime;
+};
+long task_wait4(struct task *t, int pid, uint64_t status_addr, int options,
+                struct task_rusage *rusage);
 
 /* Ends the calling task (exit(2)); the loop stops after the syscall. */
 void task_exit_thread(struct task *t, int code);
