@@ -682,6 +682,32 @@ out_unlock:
     return r;
 }
 
+int mm_map_kernel_range(struct mm *mm, uint64_t addr, uint64_t len, int prot, uint64_t off)
+{
+    if (len == 0 || !IS_ALIGNED(addr | len | off, PAGE_SIZE) || (prot & ~(PROT_READ | PROT_EXEC)))
+        return -EINVAL;
+    if (!range_allowed(addr, len))
+        return -ENOMEM;
+    /* A shared object of its own holding one more reference on the pages,
+     * so munmap and fork count it as any shared mapping; the owner's
+     * reference keeps the pages when the last mapping goes. */
+    struct mm_shared *s = malloc(sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->off = off;
+    s->len = len;
+    refcount_init(&s->ref);
+    memfile_ref(off, len);
+    struct vma nv = {.start = addr, .end = addr + len, .prot = prot,
+                     .flags = VMA_SHARED | VMA_KERNEL, .off = off, .shared = s};
+    pthread_mutex_lock(&mm->mutate);
+    int r = install_locked(mm, &nv);
+    pthread_mutex_unlock(&mm->mutate);
+    if (r < 0)
+        shared_put(s);
+    return r;
+}
+
 int mm_munmap(struct mm *mm, uint64_t addr, uint64_t len)
 {
     if (!IS_ALIGNED(addr, PAGE_SIZE) || len == 0)
@@ -727,6 +753,12 @@ int mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
         r = -ENOMEM;
         goto out_unlock;
     }
+    for (size_t i = vma_lower_bound(mm, start);
+         (prot & PROT_WRITE) && i < mm->nr_vmas && mm->vmas[i].start < end; i++)
+        if (mm->vmas[i].flags & VMA_KERNEL) {
+            r = -EACCES; /* Linux: the vDSO data page has no VM_MAYWRITE */
+            goto out_unlock;
+        }
     r = vmas_reserve(mm, 2);
     if (r < 0)
         goto out_unlock;
@@ -1143,7 +1175,7 @@ int mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
     case MADV_REMOVE:
         for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end;
              i++)
-            if (!mm->vmas[i].shared) {
+            if (!mm->vmas[i].shared || (mm->vmas[i].flags & VMA_KERNEL)) {
                 r = -EINVAL;
                 goto out_unlock;
             }
@@ -1556,6 +1588,8 @@ size_t mm_format_maps(struct mm *mm, char *buf, size_t size)
             int r = vfs_file_path(v->file, name, sizeof(name));
             if (r < 0)
                 snprintf(name, sizeof(name), "[unknown]");
+        } else if (v->flags & VMA_KERNEL) {
+            snprintf(name, sizeof(name), "[vvar]");
         } else if (v->shared) {
             snprintf(name, sizeof(name), "/dev/zero (deleted)");
         } else if (mm->brk_start && start < ALIGN_UP(mm->brk, PAGE_SIZE) &&

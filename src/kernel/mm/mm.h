@@ -103,6 +103,15 @@ struct mm_word_key {
 int mm_word_op(struct mm *mm, uint64_t addr, bool write,
                int (*fn)(uint32_t *word, void *arg), void *arg, struct mm_word_key *out_key);
 
+/* Maps the memory-file range [OFF, OFF+LEN) (page aligned), which the caller
+ * owns and keeps for the life of the sandbox, at ADDR, replacing what is
+ * mapped there (as MAP_FIXED). PROT may not hold PROT_WRITE. For pages the
+ * kernel publishes to every app (the vDSO data page): the mapping is shared
+ * and survives fork, munmap drops it without freeing the range, and the app
+ * can never make it writable (mprotect: EACCES) nor punch it (MADV_REMOVE:
+ * EINVAL). Shown as [vvar] in maps. 0 or -errno. */
+int mm_map_kernel_range(struct mm *mm, uint64_t addr, uint64_t len, int prot, uint64_t off);
+
 /* Formats /proc/PID/maps into BUF; returns the length (truncated at SIZE). */
 size_t mm_format_maps(struct mm *mm, char *buf, size_t size);
 

@@ -27,6 +27,7 @@ enum {
     VMA_LOCKED = 1u << 2,       /* mlock()ed: accounting only */
     VMA_DONTFORK = 1u << 3,     /* madvise(MADV_DONTFORK) */
     VMA_WIPEONFORK = 1u << 4,   /* madvise(MADV_WIPEONFORK): the child reads zeros */
+    VMA_KERNEL = 1u << 5,       /* mm_map_kernel_range(): never writable, never punched */
 };
 
 /* One mapping [start, end). Private memory (shared == NULL) owns the
