@@ -19,6 +19,7 @@
 #include "kernel/host/host.h"
 #include "kernel/mm/mm.h"
 #include "kernel/task/task.h"
+#include "kernel/time/vdso.h"
 #include "kernel/vfs/vfs.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -210,7 +211,7 @@ static int count_strings(char *const *v, size_t *out_count, size_t *out_bytes)
 
 static int build_stack(struct task *t, struct mm *mm, char *const *argv, char *const *envp,
                        const char *execfn, const struct elf_info *prog, uint64_t interp_base,
-                       uint64_t *out_sp, struct loader_image *img)
+                       uint64_t vdso_base, uint64_t *out_sp, struct loader_image *img)
 {
     size_t argc, envc, argb, envb;
     int r = count_strings(argv, &argc, &argb);
@@ -284,6 +285,7 @@ static int build_stack(struct task *t, struct mm *mm, char *const *argv, char *c
         LINUX_AT_CLKTCK,   100,
         LINUX_AT_PLATFORM, platform_addr,
         LINUX_AT_EXECFN,   execfn_addr,
+        LINUX_AT_SYSINFO_EHDR, vdso_base,
         LINUX_AT_NULL,     0,
     };
     /* Below the strings: argc, argv[], NULL, envp[], NULL, auxv, with the
@@ -350,8 +352,12 @@ int loader_load(struct task *t, struct mm *mm, struct file *file, const uint8_t 
         entry = ld.entry;
         interp_base = ld.bias;
     }
+    uint64_t vdso_base;
+    r = vdso_map(mm, &vdso_base);
+    if (r < 0)
+        return r;
     uint64_t sp;
-    r = build_stack(t, mm, argv, envp, execfn, &prog, interp_base, &sp, out);
+    r = build_stack(t, mm, argv, envp, execfn, &prog, interp_base, vdso_base, &sp, out);
     if (r < 0)
         return r;
     out->entry = entry;
