@@ -187,9 +187,19 @@ int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_s
     struct sighand *sh = tg->sighand;
     pthread_mutex_lock(&sh->lock);
     uint64_t h = handler_of(tg, sig);
-    /* The sandbox's init only gets signals it has a handler for, unless
-     * they come from outside (pid_namespaces(7)). */
-    if (tg->pid == 1 && !from_outside && h == (uint64_t)(uintptr_t)SIG_DFL) {
+    /* The thread to tell: the first that does not block SIG (none: it stays
+     * pending for whoever unblocks it). */
+    struct task *t, *target = NULL;
+    list_for_each_entry(t, &tg->threads, thread_node) {
+        if (!(t->sigmask & SIG_BIT(sig))) {
+            target = t;
+            break;
+        }
+    }
+    /* The sandbox's init only gets signals it has a handler for (or has
+     * blocked: the handler may come later), unless they come from outside
+     * (pid_namespaces(7)). */
+    if (tg->pid == 1 && !from_outside && target && h == (uint64_t)(uintptr_t)SIG_DFL) {
         pthread_mutex_unlock(&sh->lock);
         return 0;
     }
@@ -201,15 +211,6 @@ int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_s
         kick_all_locked(tg);
         pthread_mutex_unlock(&sh->lock);
         return 0;
-    }
-    /* The thread to tell: the first that does not block SIG (none: it stays
-     * pending for whoever unblocks it). */
-    struct task *t, *target = NULL;
-    list_for_each_entry(t, &tg->threads, thread_node) {
-        if (!(t->sigmask & SIG_BIT(sig))) {
-            target = t;
-            break;
-        }
     }
     if (target && is_ignored_locked(tg, sig)) {
         pthread_mutex_unlock(&sh->lock);
@@ -234,11 +235,11 @@ int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo 
         return 0;
     struct sighand *sh = tg->sighand;
     pthread_mutex_lock(&sh->lock);
-    if (tg->pid == 1 && handler_of(tg, sig) == (uint64_t)(uintptr_t)SIG_DFL) {
+    bool blocked = (t->sigmask & SIG_BIT(sig)) != 0;
+    if (tg->pid == 1 && !blocked && handler_of(tg, sig) == (uint64_t)(uintptr_t)SIG_DFL) {
         pthread_mutex_unlock(&sh->lock);
         return 0;
     }
-    bool blocked = (t->sigmask & SIG_BIT(sig)) != 0;
     if (!blocked && is_ignored_locked(tg, sig)) {
         pthread_mutex_unlock(&sh->lock);
         return 0;
@@ -260,13 +261,13 @@ bool signal_pending(struct task *t)
     return (set & ~__atomic_load_n(&t->sigmask, __ATOMIC_RELAXED)) != 0;
 }
 
-/* Takes the lowest deliverable signal (thread-directed first). */
-static int dequeue_locked(struct task *t, struct linux_siginfo *out)
+/* Takes the lowest pending signal in SET (thread-directed first). */
+static int dequeue_set_locked(struct task *t, uint64_t set, struct linux_siginfo *out)
 {
     struct sigpending *lists[2] = {&t->pending, &t->tg->shared_pending};
     for (int l = 0; l < 2; l++) {
         struct sigpending *p = lists[l];
-        uint64_t ready = p->set & ~t->sigmask;
+        uint64_t ready = p->set & set;
         if (!ready)
             continue;
         int sig = __builtin_ctzll(ready) + 1;
@@ -295,6 +296,21 @@ static int dequeue_locked(struct task *t, struct linux_siginfo *out)
     }
     return 0;
 }
+
+/* Takes the lowest deliverable signal (thread-directed first). */
+static int dequeue_locked(struct task *t, struct linux_siginfo *out)
+{
+    return dequeue_set_locked(t, ~t->sigmask, out);
+}
+
+int signal_dequeue_set(struct task *t, uint64_t set, struct linux_siginfo *out)
+{
+    pthread_mutex_lock(&t->tg->sighand->lock);
+    int sig = dequeue_set_locked(t, set, out);
+    pthread_mutex_unlock(&t->tg->sighand->lock);
+    return sig;
+}
+
 
 /* Resolves an interrupted syscall's -ERESTART* result. HANDLER: a handler
  * is about to run, with ACT. */

@@ -42,6 +42,10 @@ int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo 
  * holds T's sighand->lock. */
 void signal_kick_locked(struct task *t);
 
+/* Takes the lowest pending signal of T that is in SET (thread-directed
+ * first) into OUT. The signal number, or 0. */
+int signal_dequeue_set(struct task *t, uint64_t set, struct linux_siginfo *out);
+
 /* True if T has a pending signal it does not block (or a fatal one). */
 bool signal_pending(struct task *t);
 

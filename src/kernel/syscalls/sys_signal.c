@@ -3,12 +3,13 @@
  * rt_sigpending, pause, rt_sigsuspend, kill, tkill, tgkill,
  * rt_sigqueueinfo. Delivery itself is in kernel/signal/signal.c.
  *
- * FIXME(issue 4): rt_sigtimedwait, rt_tgsigqueueinfo, signalfd.
+ * rt_sigtimedwait. FIXME(issue 4): rt_tgsigqueueinfo; signalfd (issue 6).
  */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 
+#include "kernel/host/host.h"
 #include "kernel/signal/signal.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/task_internal.h"
@@ -260,3 +261,56 @@ static long sys_rt_sigqueueinfo(struct task *t, const struct sys_args *a)
     return do_kill(t, (int)a->arg[0], (int)a->arg[1], &info);
 }
 SYSCALL_DEFINE(rt_sigqueueinfo, sys_rt_sigqueueinfo, "ddp", SYS_FULL, NULL);
+
+static long sys_rt_sigtimedwait(struct task *t, const struct sys_args *a)
+{
+    uint64_t set;
+    if (a->arg[3] != SIGSET_SIZE)
+        return -EINVAL;
+    if (copy_in(t, &set, a->arg[0], sizeof(set)) < 0)
+        return -EFAULT;
+    set &= ~UNBLOCKABLE;
+    uint64_t deadline = 0;
+    bool poll_only = false;
+    if (a->arg[2]) {
+        struct linux_timespec ts;
+        if (copy_in(t, &ts, a->arg[2], sizeof(ts)) < 0)
+            return -EFAULT;
+        if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000)
+            return -EINVAL;
+        uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+        if (ns == 0)
+            poll_only = true;
+        else
+            deadline = host_monotonic_ns() + ns;
+    }
+    struct linux_siginfo info;
+    int sig = signal_dequeue_set(t, set, &info);
+    if (!sig && !poll_only) {
+        /* While waiting, the signals in SET are unblocked so that their
+         * arrival wakes us; the mask comes back before we return. */
+        uint64_t saved = t->sigmask;
+        __atomic_store_n(&t->sigmask, saved & ~set, __ATOMIC_RELEASE);
+        for (;;) {
+            uint32_t seq = task_wake_seq(t);
+            sig = signal_dequeue_set(t, set, &info);
+            if (sig || signal_pending(t))
+                break;
+            if (task_sleep(t, seq, deadline) == -ETIMEDOUT) {
+                sig = signal_dequeue_set(t, set, &info);
+                break;
+            }
+        }
+        __atomic_store_n(&t->sigmask, saved, __ATOMIC_RELEASE);
+        if (!sig && !deadline)
+            return -ERESTARTNOHAND; /* another signal came in */
+        if (!sig && host_monotonic_ns() < deadline)
+            return -ERESTARTNOHAND;
+    }
+    if (!sig)
+        return -EAGAIN;
+    if (a->arg[1] && copy_out(t, a->arg[1], &info, sizeof(info)) < 0)
+        return -EFAULT;
+    return sig;
+}
+SYSCALL_DEFINE(rt_sigtimedwait, sys_rt_sigtimedwait, "pppu", SYS_FULL, NULL);
