@@ -49,9 +49,58 @@ int overlay_new(struct inode *lower, struct inode *upper, struct inode **out_roo
  * links, shm/ and pts/. */
 int devfs_new(struct inode **out_root);
 
-/* procfs (self, PID/exe, PID/fd/N). MNT is where it is mounted (used to
- * name the files /proc/PID/fd links reopen). */
+/* procfs, generated from the sandbox's state (src/kernel/fs/procfs.c,
+ * src/kernel/fs/proc/). procfs_set_mount gives where it is mounted (files
+ * without a path reached through /proc/PID/fd links live there). */
 int procfs_new(struct inode **out_root);
 void procfs_set_mount(struct mount *mnt);
+
+/* sysfs (read-only: cpu topology, transparent_hugepage) and the cgroup2
+ * file system vfs_init mounts on /sys/fs/cgroup (the sandbox's limits). */
+int sysfs_new(struct inode **out_root);
+int cgroupfs_new(struct inode **out_root);
+
+/* The sandbox's mounts, as vfs_init made them (src/kernel/vfs/init.c).
+ * There is no mount(2) yet, so the table is immutable once vfs_init
+ * returned, and entries can be read without a lock. */
+struct vfs_mount_info {
+    struct mount *mnt;
+    int id, parent_id;      /* as /proc/PID/mountinfo numbers them */
+    const char *source;     /* first field of /proc/mounts */
+    const char *mountpoint; /* absolute, in the sandbox */
+    const char *fstype;     /* Linux's name: "overlay", "proc", "cgroup2" ... */
+    const char *opts;       /* per-mount options ("rw,nosuid,relatime") */
+    const char *super_opts; /* per-file-system options */
+    uint64_t magic;         /* statfs f_type */
+    uint64_t st_flags;      /* statfs f_flags (ST_*) */
+};
+size_t vfs_mount_count(void);
+const struct vfs_mount_info *vfs_mount_info_at(size_t i);
+/* The entry of MNT, or NULL (an internal mount such as anonymous files'). */
+const struct vfs_mount_info *vfs_mount_info_of(const struct mount *mnt);
+/* mountinfo id of MNT, or 0. */
+int vfs_mount_id(const struct mount *mnt);
+
+/* statfs(2) as Linux lays it out on x86-64.
+ * FIXME: belongs in src/abi/linux/types.h (owned by the ABI work). */
+struct linux_statfs {
+    int64_t f_type;
+    int64_t f_bsize;
+    uint64_t f_blocks;
+    uint64_t f_bfree;
+    uint64_t f_bavail;
+    uint64_t f_files;
+    uint64_t f_ffree;
+    int32_t f_fsid[2];
+    int64_t f_namelen;
+    int64_t f_frsize;
+    int64_t f_flags;
+    int64_t f_spare[4];
+};
+/* statfs of the file system mounted at MNT (NULL: an anonymous file's, as
+ * Linux's anon_inodefs). Sizes are the sandbox's: memory-backed file
+ * systems report the host's RAM as their size and the memory file's use as
+ * used. 0 or -errno. */
+int vfs_statfs(const struct mount *mnt, struct linux_statfs *out);
 
 #endif

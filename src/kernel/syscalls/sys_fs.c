@@ -3,13 +3,14 @@
  * faccessat2, getcwd, chdir, fchdir, readlink, readlinkat, mkdir, mkdirat,
  * mknod, mknodat, unlink, unlinkat, rmdir, rename, renameat, renameat2,
  * symlink, symlinkat, link, linkat, chmod, fchmod, fchmodat, chown, fchown,
- * lchown, fchownat, truncate, utimensat, umask.
+ * lchown, fchownat, truncate, utimensat, umask, statfs, fstatfs.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel/fs/fs.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/vfs/vfs.h"
 #include "kernel/vfs/vfs_fs.h"
@@ -501,3 +502,44 @@ static long sys_umask(struct task *t, const struct sys_args *a)
     return vfs_set_umask(t, (uint32_t)a->arg[0]);
 }
 SYSCALL_DEFINE(umask, sys_umask, "o", SYS_FULL, NULL);
+
+/* The mount F was opened through decides the file system statfs reports
+ * (an overlay file's inode is its upper or lower layer's). */
+static long statfs_out(struct task *t, struct file *f, uint64_t ubuf)
+{
+    struct linux_statfs st;
+    long r = vfs_statfs(f->path.mnt, &st);
+    if (r == 0)
+        r = copy_out(t, ubuf, &st, sizeof(st));
+    return r;
+}
+
+static long sys_statfs(struct task *t, const struct sys_args *a)
+{
+    char *path;
+    long r = path_in(t, a->arg[0], &path);
+    if (r < 0)
+        return r;
+    struct file *f = NULL;
+    r = path[0] ? vfs_openat(t, AT_FDCWD, path, O_PATH, 0, &f) : -ENOENT;
+    free(path);
+    if (r < 0)
+        return r;
+    r = statfs_out(t, f, a->arg[1]);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(statfs, sys_statfs, "sp", SYS_PARTIAL,
+               "sizes are the sandbox's: memory-backed file systems report host RAM");
+
+static long sys_fstatfs(struct task *t, const struct sys_args *a)
+{
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = statfs_out(t, f, a->arg[1]);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(fstatfs, sys_fstatfs, "fp", SYS_PARTIAL,
+               "sizes are the sandbox's: memory-backed file systems report host RAM");

@@ -1,14 +1,107 @@
 /*
  * The sandbox's mount tree: overlay root (hostfs lower + tmpfs upper),
- * devfs on /dev, procfs on /proc, an empty tmpfs on /sys.
+ * devfs on /dev, procfs on /proc, sysfs on /sys and cgroup2 on
+ * /sys/fs/cgroup; the table of those mounts (/proc/PID/mountinfo) and their
+ * statfs.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "kernel/fs/fs.h"
+#include "kernel/host/host.h"
+#include "kernel/mm/memfile.h"
 #include "kernel/vfs/vfs_internal.h"
 #include "lib/log.h"
 
 static const struct cred g_init_cred; /* root */
+
+/* statfs f_type values (Linux's magic.h numbers). */
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define TMPFS_MAGIC           0x01021994
+#define PROC_SUPER_MAGIC      0x9fa0
+#define SYSFS_MAGIC           0x62656572
+#define CGROUP2_SUPER_MAGIC   0x63677270
+#define ANON_INODE_FS_MAGIC   0x09041934
+/* statfs f_flags. */
+#define ST_RDONLY   0x0001
+#define ST_NOSUID   0x0002
+#define ST_NODEV    0x0004
+#define ST_NOEXEC   0x0008
+#define ST_VALID    0x0020
+#define ST_RELATIME 0x1000
+
+#define MOUNT_TABLE_MAX 16
+/* Written by vfs_init only, before any task runs; read-only after. */
+static struct vfs_mount_info g_mount_table[MOUNT_TABLE_MAX];
+static size_t g_mount_count;
+
+size_t vfs_mount_count(void)
+{
+    return g_mount_count;
+}
+
+const struct vfs_mount_info *vfs_mount_info_at(size_t i)
+{
+    return i < g_mount_count ? &g_mount_table[i] : NULL;
+}
+
+const struct vfs_mount_info *vfs_mount_info_of(const struct mount *mnt)
+{
+    for (size_t i = 0; mnt && i < g_mount_count; i++)
+        if (g_mount_table[i].mnt == mnt)
+            return &g_mount_table[i];
+    return NULL;
+}
+
+int vfs_mount_id(const struct mount *mnt)
+{
+    const struct vfs_mount_info *m = vfs_mount_info_of(mnt);
+    return m ? m->id : 0;
+}
+
+/* Records MNT with the fields of TEMPLATE (ids filled in here). */
+static void mount_record(struct mount *mnt, const struct vfs_mount_info *template)
+{
+    if (g_mount_count == MOUNT_TABLE_MAX)
+        return;
+    struct vfs_mount_info *m = &g_mount_table[g_mount_count];
+    *m = *template;
+    m->mnt = mnt;
+    /* Containers' numbering: the root's parent is outside the sandbox. */
+    m->id = 21 + (int)g_mount_count;
+    m->parent_id = mnt->parent ? vfs_mount_id(mnt->parent) : 20;
+    g_mount_count++;
+}
+
+int vfs_statfs(const struct mount *mnt, struct linux_statfs *out)
+{
+    const struct vfs_mount_info *m = vfs_mount_info_of(mnt);
+    memset(out, 0, sizeof(*out));
+    out->f_type = m ? (int64_t)m->magic : ANON_INODE_FS_MAGIC;
+    out->f_bsize = out->f_frsize = 4096;
+    out->f_namelen = 255;
+    out->f_flags = (int64_t)((m ? m->st_flags : 0) | ST_VALID);
+    if (mnt) {
+        out->f_fsid[0] = (int32_t)(uint32_t)mnt->sb->dev;
+        out->f_fsid[1] = (int32_t)(uint32_t)(mnt->sb->dev >> 32);
+    }
+    if (m && (m->magic == TMPFS_MAGIC || m->magic == OVERLAYFS_SUPER_MAGIC)) {
+        /* Memory-backed: the root's upper layer and tmpfs hold their data
+         * in moat's memory. Size: the host's RAM (half of it for tmpfs, as
+         * Linux's default); used: what the memory file holds. */
+        uint64_t total, host_free, used, size, extents;
+        host_meminfo(&total, &host_free);
+        memfile_stats(&used, &size, &extents);
+        if (m->magic == TMPFS_MAGIC)
+            total /= 2;
+        uint64_t blocks = total / 4096, used_blocks = used / 4096;
+        out->f_blocks = blocks;
+        out->f_bfree = out->f_bavail = blocks > used_blocks ? blocks - used_blocks : 0;
+        out->f_files = blocks / 2;
+        out->f_ffree = out->f_files;
+    }
+    return 0;
+}
 
 /* The directory NAME under the root of MNT, created if missing; *out is a
  * new reference. */
@@ -41,16 +134,69 @@ out_unlock:
     return r;
 }
 
-/* Mounts the file system whose root is ROOT (consumed) on /NAME. */
-static int mount_on(struct mount *rootmnt, const char *name, struct inode *root,
-                    struct mount **out_mnt)
+/* The existing directory at absolute PATH, crossing mounts; *out is a new
+ * reference. */
+static int lookup_dir(struct mount *rootmnt, const char *path, struct path *out)
+{
+    struct path cur = {rootmnt, rootmnt->root};
+    path_get(&cur);
+    char name[256];
+    for (const char *p = path; *p;) {
+        while (*p == '/')
+            p++;
+        size_t n = strcspn(p, "/");
+        if (n == 0)
+            break;
+        if (n >= sizeof(name)) {
+            path_put(&cur);
+            return -ENAMETOOLONG;
+        }
+        memcpy(name, p, n);
+        name[n] = '\0';
+        p += n;
+        struct dentry *d;
+        int r = d_lookup(cur.dentry, name, false, &d);
+        if (r < 0) {
+            path_put(&cur);
+            return r;
+        }
+        struct mount *mnt = cur.mnt;
+        path_put(&cur);
+        cur.mnt = mnt;
+        cur.dentry = d;
+        struct mount *m;
+        while ((m = lookup_mnt(cur.mnt, cur.dentry))) {
+            dentry_get(m->root);
+            dentry_put(cur.dentry);
+            cur.mnt = m;
+            cur.dentry = m->root;
+        }
+        struct inode *inode = dentry_inode(cur.dentry);
+        bool dir = inode && inode_is_dir(inode);
+        inode_put(inode);
+        if (!dir) {
+            path_put(&cur);
+            return inode ? -ENOTDIR : -ENOENT;
+        }
+    }
+    *out = cur;
+    return 0;
+}
+
+/* Mounts the file system whose root is ROOT (consumed) on PATH: a
+ * directory made if missing when PATH is /NAME, else an existing one. INFO
+ * describes the mount for the table. */
+static int mount_on(struct mount *rootmnt, const char *path, struct inode *root,
+                    const struct vfs_mount_info *info, struct mount **out_mnt)
 {
     struct path at;
-    int r = ensure_dir(rootmnt, name, &at);
+    int r = strchr(path + 1, '/') ? lookup_dir(rootmnt, path, &at)
+                                  : ensure_dir(rootmnt, path + 1, &at);
     if (r < 0) {
         inode_put(root);
         return r;
     }
+    struct mount *mnt;
     struct vfs_sb *sb = root->sb;
     struct dentry *d = dentry_new_root(root);
     inode_put(root);
@@ -58,11 +204,36 @@ static int mount_on(struct mount *rootmnt, const char *name, struct inode *root,
         path_put(&at);
         return -ENOMEM;
     }
-    r = vfs_mount(&at, sb, d, out_mnt);
+    r = vfs_mount(&at, sb, d, &mnt);
     dentry_put(d);
     path_put(&at);
-    return r;
+    if (r < 0)
+        return r;
+    mount_record(mnt, info);
+    if (out_mnt)
+        *out_mnt = mnt;
+    return 0;
 }
+
+static const struct vfs_mount_info g_root_info = {
+        .source = "overlay", .mountpoint = "/", .fstype = "overlay", .opts = "rw,relatime",
+        .super_opts = "rw", .magic = OVERLAYFS_SUPER_MAGIC, .st_flags = ST_RELATIME};
+static const struct vfs_mount_info g_dev_info = {
+        .source = "tmpfs", .mountpoint = "/dev", .fstype = "tmpfs", .opts = "rw,nosuid",
+        .super_opts = "rw,mode=755", .magic = TMPFS_MAGIC, .st_flags = ST_NOSUID};
+static const struct vfs_mount_info g_proc_info = {
+        .source = "proc", .mountpoint = "/proc", .fstype = "proc",
+        .opts = "rw,nosuid,nodev,noexec,relatime", .super_opts = "rw",
+        .magic = PROC_SUPER_MAGIC, .st_flags = ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME};
+static const struct vfs_mount_info g_sys_info = {
+        .source = "sysfs", .mountpoint = "/sys", .fstype = "sysfs",
+        .opts = "ro,nosuid,nodev,noexec,relatime", .super_opts = "ro", .magic = SYSFS_MAGIC,
+        .st_flags = ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME};
+static const struct vfs_mount_info g_cgroup_info = {
+        .source = "cgroup", .mountpoint = "/sys/fs/cgroup", .fstype = "cgroup2",
+        .opts = "ro,nosuid,nodev,noexec,relatime", .super_opts = "ro,nsdelegate",
+        .magic = CGROUP2_SUPER_MAGIC,
+        .st_flags = ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME};
 
 int vfs_init(int host_root_fd, struct fs_struct **out_fs)
 {
@@ -88,11 +259,13 @@ int vfs_init(int host_root_fd, struct fs_struct **out_fs)
     dentry_put(droot);
     if (!mnt)
         return -ENOMEM;
+    g_mount_count = 0;
+    mount_record(mnt, &g_root_info);
 
     struct inode *dev, *proc;
     r = devfs_new(&dev);
     if (r == 0)
-        r = mount_on(mnt, "dev", dev, NULL);
+        r = mount_on(mnt, "/dev", dev, &g_dev_info, NULL);
     if (r < 0) {
         log_error("vfs: mounting /dev: error %d", r);
         return r;
@@ -100,20 +273,23 @@ int vfs_init(int host_root_fd, struct fs_struct **out_fs)
     struct mount *pm;
     r = procfs_new(&proc);
     if (r == 0)
-        r = mount_on(mnt, "proc", proc, &pm);
+        r = mount_on(mnt, "/proc", proc, &g_proc_info, &pm);
     if (r < 0) {
         log_error("vfs: mounting /proc: error %d", r);
         return r;
     }
     procfs_set_mount(pm);
 
-    /* The host's /sys must not show through the root's lower layer: an
-     * empty tmpfs covers it. FIXME(issue 5): a sysfs generated from the
-     * sandbox's own state (cpu topology, cgroup limits). */
-    struct inode *sys;
-    r = tmpfs_new(0555, &sys);
+    /* sysfs also covers the host's /sys, which must never show through
+     * the root's lower layer. */
+    struct inode *sys, *cg;
+    r = sysfs_new(&sys);
     if (r == 0)
-        r = mount_on(mnt, "sys", sys, NULL);
+        r = mount_on(mnt, "/sys", sys, &g_sys_info, NULL);
+    if (r == 0)
+        r = cgroupfs_new(&cg);
+    if (r == 0)
+        r = mount_on(mnt, "/sys/fs/cgroup", cg, &g_cgroup_info, NULL);
     if (r < 0) {
         log_error("vfs: mounting /sys: error %d", r);
         return r;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kernel/host/host.h"
+#include "kernel/fs/fs.h"
 #include "kernel/host/host_io.h"
 #include "kernel/mm/mm.h"
 #include "kernel/task/task.h"
@@ -62,6 +63,91 @@ long mm_strncpy_in(struct mm *mm, char *dst, uint64_t src, size_t max)
         return -ENAMETOOLONG;
     memcpy(dst, (const char *)(uintptr_t)src, n + 1);
     return (long)n;
+}
+
+/* The process table: g_tg is the only process; its thread g_task owns the
+ * files and fs_struct; there is no address space. */
+void task_for_each_tg(void (*fn)(struct thread_group *tg, void *arg), void *arg)
+{
+    fn(&g_tg, arg);
+}
+
+struct mm *tg_get_mm(struct thread_group *tg)
+{
+    return NULL;
+}
+
+struct fdtable *tg_get_files(struct thread_group *tg)
+{
+    if (tg != &g_tg || !g_task.files)
+        return NULL;
+    fdtable_get(g_task.files);
+    return g_task.files;
+}
+
+struct fs_struct *tg_get_fs(struct thread_group *tg)
+{
+    if (tg != &g_tg || !g_task.fs)
+        return NULL;
+    fs_struct_get(g_task.fs);
+    return g_task.fs;
+}
+
+void tg_info(struct thread_group *tg, struct tg_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->state = 'S';
+    out->pgid = out->sid = tg->pid;
+    out->nr_threads = 1;
+    memcpy(out->comm, g_task.comm, sizeof(out->comm));
+    out->cred = g_task.cred;
+    out->sigmask = g_task.sigmask;
+}
+
+void mm_put(struct mm *mm)
+{
+}
+
+size_t mm_format_maps(struct mm *mm, char *buf, size_t size)
+{
+    if (size)
+        buf[0] = '\0';
+    return 0;
+}
+
+uint64_t mm_locked_bytes(struct mm *mm)
+{
+    return 0;
+}
+
+int mm_mincore(struct mm *mm, uint64_t addr, uint64_t len, uint8_t *vec)
+{
+    return -ENOMEM;
+}
+
+void host_meminfo(uint64_t *out_total, uint64_t *out_free)
+{
+    *out_total = 8ULL << 30;
+    *out_free = 4ULL << 30;
+}
+
+int host_nr_cpus(void)
+{
+    return 4;
+}
+
+uint64_t host_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int host_nanosleep(int64_t sec, int64_t nsec)
+{
+    struct timespec ts = {sec, nsec};
+    nanosleep(&ts, NULL);
+    return 0;
 }
 
 /* Waiting: the unit tests never block, so queues only keep their lists. */
@@ -617,6 +703,197 @@ START_TEST(proc_self_exe_and_fd)
 }
 END_TEST
 
+/* The whole of the generated file PATH into BUF (NUL-terminated). */
+static ssize_t read_all(const char *path, char *buf, size_t size)
+{
+    int fd = open_fd(path, O_RDONLY, 0);
+    if (fd < 0)
+        return fd;
+    struct file *f = fd_file(fd);
+    size_t done = 0;
+    ssize_t n;
+    while (done + 1 < size && (n = vfs_read(f, buf + done, size - 1 - done)) > 0)
+        done += (size_t)n;
+    buf[done] = '\0';
+    file_put(f);
+    fdtable_close(T->files, fd);
+    return (ssize_t)done;
+}
+
+START_TEST(proc_tree)
+{
+    char buf[8192], l[4096];
+    strcpy(g_task.comm, "tester");
+    ck_assert_int_eq(list_dir("/proc", l, sizeof(l)), 0);
+    ck_assert(has_name(l, "1") && has_name(l, "self") && has_name(l, "thread-self"));
+    ck_assert(has_name(l, "meminfo") && has_name(l, "cpuinfo") && has_name(l, "sys"));
+    ck_assert_int_eq(list_dir("/proc/self", l, sizeof(l)), 0);
+    static const char *const names[] = {"stat", "status", "statm", "cmdline", "environ", "comm",
+                                        "exe", "cwd", "root", "fd", "fdinfo", "maps", "limits",
+                                        "mounts", "mountinfo", "cgroup", "ns", "task",
+                                        "loginuid", "oom_score_adj"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        ck_assert_msg(has_name(l, names[i]), "/proc/self/%s listed", names[i]);
+    /* every listed name can be stat'ed */
+    struct linux_stat st;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(buf, sizeof(buf), "/proc/1/%s", names[i]);
+        ck_assert_int_eq(stat_of(buf, AT_SYMLINK_NOFOLLOW, &st), 0);
+    }
+    ck_assert_int_eq(stat_of("/proc/2", 0, &st), -ENOENT);
+    ck_assert_int_eq(stat_of("/proc/01", 0, &st), -ENOENT);
+
+    ck_assert_int_gt(read_all("/proc/self/status", buf, sizeof(buf)), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "Name:\ttester\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "Pid:\t1\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "State:\tR (running)\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "Umask:\t0022\n"));
+    ck_assert_int_gt(read_all("/proc/self/stat", buf, sizeof(buf)), 0);
+    ck_assert(strncmp(buf, "1 (tester) R 0 1 1 ", 19) == 0);
+    ck_assert_int_gt(read_all("/proc/self/comm", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "tester\n");
+    ck_assert_int_gt(read_all("/proc/self/cgroup", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "0::/\n");
+
+    g_tg.rlim[7] = (struct linux_rlimit){1024, 4096};
+    g_tg.rlim[0] = (struct linux_rlimit){LINUX_RLIM_INFINITY, LINUX_RLIM_INFINITY};
+    ck_assert_int_gt(read_all("/proc/1/limits", buf, sizeof(buf)), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "Max open files            1024                 4096                 files     \n"));
+    ck_assert_ptr_nonnull(strstr(buf, "Max cpu time              unlimited            unlimited            seconds   \n"));
+
+    int n = vfs_readlinkat(T, AT_FDCWD, "/proc/self/cwd", buf, sizeof(buf));
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(vfs_chdir(T, "/dir/sub"), 0);
+    n = vfs_readlinkat(T, AT_FDCWD, "/proc/1/cwd", buf, sizeof(buf));
+    buf[n > 0 ? n : 0] = '\0';
+    ck_assert_str_eq(buf, "/dir/sub");
+    /* the cwd link is magic: a walk through it reaches the directory */
+    ck_assert_int_eq(stat_of("/proc/self/cwd/b.txt", 0, &st), 0);
+    n = vfs_readlinkat(T, AT_FDCWD, "/proc/thread-self", buf, sizeof(buf));
+    buf[n > 0 ? n : 0] = '\0';
+    ck_assert_str_eq(buf, "1/task/1");
+    ck_assert_int_eq(stat_of("/proc/thread-self/status", 0, &st), 0);
+    n = vfs_readlinkat(T, AT_FDCWD, "/proc/self/ns/pid", buf, sizeof(buf));
+    buf[n > 0 ? n : 0] = '\0';
+    ck_assert(strncmp(buf, "pid:[", 5) == 0);
+
+    int fd = open_fd("/dir/a.txt", O_RDONLY, 0);
+    ck_assert_int_eq(fdtable_set_cloexec(T->files, fd, true), 0);
+    snprintf(l, sizeof(l), "/proc/self/fdinfo/%d", fd);
+    ck_assert_int_gt(read_all(l, buf, sizeof(buf)), 0);
+    ck_assert_msg(strstr(buf, "pos:\t0\nflags:\t02100000\nmnt_id:\t21\n"), "%s", buf);
+
+    /* oom_score_adj is remembered; out of range is EINVAL */
+    int w = open_fd("/proc/self/oom_score_adj", O_WRONLY, 0);
+    ck_assert_int_ge(w, 0);
+    struct file *wf = fd_file(w);
+    ck_assert_int_eq(vfs_write(wf, "-500\n", 5), 5);
+    ck_assert_int_eq(vfs_write(wf, "1001", 4), -EINVAL);
+    file_put(wf);
+    ck_assert_int_gt(read_all("/proc/1/oom_score_adj", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "-500\n");
+    /* read-only files refuse writes (root may open them, as Linux) */
+    w = open_fd("/proc/self/status", O_WRONLY, 0);
+    ck_assert_int_ge(w, 0);
+    wf = fd_file(w);
+    ck_assert_int_eq(vfs_write(wf, "x", 1), -EINVAL);
+    file_put(wf);
+}
+END_TEST
+
+START_TEST(proc_system_files)
+{
+    char buf[16384];
+    ck_assert_int_gt(read_all("/proc/meminfo", buf, sizeof(buf)), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "MemTotal:        8388608 kB\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "MemAvailable:"));
+    ck_assert_ptr_nonnull(strstr(buf, "SwapTotal:"));
+    ck_assert_int_gt(read_all("/proc/cpuinfo", buf, sizeof(buf)), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "processor\t: 3\n"));
+    ck_assert_ptr_null(strstr(buf, "processor\t: 4\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "flags\t\t: fpu"));
+    ck_assert_int_gt(read_all("/proc/stat", buf, sizeof(buf)), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\ncpu3 "));
+    ck_assert_ptr_nonnull(strstr(buf, "\nbtime "));
+    ck_assert_ptr_nonnull(strstr(buf, "\nprocesses 1\n"));
+    ck_assert_int_gt(read_all("/proc/loadavg", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "0.00 0.00 0.00 1/1 1\n");
+    ck_assert_int_gt(read_all("/proc/mounts", buf, sizeof(buf)), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "overlay / overlay rw,relatime 0 0\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "proc /proc proc "));
+    ck_assert_ptr_nonnull(strstr(buf, "sysfs /sys sysfs ro,"));
+    ck_assert_ptr_nonnull(strstr(buf, "cgroup /sys/fs/cgroup cgroup2 ro,"));
+    ck_assert_int_gt(read_all("/proc/self/mountinfo", buf, sizeof(buf)), 0);
+    ck_assert_ptr_nonnull(strstr(buf, " / / rw,relatime - overlay overlay rw\n"));
+    ck_assert_int_gt(read_all("/proc/sys/kernel/ostype", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "Linux\n");
+    ck_assert_int_gt(read_all("/proc/sys/fs/nr_open", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "1048576\n");
+    char a[64], b[64];
+    ck_assert_int_eq(read_all("/proc/sys/kernel/random/boot_id", a, sizeof(a)), 37);
+    ck_assert_int_eq(read_all("/proc/sys/kernel/random/boot_id", b, sizeof(b)), 37);
+    ck_assert_str_eq(a, b);
+    ck_assert_int_eq(read_all("/proc/sys/kernel/random/uuid", a, sizeof(a)), 37);
+    ck_assert_int_eq(a[14], '4');
+}
+END_TEST
+
+START_TEST(sysfs_tree)
+{
+    char buf[4096], l[4096];
+    ck_assert_int_gt(read_all("/sys/devices/system/cpu/online", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "0-3\n");
+    ck_assert_int_eq(list_dir("/sys/devices/system/cpu", l, sizeof(l)), 0);
+    ck_assert(has_name(l, "cpu0") && has_name(l, "cpu3") && !has_name(l, "cpu4"));
+    ck_assert(has_name(l, "possible") && has_name(l, "present"));
+    ck_assert_int_gt(read_all("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "always madvise [never]\n");
+    /* /sys/fs/cgroup is a cgroup2 mount */
+    ck_assert_int_gt(read_all("/sys/fs/cgroup/memory.max", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "max\n");
+    ck_assert_int_gt(read_all("/sys/fs/cgroup/cpu.max", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "max 100000\n");
+    ck_assert_int_gt(read_all("/sys/fs/cgroup/pids.max", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "max\n");
+    ck_assert_int_gt(read_all("/sys/fs/cgroup/cgroup.procs", buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "1\n");
+    /* read-only, even for root */
+    ck_assert_int_eq(open_fd("/sys/fs/cgroup/memory.max", O_WRONLY, 0), -EACCES);
+    ck_assert_int_eq(vfs_mkdirat(T, AT_FDCWD, "/sys/x", 0755), -EPERM);
+    struct linux_stat st;
+    ck_assert_int_eq(stat_of("/sys/devices/system/cpu/cpu4", 0, &st), -ENOENT);
+    /* the host's /sys never shows: only generated entries */
+    ck_assert_int_eq(list_dir("/sys", l, sizeof(l)), 0);
+    ck_assert(has_name(l, "devices") && has_name(l, "fs") && has_name(l, "kernel"));
+}
+END_TEST
+
+START_TEST(statfs_types)
+{
+    static const struct {
+        const char *path;
+        int64_t magic;
+    } want[] = {
+            {"/dir/a.txt", 0x794c7630},  {"/dev/null", 0x01021994},
+            {"/proc/self", 0x9fa0},      {"/sys/devices", 0x62656572},
+            {"/sys/fs/cgroup", 0x63677270},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        int fd = open_fd(want[i].path, O_PATH | O_NOFOLLOW, 0);
+        ck_assert_int_ge(fd, 0);
+        struct file *f = fd_file(fd);
+        struct linux_statfs sf;
+        ck_assert_int_eq(vfs_statfs(f->path.mnt, &sf), 0);
+        ck_assert_msg(sf.f_type == want[i].magic, "%s: f_type %llx", want[i].path,
+                      (long long)sf.f_type);
+        ck_assert_int_eq(sf.f_bsize, 4096);
+        ck_assert_int_eq(sf.f_namelen, 255);
+        ck_assert(sf.f_bfree <= sf.f_blocks);
+        file_put(f);
+    }
+}
+END_TEST
+
 /* ---- fd table ---- */
 
 START_TEST(fdtable_basics)
@@ -669,6 +946,10 @@ static Suite *vfs_suite(void)
     ADD(s, overlay_whiteout_and_readdir);
     ADD(s, overlay_rename_link);
     ADD(s, proc_self_exe_and_fd);
+    ADD(s, proc_tree);
+    ADD(s, proc_system_files);
+    ADD(s, sysfs_tree);
+    ADD(s, statfs_types);
     ADD(s, fdtable_basics);
     return s;
 }
