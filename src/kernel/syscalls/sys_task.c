@@ -377,13 +377,26 @@ static long sys_arch_prctl(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(arch_prctl, sys_arch_prctl, "xp", SYS_PARTIAL, "FS/GS base only");
 
+#define PR_SET_CHILD_SUBREAPER_L 36
+#define PR_GET_CHILD_SUBREAPER_L 37
+#define PR_SET_NO_NEW_PRIVS_L    38
+#define PR_GET_NO_NEW_PRIVS_L    39
+#define PR_GET_TID_ADDRESS_L     40
+#define PR_SET_THP_DISABLE_L     41
+#define PR_GET_THP_DISABLE_L     42
+#define PR_CAP_AMBIENT_L         47
+#define PR_CAP_AMBIENT_IS_SET_L  1
+#define PR_CAP_AMBIENT_CLEAR_ALL_L 4
+
 static long sys_prctl(struct task *t, const struct sys_args *a)
 {
     char name[16];
+    uint64_t arg = a->arg[1];
+    int v;
     switch (a->arg[0]) {
     case PR_SET_NAME: {
         memset(name, 0, sizeof(name));
-        long n = mm_strncpy_in(t->mm, name, a->arg[1], sizeof(name));
+        long n = mm_strncpy_in(t->mm, name, arg, sizeof(name));
         if (n == -EFAULT)
             return -EFAULT;
         name[15] = '\0';
@@ -391,17 +404,65 @@ static long sys_prctl(struct task *t, const struct sys_args *a)
         return 0;
     }
     case PR_GET_NAME:
-        return copy_out(t, a->arg[1], t->comm, sizeof(t->comm));
+        return copy_out(t, arg, t->comm, sizeof(t->comm));
     case PR_GET_DUMPABLE:
         return 1;
     case PR_SET_DUMPABLE:
-        return a->arg[1] <= 1 ? 0 : -EINVAL;
+        return arg <= 1 ? 0 : -EINVAL;
+    case PR_SET_PDEATHSIG:
+        if (arg > LINUX_NSIG)
+            return -EINVAL;
+        t->pdeathsig = (int)arg;
+        return 0;
+    case PR_GET_PDEATHSIG:
+        v = t->pdeathsig;
+        return copy_out(t, arg, &v, sizeof(v));
+    case PR_SET_NO_NEW_PRIVS_L:
+        if (arg != 1 || a->arg[2] || a->arg[3] || a->arg[4])
+            return -EINVAL;
+        t->no_new_privs = true;
+        return 0;
+    case PR_GET_NO_NEW_PRIVS_L:
+        return t->no_new_privs;
+    case PR_SET_KEEPCAPS:
+        if (arg > 1)
+            return -EINVAL;
+        t->keepcaps = arg;
+        return 0;
+    case PR_GET_KEEPCAPS:
+        return t->keepcaps;
+    case PR_SET_CHILD_SUBREAPER_L:
+        pthread_mutex_lock(&g_tasks_lock);
+        t->tg->child_subreaper = arg != 0;
+        pthread_mutex_unlock(&g_tasks_lock);
+        return 0;
+    case PR_GET_CHILD_SUBREAPER_L:
+        v = t->tg->child_subreaper;
+        return copy_out(t, arg, &v, sizeof(v));
+    case PR_GET_TID_ADDRESS_L:
+        return copy_out(t, arg, &t->clear_child_tid, sizeof(uint64_t));
+    case PR_GET_SECCOMP:
+        return 0; /* FIXME(issue 9): seccomp filters for apps */
+    case PR_CAPBSET_READ:
+        if (arg > 40)
+            return -EINVAL;
+        return t->cred.euid == 0;
+    case PR_CAP_AMBIENT_L:
+        if (arg == PR_CAP_AMBIENT_IS_SET_L)
+            return a->arg[2] > 40 ? -EINVAL : 0;
+        if (arg == PR_CAP_AMBIENT_CLEAR_ALL_L)
+            return 0;
+        log_warn_once("prctl(PR_CAP_AMBIENT, %llu) is not supported yet",
+                      (unsigned long long)arg);
+        return -EINVAL;
     default:
         log_warn_once("prctl option %llu is not supported yet", (unsigned long long)a->arg[0]);
         return -EINVAL;
     }
 }
-SYSCALL_DEFINE(prctl, sys_prctl, "xxxxx", SYS_PARTIAL, "NAME, DUMPABLE; the rest in issue 4");
+SYSCALL_DEFINE(prctl, sys_prctl, "xxxxx", SYS_PARTIAL,
+               "NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, KEEPCAPS, CHILD_SUBREAPER, "
+               "GET_TID_ADDRESS, CAPBSET_READ; others EINVAL");
 
 static long sys_getpgrp(struct task *t, const struct sys_args *a)
 {

@@ -503,14 +503,25 @@ static void task_finish(struct task *t)
         tg->zombie = true;
         tg->exit_status = tg->group_exiting ? tg->exit_status : t->exit_code;
         tg->vfork_pending = false;
-        /* Orphans go to init, as Linux reparents them to the namespace's
-         * reaper. */
+        /* Orphans go to the nearest living subreaper ancestor, else to
+         * init, as Linux reparents them. */
         struct thread_group *init = NULL, *it;
-        list_for_each_entry(it, &g_all_tgs, all)
-            if (it->pid == 1 && !it->zombie)
+        for (it = tg->parent; it && !init; it = it->parent)
+            if (it->child_subreaper && !it->zombie)
                 init = it;
+        if (!init)
+            list_for_each_entry(it, &g_all_tgs, all)
+                if (it->pid == 1 && !it->zombie)
+                    init = it;
         struct thread_group *child, *tmp;
         list_for_each_entry_safe(child, tmp, &tg->children, sibling) {
+            /* PR_SET_PDEATHSIG: the parent is gone. */
+            struct task *ct;
+            list_for_each_entry(ct, &child->threads, thread_node) {
+                if (ct->pdeathsig) {
+                    signal_send_task_locked(ct, ct->pdeathsig, NULL);
+                }
+            }
             list_del(&child->sibling);
             if (init) {
                 child->parent = init;
@@ -710,6 +721,8 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
     c->cred = t->cred;
     c->sigmask = t->sigmask;
     c->strace = t->strace;
+    c->no_new_privs = t->no_new_privs;
+    c->affinity = t->affinity;
     if (thread)
         c->altstack = (struct linux_stack){0, 0, 0, 0};
     else
@@ -1034,6 +1047,8 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     for (int i = 0; i < g_rlimit_resources; i++)
         host_getrlimit(i, &tg->rlim[i].rlim_cur, &tg->rlim[i].rlim_max);
     sigpending_init(&t->pending);
+    int ncpu = host_nr_cpus();
+    t->affinity = ncpu >= 64 ? ~0ULL : (1ULL << ncpu) - 1;
     t->fs = init->fs;
     t->cred = init->cred;
     t->strace = init->strace;

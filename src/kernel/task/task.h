@@ -75,6 +75,8 @@ struct thread_group {
     /* CPU time in ns: app ("user") and kernel ("system") time of threads
      * that exited, and of reaped children (getrusage, times, wait4). */
     uint64_t dead_utime, dead_stime;   /* (T) */
+    bool child_subreaper;            /* (T) PR_SET_CHILD_SUBREAPER */
+    int nice;                        /* (g) lock: setpriority */
     uint64_t child_utime, child_stime; /* (T) */
 };
 
@@ -106,6 +108,10 @@ struct task {
     int exit_code;                   /* (o) exit status of this thread */
     pthread_t thread;                /* (c) kernel host thread */
     bool strace;                     /* (c) log each syscall */
+    int pdeathsig;                   /* (o) PR_SET_PDEATHSIG */
+    bool no_new_privs;               /* (o) PR_SET_NO_NEW_PRIVS: kept across fork and exec */
+    bool keepcaps;                   /* (o) PR_SET_KEEPCAPS */
+    uint64_t affinity;               /* (o) sched_setaffinity mask (CPUs 0..63) */
     const struct sandbox_init *init; /* (c) set for the sandbox's first task only */
 };
 
