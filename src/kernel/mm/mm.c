@@ -5,13 +5,24 @@
  * Invariants (checked by tests/unit/mm against the fake platform):
  * - when attached, the stub maps exactly the VMAs, each at its prot and its
  *   memory-file offset;
- * - a private VMA owns its memory-file range; it is freed (punched) only
- *   after the stub stopped mapping it, so offsets handed out again are never
- *   visible to a stale mapping.
+ * - a VMA's memory-file pages are released (their reference dropped) only
+ *   after the stub stopped mapping them, so offsets handed out again are
+ *   never visible to a stale mapping;
+ * - a private page shared with another address space (count > 1) is mapped
+ *   without PROT_WRITE (its VMA has VMA_COW) and is never written: a write
+ *   fault, a copy-out or a futex write first gives this mm its own copy.
+ *
+ * Copy-on-write after fork: mm_fork write-protects the parent's private
+ * memory, takes a second reference on its pages and gives the child the same
+ * offsets. The first write to a COW page in either copies a run of up to
+ * MM_COW_RUN bytes around it (only the pages holding data: holes stay holes)
+ * into fresh pages, or, when nobody else holds the pages any more, just makes
+ * them writable again.
  */
 #include "kernel/mm/mm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +33,7 @@
 #include <sys/stat.h>
 
 #include "abi/linux/types.h"
+#include "kernel/fs/pagecache.h"
 #include "kernel/mm/memfile.h"
 #include "kernel/mm/mm_internal.h"
 #include "kernel/vfs/vfs.h"
@@ -37,6 +49,10 @@
 
 #define PROT_RWX (PROT_READ | PROT_WRITE | PROT_EXEC)
 #define PROT_SEM 0x8 /* Linux ABI; glibc does not define it */
+/* How much one copy-on-write fault copies: a run around the faulting page,
+ * so a process rewriting a big region after fork takes one fault per run,
+ * not per page. Holes are not copied, so a sparse run costs what it uses. */
+#define MM_COW_RUN (64 * PAGE_SIZE)
 
 /* Pieces taken out of the VMA array, released (or reused) by the caller. */
 struct vma_vec {
@@ -47,6 +63,12 @@ struct vma_vec {
 static uint64_t vma_len(const struct vma *v)
 {
     return v->end - v->start;
+}
+
+/* The protection the stub maps V with. */
+static int vma_stub_prot(const struct vma *v)
+{
+    return (v->flags & VMA_COW) ? v->prot & ~PROT_WRITE : v->prot;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -229,8 +251,9 @@ static bool vma_can_merge(const struct vma *a, const struct vma *b)
  * mremap and /proc/PID/maps treat them as one. */
 static bool vma_same_logical(const struct vma *a, const struct vma *b)
 {
-    return a->end == b->start && a->prot == b->prot && a->flags == b->flags && !a->shared &&
-           !b->shared && a->file == b->file &&
+    return a->end == b->start && a->prot == b->prot &&
+           (a->flags & ~VMA_COW) == (b->flags & ~VMA_COW) && !a->shared && !b->shared &&
+           a->file == b->file &&
            (!a->file || a->file_off + vma_len(a) == b->file_off);
 }
 
@@ -294,7 +317,7 @@ static int stub_map(struct mm *mm, const struct vma *v)
 {
     if (!mm->as)
         return 0;
-    return g_platform->map(mm->as, v->start, vma_len(v), v->prot, v->off);
+    return g_platform->map(mm->as, v->start, vma_len(v), vma_stub_prot(v), v->off);
 }
 
 /* Unmaps the address ranges of the pieces in VV (coalescing neighbours).
@@ -497,31 +520,48 @@ static uint64_t find_free(const struct mm *mm, uint64_t len, bool low32)
     return find_free_topdown(mm, len, PLATFORM_STUB_END, PLATFORM_APP_MAX);
 }
 
-/* Inserts NV (backed, references held) over [nv.start, nv.end), replacing
- * what was mapped there. Caller holds mutate. On failure NV is untouched and
- * still owned by the caller. 0 or -errno. */
-static int install_locked(struct mm *mm, const struct vma *nv)
+/* Inserts the N pieces NV (sorted, adjacent, backed, references held) over
+ * [nv[0].start, nv[n-1].end), replacing what was mapped there. Caller holds
+ * mutate. On failure NV is untouched and still owned by the caller (if the
+ * stub had taken part of the new mapping, the range is left unmapped, as
+ * Linux may leave it after a failed MAP_FIXED). 0 or -errno. */
+static int install_vec_locked(struct mm *mm, const struct vma *nv, size_t n)
 {
+    uint64_t start = nv[0].start, end = nv[n - 1].end;
     struct vma_vec old = {0};
+    size_t mapped = 0;
     int r;
 
-    r = vec_reserve(&old, count_overlap(mm, nv->start, nv->end));
+    r = vec_reserve(&old, count_overlap(mm, start, end));
     if (r == 0)
-        r = vmas_reserve(mm, 3);
-    if (r == 0)
-        r = stub_map(mm, nv);
+        r = vmas_reserve(mm, n + 2);
+    for (; r == 0 && mapped < n; mapped++)
+        r = stub_map(mm, &nv[mapped]);
     if (r < 0) {
+        if (mapped > 1) {
+            pthread_rwlock_wrlock(&mm->lock);
+            remove_range_locked(mm, start, end, &old);
+            pthread_rwlock_unlock(&mm->lock);
+            int r2 = g_platform->unmap(mm->as, start, end - start);
+            vec_release_unmapped(&old, r2);
+        }
         free(old.v);
         return r;
     }
     pthread_rwlock_wrlock(&mm->lock);
-    remove_range_locked(mm, nv->start, nv->end, &old);
-    vma_insert_locked(mm, vma_lower_bound(mm, nv->start), nv);
-    merge_range_locked(mm, nv->start, nv->end);
+    remove_range_locked(mm, start, end, &old);
+    for (size_t i = 0; i < n; i++)
+        vma_insert_locked(mm, vma_lower_bound(mm, nv[i].start), &nv[i]);
+    merge_range_locked(mm, start, end);
     pthread_rwlock_unlock(&mm->lock);
     /* The stub's map replaced the old pieces: nothing maps them now. */
     vec_release_all(&old);
     return 0;
+}
+
+static int install_locked(struct mm *mm, const struct vma *nv)
+{
+    return install_vec_locked(mm, nv, 1);
 }
 
 /* Unmaps [start, end) (page aligned). Caller holds mutate. 0 or -errno. */
@@ -578,10 +618,60 @@ static int file_map_kind(struct file *file)
     return -ENODEV;
 }
 
+/* The pieces of a MAP_SHARED mapping of [foff, foff+len) of FILE: its
+ * page-cache pages in the memory file, as VMAs based at 0 made from TMPL,
+ * each holding a file reference and its pages' references. 0 and
+ * *out_v/*out_n (malloc'd), -ENODEV when FILE's data is not in the memory
+ * file, or another -errno. */
+static int shared_file_pieces(struct file *file, uint64_t foff, uint64_t len,
+                              const struct vma *tmpl, struct vma **out_v, size_t *out_n)
+{
+    struct vma *v = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t at = 0, moff, mlen;
+    int r = 0;
+
+    while (at < len) {
+        r = pagecache_file_backing(file, foff + at, len - at, &moff, &mlen);
+        if (r < 0)
+            goto out_fail;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 2;
+            struct vma *nvv = realloc(v, ncap * sizeof(*nvv));
+            if (!nvv) {
+                memfile_free(moff, mlen);
+                r = -ENOMEM;
+                goto out_fail;
+            }
+            v = nvv;
+            cap = ncap;
+        }
+        v[n] = *tmpl;
+        v[n].start = at;
+        v[n].end = at + mlen;
+        v[n].off = moff;
+        v[n].file = file;
+        v[n].file_off = foff + at;
+        file_get(file);
+        n++;
+        at += mlen;
+    }
+    *out_v = v;
+    *out_n = n;
+    return 0;
+out_fail:
+    for (size_t i = 0; i < n; i++)
+        vma_release(&v[i]);
+    free(v);
+    return r;
+}
+
 int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, struct file *file,
             uint64_t off, uint64_t *out_addr)
 {
     struct vma nv = {0};
+    struct vma *pieces = &nv;
+    size_t npieces = 1;
     bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
     int type = flags & MAP_TYPE;
     int r;
@@ -606,6 +696,7 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
 
     bool shared = type != MAP_PRIVATE;
     bool anon = flags & MAP_ANONYMOUS;
+    bool may_write = true;
     if (!anon) {
         if (!file)
             return -EBADF;
@@ -615,11 +706,13 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
         if (r == 1)
             anon = true;
     }
-    if (!anon && shared) {
-        /* FIXME: coherent MAP_SHARED file mappings need the VFS page cache
-         * to live in the memory file; until then they are refused. */
-        log_warn_once("mm: MAP_SHARED file mappings are not supported yet (ENODEV)");
-        return -ENODEV;
+    if (!anon) {
+        unsigned acc = vfs_file_flags(file) & O_ACCMODE;
+        if (acc == O_WRONLY)
+            return -EACCES; /* every file mapping reads the file */
+        may_write = acc == O_RDWR;
+        if (shared && (prot & PROT_WRITE) && !may_write)
+            return -EACCES;
     }
 
     nv.prot = prot & PROT_RWX;
@@ -627,12 +720,35 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
                ((flags & MAP_LOCKED) ? VMA_LOCKED : 0);
     nv.start = 0;
     nv.end = alen; /* rebased once placed */
-    if (shared) {
+    if (shared && !anon) {
+        if (!may_write)
+            nv.flags |= VMA_NOMAYWRITE;
+        r = shared_file_pieces(file, off, alen, &nv, &pieces, &npieces);
+        if (r == -ENODEV && !may_write) {
+            /* The file's data is not in the memory file: a read-only hostfs
+             * file (the overlay's lower layer, a read-only bind mount). Its
+             * contents never change while the sandbox runs (a write open
+             * copies it up to a new tmpfs file, and Linux's overlayfs also
+             * leaves an earlier mapping on the lower file), and this mapping
+             * can never become writable (VMA_NOMAYWRITE), so a private copy
+             * is indistinguishable from sharing the pages. */
+            nv.flags = (nv.flags & ~VMA_SHARED) | VMA_SHARED_COPY;
+            shared = false;
+            pieces = &nv;
+            npieces = 1;
+        } else if (r < 0) {
+            if (r == -ENODEV)
+                log_warn_once("mm: MAP_SHARED of a writable file outside the memory file "
+                              "(ENODEV)");
+            return r;
+        }
+    }
+    if (shared && anon) {
         nv.shared = shared_new(alen);
         if (!nv.shared)
             return -ENOMEM;
         nv.off = nv.shared->off;
-    } else {
+    } else if (!shared) {
         if (!anon) {
             file_get(file);
             nv.file = file;
@@ -670,15 +786,21 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
             }
         }
     }
-    nv.start = addr;
-    nv.end = addr + alen;
-    r = install_locked(mm, &nv);
+    for (size_t i = 0; i < npieces; i++) {
+        pieces[i].start += addr;
+        pieces[i].end += addr;
+        pieces[i].flags |= nv.flags & VMA_LOCKED;
+    }
+    r = install_vec_locked(mm, pieces, npieces);
     if (r == 0)
         *out_addr = addr;
 out_unlock:
     pthread_mutex_unlock(&mm->mutate);
     if (r < 0)
-        vma_unback(&nv);
+        for (size_t i = 0; i < npieces; i++)
+            vma_unback(&pieces[i]);
+    if (pieces != &nv)
+        free(pieces);
     return r;
 }
 
@@ -755,15 +877,26 @@ int mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
     }
     for (size_t i = vma_lower_bound(mm, start);
          (prot & PROT_WRITE) && i < mm->nr_vmas && mm->vmas[i].start < end; i++)
-        if (mm->vmas[i].flags & VMA_KERNEL) {
-            r = -EACCES; /* Linux: the vDSO data page has no VM_MAYWRITE */
+        if (mm->vmas[i].flags & (VMA_KERNEL | VMA_NOMAYWRITE)) {
+            /* Linux: no VM_MAYWRITE (the vDSO data page; a shared mapping of
+             * a file not open for writing) */
+            r = -EACCES;
             goto out_unlock;
         }
     r = vmas_reserve(mm, 2);
     if (r < 0)
         goto out_unlock;
-    if (mm->as) {
-        r = g_platform->protect(mm->as, start, end - start, prot);
+    /* One call per run of VMAs the stub maps alike: copy-on-write pages
+     * stay without PROT_WRITE. */
+    for (size_t i = vma_lower_bound(mm, start); mm->as && i < mm->nr_vmas &&
+                                                mm->vmas[i].start < end;) {
+        uint64_t s = MAX(mm->vmas[i].start, start), e = s;
+        bool cow = mm->vmas[i].flags & VMA_COW;
+        for (; i < mm->nr_vmas && mm->vmas[i].start < end &&
+               !!(mm->vmas[i].flags & VMA_COW) == cow;
+             i++)
+            e = MIN(mm->vmas[i].end, end);
+        r = g_platform->protect(mm->as, s, e - s, cow ? prot & ~PROT_WRITE : prot);
         if (r < 0)
             goto out_unlock;
     }
@@ -788,7 +921,7 @@ static int brk_grow_locked(struct mm *mm, uint64_t oldend, uint64_t newend)
 
     /* Extend the last heap piece in place when the offsets after it are free. */
     if (prev && prev->end == oldend && prev->start >= mm->brk_start && !prev->shared &&
-        !prev->file && prev->prot == (PROT_READ | PROT_WRITE) &&
+        !prev->file && prev->prot == (PROT_READ | PROT_WRITE) && !(prev->flags & VMA_COW) &&
         memfile_alloc_at(prev->off + vma_len(prev), delta) == 0) {
         struct vma ext = *prev;
         ext.start = oldend;
@@ -859,6 +992,7 @@ static int vma_continuation(const struct vma *v, uint64_t vend_off, uint64_t sta
     out->start = start;
     out->end = end;
     out->shared = NULL;
+    out->flags &= ~VMA_COW; /* fresh pages */
     out->file_off = v->file_off + (vend_off - v->off);
     if (v->file)
         file_get(v->file);
@@ -1035,9 +1169,10 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
         uint64_t grow_end = old_addr + nlen;
         if (old_addr + olen == lv->end && range_allowed(old_addr, nlen) &&
             range_is_free(mm, lv->end, grow_end)) {
-            if (lv->shared) {
+            if (lv->flags & VMA_SHARED) {
                 /* FIXME: growing shared anonymous memory needs a resizable
-                 * shared object; refused until something needs it. */
+                 * shared object, and a shared file mapping more page-cache
+                 * pieces; refused until something needs it. */
                 r = -ENOMEM;
                 goto out_unlock;
             }
@@ -1051,7 +1186,7 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
                 *out_addr = old_addr;
             goto out_unlock;
         }
-        if (!(flags & MREMAP_MAYMOVE) || v->shared) {
+        if (!(flags & MREMAP_MAYMOVE) || (v->flags & VMA_SHARED)) {
             r = -ENOMEM;
             goto out_unlock;
         }
@@ -1060,7 +1195,7 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
             r = -ENOMEM;
             goto out_unlock;
         }
-    } else if (nlen > olen && v->shared) {
+    } else if (nlen > olen && (v->flags & VMA_SHARED)) {
         r = -ENOMEM;
         goto out_unlock;
     }
@@ -1068,6 +1203,115 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
     if (r == 0)
         *out_addr = new_addr;
 out_unlock:
+    pthread_mutex_unlock(&mm->mutate);
+    return r;
+}
+
+/* Copies the pages of [src, src+len) that hold data into [dst, dst+len);
+ * holes stay holes, so a sparse range costs only what it uses. */
+static int copy_data(uint64_t src, uint64_t dst, uint64_t len)
+{
+    uint64_t at = src, end = src + len, ds, de;
+    int r;
+    while (at < end && (r = memfile_next_data(at, end, &ds, &de)) == 0) {
+        memcpy(memfile_ptr(dst + (ds - src)), memfile_ptr(ds), de - ds);
+        at = de;
+    }
+    return (at >= end || r == -ENXIO) ? 0 : r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Copy-on-write. Caller holds mutate for the _locked helpers. */
+
+/* Gives [s, e) (page aligned, inside one private VMA) new pages of its own:
+ * a copy of the old contents if COPY, else zeroes. The old pages lose this
+ * mm's reference. 0 or -errno (nothing changed). */
+static int private_reback_locked(struct mm *mm, uint64_t s, uint64_t e, bool copy)
+{
+    uint64_t len = e - s, noff;
+    int r = vmas_reserve(mm, 2);
+    if (r < 0)
+        return r;
+    r = memfile_alloc(len, &noff);
+    if (r < 0)
+        return r;
+    struct vma piece = *vma_lookup(mm, s);
+    uint64_t old = piece.off + (s - piece.start);
+    piece.file_off += s - piece.start;
+    piece.start = s;
+    piece.end = e;
+    piece.off = noff;
+    piece.flags &= ~VMA_COW;
+    if (copy)
+        r = copy_data(old, noff, len);
+    if (r == 0)
+        r = stub_map(mm, &piece);
+    if (r < 0) {
+        memfile_free(noff, len);
+        return r;
+    }
+    pthread_rwlock_wrlock(&mm->lock);
+    split_range_locked(mm, s, e);
+    struct vma *m = vma_lookup(mm, s);
+    m->off = noff;
+    m->flags &= ~VMA_COW;
+    merge_range_locked(mm, s, e);
+    pthread_rwlock_unlock(&mm->lock);
+    /* The stub maps the new pages there now. */
+    memfile_free(old, len);
+    return 0;
+}
+
+/* Makes [s, e) (inside one VMA_COW VMA) this mm's alone. */
+static int cow_break_piece_locked(struct mm *mm, uint64_t s, uint64_t e)
+{
+    int r = vmas_reserve(mm, 2);
+    if (r < 0)
+        return r;
+    const struct vma *v = vma_lookup(mm, s);
+    if (memfile_exclusive(v->off, vma_len(v))) {
+        /* The other side copied or went away: write in place. */
+        s = v->start;
+        e = v->end;
+    } else if (!memfile_exclusive(v->off + (s - v->start), e - s)) {
+        return private_reback_locked(mm, s, e, true);
+    }
+    if (mm->as && (v->prot & PROT_WRITE)) {
+        r = g_platform->protect(mm->as, s, e - s, v->prot);
+        if (r < 0)
+            return r;
+    }
+    pthread_rwlock_wrlock(&mm->lock);
+    split_range_locked(mm, s, e);
+    vma_lookup(mm, s)->flags &= ~VMA_COW;
+    merge_range_locked(mm, s, e);
+    pthread_rwlock_unlock(&mm->lock);
+    return 0;
+}
+
+static int cow_break_locked(struct mm *mm, uint64_t start, uint64_t end)
+{
+    uint64_t at = start;
+    while (at < end) {
+        size_t i = vma_lower_bound(mm, at);
+        if (i >= mm->nr_vmas || mm->vmas[i].start >= end)
+            break;
+        const struct vma *v = &mm->vmas[i];
+        uint64_t s = MAX(v->start, at), e = MIN(v->end, end);
+        at = e;
+        if (v->flags & VMA_COW) {
+            int r = cow_break_piece_locked(mm, s, e);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+int mm_cow_break(struct mm *mm, uint64_t start, uint64_t end)
+{
+    pthread_mutex_lock(&mm->mutate);
+    int r = cow_break_locked(mm, ALIGN_DOWN(start, PAGE_SIZE), ALIGN_UP(end, PAGE_SIZE));
     pthread_mutex_unlock(&mm->mutate);
     return r;
 }
@@ -1094,14 +1338,28 @@ static int set_flags_locked(struct mm *mm, uint64_t start, uint64_t end, unsigne
  * [start, end); shared memory is left alone (REMOVE punches it too). */
 static int discard_locked(struct mm *mm, uint64_t start, uint64_t end, bool remove_shared)
 {
-    for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end; i++) {
+    uint64_t at = start;
+    while (at < end) {
+        size_t i = vma_lower_bound(mm, at);
+        if (i >= mm->nr_vmas || mm->vmas[i].start >= end)
+            break;
         struct vma *v = &mm->vmas[i];
-        uint64_t s = MAX(v->start, start), e = MIN(v->end, end);
+        uint64_t s = MAX(v->start, at), e = MIN(v->end, end);
         uint64_t off = v->off + (s - v->start);
-        if (v->shared && !remove_shared)
+        at = e;
+        if ((v->flags & VMA_SHARED) && !remove_shared)
             continue;
-        memfile_discard(off, e - s);
-        if (v->file && !v->shared) {
+        if ((v->flags & VMA_COW) && !memfile_exclusive(off, e - s)) {
+            /* Shared with another mm since fork: new pages, never a punch. */
+            int r = private_reback_locked(mm, s, e, false);
+            if (r < 0)
+                return r;
+            v = vma_lookup(mm, s);
+            off = v->off + (s - v->start);
+        } else {
+            memfile_discard(off, e - s);
+        }
+        if (v->file && !(v->flags & VMA_SHARED)) {
             int r = fill_from_file(v->file, v->file_off + (s - v->start), off, e - s);
             if (r < 0)
                 return r;
@@ -1224,7 +1482,9 @@ int mm_msync(struct mm *mm, uint64_t addr, uint64_t len, int flags)
     pthread_rwlock_rdlock(&mm->lock);
     bool ok = range_is_mapped(mm, addr, addr + alen);
     pthread_rwlock_unlock(&mm->lock);
-    /* Only private and shared anonymous memory exist: nothing to write back. */
+    /* Shared file mappings map the file's own pages (tmpfs data lives in the
+     * memory file; read-only hostfs files never change): nothing to write
+     * back, and MS_INVALIDATE has nothing stale to drop. */
     return ok ? 0 : -ENOMEM;
 }
 
@@ -1362,17 +1622,36 @@ uint64_t mm_total_bytes(struct mm *mm)
 /* ------------------------------------------------------------------------ */
 /* fork. */
 
-/* Copies the pages of [src, src+len) that hold data into [dst, dst+len);
- * holes stay holes, so a sparse range costs only what it uses. */
-static int copy_data(uint64_t src, uint64_t dst, uint64_t len)
+/* Before fork shares MM's private pages: write-protects them in the stub
+ * (one call per run of adjacent writable VMAs) and marks them VMA_COW. From
+ * then on neither the app's threads nor the kernel write them in place. */
+static int cow_protect_locked(struct mm *mm)
 {
-    uint64_t at = src, end = src + len, ds, de;
-    int r;
-    while (at < end && (r = memfile_next_data(at, end, &ds, &de)) == 0) {
-        memcpy(memfile_ptr(dst + (ds - src)), memfile_ptr(ds), de - ds);
-        at = de;
+#define COW_CANDIDATE(v)                                                                           \
+    (!((v)->flags & (VMA_SHARED | VMA_COW | VMA_DONTFORK | VMA_WIPEONFORK)))
+    for (size_t i = 0; mm->as && i < mm->nr_vmas;) {
+        const struct vma *v = &mm->vmas[i];
+        if (!COW_CANDIDATE(v) || !(v->prot & PROT_WRITE)) {
+            i++;
+            continue;
+        }
+        uint64_t s = v->start, e = v->end;
+        int prot = v->prot;
+        for (i++; i < mm->nr_vmas && mm->vmas[i].start == e && COW_CANDIDATE(&mm->vmas[i]) &&
+                  mm->vmas[i].prot == prot;
+             i++)
+            e = mm->vmas[i].end;
+        int r = g_platform->protect(mm->as, s, e - s, prot & ~PROT_WRITE);
+        if (r < 0)
+            return r; /* the stub is dying; the repair path of mm_fault copes */
     }
-    return (at >= end || r == -ENXIO) ? 0 : r;
+    pthread_rwlock_wrlock(&mm->lock);
+    for (size_t i = 0; i < mm->nr_vmas; i++)
+        if (COW_CANDIDATE(&mm->vmas[i]))
+            mm->vmas[i].flags |= VMA_COW;
+    pthread_rwlock_unlock(&mm->lock);
+    return 0;
+#undef COW_CANDIDATE
 }
 
 int mm_fork(struct mm *parent, struct mm **out_child)
@@ -1392,11 +1671,9 @@ int mm_fork(struct mm *parent, struct mm **out_child)
     c->brk_start = parent->brk_start;
     c->brk = parent->brk;
     c->mmap_base = parent->mmap_base;
-    /* FIXME: this copies private memory at fork; share it copy-on-write
-     * (write-protect both sides, copy on the write fault) once mm_fault can
-     * resolve faults, which fork+exec-heavy workloads will want. Reads by
-     * other threads of the parent while we copy see consistent pages only
-     * page by page, as without COW nothing freezes them. */
+    r = cow_protect_locked(parent);
+    if (r < 0)
+        goto out_unlock;
     for (size_t i = 0; i < parent->nr_vmas; i++) {
         const struct vma *pv = &parent->vmas[i];
         struct vma cv = *pv;
@@ -1405,17 +1682,15 @@ int mm_fork(struct mm *parent, struct mm **out_child)
         cv.flags &= ~VMA_LOCKED; /* memory locks are not inherited */
         if (pv->shared) {
             shared_get(cv.shared);
-        } else {
+        } else if (pv->flags & VMA_WIPEONFORK) {
             r = memfile_alloc(vma_len(pv), &cv.off);
             if (r < 0)
                 goto out_unlock;
-            if (!(pv->flags & VMA_WIPEONFORK)) {
-                r = copy_data(pv->off, cv.off, vma_len(pv));
-                if (r < 0) {
-                    memfile_free(cv.off, vma_len(pv));
-                    goto out_unlock;
-                }
-            }
+            cv.flags &= ~VMA_COW;
+        } else {
+            /* Private memory (marked VMA_COW by cow_protect_locked) and
+             * shared file pages: the same pages, one more reference. */
+            memfile_ref(pv->off, vma_len(pv));
         }
         if (cv.file)
             file_get(cv.file);
@@ -1446,6 +1721,7 @@ static int copy_user(struct mm *mm, uint64_t addr, void *buf, size_t n, enum cop
         return 0;
     if (addr + n < addr)
         return -EFAULT;
+restart:
     pthread_rwlock_rdlock(&mm->lock);
     size_t i = vma_lower_bound(mm, addr);
     while (n > 0) {
@@ -1456,6 +1732,14 @@ static int copy_user(struct mm *mm, uint64_t addr, void *buf, size_t n, enum cop
         }
         const struct vma *v = &mm->vmas[i];
         size_t chunk = (size_t)MIN((uint64_t)n, v->end - addr);
+        if (dir != COPY_IN && (v->flags & VMA_COW)) {
+            /* Shared since fork: get our own pages first (that takes
+             * mutate, which comes before mm->lock), then look again. */
+            pthread_rwlock_unlock(&mm->lock);
+            if (mm_cow_break(mm, addr, addr + chunk) < 0)
+                return -EFAULT;
+            goto restart;
+        }
         uint8_t *mem = memfile_ptr(v->off + (addr - v->start));
         /* FIXME: a host SIGBUS here (memory-file pages refused by the host's
          * memory limit) kills the kernel; catch it and return -EFAULT. */
@@ -1532,6 +1816,19 @@ int mm_fault(struct mm *mm, uint64_t addr, bool write, int *out_code)
     *out_code = SEGV_ACCERR;
     if ((write && !(v->prot & PROT_WRITE)) || !(v->prot & PROT_READ))
         goto out_unlock;
+    if ((v->flags & VMA_COW) && (v->prot & PROT_WRITE)) {
+        /* The stub maps COW pages read-only, so this was a write (the
+         * platform cannot tell us): copy the run around the page. */
+        uint64_t run = ALIGN_DOWN(addr, MM_COW_RUN);
+        int r2 = cow_break_locked(mm, MAX(v->start, run), MIN(v->end, run + MM_COW_RUN));
+        if (r2 == 0) {
+            r = 0;
+            mm->repaired_page = 0;
+        } else {
+            log_debug("mm: copy-on-write at %#" PRIx64 " failed (%d)", addr, r2);
+        }
+        goto out_unlock;
+    }
     /* The VMA allows the access, yet the stub faulted: its mapping is out of
      * step (or this was an instruction fetch, which we cannot tell apart).
      * Re-map the page once; a second fault on it is the app's error. */
@@ -1539,7 +1836,8 @@ int mm_fault(struct mm *mm, uint64_t addr, bool write, int *out_code)
         mm->repaired_page = 0;
         goto out_unlock;
     }
-    if (g_platform->map(mm->as, page, PAGE_SIZE, v->prot, v->off + (page - v->start)) == 0) {
+    if (g_platform->map(mm->as, page, PAGE_SIZE, vma_stub_prot(v), v->off + (page - v->start)) ==
+        0) {
         mm->repaired_page = page;
         r = 0;
     }
@@ -1603,7 +1901,8 @@ size_t mm_format_maps(struct mm *mm, char *buf, size_t size)
          * accessor in vfs.h; 00:00 0 until then. */
         maps_printf(&mb, "%08" PRIx64 "-%08" PRIx64 " %c%c%c%c %08" PRIx64 " 00:00 0 ", start, end,
                     (v->prot & PROT_READ) ? 'r' : '-', (v->prot & PROT_WRITE) ? 'w' : '-',
-                    (v->prot & PROT_EXEC) ? 'x' : '-', v->shared ? 's' : 'p',
+                    (v->prot & PROT_EXEC) ? 'x' : '-',
+                    (v->flags & (VMA_SHARED | VMA_SHARED_COPY)) ? 's' : 'p',
                     v->file ? v->file_off : 0);
         if (name[0]) {
             /* Linux pads the fields to 72 columns, then one space. */

@@ -22,23 +22,34 @@ struct mm_shared {
 };
 
 enum {
-    VMA_SHARED = 1u << 0,       /* MAP_SHARED: vma.shared is set */
+    VMA_SHARED = 1u << 0,       /* MAP_SHARED: of anonymous memory (shared set) or a file */
     VMA_GROWSDOWN = 1u << 1,    /* MAP_GROWSDOWN (no automatic growth yet) */
     VMA_LOCKED = 1u << 2,       /* mlock()ed: accounting only */
     VMA_DONTFORK = 1u << 3,     /* madvise(MADV_DONTFORK) */
     VMA_WIPEONFORK = 1u << 4,   /* madvise(MADV_WIPEONFORK): the child reads zeros */
     VMA_KERNEL = 1u << 5,       /* mm_map_kernel_range(): never writable, never punched */
+    VMA_COW = 1u << 6,          /* private pages that may be shared with another address
+                                 * space since fork: the stub maps them without PROT_WRITE,
+                                 * and a write first gives this mm its own copy */
+    VMA_NOMAYWRITE = 1u << 7,   /* shared file mapping of a file not open for writing:
+                                 * mprotect(PROT_WRITE) is EACCES (Linux VM_MAYWRITE) */
+    VMA_SHARED_COPY = 1u << 8,  /* MAP_SHARED of a file whose data is not in the memory
+                                 * file (read-only hostfs): served as a private copy,
+                                 * shown as shared */
 };
 
-/* One mapping [start, end). Private memory (shared == NULL) owns the
- * memory-file range [off, off + end - start) exclusively. */
+/* One mapping [start, end). Unless it is shared anonymous memory (shared
+ * set), a VMA holds one memory-file reference on each page of
+ * [off, off + end - start): private memory (VMA_SHARED clear; shared with a
+ * forked address space while VMA_COW) and shared file mappings (VMA_SHARED,
+ * FILE set: the file's page-cache pages). */
 struct vma {
     uint64_t start, end;
     int prot;                   /* PROT_READ | PROT_WRITE | PROT_EXEC */
     unsigned flags;             /* VMA_* */
     uint64_t off;               /* memory-file offset backing START */
-    struct mm_shared *shared;   /* counted; set iff VMA_SHARED */
-    struct file *file;          /* counted or NULL: a private file mapping (for maps) */
+    struct mm_shared *shared;   /* counted; set for shared anonymous memory */
+    struct file *file;          /* counted or NULL: the mapped file */
     uint64_t file_off;          /* file offset of START when FILE is set */
 };
 
@@ -63,5 +74,9 @@ struct mm {
     bool lock_future;           /* (M) mlockall(MCL_FUTURE) */
     uint64_t repaired_page;     /* (M) last page mm_fault() re-mapped, or 0 */
 };
+
+/* Gives MM its own copy of the copy-on-write pages in [start, end) (page
+ * aligned), so the kernel may write them. Takes mutate. 0 or -errno. */
+int mm_cow_break(struct mm *mm, uint64_t start, uint64_t end);
 
 #endif

@@ -4,8 +4,8 @@
  * page meanwhile, and the operation is a real atomic on the memory the app
  * threads (in other stub processes) use concurrently.
  *
- * FIXME(COW): once private pages are shared copy-on-write after fork, a
- * write through here must first break the sharing (as copy_out does).
+ * A write to a page shared copy-on-write since fork first gives this mm its
+ * own copy (as copy_out does).
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -21,6 +21,7 @@ int mm_word_op(struct mm *mm, uint64_t addr, bool write,
         return -EINVAL;
     int need = write ? (PROT_READ | PROT_WRITE) : PROT_READ;
     int r;
+restart:
     pthread_rwlock_rdlock(&mm->lock);
     size_t lo = 0, hi = mm->nr_vmas;
     while (lo < hi) {
@@ -35,6 +36,13 @@ int mm_word_op(struct mm *mm, uint64_t addr, bool write,
         goto out;
     }
     const struct vma *v = &mm->vmas[lo];
+    if (write && (v->flags & VMA_COW)) {
+        pthread_rwlock_unlock(&mm->lock);
+        r = mm_cow_break(mm, addr, addr + sizeof(uint32_t));
+        if (r < 0)
+            return -EFAULT;
+        goto restart;
+    }
     uint64_t off = v->off + (addr - v->start);
     if (out_key) {
         out_key->shared = (v->flags & VMA_SHARED) != 0;

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "kernel/fs/pagecache.h"
 #include "kernel/mm/memfile.h"
 #include "kernel/mm/mm_internal.h"
 #include "kernel/vfs/vfs.h"
@@ -215,8 +216,11 @@ void fake_check_consistent(struct mm *mm, struct platform_as *as)
         REQUIRE_MSG(v->start < v->end, "empty vma");
         if (i > 0)
             REQUIRE_MSG(mm->vmas[i - 1].end <= v->start, "vmas overlap or unsorted");
-        REQUIRE(!!v->shared == !!(v->flags & VMA_SHARED));
-        a[i] = (struct fake_map){v->start, v->end, v->prot, v->off};
+        REQUIRE(!v->shared || (v->flags & VMA_SHARED));
+        REQUIRE(v->shared || !(v->flags & VMA_SHARED) || v->file);
+        REQUIRE(!(v->flags & VMA_COW) || !(v->flags & VMA_SHARED));
+        int prot = (v->flags & VMA_COW) ? v->prot & ~PROT_WRITE : v->prot;
+        a[i] = (struct fake_map){v->start, v->end, prot, v->off};
     }
     if (as->nr)
         memcpy(b, as->m, as->nr * sizeof(*b));
@@ -291,5 +295,47 @@ int vfs_file_mode(struct file *f, uint32_t *out_mode, uint64_t *out_size)
 {
     *out_mode = f->mode;
     *out_size = f->size;
+    return 0;
+}
+
+unsigned vfs_file_flags(struct file *f)
+{
+    return f->flags;
+}
+
+void fake_file_back(struct file *f, uint64_t chunk)
+{
+    uint64_t gap[FAKE_FILE_CHUNKS];
+    f->chunk = chunk;
+    for (int i = 0; i < FAKE_FILE_CHUNKS; i++) {
+        REQUIRE(memfile_alloc(chunk, &f->moff[i]) == 0);
+        /* A page between chunks keeps them apart. */
+        REQUIRE(memfile_alloc(PAGE_SIZE, &gap[i]) == 0);
+    }
+    for (int i = 0; i < FAKE_FILE_CHUNKS; i++)
+        memfile_free(gap[i], PAGE_SIZE);
+    for (int i = 0; i < FAKE_FILE_CHUNKS; i++)
+        for (uint64_t o = 0; o < chunk && i * chunk + o < f->size; o++)
+            *(uint8_t *)memfile_ptr(f->moff[i] + o) = f->data[i * chunk + o];
+}
+
+void fake_file_unback(struct file *f)
+{
+    for (int i = 0; i < FAKE_FILE_CHUNKS; i++)
+        memfile_free(f->moff[i], f->chunk);
+    f->chunk = 0;
+}
+
+int pagecache_file_backing(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
+                           uint64_t *out_len)
+{
+    if (!f->chunk)
+        return -ENODEV;
+    uint64_t i = off / f->chunk;
+    if (i >= FAKE_FILE_CHUNKS)
+        return -ENOMEM;
+    *out_moff = f->moff[i] + off % f->chunk;
+    *out_len = MIN(len, f->chunk - off % f->chunk);
+    memfile_ref(*out_moff, *out_len);
     return 0;
 }

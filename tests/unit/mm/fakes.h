@@ -33,12 +33,19 @@ struct platform_as {
     int fail_next;                    /* next call fails with this -errno */
 };
 
+#define FAKE_FILE_CHUNKS 4
+
 struct file {
     int refs;
     const char *path;
     uint32_t mode;
     const uint8_t *data;
     uint64_t size;
+    unsigned flags;          /* O_ flags: O_RDONLY unless set */
+    /* A page cache in the memory file (fake_file_back): FAKE_FILE_CHUNKS
+     * chunks of CHUNK bytes at scattered offsets, one reference each. */
+    uint64_t chunk;
+    uint64_t moff[FAKE_FILE_CHUNKS];
 };
 
 extern const struct platform_ops fake_platform_ops;
@@ -49,6 +56,12 @@ void fake_as_free(struct platform_as *as);
  * (or, for writes, not writable). */
 bool fake_as_read(struct platform_as *as, uint64_t addr, void *buf, size_t n);
 bool fake_as_write(struct platform_as *as, uint64_t addr, const void *buf, size_t n);
+
+/* Gives F a memory-file page cache of FAKE_FILE_CHUNKS chunks of CHUNK
+ * bytes (not contiguous), so MAP_SHARED maps it in several pieces. */
+void fake_file_back(struct file *f, uint64_t chunk);
+/* Drops F's page-cache references (the file goes away; mappings stay). */
+void fake_file_unback(struct file *f);
 
 struct mm;
 /* Asserts (with check) that AS maps exactly MM's VMAs at their prot and

@@ -2,6 +2,7 @@
  * fake platform that models the stub's mappings (fakes.c). */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #define FIXED  (MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
 #define SANON  (MAP_SHARED | MAP_ANONYMOUS)
 #define BASE   0x100000000ULL
+#define MM_COW_RUN_TEST (64 * PAGE_SIZE) /* MM_COW_RUN in mm.c */
 
 static struct mm *g_mm;
 static struct platform_as *g_as;
@@ -613,8 +615,21 @@ START_TEST(private_file_mapping)
              maps_line("100008000-10000a000 r--p 00001000 00:00 0 ", lib));
     ck_assert_str_eq(maps, want);
     ck_assert_int_eq(f.refs, 5);
-    /* Refused kinds. */
+    /* Shared: writable needs a file open for writing, and (to be coherent)
+     * data in the memory file; read-only is served as a private copy. */
+    ck_assert_int_eq(mm_mmap(g_mm, 0, PG, RW, MAP_SHARED, &f, 0, &out), -EACCES);
+    f.flags = O_RDWR;
     ck_assert_int_eq(mm_mmap(g_mm, 0, PG, RW, MAP_SHARED, &f, 0, &out), -ENODEV);
+    f.flags = O_WRONLY;
+    ck_assert_int_eq(mm_mmap(g_mm, 0, PG, PROT_READ, MAP_PRIVATE, &f, 0, &out), -EACCES);
+    f.flags = O_RDONLY;
+    ck_assert_int_eq(mm_mmap(g_mm, BASE + 16 * PG, PG, PROT_READ, MAP_SHARED | MAP_FIXED, &f, 0,
+                             &out),
+                     0);
+    ck_assert_uint_eq(stub_byte(BASE + 16 * PG + 1), data[1]);
+    ck_assert_int_eq(mm_mprotect(g_mm, BASE + 16 * PG, PG, RW), -EACCES);
+    ck_assert_int_eq(mm_munmap(g_mm, BASE + 16 * PG, PG), 0);
+    /* Refused kinds. */
     struct file dir = {.refs = 1, .path = "/tmp", .mode = S_IFDIR | 0755};
     ck_assert_int_eq(mm_mmap(g_mm, 0, PG, PROT_READ, MAP_PRIVATE, &dir, 0, &out), -ENODEV);
     struct file zero = {.refs = 1, .path = "/dev/zero", .mode = S_IFCHR | 0666};
@@ -701,9 +716,14 @@ START_TEST(fork_private_and_shared)
     ck_assert_uint_eq(v, 0); /* WIPEONFORK */
     ck_assert_uint_eq(mm_locked_bytes(c), 0);
     ck_assert_uint_eq(mm_brk(c, 0), BASE * 4);
-    /* Private: independent. Shared: the same pages. */
+    /* Private: independent (copy-on-write: the stub faults first). Shared:
+     * the same pages. */
+    ck_assert(!fake_as_write(cas, p, "\x09", 1));
+    int code;
+    ck_assert_int_eq(mm_fault(c, p, false, &code), 0);
     ck_assert(fake_as_write(cas, p, "\x09", 1));
     ck_assert_uint_eq(stub_byte(p), 1);
+    fake_check_consistent(c, cas);
     ck_assert(fake_as_write(cas, s, "\x08", 1));
     ck_assert_uint_eq(stub_byte(s), 8);
     /* The shared object outlives the parent's mapping. */
@@ -712,6 +732,165 @@ START_TEST(fork_private_and_shared)
     ck_assert_uint_eq(v, 8);
     mm_put(c);
     fake_as_free(cas);
+    check();
+}
+END_TEST
+
+
+/* ---- copy-on-write fork and shared file mappings ---- */
+
+static uint64_t vma_off(struct mm *mm, uint64_t addr)
+{
+    for (size_t i = 0; i < mm->nr_vmas; i++)
+        if (mm->vmas[i].start <= addr && addr < mm->vmas[i].end)
+            return mm->vmas[i].off + (addr - mm->vmas[i].start);
+    ck_abort_msg("no vma at %#lx", (unsigned long)addr);
+    return 0;
+}
+
+START_TEST(fork_cow)
+{
+    uint64_t len = 256 * PG;
+    uint64_t a = map(BASE, len, RW, FIXED);
+    for (uint64_t o = 0; o < len; o += 16 * PG)
+        put_byte(a + o, (uint8_t)(o / PG + 1));
+    uint64_t before = used_bytes();
+    struct mm *c;
+    ck_assert_int_eq(mm_fork(g_mm, &c), 0);
+    struct platform_as *cas = fake_as_new();
+    ck_assert_int_eq(mm_attach(c, cas), 0);
+    /* Nothing copied; both stubs read-only; the pages have two owners. */
+    ck_assert_uint_eq(used_bytes(), before);
+    fake_check_consistent(g_mm, g_as);
+    fake_check_consistent(c, cas);
+    ck_assert(!fake_as_write(g_as, a, "x", 1));
+    ck_assert(!fake_as_write(cas, a, "x", 1));
+    ck_assert_uint_eq(vma_off(c, a), vma_off(g_mm, a));
+    ck_assert_uint_eq(memfile_refcount(vma_off(g_mm, a)), 2);
+    /* A kernel write copies just the pages it writes. */
+    uint8_t v = 0x77;
+    ck_assert_int_eq(mm_copy_out(c, a + 16 * PG, &v, 1), 0);
+    ck_assert_uint_eq(used_bytes(), before + PG);
+    ck_assert_uint_eq(get_byte(a + 16 * PG), 17);
+    ck_assert_int_eq(mm_copy_in(c, &v, a + 16 * PG, 1), 0);
+    ck_assert_uint_eq(v, 0x77);
+    fake_check_consistent(c, cas);
+    /* A fault copies a run around the page, one fault for the run. */
+    int code;
+    ck_assert_int_eq(mm_fault(g_mm, a + 100 * PG + 5, false, &code), 0);
+    ck_assert(fake_as_write(g_as, a + 100 * PG, "\x55", 1));
+    ck_assert(fake_as_write(g_as, a + 64 * PG, "\x56", 1));
+    ck_assert(fake_as_write(g_as, a + 127 * PG, "\x57", 1));
+    ck_assert(!fake_as_write(g_as, a + 128 * PG, "x", 1));
+    ck_assert_uint_eq(used_bytes(), before + PG + MM_COW_RUN_TEST);
+    ck_assert_int_eq(mm_copy_in(c, &v, a + 64 * PG, 1), 0);
+    ck_assert_uint_eq(v, 65);
+    ck_assert_uint_eq(get_byte(a + 64 * PG), 0x56);
+    ck_assert_uint_eq(get_byte(a + 96 * PG), 97);
+    fake_check_consistent(g_mm, g_as);
+    /* mprotect keeps COW pages read-only in the stub. */
+    ck_assert_int_eq(mm_mprotect(g_mm, a, len, PROT_READ), 0);
+    ck_assert_int_eq(mm_mprotect(g_mm, a, len, RW), 0);
+    fake_check_consistent(g_mm, g_as);
+    ck_assert(!fake_as_write(g_as, a, "x", 1));
+    ck_assert(fake_as_write(g_as, a + 100 * PG, "x", 1));
+    /* DONTNEED in the child leaves the parent's copy alone. */
+    ck_assert_int_eq(mm_madvise(c, a, 32 * PG, MADV_DONTNEED), 0);
+    ck_assert_int_eq(mm_copy_in(c, &v, a + 16 * PG, 1), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_uint_eq(get_byte(a + 16 * PG), 17);
+    ck_assert_uint_eq(get_byte(a), 1);
+    fake_check_consistent(c, cas);
+    /* Once the child is gone, a write fault needs no copy at all. */
+    mm_put(c);
+    fake_as_free(cas);
+    uint64_t alone = used_bytes();
+    ck_assert_int_eq(mm_fault(g_mm, a, false, &code), 0);
+    ck_assert_uint_eq(used_bytes(), alone);
+    ck_assert(fake_as_write(g_as, a, "\x01", 1));
+    for (uint64_t o = 0; o < len; o += PG)
+        REQUIRE(!(g_mm->vmas[0].flags & VMA_COW) || g_mm->vmas[0].start > a + o);
+    check();
+}
+END_TEST
+
+static int add_one(uint32_t *w, void *arg)
+{
+    (void)arg;
+    return (int)++*w;
+}
+
+START_TEST(fork_cow_word_and_exit)
+{
+    uint64_t a = map(BASE, 4 * PG, RW, FIXED);
+    put_byte(a, 5);
+    struct mm *c;
+    ck_assert_int_eq(mm_fork(g_mm, &c), 0);
+    /* A futex-style atomic write breaks the sharing too. */
+    ck_assert_int_eq(mm_word_op(c, a, true, add_one, NULL, NULL), 6);
+    ck_assert_uint_eq(get_byte(a), 5);
+    /* The parent exits first: the child's pages stay. */
+    mm_put(g_mm);
+    g_mm = c;
+    ck_assert_uint_eq(get_byte(a), 6);
+    /* An unattached mm forks too (nothing to protect). */
+    struct mm *gc;
+    ck_assert_int_eq(mm_fork(c, &gc), 0);
+    ck_assert_int_eq(mm_copy_out(gc, a, "\x09", 1), 0);
+    ck_assert_uint_eq(get_byte(a), 6);
+    mm_put(gc);
+}
+END_TEST
+
+START_TEST(shared_file_mapping)
+{
+    static uint8_t data[8 * PG];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i / PG + 1);
+    struct file f = {.refs = 1, .path = "/tmp/shm", .mode = S_IFREG | 0644, .data = data,
+                     .size = sizeof(data), .flags = O_RDWR};
+    fake_file_back(&f, 2 * PG);
+    uint64_t out, a = BASE;
+    /* File pages 1..6: three pieces at the file's own memory-file pages. */
+    ck_assert_int_eq(mm_mmap(g_mm, a, 6 * PG, RW, MAP_SHARED | MAP_FIXED, &f, PG, &out), 0);
+    ck_assert_int_eq(g_mm->nr_vmas, 4);
+    ck_assert_int_eq(f.refs, 5);
+    fake_check_consistent(g_mm, g_as);
+    ck_assert_uint_eq(vma_off(g_mm, a), f.moff[0] + PG);
+    ck_assert_uint_eq(vma_off(g_mm, a + 5 * PG), f.moff[3]);
+    ck_assert_uint_eq(stub_byte(a), 2);
+    /* Writes through the mapping are the file's data, and back. */
+    ck_assert(fake_as_write(g_as, a + 2 * PG, "\xaa", 1));
+    ck_assert_uint_eq(*(uint8_t *)memfile_ptr(f.moff[1] + PG), 0xaa);
+    *(uint8_t *)memfile_ptr(f.moff[2]) = 0xbb;
+    ck_assert_uint_eq(stub_byte(a + 3 * PG), 0xbb);
+    char maps[1024];
+    mm_format_maps(g_mm, maps, sizeof(maps));
+    ck_assert_str_eq(maps, maps_line("100000000-100006000 rw-s 00001000 00:00 0 ", "/tmp/shm"));
+    /* Fork shares the pages (no copy-on-write). */
+    struct mm *c;
+    ck_assert_int_eq(mm_fork(g_mm, &c), 0);
+    struct platform_as *cas = fake_as_new();
+    ck_assert_int_eq(mm_attach(c, cas), 0);
+    ck_assert(fake_as_write(cas, a + 4 * PG, "\xcc", 1));
+    ck_assert_uint_eq(stub_byte(a + 4 * PG), 0xcc);
+    mm_put(c);
+    fake_as_free(cas);
+    /* The file goes away (unlinked, closed): the mapping keeps its pages. */
+    fake_file_unback(&f);
+    ck_assert_uint_eq(stub_byte(a + 4 * PG), 0xcc);
+    ck_assert_uint_eq(memfile_refcount(f.moff[1]), 1);
+    /* Read-only opens give mappings that can never become writable. */
+    ck_assert_int_eq(mm_msync(g_mm, a, 6 * PG, MS_SYNC), 0);
+    ck_assert_int_eq(mm_munmap(g_mm, a, 6 * PG), 0);
+    ck_assert_int_eq(f.refs, 1);
+    f.flags = O_RDONLY;
+    fake_file_back(&f, 2 * PG);
+    ck_assert_int_eq(mm_mmap(g_mm, a, 2 * PG, PROT_READ, MAP_SHARED | MAP_FIXED, &f, 0, &out), 0);
+    ck_assert_uint_eq(vma_off(g_mm, a), f.moff[0]);
+    ck_assert_int_eq(mm_mprotect(g_mm, a, PG, RW), -EACCES);
+    ck_assert_int_eq(mm_munmap(g_mm, a, 2 * PG), 0);
+    fake_file_unback(&f);
     check();
 }
 END_TEST
@@ -1032,6 +1211,9 @@ static Suite *mm_suite(void)
     tcase_add_test(tc, maps_format);
     tcase_add_test(tc, attach_maps_existing);
     tcase_add_test(tc, fork_private_and_shared);
+    tcase_add_test(tc, fork_cow);
+    tcase_add_test(tc, fork_cow_word_and_exit);
+    tcase_add_test(tc, shared_file_mapping);
     tcase_add_test(tc, fault_codes);
     tcase_add_test(tc, platform_failure_unwinds);
     tcase_add_test(tc, syscall_handlers);
