@@ -1,0 +1,104 @@
+"""Dynamically linked Debian programs (glibc, ld.so) and Python run in moat
+exactly as natively: the issue-3 and issue-4 "done when" commands."""
+
+import os
+
+from moattest import MoatTestCase, main, moat, native
+
+PY = '/usr/bin/python3'
+
+
+class Dynamic(MoatTestCase):
+    def same(self, *argv, rc=0, timeout=60):
+        n = native(*argv, timeout=timeout)
+        self.assertEqual(n.rc, rc, 'natively: %r' % n)
+        m = moat(*argv, timeout=timeout)
+        self.assertRan(m, rc, n.stdout)
+        return m
+
+    def test_ls(self):
+        self.same('/bin/ls', '-la', '/usr/bin')
+
+    def test_env(self):
+        self.same('/usr/bin/env')
+
+    def test_bash(self):
+        self.same('/bin/bash', '-c', 'echo $BASH_VERSION; for i in 1 2 3; do echo $i; done | wc -l')
+
+    def test_perl(self):
+        if os.path.exists('/usr/bin/perl'):
+            self.same('/usr/bin/perl', '-e', 'print 1+1, "\\n"')
+
+    def test_python_stdlib(self):
+        self.same(PY, '-c', 'import json,hashlib,sqlite3; print(sum(range(10**6)))')
+
+    def test_bash_background_jobs(self):
+        # The three jobs finish in any order, natively too.
+        m = moat('/bin/bash', '-c',
+                 'for i in 1 2 3; do (sleep 0.1; echo $i) & done; wait; '
+                 'echo done | tr a-z A-Z | cat', timeout=60)
+        self.assertNoCrash(m)
+        self.assertEqual(m.rc, 0, m)
+        lines = m.stdout.split('\n')
+        self.assertEqual(sorted(lines[:3]), ['1', '2', '3'], m)
+        self.assertEqual(lines[3:], ['DONE', ''], m)
+
+    def test_yes_head_wc(self):
+        self.same('/bin/sh', '-c', 'yes | head -n 100000 | wc -l')
+
+
+class Python(MoatTestCase):
+    def py(self, code, timeout=90):
+        n = native(PY, '-c', code, timeout=timeout)
+        self.assertEqual(n.rc, 0, 'natively: %r' % n)
+        m = moat(PY, '-c', code, timeout=timeout)
+        self.assertRan(m, 0, n.stdout)
+
+    def test_threading(self):
+        self.py('''
+import threading
+lock = threading.Lock(); cond = threading.Condition(lock)
+state = {"n": 0, "turn": 0}
+def work(i):
+    for _ in range(100):
+        with lock: state["n"] += 1
+    with cond:
+        while state["turn"] != i: cond.wait()
+        state["turn"] += 1; cond.notify_all()
+ts = [threading.Thread(target=work, args=(i,)) for i in range(64)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(state["n"], state["turn"])
+''')
+
+    def test_subprocess_pipes(self):
+        self.py('''
+import subprocess
+r = subprocess.run(["sh", "-c", "cat; echo err >&2; exit 4"], input=b"hello",
+                   capture_output=True)
+print(r.returncode, r.stdout, r.stderr)
+''')
+
+    def test_signals(self):
+        self.py('''
+import os, signal, time
+got = []
+signal.signal(signal.SIGALRM, lambda s, f: got.append("alarm"))
+signal.signal(signal.SIGUSR1, lambda s, f: got.append("usr1"))
+signal.alarm(1)
+t = time.monotonic(); time.sleep(1.5)
+os.kill(os.getpid(), signal.SIGUSR1)
+print(got, round(time.monotonic() - t))
+''')
+
+    def test_multiprocessing_pool(self):
+        self.py('''
+import multiprocessing as mp
+def sq(x): return x * x
+if __name__ == "__main__":
+    with mp.Pool(4) as p:
+        print(p.map(sq, range(20)))
+''')
+
+
+if __name__ == '__main__':
+    main()
