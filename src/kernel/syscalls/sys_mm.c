@@ -152,15 +152,16 @@ static long sys_munlockall(struct task *t, const struct sys_args *a)
 
 SYSCALL_DEFINE(brk, sys_brk, "p", SYS_PARTIAL, "RLIMIT_DATA not enforced");
 SYSCALL_DEFINE(mmap, sys_mmap, "puxxfx", SYS_PARTIAL,
-               "MAP_SHARED file mappings return ENODEV; MAP_HUGETLB gives normal pages; "
-               "no RLIMIT_AS");
+               "shared mappings of host files opened for write are ENODEV; "
+               "MAP_HUGETLB gives normal pages; no RLIMIT_AS");
 SYSCALL_DEFINE(munmap, sys_munmap, "pu", SYS_FULL, "");
 SYSCALL_DEFINE(mprotect, sys_mprotect, "pux", SYS_FULL, "");
 SYSCALL_DEFINE(mremap, sys_mremap, "puuxp", SYS_PARTIAL,
                "no MREMAP_DONTUNMAP; shared anonymous mappings cannot grow");
 SYSCALL_DEFINE(madvise, sys_madvise, "pud", SYS_PARTIAL,
                "hints accepted and ignored; KSM advice returns EINVAL");
-SYSCALL_DEFINE(msync, sys_msync, "pux", SYS_FULL, "no shared file mappings to write back");
+SYSCALL_DEFINE(msync, sys_msync, "pux", SYS_FULL,
+               "shared file pages are the file's own pages: nothing to write back");
 SYSCALL_DEFINE(mincore, sys_mincore, "pup", SYS_FULL, "");
 SYSCALL_DEFINE(mlock, sys_mlock, "pu", SYS_PARTIAL, "accounting only; nothing is pinned");
 SYSCALL_DEFINE(mlock2, sys_mlock2, "pux", SYS_PARTIAL, "accounting only; nothing is pinned");
