@@ -3,7 +3,8 @@
  * getgid, getegid, getresuid, getresgid, getgroups, set_tid_address,
  * set_robust_list, get_robust_list, exit, exit_group, wait4, clone, fork,
  * vfork, execve, execveat, arch_prctl, prctl, getpgrp, getpgid, setpgid,
- * getsid, setsid, sched_yield, getrlimit, setrlimit, prlimit64.
+ * getsid, setsid, sched_yield, getrlimit, setrlimit, prlimit64, getrusage,
+ * times, waitid, pidfd_open, pidfd_send_signal, clone3.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,11 +19,13 @@
 
 #include "kernel/host/host.h"
 #include "kernel/syscalls/syscall.h"
+#include "kernel/task/pidfd.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/vfs/vfs.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
+#define CLONE_PIDFD_L 0x1000
 #define ARCH_SET_GS 0x1001
 #define ARCH_SET_FS 0x1002
 #define ARCH_GET_FS 0x1003
@@ -146,13 +149,21 @@ static void ns_to_timeval(uint64_t ns, struct linux_timeval *tv)
 
 static long sys_wait4(struct task *t, const struct sys_args *a)
 {
-    struct task_rusage ru = {0, 0};
-    long r = task_wait4(t, (int)a->arg[0], a->arg[1], (int)a->arg[2], a->arg[3] ? &ru : NULL);
-    if (r > 0 && a->arg[3]) {
+    int options = (int)a->arg[2];
+    if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE | __WNOTHREAD))
+        return -EINVAL;
+    struct task_wait_result res;
+    long r = task_wait(t, (int)a->arg[0], options | WEXITED, &res);
+    if (r <= 0)
+        return r;
+    int32_t st = res.status;
+    if (a->arg[1] && copy_out(t, a->arg[1], &st, sizeof(st)) < 0)
+        return -EFAULT;
+    if (a->arg[3]) {
         struct linux_rusage lr;
         memset(&lr, 0, sizeof(lr));
-        ns_to_timeval(ru.utime, &lr.utime);
-        ns_to_timeval(ru.stime, &lr.stime);
+        ns_to_timeval(res.utime, &lr.utime);
+        ns_to_timeval(res.stime, &lr.stime);
         if (copy_out(t, a->arg[3], &lr, sizeof(lr)) < 0)
             return -EFAULT;
     }
@@ -160,6 +171,200 @@ static long sys_wait4(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(wait4, sys_wait4, "dpxp", SYS_PARTIAL,
                "rusage has CPU times (app time as user, kernel time as system), no counters");
+
+#define P_ALL_L   0
+#define P_PID_L   1
+#define P_PGID_L  2
+#define P_PIDFD_L 3
+
+static long sys_waitid(struct task *t, const struct sys_args *a)
+{
+    int which = (int)a->arg[0], id = (int)a->arg[1], options = (int)a->arg[3];
+    if (!(options & (WEXITED | WSTOPPED | WCONTINUED)))
+        return -EINVAL;
+    int pid;
+    switch (which) {
+    case P_ALL_L:
+        pid = -1;
+        break;
+    case P_PID_L:
+        if (id <= 0)
+            return -EINVAL;
+        pid = id;
+        break;
+    case P_PGID_L:
+        if (id < 0)
+            return -EINVAL;
+        pid = id ? -id : 0;
+        break;
+    case P_PIDFD_L: {
+        struct file *f = fdtable_get_file(t->files, id);
+        if (!f)
+            return -EBADF;
+        struct thread_group *tg = pidfd_tg(f);
+        file_put(f);
+        if (!tg)
+            return -EINVAL;
+        pid = tg->pid;
+        tg_put(tg);
+        break;
+    }
+    default:
+        return -EINVAL;
+    }
+    struct task_wait_result res;
+    long r = task_wait(t, pid, options, &res);
+    if (r < 0)
+        return r;
+    if (a->arg[2]) {
+        struct linux_siginfo si;
+        memset(&si, 0, sizeof(si));
+        if (r > 0) {
+            si.si_signo = SIGCHLD;
+            si.si_code = res.code;
+            si.chld.pid = res.pid;
+            si.chld.uid = t->cred.uid;
+            si.chld.status = res.exit_info;
+        }
+        if (copy_out(t, a->arg[2], &si, sizeof(si)) < 0)
+            return -EFAULT;
+    }
+    if (a->arg[4]) {
+        struct linux_rusage lr;
+        memset(&lr, 0, sizeof(lr));
+        ns_to_timeval(res.utime, &lr.utime);
+        ns_to_timeval(res.stime, &lr.stime);
+        if (copy_out(t, a->arg[4], &lr, sizeof(lr)) < 0)
+            return -EFAULT;
+    }
+    return 0;
+}
+SYSCALL_DEFINE(waitid, sys_waitid, "ddpxp", SYS_PARTIAL,
+               "rusage has CPU times only");
+
+static long sys_pidfd_open(struct task *t, const struct sys_args *a)
+{
+    int pid = (int)a->arg[0];
+    unsigned flags = (unsigned)a->arg[1];
+    if (flags & ~(unsigned)O_NONBLOCK)
+        return -EINVAL;
+    if (pid <= 0)
+        return -EINVAL;
+    struct thread_group *tg = task_lookup_tg(pid);
+    if (!tg)
+        return -ESRCH;
+    struct file *f;
+    int r = pidfd_create(tg, (int)flags, &f);
+    tg_put(tg);
+    if (r < 0)
+        return r;
+    r = fdtable_alloc(t->files, 0, (int)t->tg->rlim[RLIMIT_NOFILE].rlim_cur, f, true);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(pidfd_open, sys_pidfd_open, "dx", SYS_FULL, NULL);
+
+static long sys_pidfd_send_signal(struct task *t, const struct sys_args *a)
+{
+    int sig = (int)a->arg[1];
+    if (a->arg[3])
+        return -EINVAL;
+    if (sig < 0 || sig > LINUX_NSIG)
+        return -EINVAL;
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    struct thread_group *tg = pidfd_tg(f);
+    file_put(f);
+    if (!tg)
+        return -EBADF;
+    struct linux_siginfo info;
+    memset(&info, 0, sizeof(info));
+    if (a->arg[2]) {
+        if (copy_in(t, &info, a->arg[2], sizeof(info)) < 0) {
+            tg_put(tg);
+            return -EFAULT;
+        }
+        if (info.si_signo != sig || ((info.si_code >= 0 || info.si_code == -6) && tg != t->tg)) {
+            tg_put(tg);
+            return -EPERM;
+        }
+    } else {
+        info.si_signo = sig;
+        info.si_code = 0; /* SI_USER */
+        info.kill.pid = t->tg->pid;
+        info.kill.uid = t->cred.uid;
+    }
+    long r = 0;
+    pthread_mutex_lock(&g_tasks_lock);
+    if (tg->zombie)
+        r = -ESRCH;
+    else if (sig)
+        r = signal_send_tg_locked(tg, sig, &info, false);
+    pthread_mutex_unlock(&g_tasks_lock);
+    tg_put(tg);
+    return r;
+}
+SYSCALL_DEFINE(pidfd_send_signal, sys_pidfd_send_signal, "ddpx", SYS_FULL, NULL);
+
+/* struct clone_args (clone3). */
+struct linux_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    uint64_t set_tid, set_tid_size, cgroup;
+};
+
+#define CLONE_CLEAR_SIGHAND_L 0x100000000ULL
+#define CLONE_INTO_CGROUP_L 0x200000000ULL
+
+/* Makes a pidfd for the new child PID and writes its number to ADDR. */
+static long clone_pidfd(struct task *t, long pid, uint64_t addr)
+{
+    struct thread_group *tg = task_lookup_tg((int)pid);
+    if (!tg)
+        return 0; /* it already exited and was reaped */
+    struct file *f;
+    int r = pidfd_create(tg, 0, &f);
+    tg_put(tg);
+    if (r < 0)
+        return r;
+    int fd = fdtable_alloc(t->files, 0, (int)t->tg->rlim[RLIMIT_NOFILE].rlim_cur, f, true);
+    file_put(f);
+    if (fd < 0)
+        return fd;
+    int32_t v = fd;
+    return copy_out(t, addr, &v, sizeof(v));
+}
+
+static long sys_clone3(struct task *t, const struct sys_args *a)
+{
+    struct linux_clone_args ca;
+    size_t size = a->arg[1];
+    if (size < 64 || size > 4096)
+        return -EINVAL;
+    memset(&ca, 0, sizeof(ca));
+    if (copy_in(t, &ca, a->arg[0], MIN(size, sizeof(ca))) < 0)
+        return -EFAULT;
+    if (ca.exit_signal & ~0xffULL)
+        return -EINVAL;
+    if ((ca.flags & 0xff) || (ca.flags & (CLONE_INTO_CGROUP_L | CLONE_CLEAR_SIGHAND_L)) ||
+        ca.set_tid || ca.set_tid_size) {
+        log_warn_once("clone3 flags %#llx are not supported", (unsigned long long)ca.flags);
+        return -EINVAL;
+    }
+    if ((ca.flags & CLONE_PIDFD_L) && (ca.flags & CLONE_THREAD))
+        return -EINVAL;
+    uint64_t stack = ca.stack ? ca.stack + ca.stack_size : 0;
+    uint64_t flags = (ca.flags & ~(uint64_t)CLONE_PIDFD_L) | ca.exit_signal;
+    long pid = task_clone(t, flags, stack, ca.parent_tid, ca.child_tid, ca.tls);
+    if (pid > 0 && (ca.flags & CLONE_PIDFD_L)) {
+        long r = clone_pidfd(t, pid, ca.pidfd);
+        if (r < 0)
+            return r;
+    }
+    return pid;
+}
+SYSCALL_DEFINE(clone3, sys_clone3, "pu", SYS_PARTIAL,
+               "no set_tid, CLONE_INTO_CGROUP or CLONE_CLEAR_SIGHAND");
 
 #define RUSAGE_SELF_L     0
 #define RUSAGE_CHILDREN_L (-1)
@@ -206,13 +411,26 @@ static long sys_times(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(times, sys_times, "p", SYS_FULL, NULL);
 
+static long clone_pidfd(struct task *t, long pid, uint64_t addr);
+
 static long sys_clone(struct task *t, const struct sys_args *a)
 {
-    /* x86-64 order: flags, stack, parent_tid, child_tid, tls */
-    return task_clone(t, a->arg[0], a->arg[1], a->arg[2], a->arg[3], a->arg[4]);
+    /* x86-64 order: flags, stack, parent_tid, child_tid, tls. With
+     * CLONE_PIDFD the pidfd goes to parent_tid (so no PARENT_SETTID). */
+    uint64_t flags = a->arg[0];
+    if ((flags & CLONE_PIDFD_L) && (flags & (CLONE_PARENT_SETTID | CLONE_THREAD)))
+        return -EINVAL;
+    long pid = task_clone(t, flags & ~(uint64_t)CLONE_PIDFD_L, a->arg[1], a->arg[2], a->arg[3],
+                          a->arg[4]);
+    if (pid > 0 && (flags & CLONE_PIDFD_L)) {
+        long r = clone_pidfd(t, pid, a->arg[2]);
+        if (r < 0)
+            return r;
+    }
+    return pid;
 }
 SYSCALL_DEFINE(clone, sys_clone, "xppppx", SYS_PARTIAL,
-               "processes only; threads and CLONE_VM sharing come with issue 4");
+               "no CLONE_NEW* namespaces, CLONE_PTRACE or CLONE_UNTRACED");
 
 static long sys_fork(struct task *t, const struct sys_args *a)
 {

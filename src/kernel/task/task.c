@@ -277,6 +277,7 @@ static struct thread_group *tg_new(void)
     list_init(&tg->all);
     list_init(&tg->threads);
     waitq_init(&tg->thread_wq);
+    waitq_init(&tg->exit_wq);
     pthread_mutex_init(&tg->lock, NULL);
     sigpending_init(&tg->shared_pending);
     waitq_init(&tg->child_wq);
@@ -501,6 +502,7 @@ static void task_finish(struct task *t)
     bool last = tg->nr_threads == 1;
     if (--tg->nr_threads == 0) {
         tg->zombie = true;
+        waitq_wake_all(&tg->exit_wq);
         tg->exit_status = tg->group_exiting ? tg->exit_status : t->exit_code;
         tg->vfork_pending = false;
         /* Orphans go to the nearest living subreaper ancestor, else to
@@ -834,22 +836,15 @@ static bool wait_matches(struct thread_group *parent, struct thread_group *child
     return child->pgid == -pid;
 }
 
-static int put_status(struct task *t, uint64_t status_addr, int status)
+long task_wait(struct task *t, int pid, int options, struct task_wait_result *out)
 {
-    int32_t v = status;
-    if (status_addr && copy_out(t, status_addr, &v, sizeof(v)) < 0)
-        return -EFAULT;
-    return 0;
-}
-
-long task_wait4(struct task *t, int pid, uint64_t status_addr, int options,
-                struct task_rusage *rusage)
-{
-    if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE | __WNOTHREAD))
+    if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | WEXITED | WNOWAIT | __WALL | __WCLONE |
+                    __WNOTHREAD))
         return -EINVAL;
     struct thread_group *me = t->tg;
     struct waiter w;
     long ret;
+    memset(out, 0, sizeof(*out));
     waitq_add(&me->child_wq, &w, t);
     for (;;) {
         uint32_t seq = task_wake_seq(t);
@@ -864,34 +859,36 @@ long task_wait4(struct task *t, int pid, uint64_t status_addr, int options,
             if (!child->zombie && rep &&
                 ((WIFSTOPPED(rep) && (options & WUNTRACED)) ||
                  (WIFCONTINUED(rep) && (options & WCONTINUED)))) {
-                child->stop_report = 0;
-                int cpid = child->pid;
+                if (!(options & WNOWAIT))
+                    child->stop_report = 0;
+                out->pid = child->pid;
+                out->status = rep;
+                out->code = WIFSTOPPED(rep) ? CLD_STOPPED : CLD_CONTINUED;
+                out->exit_info = WIFSTOPPED(rep) ? WSTOPSIG(rep) : SIGCONT;
                 pthread_mutex_unlock(&g_tasks_lock);
-                ret = put_status(t, status_addr, rep);
-                ret = ret < 0 ? ret : cpid;
+                ret = out->pid;
                 goto out;
             }
-            if (!child->zombie)
+            if (!child->zombie || !(options & WEXITED))
                 continue;
-            int cpid = child->pid;
-            /* Copying out under the lock is safe: app memory is the
-             * memory file, nothing that can wait on this lock. */
-            if (put_status(t, status_addr, child->exit_status) < 0) {
+            int st = child->exit_status;
+            out->pid = child->pid;
+            out->status = st;
+            out->code = WIFSIGNALED(st) ? CLD_KILLED : CLD_EXITED;
+            out->exit_info = WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st);
+            out->utime = child->dead_utime;
+            out->stime = child->dead_stime;
+            if (!(options & WNOWAIT)) {
+                list_del(&child->sibling);
+                list_del(&child->all);
+                me->child_utime += child->dead_utime + child->child_utime;
+                me->child_stime += child->dead_stime + child->child_stime;
                 pthread_mutex_unlock(&g_tasks_lock);
-                ret = -EFAULT;
-                goto out;
+                tg_put(child);
+            } else {
+                pthread_mutex_unlock(&g_tasks_lock);
             }
-            list_del(&child->sibling);
-            list_del(&child->all);
-            me->child_utime += child->dead_utime + child->child_utime;
-            me->child_stime += child->dead_stime + child->child_stime;
-            if (rusage) {
-                rusage->utime = child->dead_utime;
-                rusage->stime = child->dead_stime;
-            }
-            pthread_mutex_unlock(&g_tasks_lock);
-            tg_put(child);
-            ret = cpid;
+            ret = out->pid;
             goto out;
         }
         pthread_mutex_unlock(&g_tasks_lock);

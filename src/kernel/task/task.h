@@ -60,6 +60,7 @@ struct thread_group {
     struct task *leader;             /* (T) the thread whose tid is the pid, or another live one */
     struct list_head threads;        /* (T) of task.thread_node */
     struct waitq thread_wq;          /* woken as its threads exit (exec waits on it) */
+    struct waitq exit_wq;            /* woken when the process exits (pidfd pollers) */
     struct list_head all;            /* (T) on the list of all processes */
     bool vfork_pending;              /* (T) a vfork parent waits for exec or exit */
     struct sigpending shared_pending; /* (s) sighand->lock: process-directed */

@@ -23,13 +23,20 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
 long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
                 uint64_t child_tid, uint64_t tls);
 
-/* wait4 for T: PID as wait4's, wait status copied to STATUS_ADDR if set;
- * the reaped child's CPU times in *RUSAGE if set (ns). */
-struct task_rusage {
-    uint64_t utime, stime;
+/* What a wait reaped or saw. */
+struct task_wait_result {
+    int pid;            /* the child */
+    int status;         /* wait status, as wait4 reports it */
+    int code;           /* CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_CONTINUED */
+    int exit_info;      /* exit code or signal, as waitid's si_status reports it */
+    uint64_t utime, stime; /* the child's CPU times (ns) */
 };
-long task_wait4(struct task *t, int pid, uint64_t status_addr, int options,
-                struct task_rusage *rusage);
+
+/* Waits for a child of T matching PID (wait4's encoding: > 0 one child,
+ * -1 any, 0 T's group, < -1 that group) with wait4/waitid OPTIONS
+ * (WEXITED must be set to see exits). The child's pid, 0 (WNOHANG and
+ * nothing yet), -ECHILD, -EINVAL or -ERESTARTSYS. */
+long task_wait(struct task *t, int pid, int options, struct task_wait_result *out);
 
 /* Ends the calling task (exit(2)); the loop stops after the syscall. */
 void task_exit_thread(struct task *t, int code);
