@@ -44,6 +44,7 @@ WORKLOADS = {
     "open_close": ("open + close", "ns/pair", 1.0, False),
     "stat": ("stat", "ns/call", 1.0, False),
     "fork_wait": ("fork + exit + wait", "µs", 1.0, False),
+    "thread_create": ("thread create + join", "µs", 1.0, False),
     "page_touch": ("touch 256 MiB fresh anon", "ns/page", 1.0, False),
     "pipe": ("1 GiB through a pipe", "MiB/s", 1.0, True),
     "mmap_munmap": ("mmap + munmap 1 MiB", "µs", 1.0, False),
@@ -51,7 +52,8 @@ WORKLOADS = {
 }
 # Native-only calibration, measured next to getppid in every repetition.
 FLOOR = "sysemu_floor"
-LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait", "mmap_munmap"}
+LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait", "thread_create",
+                  "mmap_munmap"}
 
 # Settings of a full run and of --quick.
 MODES = {
@@ -121,7 +123,7 @@ def build_workloads():
         if (os.path.exists(out) and os.path.getmtime(out) > os.path.getmtime(c)
                 and os.path.getmtime(out) > os.path.getmtime(hdr)):
             continue
-        subprocess.run(["gcc", "-O2", "-static", "-Wall", "-Wextra", "-Werror",
+        subprocess.run(["gcc", "-O2", "-static", "-pthread", "-Wall", "-Wextra", "-Werror",
                         "-o", out, c], check=True)
 
 
