@@ -100,5 +100,47 @@ if __name__ == "__main__":
 ''')
 
 
+class Forwarding(MoatTestCase):
+    def test_sigterm_reaches_the_app(self):
+        # SIGTERM to the moat CLI is delivered to the app's handler.
+        import signal
+        import subprocess
+        import time
+        from moattest import MOAT
+        code = ('import signal, sys, time\n'
+                'signal.signal(signal.SIGTERM, lambda s, f: (print("term", flush=True), '
+                'sys.exit(5)))\n'
+                'print("ready", flush=True)\n'
+                'time.sleep(30)\n')
+        p = subprocess.Popen([MOAT, 'do', PY, '-c', code], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            self.assertEqual(p.stdout.readline(), b'ready\n')
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=20)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.assertEqual(out, b'term\n', err)
+        self.assertEqual(p.returncode, 5, err)
+
+    def test_sigint_default_kills_the_app(self):
+        import signal
+        import subprocess
+        from moattest import MOAT
+        p = subprocess.Popen([MOAT, 'do', '/bin/sleep', '30'], start_new_session=True)
+        try:
+            import time
+            time.sleep(0.5)
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=20)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.assertEqual(p.returncode, 128 + signal.SIGINT)
+
+
 if __name__ == '__main__':
     main()
