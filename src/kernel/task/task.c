@@ -202,6 +202,17 @@ void tg_info(struct thread_group *tg, struct tg_info *out)
         out->sigpending = t->pending.set;
     }
     out->sigpending |= tg->shared_pending.set;
+    out->utime = tg->dead_utime;
+    out->stime = tg->dead_stime;
+    out->cutime = tg->child_utime;
+    out->cstime = tg->child_stime;
+    struct task *th;
+    list_for_each_entry(th, &tg->threads, thread_node) {
+        uint64_t u, s;
+        thread_cputime(th, &u, &s);
+        out->utime += u;
+        out->stime += s;
+    }
     for (int i = 0; i < LINUX_NSIG; i++) {
         uint64_t h = tg->sighand->action[i].handler;
         if (h == (uint64_t)(uintptr_t)SIG_IGN)

@@ -161,6 +161,7 @@ struct tg_info {
     struct cred cred;
     uint64_t start_time_ns;
     uint64_t sigmask, sigpending, sigignored, sigcaught;
+    uint64_t utime, stime, cutime, cstime; /* ns: own and reaped children's CPU time */
 };
 void tg_info(struct thread_group *tg, struct tg_info *out);
 /* CPU time of T (THREAD) or of its whole process, in ns: app time in the

@@ -3,7 +3,7 @@
  * task table, the process's mm, fd table and fs_struct.
  *
  * Where moat differs from Linux:
- * - utime/stime, fault and context-switch counts are 0 (not tracked).
+ * - fault and context-switch counts are 0 (not tracked).
  * - task/ lists the process's pid, plus the caller's own tid when it reads
  *   its own process: the task table has no per-thread iterator yet.
  * - ns/ links read as "type:[N]" with numbers fixed per sandbox, but are
@@ -233,9 +233,11 @@ static int show_stat(struct gen_inode *gi, struct sbuf *b)
     /* pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt
      * majflt cmajflt utime stime cutime cstime priority nice num_threads
      * itrealvalue starttime vsize rss rsslim */
-    sbuf_printf(b, "%d (%.16s) %c %d %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 %d 0 %" PRIu64
-                   " %" PRIu64 " %" PRIu64 " %" PRIu64,
-                pid, info.comm, info.state, info.ppid, info.pgid, info.sid, info.nr_threads,
+    const uint64_t tick = 1000000000ULL / CLK_TCK;
+    sbuf_printf(b, "%d (%.16s) %c %d %d %d 0 -1 4194560 0 0 0 0 %" PRIu64 " %" PRIu64 " %" PRIu64
+                   " %" PRIu64 " 20 0 %d 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+                pid, info.comm, info.state, info.ppid, info.pgid, info.sid, info.utime / tick,
+                info.stime / tick, info.cutime / tick, info.cstime / tick, info.nr_threads,
                 start, mf.size, mf.rss / PAGE_BYTES, rss_lim);
     /* startcode endcode startstack kstkesp kstkeip signal blocked sigignore
      * sigcatch wchan nswap cnswap exit_signal processor rt_priority policy
