@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "abi/linux/errno.h"
+#include "abi/linux/syscall_nr.h"
 #include "kernel/mm/mm.h"
 #include "kernel/task/task.h"
 #include "kernel/task/task_internal.h"
@@ -319,10 +320,17 @@ static void restart_fixup(struct task *t, const struct linux_sigaction *act, boo
     long r = (long)t->regs.rax;
     bool restart;
     switch (-r) {
-    case ERESTARTNOHAND:
     case ERESTART_RESTARTBLOCK:
-        /* FIXME(issue 4): restart_syscall with the remaining time; a
-         * restarted sleep starts over. */
+        if (!handler) {
+            /* Resume through restart_syscall(2), which continues from
+             * t->restart (the time left), not from the original args. */
+            t->regs.rax = LINUX_SYS_restart_syscall;
+            t->regs.rip -= 2;
+        } else {
+            t->regs.rax = (uint64_t)-EINTR;
+        }
+        return;
+    case ERESTARTNOHAND:
         restart = !handler;
         break;
     case ERESTARTSYS:

@@ -112,10 +112,32 @@ static int sleep_for(struct task *t, const struct linux_timespec *req, uint64_t 
                                          (int64_t)(left % 1000000000ULL)};
             if (rem_addr && copy_out(t, rem_addr, &rem, sizeof(rem)) < 0)
                 return -EFAULT;
+            t->restart.deadline_ns = deadline;
+            t->restart.rem_addr = rem_addr;
             return -ERESTART_RESTARTBLOCK;
         }
     }
 }
+
+/* Sleeps until T's saved deadline: a sleep resumed by restart_syscall. */
+static long sleep_until(struct task *t, uint64_t deadline, uint64_t rem_addr)
+{
+    uint64_t now = host_monotonic_ns();
+    uint64_t left = deadline > now ? deadline - now : 0;
+    struct linux_timespec ts = {(int64_t)(left / 1000000000ULL), (int64_t)(left % 1000000000ULL)};
+    return sleep_for(t, &ts, rem_addr);
+}
+
+static long sys_restart_syscall(struct task *t, const struct sys_args *a)
+{
+    if (!t->restart.deadline_ns)
+        return -EINTR;
+    uint64_t deadline = t->restart.deadline_ns;
+    t->restart.deadline_ns = 0;
+    return sleep_until(t, deadline, t->restart.rem_addr);
+}
+SYSCALL_DEFINE(restart_syscall, sys_restart_syscall, "", SYS_PARTIAL,
+               "resumes interrupted nanosleep/clock_nanosleep");
 
 static long sys_nanosleep(struct task *t, const struct sys_args *a)
 {
@@ -125,7 +147,7 @@ static long sys_nanosleep(struct task *t, const struct sys_args *a)
     return sleep_for(t, &req, a->arg[1]);
 }
 SYSCALL_DEFINE(nanosleep, sys_nanosleep, "pp", SYS_PARTIAL,
-               "a restarted sleep (no handler ran) sleeps its full length again");
+               "on the monotonic clock");
 
 static long sys_clock_nanosleep(struct task *t, const struct sys_args *a)
 {

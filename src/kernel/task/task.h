@@ -101,6 +101,12 @@ struct task {
     uint32_t wake_seq;               /* futex word: see waitq.h */
     bool regs_set;                   /* (o) the syscall replaced regs: keep rax */
     bool after_syscall;              /* (o) regs.rax holds a syscall result */
+    /* restart_syscall(2): how to resume a sleep cut short by a stop or an
+     * ignored signal (-ERESTART_RESTARTBLOCK). */
+    struct {
+        uint64_t deadline_ns;        /* (o) CLOCK_MONOTONIC */
+        uint64_t rem_addr;           /* (o) where nanosleep reports the time left */
+    } restart;
     bool in_app;                     /* (s) running app code: interrupt via platform */
     uint64_t clear_child_tid;        /* (o) */
     uint64_t robust_list, robust_len;/* (o) */
