@@ -16,6 +16,16 @@ void waitq_init(struct waitq *wq)
 void waitq_add(struct waitq *wq, struct waiter *w, struct task *t)
 {
     w->task = t;
+    w->func = NULL;
+    pthread_mutex_lock(&wq->lock);
+    list_add_tail(&w->link, &wq->waiters);
+    pthread_mutex_unlock(&wq->lock);
+}
+
+void waitq_add_func(struct waitq *wq, struct waiter *w, waiter_func_t *func)
+{
+    w->task = NULL;
+    w->func = func;
     pthread_mutex_lock(&wq->lock);
     list_add_tail(&w->link, &wq->waiters);
     pthread_mutex_unlock(&wq->lock);
@@ -28,13 +38,22 @@ void waitq_del(struct waitq *wq, struct waiter *w)
     pthread_mutex_unlock(&wq->lock);
 }
 
-void waitq_wake_all(struct waitq *wq)
+void waitq_wake_key(struct waitq *wq, unsigned key)
 {
     struct waiter *w;
     pthread_mutex_lock(&wq->lock);
-    list_for_each_entry(w, &wq->waiters, link)
-        task_wake(w->task);
+    list_for_each_entry(w, &wq->waiters, link) {
+        if (w->func)
+            w->func(w, key);
+        else
+            task_wake(w->task);
+    }
     pthread_mutex_unlock(&wq->lock);
+}
+
+void waitq_wake_all(struct waitq *wq)
+{
+    waitq_wake_key(wq, 0);
 }
 
 uint32_t task_wake_seq(struct task *t)

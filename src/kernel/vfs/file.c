@@ -45,10 +45,15 @@ void file_get(struct file *f)
     refcount_inc(&f->ref);
 }
 
+void (*g_file_release_hook)(struct file *f);
+
 void file_put(struct file *f)
 {
     if (!f || !refcount_dec(&f->ref))
         return;
+    void (*hook)(struct file *) = __atomic_load_n(&g_file_release_hook, __ATOMIC_ACQUIRE);
+    if (hook)
+        hook(f);
     if (f->ops && f->ops->release)
         f->ops->release(f);
     if (f->dir) {

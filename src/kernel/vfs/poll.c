@@ -9,6 +9,8 @@
 void poll_table_init(struct poll_table *pt, struct task *t)
 {
     pt->task = t;
+    pt->qproc = NULL;
+    pt->priv = NULL;
     pt->entries = NULL;
     pt->n = pt->cap = 0;
     pt->error = 0;
@@ -18,6 +20,10 @@ void poll_wait(struct poll_table *pt, struct waitq *wq)
 {
     if (!pt || !wq)
         return;
+    if (pt->qproc) {
+        pt->qproc(pt, wq);
+        return;
+    }
     if (pt->n == pt->cap) {
         int cap = pt->cap ? pt->cap * 2 : 8;
         struct poll_entry **e = realloc(pt->entries, (size_t)cap * sizeof(*e));

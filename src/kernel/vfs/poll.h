@@ -38,8 +38,15 @@ struct poll_entry {
     struct waitq *wq;
 };
 
+struct poll_table;
+/* Registration hook: called by poll_wait() instead of adding a task waiter
+ * (epoll uses it to hang callback waiters on the queues). */
+typedef void poll_queue_proc_t(struct poll_table *pt, struct waitq *wq);
+
 struct poll_table {
     struct task *task;
+    poll_queue_proc_t *qproc;   /* NULL: register TASK (poll_table_init) */
+    void *priv;                 /* for QPROC */
     struct poll_entry **entries; /* registrations to undo in poll_table_free() */
     int n, cap;
     int error;                  /* -ENOMEM if a registration failed */

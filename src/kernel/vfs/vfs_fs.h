@@ -297,6 +297,9 @@ struct file {
  * O_ flags; f->ops is left NULL for the caller to set. Count 1. */
 struct file *file_alloc(struct inode *inode, const struct path *path, unsigned flags);
 int64_t vfs_generic_llseek(struct file *f, int64_t off, int whence);
+/* Called on every file's last put, before ops->release, with no lock held
+ * (epoll sets it: a closed file leaves every epoll set). NULL: none. */
+extern void (*g_file_release_hook)(struct file *f);
 
 /* Character devices: OPEN for major/minor, used by tmpfs/devfs nodes. */
 int vfs_chrdev_open(struct inode *inode, struct file *f);
