@@ -29,6 +29,9 @@ void tmpfs_set_opaque(struct inode *dir, bool opaque);
 /* The inode number an overlay reports for this upper inode (0 = unset). */
 uint64_t tmpfs_get_origin(struct inode *inode);
 void tmpfs_set_origin(struct inode *inode, uint64_t ino);
+/* Copies the extended attributes of tmpfs inode FROM to tmpfs inode TO
+ * (overlay copy-up between tmpfs layers; a no-op otherwise). 0 or -errno. */
+int tmpfs_copy_xattrs(struct inode *from, struct inode *to);
 /* Writes into a tmpfs regular file without a struct file. */
 ssize_t tmpfs_pwrite(struct inode *inode, const void *buf, size_t n, uint64_t off);
 /* Calls CB for every entry of tmpfs directory DIR, whiteouts included

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "kernel/fs/fs.h"
+#include "kernel/ipc/pipe.h"
 #include "kernel/host/host_fs.h"
 #include "lib/log.h"
 
@@ -257,6 +258,8 @@ out_unlock:
 
 static int hostfs_open(struct inode *inode, struct file *f)
 {
+    if ((inode->mode & VFS_S_IFMT) == VFS_S_IFIFO)
+        return pipe_open_fifo(inode, f); /* a sandbox pipe, never the host's */
     if (!inode_is_reg(inode)) {
         log_warn_once("open of a host device node, FIFO or socket refused (rootfs is data only)");
         return -EACCES;

@@ -645,7 +645,9 @@ static int ovl_open(struct inode *inode, struct file *f)
     struct ovl_inode *o = OI(inode);
     pthread_mutex_lock(&o->fs->lock);
     int r = 0;
-    if (f->fmode & FMODE_WRITE)
+    /* A FIFO is copied up on any open, so readers and writers meet on one
+     * inode (and one pipe). */
+    if ((f->fmode & FMODE_WRITE) || (inode->mode & VFS_S_IFMT) == VFS_S_IFIFO)
         r = copy_up_locked(o, true);
     struct inode *real = ovl_real_locked(o);
     inode_get(real);
@@ -660,6 +662,83 @@ static int ovl_open(struct inode *inode, struct file *f)
     if (!real->ops->open)
         return -ENXIO;
     return real->ops->open(real, f);
+}
+
+/* Extended attributes: read from the real inode (a host lower file has
+ * none: its host xattrs are never read), written to the upper one after a
+ * copy-up. */
+static struct inode *ovl_real_get(struct ovl_inode *o)
+{
+    pthread_mutex_lock(&o->fs->lock);
+    struct inode *real = ovl_real_locked(o);
+    inode_get(real);
+    pthread_mutex_unlock(&o->fs->lock);
+    return real;
+}
+
+static ssize_t ovl_getxattr(struct inode *inode, const char *name, void *buf, size_t size)
+{
+    struct inode *real = ovl_real_get(OI(inode));
+    ssize_t r = real->ops->getxattr ? real->ops->getxattr(real, name, buf, size) : -ENODATA;
+    inode_put(real);
+    return r;
+}
+
+static ssize_t ovl_listxattr(struct inode *inode, char *buf, size_t size)
+{
+    struct inode *real = ovl_real_get(OI(inode));
+    ssize_t r = real->ops->listxattr ? real->ops->listxattr(real, buf, size) : 0;
+    inode_put(real);
+    return r;
+}
+
+/* The upper inode of O after a copy-up (new reference), or -errno. */
+static int ovl_upper_get(struct ovl_inode *o, struct inode **out)
+{
+    pthread_mutex_lock(&o->fs->lock);
+    int r = copy_up_locked(o, true);
+    if (r == 0) {
+        inode_get(o->upper);
+        *out = o->upper;
+    }
+    pthread_mutex_unlock(&o->fs->lock);
+    return r;
+}
+
+static int ovl_setxattr(struct inode *inode, const char *name, const void *value, size_t size,
+                        int flags)
+{
+    struct ovl_inode *o = OI(inode);
+    struct inode *real = ovl_real_get(o);
+    /* XATTR_REPLACE of a missing attribute must not copy the file up. */
+    bool exists = real->ops->getxattr && real->ops->getxattr(real, name, NULL, 0) >= 0;
+    inode_put(real);
+    if ((flags & VFS_XATTR_REPLACE) && !exists)
+        return -ENODATA;
+    struct inode *up = NULL;
+    int r = ovl_upper_get(o, &up);
+    if (r < 0 || !up)
+        return r < 0 ? r : -EIO;
+    r = up->ops->setxattr ? up->ops->setxattr(up, name, value, size, flags) : -EOPNOTSUPP;
+    inode_put(up);
+    return r;
+}
+
+static int ovl_removexattr(struct inode *inode, const char *name)
+{
+    struct ovl_inode *o = OI(inode);
+    struct inode *real = ovl_real_get(o);
+    bool exists = real->ops->getxattr && real->ops->getxattr(real, name, NULL, 0) >= 0;
+    inode_put(real);
+    if (!exists)
+        return -ENODATA;
+    struct inode *up = NULL;
+    int r = ovl_upper_get(o, &up);
+    if (r < 0 || !up)
+        return r < 0 ? r : -EIO;
+    r = up->ops->removexattr ? up->ops->removexattr(up, name) : -ENODATA;
+    inode_put(up);
+    return r;
 }
 
 static void ovl_evict(struct inode *inode)
@@ -687,4 +766,8 @@ static const struct inode_ops ovl_iops = {
         .setattr = ovl_setattr,
         .open = ovl_open,
         .evict = ovl_evict,
+        .getxattr = ovl_getxattr,
+        .setxattr = ovl_setxattr,
+        .listxattr = ovl_listxattr,
+        .removexattr = ovl_removexattr,
 };

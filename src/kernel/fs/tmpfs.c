@@ -13,6 +13,7 @@
 #include "kernel/fs/fs.h"
 #include "kernel/fs/pagecache.h"
 #include "kernel/host/host_fs.h"
+#include "kernel/ipc/pipe.h"
 #include "kernel/task/task.h"
 #include "lib/log.h"
 
@@ -40,6 +41,14 @@ struct tmpfs_inode {
     size_t nentries;             /* (t) */
     bool opaque;                 /* atomic: overlay opaque directory */
     uint64_t origin;             /* atomic: overlay inode number after copy-up */
+    struct list_head xattrs;     /* (i) base.lock: of struct tmpfs_xattr */
+};
+
+struct tmpfs_xattr {
+    struct list_head link;
+    char *name;
+    void *value;
+    size_t size;
 };
 
 static const struct inode_ops tmpfs_iops;
@@ -64,6 +73,7 @@ static struct tmpfs_inode *tmpfs_inode_new(struct tmpfs *fs, uint32_t mode, cons
     ti->base.ino = vfs_sb_next_ino(fs->sb);
     ti->fs = fs;
     list_init(&ti->entries);
+    list_init(&ti->xattrs);
     if (c) {
         ti->base.uid = c->fsuid;
         ti->base.gid = c->fsgid;
@@ -452,8 +462,7 @@ static int tmpfs_open(struct inode *inode, struct file *f)
     case VFS_S_IFCHR:
         return vfs_chrdev_open(inode, f);
     case VFS_S_IFIFO:
-        log_warn_once("open of a named pipe (FIFO) unsupported");
-        return -ENXIO;
+        return pipe_open_fifo(inode, f);
     default:
         return -ENXIO;
     }
@@ -469,8 +478,160 @@ static void tmpfs_evict(struct inode *inode)
         inode_put(child);
     }
     pagecache_release(&ti->data);
+    struct tmpfs_xattr *x, *xn;
+    list_for_each_entry_safe(x, xn, &ti->xattrs, link)
+    {
+        free(x->name);
+        free(x->value);
+        free(x);
+    }
     free(ti->target);
     free(ti);
+}
+
+/* ---- extended attributes ---- */
+
+static struct tmpfs_xattr *xattr_find_locked(struct tmpfs_inode *ti, const char *name)
+{
+    struct tmpfs_xattr *x;
+    list_for_each_entry(x, &ti->xattrs, link)
+    {
+        if (strcmp(x->name, name) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+static ssize_t tmpfs_getxattr(struct inode *inode, const char *name, void *buf, size_t size)
+{
+    struct tmpfs_inode *ti = TI(inode);
+    pthread_mutex_lock(&inode->lock);
+    struct tmpfs_xattr *x = xattr_find_locked(ti, name);
+    ssize_t r;
+    if (!x)
+        r = -ENODATA;
+    else if (size == 0)
+        r = (ssize_t)x->size;
+    else if (size < x->size)
+        r = -ERANGE;
+    else {
+        memcpy(buf, x->value, x->size);
+        r = (ssize_t)x->size;
+    }
+    pthread_mutex_unlock(&inode->lock);
+    return r;
+}
+
+static int tmpfs_setxattr(struct inode *inode, const char *name, const void *value, size_t size,
+                          int flags)
+{
+    struct tmpfs_inode *ti = TI(inode);
+    void *copy = malloc(size ? size : 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, value, size);
+    pthread_mutex_lock(&inode->lock);
+    struct tmpfs_xattr *x = xattr_find_locked(ti, name);
+    int r = 0;
+    if (x && (flags & VFS_XATTR_CREATE)) {
+        r = -EEXIST;
+    } else if (!x && (flags & VFS_XATTR_REPLACE)) {
+        r = -ENODATA;
+    } else if (x) {
+        free(x->value);
+        x->value = copy;
+        x->size = size;
+        copy = NULL;
+    } else {
+        x = calloc(1, sizeof(*x));
+        char *nm = x ? strdup(name) : NULL;
+        if (!nm) {
+            free(x);
+            r = -ENOMEM;
+        } else {
+            x->name = nm;
+            x->value = copy;
+            x->size = size;
+            copy = NULL;
+            list_add_tail(&x->link, &ti->xattrs);
+        }
+    }
+    if (r == 0)
+        host_fs_now(&inode->ctime);
+    pthread_mutex_unlock(&inode->lock);
+    free(copy);
+    return r;
+}
+
+static ssize_t tmpfs_listxattr(struct inode *inode, char *buf, size_t size)
+{
+    struct tmpfs_inode *ti = TI(inode);
+    pthread_mutex_lock(&inode->lock);
+    size_t need = 0;
+    struct tmpfs_xattr *x;
+    list_for_each_entry(x, &ti->xattrs, link)
+        need += strlen(x->name) + 1;
+    ssize_t r = (ssize_t)need;
+    if (size && size < need) {
+        r = -ERANGE;
+    } else if (size) {
+        size_t off = 0;
+        list_for_each_entry(x, &ti->xattrs, link)
+        {
+            size_t n = strlen(x->name) + 1;
+            memcpy(buf + off, x->name, n);
+            off += n;
+        }
+    }
+    pthread_mutex_unlock(&inode->lock);
+    return r;
+}
+
+static int tmpfs_removexattr(struct inode *inode, const char *name)
+{
+    struct tmpfs_inode *ti = TI(inode);
+    pthread_mutex_lock(&inode->lock);
+    struct tmpfs_xattr *x = xattr_find_locked(ti, name);
+    if (x) {
+        list_del(&x->link);
+        host_fs_now(&inode->ctime);
+    }
+    pthread_mutex_unlock(&inode->lock);
+    if (!x)
+        return -ENODATA;
+    free(x->name);
+    free(x->value);
+    free(x);
+    return 0;
+}
+
+int tmpfs_copy_xattrs(struct inode *from, struct inode *to)
+{
+    if (!is_tmpfs(from) || !is_tmpfs(to))
+        return 0;
+    char *list = NULL;
+    ssize_t n = tmpfs_listxattr(from, NULL, 0);
+    if (n <= 0)
+        return (int)n;
+    list = malloc((size_t)n);
+    if (!list)
+        return -ENOMEM;
+    n = tmpfs_listxattr(from, list, (size_t)n);
+    int r = n < 0 ? (int)n : 0;
+    for (ssize_t off = 0; r == 0 && off < n; off += (ssize_t)strlen(list + off) + 1) {
+        ssize_t vs = tmpfs_getxattr(from, list + off, NULL, 0);
+        void *v = vs >= 0 ? malloc((size_t)vs + 1) : NULL;
+        if (vs < 0 || !v) {
+            free(v);
+            continue;
+        }
+        vs = tmpfs_getxattr(from, list + off, v, (size_t)vs + 1);
+        if (vs >= 0)
+            r = tmpfs_setxattr(to, list + off, v, (size_t)vs, 0);
+        free(v);
+    }
+    free(list);
+    return r;
 }
 
 static const struct inode_ops tmpfs_iops = {
@@ -486,6 +647,10 @@ static const struct inode_ops tmpfs_iops = {
         .setattr = tmpfs_setattr,
         .open = tmpfs_open,
         .evict = tmpfs_evict,
+        .getxattr = tmpfs_getxattr,
+        .setxattr = tmpfs_setxattr,
+        .listxattr = tmpfs_listxattr,
+        .removexattr = tmpfs_removexattr,
 };
 
 static int tmpfs_mmap_backing(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
@@ -498,10 +663,39 @@ static int tmpfs_mmap_backing(struct file *f, uint64_t off, uint64_t len, uint64
     return r;
 }
 
+#define L_FALLOC_FL_KEEP_SIZE  0x01
+#define L_FALLOC_FL_PUNCH_HOLE 0x02
+
+/* As Linux's tmpfs: preallocation (with or without KEEP_SIZE) and hole
+ * punching; other modes are -EOPNOTSUPP. */
+static int tmpfs_fallocate(struct file *f, int mode, uint64_t off, uint64_t len)
+{
+    if (mode & ~(L_FALLOC_FL_KEEP_SIZE | L_FALLOC_FL_PUNCH_HOLE))
+        return -EOPNOTSUPP;
+    struct tmpfs_inode *ti = TI(f->inode);
+    uint64_t end = off + len;
+    int r = 0;
+    pthread_mutex_lock(&ti->base.lock);
+    if (mode & L_FALLOC_FL_PUNCH_HOLE) {
+        uint64_t to = MIN(end, ti->base.size);
+        if (off < to)
+            pagecache_zero(&ti->data, off, to);
+    } else if (!(mode & L_FALLOC_FL_KEEP_SIZE) && end > ti->base.size) {
+        r = resize_locked(ti, end);
+    }
+    if (r == 0) {
+        host_fs_now(&ti->base.mtime);
+        ti->base.ctime = ti->base.mtime;
+    }
+    pthread_mutex_unlock(&ti->base.lock);
+    return r;
+}
+
 static const struct file_ops tmpfs_fops = {
         .read = tmpfs_read,
         .write = tmpfs_write,
         .mmap_backing = tmpfs_mmap_backing,
+        .fallocate = tmpfs_fallocate,
 };
 
 /* ---- overlay support ---- */

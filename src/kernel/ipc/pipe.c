@@ -7,7 +7,13 @@
  * SIGPIPE and EPIPE; O_NONBLOCK gives EAGAIN instead of waiting. Waiting is
  * on moat's wait queues, so signals interrupt it (ERESTARTSYS).
  *
- * Lock order: pipe->lock, then waitq locks.
+ * Named pipes (FIFOs) share the same object: the first open of a FIFO inode
+ * makes a pipe for it, the last close of that pipe's ends drops it (and what
+ * was left in it), as Linux does. Opening a FIFO for reading waits for a
+ * writer and vice versa; O_RDWR never waits; O_WRONLY|O_NONBLOCK with no
+ * reader is ENXIO.
+ *
+ * Lock order: g_fifo_lock, then pipe->lock, then waitq locks.
  */
 #include "kernel/ipc/pipe.h"
 
@@ -40,9 +46,19 @@ struct pipe {
     size_t len;         /* (l) bytes in the ring */
     int readers;        /* (l) open read ends */
     int writers;        /* (l) open write ends */
-    struct waitq rwq;   /* readers waiting for data */
-    struct waitq wwq;   /* writers waiting for room */
+    struct waitq rwq;   /* readers waiting for data (and FIFO opens for a writer) */
+    struct waitq wwq;   /* writers waiting for room (and FIFO opens for a reader) */
+    unsigned r_counter; /* (l) read ends ever opened (FIFO opens wait for a change) */
+    unsigned w_counter; /* (l) write ends ever opened */
+    /* FIFOs only */
+    struct inode *fifo;          /* (g) g_fifo_lock: the FIFO inode (not counted: every
+                                  * open end's file holds it), NULL for pipe(2) */
+    int fifo_users;              /* (g) open ends */
+    struct list_head fifo_link;  /* (g) in g_fifos */
 };
+
+static pthread_mutex_t g_fifo_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head g_fifos = LIST_HEAD_INIT(g_fifos); /* (g) */
 
 static struct vfs_sb *g_pipe_sb;
 static pthread_once_t g_pipe_once = PTHREAD_ONCE_INIT;
@@ -55,7 +71,7 @@ static void pipe_sb_init(void)
 
 static struct pipe *P(struct file *f)
 {
-    return container_of(f->inode, struct pipe, base);
+    return f->priv;
 }
 
 static void pipe_evict(struct inode *inode)
@@ -231,35 +247,69 @@ static int pipe_dname(struct file *f, char *buf, size_t size)
     return n < (int)size ? n : -ENAMETOOLONG;
 }
 
+static void pipe_end_open_locked(struct pipe *p, unsigned fmode)
+{
+    if (fmode & FMODE_READ) {
+        p->readers++;
+        p->r_counter++;
+    }
+    if (fmode & FMODE_WRITE) {
+        p->writers++;
+        p->w_counter++;
+    }
+}
+
 static void pipe_end_open(struct pipe *p, unsigned fmode)
 {
     pthread_mutex_lock(&p->lock);
-    if (fmode & FMODE_READ)
-        p->readers++;
-    if (fmode & FMODE_WRITE)
-        p->writers++;
+    pipe_end_open_locked(p, fmode);
     pthread_mutex_unlock(&p->lock);
 }
 
 static int pipe_reopen(struct file *old, struct file *new_file)
 {
+    struct pipe *p = P(old);
+    if (p->fifo) {
+        pthread_mutex_lock(&g_fifo_lock);
+        p->fifo_users++;
+        pthread_mutex_unlock(&g_fifo_lock);
+    }
     new_file->ops = &pipe_fops;
+    new_file->priv = p;
     new_file->fmode &= ~(unsigned)(FMODE_LSEEK | FMODE_ATOMIC_POS);
-    pipe_end_open(P(old), new_file->fmode);
+    pipe_end_open(p, new_file->fmode);
     return 0;
 }
 
-static void pipe_release(struct file *f)
+/* Drops one open end of FIFO pipe P; the last one frees it. */
+static void fifo_put(struct pipe *p)
 {
-    struct pipe *p = P(f);
+    pthread_mutex_lock(&g_fifo_lock);
+    bool last = --p->fifo_users == 0;
+    if (last)
+        list_del(&p->fifo_link);
+    pthread_mutex_unlock(&g_fifo_lock);
+    if (last)
+        inode_put(&p->base);
+}
+
+static void pipe_end_close(struct pipe *p, unsigned fmode)
+{
     pthread_mutex_lock(&p->lock);
-    if (f->fmode & FMODE_READ)
+    if (fmode & FMODE_READ)
         p->readers--;
-    if (f->fmode & FMODE_WRITE)
+    if (fmode & FMODE_WRITE)
         p->writers--;
     pthread_mutex_unlock(&p->lock);
     waitq_wake_all(&p->rwq);
     waitq_wake_all(&p->wwq);
+    if (p->fifo)
+        fifo_put(p);
+}
+
+static void pipe_release(struct file *f)
+{
+    pipe_end_close(P(f), f->fmode);
 }
 
 static const struct file_ops pipe_fops = {
@@ -272,25 +322,35 @@ static const struct file_ops pipe_fops = {
         .release = pipe_release,
 };
 
-int pipe_create(int flags, struct file **out_read, struct file **out_write)
+/* A new pipe object (count 1), or NULL (ENOMEM). */
+static struct pipe *pipe_alloc(void)
 {
     pthread_once(&g_pipe_once, pipe_sb_init);
     if (!g_pipe_sb)
-        return -ENOMEM;
+        return NULL;
     struct pipe *p = calloc(1, sizeof(*p));
     uint8_t *buf = malloc(PIPE_DEF_SIZE);
     if (!p || !buf) {
         free(p);
         free(buf);
-        return -ENOMEM;
+        return NULL;
     }
     inode_init(&p->base, g_pipe_sb, &pipe_iops, VFS_S_IFIFO | 0600);
     p->base.ino = vfs_sb_next_ino(g_pipe_sb);
     pthread_mutex_init(&p->lock, NULL);
     waitq_init(&p->rwq);
     waitq_init(&p->wwq);
+    list_init(&p->fifo_link);
     p->buf = buf;
     p->size = PIPE_DEF_SIZE;
+    return p;
+}
+
+int pipe_create(int flags, struct file **out_read, struct file **out_write)
+{
+    struct pipe *p = pipe_alloc();
+    if (!p)
+        return -ENOMEM;
     unsigned keep = (unsigned)flags & (O_NONBLOCK | O_DIRECT);
     struct file *r = file_alloc(&p->base, NULL, O_RDONLY | keep);
     struct file *w = r ? file_alloc(&p->base, NULL, O_WRONLY | keep) : NULL;
@@ -301,6 +361,7 @@ int pipe_create(int flags, struct file **out_read, struct file **out_write)
         return -ENOMEM;
     }
     r->ops = w->ops = &pipe_fops;
+    r->priv = w->priv = p;
     r->fmode &= ~(unsigned)(FMODE_LSEEK | FMODE_ATOMIC_POS);
     w->fmode &= ~(unsigned)(FMODE_LSEEK | FMODE_ATOMIC_POS);
     pipe_end_open(p, r->fmode);
@@ -308,4 +369,91 @@ int pipe_create(int flags, struct file **out_read, struct file **out_write)
     *out_read = r;
     *out_write = w;
     return 0;
+}
+
+/* Waits, P->lock held, until *COUNTER moves from SEEN (an end of the other
+ * kind opened). 0 or -ERESTARTSYS. */
+static int fifo_wait_open(struct pipe *p, struct waitq *wq, const unsigned *counter,
+                          unsigned seen)
+{
+    struct task *t = task_current();
+    while (*counter == seen) {
+        uint32_t seq = task_wake_seq(t);
+        int r = pipe_wait(p, wq, seq);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int pipe_open_fifo(struct inode *inode, struct file *f)
+{
+    unsigned acc = f->flags & O_ACCMODE;
+    if (acc != O_RDONLY && acc != O_WRONLY && acc != O_RDWR)
+        return -EINVAL;
+    struct pipe *fresh = NULL;
+    pthread_mutex_lock(&g_fifo_lock);
+    struct pipe *p = NULL, *it;
+    list_for_each_entry(it, &g_fifos, fifo_link)
+    {
+        if (it->fifo == inode) {
+            p = it;
+            break;
+        }
+    }
+    if (!p) {
+        pthread_mutex_unlock(&g_fifo_lock);
+        fresh = pipe_alloc();
+        if (!fresh)
+            return -ENOMEM;
+        fresh->fifo = inode;
+        pthread_mutex_lock(&g_fifo_lock);
+        /* Someone may have made one meanwhile. */
+        list_for_each_entry(it, &g_fifos, fifo_link)
+        {
+            if (it->fifo == inode) {
+                p = it;
+                break;
+            }
+        }
+        if (!p) {
+            p = fresh;
+            fresh = NULL;
+            list_add_tail(&p->fifo_link, &g_fifos);
+        }
+    }
+    p->fifo_users++;
+    pthread_mutex_unlock(&g_fifo_lock);
+    if (fresh)
+        inode_put(&fresh->base);
+
+    f->ops = &pipe_fops;
+    f->priv = p;
+    f->fmode &= ~(unsigned)(FMODE_LSEEK | FMODE_ATOMIC_POS);
+    bool nonblock = (f->flags & O_NONBLOCK) != 0;
+    int r = 0;
+    pthread_mutex_lock(&p->lock);
+    if (acc == O_WRONLY && nonblock && p->readers == 0) {
+        pthread_mutex_unlock(&p->lock);
+        fifo_put(p);
+        return -ENXIO;
+    }
+    pipe_end_open_locked(p, f->fmode);
+    unsigned rc = p->r_counter, wc = p->w_counter;
+    pthread_mutex_unlock(&p->lock);
+    if (f->fmode & FMODE_READ)
+        waitq_wake_all(&p->wwq);
+    if (f->fmode & FMODE_WRITE)
+        waitq_wake_all(&p->rwq);
+    if (nonblock || acc == O_RDWR)
+        return 0;
+    pthread_mutex_lock(&p->lock);
+    if (acc == O_RDONLY && p->writers == 0)
+        r = fifo_wait_open(p, &p->rwq, &p->w_counter, wc);
+    else if (acc == O_WRONLY && p->readers == 0)
+        r = fifo_wait_open(p, &p->wwq, &p->r_counter, rc);
+    pthread_mutex_unlock(&p->lock);
+    if (r < 0)
+        pipe_end_close(p, f->fmode); /* the caller will not call release */
+    return r;
 }

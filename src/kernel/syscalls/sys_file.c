@@ -16,6 +16,7 @@
 #include "kernel/syscalls/syscall.h"
 #include "kernel/vfs/vfs.h"
 #include "kernel/vfs/vfs_fs.h"
+#include "kernel/vfs/vfs_lock.h"
 #include "lib/log.h"
 
 #define IO_CHUNK   (64 * 1024)
@@ -170,12 +171,13 @@ static long sys_pwrite64(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(pwrite64, sys_pwrite64, "fbud", SYS_FULL, NULL);
 
-static long do_rwv(struct task *t, const struct sys_args *a, bool write)
+/* readv/writev and the positioned variants: OFF < 0 means at f->pos. */
+static long do_rwv(struct task *t, uint64_t fd, uint64_t uiov, uint64_t cnt, int64_t off,
+                   bool write)
 {
-    uint64_t cnt = a->arg[2];
     if (cnt > IOV_MAX_NR)
         return -EINVAL;
-    struct file *f = get_io_file(t, a->arg[0]);
+    struct file *f = get_io_file(t, fd);
     if (!f)
         return -EBADF;
     struct linux_iovec *iov = NULL;
@@ -186,7 +188,7 @@ static long do_rwv(struct task *t, const struct sys_args *a, bool write)
             r = -ENOMEM;
             goto out_put;
         }
-        if (copy_in(t, iov, a->arg[1], cnt * sizeof(*iov)) < 0) {
+        if (copy_in(t, iov, uiov, cnt * sizeof(*iov)) < 0) {
             r = -EFAULT;
             goto out_free;
         }
@@ -201,15 +203,16 @@ static long do_rwv(struct task *t, const struct sys_args *a, bool write)
         total += iov[i].iov_len;
     }
     if (cnt == 0) {
-        r = write ? do_write(t, f, 0, 0, -1) : do_read(t, f, 0, 0, -1);
+        r = write ? do_write(t, f, 0, 0, off) : do_read(t, f, 0, 0, off);
         goto out_free;
     }
     long done = 0;
     for (uint64_t i = 0; i < cnt; i++) {
         if (iov[i].iov_len == 0)
             continue;
-        long n = write ? do_write(t, f, iov[i].iov_base, iov[i].iov_len, -1)
-                       : do_read(t, f, iov[i].iov_base, iov[i].iov_len, -1);
+        int64_t at = off < 0 ? -1 : off + done;
+        long n = write ? do_write(t, f, iov[i].iov_base, iov[i].iov_len, at)
+                       : do_read(t, f, iov[i].iov_base, iov[i].iov_len, at);
         if (n < 0) {
             if (done == 0)
                 r = n;
@@ -230,13 +233,13 @@ out_put:
 
 static long sys_readv(struct task *t, const struct sys_args *a)
 {
-    return do_rwv(t, a, false);
+    return do_rwv(t, a->arg[0], a->arg[1], a->arg[2], -1, false);
 }
 SYSCALL_DEFINE(readv, sys_readv, "fpu", SYS_FULL, NULL);
 
 static long sys_writev(struct task *t, const struct sys_args *a)
 {
-    return do_rwv(t, a, true);
+    return do_rwv(t, a->arg[0], a->arg[1], a->arg[2], -1, true);
 }
 SYSCALL_DEFINE(writev, sys_writev, "fpu", SYS_FULL, NULL);
 
@@ -407,9 +410,21 @@ static long sys_fcntl(struct task *t, const struct sys_args *a)
     case F_SETLKW:
     case F_OFD_GETLK:
     case F_OFD_SETLK:
-    case F_OFD_SETLKW:
-        log_warn_once("fcntl: record locks unsupported");
-        r = -EINVAL;
+    case F_OFD_SETLKW: {
+        struct linux_flock fl;
+        r = copy_in(t, &fl, arg, sizeof(fl));
+        if (r < 0)
+            break;
+        r = vfs_posix_lock(f, t->files, t->tg->pid, cmd, &fl);
+        if (r == 0 && (cmd == F_GETLK || cmd == F_OFD_GETLK))
+            r = copy_out(t, arg, &fl, sizeof(fl));
+        break;
+    }
+    case F_GETLEASE:
+        r = F_UNLCK;
+        break;
+    case F_SETLEASE:
+        r = (int)arg == F_UNLCK ? 0 : -EINVAL; /* leases refused cleanly */
         break;
     default:
         log_warn_once("fcntl: command %d unsupported", cmd);
@@ -419,7 +434,7 @@ static long sys_fcntl(struct task *t, const struct sys_args *a)
     file_put(f);
     return r;
 }
-SYSCALL_DEFINE(fcntl, sys_fcntl, "fdx", SYS_PARTIAL, "no record locks, leases, F_SETOWN, seals");
+SYSCALL_DEFINE(fcntl, sys_fcntl, "fdx", SYS_PARTIAL, "leases refused; no F_SETOWN, seals");
 
 static long sys_dup(struct task *t, const struct sys_args *a)
 {
@@ -482,3 +497,14 @@ static long sys_ftruncate(struct task *t, const struct sys_args *a)
     return r;
 }
 SYSCALL_DEFINE(ftruncate, sys_ftruncate, "fd", SYS_FULL, NULL);
+
+static long sys_flock(struct task *t, const struct sys_args *a)
+{
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = vfs_flock(f, (int)a->arg[1]);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(flock, sys_flock, "fx", SYS_FULL, NULL);

@@ -8,6 +8,7 @@
 
 #include "kernel/task/task.h"
 #include "kernel/vfs/vfs_internal.h"
+#include "kernel/vfs/vfs_lock.h"
 
 /* A reserved slot: invisible to lookups until installed. */
 #define FD_RESERVED ((struct file *)1)
@@ -94,8 +95,10 @@ void fdtable_put(struct fdtable *fdt)
     if (!fdt || !refcount_dec(&fdt->ref))
         return;
     for (int i = 0; i < fdt->size; i++) {
-        if (fdt->files[i] && fdt->files[i] != FD_RESERVED)
+        if (fdt->files[i] && fdt->files[i] != FD_RESERVED) {
+            vfs_locks_close(fdt->files[i], fdt);
             file_put(fdt->files[i]);
+        }
     }
     free(fdt->files);
     free(fdt->cloexec);
@@ -121,6 +124,7 @@ void fdtable_close_on_exec(struct fdtable *fdt)
         pthread_mutex_unlock(&fdt->lock);
         if (!f)
             return;
+        vfs_locks_close(f, fdt);
         file_put(f);
     }
 }
@@ -144,8 +148,10 @@ int fdtable_install_at(struct fdtable *fdt, int fd, struct file *file, bool cloe
     fdt->files[fd] = file;
     fdt->cloexec[fd] = cloexec;
     pthread_mutex_unlock(&fdt->lock);
-    if (old)
+    if (old) {
+        vfs_locks_close(old, fdt);
         file_put(old);
+    }
     return 0;
 }
 
@@ -192,6 +198,7 @@ int fdtable_close(struct fdtable *fdt, int fd)
     if (fd < fdt->lowest_free)
         fdt->lowest_free = fd;
     pthread_mutex_unlock(&fdt->lock);
+    vfs_locks_close(f, fdt);
     file_put(f);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "kernel/mm/mm.h"
 #include "kernel/task/task.h"
 #include "kernel/vfs/vfs_internal.h"
+#include "kernel/vfs/vfs_lock.h"
 #include "lib/log.h"
 
 struct file *file_alloc(struct inode *inode, const struct path *path, unsigned flags)
@@ -51,6 +52,7 @@ void file_put(struct file *f)
 {
     if (!f || !refcount_dec(&f->ref))
         return;
+    vfs_locks_release_file(f);
     void (*hook)(struct file *) = __atomic_load_n(&g_file_release_hook, __ATOMIC_ACQUIRE);
     if (hook)
         hook(f);

@@ -1322,3 +1322,171 @@ int vfs_getcwd(struct task *t, char *buf, size_t size)
     path_put(&root);
     return r;
 }
+
+/* ---- extended attributes ---- */
+
+#define XATTR_NAME_MAX 255
+#define XATTR_SIZE_MAX 65536
+
+enum xattr_ns { XNS_USER, XNS_TRUSTED, XNS_SECURITY, XNS_OTHER };
+
+static enum xattr_ns xattr_ns_of(const char *name)
+{
+    if (strncmp(name, "user.", 5) == 0 && name[5])
+        return XNS_USER;
+    if (strncmp(name, "trusted.", 8) == 0 && name[8])
+        return XNS_TRUSTED;
+    if (strncmp(name, "security.", 9) == 0 && name[9])
+        return XNS_SECURITY;
+    return XNS_OTHER;
+}
+
+/* The inode an xattr call acts on: F's name, or PATH (following a final
+ * symlink if FOLLOW). New reference. */
+static int xattr_inode(struct task *t, const char *path, bool follow, struct file *f,
+                       struct inode **out)
+{
+    if (f) {
+        if (f->fmode & FMODE_PATH)
+            return -EBADF;
+        *out = file_name_inode(f);
+        return 0;
+    }
+    struct path p;
+    int r = resolve_at(t, AT_FDCWD, path, follow ? 0 : AT_SYMLINK_NOFOLLOW, 0, &p, out);
+    path_put(&p);
+    return r;
+}
+
+/* Linux's rules: user.* only on regular files and directories, with read
+ * or write permission; trusted.* for CAP_SYS_ADMIN (root) only;
+ * security.* left to the file system; others unsupported. */
+static int xattr_permission(const struct cred *c, struct inode *inode, const char *name,
+                            bool write)
+{
+    switch (xattr_ns_of(name)) {
+    case XNS_USER:
+        if (!inode_is_reg(inode) && !inode_is_dir(inode))
+            return write ? -EPERM : -ENODATA;
+        return inode_permission(inode, c, write ? VFS_MAY_WRITE : VFS_MAY_READ);
+    case XNS_TRUSTED:
+        if (c->euid != 0)
+            return write ? -EPERM : -ENODATA;
+        return 0;
+    case XNS_SECURITY:
+        if (write && !is_owner(c, inode))
+            return -EPERM;
+        return 0;
+    default:
+        return -EOPNOTSUPP;
+    }
+}
+
+static int xattr_check_name(const char *name)
+{
+    size_t n = strlen(name);
+    return n == 0 || n > XATTR_NAME_MAX ? -ERANGE : 0;
+}
+
+ssize_t vfs_getxattr(struct task *t, const char *path, bool follow, struct file *f,
+                     const char *name, void *buf, size_t size)
+{
+    int r = xattr_check_name(name);
+    if (r < 0)
+        return r;
+    struct inode *inode;
+    r = xattr_inode(t, path, follow, f, &inode);
+    if (r < 0)
+        return r;
+    const struct cred *c = t ? &t->cred : &g_root_cred;
+    ssize_t n = xattr_permission(c, inode, name, false);
+    if (n == 0) {
+        if (size > XATTR_SIZE_MAX)
+            size = XATTR_SIZE_MAX;
+        n = inode->ops->getxattr ? inode->ops->getxattr(inode, name, buf, size) : -ENODATA;
+    }
+    inode_put(inode);
+    return n;
+}
+
+int vfs_setxattr(struct task *t, const char *path, bool follow, struct file *f,
+                 const char *name, const void *value, size_t size, int flags)
+{
+    if (flags & ~(VFS_XATTR_CREATE | VFS_XATTR_REPLACE))
+        return -EINVAL;
+    int r = xattr_check_name(name);
+    if (r < 0)
+        return r;
+    if (size > XATTR_SIZE_MAX)
+        return -E2BIG;
+    struct inode *inode;
+    r = xattr_inode(t, path, follow, f, &inode);
+    if (r < 0)
+        return r;
+    const struct cred *c = t ? &t->cred : &g_root_cred;
+    r = xattr_permission(c, inode, name, true);
+    if (r == 0)
+        r = inode->ops->setxattr ? inode->ops->setxattr(inode, name, value, size, flags)
+                                 : -EOPNOTSUPP;
+    inode_put(inode);
+    return r;
+}
+
+int vfs_removexattr(struct task *t, const char *path, bool follow, struct file *f,
+                    const char *name)
+{
+    int r = xattr_check_name(name);
+    if (r < 0)
+        return r;
+    struct inode *inode;
+    r = xattr_inode(t, path, follow, f, &inode);
+    if (r < 0)
+        return r;
+    const struct cred *c = t ? &t->cred : &g_root_cred;
+    r = xattr_permission(c, inode, name, true);
+    if (r == 0)
+        r = inode->ops->removexattr ? inode->ops->removexattr(inode, name) : -ENODATA;
+    inode_put(inode);
+    return r;
+}
+
+ssize_t vfs_listxattr(struct task *t, const char *path, bool follow, struct file *f, char *buf,
+                      size_t size)
+{
+    struct inode *inode;
+    int r = xattr_inode(t, path, follow, f, &inode);
+    if (r < 0)
+        return r;
+    const struct cred *c = t ? &t->cred : &g_root_cred;
+    ssize_t n = inode->ops->listxattr ? inode->ops->listxattr(inode, NULL, 0) : 0;
+    char *all = NULL;
+    if (n > 0) {
+        all = malloc((size_t)n);
+        n = all ? inode->ops->listxattr(inode, all, (size_t)n) : -ENOMEM;
+    }
+    inode_put(inode);
+    if (n < 0) {
+        free(all);
+        return n == -ERANGE ? -EAGAIN : n; /* it grew meanwhile: let the app retry */
+    }
+    /* Hide trusted.* from the unprivileged. */
+    size_t out = 0;
+    for (ssize_t off = 0; off < n;) {
+        size_t len = strlen(all + off) + 1;
+        if (xattr_ns_of(all + off) != XNS_TRUSTED || c->euid == 0) {
+            if (size) {
+                if (out + len > size) {
+                    free(all);
+                    return -ERANGE;
+                }
+                memcpy(buf + out, all + off, len);
+            }
+            out += len;
+        }
+        off += (ssize_t)len;
+    }
+    free(all);
+    if (size == 0 && out > XATTR_SIZE_MAX)
+        return -E2BIG;
+    return (ssize_t)out;
+}

@@ -163,4 +163,19 @@ int vfs_fchdir(struct task *t, struct file *f);
  * -ERANGE / -ENOENT (cwd unlinked). */
 int vfs_getcwd(struct task *t, char *buf, size_t size);
 
+/* Extended attributes of F (when not NULL) or of PATH relative to T's cwd
+ * (FOLLOW: follow a final symlink). The namespaces are Linux's: user.*
+ * (regular files and directories, by permission), trusted.* (root only;
+ * hidden from others' lists), security.*; others -EOPNOTSUPP.
+ * get/list: with SIZE 0 the size needed; -ERANGE if SIZE is too small.
+ * FLAGS of set: XATTR_CREATE (1) / XATTR_REPLACE (2). */
+ssize_t vfs_getxattr(struct task *t, const char *path, bool follow, struct file *f,
+                     const char *name, void *buf, size_t size);
+int vfs_setxattr(struct task *t, const char *path, bool follow, struct file *f,
+                 const char *name, const void *value, size_t size, int flags);
+int vfs_removexattr(struct task *t, const char *path, bool follow, struct file *f,
+                    const char *name);
+ssize_t vfs_listxattr(struct task *t, const char *path, bool follow, struct file *f, char *buf,
+                      size_t size);
+
 #endif

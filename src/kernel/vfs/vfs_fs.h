@@ -140,7 +140,20 @@ struct inode_ops {
     int (*open)(struct inode *inode, struct file *f);
     /* Count reached zero: frees the inode. Cannot fail. */
     void (*evict)(struct inode *inode);
+    /* Extended attributes (NULL: -ENODATA for get/remove, an empty list,
+     * -EOPNOTSUPP for set). NAME is a full "user.x" name; the VFS checked
+     * the namespace and the caller's rights. getxattr/listxattr: with
+     * SIZE 0 the size needed, else the bytes copied or -ERANGE.
+     * setxattr FLAGS: VFS_XATTR_CREATE / VFS_XATTR_REPLACE. */
+    ssize_t (*getxattr)(struct inode *inode, const char *name, void *buf, size_t size);
+    int (*setxattr)(struct inode *inode, const char *name, const void *value, size_t size,
+                    int flags);
+    ssize_t (*listxattr)(struct inode *inode, char *buf, size_t size);
+    int (*removexattr)(struct inode *inode, const char *name);
 };
+
+#define VFS_XATTR_CREATE  1
+#define VFS_XATTR_REPLACE 2
 
 struct inode {
     struct refcount ref;
@@ -277,6 +290,10 @@ struct file_ops {
      * 0 or -errno. */
     int (*mmap_backing)(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
                         uint64_t *out_len);
+    /* fallocate(2) MODE (FALLOC_FL_* bits) over [OFF, OFF+LEN); the VFS
+     * checked the arguments and that F is a writable regular file.
+     * NULL: -EOPNOTSUPP. */
+    int (*fallocate)(struct file *f, int mode, uint64_t off, uint64_t len);
 };
 
 struct file {
