@@ -23,6 +23,8 @@ static const char g_do_usage[] =
         "\n"
         "Options:\n"
         "  --platform=NAME     interception backend: ptrace (default)\n"
+        "  --root=DIR          host directory that becomes the sandbox's / (default /);\n"
+        "                      the command starts in / there\n"
         "  --strace            log each syscall with decoded arguments and result\n"
         "  --debug             verbose kernel logging\n"
         "  --debug-log=FILE    logs and --strace output go to FILE\n"
@@ -30,6 +32,7 @@ static const char g_do_usage[] =
 
 int cmd_do(int argc, char **argv)
 {
+    const char *root = NULL;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -43,6 +46,14 @@ int cmd_do(int argc, char **argv)
         }
         if (a[0] != '-')
             break;
+        if (strncmp(a, "--root=", 7) == 0 || strcmp(a, "--root") == 0) {
+            root = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : "");
+            if (!root[0]) {
+                fprintf(stderr, "moat do: --root needs a directory\n");
+                return EXIT_MOAT_ERROR;
+            }
+            continue;
+        }
         int r = cli_parse_global(argc, argv, &i);
         if (r < 0)
             return EXIT_MOAT_ERROR;
@@ -59,13 +70,13 @@ int cmd_do(int argc, char **argv)
         return EXIT_MOAT_ERROR;
 
     char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof(cwd)))
+    if (root || !getcwd(cwd, sizeof(cwd)))
         strcpy(cwd, "/");
     struct sandbox_config cfg = {
         .argv = argv + i,
         .envp = environ,
         .cwd = cwd,
-        .root = "/",
+        .root = root ? root : "/",
         .platform = g_cli.platform,
         .strace = g_cli.strace,
     };
