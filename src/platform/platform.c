@@ -2,19 +2,25 @@
 #include "platform/platform.h"
 
 #include <cpuid.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const struct platform_ops g_ptrace_platform;
+extern const struct platform_ops g_systrap_platform;
 
 const struct platform_ops *g_platform;
 
 static const struct platform_ops *const g_platforms[] = {
-    &g_ptrace_platform,
+    &g_ptrace_platform, /* the default */
+    &g_systrap_platform,
 };
 
 const struct platform_ops *platform_lookup(const char *name)
 {
+    /* MOAT_PLATFORM picks the default (tests run the suite on each). */
     if (!name)
+        name = getenv("MOAT_PLATFORM");
+    if (!name || !*name)
         return g_platforms[0];
     for (size_t i = 0; i < sizeof(g_platforms) / sizeof(g_platforms[0]); i++)
         if (strcmp(g_platforms[i]->name, name) == 0)

@@ -93,12 +93,14 @@ struct platform_ops {
     void (*ctx_interrupt)(struct platform_ctx *ctx);
 };
 
-/* Lowest and highest+1 address an app may map. The stub's own code lives in
- * [PLATFORM_STUB_BASE, PLATFORM_STUB_END), which apps can never map. */
+/* Lowest and highest+1 address an app may map. The stub's own code and data
+ * live in [PLATFORM_STUB_BASE, PLATFORM_STUB_END), which apps can never map:
+ * the stub program in its first 64 KiB, then (systrap) the per-thread pages
+ * and signal stacks, 32 KiB per app thread. */
 #define PLATFORM_APP_MIN   0x10000ULL
 #define PLATFORM_APP_MAX   0x7ffffffff000ULL
 #define PLATFORM_STUB_BASE 0x7ffbf0000000ULL
-#define PLATFORM_STUB_END  (PLATFORM_STUB_BASE + 0x10000ULL)
+#define PLATFORM_STUB_END  (PLATFORM_STUB_BASE + 0x4000000ULL)
 
 extern const struct platform_ops *g_platform;
 

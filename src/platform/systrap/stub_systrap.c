@@ -1,0 +1,462 @@
+/*
+ * The systrap stub: the only moat code in a systrap stub process. It is
+ * exec'd from a memfd, freestanding, at PLATFORM_STUB_BASE, with the memory
+ * file on fd 3 and the memory-file offset of its control pages in argv[1].
+ *
+ * Two kinds of threads run in it:
+ *
+ * - The helper (the first thread) never runs app code. It loops in
+ *   stub_helper, without a stack, running the host calls the kernel writes
+ *   in the request page (read-only here): mmap/munmap/mprotect of the
+ *   memory file and clone of new app threads.
+ * - App threads. Each starts in stub_thread_entry, sets up its signal stack,
+ *   adds the app filter and stops with int3. From then on every syscall the
+ *   app makes raises SIGSYS (SECCOMP_RET_TRAP) and every fault its signal;
+ *   stub_handler, on the thread's signal stack, publishes the frame in the
+ *   thread page, wakes the kernel thread and waits on the futex until the
+ *   kernel has written the registers to resume with.
+ *
+ * The filters. The base filter (all threads) traps every syscall from
+ * outside the stub region, kills every non-x86-64 call, and from inside the
+ * region allows only: futex WAIT/WAKE on stub-region words, rt_sigreturn,
+ * exit and sched_yield anywhere; mmap (fd 3, MAP_SHARED|MAP_FIXED only),
+ * munmap, mprotect and clone (SYSTEM_THREAD_FLAGS only) at the helper's one
+ * syscall instruction; sigaltstack, rt_sigprocmask and seccomp in the thread
+ * setup code. The app filter, added by every app thread before it runs app
+ * code, kills anything from the stub region but futex, rt_sigreturn, exit
+ * and sched_yield: an app that jumps into the helper or setup code dies.
+ *
+ * Code that runs with only the base filter (the helper, a new thread before
+ * its app filter) uses no memory the app can write except the new thread's
+ * sigaltstack argument: app threads can write every page of the process but
+ * the program and the request page.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "platform/systrap/systrap_abi.h"
+
+#define NR_rt_sigaction   13
+#define NR_rt_sigprocmask 14
+#define NR_rt_sigreturn   15
+#define NR_mmap           9
+#define NR_mprotect       10
+#define NR_munmap         11
+#define NR_sched_yield    24
+#define NR_clone          56
+#define NR_exit           60
+#define NR_sigaltstack    131
+#define NR_prctl          157
+#define NR_futex          202
+#define NR_seccomp        317
+
+#define PR_SET_NAME             15
+#define PR_SET_NO_NEW_PRIVS     38
+#define SECCOMP_SET_MODE_FILTER 1
+#define SECCOMP_RET_KILL_PROCESS 0x80000000U
+#define SECCOMP_RET_TRAP        0x00030000U
+#define SECCOMP_RET_ALLOW       0x7fff0000U
+#define AUDIT_ARCH_X86_64       0xc000003eU
+#define FUTEX_WAIT              0
+#define FUTEX_WAKE              1
+#define PROT_READ               1
+#define PROT_WRITE              2
+#define MAP_SHARED              1
+#define MAP_FIXED               0x10
+#define SA_SIGINFO              4
+#define SA_ONSTACK              0x08000000
+#define SA_RESTORER             0x04000000
+
+struct bpf_insn {
+    uint16_t code;
+    uint8_t jt, jf;
+    uint32_t k;
+};
+
+struct bpf_prog {
+    unsigned short len;
+    const struct bpf_insn *filter;
+};
+
+#define LD_W_ABS 0x20 /* BPF_LD | BPF_W | BPF_ABS */
+#define JEQ_K    0x15
+#define JGE_K    0x35
+#define JGT_K    0x25
+#define RET_K    0x06
+
+/* seccomp_data offsets */
+#define OFF_NR    0
+#define OFF_ARCH  4
+#define OFF_IP_LO 8
+#define OFF_IP_HI 12
+#define OFF_ARG_LO(i) (16 + 8 * (i))
+#define OFF_ARG_HI(i) (16 + 8 * (i) + 4)
+
+/* ---- the app filter: constant, in read-only memory ---- */
+
+__attribute__((used)) static const struct bpf_insn g_app_filter[] = {
+    /* 0 */ {LD_W_ABS, 0, 0, OFF_IP_HI},
+    /* 1 */ {JEQ_K, 0, 10, SYSTRAP_REGION_HI},  /* -> allow (12) */
+    /* 2 */ {LD_W_ABS, 0, 0, OFF_IP_LO},
+    /* 3 */ {JGE_K, 0, 8, SYSTRAP_REGION_LO},   /* -> allow */
+    /* 4 */ {JGE_K, 7, 0, SYSTRAP_REGION_LO_END}, /* -> allow */
+    /* 5 */ {LD_W_ABS, 0, 0, OFF_NR},
+    /* 6 */ {JEQ_K, 5, 0, NR_futex},
+    /* 7 */ {JEQ_K, 4, 0, NR_rt_sigreturn},
+    /* 8 */ {JEQ_K, 3, 0, NR_exit},
+    /* 9 */ {JEQ_K, 2, 0, NR_sched_yield},
+    /* 10 */ {RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS},
+    /* 11 */ {RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS},
+    /* 12 */ {RET_K, 0, 0, SECCOMP_RET_ALLOW}, /* the base filter decides */
+};
+_Static_assert(sizeof(g_app_filter) / sizeof(g_app_filter[0]) == 13, "g_app_prog length");
+__attribute__((used)) static const uint64_t g_empty_mask = 0;
+/* Its sock_fprog, written in assembly: a C initializer with a pointer would
+ * land in .data.rel.ro, which nothing makes read-only in a static program,
+ * and a new thread must not read an app-writable program pointer. */
+__asm__(".section .rodata\n"
+        ".balign 8\n"
+        "g_app_prog:\n"
+        "    .short 13\n"
+        "    .zero 6\n"
+        "    .quad g_app_filter\n"
+        ".text\n");
+
+/* ---- the base filter: built once at start, with the code's addresses ---- */
+
+enum { L_KILL = 240, L_TRAP, L_ALLOW, L_HELPER, L_CLONE, L_FUTEX, L_SETUP, L_NEXT = 255 };
+
+static struct bpf_insn g_base[64];
+static uint8_t g_base_jt[64], g_base_jf[64];
+static int g_base_len;
+static int g_label_pos[256];
+
+static void emit(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf)
+{
+    g_base[g_base_len].code = code;
+    g_base[g_base_len].k = k;
+    g_base_jt[g_base_len] = jt;
+    g_base_jf[g_base_len] = jf;
+    g_base_len++;
+}
+
+static void label(int l)
+{
+    g_label_pos[l] = g_base_len;
+}
+
+#define LD(off)            emit(LD_W_ABS, (off), 0, 0)
+#define JEQ(k, t, f)       emit(JEQ_K, (k), (t), (f))
+#define JGE(k, t, f)       emit(JGE_K, (k), (t), (f))
+#define JGT(k, t, f)       emit(JGT_K, (k), (t), (f))
+#define RET(k)             emit(RET_K, (k), 0, 0)
+
+extern char stub_helper_ret[], stub_setup_start[], stub_setup_end[];
+
+static void build_base_filter(void)
+{
+    LD(OFF_ARCH);
+    JEQ(AUDIT_ARCH_X86_64, L_NEXT, L_KILL);
+    LD(OFF_IP_HI);
+    JEQ(SYSTRAP_REGION_HI, L_NEXT, L_TRAP);
+    LD(OFF_IP_LO);
+    JGE(SYSTRAP_REGION_LO, L_NEXT, L_TRAP);
+    JGE(SYSTRAP_REGION_LO_END, L_TRAP, L_NEXT);
+    /* From the stub region. */
+    LD(OFF_NR);
+    JEQ(NR_futex, L_FUTEX, L_NEXT);
+    JEQ(NR_rt_sigreturn, L_ALLOW, L_NEXT);
+    JEQ(NR_exit, L_ALLOW, L_NEXT);
+    JEQ(NR_sched_yield, L_ALLOW, L_NEXT);
+    LD(OFF_IP_LO);
+    JEQ((uint32_t)(uintptr_t)stub_helper_ret, L_HELPER, L_NEXT);
+    JGE((uint32_t)(uintptr_t)stub_setup_start, L_NEXT, L_KILL);
+    JGT((uint32_t)(uintptr_t)stub_setup_end, L_KILL, L_SETUP);
+    label(L_SETUP);
+    LD(OFF_NR);
+    JEQ(NR_sigaltstack, L_ALLOW, L_NEXT);
+    JEQ(NR_rt_sigprocmask, L_ALLOW, L_NEXT);
+    JEQ(NR_seccomp, L_ALLOW, L_KILL);
+    label(L_HELPER);
+    LD(OFF_NR);
+    JEQ(NR_munmap, L_ALLOW, L_NEXT);
+    JEQ(NR_mprotect, L_ALLOW, L_NEXT);
+    JEQ(NR_clone, L_CLONE, L_NEXT);
+    JEQ(NR_mmap, L_NEXT, L_KILL);
+    LD(OFF_ARG_HI(4));
+    JEQ(0, L_NEXT, L_KILL);
+    LD(OFF_ARG_LO(4));
+    JEQ(SYSTRAP_MEMFD, L_NEXT, L_KILL);
+    LD(OFF_ARG_LO(3));
+    JEQ(MAP_SHARED | MAP_FIXED, L_ALLOW, L_KILL);
+    label(L_CLONE);
+    LD(OFF_ARG_HI(0));
+    JEQ(0, L_NEXT, L_KILL);
+    LD(OFF_ARG_LO(0));
+    JEQ((uint32_t)SYSTRAP_THREAD_FLAGS, L_ALLOW, L_KILL);
+    label(L_FUTEX);
+    LD(OFF_ARG_HI(0));
+    JEQ(SYSTRAP_REGION_HI, L_NEXT, L_KILL);
+    LD(OFF_ARG_LO(0));
+    JGE(SYSTRAP_REGION_LO, L_NEXT, L_KILL);
+    JGE(SYSTRAP_REGION_LO_END, L_KILL, L_NEXT);
+    LD(OFF_ARG_LO(1));
+    JEQ(FUTEX_WAIT, L_ALLOW, L_NEXT);
+    JEQ(FUTEX_WAKE, L_ALLOW, L_KILL);
+    label(L_KILL);
+    RET(SECCOMP_RET_KILL_PROCESS);
+    label(L_TRAP);
+    RET(SECCOMP_RET_TRAP);
+    label(L_ALLOW);
+    RET(SECCOMP_RET_ALLOW);
+
+    for (int i = 0; i < g_base_len; i++) {
+        if (g_base[i].code != JEQ_K && g_base[i].code != JGE_K && g_base[i].code != JGT_K)
+            continue;
+        int t = g_base_jt[i] == L_NEXT ? i + 1 : g_label_pos[g_base_jt[i]];
+        int f = g_base_jf[i] == L_NEXT ? i + 1 : g_label_pos[g_base_jf[i]];
+        g_base[i].jt = (uint8_t)(t - i - 1);
+        g_base[i].jf = (uint8_t)(f - i - 1);
+    }
+}
+
+/* ---- raw syscalls ---- */
+
+static long sc6(long nr, long a, long b, long c, long d, long e, long f)
+{
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static void die(void)
+{
+    for (;;)
+        __asm__ volatile("ud2");
+}
+
+/* ---- the helper loop and thread setup (no stack, no app-writable data) ---- */
+
+/*
+ * stub_helper: r12d = the last request done, rsp = 0. A clone child comes
+ * back from the syscall with rsp = its stack (never 0) and goes to thread
+ * setup with rbx free to use.
+ */
+__asm__(".text\n"
+        ".globl stub_helper\n"
+        "stub_helper:\n"
+        "    xor %r12d, %r12d\n"
+        "    xor %esp, %esp\n"
+        "1:  movabs $" "0x7ffbf0010000" ", %rbx\n"
+        "    mov (%rbx), %eax\n"
+        "    cmp %eax, %r12d\n"
+        "    jne 2f\n"
+        "3:  mov %eax, %edx\n"
+        "    mov $202, %eax\n"
+        "    mov %rbx, %rdi\n"
+        "    xor %esi, %esi\n"
+        "    xor %r10d, %r10d\n"
+        "    syscall\n"
+        "    jmp 1b\n"
+        "2:  test $1, %al\n"
+        "    jnz 3b\n"
+        "    mov %eax, %r13d\n"
+        "    mov 8(%rbx), %rax\n"
+        "    mov 16(%rbx), %rdi\n"
+        "    mov 24(%rbx), %rsi\n"
+        "    mov 32(%rbx), %rdx\n"
+        "    mov 40(%rbx), %r10\n"
+        "    mov 48(%rbx), %r8\n"
+        "    mov 56(%rbx), %r9\n"
+        "    mov (%rbx), %r14d\n"
+        "    cmp %r14d, %r13d\n"
+        "    jne 1b\n"
+        "    syscall\n"
+        ".globl stub_helper_ret\n"
+        "stub_helper_ret:\n"
+        "    test %rsp, %rsp\n"
+        "    jnz stub_thread_entry\n"
+        "    movabs $" "0x7ffbf0011000" ", %rbx\n"
+        "    mov %rax, 8(%rbx)\n"
+        "    mov %r13d, (%rbx)\n"
+        "    mov $202, %eax\n"
+        "    mov %rbx, %rdi\n"
+        "    mov $1, %esi\n"
+        "    mov $1, %edx\n"
+        "    syscall\n"
+        "    mov %r13d, %r12d\n"
+        "    jmp 1b\n"
+        /* A new app thread: rsp = its slot + SYSTRAP_SLOT_PAGE. */
+        "stub_thread_entry:\n"
+        "    mov %rsp, %rbx\n"
+        "    and $-0x8000, %rbx\n"
+        "    pushq $0x7000\n"        /* ss_size */
+        "    pushq $0\n"             /* ss_flags */
+        "    lea 0x1000(%rbx), %rcx\n"
+        "    push %rcx\n"            /* ss_sp */
+        ".globl stub_setup_start\n"
+        "stub_setup_start:\n"
+        "    mov %rsp, %rdi\n"
+        "    xor %esi, %esi\n"
+        "    mov $131, %eax\n"
+        "    syscall\n"
+        "    test %rax, %rax\n"
+        "    jnz 9f\n"
+        "    mov $14, %eax\n"
+        "    mov $2, %edi\n"
+        "    movabs $g_empty_mask, %rsi\n"
+        "    xor %edx, %edx\n"
+        "    mov $8, %r10d\n"
+        "    syscall\n"
+        "    test %rax, %rax\n"
+        "    jnz 9f\n"
+        "    mov $317, %eax\n"
+        "    mov $1, %edi\n"
+        "    xor %esi, %esi\n"
+        "    movabs $g_app_prog, %rdx\n"
+        "    syscall\n"
+        ".globl stub_setup_end\n"
+        "stub_setup_end:\n"
+        "    test %rax, %rax\n"
+        "    jnz 9f\n"
+        /* App filter on: report in with a first trap. */
+        "    lea 0x1000(%rbx), %rsp\n"
+        "    int3\n"
+        "9:  ud2\n"
+        "    jmp 9b\n"
+        /* The signal restorer. */
+        ".globl stub_restorer\n"
+        "stub_restorer:\n"
+        "    mov $15, %eax\n"
+        "    syscall\n"
+        "    ud2\n");
+
+_Static_assert(SYSTRAP_REQ_ADDR == 0x7ffbf0010000ULL, "request page address in stub_helper");
+_Static_assert(SYSTRAP_RES_ADDR == 0x7ffbf0011000ULL, "result page address in stub_helper");
+_Static_assert(SYSTRAP_SLOT_SIZE == 0x8000 && SYSTRAP_SLOT_PAGE == 0x1000, "slot layout in asm");
+
+/* ---- the signal handler (app threads, on their signal stack) ---- */
+
+struct k_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+
+struct k_siginfo {
+    int32_t signo, err, code, pad;
+    uint64_t addr; /* si_addr, or SIGSYS si_call_addr */
+    int32_t syscall;
+    uint32_t arch;
+};
+
+extern char stub_restorer[];
+void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc);
+
+static inline uint64_t rdfsbase(void)
+{
+    uint64_t v;
+    __asm__ volatile("rdfsbase %0" : "=r"(v));
+    return v;
+}
+
+static inline uint64_t rdgsbase(void)
+{
+    uint64_t v;
+    __asm__ volatile("rdgsbase %0" : "=r"(v));
+    return v;
+}
+
+void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
+{
+    uintptr_t slot = (uintptr_t)__builtin_frame_address(0) & ~(uintptr_t)(SYSTRAP_SLOT_SIZE - 1);
+    if (slot < SYSTRAP_SLOTS_ADDR || slot >= PLATFORM_STUB_END)
+        die();
+    volatile struct systrap_thread *th = (volatile struct systrap_thread *)slot;
+    th->signo = (uint32_t)sig;
+    th->code = si->code;
+    th->addr = si->addr;
+    th->nr = si->syscall;
+    th->uc = (uint64_t)(uintptr_t)uc;
+    th->fs_base = rdfsbase();
+    th->gs_base = rdgsbase();
+    __atomic_store_n(&th->state, SYSTRAP_TRAPPED, __ATOMIC_RELEASE);
+    sc6(NR_futex, (long)&th->state, FUTEX_WAKE, 1, 0, 0, 0);
+    for (;;) {
+        uint32_t s = __atomic_load_n(&th->state, __ATOMIC_ACQUIRE);
+        if (s == SYSTRAP_RUN)
+            break;
+        if (s == SYSTRAP_EXIT)
+            sc6(NR_exit, 0, 0, 0, 0, 0, 0);
+        sc6(NR_futex, (long)&th->state, FUTEX_WAIT, s, 0, 0, 0);
+    }
+    uint64_t fs = th->fs_base, gs = th->gs_base;
+    __asm__ volatile("wrfsbase %0" ::"r"(fs));
+    __asm__ volatile("wrgsbase %0" ::"r"(gs));
+    /* Whatever a forged rt_sigreturn left, the app runs with nothing
+     * blocked and this thread's signal stack. */
+    uc->sigmask = 0;
+    uc->ss_sp = slot + SYSTRAP_SLOT_PAGE;
+    uc->ss_flags = 0;
+    uc->ss_size = SYSTRAP_SLOT_SIZE - SYSTRAP_SLOT_PAGE;
+}
+
+/* ---- start-up (before any app code exists) ---- */
+
+static const int g_trap_signals[] = {31 /* SYS */, 11 /* SEGV */, 7 /* BUS */, 8 /* FPE */,
+                                     4 /* ILL */,  5 /* TRAP */, SYSTRAP_SIG_INTERRUPT};
+
+void stub_main(uint64_t *sp) __attribute__((noreturn, used));
+void stub_main(uint64_t *sp)
+{
+    static const char name[16] = "moat-stub";
+    char **argv = (char **)(sp + 1);
+    if (sp[0] < 2)
+        die();
+    uint64_t off = 0;
+    for (const char *p = argv[1]; *p; p++) {
+        int d = *p >= 'a' ? *p - 'a' + 10 : *p - '0';
+        off = off * 16 + (uint64_t)d;
+    }
+    uint64_t all = ~0ULL;
+    sc6(NR_rt_sigprocmask, 2, (long)&all, 0, 8, 0, 0);
+    sc6(NR_prctl, PR_SET_NAME, (long)name, 0, 0, 0, 0);
+    if (sc6(NR_mmap, (long)SYSTRAP_REQ_ADDR, 0x1000, PROT_READ, MAP_SHARED | MAP_FIXED,
+            SYSTRAP_MEMFD, (long)off) != (long)SYSTRAP_REQ_ADDR)
+        die();
+    if (sc6(NR_mmap, (long)SYSTRAP_RES_ADDR, 0x1000, PROT_READ | PROT_WRITE,
+            MAP_SHARED | MAP_FIXED, SYSTRAP_MEMFD, (long)(off + 0x1000)) != (long)SYSTRAP_RES_ADDR)
+        die();
+    struct k_sigaction sa = {(void *)stub_handler, SA_SIGINFO | SA_ONSTACK | SA_RESTORER,
+                             (void *)stub_restorer, ~0ULL};
+    for (size_t i = 0; i < sizeof(g_trap_signals) / sizeof(g_trap_signals[0]); i++)
+        if (sc6(NR_rt_sigaction, g_trap_signals[i], (long)&sa, 0, 8, 0, 0) != 0)
+            die();
+    build_base_filter();
+    struct bpf_prog prog = {(unsigned short)g_base_len, g_base};
+    if (sc6(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0) != 0 ||
+        sc6(NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0, 0, 0) != 0)
+        die();
+    volatile struct systrap_res *res = (volatile struct systrap_res *)SYSTRAP_RES_ADDR;
+    __atomic_store_n(&res->ready, SYSTRAP_READY, __ATOMIC_RELEASE);
+    sc6(NR_futex, (long)&res->ready, FUTEX_WAKE, 1, 0, 0, 0);
+    /* The kernel unmaps everything outside the stub region, this stack
+     * included, through the helper. */
+    __asm__ volatile("jmp stub_helper");
+    __builtin_unreachable();
+}
+
+__asm__(".text\n"
+        ".globl _start\n"
+        "_start:\n"
+        "    mov %rsp, %rdi\n"
+        "    and $-16, %rsp\n"
+        "    call stub_main\n"
+        "    ud2\n");

@@ -1,0 +1,851 @@
+/*
+ * The systrap platform: seccomp SECCOMP_RET_TRAP plus a SIGSYS handler in
+ * the stub that hands the app's registers to the kernel through memory
+ * both map, with a futex for the handoff. No ptrace anywhere.
+ *
+ * An address space is one stub process (src/platform/systrap/stub_systrap.c)
+ * exec'd from a memfd by the spawner thread (so its parent-death signal is
+ * tied to a thread that lives as long as the kernel). Its first thread, the
+ * helper, runs the host calls the kernel writes in the request page:
+ * mmap/munmap/mprotect of the memory file, and clone of app threads. Each
+ * context is one app thread in it with a slot (systrap_abi.h): the thread
+ * page (state word, trap details) and the signal stack its handler runs on.
+ * All of them are memory-file pages, which the kernel reaches through its
+ * own mapping (memfile_ptr).
+ *
+ * A switch: the kernel writes the registers into the waiting signal frame,
+ * sets the state to RUN and wakes the stub; the handler returns into the
+ * app (rt_sigreturn); the next syscall or fault enters the handler, which
+ * publishes the new frame, sets TRAPPED and wakes the kernel thread. Each
+ * kernel thread and its app thread are pinned to one CPU (cross-core
+ * wake-ups cost 40-60 us on our machines, same-core ones 2-3 us); the
+ * helper is moved to the CPU of whoever calls it.
+ *
+ * Everything in the slot and result pages is written by app code as it
+ * likes: the kernel reads each value once, checks addresses against the
+ * slot and never follows a pointer it did not check. Lying hurts only the
+ * liar's own threads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+
+#include "kernel/mm/memfile.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "platform/platform.h"
+#include "platform/systrap/systrap_abi.h"
+
+#define STUB_EXEC_FD 4
+#define WAIT_SLICE_NS 100000000LL /* how often a waiting kernel thread checks the stub lives */
+#define EXIT_WAIT_NS  1000000000LL
+
+extern const unsigned char g_systrap_stub_elf[];
+extern const size_t g_systrap_stub_elf_size;
+
+enum slot_use { SLOT_FREE, SLOT_USED, SLOT_LEAKED };
+
+struct platform_as {
+    pthread_mutex_t lock; /* helper requests, slots, nr_ctx */
+    pid_t pid;            /* (c) the stub process, also its helper thread */
+    int pidfd;            /* (c) */
+    uint64_t ctl_off;     /* (c) memory-file offset of the request and result pages */
+    struct systrap_req *req; /* (c) kernel view of the request page */
+    struct systrap_res *res; /* (c) kernel view of the result page (hostile) */
+    uint32_t seq;         /* (l) last request issued */
+    int helper_cpu;       /* (l) CPU the helper is pinned to, or -1 */
+    int nr_ctx;           /* (l) live contexts */
+    uint8_t slot_use[SYSTRAP_NSLOTS];     /* (l) enum slot_use */
+    bool slot_mapped[SYSTRAP_NSLOTS];     /* (l) the slot's pages are in the stub */
+    uint64_t slot_off[SYSTRAP_NSLOTS];    /* (l) their memory-file offsets */
+};
+
+struct platform_ctx {
+    struct platform_as *as; /* (c) */
+    int slot;               /* (c) */
+    pid_t tid;              /* (c) host tid of the app thread */
+    uint64_t slot_addr;     /* (c) stub address of the slot */
+    uint8_t *kslot;         /* (c) kernel address of the slot */
+    struct systrap_thread *th; /* (c) == kslot */
+    uint32_t uc_off;        /* (o) the waiting frame's ucontext, slot offset */
+    uint32_t fp_off;        /* (o) its xsave area, slot offset */
+    uint32_t fp_size;       /* (o) bytes of it */
+    int stat_fd;            /* (o) /proc/<pid>/task/<tid>/schedstat, or -1 */
+    bool running;           /* (a) in ctx_switch with the app running */
+};
+
+static int g_memfd = -1;
+static int g_stub_fd = -1;
+static int g_nr_cpus = 1;
+static unsigned g_next_cpu;
+static uint32_t g_mxcsr_mask = 0xffbf;
+static __thread int t_cpu = -1; /* CPU the calling kernel thread is pinned to */
+
+/* ---- small host helpers ---- */
+
+static long futex_wait(uint32_t *word, uint32_t val, long long timeout_ns)
+{
+    struct timespec ts = {timeout_ns / 1000000000LL, timeout_ns % 1000000000LL};
+    long r = syscall(SYS_futex, word, FUTEX_WAIT, val, timeout_ns ? &ts : NULL, NULL, 0);
+    return r < 0 ? -errno : r;
+}
+
+static void futex_wake(uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static bool process_alive(struct platform_as *as)
+{
+    struct pollfd p = {.fd = as->pidfd, .events = POLLIN};
+    return poll(&p, 1, 0) == 0;
+}
+
+static bool thread_alive(struct platform_ctx *ctx)
+{
+    return syscall(SYS_tgkill, ctx->as->pid, ctx->tid, 0) == 0 && process_alive(ctx->as);
+}
+
+static int pick_cpu(cpu_set_t *out, int *out_cpu)
+{
+    cpu_set_t allowed;
+    CPU_ZERO(out);
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+        return -errno;
+    int want = (int)(__atomic_fetch_add(&g_next_cpu, 1, __ATOMIC_RELAXED) % g_nr_cpus);
+    for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed))
+            continue;
+        if (seen++ == want) {
+            CPU_SET(cpu, out);
+            *out_cpu = cpu;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* Pins the calling kernel thread (once: a thread that execs keeps its CPU). */
+static void pin_self(void)
+{
+    if (t_cpu >= 0)
+        return;
+    cpu_set_t set;
+    int cpu = -1;
+    if (pick_cpu(&set, &cpu) == 0 && pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0)
+        t_cpu = cpu;
+}
+
+static void pin_tid(pid_t tid, int cpu)
+{
+    if (cpu < 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(tid, sizeof(set), &set);
+}
+
+/* ---- init and the spawner thread ---- */
+
+struct spawn_req {
+    char arg[24]; /* argv[1]: hex memory-file offset of the control pages */
+    int cpu;
+    pid_t pid; /* out: the stub, or -errno */
+    bool done;
+    struct spawn_req *next;
+};
+
+static pthread_mutex_t g_spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_spawn_cond = PTHREAD_COND_INITIALIZER;
+static struct spawn_req *g_spawn_queue; /* (g_spawn_lock) */
+
+/* In the vfork child: becomes the stub. Only raw, async-signal-safe calls. */
+static NORETURN void stub_child(int cpu, const char *arg)
+{
+    if (cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        sched_setaffinity(0, sizeof(set), &set);
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    setsid();
+    int mem = fcntl(g_memfd, F_DUPFD, 64);
+    int prog = fcntl(g_stub_fd, F_DUPFD, 64);
+    if (mem < 0 || prog < 0)
+        _exit(126);
+    if (dup2(mem, SYSTRAP_MEMFD) < 0 || dup3(prog, STUB_EXEC_FD, O_CLOEXEC) < 0)
+        _exit(126);
+    syscall(SYS_close_range, 0, 2, 0);
+    syscall(SYS_close_range, STUB_EXEC_FD + 1, ~0U, 0);
+    char *const argv[] = {(char *)"moat-stub", (char *)arg, NULL};
+    char *const envp[] = {NULL};
+    syscall(SYS_execveat, STUB_EXEC_FD, "", argv, envp, AT_EMPTY_PATH);
+    _exit(127);
+}
+
+/* Stubs are made by this thread, which lives as long as the kernel process:
+ * PR_SET_PDEATHSIG fires when the *thread* that forked the stub ends, and a
+ * stub outlives the kernel thread that asked for it. */
+static void *spawner_main(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_mutex_lock(&g_spawn_lock);
+    for (;;) {
+        while (!g_spawn_queue)
+            pthread_cond_wait(&g_spawn_cond, &g_spawn_lock);
+        struct spawn_req *req = g_spawn_queue;
+        g_spawn_queue = req->next;
+        pthread_mutex_unlock(&g_spawn_lock);
+        pid_t pid = vfork();
+        if (pid == 0)
+            stub_child(req->cpu, req->arg);
+        pthread_mutex_lock(&g_spawn_lock);
+        req->pid = pid < 0 ? -errno : pid;
+        req->done = true;
+        pthread_cond_broadcast(&g_spawn_cond);
+    }
+    return NULL;
+}
+
+static pid_t spawn_stub(uint64_t ctl_off, int cpu)
+{
+    struct spawn_req req = {.cpu = cpu};
+    snprintf(req.arg, sizeof(req.arg), "%llx", (unsigned long long)ctl_off);
+    pthread_mutex_lock(&g_spawn_lock);
+    req.next = g_spawn_queue;
+    g_spawn_queue = &req;
+    pthread_cond_broadcast(&g_spawn_cond);
+    while (!req.done)
+        pthread_cond_wait(&g_spawn_cond, &g_spawn_lock);
+    pthread_mutex_unlock(&g_spawn_lock);
+    return req.pid;
+}
+
+static int systrap_init(int memfd)
+{
+    if (!(getauxval(AT_HWCAP2) & 2 /* HWCAP2_FSGSBASE */)) {
+        log_error("systrap: the host does not allow wrfsbase (FSGSBASE)");
+        return -ENOTSUP;
+    }
+    g_memfd = memfd;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        g_nr_cpus = CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
+    uint8_t fx[512] __attribute__((aligned(16)));
+    memset(fx, 0, sizeof(fx));
+    __asm__ volatile("fxsave %0" : "=m"(fx));
+    uint32_t mask;
+    memcpy(&mask, fx + 28, 4);
+    if (mask)
+        g_mxcsr_mask = mask;
+
+    int fd = memfd_create("moat-systrap-stub", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -errno;
+    size_t done = 0;
+    while (done < g_systrap_stub_elf_size) {
+        ssize_t n = write(fd, g_systrap_stub_elf + done, g_systrap_stub_elf_size - done);
+        if (n < 0) {
+            int e = -errno;
+            close(fd);
+            return e;
+        }
+        done += n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+        log_debug("systrap: cannot seal the stub memfd: %s", strerror(errno));
+    g_stub_fd = fd;
+
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int r = pthread_create(&th, &attr, spawner_main, NULL);
+    pthread_attr_destroy(&attr);
+    return -r;
+}
+
+/* ---- the helper ---- */
+
+/* Runs one host call in the stub through its helper thread. Caller holds
+ * as->lock. Returns the call's result, or -ESRCH if the stub is gone. */
+static long helper_call_locked(struct platform_as *as, long nr, uint64_t a0, uint64_t a1,
+                               uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    if (t_cpu >= 0 && as->helper_cpu != t_cpu) {
+        pin_tid(as->pid, t_cpu);
+        as->helper_cpu = t_cpu;
+    }
+    struct systrap_req *req = as->req;
+    uint32_t seq = as->seq;
+    __atomic_store_n(&req->seq, seq + 1, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    req->nr = (uint64_t)nr;
+    req->arg[0] = a0;
+    req->arg[1] = a1;
+    req->arg[2] = a2;
+    req->arg[3] = a3;
+    req->arg[4] = a4;
+    req->arg[5] = a5;
+    seq += 2;
+    as->seq = seq;
+    __atomic_store_n(&req->seq, seq, __ATOMIC_RELEASE);
+    futex_wake(&req->seq);
+    for (;;) {
+        uint32_t done = __atomic_load_n(&as->res->seq, __ATOMIC_ACQUIRE);
+        if (done == seq)
+            break;
+        long r = futex_wait(&as->res->seq, done, WAIT_SLICE_NS);
+        if (r == -ETIMEDOUT && !process_alive(as))
+            return -ESRCH;
+    }
+    return __atomic_load_n(&as->res->ret, __ATOMIC_RELAXED);
+}
+
+static bool range_ok(uint64_t addr, uint64_t len)
+{
+    if (len == 0 || addr + len < addr || addr < PLATFORM_APP_MIN || addr + len > PLATFORM_APP_MAX)
+        return false;
+    return addr + len <= PLATFORM_STUB_BASE || addr >= PLATFORM_STUB_END;
+}
+
+static int systrap_map(struct platform_as *as, uint64_t addr, uint64_t len, int prot,
+                       uint64_t file_off)
+{
+    if (!range_ok(addr, len))
+        return -EINVAL;
+    pthread_mutex_lock(&as->lock);
+    long r = helper_call_locked(as, SYS_mmap, addr, len, (uint64_t)prot, MAP_SHARED | MAP_FIXED,
+                                SYSTRAP_MEMFD, file_off);
+    pthread_mutex_unlock(&as->lock);
+    if (r < 0 && r > -4096)
+        return (int)r;
+    return (uint64_t)r == addr ? 0 : -EFAULT;
+}
+
+static int systrap_unmap(struct platform_as *as, uint64_t addr, uint64_t len)
+{
+    if (!range_ok(addr, len))
+        return -EINVAL;
+    pthread_mutex_lock(&as->lock);
+    long r = helper_call_locked(as, SYS_munmap, addr, len, 0, 0, 0, 0);
+    pthread_mutex_unlock(&as->lock);
+    return r < 0 && r > -4096 ? (int)r : 0;
+}
+
+static int systrap_protect(struct platform_as *as, uint64_t addr, uint64_t len, int prot)
+{
+    if (!range_ok(addr, len))
+        return -EINVAL;
+    pthread_mutex_lock(&as->lock);
+    long r = helper_call_locked(as, SYS_mprotect, addr, len, (uint64_t)prot, 0, 0, 0);
+    pthread_mutex_unlock(&as->lock);
+    return r < 0 && r > -4096 ? (int)r : 0;
+}
+
+/* ---- frames ---- */
+
+#define FP_XSTATE_MAGIC1 0x46505853U
+#define FP_SW_OFF        464
+
+/* Reads the frame the thread published and checks it lies in its slot's
+ * signal stack. 0, or -EFAULT for a frame the app made up. */
+static int capture_frame(struct platform_ctx *ctx)
+{
+    uint64_t uc = __atomic_load_n(&ctx->th->uc, __ATOMIC_RELAXED);
+    uint64_t lo = ctx->slot_addr + SYSTRAP_SLOT_PAGE, hi = ctx->slot_addr + SYSTRAP_SLOT_SIZE;
+    if (uc < lo || uc > hi - sizeof(struct systrap_ucontext) || (uc & 7))
+        return -EFAULT;
+    uint32_t uc_off = (uint32_t)(uc - ctx->slot_addr);
+    uint64_t fp;
+    memcpy(&fp, ctx->kslot + uc_off + offsetof(struct systrap_ucontext, mc.fpstate), 8);
+    if (fp < lo || fp > hi - 512 || (fp & 63))
+        return -EFAULT;
+    uint32_t fp_off = (uint32_t)(fp - ctx->slot_addr);
+    uint32_t sw[2]; /* magic1, extended_size */
+    uint32_t xsize;
+    memcpy(sw, ctx->kslot + fp_off + FP_SW_OFF, sizeof(sw));
+    memcpy(&xsize, ctx->kslot + fp_off + FP_SW_OFF + 12, 4); /* xstate_size */
+    if (sw[0] != FP_XSTATE_MAGIC1 || xsize < 576 || xsize > PLATFORM_XSTATE_MAX ||
+        fp + xsize > hi)
+        xsize = 512;
+    ctx->uc_off = uc_off;
+    ctx->fp_off = fp_off;
+    ctx->fp_size = xsize;
+    return 0;
+}
+
+static void frame_to_regs(struct platform_ctx *ctx, struct platform_regs *r)
+{
+    struct systrap_mcontext mc;
+    memcpy(&mc, ctx->kslot + ctx->uc_off + offsetof(struct systrap_ucontext, mc), sizeof(mc));
+    r->r8 = mc.r8;
+    r->r9 = mc.r9;
+    r->r10 = mc.r10;
+    r->r11 = mc.r11;
+    r->r12 = mc.r12;
+    r->r13 = mc.r13;
+    r->r14 = mc.r14;
+    r->r15 = mc.r15;
+    r->rdi = mc.rdi;
+    r->rsi = mc.rsi;
+    r->rbp = mc.rbp;
+    r->rbx = mc.rbx;
+    r->rdx = mc.rdx;
+    r->rax = mc.rax;
+    r->rcx = mc.rcx;
+    r->rsp = mc.rsp;
+    r->rip = mc.rip;
+    r->eflags = mc.eflags;
+    r->cs = 0x33;
+    r->ss = 0x2b;
+    r->ds = r->es = r->fs = r->gs = 0;
+    r->orig_rax = (uint64_t)-1;
+    r->fs_base = __atomic_load_n(&ctx->th->fs_base, __ATOMIC_RELAXED);
+    r->gs_base = __atomic_load_n(&ctx->th->gs_base, __ATOMIC_RELAXED);
+}
+
+static void regs_to_frame(struct platform_ctx *ctx, const struct platform_regs *r)
+{
+    struct systrap_mcontext *mc =
+            (struct systrap_mcontext *)(ctx->kslot + ctx->uc_off + offsetof(struct systrap_ucontext, mc));
+    /* cs, ss and the rest stay as the host wrote them. */
+    mc->r8 = r->r8;
+    mc->r9 = r->r9;
+    mc->r10 = r->r10;
+    mc->r11 = r->r11;
+    mc->r12 = r->r12;
+    mc->r13 = r->r13;
+    mc->r14 = r->r14;
+    mc->r15 = r->r15;
+    mc->rdi = r->rdi;
+    mc->rsi = r->rsi;
+    mc->rbp = r->rbp;
+    mc->rbx = r->rbx;
+    mc->rdx = r->rdx;
+    mc->rax = r->rax;
+    mc->rcx = r->rcx;
+    mc->rsp = r->rsp;
+    mc->rip = r->rip;
+    mc->eflags = r->eflags;
+    ctx->th->fs_base = r->fs_base;
+    ctx->th->gs_base = r->gs_base;
+}
+
+/* ---- waiting for a thread ---- */
+
+/* Waits until CTX's state is WANT. 0, or -ESRCH once the thread is gone. */
+static int wait_state(struct platform_ctx *ctx, uint32_t want)
+{
+    uint32_t *state = &ctx->th->state;
+    for (;;) {
+        uint32_t s = __atomic_load_n(state, __ATOMIC_ACQUIRE);
+        if (s == want)
+            return 0;
+        long r = futex_wait(state, s, s == SYSTRAP_DEAD ? 1000000 : WAIT_SLICE_NS);
+        if ((r == -ETIMEDOUT || s == SYSTRAP_DEAD) && !thread_alive(ctx))
+            return -ESRCH;
+    }
+}
+
+/* ---- contexts ---- */
+
+static void slot_release(struct platform_as *as, int slot, bool dead)
+{
+    pthread_mutex_lock(&as->lock);
+    as->slot_use[slot] = dead ? SLOT_FREE : SLOT_LEAKED;
+    pthread_mutex_unlock(&as->lock);
+}
+
+/* A new app thread in AS, stopped at its first trap. */
+static int thread_new(struct platform_as *as, struct platform_ctx **out)
+{
+    struct platform_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return -ENOMEM;
+    ctx->as = as;
+    ctx->stat_fd = -1;
+    pthread_mutex_lock(&as->lock);
+    int slot = -1;
+    for (int i = 0; i < (int)SYSTRAP_NSLOTS; i++) {
+        if (as->slot_use[i] == SLOT_FREE) {
+            slot = i;
+            break;
+        }
+    }
+    long r;
+    if (slot < 0) {
+        r = -EAGAIN;
+        goto out_unlock;
+    }
+    uint64_t addr = SYSTRAP_SLOTS_ADDR + (uint64_t)slot * SYSTRAP_SLOT_SIZE;
+    if (!as->slot_mapped[slot]) {
+        uint64_t off;
+        r = memfile_alloc(SYSTRAP_SLOT_SIZE, &off);
+        if (r < 0)
+            goto out_unlock;
+        r = helper_call_locked(as, SYS_mmap, addr, SYSTRAP_SLOT_SIZE, PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_FIXED, SYSTRAP_MEMFD, off);
+        if ((uint64_t)r != addr) {
+            memfile_free(off, SYSTRAP_SLOT_SIZE);
+            r = r < 0 && r > -4096 ? r : -EIO;
+            goto out_unlock;
+        }
+        as->slot_off[slot] = off;
+        as->slot_mapped[slot] = true;
+    }
+    ctx->slot = slot;
+    ctx->slot_addr = addr;
+    ctx->kslot = memfile_ptr(as->slot_off[slot]);
+    ctx->th = (struct systrap_thread *)ctx->kslot;
+    memset(ctx->th, 0, sizeof(*ctx->th));
+    __atomic_store_n(&ctx->th->state, SYSTRAP_STARTING, __ATOMIC_RELEASE);
+    r = helper_call_locked(as, SYS_clone, SYSTRAP_THREAD_FLAGS, addr + SYSTRAP_SLOT_PAGE, 0,
+                           addr + offsetof(struct systrap_thread, state), 0, 0);
+    if (r <= 0 || r > INT32_MAX || syscall(SYS_tgkill, as->pid, (pid_t)r, 0) != 0 ||
+        (pid_t)r == as->pid) {
+        r = r < 0 && r > -4096 ? r : -EIO;
+        goto out_unlock;
+    }
+    ctx->tid = (pid_t)r;
+    as->slot_use[slot] = SLOT_USED;
+    as->nr_ctx++;
+    pthread_mutex_unlock(&as->lock);
+
+    r = wait_state(ctx, SYSTRAP_TRAPPED);
+    if (r == 0)
+        r = capture_frame(ctx);
+    if (r < 0) {
+        pthread_mutex_lock(&as->lock);
+        as->nr_ctx--;
+        as->slot_use[slot] = SLOT_LEAKED;
+        pthread_mutex_unlock(&as->lock);
+        free(ctx);
+        return (int)r;
+    }
+    *out = ctx;
+    return 0;
+
+out_unlock:
+    pthread_mutex_unlock(&as->lock);
+    free(ctx);
+    return (int)r;
+}
+
+static void as_free(struct platform_as *as)
+{
+    if (as->pid > 0) {
+        kill(as->pid, SIGKILL);
+        int status;
+        while (waitpid(as->pid, &status, __WALL) < 0 && errno == EINTR)
+            ;
+    }
+    if (as->pidfd >= 0)
+        close(as->pidfd);
+    /* The stub is gone: nothing maps these pages any more. */
+    for (size_t i = 0; i < SYSTRAP_NSLOTS; i++)
+        if (as->slot_mapped[i])
+            memfile_free(as->slot_off[i], SYSTRAP_SLOT_SIZE);
+    memfile_free(as->ctl_off, SYSTRAP_CTL_SIZE);
+    pthread_mutex_destroy(&as->lock);
+    free(as);
+}
+
+static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out_ctx)
+{
+    struct platform_as *as = calloc(1, sizeof(*as));
+    if (!as)
+        return -ENOMEM;
+    pthread_mutex_init(&as->lock, NULL);
+    as->pidfd = -1;
+    as->helper_cpu = -1;
+    int r = memfile_alloc(SYSTRAP_CTL_SIZE, &as->ctl_off);
+    if (r < 0) {
+        pthread_mutex_destroy(&as->lock);
+        free(as);
+        return r;
+    }
+    as->req = memfile_ptr(as->ctl_off);
+    as->res = memfile_ptr(as->ctl_off + 0x1000);
+    memset(as->req, 0, SYSTRAP_CTL_SIZE);
+
+    pin_self();
+    pid_t pid = spawn_stub(as->ctl_off, t_cpu);
+    if (pid < 0) {
+        r = pid;
+        goto out_free;
+    }
+    as->pid = pid;
+    as->helper_cpu = t_cpu;
+    as->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (as->pidfd < 0) {
+        r = -errno;
+        goto out_free;
+    }
+    while (__atomic_load_n(&as->res->ready, __ATOMIC_ACQUIRE) != SYSTRAP_READY) {
+        if (futex_wait(&as->res->ready, 0, WAIT_SLICE_NS) == -ETIMEDOUT && !process_alive(as)) {
+            log_error("systrap: the stub did not start");
+            r = -ECHILD;
+            goto out_free;
+        }
+    }
+    /* Leave nothing in the stub but the stub region. */
+    pthread_mutex_lock(&as->lock);
+    long ret = helper_call_locked(as, SYS_munmap, 0, PLATFORM_STUB_BASE, 0, 0, 0, 0);
+    if (ret == 0)
+        ret = helper_call_locked(as, SYS_munmap, PLATFORM_STUB_END,
+                                 PLATFORM_APP_MAX - PLATFORM_STUB_END, 0, 0, 0, 0);
+    pthread_mutex_unlock(&as->lock);
+    if (ret != 0) {
+        log_error("systrap: cannot clear the stub's address space: %s", strerror((int)-ret));
+        r = ret < 0 ? (int)ret : -EIO;
+        goto out_free;
+    }
+    struct platform_ctx *ctx;
+    r = thread_new(as, &ctx);
+    if (r < 0)
+        goto out_free;
+    pin_tid(ctx->tid, t_cpu);
+    *out_as = as;
+    *out_ctx = ctx;
+    return 0;
+
+out_free:
+    as_free(as);
+    return r;
+}
+
+static int systrap_get_fpstate(struct platform_ctx *ctx, struct platform_fpstate *out);
+static int systrap_set_fpstate(struct platform_ctx *ctx, const struct platform_fpstate *fp);
+
+static void systrap_ctx_destroy(struct platform_ctx *ctx);
+
+static int systrap_ctx_new(struct platform_ctx *from, struct platform_ctx **out)
+{
+    struct platform_ctx *ctx;
+    int r = thread_new(from->as, &ctx);
+    if (r < 0)
+        return r;
+    struct platform_fpstate *fp = malloc(sizeof(*fp));
+    if (!fp) {
+        systrap_ctx_destroy(ctx);
+        return -ENOMEM;
+    }
+    r = systrap_get_fpstate(from, fp);
+    if (r == 0)
+        r = systrap_set_fpstate(ctx, fp);
+    free(fp);
+    if (r < 0)
+        log_debug("systrap: new thread keeps the initial FPU state: %s", strerror(-r));
+    *out = ctx;
+    return 0;
+}
+
+static int systrap_ctx_adopt(struct platform_ctx *ctx)
+{
+    pin_self();
+    pin_tid(ctx->tid, t_cpu);
+    return 0;
+}
+
+static void systrap_ctx_destroy(struct platform_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    struct platform_as *as = ctx->as;
+    if (ctx->stat_fd >= 0)
+        close(ctx->stat_fd);
+    pthread_mutex_lock(&as->lock);
+    bool last = --as->nr_ctx == 0;
+    pthread_mutex_unlock(&as->lock);
+    if (last) {
+        as_free(as);
+        free(ctx);
+        return;
+    }
+    /* End the thread; its slot is reused once the host cleared its state
+     * word (CLONE_CHILD_CLEARTID), else never. */
+    uint32_t *state = &ctx->th->state;
+    __atomic_store_n(state, SYSTRAP_EXIT, __ATOMIC_RELEASE);
+    futex_wake(state);
+    bool dead = false;
+    for (long long waited = 0; waited < EXIT_WAIT_NS; waited += 10000000) {
+        uint32_t s = __atomic_load_n(state, __ATOMIC_ACQUIRE);
+        if (s == SYSTRAP_DEAD || !thread_alive(ctx)) {
+            dead = true;
+            break;
+        }
+        futex_wait(state, s, 10000000);
+    }
+    slot_release(as, ctx->slot, dead);
+    free(ctx);
+}
+
+static struct platform_as *systrap_ctx_as(struct platform_ctx *ctx)
+{
+    return ctx->as;
+}
+
+/* ---- switch ---- */
+
+static int systrap_switch(struct platform_ctx *ctx, struct platform_regs *regs,
+                          struct platform_trap *out)
+{
+    struct systrap_thread *th = ctx->th;
+    regs_to_frame(ctx, regs);
+    __atomic_store_n(&ctx->running, true, __ATOMIC_RELEASE);
+    __atomic_store_n(&th->state, SYSTRAP_RUN, __ATOMIC_RELEASE);
+    futex_wake(&th->state);
+    int r = wait_state(ctx, SYSTRAP_TRAPPED);
+    __atomic_store_n(&ctx->running, false, __ATOMIC_RELEASE);
+    if (r < 0)
+        return r;
+    r = capture_frame(ctx);
+    if (r < 0) {
+        log_debug("systrap: thread %d published a bad signal frame", ctx->tid);
+        return r;
+    }
+    frame_to_regs(ctx, regs);
+    uint32_t signo = __atomic_load_n(&th->signo, __ATOMIC_RELAXED);
+    int code = __atomic_load_n(&th->code, __ATOMIC_RELAXED);
+    switch (signo) {
+    case SIGSYS:
+        if (code == 1 /* SYS_SECCOMP */) {
+            regs->orig_rax = (uint64_t)(int64_t)__atomic_load_n(&th->nr, __ATOMIC_RELAXED);
+            regs->rax = (uint64_t)-ENOSYS;
+            out->ev = PLATFORM_EV_SYSCALL;
+            return 0;
+        }
+        break;
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+        if (code > 0 || signo == SIGTRAP) {
+            uint64_t trapno;
+            memcpy(&trapno,
+                   ctx->kslot + ctx->uc_off + offsetof(struct systrap_ucontext, mc.trapno), 8);
+            out->ev = PLATFORM_EV_FAULT;
+            out->signo = (int)signo;
+            out->code = code;
+            out->addr = __atomic_load_n(&th->addr, __ATOMIC_RELAXED);
+            out->trapno = trapno < 32 ? (int)trapno : -1;
+            return 0;
+        }
+        break;
+    default:
+        break;
+    }
+    /* The interrupt signal, or one someone else sent. */
+    out->ev = PLATFORM_EV_INTERRUPTED;
+    return 0;
+}
+
+static void systrap_interrupt(struct platform_ctx *ctx)
+{
+    if (__atomic_load_n(&ctx->running, __ATOMIC_ACQUIRE))
+        syscall(SYS_tgkill, ctx->as->pid, ctx->tid, SYSTRAP_SIG_INTERRUPT);
+}
+
+/* ---- FPU state: the xsave area of the waiting frame ---- */
+
+static int systrap_get_fpstate(struct platform_ctx *ctx, struct platform_fpstate *out)
+{
+    uint32_t size = platform_xstate_size();
+    uint32_t n = ctx->fp_size < size ? ctx->fp_size : size;
+    memcpy(out->bytes, ctx->kslot + ctx->fp_off, n);
+    memset(out->bytes + n, 0, size - n);
+    return 0;
+}
+
+static int systrap_set_fpstate(struct platform_ctx *ctx, const struct platform_fpstate *fp)
+{
+    uint32_t mxcsr;
+    memcpy(&mxcsr, fp->bytes + 24, 4);
+    if (mxcsr & ~g_mxcsr_mask)
+        return -EINVAL;
+    uint8_t *dst = ctx->kslot + ctx->fp_off;
+    if (ctx->fp_size > 512) {
+        uint64_t hdr[8];
+        memcpy(hdr, fp->bytes + 512, sizeof(hdr));
+        if ((hdr[0] & ~platform_xfeatures()) || hdr[1])
+            return -EINVAL;
+        for (int i = 2; i < 8; i++)
+            if (hdr[i])
+                return -EINVAL;
+        uint32_t size = platform_xstate_size();
+        uint32_t n = ctx->fp_size < size ? ctx->fp_size : size;
+        memcpy(dst + 512, fp->bytes + 512, n - 512);
+    }
+    /* The software-reserved bytes (464..511) stay as the host wrote them:
+     * its rt_sigreturn reads the frame's layout from them. */
+    memcpy(dst, fp->bytes, FP_SW_OFF);
+    return 0;
+}
+
+static int systrap_cputime(struct platform_ctx *ctx, bool process, uint64_t *out_ns)
+{
+    if (process) {
+        clockid_t clk = (clockid_t)((~(unsigned)ctx->as->pid << 3) | 2);
+        struct timespec ts;
+        if (clock_gettime(clk, &ts) < 0)
+            return -errno;
+        *out_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+        return 0;
+    }
+    /* The host refuses thread CPU clocks of other processes. */
+    if (ctx->stat_fd < 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", ctx->as->pid, ctx->tid);
+        ctx->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (ctx->stat_fd < 0)
+            return -errno;
+    }
+    char buf[96];
+    ssize_t n = pread(ctx->stat_fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return n < 0 ? -errno : -EIO;
+    buf[n] = 0;
+    *out_ns = strtoull(buf, NULL, 10);
+    return 0;
+}
+
+const struct platform_ops g_systrap_platform = {
+    .name = "systrap",
+    .init = systrap_init,
+    .as_new = systrap_as_new,
+    .ctx_new = systrap_ctx_new,
+    .ctx_adopt = systrap_ctx_adopt,
+    .ctx_destroy = systrap_ctx_destroy,
+    .ctx_as = systrap_ctx_as,
+    .map = systrap_map,
+    .unmap = systrap_unmap,
+    .protect = systrap_protect,
+    .ctx_switch = systrap_switch,
+    .ctx_get_fpstate = systrap_get_fpstate,
+    .ctx_set_fpstate = systrap_set_fpstate,
+    .ctx_cputime = systrap_cputime,
+    .ctx_interrupt = systrap_interrupt,
+};

@@ -1,0 +1,119 @@
+/*
+ * What the systrap stub and the kernel side share: the layout of the stub
+ * region and of the pages both map. Included by the freestanding stub, so
+ * only constants and plain structs.
+ *
+ * Stub region ([PLATFORM_STUB_BASE, PLATFORM_STUB_END)):
+ *
+ *   +0x00000  the stub program (text, rodata, data), at most 64 KiB
+ *   +0x10000  request page: read-only in the stub, written by the kernel
+ *   +0x11000  result page: written by the stub's helper thread
+ *   +0x20000  thread slots, SYSTRAP_SLOT_SIZE each: a thread page
+ *             (struct systrap_thread, then the setup stack at its top)
+ *             and the thread's signal stack
+ *
+ * Everything but the program and the request page is writable by app code
+ * (it shares the address space), so the kernel treats every value it reads
+ * there as hostile.
+ */
+#ifndef MOAT_PLATFORM_SYSTRAP_ABI_H
+#define MOAT_PLATFORM_SYSTRAP_ABI_H
+
+#include <stdint.h>
+
+#include "platform/platform.h"
+
+#define SYSTRAP_PROG_MAX    0x10000ULL
+#define SYSTRAP_CTL_ADDR    (PLATFORM_STUB_BASE + 0x10000ULL)
+#define SYSTRAP_REQ_ADDR    SYSTRAP_CTL_ADDR
+#define SYSTRAP_RES_ADDR    (SYSTRAP_CTL_ADDR + 0x1000ULL)
+#define SYSTRAP_CTL_SIZE    0x2000ULL
+#define SYSTRAP_SLOTS_ADDR  (PLATFORM_STUB_BASE + 0x20000ULL)
+#define SYSTRAP_SLOT_SIZE   0x8000ULL
+#define SYSTRAP_SLOT_PAGE   0x1000ULL /* the thread page; the signal stack follows */
+#define SYSTRAP_NSLOTS      ((PLATFORM_STUB_END - SYSTRAP_SLOTS_ADDR) / SYSTRAP_SLOT_SIZE)
+
+/* The stub region lies in one 4 GiB-aligned window, so a seccomp filter
+ * recognises its addresses from the high and low words. */
+#define SYSTRAP_REGION_HI   ((uint32_t)(PLATFORM_STUB_BASE >> 32))
+#define SYSTRAP_REGION_LO   ((uint32_t)PLATFORM_STUB_BASE)
+#define SYSTRAP_REGION_LO_END ((uint32_t)PLATFORM_STUB_END)
+_Static_assert((PLATFORM_STUB_BASE >> 32) == ((PLATFORM_STUB_END - 1) >> 32), "one window");
+_Static_assert((uint32_t)PLATFORM_STUB_END > (uint32_t)PLATFORM_STUB_BASE, "no wrap");
+_Static_assert((SYSTRAP_SLOTS_ADDR & (SYSTRAP_SLOT_SIZE - 1)) == 0, "slots aligned");
+
+/* The memory file's descriptor in the stub. */
+#define SYSTRAP_MEMFD 3
+
+/* The signal the kernel interrupts a running app thread with. */
+#define SYSTRAP_SIG_INTERRUPT 10 /* SIGUSR1 */
+
+/* clone flags of an app thread made by the helper (the only clone the
+ * filter allows): VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|CHILD_CLEARTID. */
+#define SYSTRAP_THREAD_FLAGS 0x250f00ULL
+
+/* The request page: one host call for the helper thread. The kernel makes
+ * seq odd, writes the call, makes seq even again and wakes seq; the helper
+ * runs a call whose seq it read unchanged around it. */
+struct systrap_req {
+    uint32_t seq;
+    uint32_t pad;
+    uint64_t nr;
+    uint64_t arg[6];
+};
+
+/* The result page. ready is SYSTRAP_READY once the helper serves requests;
+ * seq is the last request done, with its return value in ret. */
+struct systrap_res {
+    uint32_t seq;
+    uint32_t ready;
+    int64_t ret;
+};
+#define SYSTRAP_READY 0x53545250U
+
+/* Thread states (the state word is also the thread's clear_child_tid: the
+ * host zeroes it and wakes it when the thread exits). */
+enum systrap_state {
+    SYSTRAP_DEAD = 0,
+    SYSTRAP_STARTING = 1,
+    SYSTRAP_TRAPPED = 2, /* stub -> kernel: a signal frame is ready */
+    SYSTRAP_RUN = 3,     /* kernel -> stub: return into the app */
+    SYSTRAP_EXIT = 4,    /* kernel -> stub: end the thread */
+    SYSTRAP_STATE_MAX,
+};
+
+/* The thread page, at the start of each slot. */
+struct systrap_thread {
+    uint32_t state;
+    uint32_t signo;
+    int32_t code;
+    int32_t nr; /* SIGSYS: the syscall number */
+    uint64_t addr;
+    uint64_t uc;      /* stub address of the signal frame's ucontext */
+    uint64_t fs_base; /* both ways: the app thread's fs/gs base */
+    uint64_t gs_base;
+};
+
+/* x86-64 signal frame pieces (the host's struct ucontext / sigcontext). */
+struct systrap_mcontext {
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+    uint16_t cs, gs, fs, ss;
+    uint64_t err, trapno, oldmask, cr2, fpstate;
+    uint64_t reserved[8];
+};
+
+struct systrap_ucontext {
+    uint64_t flags;
+    uint64_t link;
+    uint64_t ss_sp;
+    int32_t ss_flags;
+    int32_t ss_pad;
+    uint64_t ss_size;
+    struct systrap_mcontext mc;
+    uint64_t sigmask;
+};
+_Static_assert(sizeof(struct systrap_mcontext) == 256, "sigcontext");
+_Static_assert(__builtin_offsetof(struct systrap_ucontext, sigmask) == 296, "ucontext");
+
+#endif
