@@ -3,12 +3,10 @@
  * in the mask (thread-directed first, then process-directed) as struct
  * signalfd_siginfo records; readable while one is pending.
  *
- * Wake-ups: signal.c does not tell anyone when a *blocked* signal is
- * queued (only unblocked ones kick the target task), and signalfd users
- * block the signals they read. Until signal.c grows a hook for it, blocked
- * sleepers (read, poll, epoll) re-check every SIGNALFD_RECHECK_NS: a
- * one-shot ktimer re-armed while anyone waits on the file's queue.
- * FIXME(issue 6): replace the re-check by a wake from signal queueing.
+ * Wake-ups: signalfd users block the signals they read, so queueing one
+ * does not kick any task; instead every queued signal wakes the process's
+ * sighand->signalfd_wq. Readers and pollers wait there and on the
+ * signalfd's own queue (mask changes).
  *
  * Lock order: signalfd->lock, then waitq locks; sighand->lock is taken by
  * signal_dequeue_set() with no signalfd lock held.
@@ -25,14 +23,11 @@
 #include "kernel/host/host.h"
 #include "kernel/ipc/anon.h"
 #include "kernel/signal/signal.h"
-#include "kernel/task/ktimer.h"
 #include "kernel/task/task.h"
 #include "kernel/task/waitq.h"
 #include "kernel/vfs/poll.h"
 #include "kernel/vfs/vfs.h"
 #include "kernel/vfs/vfs_fs.h"
-
-#define SIGNALFD_RECHECK_NS 5000000ULL
 
 struct linux_signalfd_siginfo {
     uint32_t ssi_signo;
@@ -71,10 +66,7 @@ _Static_assert(sizeof(struct linux_signalfd_siginfo) == 128, "signalfd_siginfo l
 struct signalfd {
     pthread_mutex_t lock;
     uint64_t mask;          /* (l) */
-    struct ktimer recheck;  /* wakes WQ while it has waiters */
-    bool armed;             /* (l) RECHECK is armed */
-    bool dying;             /* (l) release started: do not re-arm */
-    struct waitq wq;
+    struct waitq wq;        /* woken when the mask changes */
 };
 
 static const struct file_ops signalfd_fops;
@@ -101,36 +93,6 @@ void signalfd_set_mask(struct file *f, uint64_t mask)
     s->mask = sanitize(mask);
     pthread_mutex_unlock(&s->lock);
     waitq_wake_all(&s->wq);
-}
-
-static bool has_waiters(struct signalfd *s)
-{
-    pthread_mutex_lock(&s->wq.lock);
-    bool any = !list_empty(&s->wq.waiters);
-    pthread_mutex_unlock(&s->wq.lock);
-    return any;
-}
-
-static void recheck_fire(struct ktimer *k, void *arg)
-{
-    struct signalfd *s = arg;
-    waitq_wake_key(&s->wq, LPOLLIN | LPOLLRDNORM);
-    bool again = has_waiters(s);
-    pthread_mutex_lock(&s->lock);
-    s->armed = again && !s->dying;
-    if (s->armed)
-        ktimer_arm(k, host_monotonic_ns() + SIGNALFD_RECHECK_NS, 0);
-    pthread_mutex_unlock(&s->lock);
-}
-
-static void ensure_recheck(struct signalfd *s)
-{
-    pthread_mutex_lock(&s->lock);
-    if (!s->armed && !s->dying) {
-        s->armed = true;
-        ktimer_arm(&s->recheck, host_monotonic_ns() + SIGNALFD_RECHECK_NS, 0);
-    }
-    pthread_mutex_unlock(&s->lock);
 }
 
 static uint64_t pending_of(struct task *t)
@@ -187,7 +149,7 @@ static ssize_t signalfd_read(struct file *f, void *buf, size_t n, uint64_t *pos)
     if (n < sizeof(struct linux_signalfd_siginfo))
         return -EINVAL;
     size_t done = 0;
-    struct waiter w;
+    struct waiter w, w2;
     bool waiting = false;
     for (;;) {
         uint32_t seq = task_wake_seq(t);
@@ -207,15 +169,17 @@ static ssize_t signalfd_read(struct file *f, void *buf, size_t n, uint64_t *pos)
             break;
         if (!waiting) {
             waitq_add(&s->wq, &w, t);
+            waitq_add(&t->tg->sighand->signalfd_wq, &w2, t);
             waiting = true;
-            ensure_recheck(s);
             continue;
         }
         if (task_sleep(t, seq, 0) == -EINTR)
             break;
     }
-    if (waiting)
+    if (waiting) {
         waitq_del(&s->wq, &w);
+        waitq_del(&t->tg->sighand->signalfd_wq, &w2);
+    }
     if (done)
         return (ssize_t)done;
     return (vfs_file_flags(f) & O_NONBLOCK) ? -EAGAIN : -ERESTARTSYS;
@@ -226,22 +190,18 @@ static unsigned signalfd_poll(struct file *f, struct poll_table *pt)
     struct signalfd *s = S(f);
     struct task *t = task_current();
     poll_wait(pt, &s->wq);
+    if (t)
+        poll_wait(pt, &t->tg->sighand->signalfd_wq);
     pthread_mutex_lock(&s->lock);
     uint64_t mask = s->mask;
     pthread_mutex_unlock(&s->lock);
     bool ready = t && (pending_of(t) & mask);
-    if (pt && !ready)
-        ensure_recheck(s);
     return ready ? LPOLLIN | LPOLLRDNORM : 0;
 }
 
 static void signalfd_release(struct file *f)
 {
     struct signalfd *s = S(f);
-    pthread_mutex_lock(&s->lock);
-    s->dying = true;
-    pthread_mutex_unlock(&s->lock);
-    ktimer_cancel(&s->recheck);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -260,7 +220,6 @@ int signalfd_create_file(uint64_t mask, unsigned flags, struct file **out)
         return -ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
     s->mask = sanitize(mask);
-    ktimer_init(&s->recheck, recheck_fire, s);
     waitq_init(&s->wq);
     int r = anon_file_new("signalfd", &signalfd_fops, s, O_RDWR | (flags & O_NONBLOCK), out);
     if (r < 0) {

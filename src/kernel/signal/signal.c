@@ -17,6 +17,7 @@
 #include "kernel/task/task.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/task/waitq.h"
+#include "kernel/vfs/poll.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -218,6 +219,8 @@ int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_s
         return 0;
     }
     int r = queue_locked(&tg->shared_pending, sig, info);
+    if (r == 0)
+        waitq_wake_key(&sh->signalfd_wq, LPOLLIN | LPOLLRDNORM);
     if (r == 0 && target)
         signal_kick_locked(target);
     if (r == 0 && signal_default_action(sig) == SIGDFL_STOP)
@@ -246,6 +249,8 @@ int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo 
         return 0;
     }
     int r = queue_locked(&t->pending, sig, info);
+    if (r == 0)
+        waitq_wake_key(&sh->signalfd_wq, LPOLLIN | LPOLLRDNORM);
     if (r == 0 && !blocked)
         signal_kick_locked(t);
     pthread_mutex_unlock(&sh->lock);

@@ -304,6 +304,7 @@ static struct sighand *sighand_new(const struct sighand *from)
         return NULL;
     refcount_init(&sh->ref);
     pthread_mutex_init(&sh->lock, NULL);
+    waitq_init(&sh->signalfd_wq);
     if (from) {
         pthread_mutex_lock((pthread_mutex_t *)&from->lock);
         memcpy(sh->action, from->action, sizeof(sh->action));

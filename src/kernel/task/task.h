@@ -40,6 +40,7 @@ struct sighand {
     struct refcount ref;
     pthread_mutex_t lock;
     struct linux_sigaction action[LINUX_NSIG]; /* (l) lock; index = signo - 1 */
+    struct waitq signalfd_wq;        /* woken (LPOLLIN) whenever a signal is queued */
 };
 
 /* A process. */
