@@ -1,6 +1,7 @@
 /* moat do: run a host command sandboxed. */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,29 @@
 #include "sandbox/sandbox.h"
 
 extern char **environ;
+
+/* BYTES with an optional k/m/g suffix (powers of 1024). 0 and *out, or -EINVAL. */
+static int parse_bytes(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-')
+        return -EINVAL;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: break;
+    }
+    if ((*end == 'b' || *end == 'B') && shift)
+        end++;
+    if (*end || v == 0 || v > (UINT64_MAX >> shift))
+        return -EINVAL;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
 
 static const char g_do_usage[] =
         "Usage: moat do [OPTIONS] [--] CMD [ARGS...]\n"
@@ -25,6 +49,8 @@ static const char g_do_usage[] =
         "  --platform=NAME     interception backend: ptrace (default)\n"
         "  --root=DIR          host directory that becomes the sandbox's / (default /);\n"
         "                      the command starts in / there\n"
+        "  --memory=BYTES      memory the sandbox's apps may hold (suffix k, m, g: KiB,\n"
+        "                      MiB, GiB); past it the app that needs more is killed\n"
         "  --strace            log each syscall with decoded arguments and result\n"
         "  --debug             verbose kernel logging\n"
         "  --debug-log=FILE    logs and --strace output go to FILE\n"
@@ -33,6 +59,7 @@ static const char g_do_usage[] =
 int cmd_do(int argc, char **argv)
 {
     const char *root = NULL;
+    uint64_t memory_limit = 0;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -50,6 +77,15 @@ int cmd_do(int argc, char **argv)
             root = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : "");
             if (!root[0]) {
                 fprintf(stderr, "moat do: --root needs a directory\n");
+                return EXIT_MOAT_ERROR;
+            }
+            continue;
+        }
+        if (strncmp(a, "--memory=", 9) == 0 || strcmp(a, "--memory") == 0) {
+            const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : "");
+            if (parse_bytes(v, &memory_limit) < 0 || memory_limit < (1u << 20)) {
+                fprintf(stderr, "moat do: bad --memory `%s` (bytes, with k/m/g; at least 1m)\n",
+                        v);
                 return EXIT_MOAT_ERROR;
             }
             continue;
@@ -79,6 +115,7 @@ int cmd_do(int argc, char **argv)
         .root = root ? root : "/",
         .platform = g_cli.platform,
         .strace = g_cli.strace,
+        .memory_limit = memory_limit,
     };
     return sandbox_run(&cfg);
 }

@@ -88,7 +88,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         log_error("unknown platform `%s` (available: ptrace)", cfg->platform);
         _exit(125);
     }
-    int r = memfile_init(MEMFILE_SIZE);
+    int r = memfile_init_limited(MEMFILE_SIZE, cfg->memory_limit);
     if (r < 0) {
         log_error("cannot create the memory file: %s", strerror(-r));
         _exit(125);

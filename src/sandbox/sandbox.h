@@ -3,6 +3,7 @@
 #define MOAT_SANDBOX_SANDBOX_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct sandbox_config {
     char *const *argv;    /* the app's command line; argv[0] resolved in the sandbox */
@@ -11,6 +12,7 @@ struct sandbox_config {
     const char *root;     /* host directory that becomes the sandbox's / */
     const char *platform; /* NULL: the default */
     bool strace;
+    uint64_t memory_limit; /* bytes of memory the sandbox's apps may hold; 0: none */
 };
 
 /* Runs the sandbox to completion: starts the kernel process in new

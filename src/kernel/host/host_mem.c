@@ -7,7 +7,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int host_mem_create(const char *name, uint64_t size, int *out_fd)
@@ -21,6 +25,56 @@ int host_mem_create(const char *name, uint64_t size, int *out_fd)
         return r;
     }
     *out_fd = fd;
+    return 0;
+}
+
+int host_mem_create_limited(uint64_t size, uint64_t limit, int *out_fd)
+{
+    char opt[32];
+    int r, mnt = -1, fd = -1;
+
+    int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return -errno;
+    snprintf(opt, sizeof(opt), "%" PRIu64, limit);
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "size", opt, 0) < 0 ||
+        fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+        fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        goto out_err;
+    /* Not noexec: stubs map app code from it. */
+    mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+    if (mnt < 0)
+        goto out_err;
+    fd = openat(mnt, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+        goto out_err;
+    close(mnt);
+    close(fs);
+    *out_fd = fd;
+    return 0;
+out_err:
+    r = -errno;
+    if (fd >= 0)
+        close(fd);
+    if (mnt >= 0)
+        close(mnt);
+    close(fs);
+    return r;
+}
+
+int host_mem_allocate(int fd, uint64_t off, uint64_t len)
+{
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0)
+        return -errno;
+    return 0;
+}
+
+int host_mem_resident(int fd, uint64_t *out_bytes)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    *out_bytes = (uint64_t)st.st_blocks * 512;
     return 0;
 }
 

@@ -12,6 +12,17 @@
  * 0 and *out_fd, or -errno. */
 int host_mem_create(const char *name, uint64_t size, int *out_fd);
 
+/* Creates a file of SIZE bytes (sparse) on a tmpfs of its own that holds at
+ * most LIMIT bytes of pages (a detached mount: no path names it). Touching a
+ * page past the limit through a mapping raises SIGBUS; a host call writing
+ * there fails with EFAULT; punched pages count no more. 0 and *out_fd, or
+ * -errno (the host cannot mount a tmpfs). */
+int host_mem_create_limited(uint64_t size, uint64_t limit, int *out_fd);
+/* Allocates the pages of [off, off+len) of FD (holes become zero pages).
+ * 0, -ENOSPC past a limited file's limit, or -errno. */
+int host_mem_allocate(int fd, uint64_t off, uint64_t len);
+/* Bytes of FD's pages the host holds (st_blocks). 0 or -errno. */
+int host_mem_resident(int fd, uint64_t *out_bytes);
 /* Maps SIZE bytes of FD shared and read-write into the kernel process
  * (MAP_NORESERVE: only touched pages cost memory). 0 and *out_base, or -errno. */
 int host_mem_map(int fd, uint64_t size, uint8_t **out_base);

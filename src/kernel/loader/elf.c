@@ -1,6 +1,14 @@
 /*
  * ELF loading and the initial stack, for x86-64.
  *
+ * Layout, as Linux's with randomize_va_space=2 (unless the persona has
+ * ADDR_NO_RANDOMIZE): the stack top goes up to 16 GiB below the top of the
+ * app's range (22 bits of pages) plus up to 8 KiB within the page; mmap(NULL)
+ * allocations go below a base under the stack's RLIMIT_STACK gap, lowered by
+ * up to 1 TiB (28 bits of pages), so the interpreter and the vDSO move with
+ * it; a PIE program goes at ELF_ET_DYN_BASE plus up to 1 TiB (28 bits); the
+ * break starts up to 32 MiB past the end of the image.
+ *
  * Each PT_LOAD span is created as anonymous private memory, filled from the
  * file, then given the segment's protection: the same contents a private
  * file mapping would show. FIXME(issue 3): map file pages from a page cache
@@ -14,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
 
 #include "abi/linux/types.h"
 #include "kernel/host/host.h"
@@ -25,9 +35,16 @@
 #include "lib/util.h"
 
 #define ELF_ET_DYN_BASE   0x555555554000ULL /* where Linux puts PIE programs */
-#define STACK_SIZE        (8ULL << 20)
+#define STACK_SIZE        (8ULL << 20)      /* mapped at exec; grows on faults past it */
+#define STACK_MIN_GAP     (128ULL << 20)    /* Linux's MIN_GAP below the stack */
+#define STACK_MAX_GAP     (PLATFORM_APP_MAX / 6 * 5)
 #define MAX_ARG_STRLEN    (32 * PAGE_SIZE)
-#define MAX_ARG_TOTAL     (2ULL << 20)
+#define MAX_ARG_TOTAL     (6ULL << 20)      /* Linux: 3/4 of _STK_LIM */
+#define MIN_ARG_TOTAL     (32 * PAGE_SIZE)  /* Linux: ARG_MAX */
+#define STACK_RND_BITS    22                /* pages of stack-top randomisation */
+#define MMAP_RND_BITS     28                /* pages of mmap/PIE randomisation */
+#define BRK_RND_RANGE     (32ULL << 20)
+#define STACK_SUBPAGE_RND 8192
 #define MAX_PHDRS_SIZE    65536
 #define COPY_CHUNK        (256 * 1024)
 
@@ -127,6 +144,16 @@ static int load_image(struct mm *mm, struct file *file, const uint8_t *hdr, uint
         return -ENOEXEC;
 
     bool anywhere = eh->e_type == ET_DYN && base == 0;
+    if (!anywhere && eh->e_type == ET_DYN) {
+        /* Segments asking for more than page alignment (2 MiB text for
+         * huge pages) get it, as Linux's maximum_alignment(). */
+        uint64_t align = PAGE_SIZE;
+        for (int i = 0; i < eh->e_phnum; i++)
+            if (ph[i].p_type == PT_LOAD && ph[i].p_align > align &&
+                (ph[i].p_align & (ph[i].p_align - 1)) == 0 && ph[i].p_align <= (1ULL << 30))
+                align = ph[i].p_align;
+        base = ALIGN_UP(base, align);
+    }
     uint64_t bias = eh->e_type == ET_DYN ? base - lo : 0;
     if (!anywhere &&
         (lo + bias < PLATFORM_APP_MIN || hi + bias > PLATFORM_APP_MAX || hi + bias < hi))
@@ -211,7 +238,8 @@ static int count_strings(char *const *v, size_t *out_count, size_t *out_bytes)
 
 static int build_stack(struct task *t, struct mm *mm, char *const *argv, char *const *envp,
                        const char *execfn, const struct elf_info *prog, uint64_t interp_base,
-                       uint64_t vdso_base, uint64_t *out_sp, struct loader_image *img)
+                       uint64_t vdso_base, const struct mm_limits *lim, uint64_t pad_rnd,
+                       uint64_t *out_sp, struct loader_image *img)
 {
     size_t argc, envc, argb, envb;
     int r = count_strings(argv, &argc, &argb);
@@ -220,12 +248,19 @@ static int build_stack(struct task *t, struct mm *mm, char *const *argv, char *c
     if (r < 0)
         return r;
     uint64_t need = argb + envb + strlen(execfn) + 1 + 64 + (argc + envc + 2) * 8 + 64 * 16;
-    if (need > MAX_ARG_TOTAL)
+    /* Linux: the strings may use a quarter of RLIMIT_STACK, at least
+     * ARG_MAX, at most 3/4 of the default stack. */
+    if (need > MIN(MAX_ARG_TOTAL, MAX(lim->stack / 4, (uint64_t)MIN_ARG_TOTAL)))
         return -E2BIG;
+    need += pad_rnd;
 
+    /* STACK_SIZE now (or RLIMIT_STACK if smaller); faults below grow it up
+     * to RLIMIT_STACK (mm_fault). */
     uint64_t top = mm_stack_top(mm);
+    uint64_t stack_size = MIN(STACK_SIZE, ALIGN_DOWN(lim->stack, PAGE_SIZE));
+    stack_size = MAX(stack_size, ALIGN_UP(need + PAGE_SIZE, PAGE_SIZE));
     uint64_t addr;
-    r = mm_mmap(mm, top - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE,
+    r = mm_mmap(mm, top - stack_size, stack_size, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, NULL, 0, &addr);
     if (r < 0)
         return r;
@@ -261,6 +296,9 @@ static int build_stack(struct task *t, struct mm *mm, char *const *argv, char *c
         r = host_getrandom(rnd, sizeof(rnd));
     if (r == 0)
         r = sb_push(&sb, rnd, sizeof(rnd), &random_addr);
+    /* Linux's arch_align_stack(): up to 8 KiB below the strings. */
+    if (r == 0 && pad_rnd)
+        r = sb_push(&sb, NULL, pad_rnd, &a);
     if (r < 0) {
         free(sb.buf);
         return r;
@@ -319,16 +357,70 @@ static int build_stack(struct task *t, struct mm *mm, char *const *argv, char *c
     return 0;
 }
 
+/* RANGE random bytes' worth (a power of two), page aligned. */
+static uint64_t random_below(uint64_t range, uint64_t align)
+{
+    uint64_t x = 0;
+    if (host_getrandom(&x, sizeof(x)) < 0)
+        return 0;
+    return ALIGN_DOWN(x & (range - 1), align);
+}
+
+/* The persona of the first process: the kernel's own (so `setarch -R moat
+ * do ...` gives a fixed layout, as it would natively). */
+static uint32_t host_persona(void)
+{
+    int p = personality(0xffffffff);
+    return p < 0 ? 0 : (uint32_t)p;
+}
+
+static void read_limits(struct task *t, struct mm_limits *out)
+{
+    pthread_mutex_lock(&t->tg->lock);
+    out->as = t->tg->rlim[RLIMIT_AS].rlim_cur;
+    out->data = t->tg->rlim[RLIMIT_DATA].rlim_cur;
+    out->stack = t->tg->rlim[RLIMIT_STACK].rlim_cur;
+    pthread_mutex_unlock(&t->tg->lock);
+}
+
+/* Chooses MM's layout (see the top of this file). */
+static void choose_layout(struct mm *mm, bool randomize, const struct mm_limits *lim,
+                          uint64_t *out_pie_base, uint64_t *out_brk_rnd, uint64_t *out_pad)
+{
+    uint64_t top = PLATFORM_APP_MAX;
+    if (randomize)
+        top -= random_below(PAGE_SIZE << STACK_RND_BITS, PAGE_SIZE);
+    /* The gap below the stack: RLIMIT_STACK clamped as Linux's mmap_base(),
+     * plus the guard gap, so mmap(NULL) never takes the stack's room. */
+    uint64_t gap = MAX(MIN(lim->stack, STACK_MAX_GAP), STACK_MIN_GAP) + MM_STACK_GUARD_GAP;
+    uint64_t base = MIN(PLATFORM_STUB_BASE, top - gap);
+    if (randomize)
+        base -= random_below(PAGE_SIZE << MMAP_RND_BITS, PAGE_SIZE);
+    mm_set_layout(mm, top, base);
+    *out_pie_base = ELF_ET_DYN_BASE +
+                    (randomize ? random_below(PAGE_SIZE << MMAP_RND_BITS, PAGE_SIZE) : 0);
+    *out_brk_rnd = randomize ? random_below(BRK_RND_RANGE, PAGE_SIZE) : 0;
+    *out_pad = randomize ? random_below(STACK_SUBPAGE_RND, 16) : 0;
+}
+
 int loader_load(struct task *t, struct mm *mm, struct file *file, const uint8_t *hdr,
                 char *const *argv, char *const *envp, const char *execfn,
                 struct loader_image *out)
 {
     char interp[LINUX_PATH_MAX];
     struct elf_info prog, ld = {0};
-    int r = load_image(mm, file, hdr, ELF_ET_DYN_BASE, interp, sizeof(interp), &prog);
+    struct mm_limits lim;
+    uint64_t pie_base, brk_rnd, pad_rnd;
+
+    read_limits(t, &lim);
+    uint32_t persona = t->mm ? mm_personality(t->mm) : host_persona();
+    mm_set_personality(mm, persona);
+    mm_set_pid(mm, t->tg->pid);
+    choose_layout(mm, !(persona & ADDR_NO_RANDOMIZE), &lim, &pie_base, &brk_rnd, &pad_rnd);
+    int r = load_image(mm, file, hdr, pie_base, interp, sizeof(interp), &prog);
     if (r < 0)
         return r;
-    mm_set_brk_start(mm, prog.end);
+    mm_set_brk_start(mm, prog.end + brk_rnd);
 
     uint64_t entry = prog.entry;
     uint64_t interp_base = 0;
@@ -357,9 +449,14 @@ int loader_load(struct task *t, struct mm *mm, struct file *file, const uint8_t 
     if (r < 0)
         return r;
     uint64_t sp;
-    r = build_stack(t, mm, argv, envp, execfn, &prog, interp_base, vdso_base, &sp, out);
+    r = build_stack(t, mm, argv, envp, execfn, &prog, interp_base, vdso_base, &lim, pad_rnd, &sp,
+                    out);
     if (r < 0)
         return r;
+    /* From here on the app's own mappings count against its limits (the
+     * image was mapped writable while being filled, which Linux does not
+     * charge to RLIMIT_DATA). */
+    mm_set_limits(mm, &lim);
     out->entry = entry;
     out->sp = sp;
     return 0;

@@ -18,9 +18,15 @@
 #include "kernel/mm/memfile.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "kernel/host/host_mem.h"
 #include "lib/log.h"
@@ -28,6 +34,7 @@
 
 int g_memfile_fd = -1;
 uint8_t *g_memfile_base;
+uint64_t g_memfile_limit;             /* (c) after memfile_init_limited */
 static uint32_t *g_mf_refs;           /* (a) atomic; (c) pointer after memfile_init */
 
 struct fext {
@@ -174,13 +181,25 @@ static bool alloc_first_fit(struct fext **pp, uint64_t len, uint64_t *out)
     return ok;
 }
 
+static void install_bus_handler(void);
+
 int memfile_init(uint64_t size)
+{
+    return memfile_init_limited(size, 0);
+}
+
+int memfile_init_limited(uint64_t size, uint64_t limit)
 {
     int fd, r;
     uint8_t *base;
 
     size = ALIGN_DOWN(size, PAGE_SIZE);
-    r = host_mem_create("moat-memory", size, &fd);
+    if (limit) {
+        limit = ALIGN_UP(limit, PAGE_SIZE);
+        r = host_mem_create_limited(size, limit, &fd);
+    } else {
+        r = host_mem_create("moat-memory", size, &fd);
+    }
     if (r < 0)
         return r;
     r = host_mem_map(fd, size, &base);
@@ -214,7 +233,10 @@ int memfile_init(uint64_t size)
     g_mf_used = 0;
     g_memfile_fd = fd;
     g_memfile_base = base;
+    g_memfile_limit = limit;
     pthread_mutex_unlock(&g_mf_lock);
+    if (limit)
+        install_bus_handler();
     return 0;
 out_unmap:
     host_mem_unmap(base, size);
@@ -453,4 +475,106 @@ void memfile_stats(uint64_t *out_used, uint64_t *out_size, uint64_t *out_free_ex
     if (out_free_extents)
         *out_free_extents = g_mf_extents;
     pthread_mutex_unlock(&g_mf_lock);
+}
+
+uint64_t memfile_resident(void)
+{
+    uint64_t n = 0;
+    if (g_memfile_fd >= 0 && host_mem_resident(g_memfile_fd, &n) < 0)
+        n = 0;
+    return n;
+}
+
+int memfile_commit(uint64_t off, uint64_t len)
+{
+    if (!g_memfile_limit || len == 0)
+        return 0;
+    int r = host_mem_allocate(g_memfile_fd, off, len);
+    return r == 0 ? 0 : -ENOMEM;
+}
+
+uint64_t memfile_bus_off(void)
+{
+    return g_mf_size;
+}
+
+void memfile_log_limit(int pid)
+{
+    static int last_pid = -1;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    bool again = last_pid == pid;
+    last_pid = pid;
+    pthread_mutex_unlock(&lock);
+    if (!again)
+        log_error("sandbox memory limit (%" PRIu64 " bytes) reached: killed pid %d",
+                  g_memfile_limit, pid);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Kernel accesses to pages the host refuses.
+ *
+ * With a memory limit, a page of the memory file the host cannot allocate
+ * raises SIGBUS in whoever touches it, the kernel included. Copies between
+ * kernel buffers and app memory go through memfile_copy_guarded(), which
+ * sets a per-thread recovery point; the handler jumps back there. SIGBUS
+ * outside a guarded copy but inside the memory file (another kernel path
+ * writing a tmpfs page) ends the sandbox with the limit's log line: the
+ * kernel cannot continue the interrupted operation. Any other SIGBUS is a
+ * bug of moat's and gets the default action. */
+
+static __thread sigjmp_buf *t_bus_recover;
+static __thread bool t_bus_unblocked;
+
+static void bus_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    uint8_t *a = si->si_addr;
+    bool in_file = g_memfile_base && a >= g_memfile_base && a < g_memfile_base + g_mf_size;
+    if (in_file && t_bus_recover) {
+        sigjmp_buf *env = t_bus_recover;
+        t_bus_recover = NULL;
+        siglongjmp(*env, 1);
+    }
+    if (in_file) {
+        static const char msg[] = "moat: sandbox memory limit reached inside the kernel: "
+                                  "killing the sandbox\n";
+        ssize_t n = write(2, msg, sizeof(msg) - 1);
+        (void)n;
+        _exit(128 + SIGKILL);
+    }
+    signal(sig, SIG_DFL); /* the fault repeats and kills the kernel, as without us */
+}
+
+static void install_bus_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = bus_handler;
+    /* NODEFER: siglongjmp leaves the handler without restoring the mask. */
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+int memfile_copy_guarded(void *dst, const void *src, size_t n)
+{
+    sigjmp_buf env;
+    if (!t_bus_unblocked) {
+        /* Kernel threads block every signal; a blocked SIGBUS from a fault
+         * would kill the process without running the handler. */
+        sigset_t bus;
+        sigemptyset(&bus);
+        sigaddset(&bus, SIGBUS);
+        pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+        t_bus_unblocked = true;
+    }
+    if (sigsetjmp(env, 0)) {
+        log_debug("memfile: a kernel copy hit the memory limit");
+        return -ENOMEM;
+    }
+    t_bus_recover = &env;
+    memcpy(dst, src, n);
+    t_bus_recover = NULL;
+    return 0;
 }

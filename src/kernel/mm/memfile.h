@@ -22,6 +22,33 @@ extern uint8_t *g_memfile_base;
 /* Creates the memfd of SIZE bytes (sparse) and maps it. 0 or -errno. */
 int memfile_init(uint64_t size);
 
+/* memfile_init, with the sandbox memory limit: the file lives on a tmpfs of
+ * its own holding at most LIMIT bytes of pages (0: no limit, a memfd), so
+ * the host itself refuses pages past the limit (a stub touching one gets
+ * SIGBUS; mm turns that into the limit's SIGKILL). 0 or -errno. */
+int memfile_init_limited(uint64_t size, uint64_t limit);
+/* The sandbox memory limit in bytes, 0 if none. */
+extern uint64_t g_memfile_limit;
+/* Bytes of memory-file pages the host holds for the sandbox now. */
+uint64_t memfile_resident(void);
+/* An offset past the end of the memory file: a stub mapping pages there
+ * gets SIGBUS (BUS_ADRERR) on access (file pages past EOF). */
+uint64_t memfile_bus_off(void);
+/* With a memory limit, makes the host allocate the pages of [off, off+len)
+ * now, so that the kernel can fill them without risking SIGBUS. 0 or
+ * -ENOMEM (the limit). Without a limit, 0 and nothing happens. */
+int memfile_commit(uint64_t off, uint64_t len);
+/* Logs the memory limit line once per PID ("moat: sandbox memory limit (N
+ * bytes) reached: killed pid P"). */
+void memfile_log_limit(int pid);
+
+/* memcpy(DST, SRC, N) where either side may be memory-file pages: when the
+ * host refuses a page (the memory limit), the copy stops and -ENOMEM comes
+ * back instead of the kernel dying of SIGBUS. The caller must hold no lock
+ * it cannot keep holding (the copy simply returns early). 0 or -ENOMEM. */
+int memfile_copy_guarded(void *dst, const void *src, size_t n);
+static inline int memfile_copy(void *dst, const void *src, size_t n);
+
 /* Creates the memory file with MEMFILE_DEFAULT_SIZE unless it exists (for
  * file systems whose unit tests run without the sandbox's setup). 0 or
  * -ENOMEM. */
@@ -63,6 +90,15 @@ void memfile_stats(uint64_t *out_used, uint64_t *out_size, uint64_t *out_free_ex
 static inline void *memfile_ptr(uint64_t off)
 {
     return g_memfile_base + off;
+}
+
+static inline int memfile_copy(void *dst, const void *src, size_t n)
+{
+    if (!g_memfile_limit) {
+        __builtin_memcpy(dst, src, n);
+        return 0;
+    }
+    return memfile_copy_guarded(dst, src, n);
 }
 
 #endif

@@ -41,8 +41,12 @@
 #include "lib/util.h"
 #include "platform/platform.h"
 
-#define MM_STACK_TOP 0x7ffffffde000ULL
+/* The layout before mm_set_layout (the loader always sets one). */
+#define MM_STACK_TOP PLATFORM_APP_MAX
 #define MM_MMAP_BASE PLATFORM_STUB_BASE
+/* A fault below the initial stack grows it by at least this much (to an
+ * aligned boundary), so a deep recursion takes one trip per step. */
+#define MM_STACK_GROW_STEP (256ULL << 10)
 /* MAP_32BIT hands out addresses in [1 GiB, 2 GiB), as Linux on x86-64. */
 #define MM_32BIT_LO 0x40000000ULL
 #define MM_32BIT_HI 0x80000000ULL
@@ -313,11 +317,35 @@ static void remove_range_locked(struct mm *mm, uint64_t start, uint64_t end, str
 /* ------------------------------------------------------------------------ */
 /* The stub's mappings. Caller holds mutate. */
 
+/* Bytes of V (a file mapping) backed by the file: pages wholly past its end
+ * are not (an access raises SIGBUS). vma_len(V) when V maps no file. */
+static uint64_t vma_file_bytes(const struct vma *v)
+{
+    uint32_t mode;
+    uint64_t size;
+    if (!v->file || (v->flags & VMA_KERNEL) || vfs_file_mode(v->file, &mode, &size) < 0 ||
+        !S_ISREG(mode))
+        return vma_len(v);
+    uint64_t eof = ALIGN_UP(size, PAGE_SIZE);
+    if (eof <= v->file_off)
+        return 0;
+    return MIN(vma_len(v), eof - v->file_off);
+}
+
 static int stub_map(struct mm *mm, const struct vma *v)
 {
     if (!mm->as)
         return 0;
-    return g_platform->map(mm->as, v->start, vma_len(v), vma_stub_prot(v), v->off);
+    uint64_t n = vma_file_bytes(v);
+    int r = 0;
+    if (n)
+        r = g_platform->map(mm->as, v->start, n, vma_stub_prot(v), v->off);
+    /* File pages wholly past EOF: mapped past the end of the memory file,
+     * so the host raises SIGBUS (BUS_ADRERR, the address) as Linux does. */
+    if (r == 0 && n < vma_len(v))
+        r = g_platform->map(mm->as, v->start + n, vma_len(v) - n, vma_stub_prot(v),
+                            memfile_bus_off());
+    return r;
 }
 
 /* Unmaps the address ranges of the pieces in VV (coalescing neighbours).
@@ -381,6 +409,8 @@ struct mm *mm_new(void)
     pthread_rwlock_init(&mm->lock, &attr);
     pthread_rwlockattr_destroy(&attr);
     mm->mmap_base = MM_MMAP_BASE;
+    mm->stack_top = MM_STACK_TOP;
+    mm->lim.as = mm->lim.data = mm->lim.stack = MM_UNLIMITED;
     return mm;
 }
 
@@ -421,8 +451,90 @@ struct platform_as *mm_as(struct mm *mm)
 
 uint64_t mm_stack_top(struct mm *mm)
 {
-    (void)mm;
-    return MM_STACK_TOP;
+    pthread_mutex_lock(&mm->mutate);
+    uint64_t top = mm->stack_top;
+    pthread_mutex_unlock(&mm->mutate);
+    return top;
+}
+
+void mm_set_layout(struct mm *mm, uint64_t stack_top, uint64_t mmap_base)
+{
+    pthread_mutex_lock(&mm->mutate);
+    mm->stack_top = ALIGN_DOWN(MIN(stack_top, PLATFORM_APP_MAX), PAGE_SIZE);
+    mm->mmap_base = ALIGN_DOWN(MAX(mmap_base, PLATFORM_APP_MIN), PAGE_SIZE);
+    pthread_mutex_unlock(&mm->mutate);
+}
+
+void mm_set_limits(struct mm *mm, const struct mm_limits *lim)
+{
+    pthread_mutex_lock(&mm->mutate);
+    mm->lim = *lim;
+    pthread_mutex_unlock(&mm->mutate);
+}
+
+uint32_t mm_personality(struct mm *mm)
+{
+    pthread_mutex_lock(&mm->mutate);
+    uint32_t p = mm->personality;
+    pthread_mutex_unlock(&mm->mutate);
+    return p;
+}
+
+void mm_set_pid(struct mm *mm, int pid)
+{
+    pthread_mutex_lock(&mm->mutate);
+    mm->pid = pid;
+    pthread_mutex_unlock(&mm->mutate);
+}
+
+void mm_set_personality(struct mm *mm, uint32_t persona)
+{
+    pthread_mutex_lock(&mm->mutate);
+    mm->personality = persona;
+    pthread_mutex_unlock(&mm->mutate);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Limits. Caller holds mutate. */
+
+/* Linux's data_vm: private writable mappings that are not stacks. */
+static bool counts_as_data(int prot, unsigned flags)
+{
+    return (prot & PROT_WRITE) && !(flags & (VMA_SHARED | VMA_GROWSDOWN | VMA_KERNEL));
+}
+
+/* Whether MM may grow by LEN bytes of mapping (DATA: of data) once the
+ * REPLACED bytes already mapped where it goes are gone: RLIMIT_AS and
+ * RLIMIT_DATA as Linux's may_expand_vm(), then the sandbox memory limit as
+ * Linux's heuristic overcommit (one request larger than all the memory the
+ * sandbox may have fails; ACCOUNT says the request is committed memory). */
+static bool may_expand_locked(const struct mm *mm, uint64_t len, bool data, uint64_t replaced,
+                              bool account)
+{
+    uint64_t total = 0, data_now = 0;
+    for (size_t i = 0; i < mm->nr_vmas; i++) {
+        const struct vma *v = &mm->vmas[i];
+        total += vma_len(v);
+        if (counts_as_data(v->prot, v->flags))
+            data_now += vma_len(v);
+    }
+    uint64_t grow = len > replaced ? len - replaced : 0;
+    if (mm->lim.as != MM_UNLIMITED && total + grow > mm->lim.as)
+        return false;
+    if (data && mm->lim.data != MM_UNLIMITED && data_now + grow > mm->lim.data)
+        return false;
+    if (account && g_memfile_limit && len > g_memfile_limit)
+        return false;
+    return true;
+}
+
+/* Bytes of [start, end) that are mapped. */
+static uint64_t mapped_bytes_locked(const struct mm *mm, uint64_t start, uint64_t end)
+{
+    uint64_t n = 0;
+    for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end; i++)
+        n += MIN(mm->vmas[i].end, end) - MAX(mm->vmas[i].start, start);
+    return n;
 }
 
 void mm_set_brk_start(struct mm *mm, uint64_t start)
@@ -440,9 +552,21 @@ void mm_set_brk_start(struct mm *mm, uint64_t start)
 static int fill_from_file(struct file *file, uint64_t foff, uint64_t off, uint64_t len)
 {
     uint64_t done = 0;
+    uint32_t mode;
+    uint64_t size;
+
+    /* Under a memory limit, the pages the file fills are allocated first:
+     * the copy below (a memcpy from a tmpfs file) must not meet SIGBUS. */
+    if (g_memfile_limit && vfs_file_mode(file, &mode, &size) == 0) {
+        uint64_t n = size > foff ? MIN(len, ALIGN_UP(size - foff, PAGE_SIZE)) : 0;
+        if (memfile_commit(off, n) < 0)
+            return -ENOMEM;
+    }
     while (done < len) {
         size_t chunk = (size_t)MIN(len - done, (uint64_t)1 << 30);
         ssize_t n = vfs_pread(file, memfile_ptr(off + done), chunk, foff + done);
+        if (n == -EFAULT)
+            return -ENOMEM; /* the host refused a page (the memory limit) */
         if (n < 0)
             return (int)n;
         if (n == 0)
@@ -478,6 +602,15 @@ static void vma_unback(struct vma *v)
 /* ------------------------------------------------------------------------ */
 /* Placement. */
 
+/* Where the free space below V ends for placement: a growing stack keeps
+ * the guard gap below it free (Linux vm_start_gap). */
+static uint64_t vma_start_gap(const struct vma *v)
+{
+    if ((v->flags & VMA_GROWSDOWN) && v->start > MM_STACK_GUARD_GAP)
+        return v->start - MM_STACK_GUARD_GAP;
+    return v->start;
+}
+
 /* The highest LEN-byte free range inside [lo, hi), or 0. */
 static uint64_t find_free_topdown(const struct mm *mm, uint64_t len, uint64_t lo, uint64_t hi)
 {
@@ -486,8 +619,8 @@ static uint64_t find_free_topdown(const struct mm *mm, uint64_t len, uint64_t lo
     size_t i = vma_lower_bound(mm, hi);
     uint64_t gap_end = hi;
     /* vmas[i] (if any) ends above hi; walk the VMAs below it downwards. */
-    if (i < mm->nr_vmas && mm->vmas[i].start < hi)
-        gap_end = mm->vmas[i].start;
+    if (i < mm->nr_vmas && vma_start_gap(&mm->vmas[i]) < hi)
+        gap_end = vma_start_gap(&mm->vmas[i]);
     while (true) {
         uint64_t gap_start = i > 0 ? MAX(mm->vmas[i - 1].end, lo) : lo;
         if (gap_end >= gap_start && gap_end - gap_start >= len)
@@ -495,7 +628,7 @@ static uint64_t find_free_topdown(const struct mm *mm, uint64_t len, uint64_t lo
         if (i == 0)
             return 0;
         i--;
-        gap_end = mm->vmas[i].start;
+        gap_end = vma_start_gap(&mm->vmas[i]);
         if (gap_end <= lo)
             return 0;
     }
@@ -786,6 +919,14 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
             }
         }
     }
+    /* Linux accounts private writable memory and shared anonymous memory
+     * unless MAP_NORESERVE (overcommit heuristic). */
+    bool account = (prot & PROT_WRITE) && !(flags & MAP_NORESERVE) && (!shared || anon);
+    if (!may_expand_locked(mm, alen, counts_as_data(nv.prot, nv.flags),
+                           fixed ? mapped_bytes_locked(mm, addr, addr + alen) : 0, account)) {
+        r = -ENOMEM;
+        goto out_unlock;
+    }
     for (size_t i = 0; i < npieces; i++) {
         pieces[i].start += addr;
         pieces[i].end += addr;
@@ -959,7 +1100,6 @@ uint64_t mm_brk(struct mm *mm, uint64_t brk)
     uint64_t oldend = ALIGN_UP(old, PAGE_SIZE);
     uint64_t newend = ALIGN_UP(brk, PAGE_SIZE);
 
-    /* FIXME: RLIMIT_DATA is not checked; add it with the rlimit plumbing. */
     if (brk < mm->brk_start || newend < brk || mm->brk_start == 0)
         goto out;
     if (newend < oldend) {
@@ -967,6 +1107,8 @@ uint64_t mm_brk(struct mm *mm, uint64_t brk)
             goto out;
     } else if (newend > oldend) {
         if (!range_allowed(oldend, newend - oldend) || !range_is_free(mm, oldend, newend))
+            goto out;
+        if (!may_expand_locked(mm, newend - oldend, true, 0, true))
             goto out;
         if (brk_grow_locked(mm, oldend, newend) < 0)
             goto out;
@@ -1159,6 +1301,11 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
         last++;
     }
     struct vma *lv = &mm->vmas[last];
+    if (nlen > olen && !may_expand_locked(mm, nlen - olen, counts_as_data(lv->prot, lv->flags), 0,
+                                          (lv->prot & PROT_WRITE) && !lv->shared)) {
+        r = -ENOMEM;
+        goto out_unlock;
+    }
     if (!(flags & MREMAP_FIXED)) {
         if (nlen <= olen) {
             r = munmap_locked(mm, old_addr + nlen, old_addr + olen);
@@ -1214,7 +1361,8 @@ static int copy_data(uint64_t src, uint64_t dst, uint64_t len)
     uint64_t at = src, end = src + len, ds, de;
     int r;
     while (at < end && (r = memfile_next_data(at, end, &ds, &de)) == 0) {
-        memcpy(memfile_ptr(dst + (ds - src)), memfile_ptr(ds), de - ds);
+        if (memfile_copy(memfile_ptr(dst + (ds - src)), memfile_ptr(ds), de - ds) < 0)
+            return -ENOMEM;
         at = de;
     }
     return (at >= end || r == -ENXIO) ? 0 : r;
@@ -1671,6 +1819,10 @@ int mm_fork(struct mm *parent, struct mm **out_child)
     c->brk_start = parent->brk_start;
     c->brk = parent->brk;
     c->mmap_base = parent->mmap_base;
+    c->stack_top = parent->stack_top;
+    c->lim = parent->lim;
+    c->personality = parent->personality;
+    c->pid = parent->pid;
     r = cow_protect_locked(parent);
     if (r < 0)
         goto out_unlock;
@@ -1707,6 +1859,64 @@ out_unlock:
 }
 
 /* ------------------------------------------------------------------------ */
+/* Stack growth. */
+
+/* Grows the MAP_GROWSDOWN mapping just above ADDR (which nothing maps) down
+ * to cover it, as Linux's expand_stack(): the whole logical mapping stays
+ * within RLIMIT_STACK and the address space within RLIMIT_AS, and an
+ * accessible mapping below keeps MM_STACK_GUARD_GAP of distance. The initial
+ * stack grows by MM_STACK_GROW_STEP when those allow. Caller holds mutate. 0, -EFAULT (no
+ * stack above ADDR) or -ENOMEM (a limit). */
+static int stack_grow_locked(struct mm *mm, uint64_t addr)
+{
+    size_t i = vma_lower_bound(mm, addr);
+    if (i >= mm->nr_vmas)
+        return -EFAULT;
+    const struct vma *v = &mm->vmas[i];
+    if (!(v->flags & VMA_GROWSDOWN) || v->start <= addr || v->shared || v->file)
+        return -EFAULT;
+    uint64_t page = ALIGN_DOWN(addr, PAGE_SIZE);
+    uint64_t top = v->end;
+    for (size_t j = i; j + 1 < mm->nr_vmas && vma_same_logical(&mm->vmas[j], &mm->vmas[j + 1]);
+         j++)
+        top = mm->vmas[j + 1].end;
+    uint64_t floor = PLATFORM_APP_MIN;
+    if (mm->lim.stack != MM_UNLIMITED)
+        floor = MAX(floor, top > mm->lim.stack ? ALIGN_UP(top - mm->lim.stack, PAGE_SIZE) : 0);
+    if (i > 0) {
+        const struct vma *prev = &mm->vmas[i - 1];
+        uint64_t pe = prev->end;
+        if (!(prev->flags & VMA_GROWSDOWN) && (prev->prot & PROT_RWX))
+            pe += MM_STACK_GUARD_GAP;
+        floor = MAX(floor, pe);
+    }
+    if (v->start >= PLATFORM_STUB_END)
+        floor = MAX(floor, PLATFORM_STUB_END);
+    if (page < floor)
+        return -ENOMEM;
+    /* The initial stack grows by steps; an app's own MAP_GROWSDOWN mapping
+     * to the page, as Linux (the app can see where its mapping starts). */
+    uint64_t step = top == mm->stack_top ? MM_STACK_GROW_STEP : PAGE_SIZE;
+    uint64_t start = MAX(ALIGN_DOWN(page, step), floor);
+    uint64_t len = v->start - start;
+    if (!may_expand_locked(mm, len, false, 0, false))
+        return -ENOMEM;
+    struct vma nv = *v;
+    nv.start = start;
+    nv.end = v->start;
+    nv.flags &= ~VMA_COW;
+    /* Offsets just below the stack's own keep it one VMA. */
+    if (!(v->flags & VMA_COW) && v->off >= len && memfile_alloc_at(v->off - len, len) == 0)
+        nv.off = v->off - len;
+    else if (memfile_alloc(len, &nv.off) < 0)
+        return -ENOMEM;
+    int r = install_locked(mm, &nv);
+    if (r < 0)
+        memfile_free(nv.off, len);
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Copy-in/copy-out and faults. */
 
 enum copy_dir { COPY_IN, COPY_OUT, COPY_OUT_FORCE };
@@ -1725,6 +1935,18 @@ restart:
     pthread_rwlock_rdlock(&mm->lock);
     size_t i = vma_lower_bound(mm, addr);
     while (n > 0) {
+        if (i < mm->nr_vmas && mm->vmas[i].start > addr &&
+            (mm->vmas[i].flags & VMA_GROWSDOWN)) {
+            /* Below a growing stack (a signal frame past its extent):
+             * grow it as an app access would, then look again. */
+            pthread_rwlock_unlock(&mm->lock);
+            pthread_mutex_lock(&mm->mutate);
+            int g = stack_grow_locked(mm, addr);
+            pthread_mutex_unlock(&mm->mutate);
+            if (g < 0)
+                return -EFAULT;
+            goto restart;
+        }
         if (i >= mm->nr_vmas || mm->vmas[i].start > addr ||
             (mm->vmas[i].prot & need) != need) {
             r = -EFAULT;
@@ -1741,12 +1963,11 @@ restart:
             goto restart;
         }
         uint8_t *mem = memfile_ptr(v->off + (addr - v->start));
-        /* FIXME: a host SIGBUS here (memory-file pages refused by the host's
-         * memory limit) kills the kernel; catch it and return -EFAULT. */
-        if (dir == COPY_IN)
-            memcpy(p, mem, chunk);
-        else
-            memcpy(mem, p, chunk);
+        /* Under a memory limit the host may refuse a page: -EFAULT then. */
+        if ((dir == COPY_IN ? memfile_copy(p, mem, chunk) : memfile_copy(mem, p, chunk)) < 0) {
+            r = -EFAULT;
+            break;
+        }
         p += chunk;
         addr += chunk;
         n -= chunk;
@@ -1784,38 +2005,89 @@ long mm_strncpy_in(struct mm *mm, char *dst, uint64_t src, size_t max)
             break;
         }
         const struct vma *v = &mm->vmas[i];
-        size_t chunk = (size_t)MIN((uint64_t)(max - done), v->end - src);
+        /* A page at a time: never touch app pages past the NUL. */
+        size_t chunk = (size_t)MIN((uint64_t)(max - done),
+                                   MIN(v->end, ALIGN_DOWN(src, PAGE_SIZE) + PAGE_SIZE) - src);
         const char *mem = memfile_ptr(v->off + (src - v->start));
-        const char *nul = memchr(mem, 0, chunk);
-        if (nul) {
-            size_t k = (size_t)(nul - mem);
-            memcpy(dst + done, mem, k + 1);
-            r = (long)(done + k);
+        if (memfile_copy(dst + done, mem, chunk) < 0) {
+            r = -EFAULT;
             break;
         }
-        memcpy(dst + done, mem, chunk);
+        const char *nul = memchr(dst + done, 0, chunk);
+        if (nul) {
+            r = (long)(nul - dst);
+            break;
+        }
         done += chunk;
         src += chunk;
-        i++;
+        if (src == v->end)
+            i++;
     }
     pthread_rwlock_unlock(&mm->lock);
     return r;
 }
 
-int mm_fault(struct mm *mm, uint64_t addr, bool write, int *out_code)
+int mm_fault_signal(struct mm *mm, uint64_t addr, bool write, int host_signo, int pid,
+                    int *out_signo, int *out_code)
 {
     int r = -EFAULT;
     uint64_t page = ALIGN_DOWN(addr, PAGE_SIZE);
 
+    *out_signo = SIGSEGV;
     pthread_mutex_lock(&mm->mutate);
     struct vma *v = vma_lookup(mm, addr);
     if (!v) {
         *out_code = SEGV_MAPERR;
+        if (stack_grow_locked(mm, addr) == 0) {
+            r = 0;
+            mm->repaired_page = 0;
+        }
         goto out_unlock;
     }
     *out_code = SEGV_ACCERR;
     if ((write && !(v->prot & PROT_WRITE)) || !(v->prot & PROT_READ))
         goto out_unlock;
+    if (v->file && !(v->flags & VMA_KERNEL) && (host_signo == SIGBUS || host_signo == 0)) {
+        uint64_t backed = vma_file_bytes(v);
+        if (page >= v->start + backed) {
+            *out_signo = SIGBUS;
+            *out_code = BUS_ADRERR;
+            goto out_unlock;
+        }
+        if (host_signo == SIGBUS && mm->as && mm->repaired_page != page) {
+            /* Mapped past EOF, but the file has grown since: a private
+             * mapping reads the new data (if still its own), then the page
+             * is mapped as any other. */
+            uint64_t off = v->off + (page - v->start);
+            if (!(v->flags & (VMA_SHARED | VMA_COW)) &&
+                fill_from_file(v->file, v->file_off + (page - v->start), off, PAGE_SIZE) < 0)
+                goto out_unlock;
+            if (g_platform->map(mm->as, page, PAGE_SIZE, vma_stub_prot(v), off) == 0) {
+                mm->repaired_page = page;
+                r = 0;
+            }
+            goto out_unlock;
+        }
+    }
+    if (host_signo == 0 && !((v->flags & VMA_COW) && (v->prot & PROT_WRITE)) && g_memfile_limit &&
+        memfile_resident() + PAGE_SIZE > g_memfile_limit) {
+        /* mm_fault() without the host's signal: a full memory file says
+         * this was the host refusing the page. */
+        host_signo = SIGBUS;
+        pid = mm->pid;
+    }
+    if (host_signo == SIGBUS) {
+        /* A page the VMA allows and the host refused: the memory limit. */
+        if (g_memfile_limit) {
+            memfile_log_limit(pid);
+            *out_signo = SIGKILL;
+            *out_code = SI_KERNEL;
+        } else {
+            *out_signo = SIGBUS;
+            *out_code = BUS_ADRERR;
+        }
+        goto out_unlock;
+    }
     if ((v->flags & VMA_COW) && (v->prot & PROT_WRITE)) {
         /* The stub maps COW pages read-only, so this was a write (the
          * platform cannot tell us): copy the run around the page. */
@@ -1824,6 +2096,10 @@ int mm_fault(struct mm *mm, uint64_t addr, bool write, int *out_code)
         if (r2 == 0) {
             r = 0;
             mm->repaired_page = 0;
+        } else if (r2 == -ENOMEM && g_memfile_limit) {
+            memfile_log_limit(pid);
+            *out_signo = SIGKILL;
+            *out_code = SI_KERNEL;
         } else {
             log_debug("mm: copy-on-write at %#" PRIx64 " failed (%d)", addr, r2);
         }
@@ -1846,6 +2122,14 @@ out_unlock:
     return r;
 }
 
+int mm_fault(struct mm *mm, uint64_t addr, bool write, int *out_code)
+{
+    int signo;
+    /* The host's signal unknown: a page past EOF still gives BUS_ADRERR
+     * (the caller raises the host's signal, SIGBUS for those pages). */
+    return mm_fault_signal(mm, addr, write, 0, 0, &signo, out_code);
+}
+
 /* ------------------------------------------------------------------------ */
 /* /proc/PID/maps. */
 
@@ -1865,7 +2149,82 @@ PRINTF_FMT(2, 3) static void maps_printf(struct maps_buf *mb, const char *fmt, .
         mb->len += (size_t)n;
 }
 
-size_t mm_format_maps(struct mm *mm, char *buf, size_t size)
+/* Resident pages of [off, off+len) of the memory file: bytes (RSS), the
+ * proportional share (PSS, in bytes << PSS_SHIFT) and the bytes of pages
+ * only one owner holds (PRIVATE). */
+#define PSS_SHIFT 12
+struct rss_count {
+    uint64_t rss, pss, private_bytes;
+};
+
+static void count_resident(uint64_t off, uint64_t len, struct rss_count *c)
+{
+    uint64_t at = off, end = off + len, ds, de;
+    while (at < end && memfile_next_data(at, end, &ds, &de) == 0) {
+        for (uint64_t p = ds; p < de; p += PAGE_SIZE) {
+            uint32_t refs = memfile_refcount(p);
+            c->rss += PAGE_SIZE;
+            if (refs <= 1) {
+                c->private_bytes += PAGE_SIZE;
+                c->pss += (uint64_t)PAGE_SIZE << PSS_SHIFT;
+            } else {
+                c->pss += ((uint64_t)PAGE_SIZE << PSS_SHIFT) / refs;
+            }
+        }
+        at = de;
+    }
+}
+
+static void smaps_fields(struct maps_buf *mb, const struct mm *mm, size_t first, size_t last)
+{
+    struct rss_count c = {0};
+    uint64_t size = 0;
+    const struct vma *v = &mm->vmas[first];
+    for (size_t k = first; k <= last; k++) {
+        const struct vma *p = &mm->vmas[k];
+        size += vma_len(p);
+        count_resident(p->off, vma_len(p), &c);
+    }
+    bool anon = !v->file && !v->shared;
+    uint64_t shared = c.rss - c.private_bytes;
+#define KB(x) ((x) >> 10)
+    maps_printf(mb,
+                "Size:           %8" PRIu64 " kB\n"
+                "KernelPageSize: %8d kB\n"
+                "MMUPageSize:    %8d kB\n"
+                "Rss:            %8" PRIu64 " kB\n"
+                "Pss:            %8" PRIu64 " kB\n"
+                "Pss_Dirty:      %8" PRIu64 " kB\n"
+                "Shared_Clean:   %8d kB\n"
+                "Shared_Dirty:   %8" PRIu64 " kB\n"
+                "Private_Clean:  %8d kB\n"
+                "Private_Dirty:  %8" PRIu64 " kB\n"
+                "Referenced:     %8" PRIu64 " kB\n"
+                "Anonymous:      %8" PRIu64 " kB\n"
+                "KSM:            %8d kB\n"
+                "LazyFree:       %8d kB\n"
+                "AnonHugePages:  %8d kB\n"
+                "ShmemPmdMapped: %8d kB\n"
+                "FilePmdMapped:  %8d kB\n"
+                "Shared_Hugetlb: %8d kB\n"
+                "Private_Hugetlb:%8d kB\n"
+                "Swap:           %8d kB\n"
+                "SwapPss:        %8d kB\n"
+                "Locked:         %8" PRIu64 " kB\n"
+                "THPeligible:    %8d\n"
+                "VmFlags:%s%s%s%s%s%s%s%s\n",
+                KB(size), (int)(PAGE_SIZE >> 10), (int)(PAGE_SIZE >> 10), KB(c.rss),
+                KB(c.pss >> PSS_SHIFT), KB(c.pss >> PSS_SHIFT), 0, KB(shared), 0,
+                KB(c.private_bytes), KB(c.rss), anon ? KB(c.rss) : 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                (v->flags & VMA_LOCKED) ? KB(c.pss >> PSS_SHIFT) : 0, 0,
+                (v->prot & PROT_READ) ? " rd" : "", (v->prot & PROT_WRITE) ? " wr" : "",
+                (v->prot & PROT_EXEC) ? " ex" : "", (v->flags & VMA_SHARED) ? " sh" : "",
+                " mr", (v->flags & VMA_NOMAYWRITE) ? "" : " mw", " me",
+                (v->flags & VMA_GROWSDOWN) ? " gd" : "");
+#undef KB
+}
+
+static size_t format_maps(struct mm *mm, char *buf, size_t size, bool smaps)
 {
     struct maps_buf mb = {buf, size, 0};
     char name[LINUX_PATH_MAX];
@@ -1875,6 +2234,7 @@ size_t mm_format_maps(struct mm *mm, char *buf, size_t size)
     pthread_rwlock_rdlock(&mm->lock);
     for (size_t i = 0; i < mm->nr_vmas; i++) {
         const struct vma *v = &mm->vmas[i];
+        size_t first = i;
         uint64_t start = v->start, end = v->end;
         /* Pieces Linux would hold as one VMA print as one line. */
         while (i + 1 < mm->nr_vmas && vma_same_logical(&mm->vmas[i], &mm->vmas[i + 1])) {
@@ -1893,7 +2253,7 @@ size_t mm_format_maps(struct mm *mm, char *buf, size_t size)
         } else if (mm->brk_start && start < ALIGN_UP(mm->brk, PAGE_SIZE) &&
                    end > mm->brk_start) {
             snprintf(name, sizeof(name), "[heap]");
-        } else if (start < MM_STACK_TOP && end >= MM_STACK_TOP) {
+        } else if (start < mm->stack_top && end >= mm->stack_top) {
             snprintf(name, sizeof(name), "[stack]");
         }
         size_t line_start = mb.len;
@@ -1910,6 +2270,8 @@ size_t mm_format_maps(struct mm *mm, char *buf, size_t size)
             maps_printf(&mb, "%*s %s", col < 72 ? (int)(72 - col) : 0, "", name);
         }
         maps_printf(&mb, "\n");
+        if (smaps)
+            smaps_fields(&mb, mm, first, i);
     }
     pthread_rwlock_unlock(&mm->lock);
     if (mb.len >= size) {
@@ -1918,4 +2280,25 @@ size_t mm_format_maps(struct mm *mm, char *buf, size_t size)
         return size ? size - 1 : 0;
     }
     return mb.len;
+}
+
+size_t mm_format_maps(struct mm *mm, char *buf, size_t size)
+{
+    return format_maps(mm, buf, size, false);
+}
+
+size_t mm_format_smaps(struct mm *mm, char *buf, size_t size)
+{
+    return format_maps(mm, buf, size, true);
+}
+
+uint64_t mm_resident_bytes(struct mm *mm)
+{
+    struct rss_count c = {0};
+    pthread_rwlock_rdlock(&mm->lock);
+    for (size_t i = 0; i < mm->nr_vmas; i++)
+        if (!(mm->vmas[i].flags & VMA_KERNEL))
+            count_resident(mm->vmas[i].off, vma_len(&mm->vmas[i]), &c);
+    pthread_rwlock_unlock(&mm->lock);
+    return c.rss;
 }

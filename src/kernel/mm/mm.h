@@ -47,11 +47,39 @@ int mm_munmap(struct mm *mm, uint64_t addr, uint64_t len);
 int mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot);
 /* brk(2): returns the new (or unchanged) break. */
 uint64_t mm_brk(struct mm *mm, uint64_t brk);
-/* Sets the initial break (end of the loaded image); used by the loader. */
+/* Sets the initial break (end of the loaded image, plus the loader's
+ * random offset); used by the loader. */
 void mm_set_brk_start(struct mm *mm, uint64_t start);
-/* Where the loader should put the initial stack (its top, exclusive), and
- * the base below which mmap(NULL) allocations go. */
+
+/* The layout of a fresh address space, chosen by the loader (randomised
+ * unless ADDR_NO_RANDOMIZE): the top of the initial stack (exclusive) and
+ * the base below which mmap(NULL) allocations go. Both page aligned; the
+ * stub range stays excluded whatever they are. */
+void mm_set_layout(struct mm *mm, uint64_t stack_top, uint64_t mmap_base);
+/* The stack top set by mm_set_layout (a fixed default before that). */
 uint64_t mm_stack_top(struct mm *mm);
+
+/* Resource limits the mm enforces, in bytes (MM_UNLIMITED: none). The
+ * syscall layer refreshes them from the thread group's rlimits before each
+ * call that maps memory; stack growth on a fault uses the last values. */
+#define MM_UNLIMITED UINT64_MAX
+struct mm_limits {
+    uint64_t as;    /* RLIMIT_AS: every mapping (mmap, brk, mremap, stack growth) */
+    uint64_t data;  /* RLIMIT_DATA: private writable non-stack mappings and brk */
+    uint64_t stack; /* RLIMIT_STACK: how far a MAP_GROWSDOWN mapping may grow */
+};
+void mm_set_limits(struct mm *mm, const struct mm_limits *lim);
+/* The gap Linux keeps free below a growing stack (stack_guard_gap). */
+#define MM_STACK_GUARD_GAP (256ULL * 4096)
+
+/* personality(2) persona of the tasks using MM: inherited by fork (copied
+ * with the mm) and by exec (the loader copies it to the new mm). Only
+ * ADDR_NO_RANDOMIZE changes what mm does (through the loader). */
+uint32_t mm_personality(struct mm *mm);
+/* The process MM was built for (the loader sets it; fork copies it), named
+ * by the memory-limit log line when mm_fault() does not get a pid. */
+void mm_set_pid(struct mm *mm, int pid);
+void mm_set_personality(struct mm *mm, uint32_t persona);
 
 /* Copy between kernel buffers and app memory, honouring VMA protections
  * (copy_in needs PROT_READ, copy_out PROT_WRITE, as Linux's uaccess).
@@ -65,8 +93,18 @@ int mm_copy_out_force(struct mm *mm, uint64_t dst, const void *src, size_t n);
 long mm_strncpy_in(struct mm *mm, char *dst, uint64_t src, size_t max);
 
 /* A fault the app took at ADDR. 0 when moat resolved it (the app retries),
- * or -EFAULT: the caller raises SIGSEGV (*out_code SEGV_MAPERR/ACCERR). */
+ * or -EFAULT: the caller raises SIGSEGV (*out_code SEGV_MAPERR/ACCERR).
+ * Grows MAP_GROWSDOWN mappings (within RLIMIT_STACK, RLIMIT_AS and the
+ * guard gap) for an address below them. */
 int mm_fault(struct mm *mm, uint64_t addr, bool write, int *out_code);
+/* mm_fault with the signal to raise: HOST_SIGNO is what the host reported
+ * (SIGSEGV or SIGBUS). On -EFAULT, *out_signo and *out_code say what the
+ * app gets: SIGSEGV (SEGV_MAPERR/ACCERR), SIGBUS BUS_ADRERR (a file mapping
+ * page wholly past the end of the file), or SIGKILL when the sandbox memory
+ * limit refused the page (then the caller kills the thread group; mm has
+ * logged the limit line, naming PID). */
+int mm_fault_signal(struct mm *mm, uint64_t addr, bool write, int host_signo, int pid,
+                    int *out_signo, int *out_code);
 
 /* mremap(2) with the syscall's arguments. 0 and *out_addr, or -errno. */
 int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
@@ -114,5 +152,11 @@ int mm_map_kernel_range(struct mm *mm, uint64_t addr, uint64_t len, int prot, ui
 
 /* Formats /proc/PID/maps into BUF; returns the length (truncated at SIZE). */
 size_t mm_format_maps(struct mm *mm, char *buf, size_t size);
+/* Formats /proc/PID/smaps into BUF (each maps line followed by Size, Rss,
+ * Pss and the other fields Linux prints, from the memory file's resident
+ * pages); returns the length (truncated at SIZE). */
+size_t mm_format_smaps(struct mm *mm, char *buf, size_t size);
+/* Bytes of MM's mappings whose memory-file pages are resident (VmRSS). */
+uint64_t mm_resident_bytes(struct mm *mm);
 
 #endif

@@ -23,7 +23,7 @@ struct mm_shared {
 
 enum {
     VMA_SHARED = 1u << 0,       /* MAP_SHARED: of anonymous memory (shared set) or a file */
-    VMA_GROWSDOWN = 1u << 1,    /* MAP_GROWSDOWN (no automatic growth yet) */
+    VMA_GROWSDOWN = 1u << 1,    /* MAP_GROWSDOWN: a fault below it grows it (mm_fault) */
     VMA_LOCKED = 1u << 2,       /* mlock()ed: accounting only */
     VMA_DONTFORK = 1u << 3,     /* madvise(MADV_DONTFORK) */
     VMA_WIPEONFORK = 1u << 4,   /* madvise(MADV_WIPEONFORK): the child reads zeros */
@@ -70,7 +70,11 @@ struct mm {
     struct vma *vmas;           /* (M+L) sorted by start, non-overlapping */
     size_t nr_vmas, cap_vmas;   /* (M+L) */
     uint64_t brk_start, brk;    /* (M) brk is the app's value, not page aligned */
-    uint64_t mmap_base;         /* (c) mmap(NULL) allocates top-down below this */
+    uint64_t mmap_base;         /* (M) mmap(NULL) allocates top-down below this */
+    uint64_t stack_top;         /* (M) top of the initial stack (mm_set_layout) */
+    struct mm_limits lim;       /* (M) RLIMIT_AS/DATA/STACK in bytes (mm_set_limits) */
+    uint32_t personality;       /* (M) the persona of the tasks using this mm */
+    int pid;                    /* (M) the process the loader built it for (log lines) */
     bool lock_future;           /* (M) mlockall(MCL_FUTURE) */
     uint64_t repaired_page;     /* (M) last page mm_fault() re-mapped, or 0 */
 };

@@ -13,8 +13,22 @@
 #include "lib/util.h"
 #include "platform/platform.h"
 
+/* Hands the thread group's RLIMIT_AS, RLIMIT_DATA and RLIMIT_STACK to T's
+ * mm before a call that maps memory (setrlimit may have changed them). */
+static void refresh_limits(struct task *t)
+{
+    struct mm_limits lim;
+    pthread_mutex_lock(&t->tg->lock);
+    lim.as = t->tg->rlim[RLIMIT_AS].rlim_cur;
+    lim.data = t->tg->rlim[RLIMIT_DATA].rlim_cur;
+    lim.stack = t->tg->rlim[RLIMIT_STACK].rlim_cur;
+    pthread_mutex_unlock(&t->tg->lock);
+    mm_set_limits(t->mm, &lim);
+}
+
 static long sys_brk(struct task *t, const struct sys_args *a)
 {
+    refresh_limits(t);
     return (long)mm_brk(t->mm, a->arg[0]);
 }
 
@@ -32,6 +46,7 @@ static long sys_mmap(struct task *t, const struct sys_args *a)
         if (!file)
             return -EBADF;
     }
+    refresh_limits(t);
     int r = mm_mmap(t->mm, addr, len, prot, flags, file, off, &out);
     if (file)
         file_put(file);
@@ -51,6 +66,7 @@ static long sys_mprotect(struct task *t, const struct sys_args *a)
 static long sys_mremap(struct task *t, const struct sys_args *a)
 {
     uint64_t out;
+    refresh_limits(t);
     int r = mm_mremap(t->mm, a->arg[0], a->arg[1], a->arg[2], (int)a->arg[3], a->arg[4], &out);
     return r < 0 ? r : (long)out;
 }
@@ -150,10 +166,10 @@ static long sys_munlockall(struct task *t, const struct sys_args *a)
     return 0;
 }
 
-SYSCALL_DEFINE(brk, sys_brk, "p", SYS_PARTIAL, "RLIMIT_DATA not enforced");
+SYSCALL_DEFINE(brk, sys_brk, "p", SYS_FULL, "");
 SYSCALL_DEFINE(mmap, sys_mmap, "puxxfx", SYS_PARTIAL,
                "shared mappings of host files opened for write are ENODEV; "
-               "MAP_HUGETLB gives normal pages; no RLIMIT_AS");
+               "MAP_HUGETLB gives normal pages");
 SYSCALL_DEFINE(munmap, sys_munmap, "pu", SYS_FULL, "");
 SYSCALL_DEFINE(mprotect, sys_mprotect, "pux", SYS_FULL, "");
 SYSCALL_DEFINE(mremap, sys_mremap, "puuxp", SYS_PARTIAL,

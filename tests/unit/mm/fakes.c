@@ -209,8 +209,9 @@ static size_t normalize(struct fake_map *m, size_t n)
 
 void fake_check_consistent(struct mm *mm, struct platform_as *as)
 {
-    struct fake_map *a = malloc((mm->nr_vmas + 1) * sizeof(*a));
+    struct fake_map *a = malloc((2 * mm->nr_vmas + 1) * sizeof(*a));
     struct fake_map *b = malloc((as->nr + 1) * sizeof(*b));
+    size_t n = 0;
     for (size_t i = 0; i < mm->nr_vmas; i++) {
         const struct vma *v = &mm->vmas[i];
         REQUIRE_MSG(v->start < v->end, "empty vma");
@@ -220,11 +221,23 @@ void fake_check_consistent(struct mm *mm, struct platform_as *as)
         REQUIRE(v->shared || !(v->flags & VMA_SHARED) || v->file);
         REQUIRE(!(v->flags & VMA_COW) || !(v->flags & VMA_SHARED));
         int prot = (v->flags & VMA_COW) ? v->prot & ~PROT_WRITE : v->prot;
-        a[i] = (struct fake_map){v->start, v->end, prot, v->off};
+        /* Pages of a regular file's mapping wholly past EOF are mapped past
+         * the end of the memory file (SIGBUS). */
+        uint64_t backed = v->end - v->start;
+        if (v->file && !(v->flags & VMA_KERNEL) && S_ISREG(v->file->mode)) {
+            uint64_t eof = (v->file->size + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+            backed = eof <= v->file_off ? 0 : eof - v->file_off;
+            if (backed > v->end - v->start)
+                backed = v->end - v->start;
+        }
+        if (backed)
+            a[n++] = (struct fake_map){v->start, v->start + backed, prot, v->off};
+        if (v->start + backed < v->end)
+            a[n++] = (struct fake_map){v->start + backed, v->end, prot, memfile_bus_off()};
     }
     if (as->nr)
         memcpy(b, as->m, as->nr * sizeof(*b));
-    size_t na = normalize(a, mm->nr_vmas), nb = normalize(b, as->nr);
+    size_t na = normalize(a, n), nb = normalize(b, as->nr);
     REQUIRE_MSG(na == nb, "stub has %zu mappings, mm %zu", nb, na);
     for (size_t i = 0; i < na; i++) {
         REQUIRE_MSG(a[i].start == b[i].start && a[i].end == b[i].end && a[i].prot == b[i].prot &&

@@ -657,7 +657,7 @@ START_TEST(maps_format)
              maps_line("555555560000-555555581000 rw-p 00000000 00:00 0 ", "[heap]"),
              maps_line("7ffff7ff0000-7ffff7ff2000 rw-s 00000000 00:00 0 ", "/dev/zero (deleted)"),
              maps_line("7ffff7ff2000-7ffff7ff3000 ---p 00000000 00:00 0 ", NULL),
-             maps_line("7fffff7de000-7ffffffde000 rw-p 00000000 00:00 0 ", "[stack]"));
+             maps_line("7fffff7ff000-7ffffffff000 rw-p 00000000 00:00 0 ", "[stack]"));
     ck_assert_str_eq(buf, want);
     /* Truncation keeps a NUL-terminated prefix. */
     char small[20];
@@ -968,6 +968,102 @@ START_TEST(fault_codes)
 }
 END_TEST
 
+START_TEST(limits_enforced)
+{
+    uint64_t out;
+    struct mm_limits lim = {.as = 64 * PG, .data = 16 * PG, .stack = MM_UNLIMITED};
+    mm_set_limits(g_mm, &lim);
+    /* RLIMIT_DATA: private writable only. */
+    ck_assert_int_eq(mm_mmap(g_mm, 0, 17 * PG, RW, ANON, NULL, 0, &out), -ENOMEM);
+    uint64_t ro = map(0, 17 * PG, PROT_READ, ANON);
+    uint64_t sh = map(0, 17 * PG, RW, SANON);
+    /* RLIMIT_AS: everything, replaced bytes of MAP_FIXED excepted. */
+    ck_assert_int_eq(mm_mmap(g_mm, 0, 31 * PG, PROT_READ, ANON, NULL, 0, &out), -ENOMEM);
+    ck_assert_uint_eq(map(ro, 17 * PG, PROT_READ, FIXED), ro);
+    mm_set_brk_start(g_mm, BASE);
+    ck_assert_uint_eq(mm_brk(g_mm, BASE + 17 * PG), BASE); /* RLIMIT_DATA */
+    ck_assert_uint_eq(mm_brk(g_mm, BASE + 8 * PG), BASE + 8 * PG);
+    ck_assert_int_eq(mm_mremap(g_mm, BASE, 8 * PG, 40 * PG, MREMAP_MAYMOVE, 0, &out), -ENOMEM);
+    ck_assert_int_eq(mm_munmap(g_mm, ro, 17 * PG), 0);
+    ck_assert_int_eq(mm_munmap(g_mm, sh, 17 * PG), 0);
+    check();
+}
+END_TEST
+
+START_TEST(stack_grows_down)
+{
+    int code = 0, signo = 0;
+    struct mm_limits lim = {.as = MM_UNLIMITED, .data = MM_UNLIMITED, .stack = 1 << 20};
+    mm_set_limits(g_mm, &lim);
+    uint64_t top = BASE + (64ULL << 20);
+    map(top - PG, PG, RW, FIXED | MAP_GROWSDOWN);
+    /* A fault below grows it (the whole step), copy-out below too. */
+    ck_assert_int_eq(mm_fault_signal(g_mm, top - 10 * PG, true, SIGSEGV, 1, &signo, &code), 0);
+    put_byte(top - 100 * PG, 7);
+    ck_assert_uint_eq(get_byte(top - 100 * PG), 7);
+    ck_assert_uint_eq(stub_byte(top - 100 * PG), 7);
+    /* Past RLIMIT_STACK from the top: SIGSEGV MAPERR. */
+    ck_assert_int_eq(mm_fault_signal(g_mm, top - (2 << 20), true, SIGSEGV, 1, &signo, &code),
+                     -EFAULT);
+    ck_assert_int_eq(signo, SIGSEGV);
+    ck_assert_int_eq(code, SEGV_MAPERR);
+    /* An accessible mapping below keeps the guard gap. */
+    map(top - (1 << 20) - 2 * PG, PG, PROT_READ, FIXED);
+    ck_assert_int_eq(mm_fault(g_mm, top - (1 << 20) + 8 * PG, true, &code), -EFAULT);
+    /* mmap(NULL) leaves the gap below a stack free. */
+    mm_set_layout(g_mm, top, top);
+    uint64_t a = map(0, PG, RW, ANON);
+    ck_assert(a + PG <= top - (1 << 20) - 2 * PG || a >= top);
+    check();
+}
+END_TEST
+
+START_TEST(file_past_eof_sigbus)
+{
+    static uint8_t data[PG + 10];
+    struct file f = {.refs = 1, .path = "/f", .mode = S_IFREG | 0644, .data = data,
+                     .size = sizeof(data)};
+    int code = 0, signo = 0;
+    uint64_t out;
+    memset(data, 'a', sizeof(data));
+    ck_assert_int_eq(mm_mmap(g_mm, 0, 4 * PG, PROT_READ, MAP_PRIVATE, &f, 0, &out), 0);
+    check(); /* pages 2 and 3 mapped past the memory file's end */
+    ck_assert_uint_eq(stub_byte(out + PG + 9), 'a');
+    ck_assert_int_eq(mm_fault_signal(g_mm, out + 2 * PG + 5, false, SIGBUS, 1, &signo, &code),
+                     -EFAULT);
+    ck_assert_int_eq(signo, SIGBUS);
+    ck_assert_int_eq(code, BUS_ADRERR);
+    ck_assert_int_eq(mm_munmap(g_mm, out, 4 * PG), 0);
+    ck_assert_int_eq(f.refs, 1);
+    check();
+}
+END_TEST
+
+START_TEST(layout_and_smaps)
+{
+    mm_set_layout(g_mm, 0x7ff000000000ULL, 0x7fe000000000ULL);
+    ck_assert_uint_eq(mm_stack_top(g_mm), 0x7ff000000000ULL);
+    uint64_t a = map(0, 4 * PG, RW, ANON);
+    ck_assert_uint_eq(a, 0x7fe000000000ULL - 4 * PG);
+    put_byte(a, 1);
+    put_byte(a + 2 * PG, 1);
+    char buf[4096];
+    mm_format_smaps(g_mm, buf, sizeof(buf));
+    unsigned size = 0, rss = 0, pss = 0;
+    ck_assert_ptr_nonnull(strstr(buf, "Size:"));
+    sscanf(strstr(buf, "Size:"), "Size: %u kB", &size);
+    sscanf(strstr(buf, "Rss:"), "Rss: %u kB", &rss);
+    sscanf(strstr(buf, "Pss:"), "Pss: %u kB", &pss);
+    ck_assert_uint_eq(size, 16);
+    ck_assert_uint_eq(rss, 8);
+    ck_assert_uint_eq(pss, 8);
+    ck_assert_uint_eq(mm_resident_bytes(g_mm), 2 * PG);
+    mm_set_personality(g_mm, 0x0040000);
+    ck_assert_uint_eq(mm_personality(g_mm), 0x0040000);
+    check();
+}
+END_TEST
+
 START_TEST(platform_failure_unwinds)
 {
     uint64_t out;
@@ -1076,6 +1172,9 @@ START_TEST(syscall_handlers)
     struct task t = {.tg = &tg, .mm = g_mm};
     pthread_mutex_init(&tg.lock, NULL);
     tg.rlim[RLIMIT_MEMLOCK].rlim_cur = 2 * PG;
+    tg.rlim[RLIMIT_AS].rlim_cur = RLIM_INFINITY;
+    tg.rlim[RLIMIT_DATA].rlim_cur = RLIM_INFINITY;
+    tg.rlim[RLIMIT_STACK].rlim_cur = 8 << 20;
     t.cred.euid = 1000;
     static uint8_t data[PG] = {42};
     struct file f = {.refs = 1, .path = "/f", .mode = S_IFREG | 0644, .data = data, .size = PG};
@@ -1215,6 +1314,10 @@ static Suite *mm_suite(void)
     tcase_add_test(tc, fork_cow_word_and_exit);
     tcase_add_test(tc, shared_file_mapping);
     tcase_add_test(tc, fault_codes);
+    tcase_add_test(tc, limits_enforced);
+    tcase_add_test(tc, stack_grows_down);
+    tcase_add_test(tc, file_past_eof_sigbus);
+    tcase_add_test(tc, layout_and_smaps);
     tcase_add_test(tc, platform_failure_unwinds);
     tcase_add_test(tc, syscall_handlers);
     suite_add_tcase(s, tc);

@@ -120,6 +120,11 @@ uint64_t mm_locked_bytes(struct mm *mm)
     return 0;
 }
 
+size_t mm_format_smaps(struct mm *mm, char *buf, size_t size)
+{
+    return mm_format_maps(mm, buf, size);
+}
+
 int mm_mincore(struct mm *mm, uint64_t addr, uint64_t len, uint8_t *vec)
 {
     return -ENOMEM;

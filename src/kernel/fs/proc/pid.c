@@ -159,6 +159,33 @@ static int show_maps(struct gen_inode *gi, struct sbuf *b)
     return 0;
 }
 
+/* /proc/PID/smaps: mm_format_smaps, grown until it fits. */
+static int show_smaps(struct gen_inode *gi, struct sbuf *b)
+{
+    struct thread_group *tg;
+    int r = pid_tg(gi, &tg, NULL);
+    if (r < 0)
+        return r;
+    struct mm *mm = tg_get_mm(tg);
+    tg_put(tg);
+    for (size_t size = 65536; mm && size <= (256u << 20); size *= 4) {
+        char *p = malloc(size);
+        if (!p) {
+            b->oom = true;
+            break;
+        }
+        size_t n = mm_format_smaps(mm, p, size);
+        if (n + 1 < size) {
+            sbuf_put(b, p, n);
+            free(p);
+            break;
+        }
+        free(p);
+    }
+    mm_put(mm);
+    return 0;
+}
+
 /* The bytes of [START, END) in TG's memory (cmdline, environ). */
 static int show_mem_range(struct gen_inode *gi, struct sbuf *b, bool env)
 {
@@ -844,6 +871,7 @@ static int task_list(struct gen_inode *dir, struct dir_emit *ctx);
             REG("oom_score", 0444, show_zero),                                                     \
             RW("oom_score_adj", 0644, show_oom_score_adj, store_oom_score_adj),                    \
             MAGIC("root", show_root, link_root), RW("setgroups", 0644, show_setgroups, store_eperm), \
+            REG("smaps", 0444, show_smaps), \
             REG("stat", 0444, show_stat), REG("statm", 0444, show_statm),                          \
             REG("status", 0444, show_status)
 
