@@ -215,12 +215,22 @@ static long sys_getcpu(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(getcpu, sys_getcpu, "ppp", SYS_FULL, NULL);
 
+/* Persona flags moat honours or that change nothing in a 64-bit sandbox. */
+#define PER_LINUX_L          0x0000
+#define ADDR_NO_RANDOMIZE_L  0x0040000
+
 static long sys_personality(struct task *t, const struct sys_args *a)
 {
     uint32_t p = (uint32_t)a->arg[0];
-    /* PER_LINUX only: the query (0xffffffff) and PER_LINUX succeed. */
-    if (p == 0xffffffffU || p == 0)
-        return 0;
-    return -EINVAL;
+    uint32_t old = mm_personality(t->mm);
+    if (p == 0xffffffffU)
+        return old;
+    /* Only the Linux persona; of its flags ADDR_NO_RANDOMIZE (the next
+     * exec's layout) and ADDR_COMPAT_LAYOUT (no effect on x86-64). */
+    if ((p & 0xff) != PER_LINUX_L || (p & ~(uint32_t)(ADDR_NO_RANDOMIZE_L | 0x0200000)))
+        return -EINVAL;
+    mm_set_personality(t->mm, p);
+    return old;
 }
-SYSCALL_DEFINE(personality, sys_personality, "x", SYS_PARTIAL, "PER_LINUX only");
+SYSCALL_DEFINE(personality, sys_personality, "x", SYS_PARTIAL,
+               "PER_LINUX with ADDR_NO_RANDOMIZE / ADDR_COMPAT_LAYOUT only");

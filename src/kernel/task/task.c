@@ -325,14 +325,20 @@ int task_ppid(struct task *t)
 
 static void task_handle_fault(struct task *t, const struct platform_trap *trap)
 {
-    int code = trap->code;
-    if (trap->signo == SIGSEGV || trap->signo == SIGBUS) {
-        if (mm_fault(t->mm, trap->addr, false, &code) == 0)
+    int code = trap->code, signo = trap->signo;
+    if (signo == SIGSEGV || signo == SIGBUS) {
+        if (mm_fault_signal(t->mm, trap->addr, false, trap->signo, t->tg->pid, &signo, &code) ==
+            0)
             return;
     }
-    log_debug("[%d] %s at %#llx (code %d, rip %#llx)", t->tid, strsignal(trap->signo),
+    log_debug("[%d] %s at %#llx (code %d, rip %#llx)", t->tid, strsignal(signo),
               (unsigned long long)trap->addr, code, (unsigned long long)t->regs.rip);
-    signal_force_fault(t, trap->signo, code, trap->addr);
+    if (signo == SIGKILL) {
+        /* The sandbox memory limit refused the page (mm logged it). */
+        task_exit_group(t, SIGKILL);
+        return;
+    }
+    signal_force_fault(t, signo, code, trap->addr);
 }
 
 static void task_set_in_app(struct task *t, bool v)
