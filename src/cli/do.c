@@ -46,7 +46,7 @@ static const char g_do_usage[] =
         "127 if CMD is not found, 126 if it cannot be executed, 125 if moat failed.\n"
         "\n"
         "Options:\n"
-        "  --platform=NAME     interception backend: ptrace (default)\n"
+        "  --platform=NAME     interception backend: ptrace (default) or systrap\n"
         "  --root=DIR          host directory that becomes the sandbox's / (default /);\n"
         "                      the command starts in / there\n"
         "  --memory=BYTES      memory the sandbox's apps may hold (suffix k, m, g: KiB,\n"

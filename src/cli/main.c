@@ -21,6 +21,7 @@ static const char g_usage[] =
         "\n"
         "Global options:\n"
         "  --platform=NAME     how app code is intercepted: ptrace (default)\n"
+        "                      or systrap (faster; MOAT_PLATFORM sets the default)\n"
         "  --strace            log every syscall of the app with its arguments and result\n"
         "  --debug             verbose kernel logging\n"
         "  --debug-log=FILE    write logs (and --strace) to FILE instead of stderr\n"
@@ -54,7 +55,7 @@ int cli_parse_global(int argc, char **argv, int *i)
     }
     if (OPT_IS("--platform")) {
         if (!platform_lookup(val)) {
-            fprintf(stderr, "moat: unknown platform `%s` (available: ptrace)\n", val);
+            fprintf(stderr, "moat: unknown platform `%s` (available: ptrace, systrap)\n", val);
             return -1;
         }
         g_cli.platform = val;

@@ -1,0 +1,234 @@
+/*
+ * Attacks on the platform stub from app code, run inside `moat do`
+ * (test_stub_attack.py). Each attack runs in a forked child; the parent
+ * reports how the child ended, then makes syscalls of its own to show the
+ * kernel survived. A child that exits 99 got a real host mapping of the
+ * memory file: an escape.
+ *
+ *   jump-mmap     jumps to every `syscall` (0f 05) in the stub's code with
+ *                 mmap(A, 4096, PROT_READ, MAP_SHARED|MAP_FIXED, 3, 0)
+ *   jump-other    the same with mprotect of the stub code, a futex outside
+ *                 the stub region and a clone
+ *   jump-start    jumps to the start of the stub's code (its helper loop
+ *                 waits forever): the parent must be able to kill it
+ *   scribble      writes garbage on every writable stub page, then makes
+ *                 syscalls
+ *   write-ro      writes to the stub's code and read-only pages
+ *   remap         munmap/mprotect/mmap MAP_FIXED over the stub region
+ *
+ * Output: one line per attack, "<mode> <detail>: exit N" or "signal N",
+ * then "alive <ppid>".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define STUB_BASE 0x7ffbf0000000ULL
+#define STUB_PROBE_END (STUB_BASE + 0x20000ULL + 4 * 0x8000ULL)
+#define TARGET 0x500000000ULL
+
+static sigjmp_buf g_jb;
+
+static void on_fault(int sig)
+{
+    siglongjmp(g_jb, sig);
+}
+
+static void guard_faults(void)
+{
+    struct sigaction sa = {.sa_handler = on_fault, .sa_flags = SA_NODEFER};
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+/* Whether ADDR can be read (1 byte), without dying. */
+static int readable(uintptr_t addr, uint8_t *out)
+{
+    if (sigsetjmp(g_jb, 1))
+        return 0;
+    *out = *(volatile uint8_t *)addr;
+    return 1;
+}
+
+static int writable(uintptr_t addr)
+{
+    if (sigsetjmp(g_jb, 1))
+        return 0;
+    volatile uint8_t *p = (volatile uint8_t *)addr;
+    *p = *p;
+    return 1;
+}
+
+/* After the jump, any fault lands here: did the host map something at
+ * TARGET? */
+static void after_jump(int sig)
+{
+    (void)sig;
+    struct sigaction sa = {.sa_handler = on_fault, .sa_flags = SA_NODEFER};
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    uint8_t b;
+    _exit(readable(TARGET, &b) ? 99 : 0);
+}
+
+static void jump(uintptr_t to, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    struct sigaction sa = {.sa_handler = after_jump, .sa_flags = SA_NODEFER | SA_ONSTACK};
+    static char altstack[65536];
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
+    sigaltstack(&ss, NULL);
+    int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+    register long r10 __asm__("r10") = a3;
+    register long r8 __asm__("r8") = a4;
+    register long r9 __asm__("r9") = a5;
+    __asm__ volatile("jmp *%%rbx"
+                     :
+                     : "b"(to), "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
+                     : "memory");
+    __builtin_unreachable();
+}
+
+static void report(const char *what, uintptr_t at, pid_t pid)
+{
+    int status;
+    if (waitpid(pid, &status, 0) < 0) {
+        printf("%s %#lx: waitpid: %s\n", what, (unsigned long)at, strerror(errno));
+        return;
+    }
+    if (WIFEXITED(status))
+        printf("%s %#lx: exit %d\n", what, (unsigned long)at, WEXITSTATUS(status));
+    else
+        printf("%s %#lx: signal %d\n", what, (unsigned long)at, WTERMSIG(status));
+    fflush(stdout);
+}
+
+/* Addresses of `syscall` byte pairs in the stub's code. */
+static int find_syscalls(uintptr_t *out, int max)
+{
+    int n = 0;
+    guard_faults();
+    for (uintptr_t a = STUB_BASE; a < STUB_BASE + 0x10000 - 1 && n < max; a++) {
+        uint8_t b0, b1;
+        if (!readable(a, &b0)) {
+            a = (a | 0xfff);
+            continue;
+        }
+        if (b0 == 0x0f && readable(a + 1, &b1) && b1 == 0x05)
+            out[n++] = a;
+    }
+    return n;
+}
+
+static void run_jumps(const char *mode)
+{
+    uintptr_t sc[64];
+    int n = find_syscalls(sc, 64);
+    printf("%s: %d syscall instructions in the stub\n", mode, n);
+    fflush(stdout);
+    close(3);
+    for (int i = 0; i < n; i++) {
+        for (int kind = 0; kind < (strcmp(mode, "jump-mmap") == 0 ? 1 : 3); kind++) {
+            pid_t pid = fork();
+            if (pid == 0) {
+                if (strcmp(mode, "jump-mmap") == 0)
+                    jump(sc[i], SYS_mmap, (long)TARGET, 4096, PROT_READ, MAP_SHARED | MAP_FIXED, 3,
+                         0);
+                else if (kind == 0)
+                    jump(sc[i], SYS_mprotect, (long)STUB_BASE, 0x10000,
+                         PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0, 0);
+                else if (kind == 1)
+                    jump(sc[i], SYS_futex, (long)&g_jb, 1 /* FUTEX_WAKE */, 1, 0, 0, 0);
+                else
+                    jump(sc[i], SYS_clone, 0x250f00, 0, 0, 0, 0, 0);
+            }
+            report(mode, sc[i], pid);
+        }
+    }
+}
+
+static void run_jump_start(void)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        jump(STUB_BASE + 0x1000, 0, 0, 0, 0, 0, 0, 0);
+    usleep(300000);
+    kill(pid, SIGKILL);
+    report("jump-start", STUB_BASE + 0x1000, pid);
+}
+
+static void run_scribble(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        guard_faults();
+        int pages = 0;
+        for (uintptr_t a = STUB_BASE; a < STUB_PROBE_END; a += 4096) {
+            if (!writable(a))
+                continue;
+            pages++;
+            for (size_t i = 0; i < 4096; i += 8)
+                *(volatile uint64_t *)(a + i) = 0x4141414100000000ULL + i;
+        }
+        /* The app keeps running on what the kernel gives back. */
+        long ppid = syscall(SYS_getppid);
+        printf("scribble: %d writable pages, getppid %ld\n", pages, ppid);
+        fflush(stdout);
+        _exit(0);
+    }
+    report("scribble", STUB_BASE, pid);
+}
+
+static void run_write_ro(void)
+{
+    uintptr_t targets[] = {STUB_BASE + 0x1000, STUB_BASE + 0x10000};
+    for (size_t i = 0; i < 2; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            signal(SIGSEGV, SIG_DFL);
+            *(volatile uint64_t *)targets[i] = 0;
+            _exit(0);
+        }
+        report("write-ro", targets[i], pid);
+    }
+}
+
+static void run_remap(void)
+{
+    long r1 = syscall(SYS_munmap, STUB_BASE, 0x10000);
+    long r2 = syscall(SYS_mprotect, STUB_BASE, 0x10000, PROT_READ | PROT_WRITE);
+    void *r3 = mmap((void *)STUB_BASE, 0x10000, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    printf("remap: munmap %ld mprotect %ld mmap %s\n", r1 == 0 ? 0L : -1L, r2 == 0 ? 0L : -1L,
+           r3 == (void *)STUB_BASE ? "mapped" : "refused");
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (int i = 1; i < argc; i++) {
+        const char *m = argv[i];
+        if (strncmp(m, "jump-mmap", 9) == 0 || strcmp(m, "jump-other") == 0)
+            run_jumps(m);
+        else if (strcmp(m, "jump-start") == 0)
+            run_jump_start();
+        else if (strcmp(m, "scribble") == 0)
+            run_scribble();
+        else if (strcmp(m, "write-ro") == 0)
+            run_write_ro();
+        else if (strcmp(m, "remap") == 0)
+            run_remap();
+    }
+    printf("alive %ld\n", (long)syscall(SYS_getppid));
+    return 0;
+}

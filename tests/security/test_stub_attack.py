@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""App code attacks the platform stub (tests/security/stub_attack.c): jumps
+into the stub's code with its own syscall arguments, scribbles on the
+stub's writable pages, writes its read-only ones, remaps the stub region.
+On every platform each attack ends the attacking child or is emulated as an
+app syscall, never maps the memory file for real (exit 99), and the kernel
+survives ("alive" at the end). On systrap, where app threads can reach the
+stub's syscall instructions, every jump must kill the child.
+
+    test_stub_attack.py MOAT STUB_ATTACK
+"""
+import re
+import subprocess
+import sys
+import unittest
+
+MOAT = None
+ATTACK = None
+MODES = ["jump-mmap", "jump-other", "jump-start", "scribble", "write-ro", "remap"]
+
+
+class StubAttack(unittest.TestCase):
+    def run_on(self, platform):
+        p = subprocess.run([MOAT, "do", "--platform=" + platform, ATTACK] + MODES,
+                           capture_output=True, text=True, timeout=240)
+        out = p.stdout
+        self.assertEqual(p.returncode, 0, "moat failed:\n" + out + p.stderr)
+        self.assertRegex(out, r"(?m)^alive \d+$", "the sandbox did not survive:\n" + out)
+        self.assertNotIn("exit 99", out, "an app mapped the memory file:\n" + out)
+        self.assertRegex(out, r"jump-mmap: [1-9]\d* syscall instructions", out)
+        self.assertIn("scribble: ", out, "syscalls after scribbling failed:\n" + out)
+        self.assertRegex(out, r"write-ro 0x7ffbf0001000: signal 11", out)
+        self.assertIn("mmap refused", out, out)
+        self.assertRegex(out, r"jump-start 0x[0-9a-f]+: (signal 9|exit 0)", out)
+        return out
+
+    def test_ptrace(self):
+        self.run_on("ptrace")
+
+    def test_systrap(self):
+        out = self.run_on("systrap")
+        jumps = re.findall(r"^jump-(?:mmap|other) 0x[0-9a-f]+: (.*)$", out, re.M)
+        self.assertTrue(jumps)
+        self.assertEqual(set(jumps), {"signal 9"}, "a jump into the stub survived:\n" + out)
+
+
+if __name__ == "__main__":
+    MOAT, ATTACK = sys.argv[1], sys.argv[2]
+    unittest.main(argv=sys.argv[:1], verbosity=2)
