@@ -1,0 +1,181 @@
+/*
+ * Process management: waitid (P_PID, P_ALL, WNOWAIT, WSTOPPED/WCONTINUED),
+ * pidfd_open/pidfd_send_signal/waitid(P_PIDFD), clone3, the set*id family,
+ * prctl (NAME, PDEATHSIG, NO_NEW_PRIVS, CHILD_SUBREAPER), setitimer/alarm,
+ * getrusage/times, sched_getaffinity/getscheduler/priority, personality.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/times.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+struct clone_args_l {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+static volatile int g_alarms;
+static void on_alarm(int s)
+{
+    g_alarms++;
+}
+
+int main(void)
+{
+    tap_init("process");
+
+    /* waitid with WNOWAIT leaves the child to be reaped again. */
+    pid_t c = fork();
+    if (c == 0)
+        _exit(3);
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    T_OK(waitid(P_PID, c, &si, WEXITED | WNOWAIT), "waitid WNOWAIT");
+    T_EQ(si.si_pid, c, "si_pid");
+    T_EQ(si.si_code, CLD_EXITED, "si_code CLD_EXITED");
+    T_EQ(si.si_status, 3, "si_status is the exit code");
+    memset(&si, 0, sizeof(si));
+    T_OK(waitid(P_ALL, 0, &si, WEXITED), "the same child again with P_ALL");
+    T_EQ(si.si_pid, c, "still there after WNOWAIT");
+    T_ERRNO(waitid(P_ALL, 0, &si, WEXITED | WNOHANG), ECHILD, "no children: ECHILD");
+    T_ERRNO(waitid(P_PID, 1, &si, 0), EINVAL, "no WEXITED/WSTOPPED/WCONTINUED: EINVAL");
+
+    /* Stop and continue reports. */
+    c = fork();
+    if (c == 0) {
+        for (;;)
+            pause();
+    }
+    kill(c, SIGSTOP);
+    int st;
+    T_EQ(waitpid(c, &st, WUNTRACED), c, "waitpid WUNTRACED");
+    T_TRUE(WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP, "stopped by SIGSTOP");
+    kill(c, SIGCONT);
+    T_EQ(waitpid(c, &st, WCONTINUED), c, "waitpid WCONTINUED");
+    T_TRUE(WIFCONTINUED(st), "continued");
+    kill(c, SIGKILL);
+    waitpid(c, &st, 0);
+    T_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "killed");
+
+    /* pidfds. */
+    c = fork();
+    if (c == 0) {
+        for (;;)
+            pause();
+    }
+    int pfd = (int)syscall(SYS_pidfd_open, c, 0);
+    T_TRUE(pfd >= 0, "pidfd_open");
+    T_OK(syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0), "pidfd_send_signal");
+    memset(&si, 0, sizeof(si));
+    T_OK(waitid(P_PIDFD, pfd, &si, WEXITED), "waitid P_PIDFD");
+    T_EQ(si.si_code, CLD_KILLED, "killed through the pidfd");
+    T_EQ(si.si_status, SIGTERM, "by SIGTERM");
+    close(pfd);
+    T_ERRNO(syscall(SYS_pidfd_open, -1, 0), EINVAL, "pidfd_open(-1): EINVAL");
+
+    /* clone3 as fork, with CLONE_PIDFD. */
+    int cfd = -1;
+    struct clone_args_l ca = {.flags = 0x1000 /* CLONE_PIDFD */,
+                              .pidfd = (uint64_t)(uintptr_t)&cfd, .exit_signal = SIGCHLD};
+    long r = syscall(SYS_clone3, &ca, sizeof(ca));
+    if (r == 0)
+        _exit(9);
+    T_TRUE(r > 0, "clone3");
+    T_TRUE(cfd >= 0, "clone3 CLONE_PIDFD gives a pidfd");
+    waitpid((pid_t)r, &st, 0);
+    T_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 9, "clone3 child exit status");
+    ca.flags = 0xff; /* a signal in flags is invalid for clone3 */
+    T_ERRNO(syscall(SYS_clone3, &ca, sizeof(ca)), EINVAL, "clone3 with CSIGNAL bits: EINVAL");
+
+    /* set*id in a child (this process keeps its ids). */
+    c = fork();
+    if (c == 0) {
+        int ok = setresgid(1000, 1000, 1000) == 0 && setresuid(1000, 1000, 0) == 0;
+        uid_t ru, eu, su;
+        getresuid(&ru, &eu, &su);
+        ok = ok && ru == 1000 && eu == 1000 && su == 0;
+        ok = ok && seteuid(0) == 0 && geteuid() == 0; /* back through the saved uid */
+        ok = ok && setuid(1000) == 0 && setuid(0) == -1 && errno == EPERM;
+        _exit(ok ? 0 : 1);
+    }
+    waitpid(c, &st, 0);
+    T_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "setresuid/seteuid/setuid rules");
+
+    /* prctl. */
+    char name[16] = {0};
+    T_OK(prctl(PR_SET_NAME, "probe-name"), "PR_SET_NAME");
+    T_OK(prctl(PR_GET_NAME, name), "PR_GET_NAME");
+    T_TRUE(strcmp(name, "probe-name") == 0, "the name round-trips");
+    int sig = -1;
+    T_OK(prctl(PR_SET_PDEATHSIG, SIGUSR2), "PR_SET_PDEATHSIG");
+    T_OK(prctl(PR_GET_PDEATHSIG, &sig), "PR_GET_PDEATHSIG");
+    T_EQ(sig, SIGUSR2, "pdeathsig round-trips");
+    prctl(PR_SET_PDEATHSIG, 0);
+    T_EQ(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), 0, "no_new_privs starts off");
+    int sub = -1;
+    T_OK(prctl(PR_SET_CHILD_SUBREAPER, 1), "PR_SET_CHILD_SUBREAPER");
+    T_OK(prctl(PR_GET_CHILD_SUBREAPER, &sub), "PR_GET_CHILD_SUBREAPER");
+    T_EQ(sub, 1, "subreaper round-trips");
+    /* An orphaned grandchild is reparented to us, the subreaper. */
+    c = fork();
+    if (c == 0) {
+        pid_t g = fork();
+        if (g == 0) {
+            usleep(100000);
+            _exit(4);
+        }
+        _exit(0);
+    }
+    waitpid(c, &st, 0);
+    pid_t g = wait(&st);
+    T_TRUE(g > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 4, "the orphan is reaped by the subreaper");
+
+    /* Interval timers. */
+    signal(SIGALRM, on_alarm);
+    struct itimerval it = {{0, 20000}, {0, 20000}}, old;
+    T_OK(setitimer(ITIMER_REAL, &it, NULL), "setitimer ITIMER_REAL");
+    while (g_alarms < 3)
+        pause();
+    memset(&it, 0, sizeof(it));
+    T_OK(setitimer(ITIMER_REAL, &it, &old), "disarm");
+    T_EQ(old.it_interval.tv_usec, 20000L, "the old interval comes back");
+    T_TRUE(g_alarms >= 3, "three SIGALRMs");
+    T_EQ(alarm(5), 0U, "alarm with nothing armed returns 0");
+    T_EQ(alarm(0), 5U, "alarm returns the seconds left");
+
+    /* Accounting. */
+    volatile double x = 0;
+    for (int i = 0; i < 20000000; i++)
+        x += i;
+    struct rusage ru;
+    T_OK(getrusage(RUSAGE_SELF, &ru), "getrusage");
+    T_TRUE(ru.ru_utime.tv_sec > 0 || ru.ru_utime.tv_usec > 0, "user time is counted");
+    struct tms tm;
+    T_TRUE(times(&tm) != (clock_t)-1, "times");
+
+    /* Scheduling. */
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    T_OK(sched_getaffinity(0, sizeof(set), &set), "sched_getaffinity");
+    T_TRUE(CPU_COUNT(&set) >= 1, "at least one CPU");
+    T_EQ(sched_getscheduler(0), SCHED_OTHER, "SCHED_OTHER");
+    errno = 0;
+    T_EQ(getpriority(PRIO_PROCESS, 0), 0, "nice 0");
+    T_OK(setpriority(PRIO_PROCESS, 0, 5), "setpriority 5");
+    T_EQ(getpriority(PRIO_PROCESS, 0), 5, "nice 5");
+    T_EQ(syscall(SYS_personality, 0xffffffffUL), 0L, "personality query: PER_LINUX");
+    return tap_done();
+}
