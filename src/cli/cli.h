@@ -3,6 +3,7 @@
 #define MOAT_CLI_CLI_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 /* Options that apply to every command (before or after the command name). */
 struct cli_global {
@@ -10,6 +11,11 @@ struct cli_global {
     const char *debug_log;
     bool debug;
     bool strace;
+    /* runc's global options, as Docker and containerd pass them. */
+    const char *root;       /* --root: state directory (default /run/moat) */
+    const char *log;        /* --log: where errors and warnings go */
+    bool log_json;          /* --log-format=json */
+    bool systemd_cgroup;    /* --systemd-cgroup (accepted; cgroups are not managed yet) */
 };
 
 extern struct cli_global g_cli;
@@ -20,8 +26,54 @@ int cli_parse_global(int argc, char **argv, int *i);
 /* Applies logging options; 0 or -1 (error printed). */
 int cli_apply_global(void);
 
+/* A command's option, runc style: --name, --name=VALUE, --name VALUE,
+ * -name, and -N for a one-letter SHORT. */
+struct cli_opt {
+    const char *name;
+    char short_name;   /* 0: none */
+    const char **value; /* takes a value; NULL for a flag */
+    bool *flag;
+};
+/* Parses the options of command CMD from ARGV[1]; global options are also
+ * accepted. *out_next is the first operand. 0, or -1 after printing an
+ * error (unknown option, missing value). "-h"/"--help" print USAGE and
+ * return 1. */
+int cli_parse_opts(const char *cmd, int argc, char **argv, const struct cli_opt *opts,
+                   const char *usage, int *out_next);
+
+/* Reports an error object and returns runc's failure status (1). */
+struct rt_err;
+
 int cmd_do(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
+int cmd_spec(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_state(int argc, char **argv);
+int cmd_kill(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_features(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+
+/* Shared by create and run (src/cli/create.c). */
+struct oci_container;
+struct oci_state;
+struct cli_create_opts {
+    const char *id;
+    const char *bundle;      /* default "." */
+    const char *pid_file;
+    const char *console_socket;
+};
+/* Creates the container: on success *out_pid is its kernel process (our
+ * child), left waiting for start. 0 or <0 with *err set (nothing left
+ * behind: no state directory, no process). */
+int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct rt_err **err);
+/* Starts created container ID (locks it). */
+int cli_start_container(const char *id, struct rt_err **err);
+/* The state root: --root or the default. */
+const char *cli_state_root(void);
 
 #define EXIT_MOAT_ERROR 125 /* moat itself failed, as env(1) and docker run use */
 

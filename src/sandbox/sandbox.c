@@ -1,8 +1,15 @@
 /*
  * Starting a sandbox: the CLI forks the kernel process as the first process
  * of a new PID namespace (so when the kernel dies, every stub dies with it)
- * with its own mount, IPC and UTS namespaces, then waits for it and passes
- * termination signals on.
+ * with its own mount, IPC and UTS namespaces.
+ *
+ * `moat do` (sandbox_run) waits for it and passes termination signals on.
+ * OCI `create` (sandbox_create) detaches it: the kernel process builds the
+ * sandbox, reports "ready" (or one error line) over a pipe, and blocks
+ * opening the state directory's exec.fifo for writing; `start` opens the
+ * fifo for reading, which releases it to run the app. Until then the
+ * termination signals end it (exit 128+N) so a created container can be
+ * killed; afterwards they go to the app.
  *
  * FIXME(issue 9): the kernel process's own confinement (pivot_root into an
  * empty directory, dropped capabilities, its seccomp allow-list).
@@ -11,15 +18,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kernel/mm/memfile.h"
@@ -31,7 +43,8 @@
 
 #define MEMFILE_SIZE (1ULL << 40)
 
-static const int g_forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+static const int g_forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+                                  SIGUSR2, SIGALRM, SIGWINCH, SIGCONT};
 
 static void *signal_thread(void *arg)
 {
@@ -57,21 +70,138 @@ static int write_file(const char *path, const char *text)
     return e;
 }
 
-/* The kernel process. Never returns. */
-static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gid_t gid)
+/* Where the kernel process reports a start-up failure: the log (for `moat
+ * do`) or, for `create`, one line on the sync pipe that the CLI prints. */
+static int g_sync_fd = -1;
+
+static void NORETURN setup_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void NORETURN setup_fail(const char *fmt, ...)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (g_sync_fd >= 0) {
+        char line[520];
+        int n = snprintf(line, sizeof(line), "E%s", msg);
+        if (write(g_sync_fd, line, (size_t)n) < 0) {
+            /* the CLI is gone; nothing else to tell */
+        }
+    } else {
+        log_error("%s", msg);
+    }
+    _exit(125);
+}
+
+static void created_signal(int sig)
+{
+    _exit(128 + sig);
+}
+
+static const int g_rlimit_kernel_only[] = {RLIMIT_AS, RLIMIT_DATA, RLIMIT_NPROC, RLIMIT_MEMLOCK,
+                                           RLIMIT_STACK, RLIMIT_RSS};
+
+static void apply_rlimits(const struct sandbox_config *cfg)
+{
+    for (size_t i = 0; i < cfg->rlimits_len; i++) {
+        const struct sandbox_rlimit *l = &cfg->rlimits[i];
+        bool skip = false;
+        for (size_t k = 0; k < ARRAY_SIZE(g_rlimit_kernel_only); k++)
+            if (g_rlimit_kernel_only[k] == l->resource)
+                skip = true;
+        /* FIXME(issue 7): these would limit the kernel process itself (its
+         * threads, its memory file mapping); they need per-sandbox limits
+         * in the kernel (struct sandbox_init). */
+        if (skip) {
+            log_debug("rlimit %d: not applied to the kernel process", l->resource);
+            continue;
+        }
+        struct rlimit rl = {.rlim_cur = l->soft, .rlim_max = l->hard};
+        if (setrlimit(l->resource, &rl) < 0)
+            setup_fail("process.rlimits: cannot set limit %d to %llu/%llu: %s", l->resource,
+                       (unsigned long long)l->soft, (unsigned long long)l->hard,
+                       strerror(errno));
+    }
+}
+
+static void setup_mounts(const struct sandbox_config *cfg, struct fs_struct *fs)
+{
+    if (cfg->mounts_len == 0)
+        return;
+    struct vfs_extra_mount *m = calloc(cfg->mounts_len, sizeof(*m));
+    if (!m)
+        setup_fail("mounts: out of memory");
+    for (size_t i = 0; i < cfg->mounts_len; i++) {
+        const struct sandbox_mount *s = &cfg->mounts[i];
+        m[i].kind = s->kind;
+        m[i].dest = s->dest;
+        m[i].mode = s->mode;
+        m[i].host_fd = -1;
+        if (s->kind == VFS_EXTRA_TMPFS)
+            continue;
+        m[i].host_fd = open(s->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (m[i].host_fd < 0) {
+            int e = errno;
+            setup_fail("mount `%s` on `%s`: %s%s", s->source, s->dest, strerror(e),
+                       e == ENOTDIR ? " (only directories can be bind-mounted yet)" : "");
+        }
+    }
+    size_t failed = 0;
+    int r = vfs_mount_extra(fs, m, cfg->mounts_len, &failed);
+    if (r < 0)
+        setup_fail("mount `%s` on `%s`: %s",
+                   cfg->mounts[failed].source ? cfg->mounts[failed].source : "tmpfs",
+                   cfg->mounts[failed].dest, strerror(-r));
+    free(m);
+}
+
+/* Waits (in the created state) until `start` opens the exec fifo. */
+static void wait_for_start(const char *fifo)
+{
+    struct sigaction sa = {.sa_handler = created_signal};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < ARRAY_SIZE(g_forwarded); i++)
+        if (g_forwarded[i] != SIGWINCH && g_forwarded[i] != SIGCONT)
+            sigaction(g_forwarded[i], &sa, NULL);
+    int fd;
+    while ((fd = open(fifo, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    if (fd < 0) {
+        log_error("cannot open %s: %s", fifo, strerror(errno));
+        _exit(125);
+    }
+    if (write(fd, "0", 1) != 1) {
+        log_error("start: writing %s: %s", fifo, strerror(errno));
+        _exit(125);
+    }
+    close(fd);
+}
+
+/* The kernel process. Never returns. */
+static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gid_t gid,
+                                 bool oci)
+{
+    if (!oci)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+    else
+        setsid();
     prctl(PR_SET_NAME, "moat-kernel");
 
     if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
         log_debug("cannot unshare mount/IPC/UTS namespaces: %s", strerror(errno));
     else
         mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+    /* FIXME(issue 6): the app's uname(2) does not read this yet. */
+    if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
+        log_debug("sethostname: %s", strerror(errno));
 
     int rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0) {
-        log_error("cannot open the sandbox root %s: %s", cfg->root, strerror(errno));
-        _exit(125);
+    if (rootfd < 0)
+        setup_fail("cannot open the sandbox root %s: %s", cfg->root, strerror(errno));
+    if (cfg->set_ids) {
+        uid = cfg->uid;
+        gid = cfg->gid;
     }
     struct sandbox_init init = {
         .argv = cfg->argv,
@@ -80,29 +210,46 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         .strace = cfg->strace,
         .cred = {uid, uid, uid, uid, gid, gid, gid, gid},
     };
-    for (int fd = 0; fd < 3; fd++)
-        init.host_stdio[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (oci && cfg->console_fd >= 0) {
+        /* The terminal becomes the kernel's controlling tty, so a hang-up or
+         * a resize reaches the sandbox. */
+        ioctl(cfg->console_fd, TIOCSCTTY, 0);
+        for (int fd = 0; fd < 3; fd++)
+            init.host_stdio[fd] = fcntl(cfg->console_fd, F_DUPFD_CLOEXEC, 3);
+        close(cfg->console_fd);
+    } else {
+        for (int fd = 0; fd < 3; fd++)
+            init.host_stdio[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    }
 
     g_platform = platform_lookup(cfg->platform);
-    if (!g_platform) {
-        log_error("unknown platform `%s` (available: ptrace)", cfg->platform);
-        _exit(125);
-    }
+    if (!g_platform)
+        setup_fail("unknown platform `%s` (available: ptrace)", cfg->platform);
     int r = memfile_init_limited(MEMFILE_SIZE, cfg->memory_limit);
-    if (r < 0) {
-        log_error("cannot create the memory file: %s", strerror(-r));
-        _exit(125);
-    }
+    if (r < 0)
+        setup_fail("cannot create the memory file: %s", strerror(-r));
     r = g_platform->init(g_memfile_fd);
-    if (r < 0) {
-        log_error("platform %s: cannot start: %s", g_platform->name, strerror(-r));
-        _exit(125);
-    }
+    if (r < 0)
+        setup_fail("platform %s: cannot start: %s", g_platform->name, strerror(-r));
     syscall_table_init();
     r = vfs_init(rootfd, &init.fs);
-    if (r < 0) {
-        log_error("cannot build the sandbox's file systems: %s", strerror(-r));
-        _exit(125);
+    if (r < 0)
+        setup_fail("cannot build the sandbox's file systems: %s", strerror(-r));
+    setup_mounts(cfg, init.fs);
+    apply_rlimits(cfg);
+    /* FIXME(issue 7): the app's own no_new_privs flag (task->no_new_privs)
+     * needs a field in struct sandbox_init; the kernel process sets it on
+     * itself meanwhile. */
+    if (cfg->no_new_privs)
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+
+    if (oci) {
+        if (write(g_sync_fd, "K", 1) != 1)
+            _exit(125);
+        close(g_sync_fd);
+        g_sync_fd = -1;
+        if (cfg->exec_fifo)
+            wait_for_start(cfg->exec_fifo);
     }
 
     /* Every kernel thread blocks host signals; one thread takes the ones
@@ -110,6 +257,8 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     sigset_t all, fwd;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (size_t i = 0; i < ARRAY_SIZE(g_forwarded); i++)
+        signal(g_forwarded[i], SIG_DFL);
     sigemptyset(&fwd);
     for (size_t i = 0; i < ARRAY_SIZE(g_forwarded); i++)
         sigaddset(&fwd, g_forwarded[i]);
@@ -138,16 +287,16 @@ static void forward_signal(int sig)
         kill(g_kernel_pid, sig);
 }
 
-int sandbox_run(const struct sandbox_config *cfg)
+/* New PID (and, unprivileged, user) namespace for the next child. */
+static int enter_namespaces(uid_t uid, gid_t gid, char *errbuf, size_t errsize)
 {
-    uid_t uid = getuid();
-    gid_t gid = getgid();
     int flags = CLONE_NEWPID;
     if (geteuid() != 0)
         flags |= CLONE_NEWUSER;
     if (unshare(flags) < 0) {
-        log_error("cannot create the sandbox's namespaces: %s", strerror(errno));
-        return 125;
+        int e = errno;
+        snprintf(errbuf, errsize, "cannot create the sandbox's namespaces: %s", strerror(e));
+        return -e;
     }
     if (flags & CLONE_NEWUSER) {
         char map[64];
@@ -159,18 +308,55 @@ int sandbox_run(const struct sandbox_config *cfg)
         if (r == 0)
             r = write_file("/proc/self/gid_map", map);
         if (r < 0) {
-            log_error("cannot map ids into the sandbox's user namespace: %s", strerror(-r));
-            return 125;
+            snprintf(errbuf, errsize, "cannot map ids into the sandbox's user namespace: %s",
+                     strerror(-r));
+            return r;
         }
     }
+    return 0;
+}
 
-    /* Forward termination signals; set up before the child exists so none
-     * is lost in between. */
+static void install_forwarding(void)
+{
     struct sigaction sa = {.sa_handler = forward_signal};
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     for (size_t i = 0; i < ARRAY_SIZE(g_forwarded); i++)
         sigaction(g_forwarded[i], &sa, NULL);
+}
+
+int sandbox_wait(pid_t pid)
+{
+    g_kernel_pid = pid;
+    install_forwarding();
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            log_error("lost the kernel process: %s", strerror(errno));
+            return 125;
+        }
+    }
+    g_kernel_pid = 0;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    log_error("the sandbox kernel died of signal %d (%s)", WTERMSIG(status),
+              strsignal(WTERMSIG(status)));
+    return 128 + WTERMSIG(status);
+}
+
+int sandbox_run(const struct sandbox_config *cfg)
+{
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    char err[256];
+    if (enter_namespaces(uid, gid, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 125;
+    }
+
+    /* Forward termination signals; set up before the child exists so none
+     * is lost in between. */
+    install_forwarding();
 
     fflush(NULL);
     pid_t pid = fork();
@@ -181,20 +367,104 @@ int sandbox_run(const struct sandbox_config *cfg)
     if (pid == 0) {
         for (size_t i = 0; i < ARRAY_SIZE(g_forwarded); i++)
             signal(g_forwarded[i], SIG_DFL);
-        kernel_main(cfg, uid, gid);
+        kernel_main(cfg, uid, gid, false);
     }
-    g_kernel_pid = pid;
+    return sandbox_wait(pid);
+}
 
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            log_error("lost the kernel process: %s", strerror(errno));
-            return 125;
-        }
+int sandbox_create(const struct sandbox_config *cfg, pid_t *out_pid, char *errbuf,
+                   size_t errsize)
+{
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    int r = enter_namespaces(uid, gid, errbuf, errsize);
+    if (r < 0)
+        return r;
+    int sync[2];
+    if (pipe2(sync, O_CLOEXEC) < 0) {
+        r = -errno;
+        snprintf(errbuf, errsize, "cannot create a pipe: %s", strerror(-r));
+        return r;
     }
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    log_error("the sandbox kernel died of signal %d (%s)", WTERMSIG(status),
-              strsignal(WTERMSIG(status)));
-    return 128 + WTERMSIG(status);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        r = -errno;
+        snprintf(errbuf, errsize, "cannot start the kernel process: %s", strerror(-r));
+        close(sync[0]);
+        close(sync[1]);
+        return r;
+    }
+    if (pid == 0) {
+        /* Keep only stdio, the sync pipe and the console: an inherited fd
+         * (the CLI's lock on the state directory above all) must not live
+         * as long as the container. */
+        struct sandbox_config c = *cfg;
+        close(sync[0]);
+        int hi_sync = fcntl(sync[1], F_DUPFD_CLOEXEC, 10);
+        int hi_cons = cfg->console_fd >= 0 ? fcntl(cfg->console_fd, F_DUPFD_CLOEXEC, 10) : -1;
+        g_sync_fd = hi_sync >= 0 ? dup3(hi_sync, 3, O_CLOEXEC) : -1;
+        c.console_fd = hi_cons >= 0 ? dup3(hi_cons, 4, O_CLOEXEC) : -1;
+        if (g_sync_fd < 0 || (cfg->console_fd >= 0 && c.console_fd < 0))
+            _exit(125);
+        close_range(c.console_fd >= 0 ? 5 : 4, ~0U, 0);
+        kernel_main(&c, uid, gid, true);
+    }
+    close(sync[1]);
+    if (cfg->console_fd >= 0)
+        close(cfg->console_fd);
+    char buf[600];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(buf) - 1 &&
+           ((n = read(sync[0], buf + len, sizeof(buf) - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+        if (n > 0)
+            len += (size_t)n;
+    close(sync[0]);
+    buf[len] = '\0';
+    if (len >= 1 && buf[0] == 'K') {
+        *out_pid = pid;
+        return 0;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (len >= 1 && buf[0] == 'E')
+        snprintf(errbuf, errsize, "%s", buf + 1);
+    else if (WIFSIGNALED(status))
+        snprintf(errbuf, errsize, "the sandbox kernel died of signal %d during set-up",
+                 WTERMSIG(status));
+    else
+        snprintf(errbuf, errsize, "the sandbox kernel exited with %d during set-up",
+                 WEXITSTATUS(status));
+    return -EIO;
+}
+
+int sandbox_start(const char *fifo, bool (*alive)(void *arg), void *arg)
+{
+    /* Non-blocking: a blocking open would hang forever if the kernel
+     * process died before opening its end. */
+    int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = -ESRCH;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, 50);
+        if (n < 0 && errno != EINTR) {
+            r = -errno;
+            break;
+        }
+        if (n > 0 && (p.revents & POLLIN)) {
+            char c;
+            if (read(fd, &c, 1) == 1) {
+                r = 0;
+                break;
+            }
+        }
+        if (!alive(arg))
+            break;
+    }
+    close(fd);
+    return r;
 }

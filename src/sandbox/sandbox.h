@@ -3,7 +3,24 @@
 #define MOAT_SANDBOX_SANDBOX_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "kernel/vfs/oci_mounts.h"
+
+struct sandbox_rlimit {
+    int resource; /* RLIMIT_* */
+    uint64_t soft, hard;
+};
+
+/* A mount to add inside the sandbox (OCI "mounts"). */
+struct sandbox_mount {
+    enum vfs_extra_kind kind;
+    const char *dest;   /* absolute, in the sandbox */
+    const char *source; /* binds: the host directory */
+    uint32_t mode;      /* tmpfs */
+};
 
 struct sandbox_config {
     char *const *argv;    /* the app's command line; argv[0] resolved in the sandbox */
@@ -13,6 +30,17 @@ struct sandbox_config {
     const char *platform; /* NULL: the default */
     bool strace;
     uint64_t memory_limit; /* bytes of memory the sandbox's apps may hold; 0: none */
+    /* OCI containers (sandbox_create) only: */
+    bool set_ids;         /* run the app as UID:GID (else the caller's ids) */
+    uint32_t uid, gid;
+    bool no_new_privs;
+    const char *hostname; /* NULL: unchanged */
+    const struct sandbox_rlimit *rlimits;
+    size_t rlimits_len;
+    const struct sandbox_mount *mounts;
+    size_t mounts_len;
+    const char *exec_fifo; /* the kernel waits until `start` opens it */
+    int console_fd;        /* >= 0: the app's stdio is this terminal (consumed) */
 };
 
 /* Runs the sandbox to completion: starts the kernel process in new
@@ -20,5 +48,25 @@ struct sandbox_config {
  * code the CLI should exit with (the app's, 128+signal, or 125 when the
  * sandbox could not start; the error is already printed). */
 int sandbox_run(const struct sandbox_config *cfg);
+
+/* `create`: starts the kernel process in new namespaces, detached from the
+ * caller (own session; it survives the CLI and is reparented to the
+ * caller's subreaper), builds the sandbox's file systems and mounts, then
+ * leaves the kernel waiting on CFG->exec_fifo. The kernel process exits
+ * with the app's status (128+N for signal N), or 125 if it could not start.
+ * Returns 0 and its pid, or -errno with a one-line reason in ERRBUF (the
+ * kernel process is then gone). */
+int sandbox_create(const struct sandbox_config *cfg, pid_t *out_pid, char *errbuf,
+                   size_t errsize);
+
+/* `start`: releases a created kernel process waiting on FIFO. Gives up
+ * with -ESRCH as soon as ALIVE(ARG) says the kernel process is gone, so a
+ * dead sandbox never makes `start` hang. 0 or -errno. */
+int sandbox_start(const char *fifo, bool (*alive)(void *arg), void *arg);
+
+/* Waits for our child PID (the kernel process) while forwarding the
+ * termination signals the CLI receives; returns the CLI's exit code as
+ * sandbox_run does. */
+int sandbox_wait(pid_t pid);
 
 #endif

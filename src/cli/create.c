@@ -1,0 +1,307 @@
+/* moat create: set up a container from an OCI bundle, ready to start. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "oci/config.h"
+#include "oci/err.h"
+#include "oci/state.h"
+#include "sandbox/sandbox.h"
+
+static const char g_create_usage[] =
+        "Usage: moat create [OPTIONS] ID\n"
+        "\n"
+        "Creates container ID from the bundle (a directory with config.json and the\n"
+        "root file system it names). The sandbox's kernel is started and waits;\n"
+        "`moat start ID` runs the container's process.\n"
+        "\n"
+        "Options:\n"
+        "  -b, --bundle DIR        the bundle (default: the current directory)\n"
+        "  --pid-file FILE         write the container's pid (the kernel process) to FILE\n"
+        "  --console-socket SOCK   send the terminal's master fd to this unix socket\n"
+        "                          (process.terminal: true)\n"
+        "  --no-pivot, --no-new-keyring, --preserve-fds N   accepted, no effect\n";
+
+/* Sends FD over the unix socket at PATH (SCM_RIGHTS), as runc does. */
+static int send_console(const char *path, int fd, struct rt_err **err)
+{
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return rt_err_make(err, errno, "--console-socket: socket");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        close(s);
+        return rt_err_make(err, ENAMETOOLONG, "--console-socket `%s`", path);
+    }
+    strcpy(sa.sun_path, path);
+    if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(s);
+        return rt_err_make(err, e, "--console-socket: connecting to `%s`", path);
+    }
+    char name[] = "/dev/ptmx";
+    struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof(cbuf));
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                         .msg_controllen = sizeof(cbuf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ssize_t n = sendmsg(s, &msg, 0);
+    int e = errno;
+    close(s);
+    if (n < 0)
+        return rt_err_make(err, e, "--console-socket: sending the terminal to `%s`", path);
+    return 0;
+}
+
+/* A new pty: the master goes to the console socket, *out_slave (opened
+ * without becoming our controlling tty) becomes the app's stdio. */
+static int make_console(const char *socket_path, int *out_slave, struct rt_err **err)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0)
+        return rt_err_make(err, errno, "process.terminal: opening /dev/ptmx");
+    char name[64];
+    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
+        int e = errno;
+        close(m);
+        return rt_err_make(err, e, "process.terminal: setting up the pty");
+    }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) {
+        int e = errno;
+        close(m);
+        return rt_err_make(err, e, "process.terminal: opening %s", name);
+    }
+    int r = send_console(socket_path, m, err);
+    close(m);
+    if (r < 0) {
+        close(s);
+        return r;
+    }
+    *out_slave = s;
+    return 0;
+}
+
+static int write_pid_file(const char *path, pid_t pid, struct rt_err **err)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s.moat-tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return rt_err_make(err, errno, "--pid-file `%s`", path);
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+    if (write(fd, buf, (size_t)n) != n) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return rt_err_make(err, e, "--pid-file `%s`", path);
+    }
+    close(fd);
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return rt_err_make(err, e, "--pid-file `%s`", path);
+    }
+    return 0;
+}
+
+static int build_mounts(const struct oci_config *c, struct sandbox_mount **out, size_t *out_len)
+{
+    struct sandbox_mount *m = calloc(c->mounts_len ? c->mounts_len : 1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < c->mounts_len; i++) {
+        const struct oci_mount *o = &c->mounts[i];
+        if (o->kind == OCI_MOUNT_TMPFS) {
+            m[n++] = (struct sandbox_mount){.kind = VFS_EXTRA_TMPFS, .dest = o->destination,
+                                            .mode = o->tmpfs_mode};
+        } else if (o->kind == OCI_MOUNT_BIND) {
+            struct stat st;
+            if (stat(o->source, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                /* FIXME(issue 7): file binds (Docker's /etc/hosts,
+                 * /etc/resolv.conf, /etc/hostname) need a kernel mount of a
+                 * single host file. */
+                rt_warn("config.json: mounts[%zu]: bind of the file `%s` on `%s` is not supported yet, skipped",
+                        i, o->source, o->destination);
+                continue;
+            }
+            if (!o->readonly)
+                rt_warn("config.json: mounts[%zu]: writes to `%s` stay in the sandbox's memory (read-write host binds are not supported yet)",
+                        i, o->destination);
+            m[n++] = (struct sandbox_mount){
+                    .kind = o->readonly ? VFS_EXTRA_BIND_RO : VFS_EXTRA_BIND_COPY,
+                    .dest = o->destination, .source = o->source};
+        }
+    }
+    *out = m;
+    *out_len = n;
+    return 0;
+}
+
+int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct rt_err **err)
+{
+    int r = oci_check_id(o->id, err);
+    if (r < 0)
+        return r;
+    struct oci_config *c;
+    r = oci_config_load(o->bundle ? o->bundle : ".", &c, err);
+    if (r < 0)
+        return r;
+    if (c->root_readonly)
+        rt_debug("root.readonly: the root's writes go to memory and never reach the bundle");
+    int console = -1;
+    if (c->terminal) {
+        if (!o->console_socket) {
+            if (isatty(STDIN_FILENO)) {
+                console = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+            } else {
+                r = rt_err_make(err, 0, "process.terminal is true: use --console-socket (or run from a terminal)");
+                goto out_config;
+            }
+        } else if ((r = make_console(o->console_socket, &console, err)) < 0) {
+            goto out_config;
+        }
+    } else if (o->console_socket) {
+        r = rt_err_make(err, 0, "--console-socket needs process.terminal: true in config.json");
+        goto out_config;
+    }
+
+    struct oci_container ct = {.dirfd = -1};
+    r = oci_container_new(cli_state_root(), o->id, &ct, err);
+    if (r < 0) {
+        if (console >= 0)
+            close(console);
+        goto out_config;
+    }
+    char fifo[PATH_MAX];
+    snprintf(fifo, sizeof(fifo), "%s/exec.fifo", ct.dir);
+    if (mkfifo(fifo, 0600) < 0) {
+        r = rt_err_make(err, errno, "creating `%s`", fifo);
+        if (console >= 0)
+            close(console);
+        goto out_remove;
+    }
+    struct sandbox_rlimit *rl = calloc(c->rlimits_len + 1, sizeof(*rl));
+    struct sandbox_mount *mounts = NULL;
+    size_t mounts_len = 0;
+    if (!rl || build_mounts(c, &mounts, &mounts_len) < 0) {
+        free(rl);
+        if (console >= 0)
+            close(console);
+        r = rt_err_make(err, ENOMEM, "create");
+        goto out_remove;
+    }
+    for (size_t i = 0; i < c->rlimits_len; i++)
+        rl[i] = (struct sandbox_rlimit){c->rlimits[i].resource, c->rlimits[i].soft,
+                                        c->rlimits[i].hard};
+    struct sandbox_config cfg = {
+            .argv = c->args,
+            .envp = c->env,
+            .cwd = c->cwd,
+            .root = c->rootfs,
+            .platform = g_cli.platform,
+            .strace = g_cli.strace,
+            .set_ids = true,
+            .uid = c->uid,
+            .gid = c->gid,
+            .no_new_privs = c->no_new_privileges,
+            .hostname = c->hostname,
+            .rlimits = rl,
+            .rlimits_len = c->rlimits_len,
+            .mounts = mounts,
+            .mounts_len = mounts_len,
+            .exec_fifo = fifo,
+            .console_fd = console,
+    };
+    char msg[512];
+    pid_t pid;
+    r = sandbox_create(&cfg, &pid, msg, sizeof(msg));
+    free(rl);
+    free(mounts);
+    if (r < 0) {
+        r = rt_err_make(err, 0, "%s", msg);
+        goto out_remove;
+    }
+    struct oci_state st = {
+            .id = (char *)o->id,
+            .bundle = c->bundle,
+            .rootfs = c->rootfs,
+            .created = oci_now_rfc3339(),
+            .owner = NULL,
+            .pid = pid,
+            .annotations = (struct json *)c->annotations,
+    };
+    bool zombie;
+    st.start_time = oci_pid_start_time(pid, &zombie);
+    r = oci_state_write(&ct, &st, err);
+    free(st.created);
+    if (r == 0 && o->pid_file)
+        r = write_pid_file(o->pid_file, pid, err);
+    if (r < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        goto out_remove;
+    }
+    *out_pid = pid;
+    oci_container_close(&ct);
+    oci_config_free(c);
+    return 0;
+
+out_remove:
+    oci_container_remove(&ct, NULL);
+    oci_container_close(&ct);
+out_config:
+    oci_config_free(c);
+    return r;
+}
+
+int cmd_create(int argc, char **argv)
+{
+    struct cli_create_opts o = {0};
+    const char *preserve = NULL;
+    bool no_pivot = false, no_keyring = false;
+    const struct cli_opt opts[] = {
+            {"bundle", 'b', &o.bundle, NULL},
+            {"pid-file", 0, &o.pid_file, NULL},
+            {"console-socket", 0, &o.console_socket, NULL},
+            {"preserve-fds", 0, &preserve, NULL},
+            {"no-pivot", 0, NULL, &no_pivot},
+            {"no-new-keyring", 0, NULL, &no_keyring},
+            {NULL, 0, NULL, NULL},
+    };
+    int i;
+    int r = cli_parse_opts("create", argc, argv, opts, g_create_usage, &i);
+    if (r != 0)
+        return r > 0 ? 0 : 1;
+    if (cli_apply_global() < 0)
+        return 1;
+    struct rt_err *err = NULL;
+    if (i + 1 != argc) {
+        rt_err_make(&err, 0, "create: %s; see moat create --help",
+                    i >= argc ? "missing the container id" : "too many arguments");
+        return rt_err_report(&err);
+    }
+    o.id = argv[i];
+    pid_t pid;
+    if (cli_create_container(&o, &pid, &err) < 0)
+        return rt_err_report(&err);
+    return 0;
+}

@@ -1,0 +1,75 @@
+/* moat delete: remove a container. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "oci/err.h"
+#include "oci/state.h"
+
+static const char g_delete_usage[] =
+        "Usage: moat delete [--force] ID\n"
+        "\n"
+        "Removes container ID's state. A created container is killed first; a\n"
+        "running one only with --force (SIGKILL to the whole sandbox).\n";
+
+/* Kills the kernel process and waits (bounded) until it is gone. */
+static int kill_and_wait(const struct oci_state *s, struct rt_err **err)
+{
+    if (kill(s->pid, SIGKILL) < 0 && errno != ESRCH)
+        return rt_err_make(err, errno, "kill %d", (int)s->pid);
+    for (int i = 0; i < 1000; i++) {
+        if (!oci_pid_alive(s->pid, s->start_time))
+            return 0;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return rt_err_make(err, ETIMEDOUT, "the sandbox (pid %d) did not die", (int)s->pid);
+}
+
+int cmd_delete(int argc, char **argv)
+{
+    bool force = false;
+    const struct cli_opt opts[] = {{"force", 'f', NULL, &force}, {NULL, 0, NULL, NULL}};
+    int i;
+    int r = cli_parse_opts("delete", argc, argv, opts, g_delete_usage, &i);
+    if (r != 0)
+        return r > 0 ? 0 : 1;
+    if (cli_apply_global() < 0)
+        return 1;
+    struct rt_err *err = NULL;
+    if (i + 1 != argc) {
+        rt_err_make(&err, 0, "delete: %s; see moat delete --help",
+                    i >= argc ? "missing the container id" : "too many arguments");
+        return rt_err_report(&err);
+    }
+    const char *id = argv[i];
+    struct oci_container ct = {.dirfd = -1};
+    if (oci_container_open(cli_state_root(), id, true, &ct, &err) < 0) {
+        /* runc: deleting a missing container with --force succeeds. */
+        if (force && err && err->errnum == 0) {
+            rt_err_free(&err);
+            return 0;
+        }
+        return rt_err_report(&err);
+    }
+    struct oci_state s;
+    if (oci_state_read(&ct, &s, &err) < 0) {
+        /* A half-written state (a create that crashed): nothing runs. */
+        rt_err_free(&err);
+        oci_container_remove(&ct, &err);
+        oci_container_close(&ct);
+        return err ? rt_err_report(&err) : 0;
+    }
+    enum oci_status st = oci_state_status(&ct, &s);
+    if (st == OCI_RUNNING && !force)
+        rt_err_make(&err, 0, "cannot delete container `%s` that is not stopped: running", id);
+    else if (st != OCI_STOPPED)
+        kill_and_wait(&s, &err);
+    if (!err)
+        oci_container_remove(&ct, &err);
+    oci_state_free(&s);
+    oci_container_close(&ct);
+    return err ? rt_err_report(&err) : 0;
+}

@@ -1,0 +1,174 @@
+/* Extra mounts from an OCI bundle: tmpfs and host-directory binds. */
+#include "kernel/vfs/oci_mounts.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "kernel/fs/fs.h"
+#include "kernel/host/host_fs.h"
+#include "kernel/task/task.h"
+#include "kernel/vfs/vfs_fs.h"
+#include "kernel/vfs/vfs_internal.h"
+
+static const struct cred g_root_cred; /* mount points are made as root */
+
+/* Follows mounts stacked on CUR (a counted path, updated in place). */
+static void cross_mounts(struct path *cur)
+{
+    struct mount *m;
+    while ((m = lookup_mnt(cur->mnt, cur->dentry))) {
+        dentry_get(m->root);
+        dentry_put(cur->dentry);
+        cur->mnt = m;
+        cur->dentry = m->root;
+    }
+}
+
+/* The directory at absolute PATH from ROOT, making missing components
+ * (0755, root-owned) as it goes. Symlinks are not followed: an OCI
+ * destination that crosses one is refused (-ELOOP), as it could point
+ * anywhere. *out is a new reference. */
+static int walk_make_dirs(const struct path *root, const char *path, struct path *out)
+{
+    struct path cur = *root;
+    path_get(&cur);
+    cross_mounts(&cur);
+    char name[256];
+    int r = 0;
+    for (const char *p = path; *p;) {
+        while (*p == '/')
+            p++;
+        size_t n = strcspn(p, "/");
+        if (n == 0)
+            break;
+        if (n >= sizeof(name)) {
+            r = -ENAMETOOLONG;
+            goto out_put;
+        }
+        memcpy(name, p, n);
+        name[n] = '\0';
+        p += n;
+        if (strcmp(name, ".") == 0)
+            continue;
+        if (strcmp(name, "..") == 0) {
+            r = -EINVAL;
+            goto out_put;
+        }
+        struct dentry *d;
+        pthread_mutex_lock(&g_vfs_ns_lock);
+        r = d_lookup(cur.dentry, name, true, &d);
+        if (r < 0) {
+            pthread_mutex_unlock(&g_vfs_ns_lock);
+            goto out_put;
+        }
+        struct inode *inode = dentry_inode(d);
+        if (!inode) {
+            struct inode *dir = dentry_inode(cur.dentry);
+            r = dir->ops->create ? dir->ops->create(dir, name, VFS_S_IFDIR | 0755, 0,
+                                                    &g_root_cred, &inode)
+                                 : -EROFS;
+            inode_put(dir);
+            if (r == 0)
+                d_instantiate(d, inode);
+        }
+        pthread_mutex_unlock(&g_vfs_ns_lock);
+        if (r == 0 && !inode_is_dir(inode))
+            r = inode_is_lnk(inode) ? -ELOOP : -ENOTDIR;
+        inode_put(inode);
+        if (r < 0) {
+            dentry_put(d);
+            goto out_put;
+        }
+        dentry_put(cur.dentry);
+        cur.dentry = d;
+        cross_mounts(&cur);
+    }
+    *out = cur;
+    return 0;
+out_put:
+    path_put(&cur);
+    return r;
+}
+
+/* The root inode of the file system M asks for (new reference). */
+static int make_fs(const struct vfs_extra_mount *m, struct inode **out)
+{
+    int r;
+    switch (m->kind) {
+    case VFS_EXTRA_TMPFS:
+        return tmpfs_new(m->mode & 07777, out);
+    case VFS_EXTRA_BIND_RO:
+        return hostfs_new(m->host_fd, out);
+    case VFS_EXTRA_BIND_COPY: {
+        struct inode *lower, *upper;
+        r = hostfs_new(m->host_fd, &lower);
+        if (r < 0)
+            return r;
+        r = tmpfs_new(0755, &upper);
+        if (r < 0) {
+            inode_put(lower);
+            return r;
+        }
+        r = overlay_new(lower, upper, out);
+        inode_put(lower);
+        inode_put(upper);
+        return r;
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
+static int mount_one(const struct path *root, const struct vfs_extra_mount *m)
+{
+    struct path at;
+    int r = walk_make_dirs(root, m->dest, &at);
+    if (r < 0) {
+        if (m->kind != VFS_EXTRA_TMPFS)
+            host_fs_close(m->host_fd);
+        return r;
+    }
+    struct inode *fsroot;
+    r = make_fs(m, &fsroot);
+    if (r < 0) {
+        path_put(&at);
+        return r;
+    }
+    struct dentry *d = dentry_new_root(fsroot);
+    struct vfs_sb *sb = fsroot->sb;
+    inode_put(fsroot);
+    if (!d) {
+        path_put(&at);
+        return -ENOMEM;
+    }
+    r = vfs_mount(&at, sb, d, NULL);
+    dentry_put(d);
+    path_put(&at);
+    return r;
+}
+
+int vfs_mount_extra(struct fs_struct *fs, const struct vfs_extra_mount *m, size_t n,
+                    size_t *out_failed)
+{
+    struct path root;
+    pthread_mutex_lock(&fs->lock);
+    root = fs->root;
+    path_get(&root);
+    pthread_mutex_unlock(&fs->lock);
+    int r = 0;
+    size_t i = 0;
+    for (; i < n; i++) {
+        r = mount_one(&root, &m[i]);
+        if (r < 0)
+            break;
+    }
+    if (r < 0) {
+        *out_failed = i;
+        for (size_t k = i + 1; k < n; k++)
+            if (m[k].kind != VFS_EXTRA_TMPFS)
+                host_fs_close(m[k].host_fd);
+    }
+    path_put(&root);
+    return r;
+}

@@ -1,0 +1,40 @@
+/*
+ * Extra mounts an OCI bundle asks for (config.json "mounts"), added to the
+ * sandbox's mount tree after vfs_init and before the first task runs.
+ * The mount points are made in the root's overlay (in memory) when missing;
+ * the host rootfs is never modified.
+ *
+ * FIXME(issue 7): these mounts are not in vfs_init's mount table yet, so
+ * /proc/PID/mounts does not list them (init.c's mount_record is static).
+ */
+#ifndef MOAT_KERNEL_VFS_OCI_MOUNTS_H
+#define MOAT_KERNEL_VFS_OCI_MOUNTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fs_struct;
+
+enum vfs_extra_kind {
+    VFS_EXTRA_TMPFS,     /* a new tmpfs with MODE */
+    VFS_EXTRA_BIND_RO,   /* the host directory HOST_FD, read-only (hostfs) */
+    VFS_EXTRA_BIND_COPY, /* the host directory HOST_FD with an in-memory upper layer:
+                            writes stay in the sandbox (hostfs is read-only) */
+    VFS_EXTRA_KIND_MAX
+};
+
+struct vfs_extra_mount {
+    enum vfs_extra_kind kind;
+    const char *dest;  /* absolute path in the sandbox */
+    int host_fd;       /* binds: an O_DIRECTORY fd (consumed, also on error) */
+    uint32_t mode;     /* tmpfs: root directory mode */
+};
+
+/* Mounts M[0..N) in order on the root of FS (borrowed). Stops at the first
+ * failure: returns -errno and *out_failed is its index. Fds of mounts not
+ * reached are closed. */
+int vfs_mount_extra(struct fs_struct *fs, const struct vfs_extra_mount *m, size_t n,
+                    size_t *out_failed);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * config.json (OCI runtime-spec 1.x) as moat uses it. Parsing validates
+ * every field moat reads and names the field at fault; fields moat does
+ * not implement yet produce a warning naming them.
+ */
+#ifndef MOAT_OCI_CONFIG_H
+#define MOAT_OCI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oci/err.h"
+#include "oci/json.h"
+
+enum oci_mount_kind {
+    OCI_MOUNT_BUILTIN, /* already provided by the sandbox's kernel (proc, sysfs, /dev ...) */
+    OCI_MOUNT_TMPFS,
+    OCI_MOUNT_BIND,
+    OCI_MOUNT_IGNORED, /* unsupported type: warned about and skipped */
+    OCI_MOUNT_KIND_MAX
+};
+
+struct oci_mount {
+    char *destination; /* absolute path in the container */
+    char *type;        /* "" when absent */
+    char *source;      /* for binds: absolute host path (resolved against the bundle) */
+    enum oci_mount_kind kind;
+    bool readonly;
+    uint32_t tmpfs_mode; /* tmpfs mode= option, default 01777 */
+};
+
+struct oci_rlimit {
+    int resource; /* RLIMIT_* */
+    uint64_t soft, hard;
+};
+
+enum oci_ns_type {
+    OCI_NS_PID, OCI_NS_NETWORK, OCI_NS_MOUNT, OCI_NS_IPC, OCI_NS_UTS, OCI_NS_USER,
+    OCI_NS_CGROUP, OCI_NS_TIME, OCI_NS_MAX
+};
+
+struct oci_namespace {
+    enum oci_ns_type type;
+    char *path; /* NULL: a new one */
+};
+
+struct oci_config {
+    struct json *doc;        /* the whole document */
+    char *oci_version;
+    char *bundle;            /* absolute */
+    /* process */
+    char **args;             /* NULL-terminated */
+    char **env;              /* NULL-terminated */
+    char *cwd;
+    uint32_t uid, gid;
+    bool terminal;
+    bool no_new_privileges;
+    struct oci_rlimit *rlimits;
+    size_t rlimits_len;
+    /* root */
+    char *rootfs;            /* absolute host path */
+    bool root_readonly;
+    char *hostname;          /* NULL if absent */
+    struct oci_mount *mounts;
+    size_t mounts_len;
+    struct oci_namespace *namespaces;
+    size_t namespaces_len;
+    const struct json *annotations; /* in DOC; NULL if absent */
+};
+
+/* Loads BUNDLE/config.json. *out is new (oci_config_free). <0 with *err set. */
+int oci_config_load(const char *bundle, struct oci_config **out, struct rt_err **err);
+void oci_config_free(struct oci_config *c);
+
+const char *oci_ns_name(enum oci_ns_type t);
+
+#endif

@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""OCI lifecycle of `moat` against runc: the same bundles driven through both
+runtimes, comparing what a caller such as containerd observes (state JSON
+fields, statuses, exit codes, signals, errors for bad bundles, leftovers).
+
+Usage: test_lifecycle.py MOAT   (runc is used when installed; its half of
+each comparison is skipped otherwise)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+MOAT = None
+RUNC = shutil.which("runc")
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+TIMEOUT = 20
+APPLETS = ["sh", "echo", "sleep", "true", "false", "cat", "ls", "id", "env", "pwd",
+           "touch", "hostname", "test", "mkdir"]
+
+
+def make_rootfs(path):
+    os.makedirs(os.path.join(path, "bin"))
+    for d in ("proc", "dev", "sys", "tmp", "etc"):
+        os.makedirs(os.path.join(path, d), exist_ok=True)
+    shutil.copy(BUSYBOX, os.path.join(path, "bin", "busybox"))
+    for a in APPLETS:
+        os.symlink("busybox", os.path.join(path, "bin", a))
+
+
+def base_config(args, **process):
+    proc = {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
+            "env": ["PATH=/bin", "HOME=/root"], "cwd": "/", "noNewPrivileges": True}
+    proc.update(process)
+    return {
+        "ociVersion": "1.0.2",
+        "process": proc,
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "oci-test",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "mode=1777"]},
+        ],
+        "linux": {"namespaces": [{"type": t} for t in
+                                 ("pid", "ipc", "uts", "mount", "network")]},
+        "annotations": {"org.example.test": "yes"},
+    }
+
+
+class Runtime:
+    def __init__(self, name, binary, root):
+        self.name, self.binary, self.root = name, binary, root
+        self.ids = set()
+
+    def cmd(self, *args):
+        return [self.binary, "--root", self.root] + list(args)
+
+    def run(self, *args, timeout=TIMEOUT, stdin=subprocess.DEVNULL):
+        """Runs a command whose output we read (not one that leaves a
+        container holding its stdio)."""
+        return subprocess.run(self.cmd(*args), stdin=stdin, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def run_files(self, outdir, *args, timeout=TIMEOUT):
+        """Runs create / run -d: the container inherits stdio, so it goes
+        to files. Returns (returncode, stdout path, stderr text)."""
+        tag = "-".join(a.replace("/", "_") for a in args[-1:])
+        out = os.path.join(outdir, "%s-%s-%d.out" % (self.name, tag, time.monotonic_ns()))
+        err = out[:-4] + ".err"
+        with open(out, "wb") as o, open(err, "wb") as e:
+            p = subprocess.run(self.cmd(*args), stdin=subprocess.DEVNULL, stdout=o, stderr=e,
+                               timeout=timeout)
+        with open(err) as f:
+            return p.returncode, out, f.read()
+
+    def state(self, cid):
+        p = self.run("state", cid)
+        if p.returncode != 0:
+            return None
+        return json.loads(p.stdout)
+
+    def wait_status(self, cid, want, timeout=10):
+        end = time.monotonic() + timeout
+        st = None
+        while time.monotonic() < end:
+            st = self.state(cid)
+            if st and st["status"] == want:
+                return st
+            time.sleep(0.05)
+        raise AssertionError("%s: %s never became %s (last: %s)" % (self.name, cid, want, st))
+
+    def cleanup(self):
+        for cid in list(self.ids):
+            st = self.state(cid)
+            if st and st["status"] != "stopped":
+                self.run("kill", cid, "KILL")
+            self.run("delete", "--force", cid)
+        self.ids.clear()
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+class Lifecycle(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="moat-oci-")
+        self.rootfs = os.path.join(self.tmp, "rootfs-src")
+        make_rootfs(self.rootfs)
+        self.runtimes = [Runtime("moat", MOAT, os.path.join(self.tmp, "state-moat"))]
+        if RUNC and os.geteuid() == 0:
+            self.runtimes.append(Runtime("runc", RUNC, os.path.join(self.tmp, "state-runc")))
+
+    def tearDown(self):
+        for rt in self.runtimes:
+            rt.cleanup()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    _n = 0
+
+    def bundle(self, config, rootfs=True, raw=None):
+        Lifecycle._n += 1
+        b = os.path.join(self.tmp, "bundle%d" % Lifecycle._n)
+        os.makedirs(b)
+        if rootfs:
+            shutil.copytree(self.rootfs, os.path.join(b, "rootfs"), symlinks=True)
+        if raw is not None:
+            with open(os.path.join(b, "config.json"), "w") as f:
+                f.write(raw)
+        elif config is not None:
+            with open(os.path.join(b, "config.json"), "w") as f:
+                json.dump(config, f)
+        return b
+
+    def create(self, rt, cid, bundle, *extra):
+        rt.ids.add(cid)
+        rc, out, err = rt.run_files(self.tmp, "create", "--bundle", bundle, *extra, cid)
+        self.assertEqual(rc, 0, "%s create: %s" % (rt.name, err))
+        return out
+
+    # ---- tests ----
+
+    def test_version_and_features(self):
+        p = subprocess.run([MOAT, "--version"], capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("moat version", p.stdout)
+        p = subprocess.run([MOAT, "features"], capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0)
+        f = json.loads(p.stdout)
+        self.assertIn("ociVersionMax", f)
+        self.assertIn("pid", f["linux"]["namespaces"])
+
+    def test_spec(self):
+        docs = {}
+        for rt in self.runtimes:
+            d = os.path.join(self.tmp, "spec-" + rt.name)
+            os.makedirs(d)
+            p = subprocess.run([rt.binary, "spec", "--bundle", d], capture_output=True,
+                               text=True, timeout=TIMEOUT)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(os.path.join(d, "config.json")) as f:
+                docs[rt.name] = json.load(f)
+            p = subprocess.run([rt.binary, "spec", "--bundle", d], capture_output=True,
+                               text=True, timeout=TIMEOUT)
+            self.assertNotEqual(p.returncode, 0, "%s spec overwrote config.json" % rt.name)
+        m = docs["moat"]
+        self.assertEqual(m["root"]["path"], "rootfs")
+        self.assertEqual(m["process"]["args"], ["sh"])
+        if "runc" in docs:
+            r = docs["runc"]
+            for key in ("ociVersion", "process", "root", "hostname", "mounts", "linux"):
+                self.assertIn(key, m)
+                self.assertIn(key, r)
+            self.assertEqual(m["process"]["args"], r["process"]["args"])
+            self.assertEqual(m["process"]["cwd"], r["process"]["cwd"])
+            self.assertEqual(m["root"], r["root"])
+            self.assertEqual(sorted(x["destination"] for x in m["mounts"]),
+                             sorted(x["destination"] for x in r["mounts"]))
+
+    def test_run_exit_code_and_output(self):
+        b = self.bundle(base_config(["sh", "-c", "echo hello; exit 3"]))
+        for rt in self.runtimes:
+            rt.ids.add("r1")
+            p = rt.run("run", "--bundle", b, "r1")
+            self.assertEqual(p.returncode, 3, "%s: %s" % (rt.name, p.stderr))
+            self.assertEqual(p.stdout, "hello\n", rt.name)
+            self.assertIsNone(rt.state("r1"), "%s run left its state" % rt.name)
+
+    def test_create_start_state_delete(self):
+        b = self.bundle(base_config(["sh", "-c", "sleep 1; echo done"]))
+        seen = {}
+        for rt in self.runtimes:
+            out = self.create(rt, "c1", b)
+            st = rt.state("c1")
+            self.assertEqual(st["status"], "created", rt.name)
+            self.assertEqual(st["id"], "c1")
+            self.assertEqual(st["bundle"], b)
+            self.assertGreater(st["pid"], 0)
+            self.assertTrue(pid_alive(st["pid"]))
+            self.assertEqual(st.get("annotations"), {"org.example.test": "yes"}, rt.name)
+            self.assertTrue(st["ociVersion"].startswith("1."))
+            keys_created = set(st)
+            p = rt.run("start", "c1")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(rt.state("c1")["status"], "running", rt.name)
+            # starting twice is an error
+            self.assertNotEqual(rt.run("start", "c1").returncode, 0, rt.name)
+            st = rt.wait_status("c1", "stopped")
+            self.assertEqual(st["pid"], 0, rt.name)
+            with open(out) as f:
+                self.assertEqual(f.read(), "done\n", rt.name)
+            p = rt.run("delete", "c1")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIsNone(rt.state("c1"))
+            self.assertNotEqual(rt.run("delete", "c1").returncode, 0)
+            seen[rt.name] = keys_created
+        if "runc" in seen:
+            self.assertEqual(seen["moat"] - {"rootfs"}, seen["runc"] - {"rootfs"})
+
+    def test_pid_file_and_list(self):
+        b = self.bundle(base_config(["sleep", "30"]))
+        for rt in self.runtimes:
+            pidfile = os.path.join(self.tmp, rt.name + ".pid")
+            self.create(rt, "p1", b, "--pid-file", pidfile)
+            with open(pidfile) as f:
+                self.assertEqual(int(f.read()), rt.state("p1")["pid"], rt.name)
+            p = rt.run("list", "--format", "json")
+            self.assertEqual(p.returncode, 0)
+            lst = json.loads(p.stdout)
+            self.assertEqual([(c["id"], c["status"]) for c in lst], [("p1", "created")])
+            p = rt.run("list", "-q")
+            self.assertEqual(p.stdout.split(), ["p1"])
+            # deleting a created container kills it, without --force
+            p = rt.run("delete", "p1")
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+
+    def check_kill(self, sig_arg, want_exit):
+        b = self.bundle(base_config(["sleep", "30"]))
+        for rt in self.runtimes:
+            self.create(rt, "k1", b)
+            pid = rt.state("k1")["pid"]
+            self.assertEqual(rt.run("start", "k1").returncode, 0)
+            p = rt.run("kill", "k1", sig_arg)
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+            rt.wait_status("k1", "stopped")
+            self.assertFalse(pid_alive(pid))
+            # the container is gone: kill fails, delete works
+            self.assertNotEqual(rt.run("kill", "k1", "KILL").returncode, 0, rt.name)
+            self.assertEqual(rt.run("delete", "k1").returncode, 0)
+        del want_exit
+
+    def test_kill_by_name(self):
+        self.check_kill("SIGKILL", 137)
+
+    def test_kill_by_number(self):
+        self.check_kill("9", 137)
+
+    def test_kill_term_default(self):
+        b = self.bundle(base_config(["sh", "-c", "trap 'exit 7' TERM; sleep 30 & wait"]))
+        for rt in self.runtimes:
+            self.create(rt, "t1", b)
+            self.assertEqual(rt.run("start", "t1").returncode, 0)
+            time.sleep(0.3)
+            p = rt.run("kill", "t1")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            rt.wait_status("t1", "stopped")
+
+    def test_kill_bad_signal(self):
+        b = self.bundle(base_config(["sleep", "30"]))
+        for rt in self.runtimes:
+            self.create(rt, "s1", b)
+            self.assertNotEqual(rt.run("kill", "s1", "NOSUCHSIG").returncode, 0, rt.name)
+            self.assertEqual(rt.state("s1")["status"], "created")
+
+    def test_delete_running_needs_force(self):
+        b = self.bundle(base_config(["sleep", "30"]))
+        for rt in self.runtimes:
+            self.create(rt, "d1", b)
+            pid = rt.state("d1")["pid"]
+            rt.run("start", "d1")
+            p = rt.run("delete", "d1")
+            self.assertNotEqual(p.returncode, 0, rt.name)
+            self.assertEqual(rt.state("d1")["status"], "running")
+            p = rt.run("delete", "--force", "d1")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIsNone(rt.state("d1"))
+            self.assertFalse(pid_alive(pid))
+
+    def test_duplicate_id(self):
+        b = self.bundle(base_config(["sleep", "30"]))
+        for rt in self.runtimes:
+            self.create(rt, "dup", b)
+            rc, _, err = rt.run_files(self.tmp, "create", "--bundle", b, "dup")
+            self.assertNotEqual(rc, 0, rt.name)
+            self.assertEqual(rt.state("dup")["status"], "created")
+
+    def test_process_fields(self):
+        cfg = base_config(["sh", "-c", "echo $FOO; pwd; id -u; id -g"],
+                          env=["PATH=/bin", "FOO=bar"], cwd="/tmp", user={"uid": 1000, "gid": 1001})
+        b = self.bundle(cfg)
+        for rt in self.runtimes:
+            rt.ids.add("f1")
+            p = rt.run("run", "--bundle", b, "f1")
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+            self.assertEqual(p.stdout.split(), ["bar", "/tmp", "1000", "1001"], rt.name)
+
+    def test_tmpfs_mount(self):
+        b = self.bundle(base_config(["sh", "-c", "echo x > /tmp/f && cat /tmp/f"]))
+        for rt in self.runtimes:
+            rt.ids.add("m1")
+            p = rt.run("run", "--bundle", b, "m1")
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+            self.assertEqual(p.stdout, "x\n", rt.name)
+        self.assertFalse(os.path.exists(os.path.join(b, "rootfs", "tmp", "f")))
+
+    def test_bind_mount(self):
+        host = os.path.join(self.tmp, "hostdir")
+        os.makedirs(host)
+        with open(os.path.join(host, "greeting"), "w") as f:
+            f.write("from the host\n")
+        cfg = base_config(["cat", "/data/greeting"])
+        cfg["mounts"].append({"destination": "/data", "type": "bind", "source": host,
+                              "options": ["rbind", "ro"]})
+        b = self.bundle(cfg)
+        for rt in self.runtimes:
+            rt.ids.add("b1")
+            p = rt.run("run", "--bundle", b, "b1")
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+            self.assertEqual(p.stdout, "from the host\n", rt.name)
+
+    def check_bad_bundle(self, bundle, field):
+        for rt in self.runtimes:
+            rt.ids.add("bad")
+            rc, _, err = rt.run_files(self.tmp, "create", "--bundle", bundle, "bad")
+            self.assertNotEqual(rc, 0, "%s accepted a bad bundle" % rt.name)
+            self.assertIsNone(rt.state("bad"), "%s left state behind" % rt.name)
+            if rt.name == "moat":
+                lines = [l for l in err.splitlines() if l.strip()]
+                self.assertEqual(len(lines), 1, err)
+                self.assertIn(field, lines[0])
+                self.assertFalse(os.path.exists(os.path.join(rt.root, "bad")))
+        out = subprocess.run(["ps", "-eo", "stat,args"], capture_output=True, text=True).stdout
+        self.assertNotIn(bundle, out)
+
+    def test_bad_missing_config(self):
+        self.check_bad_bundle(self.bundle(None), "config.json")
+
+    def test_bad_invalid_json(self):
+        self.check_bad_bundle(self.bundle(None, raw='{"ociVersion": "1.0.2", "process": {'),
+                              "invalid JSON")
+
+    def test_bad_missing_rootfs(self):
+        self.check_bad_bundle(self.bundle(base_config(["true"]), rootfs=False), "root.path")
+
+    def test_bad_mount_source(self):
+        cfg = base_config(["true"])
+        cfg["mounts"].append({"destination": "/data", "type": "bind",
+                              "source": "/nonexistent/moat-test", "options": ["rbind"]})
+        self.check_bad_bundle(self.bundle(cfg), "mounts[3].source")
+
+    def test_bad_namespace_type(self):
+        cfg = base_config(["true"])
+        cfg["linux"]["namespaces"].append({"type": "bogus"})
+        self.check_bad_bundle(self.bundle(cfg), "linux.namespaces[5].type")
+
+    def test_missing_container(self):
+        for rt in self.runtimes:
+            for args in (("state", "nope"), ("start", "nope"), ("kill", "nope", "KILL"),
+                         ("delete", "nope")):
+                p = rt.run(*args)
+                self.assertNotEqual(p.returncode, 0, "%s %s" % (rt.name, args))
+
+    def test_crashed_sandbox_is_stopped(self):
+        """A kernel process that dies (SIGKILL from outside) is reported
+        stopped at once; start then fails instead of hanging."""
+        b = self.bundle(base_config(["sleep", "30"]))
+        for rt in self.runtimes:
+            self.create(rt, "x1", b)
+            pid = rt.state("x1")["pid"]
+            os.kill(pid, signal.SIGKILL)
+            rt.wait_status("x1", "stopped", timeout=5)
+            p = rt.run("start", "x1", timeout=10)
+            self.assertNotEqual(p.returncode, 0, rt.name)
+            self.assertEqual(rt.run("delete", "x1").returncode, 0)
+
+
+if __name__ == "__main__":
+    MOAT = os.path.abspath(sys.argv.pop(1))
+    if os.geteuid() != 0:
+        print("SKIP: the OCI lifecycle tests need root")
+        sys.exit(77)
+    unittest.main(verbosity=2)
