@@ -188,10 +188,16 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         setsid();
     prctl(PR_SET_NAME, "moat-kernel");
 
-    if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+    if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
         log_debug("cannot unshare mount/IPC/UTS namespaces: %s", strerror(errno));
-    else
+    } else {
         mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+        /* The kernel's own /proc shows its PID namespace (the stubs' pids,
+         * which the platforms read for CPU times). The sandbox never sees
+         * it: its /proc is moat's procfs. */
+        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            log_debug("cannot mount the kernel's /proc: %s", strerror(errno));
+    }
     /* FIXME(issue 6): the app's uname(2) does not read this yet. */
     if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
         log_debug("sethostname: %s", strerror(errno));
@@ -224,7 +230,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
 
     g_platform = platform_lookup(cfg->platform);
     if (!g_platform)
-        setup_fail("unknown platform `%s` (available: ptrace)", cfg->platform);
+        setup_fail("unknown platform `%s` (available: ptrace, systrap)", cfg->platform);
     int r = memfile_init_limited(MEMFILE_SIZE, cfg->memory_limit);
     if (r < 0)
         setup_fail("cannot create the memory file: %s", strerror(-r));

@@ -36,6 +36,10 @@
 
 #include "platform/systrap/systrap_abi.h"
 
+/* Every symbol is local to the stub: no GOT, RIP-relative addressing only
+ * (clang would otherwise reach extern labels through GOTPCREL). */
+#pragma GCC visibility push(hidden)
+
 #define NR_rt_sigaction   13
 #define NR_rt_sigprocmask 14
 #define NR_rt_sigreturn   15
