@@ -14,7 +14,8 @@ counts as one failure: its tests did not run. Meson 1.0's log has no suite
 field: the suite is read from the logged name ("project:suite / test") or,
 when the build has a single suite and logs bare names, from the build dir's
 meson-info/intro-tests.json.
-Suites of a second log are labelled with its build dir, e.g. "unit (build-asan)".
+Suites of a second log are labelled with its build dir, e.g. "unit (build-asan)",
+or with the name in testlog-NAME.json, e.g. "syscalls (systrap)".
 """
 
 import json
@@ -63,6 +64,9 @@ def main(argv):
     missing = []
     for i, log in enumerate(logs):
         build_dir = os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(log))))
+        base = os.path.basename(log)
+        if base.startswith('testlog-') and base.endswith('.json'):
+            build_dir = base[len('testlog-'):-len('.json')]  # e.g. testlog-systrap.json
         names = suites_by_name(log)
         try:
             with open(log) as f:

@@ -111,7 +111,9 @@ class Forwarding(MoatTestCase):
                 'signal.signal(signal.SIGTERM, lambda s, f: (print("term", flush=True), '
                 'sys.exit(5)))\n'
                 'print("ready", flush=True)\n'
-                'time.sleep(30)\n')
+                # Short sleeps: a signal that lands between Python's check and
+                # its next sleep (a race natively too) is seen 50 ms later.
+                'for _ in range(600): time.sleep(0.05)\n')
         p = subprocess.Popen([MOAT, 'do', PY, '-c', code], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, start_new_session=True)
         try:
