@@ -105,7 +105,8 @@ static int pipe_wait(struct pipe *p, struct waitq *wq, uint32_t seq)
     return r == -EINTR ? -ERESTARTSYS : 0;
 }
 
-static ssize_t pipe_read(struct file *f, void *buf, size_t n, uint64_t *pos)
+/* Reads (PEEK: copies without consuming) up to N bytes; NB: don't wait. */
+static ssize_t pipe_do_read(struct file *f, void *buf, size_t n, bool nb, bool peek)
 {
     struct pipe *p = P(f);
     struct task *t = task_current();
@@ -117,7 +118,7 @@ static ssize_t pipe_read(struct file *f, void *buf, size_t n, uint64_t *pos)
             pthread_mutex_unlock(&p->lock);
             return 0;
         }
-        if (nonblocking(f)) {
+        if (nb) {
             pthread_mutex_unlock(&p->lock);
             return -EAGAIN;
         }
@@ -129,6 +130,17 @@ static ssize_t pipe_read(struct file *f, void *buf, size_t n, uint64_t *pos)
         }
     }
     size_t done = 0;
+    if (peek) {
+        size_t at = p->head;
+        while (done < n && done < p->len) {
+            size_t chunk = MIN(n - done, MIN(p->len - done, p->size - at));
+            memcpy((uint8_t *)buf + done, p->buf + at, chunk);
+            at = (at + chunk) % p->size;
+            done += chunk;
+        }
+        pthread_mutex_unlock(&p->lock);
+        return (ssize_t)done;
+    }
     while (done < n && p->len) {
         size_t chunk = MIN(n - done, MIN(p->len, p->size - p->head));
         memcpy((uint8_t *)buf + done, p->buf + p->head, chunk);
@@ -143,6 +155,12 @@ static ssize_t pipe_read(struct file *f, void *buf, size_t n, uint64_t *pos)
     return (ssize_t)done;
 }
 
+static ssize_t pipe_read(struct file *f, void *buf, size_t n, uint64_t *pos)
+{
+    (void)pos;
+    return pipe_do_read(f, buf, n, nonblocking(f), false);
+}
+
 static void raise_sigpipe(struct task *t)
 {
     pthread_mutex_lock(&g_tasks_lock);
@@ -155,7 +173,7 @@ static void raise_sigpipe(struct task *t)
     pthread_mutex_unlock(&g_tasks_lock);
 }
 
-static ssize_t pipe_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
+static ssize_t pipe_do_write(struct file *f, const void *buf, size_t n, bool nb)
 {
     struct pipe *p = P(f);
     struct task *t = task_current();
@@ -175,7 +193,7 @@ static ssize_t pipe_write(struct file *f, const void *buf, size_t n, uint64_t *p
         /* Up to PIPE_BUF bytes go in one piece or not at all. */
         bool atomic = n - done <= PIPE_BUF_ATOMIC && done == 0;
         if (room == 0 || (atomic && room < n)) {
-            if (nonblocking(f)) {
+            if (nb) {
                 pthread_mutex_unlock(&p->lock);
                 return done ? (ssize_t)done : -EAGAIN;
             }
@@ -200,6 +218,53 @@ static ssize_t pipe_write(struct file *f, const void *buf, size_t n, uint64_t *p
     }
     pthread_mutex_unlock(&p->lock);
     return (ssize_t)done;
+}
+
+static ssize_t pipe_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
+{
+    (void)pos;
+    return pipe_do_write(f, buf, n, nonblocking(f));
+}
+
+bool pipe_file_is_pipe(struct file *f)
+{
+    return f->ops == &pipe_fops;
+}
+
+ssize_t pipe_splice_read(struct file *f, void *buf, size_t n, bool nonblock, bool peek)
+{
+    if (!(f->fmode & FMODE_READ))
+        return -EBADF;
+    return pipe_do_read(f, buf, n, nonblock || nonblocking(f), peek);
+}
+
+void pipe_consume(struct file *f, size_t n)
+{
+    struct pipe *p = P(f);
+    pthread_mutex_lock(&p->lock);
+    n = MIN(n, p->len);
+    p->head = (p->head + n) % p->size;
+    p->len -= n;
+    if (p->len == 0)
+        p->head = 0;
+    pthread_mutex_unlock(&p->lock);
+    waitq_wake_all(&p->wwq);
+}
+
+ssize_t pipe_splice_write(struct file *f, const void *buf, size_t n, bool nonblock)
+{
+    if (!(f->fmode & FMODE_WRITE))
+        return -EBADF;
+    return pipe_do_write(f, buf, n, nonblock || nonblocking(f));
+}
+
+size_t pipe_file_size(struct file *f)
+{
+    struct pipe *p = P(f);
+    pthread_mutex_lock(&p->lock);
+    size_t n = p->size;
+    pthread_mutex_unlock(&p->lock);
+    return n;
 }
 
 static unsigned pipe_poll(struct file *f, struct poll_table *pt)

@@ -2,6 +2,10 @@
 #ifndef MOAT_KERNEL_IPC_PIPE_H
 #define MOAT_KERNEL_IPC_PIPE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
 struct file;
 struct inode;
 
@@ -17,5 +21,17 @@ int pipe_create(int flags, struct file **out_read, struct file **out_write);
  * O_WRONLY|O_NONBLOCK without a reader. 0 or -errno (F's release is then
  * not to be called). */
 int pipe_open_fifo(struct inode *inode, struct file *f);
+
+/* For splice, tee and vmsplice (sys_splice.c). */
+bool pipe_file_is_pipe(struct file *f);
+/* Reads up to N bytes from pipe end F (-EBADF unless readable), waiting for
+ * data unless NONBLOCK or O_NONBLOCK; PEEK copies without consuming (then
+ * pipe_consume() drops what was used). Bytes (0: no writer left) or -errno. */
+ssize_t pipe_splice_read(struct file *f, void *buf, size_t n, bool nonblock, bool peek);
+void pipe_consume(struct file *f, size_t n);
+/* pipe_write with NONBLOCK added to the file's O_NONBLOCK. */
+ssize_t pipe_splice_write(struct file *f, const void *buf, size_t n, bool nonblock);
+/* The pipe's capacity in bytes. */
+size_t pipe_file_size(struct file *f);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * File descriptors and I/O: read, write, readv, writev, pread64, pwrite64,
  * open, openat, creat, close, fstat, lseek, getdents, getdents64, ioctl,
- * fcntl, dup, dup2, dup3, fsync, fdatasync, ftruncate.
+ * fcntl, dup, dup2, dup3, fsync, fdatasync, ftruncate, preadv, pwritev,
+ * preadv2, pwritev2, vmsplice, close_range, sync, syncfs, sync_file_range,
+ * fallocate, name_to_handle_at and open_by_handle_at (refused).
  *
  * Data moves between app memory and files through a bounded kernel buffer
  * (IO_CHUNK bytes at a time); a fault after some bytes moved returns the
@@ -13,7 +15,10 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "kernel/ipc/pipe.h"
 #include "kernel/syscalls/syscall.h"
+#include "kernel/task/task_internal.h"
+#include "kernel/vfs/poll.h"
 #include "kernel/vfs/vfs.h"
 #include "kernel/vfs/vfs_fs.h"
 #include "kernel/vfs/vfs_lock.h"
@@ -508,3 +513,232 @@ static long sys_flock(struct task *t, const struct sys_args *a)
     return r;
 }
 SYSCALL_DEFINE(flock, sys_flock, "fx", SYS_FULL, NULL);
+
+/* ---- preadv/pwritev (and the 2 variants), vmsplice ---- */
+
+#define L_RWF_HIPRI  0x01
+#define L_RWF_DSYNC  0x02
+#define L_RWF_SYNC   0x04
+#define L_RWF_NOWAIT 0x08
+#define L_RWF_APPEND 0x10
+#define L_RWF_ALL    (L_RWF_HIPRI | L_RWF_DSYNC | L_RWF_SYNC | L_RWF_NOWAIT | L_RWF_APPEND)
+
+static long sys_preadv(struct task *t, const struct sys_args *a)
+{
+    if ((int64_t)a->arg[3] < 0)
+        return -EINVAL;
+    return do_rwv(t, a->arg[0], a->arg[1], a->arg[2], (int64_t)a->arg[3], false);
+}
+SYSCALL_DEFINE(preadv, sys_preadv, "fpud", SYS_FULL, NULL);
+
+static long sys_pwritev(struct task *t, const struct sys_args *a)
+{
+    if ((int64_t)a->arg[3] < 0)
+        return -EINVAL;
+    return do_rwv(t, a->arg[0], a->arg[1], a->arg[2], (int64_t)a->arg[3], true);
+}
+SYSCALL_DEFINE(pwritev, sys_pwritev, "fpud", SYS_FULL, NULL);
+
+/* preadv2/pwritev2: OFF -1 is the file position; RWF_HIPRI, DSYNC and SYNC
+ * change nothing here (memory-backed or written through at once);
+ * RWF_NOWAIT gives -EAGAIN where a pipe or tty would block; RWF_APPEND
+ * writes at the end of the file. */
+static long do_rwv2(struct task *t, const struct sys_args *a, bool write)
+{
+    int64_t off = (int64_t)a->arg[3];
+    unsigned flags = (unsigned)a->arg[5];
+    if (off < -1)
+        return -EINVAL;
+    if (flags & ~L_RWF_ALL)
+        return -EOPNOTSUPP;
+    if ((flags & L_RWF_APPEND) && !write)
+        return -EOPNOTSUPP;
+    if (flags & (L_RWF_NOWAIT | L_RWF_APPEND)) {
+        struct file *f = get_io_file(t, a->arg[0]);
+        if (!f)
+            return -EBADF;
+        long r = 0;
+        if ((flags & L_RWF_NOWAIT) && !vfs_file_is_seekable(f)) {
+            if (!f->ops->poll) {
+                r = -EOPNOTSUPP;
+            } else {
+                unsigned want = write ? LPOLLOUT : LPOLLIN | LPOLLHUP;
+                if (!(f->ops->poll(f, NULL) & (want | LPOLLERR)))
+                    r = -EAGAIN;
+            }
+        }
+        if (r == 0 && (flags & L_RWF_APPEND) && vfs_file_is_seekable(f)) {
+            if (off >= 0) {
+                uint32_t mode;
+                uint64_t size;
+                r = vfs_file_mode(f, &mode, &size);
+                off = (int64_t)size;
+            } else {
+                int64_t e = vfs_llseek(f, 0, SEEK_END);
+                r = e < 0 ? e : 0;
+            }
+        }
+        file_put(f);
+        if (r < 0)
+            return r;
+    }
+    return do_rwv(t, a->arg[0], a->arg[1], a->arg[2], off, write);
+}
+
+static long sys_preadv2(struct task *t, const struct sys_args *a)
+{
+    return do_rwv2(t, a, false);
+}
+SYSCALL_DEFINE(preadv2, sys_preadv2, "fpuddx", SYS_FULL, NULL);
+
+static long sys_pwritev2(struct task *t, const struct sys_args *a)
+{
+    return do_rwv2(t, a, true);
+}
+SYSCALL_DEFINE(pwritev2, sys_pwritev2, "fpuddx", SYS_FULL, NULL);
+
+#define L_SPLICE_F_NONBLOCK 0x02
+#define L_SPLICE_F_ALL      0x0f
+
+/* vmsplice: the pages are copied (as writev/readv on the pipe would). */
+static long sys_vmsplice(struct task *t, const struct sys_args *a)
+{
+    unsigned flags = (unsigned)a->arg[3];
+    if (flags & ~L_SPLICE_F_ALL)
+        return -EINVAL;
+    struct file *f = get_io_file(t, a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r;
+    if (!pipe_file_is_pipe(f)) {
+        r = -EBADF;
+    } else if (flags & L_SPLICE_F_NONBLOCK) {
+        unsigned want = (f->fmode & FMODE_WRITE) ? LPOLLOUT : LPOLLIN | LPOLLHUP;
+        r = (f->ops->poll(f, NULL) & (want | LPOLLERR)) ? 0 : -EAGAIN;
+    } else {
+        r = 0;
+    }
+    bool write = (f->fmode & FMODE_WRITE) != 0;
+    if (r == 0 && (f->fmode & FMODE_READ) && write)
+        r = -EBADF; /* an O_RDWR FIFO: Linux needs one direction */
+    file_put(f);
+    if (r < 0)
+        return r;
+    return do_rwv(t, a->arg[0], a->arg[1], a->arg[2], -1, write);
+}
+SYSCALL_DEFINE(vmsplice, sys_vmsplice, "fpux", SYS_PARTIAL, "pages are copied, never gifted");
+
+/* ---- close_range, sync family, fallocate, file handles ---- */
+
+#define L_CLOSE_RANGE_UNSHARE 0x2
+#define L_CLOSE_RANGE_CLOEXEC 0x4
+
+static long sys_close_range(struct task *t, const struct sys_args *a)
+{
+    unsigned first = (unsigned)a->arg[0], last = (unsigned)a->arg[1];
+    unsigned flags = (unsigned)a->arg[2];
+    if (flags & ~(L_CLOSE_RANGE_UNSHARE | L_CLOSE_RANGE_CLOEXEC))
+        return -EINVAL;
+    if (first > last)
+        return -EINVAL;
+    if (flags & L_CLOSE_RANGE_UNSHARE) {
+        /* A private copy of the table first (the closes then act on it
+         * only), swapped in under g_tasks_lock as /proc readers take it. */
+        struct fdtable *copy;
+        int r = fdtable_copy(t->files, &copy);
+        if (r < 0)
+            return r;
+        pthread_mutex_lock(&g_tasks_lock);
+        struct fdtable *old = t->files;
+        t->files = copy;
+        pthread_mutex_unlock(&g_tasks_lock);
+        fdtable_put(old);
+    }
+    if (first > (unsigned)INT32_MAX)
+        return 0;
+    int fd = first;
+    while ((fd = fdtable_next_fd(t->files, fd)) >= 0 && (unsigned)fd <= last) {
+        if (flags & L_CLOSE_RANGE_CLOEXEC)
+            fdtable_set_cloexec(t->files, fd, true);
+        else
+            fdtable_close(t->files, fd);
+        fd++;
+    }
+    return 0;
+}
+SYSCALL_DEFINE(close_range, sys_close_range, "ffx", SYS_FULL, NULL);
+
+/* Nothing is cached on the way to the host: data written reached the
+ * memory file or the host file already. */
+static long sys_sync(struct task *t, const struct sys_args *a)
+{
+    (void)t;
+    (void)a;
+    return 0;
+}
+SYSCALL_DEFINE(sync, sys_sync, "", SYS_FULL, NULL);
+
+static long sys_syncfs(struct task *t, const struct sys_args *a)
+{
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = vfs_file_is_opath(f) ? -EBADF : 0;
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(syncfs, sys_syncfs, "f", SYS_FULL, NULL);
+
+static long sys_sync_file_range(struct task *t, const struct sys_args *a)
+{
+    int64_t off = (int64_t)a->arg[1], n = (int64_t)a->arg[2];
+    unsigned flags = (unsigned)a->arg[3];
+    if (flags & ~7u)
+        return -EINVAL;
+    int64_t end;
+    if (off < 0 || n < 0 || __builtin_add_overflow(off, n, &end))
+        return -EINVAL;
+    struct file *f = get_io_file(t, a->arg[0]);
+    if (!f)
+        return -EBADF;
+    uint32_t type = f->inode->mode & VFS_S_IFMT;
+    long r = (type == VFS_S_IFREG || type == VFS_S_IFDIR || type == VFS_S_IFBLK ||
+              type == VFS_S_IFLNK)
+                     ? 0
+                     : -ESPIPE;
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(sync_file_range, sys_sync_file_range, "fddx", SYS_FULL, NULL);
+
+static long sys_fallocate(struct task *t, const struct sys_args *a)
+{
+    struct file *f = get_io_file(t, a->arg[0]);
+    if (!f)
+        return -EBADF;
+    long r = vfs_fallocate(f, (int)a->arg[1], (int64_t)a->arg[2], (int64_t)a->arg[3]);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(fallocate, sys_fallocate, "fxdd", SYS_PARTIAL,
+               "tmpfs and the overlay upper: allocate, KEEP_SIZE, PUNCH_HOLE");
+
+/* File handles would let a process open files by identity past the path
+ * walk that confines it: refused. */
+static long sys_name_to_handle_at(struct task *t, const struct sys_args *a)
+{
+    (void)t;
+    (void)a;
+    return -EOPNOTSUPP;
+}
+SYSCALL_DEFINE(name_to_handle_at, sys_name_to_handle_at, "fsppx", SYS_PARTIAL,
+               "refused: EOPNOTSUPP");
+
+static long sys_open_by_handle_at(struct task *t, const struct sys_args *a)
+{
+    (void)t;
+    (void)a;
+    return -EOPNOTSUPP;
+}
+SYSCALL_DEFINE(open_by_handle_at, sys_open_by_handle_at, "fpx", SYS_PARTIAL,
+               "refused: EOPNOTSUPP");

@@ -3,7 +3,8 @@
  * faccessat2, getcwd, chdir, fchdir, readlink, readlinkat, mkdir, mkdirat,
  * mknod, mknodat, unlink, unlinkat, rmdir, rename, renameat, renameat2,
  * symlink, symlinkat, link, linkat, chmod, fchmod, fchmodat, chown, fchown,
- * lchown, fchownat, truncate, utimensat, umask, statfs, fstatfs.
+ * lchown, fchownat, truncate, utimensat, futimesat, utimes, utime, umask,
+ * statfs, fstatfs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -496,6 +497,69 @@ static long sys_utimensat(struct task *t, const struct sys_args *a)
     return r;
 }
 SYSCALL_DEFINE(utimensat, sys_utimensat, "fspx", SYS_FULL, NULL);
+
+/* futimesat/utimes: microsecond timevals (NULL: now); utime: seconds. */
+static long do_utimes(struct task *t, int dirfd, uint64_t upath, uint64_t utv)
+{
+    struct linux_timespec ts[2];
+    if (utv) {
+        struct linux_timeval tv[2];
+        if (copy_in(t, tv, utv, sizeof(tv)) < 0)
+            return -EFAULT;
+        for (int i = 0; i < 2; i++) {
+            if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
+                return -EINVAL;
+            ts[i].tv_sec = tv[i].tv_sec;
+            ts[i].tv_nsec = tv[i].tv_usec * 1000;
+        }
+    }
+    if (upath == 0) /* futimesat(fd, NULL, ...): the file at DIRFD */
+        return dirfd == AT_FDCWD ? -EFAULT
+                                 : vfs_utimensat(t, dirfd, "", utv ? ts : NULL, AT_EMPTY_PATH);
+    char *path;
+    long r = path_in(t, upath, &path);
+    if (r < 0)
+        return r;
+    r = path[0] ? vfs_utimensat(t, dirfd, path, utv ? ts : NULL, 0) : -ENOENT;
+    free(path);
+    return r;
+}
+
+static long sys_futimesat(struct task *t, const struct sys_args *a)
+{
+    return do_utimes(t, (int)a->arg[0], a->arg[1], a->arg[2]);
+}
+SYSCALL_DEFINE(futimesat, sys_futimesat, "fsp", SYS_FULL, NULL);
+
+static long sys_utimes(struct task *t, const struct sys_args *a)
+{
+    if (a->arg[0] == 0)
+        return -EFAULT;
+    return do_utimes(t, AT_FDCWD, a->arg[0], a->arg[1]);
+}
+SYSCALL_DEFINE(utimes, sys_utimes, "sp", SYS_FULL, NULL);
+
+static long sys_utime(struct task *t, const struct sys_args *a)
+{
+    if (a->arg[0] == 0)
+        return -EFAULT;
+    struct linux_timespec ts[2];
+    if (a->arg[1]) {
+        int64_t ub[2]; /* struct utimbuf: actime, modtime */
+        if (copy_in(t, ub, a->arg[1], sizeof(ub)) < 0)
+            return -EFAULT;
+        ts[0] = (struct linux_timespec){.tv_sec = ub[0], .tv_nsec = 0};
+        ts[1] = (struct linux_timespec){.tv_sec = ub[1], .tv_nsec = 0};
+    }
+    char *path;
+    long r = path_in(t, a->arg[0], &path);
+    if (r < 0)
+        return r;
+    r = path[0] ? vfs_utimensat(t, AT_FDCWD, path, a->arg[1] ? ts : NULL, 0) : -ENOENT;
+    free(path);
+    return r;
+}
+SYSCALL_DEFINE(utime, sys_utime, "sp", SYS_FULL, NULL);
 
 static long sys_umask(struct task *t, const struct sys_args *a)
 {

@@ -255,6 +255,53 @@ int vfs_fsync(struct file *f)
     return f->ops->fsync ? f->ops->fsync(f) : 0;
 }
 
+#define L_FALLOC_FL_KEEP_SIZE      0x01
+#define L_FALLOC_FL_PUNCH_HOLE     0x02
+#define L_FALLOC_FL_NO_HIDE_STALE  0x04
+#define L_FALLOC_FL_COLLAPSE_RANGE 0x08
+#define L_FALLOC_FL_ZERO_RANGE     0x10
+#define L_FALLOC_FL_INSERT_RANGE   0x20
+#define L_FALLOC_FL_UNSHARE_RANGE  0x40
+#define L_FALLOC_SUPPORTED                                                                         \
+    (L_FALLOC_FL_KEEP_SIZE | L_FALLOC_FL_PUNCH_HOLE | L_FALLOC_FL_NO_HIDE_STALE |                  \
+     L_FALLOC_FL_COLLAPSE_RANGE | L_FALLOC_FL_ZERO_RANGE | L_FALLOC_FL_INSERT_RANGE |              \
+     L_FALLOC_FL_UNSHARE_RANGE)
+
+int vfs_fallocate(struct file *f, int mode, int64_t off, int64_t len)
+{
+    if (f->fmode & FMODE_PATH)
+        return -EBADF;
+    if (off < 0 || len <= 0)
+        return -EINVAL;
+    if (mode & ~L_FALLOC_SUPPORTED)
+        return -EOPNOTSUPP;
+    /* The combinations Linux accepts. */
+    if ((mode & L_FALLOC_FL_PUNCH_HOLE) && !(mode & L_FALLOC_FL_KEEP_SIZE))
+        return -EOPNOTSUPP;
+    if ((mode & L_FALLOC_FL_PUNCH_HOLE) && (mode & L_FALLOC_FL_ZERO_RANGE))
+        return -EOPNOTSUPP;
+    if ((mode & (L_FALLOC_FL_COLLAPSE_RANGE | L_FALLOC_FL_INSERT_RANGE)) &&
+        (mode & ~(L_FALLOC_FL_COLLAPSE_RANGE | L_FALLOC_FL_INSERT_RANGE)))
+        return -EINVAL;
+    if ((mode & L_FALLOC_FL_COLLAPSE_RANGE) && (mode & L_FALLOC_FL_INSERT_RANGE))
+        return -EINVAL;
+    if (!(f->fmode & FMODE_WRITE))
+        return -EBADF;
+    uint32_t type = f->inode->mode & VFS_S_IFMT;
+    if (type == VFS_S_IFIFO)
+        return -ESPIPE;
+    if (type == VFS_S_IFDIR)
+        return -EISDIR;
+    if (type != VFS_S_IFREG)
+        return -ENODEV;
+    int64_t end;
+    if (__builtin_add_overflow(off, len, &end))
+        return -EFBIG;
+    if (!f->ops->fallocate)
+        return -EOPNOTSUPP;
+    return f->ops->fallocate(f, mode, (uint64_t)off, (uint64_t)len);
+}
+
 int vfs_fstat(struct file *f, struct linux_stat *st)
 {
     /* The name's inode (overlay) rather than the one I/O goes to. */

@@ -129,6 +129,9 @@ bool vfs_file_is_seekable(struct file *f);
 ssize_t vfs_getdents(struct file *f, void *buf, size_t size, bool old);
 long vfs_ioctl(struct file *f, struct task *t, unsigned cmd, uint64_t arg);
 int vfs_fsync(struct file *f);
+/* fallocate(2) with Linux's argument checks; the file system's op does the
+ * work (-EOPNOTSUPP without one). */
+int vfs_fallocate(struct file *f, int mode, int64_t off, int64_t len);
 int vfs_fstat(struct file *f, struct linux_stat *st);
 int vfs_ftruncate(struct file *f, uint64_t len);
 int vfs_fchmod(struct task *t, struct file *f, uint32_t mode);
