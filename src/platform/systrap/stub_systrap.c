@@ -128,7 +128,7 @@ __asm__(".section .rodata\n"
 
 /* ---- the base filter: built once at start, with the code's addresses ---- */
 
-enum { L_KILL = 240, L_TRAP, L_ALLOW, L_HELPER, L_CLONE, L_FUTEX, L_SETUP, L_NEXT = 255 };
+enum { L_KILL = 240, L_TRAP, L_ALLOW, L_HELPER, L_CLONE, L_FUTEX, L_SETUP, L_MMAP, L_BATCH, L_NEXT = 255 };
 
 static struct bpf_insn g_base[64];
 static uint8_t g_base_jt[64], g_base_jf[64];
@@ -137,6 +137,8 @@ static int g_label_pos[256];
 
 static void emit(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf)
 {
+    if (g_base_len >= (int)(sizeof(g_base) / sizeof(g_base[0])))
+        __builtin_trap();
     g_base[g_base_len].code = code;
     g_base[g_base_len].k = k;
     g_base_jt[g_base_len] = jt;
@@ -155,7 +157,7 @@ static void label(int l)
 #define JGT(k, t, f)       emit(JGT_K, (k), (t), (f))
 #define RET(k)             emit(RET_K, (k), 0, 0)
 
-extern char stub_helper_ret[], stub_setup_start[], stub_setup_end[];
+extern char stub_helper_ret[], stub_helper_batch_ret[], stub_setup_start[], stub_setup_end[];
 
 static void build_base_filter(void)
 {
@@ -174,6 +176,7 @@ static void build_base_filter(void)
     JEQ(NR_sched_yield, L_ALLOW, L_NEXT);
     LD(OFF_IP_LO);
     JEQ((uint32_t)(uintptr_t)stub_helper_ret, L_HELPER, L_NEXT);
+    JEQ((uint32_t)(uintptr_t)stub_helper_batch_ret, L_BATCH, L_NEXT);
     JGE((uint32_t)(uintptr_t)stub_setup_start, L_NEXT, L_KILL);
     JGT((uint32_t)(uintptr_t)stub_setup_end, L_KILL, L_SETUP);
     label(L_SETUP);
@@ -186,7 +189,11 @@ static void build_base_filter(void)
     JEQ(NR_munmap, L_ALLOW, L_NEXT);
     JEQ(NR_mprotect, L_ALLOW, L_NEXT);
     JEQ(NR_clone, L_CLONE, L_NEXT);
-    JEQ(NR_mmap, L_NEXT, L_KILL);
+    JEQ(NR_mmap, L_MMAP, L_KILL);
+    label(L_BATCH);
+    LD(OFF_NR);
+    JEQ(NR_mmap, L_MMAP, L_KILL);
+    label(L_MMAP);
     LD(OFF_ARG_HI(4));
     JEQ(0, L_NEXT, L_KILL);
     LD(OFF_ARG_LO(4));
@@ -281,12 +288,14 @@ __asm__(".text\n"
         "    mov (%rbx), %r14d\n"
         "    cmp %r14d, %r13d\n"
         "    jne 1b\n"
+        "    cmp $" "0x10000" ", %rax\n"
+        "    je 4f\n"
         "    syscall\n"
         ".globl stub_helper_ret\n"
         "stub_helper_ret:\n"
         "    test %rsp, %rsp\n"
         "    jnz stub_thread_entry\n"
-        "    movabs $" "0x7ffbf0011000" ", %rbx\n"
+        "8:  movabs $" "0x7ffbf0011000" ", %rbx\n"
         "    mov %rax, 8(%rbx)\n"
         "    mov %r13d, (%rbx)\n"
         "    mov $202, %eax\n"
@@ -296,6 +305,33 @@ __asm__(".text\n"
         "    syscall\n"
         "    mov %r13d, %r12d\n"
         "    jmp 1b\n"
+        /* A batch of mmaps (SYSTRAP_NR_MAP_BATCH): arg[0] entries from
+         * +64 of the request page; the result is 0 or the first failure. */
+        "4:  mov %rdi, %r14\n"
+        "    cmp $" "120" ", %r14\n"
+        "    ja 7f\n"
+        "    lea 64(%rbx), %r15\n"
+        "5:  test %r14, %r14\n"
+        "    jz 6f\n"
+        "    mov $9, %eax\n"
+        "    mov (%r15), %rdi\n"
+        "    mov 8(%r15), %rsi\n"
+        "    mov 16(%r15), %rdx\n"
+        "    mov $0x11, %r10d\n"
+        "    mov $3, %r8d\n"
+        "    mov 24(%r15), %r9\n"
+        "    syscall\n"
+        ".globl stub_helper_batch_ret\n"
+        "stub_helper_batch_ret:\n"
+        "    cmp %rdi, %rax\n"
+        "    jne 8b\n"
+        "    add $32, %r15\n"
+        "    dec %r14\n"
+        "    jmp 5b\n"
+        "6:  xor %eax, %eax\n"
+        "    jmp 8b\n"
+        "7:  mov $-22, %rax\n"
+        "    jmp 8b\n"
         /* A new app thread: rsp = its slot + SYSTRAP_SLOT_PAGE. */
         "stub_thread_entry:\n"
         "    mov %rsp, %rbx\n"
@@ -344,6 +380,10 @@ __asm__(".text\n"
 _Static_assert(SYSTRAP_REQ_ADDR == 0x7ffbf0010000ULL, "request page address in stub_helper");
 _Static_assert(SYSTRAP_RES_ADDR == 0x7ffbf0011000ULL, "result page address in stub_helper");
 _Static_assert(SYSTRAP_SLOT_SIZE == 0x8000 && SYSTRAP_SLOT_PAGE == 0x1000, "slot layout in asm");
+_Static_assert(SYSTRAP_NR_MAP_BATCH == 0x10000 && SYSTRAP_MAP_BATCH_MAX == 120 &&
+                       SYSTRAP_MEMFD == 3 && sizeof(struct systrap_map_ent) == 32 &&
+                       __builtin_offsetof(struct systrap_req, ent) == 64,
+               "map batches in stub_helper");
 
 /* ---- the signal handler (app threads, on their signal stack) ---- */
 
@@ -393,12 +433,18 @@ void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
     th->gs_base = rdgsbase();
     __atomic_store_n(&th->state, SYSTRAP_TRAPPED, __ATOMIC_RELEASE);
     sc6(NR_futex, (long)&th->state, FUTEX_WAKE, 1, 0, 0, 0);
+    uint32_t spin = th->spin;
     for (;;) {
         uint32_t s = __atomic_load_n(&th->state, __ATOMIC_ACQUIRE);
         if (s == SYSTRAP_RUN)
             break;
         if (s == SYSTRAP_EXIT)
             sc6(NR_exit, 0, 0, 0, 0, 0, 0);
+        if (spin) {
+            spin--;
+            sc6(NR_sched_yield, 0, 0, 0, 0, 0, 0);
+            continue;
+        }
         sc6(NR_futex, (long)&th->state, FUTEX_WAIT, s, 0, 0, 0);
     }
     uint64_t fs = th->fs_base, gs = th->gs_base;

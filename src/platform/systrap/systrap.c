@@ -70,6 +70,11 @@ struct platform_as {
     uint32_t seq;         /* (l) last request issued */
     int helper_cpu;       /* (l) CPU the helper is pinned to, or -1 */
     int nr_ctx;           /* (l) live contexts */
+    bool started;         /* (l) a context of it has run: maps are no longer batched */
+    int nr_batch;         /* (l) maps waiting in batch[] */
+    struct systrap_map_ent batch[SYSTRAP_MAP_BATCH_MAX]; /* (l) */
+    struct platform_as *next; /* (g_pool_lock) in the pool or the reap list */
+    struct platform_ctx *pool_ctx; /* (g_pool_lock) in the pool: its first context */
     uint8_t slot_use[SYSTRAP_NSLOTS];     /* (l) enum slot_use */
     bool slot_mapped[SYSTRAP_NSLOTS];     /* (l) the slot's pages are in the stub */
     uint64_t slot_off[SYSTRAP_NSLOTS];    /* (l) their memory-file offsets */
@@ -90,6 +95,8 @@ struct platform_ctx {
 };
 
 static int g_memfd = -1;
+static unsigned g_spin_kernel; /* (c) sched_yield rounds before FUTEX_WAIT, kernel side */
+static unsigned g_spin_stub;   /* (c) the same in the stub's handler */
 static int g_stub_fd = -1;
 static int g_nr_cpus = 1;
 static unsigned g_next_cpu;
@@ -171,9 +178,22 @@ struct spawn_req {
     struct spawn_req *next;
 };
 
-static pthread_mutex_t g_spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+/* g_pool_lock guards the spawn queue, the pool of ready stubs and the reap
+ * list. Lock order: as->lock, then g_pool_lock. */
+static pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_spawn_cond = PTHREAD_COND_INITIALIZER;
-static struct spawn_req *g_spawn_queue; /* (g_spawn_lock) */
+static pthread_cond_t g_reap_cond = PTHREAD_COND_INITIALIZER;
+static struct spawn_req *g_spawn_queue; /* (g_pool_lock) */
+static struct platform_as *g_pool;       /* (g_pool_lock) ready stubs, not pinned */
+static int g_pool_nr;                    /* (g_pool_lock) */
+static int g_pool_max;                   /* (c) after init */
+static struct platform_as *g_reap_list;  /* (g_pool_lock) killed stubs to wait for */
+
+#define POOL_MAX 2 /* ready stubs kept ahead: each is two idle host threads */
+
+static int as_build(int cpu, bool in_spawner, struct platform_as **out_as,
+                    struct platform_ctx **out_ctx);
+static void *reaper_main(void *arg);
 
 /* In the vfork child: becomes the stub. Only raw, async-signal-safe calls. */
 static NORETURN void stub_child(int cpu, const char *arg)
@@ -209,17 +229,35 @@ static void *spawner_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    pthread_mutex_lock(&g_spawn_lock);
+    pthread_mutex_lock(&g_pool_lock);
     for (;;) {
-        while (!g_spawn_queue)
-            pthread_cond_wait(&g_spawn_cond, &g_spawn_lock);
+        while (!g_spawn_queue && g_pool_nr >= g_pool_max)
+            pthread_cond_wait(&g_spawn_cond, &g_pool_lock);
+        if (!g_spawn_queue) {
+            pthread_mutex_unlock(&g_pool_lock);
+            struct platform_as *as;
+            struct platform_ctx *ctx;
+            int r = as_build(-1, true, &as, &ctx);
+            pthread_mutex_lock(&g_pool_lock);
+            if (r < 0) {
+                /* Stubs cannot start now: as_new will say why. */
+                log_debug("systrap: cannot pre-start a stub: %s", strerror(-r));
+                g_pool_max = 0;
+                continue;
+            }
+            as->pool_ctx = ctx;
+            as->next = g_pool;
+            g_pool = as;
+            g_pool_nr++;
+            continue;
+        }
         struct spawn_req *req = g_spawn_queue;
         g_spawn_queue = req->next;
-        pthread_mutex_unlock(&g_spawn_lock);
+        pthread_mutex_unlock(&g_pool_lock);
         pid_t pid = vfork();
         if (pid == 0)
             stub_child(req->cpu, req->arg);
-        pthread_mutex_lock(&g_spawn_lock);
+        pthread_mutex_lock(&g_pool_lock);
         req->pid = pid < 0 ? -errno : pid;
         req->done = true;
         pthread_cond_broadcast(&g_spawn_cond);
@@ -231,13 +269,13 @@ static pid_t spawn_stub(uint64_t ctl_off, int cpu)
 {
     struct spawn_req req = {.cpu = cpu};
     snprintf(req.arg, sizeof(req.arg), "%llx", (unsigned long long)ctl_off);
-    pthread_mutex_lock(&g_spawn_lock);
+    pthread_mutex_lock(&g_pool_lock);
     req.next = g_spawn_queue;
     g_spawn_queue = &req;
     pthread_cond_broadcast(&g_spawn_cond);
     while (!req.done)
-        pthread_cond_wait(&g_spawn_cond, &g_spawn_lock);
-    pthread_mutex_unlock(&g_spawn_lock);
+        pthread_cond_wait(&g_spawn_cond, &g_pool_lock);
+    pthread_mutex_unlock(&g_pool_lock);
     return req.pid;
 }
 
@@ -248,6 +286,12 @@ static int systrap_init(int memfd)
         return -ENOTSUP;
     }
     g_memfd = memfd;
+    const char *spin = getenv("MOAT_SYSTRAP_SPIN_K");
+    if (spin)
+        g_spin_kernel = (unsigned)atoi(spin);
+    spin = getenv("MOAT_SYSTRAP_SPIN_S");
+    if (spin)
+        g_spin_stub = (unsigned)atoi(spin);
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof(set), &set) == 0)
         g_nr_cpus = CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
@@ -281,18 +325,46 @@ static int systrap_init(int memfd)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
-    int r = pthread_create(&th, &attr, spawner_main, NULL);
+    const char *no_pool = getenv("MOAT_SYSTRAP_NO_POOL");
+    g_pool_max = no_pool && *no_pool == '1' ? 0 : POOL_MAX;
+    int r = pthread_create(&th, &attr, reaper_main, NULL);
+    if (r == 0)
+        r = pthread_create(&th, &attr, spawner_main, NULL);
     pthread_attr_destroy(&attr);
     return -r;
 }
 
 /* ---- the helper ---- */
 
-/* Runs one host call in the stub through its helper thread. Caller holds
- * as->lock. Returns the call's result, or -ESRCH if the stub is gone. */
+static long helper_call_locked(struct platform_as *as, long nr, uint64_t a0, uint64_t a1,
+                               uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+
+/* Sends the batched maps. Caller holds as->lock. 0 or -errno. */
+static int flush_maps_locked(struct platform_as *as)
+{
+    int n = as->nr_batch;
+    if (n == 0)
+        return 0;
+    as->nr_batch = 0;
+    memcpy(as->req->ent, as->batch, (size_t)n * sizeof(as->batch[0]));
+    long r = helper_call_locked(as, (long)SYSTRAP_NR_MAP_BATCH, (uint64_t)n, 0, 0, 0, 0, 0);
+    if (r == 0)
+        return 0;
+    log_debug("systrap: a batch of %d maps failed: %ld", n, r);
+    return r < 0 && r > -4096 ? (int)r : -EFAULT;
+}
+
+/* Runs one host call in the stub through its helper thread, after the maps
+ * batched before it. Caller holds as->lock. Returns the call's result, or
+ * -ESRCH if the stub is gone. */
 static long helper_call_locked(struct platform_as *as, long nr, uint64_t a0, uint64_t a1,
                                uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
+    if (as->nr_batch && nr != (long)SYSTRAP_NR_MAP_BATCH) {
+        int e = flush_maps_locked(as);
+        if (e < 0)
+            return e;
+    }
     if (t_cpu >= 0 && as->helper_cpu != t_cpu) {
         pin_tid(as->pid, t_cpu);
         as->helper_cpu = t_cpu;
@@ -336,6 +408,18 @@ static int systrap_map(struct platform_as *as, uint64_t addr, uint64_t len, int 
     if (!range_ok(addr, len))
         return -EINVAL;
     pthread_mutex_lock(&as->lock);
+    if (!as->started) {
+        /* Before the address space first runs (mm_attach after fork or
+         * exec) maps wait for one batch; the first switch sends it and
+         * fails if it fails, as the task could not have run anyway. */
+        int e = 0;
+        if (as->nr_batch == SYSTRAP_MAP_BATCH_MAX)
+            e = flush_maps_locked(as);
+        if (e == 0)
+            as->batch[as->nr_batch++] = (struct systrap_map_ent){addr, len, (uint64_t)prot, file_off};
+        pthread_mutex_unlock(&as->lock);
+        return e;
+    }
     long r = helper_call_locked(as, SYS_mmap, addr, len, (uint64_t)prot, MAP_SHARED | MAP_FIXED,
                                 SYSTRAP_MEMFD, file_off);
     pthread_mutex_unlock(&as->lock);
@@ -459,10 +543,16 @@ static void regs_to_frame(struct platform_ctx *ctx, const struct platform_regs *
 static int wait_state(struct platform_ctx *ctx, uint32_t want)
 {
     uint32_t *state = &ctx->th->state;
+    unsigned spin = g_spin_kernel;
     for (;;) {
         uint32_t s = __atomic_load_n(state, __ATOMIC_ACQUIRE);
         if (s == want)
             return 0;
+        if (spin && s != SYSTRAP_DEAD) {
+            spin--;
+            sched_yield();
+            continue;
+        }
         long r = futex_wait(state, s, s == SYSTRAP_DEAD ? 1000000 : WAIT_SLICE_NS);
         if ((r == -ETIMEDOUT || s == SYSTRAP_DEAD) && !thread_alive(ctx))
             return -ESRCH;
@@ -520,6 +610,7 @@ static int thread_new(struct platform_as *as, struct platform_ctx **out)
     ctx->kslot = memfile_ptr(as->slot_off[slot]);
     ctx->th = (struct systrap_thread *)ctx->kslot;
     memset(ctx->th, 0, sizeof(*ctx->th));
+    ctx->th->spin = g_spin_stub;
     __atomic_store_n(&ctx->th->state, SYSTRAP_STARTING, __ATOMIC_RELEASE);
     r = helper_call_locked(as, SYS_clone, SYSTRAP_THREAD_FLAGS, addr + SYSTRAP_SLOT_PAGE, 0,
                            addr + offsetof(struct systrap_thread, state), 0, 0);
@@ -553,10 +644,10 @@ out_unlock:
     return (int)r;
 }
 
-static void as_free(struct platform_as *as)
+/* Reaps a killed stub and frees what it used. */
+static void as_reap(struct platform_as *as)
 {
     if (as->pid > 0) {
-        kill(as->pid, SIGKILL);
         int status;
         while (waitpid(as->pid, &status, __WALL) < 0 && errno == EINTR)
             ;
@@ -572,7 +663,43 @@ static void as_free(struct platform_as *as)
     free(as);
 }
 
-static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out_ctx)
+/* Kills the stub; the reaper thread waits for it (a process exit takes
+ * hundreds of microseconds that the exiting task need not wait for). */
+static void as_free(struct platform_as *as)
+{
+    if (as->pid > 0)
+        kill(as->pid, SIGKILL);
+    pthread_mutex_lock(&g_pool_lock);
+    as->next = g_reap_list;
+    g_reap_list = as;
+    pthread_cond_broadcast(&g_reap_cond);
+    pthread_mutex_unlock(&g_pool_lock);
+}
+
+static void *reaper_main(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_mutex_lock(&g_pool_lock);
+    for (;;) {
+        while (!g_reap_list)
+            pthread_cond_wait(&g_reap_cond, &g_pool_lock);
+        struct platform_as *as = g_reap_list;
+        g_reap_list = as->next;
+        pthread_mutex_unlock(&g_pool_lock);
+        as_reap(as);
+        pthread_mutex_lock(&g_pool_lock);
+    }
+    return NULL;
+}
+
+/* A new stub with its first app thread stopped at its first trap, for a
+ * kernel thread pinned to CPU (or none, -1). IN_SPAWNER: called by the
+ * spawner thread itself. */
+static int as_build(int cpu, bool in_spawner, struct platform_as **out_as,
+                    struct platform_ctx **out_ctx)
 {
     struct platform_as *as = calloc(1, sizeof(*as));
     if (!as)
@@ -590,14 +717,24 @@ static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out
     as->res = memfile_ptr(as->ctl_off + 0x1000);
     memset(as->req, 0, SYSTRAP_CTL_SIZE);
 
-    pin_self();
-    pid_t pid = spawn_stub(as->ctl_off, t_cpu);
+    pid_t pid;
+    if (in_spawner) {
+        char arg[24];
+        snprintf(arg, sizeof(arg), "%llx", (unsigned long long)as->ctl_off);
+        pid = vfork();
+        if (pid == 0)
+            stub_child(cpu, arg);
+        if (pid < 0)
+            pid = -errno;
+    } else {
+        pid = spawn_stub(as->ctl_off, cpu);
+    }
     if (pid < 0) {
         r = pid;
         goto out_free;
     }
     as->pid = pid;
-    as->helper_cpu = t_cpu;
+    as->helper_cpu = cpu;
     as->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (as->pidfd < 0) {
         r = -errno;
@@ -626,7 +763,6 @@ static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out
     r = thread_new(as, &ctx);
     if (r < 0)
         goto out_free;
-    pin_tid(ctx->tid, t_cpu);
     *out_as = as;
     *out_ctx = ctx;
     return 0;
@@ -634,6 +770,43 @@ static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out
 out_free:
     as_free(as);
     return r;
+}
+
+static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out_ctx)
+{
+    pin_self();
+    struct platform_as *as = NULL;
+    pthread_mutex_lock(&g_pool_lock);
+    if (g_pool) {
+        as = g_pool;
+        g_pool = as->next;
+        g_pool_nr--;
+        pthread_cond_broadcast(&g_spawn_cond);
+    }
+    pthread_mutex_unlock(&g_pool_lock);
+    if (as) {
+        /* A pooled stub: move it to this thread's CPU. */
+        struct platform_ctx *ctx = as->pool_ctx;
+        as->pool_ctx = NULL;
+        as->next = NULL;
+        pthread_mutex_lock(&as->lock);
+        if (t_cpu >= 0)
+            pin_tid(as->pid, t_cpu);
+        as->helper_cpu = t_cpu;
+        pthread_mutex_unlock(&as->lock);
+        pin_tid(ctx->tid, t_cpu);
+        *out_as = as;
+        *out_ctx = ctx;
+        return 0;
+    }
+    struct platform_ctx *ctx;
+    int r = as_build(t_cpu, false, &as, &ctx);
+    if (r < 0)
+        return r;
+    pin_tid(ctx->tid, t_cpu);
+    *out_as = as;
+    *out_ctx = ctx;
+    return 0;
 }
 
 static int systrap_get_fpstate(struct platform_ctx *ctx, struct platform_fpstate *out);
@@ -713,6 +886,15 @@ static int systrap_switch(struct platform_ctx *ctx, struct platform_regs *regs,
                           struct platform_trap *out)
 {
     struct systrap_thread *th = ctx->th;
+    struct platform_as *as = ctx->as;
+    if (!__atomic_load_n(&as->started, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&as->lock);
+        int e = flush_maps_locked(as);
+        __atomic_store_n(&as->started, true, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&as->lock);
+        if (e < 0)
+            return e;
+    }
     regs_to_frame(ctx, regs);
     __atomic_store_n(&ctx->running, true, __ATOMIC_RELEASE);
     __atomic_store_n(&th->state, SYSTRAP_RUN, __ATOMIC_RELEASE);

@@ -55,12 +55,25 @@ _Static_assert((SYSTRAP_SLOTS_ADDR & (SYSTRAP_SLOT_SIZE - 1)) == 0, "slots align
 /* The request page: one host call for the helper thread. The kernel makes
  * seq odd, writes the call, makes seq even again and wakes seq; the helper
  * runs a call whose seq it read unchanged around it. */
+struct systrap_map_ent {
+    uint64_t addr, len, prot, off; /* mmap(addr, len, prot, MAP_SHARED|MAP_FIXED, memfd, off) */
+};
+
+/* nr SYSTRAP_NR_MAP_BATCH: arg[0] (at most SYSTRAP_MAP_BATCH_MAX) memory
+ * file mappings from ent[], in order, stopping at the first that fails;
+ * the result is 0 or that failure. One helper round trip maps a whole new
+ * address space (fork, exec). */
+#define SYSTRAP_NR_MAP_BATCH  0x10000ULL
+#define SYSTRAP_MAP_BATCH_MAX 120
+
 struct systrap_req {
     uint32_t seq;
     uint32_t pad;
     uint64_t nr;
     uint64_t arg[6];
+    struct systrap_map_ent ent[SYSTRAP_MAP_BATCH_MAX];
 };
+_Static_assert(sizeof(struct systrap_req) <= 0x1000, "one request page");
 
 /* The result page. ready is SYSTRAP_READY once the helper serves requests;
  * seq is the last request done, with its return value in ret. */
@@ -92,6 +105,8 @@ struct systrap_thread {
     uint64_t uc;      /* stub address of the signal frame's ucontext */
     uint64_t fs_base; /* both ways: the app thread's fs/gs base */
     uint64_t gs_base;
+    uint32_t spin;    /* kernel -> stub: sched_yield rounds before FUTEX_WAIT */
+    uint32_t pad;
 };
 
 /* x86-64 signal frame pieces (the host's struct ucontext / sigcontext). */
