@@ -1,6 +1,6 @@
 /*
  * File descriptors and I/O: read, write, readv, writev, pread64, pwrite64,
- * open, openat, creat, close, fstat, lseek, getdents, getdents64, ioctl,
+ * open, openat, openat2, creat, close, fstat, lseek, getdents, getdents64, ioctl,
  * fcntl, dup, dup2, dup3, fsync, fdatasync, ftruncate, preadv, pwritev,
  * preadv2, pwritev2, vmsplice, close_range, sync, syncfs, sync_file_range,
  * fallocate, name_to_handle_at and open_by_handle_at (refused).
@@ -277,13 +277,75 @@ static long sys_open(struct task *t, const struct sys_args *a)
 {
     return do_openat(t, AT_FDCWD, a->arg[0], (int)a->arg[1], (uint32_t)a->arg[2]);
 }
-SYSCALL_DEFINE(open, sys_open, "sxo", SYS_PARTIAL, "O_TMPFILE unsupported");
+SYSCALL_DEFINE(open, sys_open, "sxo", SYS_PARTIAL, "O_TMPFILE on memory-backed file systems only");
 
 static long sys_openat(struct task *t, const struct sys_args *a)
 {
     return do_openat(t, (int)a->arg[0], a->arg[1], (int)a->arg[2], (uint32_t)a->arg[3]);
 }
-SYSCALL_DEFINE(openat, sys_openat, "fsxo", SYS_PARTIAL, "O_TMPFILE unsupported");
+SYSCALL_DEFINE(openat, sys_openat, "fsxo", SYS_PARTIAL,
+               "O_TMPFILE on memory-backed file systems only");
+
+/* openat2: struct open_how {u64 flags, mode, resolve} of SIZE bytes (larger
+ * structs are accepted if the extra bytes are zero). */
+#define L_OPEN_HOW_SIZE 24
+#define L_RESOLVE_ALL   0x3f
+#define L_VALID_OPEN_FLAGS                                                                         \
+    (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |         \
+     O_ASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |         \
+     O_SYNC | O_PATH | O_TMPFILE)
+
+static long sys_openat2(struct task *t, const struct sys_args *a)
+{
+    uint64_t size = a->arg[3];
+    if (size < L_OPEN_HOW_SIZE)
+        return -EINVAL;
+    if (size > 4096)
+        return -E2BIG;
+    uint64_t how[3];
+    if (copy_in(t, how, a->arg[2], sizeof(how)) < 0)
+        return -EFAULT;
+    for (uint64_t off = sizeof(how); off < size; off += 8) {
+        uint8_t tail[8] = {0};
+        size_t n = MIN((size_t)(size - off), sizeof(tail));
+        if (copy_in(t, tail, a->arg[2] + off, n) < 0)
+            return -EFAULT;
+        for (size_t i = 0; i < n; i++)
+            if (tail[i])
+                return -E2BIG;
+    }
+    uint64_t flags = how[0], mode = how[1], resolve = how[2];
+    if (flags & ~(uint64_t)(unsigned)L_VALID_OPEN_FLAGS)
+        return -EINVAL;
+    if (resolve & ~(uint64_t)L_RESOLVE_ALL)
+        return -EINVAL;
+    if ((resolve & 0x08) && (resolve & 0x10)) /* BENEATH with IN_ROOT */
+        return -EINVAL;
+    if (mode & ~07777ull)
+        return -EINVAL;
+    if (mode && !(flags & O_CREAT) && (flags & O_TMPFILE) != O_TMPFILE)
+        return -EINVAL;
+    if ((flags & O_PATH) && (flags & ~(uint64_t)(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)))
+        return -EINVAL;
+    if ((resolve & 0x20) && (flags & (O_CREAT | O_TRUNC | O_TMPFILE)))
+        return -EAGAIN;
+    char *path = malloc(LINUX_PATH_MAX);
+    if (!path)
+        return -ENOMEM;
+    long r = copy_path_in(t, path, a->arg[1]);
+    if (r < 0)
+        goto out_free;
+    struct file *f;
+    r = vfs_openat2(t, (int)a->arg[0], path, (int)flags, (uint32_t)mode, (unsigned)resolve, &f);
+    if (r < 0)
+        goto out_free;
+    r = fdtable_alloc(t->files, 0, nofile_limit(t), f, flags & O_CLOEXEC);
+    file_put(f);
+out_free:
+    free(path);
+    return r;
+}
+SYSCALL_DEFINE(openat2, sys_openat2, "fspu", SYS_FULL, NULL);
 
 static long sys_creat(struct task *t, const struct sys_args *a)
 {

@@ -326,7 +326,7 @@ static long sys_renameat2(struct task *t, const struct sys_args *a)
                      (unsigned)a->arg[4]);
 }
 SYSCALL_DEFINE(renameat2, sys_renameat2, "fsfsx", SYS_PARTIAL,
-               "RENAME_NOREPLACE only; a lower-layer directory: EXDEV");
+               "no RENAME_WHITEOUT; a lower-layer directory: EXDEV");
 
 static long do_symlink(struct task *t, uint64_t utarget, int dirfd, uint64_t upath)
 {

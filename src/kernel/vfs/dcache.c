@@ -313,6 +313,26 @@ int d_move(struct dentry *d, struct dentry *newparent, const char *newname)
     return 0;
 }
 
+void d_exchange(struct dentry *a, struct dentry *b)
+{
+    pthread_mutex_lock(&g_dcache_lock);
+    char *name = a->name;
+    a->name = b->name;
+    b->name = name;
+    struct dentry *parent = a->parent; /* each parent keeps its one count */
+    a->parent = b->parent;
+    b->parent = parent;
+    if (a->cached)
+        list_del(&a->sibling);
+    if (b->cached)
+        list_del(&b->sibling);
+    if (a->cached)
+        list_add(&a->sibling, &a->parent->children);
+    if (b->cached)
+        list_add(&b->sibling, &b->parent->children);
+    pthread_mutex_unlock(&g_dcache_lock);
+}
+
 void path_get(const struct path *p)
 {
     if (p->dentry)

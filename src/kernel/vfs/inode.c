@@ -45,6 +45,7 @@ void inode_init(struct inode *inode, struct vfs_sb *sb, const struct inode_ops *
     inode->ops = ops;
     inode->mode = mode;
     inode->nlink = 1;
+    inode->linkable = false;
     host_fs_now(&inode->mtime);
     inode->atime = inode->mtime;
     inode->ctime = inode->mtime;

@@ -38,11 +38,21 @@ enum last_type { LAST_NORM, LAST_ROOT, LAST_DOT, LAST_DOTDOT };
 
 static const struct cred g_root_cred; /* all zero: root */
 
+/* openat2 RESOLVE_* flags. */
+#define L_RESOLVE_NO_XDEV       0x01
+#define L_RESOLVE_NO_MAGICLINKS 0x02
+#define L_RESOLVE_NO_SYMLINKS   0x04
+#define L_RESOLVE_BENEATH       0x08
+#define L_RESOLVE_IN_ROOT       0x10
+#define L_RESOLVE_CACHED        0x20
+
 struct nameidata {
     const struct cred *cred;
     struct path root; /* counted */
     struct path cur;  /* counted */
     int nlinks;
+    unsigned resolve;        /* L_RESOLVE_* */
+    struct mount *start_mnt; /* RESOLVE_NO_XDEV: the only mount allowed */
 };
 
 static void nd_release(struct nameidata *nd)
@@ -108,6 +118,47 @@ static int nd_start(struct nameidata *nd, struct task *t, int dirfd, const char 
     return r;
 }
 
+/* Applies openat2's RESOLVE flags to a started walk: BENEATH and IN_ROOT
+ * make the starting directory the root of the walk (BENEATH then refuses
+ * what would leave it instead of clamping). */
+static void nd_scope(struct nameidata *nd, const char *path, unsigned resolve)
+{
+    nd->resolve = resolve;
+    (void)path; /* absolute: BENEATH refuses it in walk(); IN_ROOT starts at DIRFD */
+    if (resolve & (L_RESOLVE_BENEATH | L_RESOLVE_IN_ROOT)) {
+        path_put(&nd->root);
+        nd->root = nd->cur;
+        path_get(&nd->root);
+    }
+    nd->start_mnt = nd->cur.mnt;
+}
+
+/* nd_start + nd_scope: a scoped walk (BENEATH, IN_ROOT) of an absolute
+ * PATH still starts at DIRFD. */
+static int nd_start_scoped(struct nameidata *nd, struct task *t, int dirfd, const char *path,
+                           unsigned resolve)
+{
+    bool scoped = resolve & (L_RESOLVE_BENEATH | L_RESOLVE_IN_ROOT);
+    int r = nd_start(nd, t, dirfd, scoped && path[0] == '/' ? "." : path);
+    if (r == 0)
+        nd_scope(nd, path, resolve);
+    return r;
+}
+
+/* The errno for following link INODE under nd->resolve, or 0. */
+static int link_allowed(struct nameidata *nd, struct inode *link)
+{
+    if (nd->resolve & L_RESOLVE_NO_SYMLINKS)
+        return -ELOOP;
+    if (link->ops->get_link) {
+        if (nd->resolve & L_RESOLVE_NO_MAGICLINKS)
+            return -ELOOP;
+        if (nd->resolve & (L_RESOLVE_BENEATH | L_RESOLVE_IN_ROOT | L_RESOLVE_NO_XDEV))
+            return -EXDEV;
+    }
+    return 0;
+}
+
 /* Moves P down through the mounts stacked on it. */
 static void follow_mounts(struct path *p)
 {
@@ -150,6 +201,9 @@ static int walk(struct nameidata *nd, const char *name, unsigned flags);
  * on success nd->cur is the link's target. */
 static int follow_link(struct nameidata *nd, struct inode *link)
 {
+    int lr = link_allowed(nd, link);
+    if (lr < 0)
+        return lr;
     if (++nd->nlinks > MAX_SYMLINKS)
         return -ELOOP;
     if (link->ops->get_link) {
@@ -186,9 +240,13 @@ static int walk(struct nameidata *nd, const char *name, unsigned flags)
     char comp[NAME_MAX_LEN + 1];
 
     if (*name == '/') {
+        if (nd->resolve & L_RESOLVE_BENEATH)
+            return -EXDEV;
         path_put(&nd->cur);
         nd->cur = nd->root;
         path_get(&nd->cur);
+        if ((nd->resolve & L_RESOLVE_NO_XDEV) && nd->cur.mnt != nd->start_mnt)
+            return -EXDEV;
         while (*name == '/')
             name++;
     }
@@ -225,6 +283,8 @@ static int walk(struct nameidata *nd, const char *name, unsigned flags)
         if (len == 1 && name[0] == '.') {
             /* stays */
         } else if (len == 2 && name[0] == '.' && name[1] == '.') {
+            if ((nd->resolve & L_RESOLVE_BENEATH) && path_equal(&nd->cur, &nd->root))
+                return -EXDEV;
             step_dotdot(nd);
         } else {
             memcpy(comp, name, len);
@@ -252,6 +312,8 @@ static int walk(struct nameidata *nd, const char *name, unsigned flags)
                 nd->cur = next;
             }
         }
+        if ((nd->resolve & L_RESOLVE_NO_XDEV) && nd->cur.mnt != nd->start_mnt)
+            return -EXDEV;
         if (last) {
             if ((trailing || (flags & WALK_DIR)) && !path_is_dir(&nd->cur))
                 return -ENOTDIR;
@@ -517,6 +579,8 @@ static int open_create(struct nameidata *nd, struct task *t, const char *path, i
     } else if (inode_is_lnk(ci)) {
         if (flags & O_NOFOLLOW) {
             r = -ELOOP;
+        } else if ((r = link_allowed(nd, ci)) < 0) {
+            /* refused by RESOLVE_* */
         } else if (++nd->nlinks > MAX_SYMLINKS) {
             r = -ELOOP;
         } else if (ci->ops->get_link) {
@@ -551,19 +615,101 @@ out_unlock:
     return r;
 }
 
+/* O_TMPFILE: a regular file made in the directory PATH under a private
+ * name that is removed at once, so only the open file reaches it; without
+ * O_EXCL linkat(AT_EMPTY_PATH) may give it a name later. Memory-backed file
+ * systems only (tmpfs, the overlay's upper layer): -EOPNOTSUPP elsewhere. */
+static int open_tmpfile(struct task *t, int dirfd, const char *path, int flags, uint32_t mode,
+                        unsigned resolve, struct file **out)
+{
+    static uint64_t g_tmpfile_seq;
+    unsigned acc = flags & O_ACCMODE;
+    if (acc != O_WRONLY && acc != O_RDWR)
+        return -EINVAL;
+    struct nameidata nd;
+    int r = nd_start_scoped(&nd, t, dirfd, path, resolve);
+    if (r < 0)
+        return r;
+    r = walk(&nd, path, WALK_FOLLOW | WALK_DIR);
+    struct inode *dir = NULL;
+    if (r == 0)
+        r = inode_of(&nd.cur, &dir);
+    if (r == 0 && strcmp(dir->sb->type, "tmpfs") != 0 && strcmp(dir->sb->type, "overlay") != 0)
+        r = -EOPNOTSUPP;
+    if (r < 0)
+        goto out;
+    char name[64];
+    struct path cp = {0};
+    struct inode *inode = NULL;
+    pthread_mutex_lock(&g_vfs_ns_lock);
+    r = check_create(&nd, &nd.cur);
+    for (int tries = 0; r == 0 && tries < 16; tries++) {
+        uint64_t seq = __atomic_add_fetch(&g_tmpfile_seq, 1, __ATOMIC_RELAXED);
+        snprintf(name, sizeof(name), ".#moat-tmpfile-%llu", (unsigned long long)seq);
+        struct dentry *child;
+        r = d_lookup(nd.cur.dentry, name, true, &child);
+        if (r < 0)
+            break;
+        struct inode *ci = dentry_inode(child);
+        if (ci) {
+            inode_put(ci);
+            dentry_put(child);
+            continue;
+        }
+        uint32_t um = t && t->fs ? vfs_umask(t) : 022;
+        r = dir->ops->create ? dir->ops->create(dir, name, VFS_S_IFREG | (mode & 07777 & ~um), 0,
+                                                nd.cred, &inode)
+                             : -EOPNOTSUPP;
+        if (r < 0) {
+            dentry_put(child);
+            break;
+        }
+        d_instantiate(child, inode);
+        r = dir->ops->unlink ? dir->ops->unlink(dir, name, inode) : -EOPNOTSUPP;
+        d_delete(child);
+        cp.mnt = nd.cur.mnt;
+        cp.dentry = child;
+        break;
+    }
+    pthread_mutex_unlock(&g_vfs_ns_lock);
+    if (r == 0 && !cp.dentry)
+        r = -EEXIST;
+    if (r == 0) {
+        struct inode *named = dentry_inode(cp.dentry);
+        if (named) {
+            named->linkable = !(flags & O_EXCL);
+            inode_put(named);
+        }
+        r = do_open(&nd, &cp, flags & ~(O_TMPFILE | O_CREAT | O_EXCL | O_TRUNC), true, out);
+    }
+    inode_put(inode);
+    if (cp.dentry)
+        path_put(&cp);
+out:
+    inode_put(dir);
+    nd_release(&nd);
+    return r;
+}
+
 int vfs_openat(struct task *t, int dirfd, const char *path, int flags, uint32_t mode,
                struct file **out)
 {
+    return vfs_openat2(t, dirfd, path, flags, mode, 0, out);
+}
+
+int vfs_openat2(struct task *t, int dirfd, const char *path, int flags, uint32_t mode,
+                unsigned resolve, struct file **out)
+{
     if (path[0] == '\0')
         return -ENOENT;
-    if ((flags & O_TMPFILE) == O_TMPFILE) {
-        log_warn_once("open: O_TMPFILE unsupported");
-        return -EOPNOTSUPP;
-    }
+    if (resolve & L_RESOLVE_CACHED)
+        return -EAGAIN; /* nothing is promised to be cached: the caller retries */
+    if ((flags & O_TMPFILE) == O_TMPFILE)
+        return open_tmpfile(t, dirfd, path, flags, mode, resolve, out);
     if (flags & O_PATH)
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
     struct nameidata nd;
-    int r = nd_start(&nd, t, dirfd, path);
+    int r = nd_start_scoped(&nd, t, dirfd, path, resolve);
     if (r < 0)
         return r;
     struct path p = {0};
@@ -1068,14 +1214,49 @@ out_unlock:
     return r;
 }
 
+/* RENAME_EXCHANGE as three renames through a private name in ODIR, all under
+ * g_vfs_ns_lock (so no other namespace change sees the middle), undone on
+ * failure. The file system checks what its rename checks (the overlay:
+ * lower directories stay -EXDEV). */
+static int rename_exchange_fs(struct inode *odir, const char *oname, struct inode *a,
+                              struct inode *ndir, const char *nname, struct inode *b)
+{
+    static uint64_t g_xchg_seq;
+    if (!odir->ops->rename || !ndir->ops->rename)
+        return -EPERM;
+    char tmp[64];
+    for (int tries = 0;; tries++) {
+        uint64_t seq = __atomic_add_fetch(&g_xchg_seq, 1, __ATOMIC_RELAXED);
+        snprintf(tmp, sizeof(tmp), ".#moat-exchange-%llu", (unsigned long long)seq);
+        struct inode *there = NULL;
+        if (!odir->ops->lookup || odir->ops->lookup(odir, tmp, &there) < 0)
+            break;
+        inode_put(there);
+        if (tries == 16)
+            return -EEXIST;
+    }
+    int r = odir->ops->rename(odir, oname, a, odir, tmp, NULL);
+    if (r < 0)
+        return r;
+    r = ndir->ops->rename(ndir, nname, b, odir, oname, NULL);
+    if (r < 0) {
+        odir->ops->rename(odir, tmp, a, odir, oname, NULL);
+        return r;
+    }
+    r = odir->ops->rename(odir, tmp, a, ndir, nname, NULL);
+    if (r < 0) {
+        odir->ops->rename(odir, oname, b, ndir, nname, NULL);
+        odir->ops->rename(odir, tmp, a, odir, oname, NULL);
+    }
+    return r;
+}
+
 int vfs_renameat2(struct task *t, int odirfd, const char *opath, int ndirfd, const char *npath,
                   unsigned flags)
 {
-    if (flags & RENAME_EXCHANGE) {
-        log_warn_once("renameat2: RENAME_EXCHANGE unsupported");
+    if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
         return -EINVAL;
-    }
-    if (flags & ~(unsigned)RENAME_NOREPLACE)
+    if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
         return -EINVAL;
     if (opath[0] == '\0' || npath[0] == '\0')
         return -ENOENT;
@@ -1129,6 +1310,37 @@ int vfs_renameat2(struct task *t, int odirfd, const char *opath, int ndirfd, con
     }
     if (target && (flags & RENAME_NOREPLACE)) {
         r = -EEXIST;
+        goto out_unlock;
+    }
+    if (flags & RENAME_EXCHANGE) {
+        if (!target) {
+            r = -ENOENT;
+            goto out_unlock;
+        }
+        if (ntrail && !inode_is_dir(target)) {
+            r = -ENOTDIR;
+            goto out_unlock;
+        }
+        if (target == src)
+            goto out_unlock;
+        if (d_is_ancestor(od, nnd.cur.dentry) || d_is_ancestor(ndn, ond.cur.dentry)) {
+            r = -EINVAL;
+            goto out_unlock;
+        }
+        r = check_delete(&ond, od, src);
+        if (r == 0)
+            r = check_delete(&nnd, ndn, target);
+        if (r == 0 && ond.cur.dentry != nnd.cur.dentry && inode_is_dir(src))
+            r = inode_permission(src, ond.cred, VFS_MAY_WRITE);
+        if (r == 0 && ond.cur.dentry != nnd.cur.dentry && inode_is_dir(target))
+            r = inode_permission(target, nnd.cred, VFS_MAY_WRITE);
+        if (r < 0)
+            goto out_unlock;
+        odir = dentry_inode(ond.cur.dentry);
+        ndir = dentry_inode(nnd.cur.dentry);
+        r = odir && ndir ? rename_exchange_fs(odir, olast, src, ndir, nlast, target) : -ENOENT;
+        if (r == 0)
+            d_exchange(od, ndn);
         goto out_unlock;
     }
     if (target == src)
@@ -1205,6 +1417,11 @@ int vfs_linkat(struct task *t, int odirfd, const char *opath, int ndirfd, const 
         r = -EPERM;
         goto out_put;
     }
+    struct linux_stat sst;
+    if (vfs_getattr(src, &sst) == 0 && sst.st_nlink == 0 && !src->linkable) {
+        r = -ENOENT; /* unlinked, and not an O_TMPFILE file */
+        goto out_put;
+    }
     struct nameidata nd;
     char last[NAME_MAX_LEN + 1];
     enum last_type type;
@@ -1225,8 +1442,10 @@ int vfs_linkat(struct task *t, int odirfd, const char *opath, int ndirfd, const 
     if (r == 0) {
         struct inode *dir = dentry_inode(nd.cur.dentry);
         r = dir->ops->link ? dir->ops->link(dir, last, src) : -EPERM;
-        if (r == 0)
+        if (r == 0) {
             d_instantiate(child, src);
+            src->linkable = false;
+        }
         inode_put(dir);
     }
     inode_put(ci);

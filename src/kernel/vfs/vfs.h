@@ -114,6 +114,12 @@ int vfs_file_set_flags(struct file *f, unsigned flags);
  * caller installs it. */
 int vfs_openat(struct task *t, int dirfd, const char *path, int flags, uint32_t mode,
                struct file **out);
+/* openat2(2): RESOLVE (RESOLVE_* bits) restricts the walk: NO_XDEV (no
+ * mount crossing: -EXDEV), NO_MAGICLINKS (-ELOOP), NO_SYMLINKS (-ELOOP),
+ * BENEATH (absolute paths, ".." above DIRFD and magic links: -EXDEV),
+ * IN_ROOT (DIRFD is the walk's root), CACHED (-EAGAIN: retry without). */
+int vfs_openat2(struct task *t, int dirfd, const char *path, int flags, uint32_t mode,
+                unsigned resolve, struct file **out);
 /* I/O on kernel buffers. read/write use and advance f->pos; the p-variants
  * use OFF (-ESPIPE unless seekable). Bytes or -errno. */
 ssize_t vfs_read(struct file *f, void *buf, size_t n);
@@ -146,7 +152,7 @@ int vfs_faccessat(struct task *t, int dirfd, const char *path, int mode, int at_
 int vfs_mkdirat(struct task *t, int dirfd, const char *path, uint32_t mode);
 int vfs_mknodat(struct task *t, int dirfd, const char *path, uint32_t mode, uint64_t dev);
 int vfs_unlinkat(struct task *t, int dirfd, const char *path, int at_flags);
-/* FLAGS: 0 or RENAME_NOREPLACE (others -EINVAL). */
+/* FLAGS: 0, RENAME_NOREPLACE or RENAME_EXCHANGE (others -EINVAL). */
 int vfs_renameat2(struct task *t, int odirfd, const char *opath, int ndirfd, const char *npath,
                   unsigned flags);
 int vfs_symlinkat(struct task *t, const char *target, int dirfd, const char *path);

@@ -167,6 +167,7 @@ struct inode {
     uint64_t size;                /* (i) */
     uint64_t rdev;                /* (c) */
     struct linux_timespec atime, mtime, ctime; /* (i) */
+    bool linkable;                /* (n) g_vfs_ns_lock: an O_TMPFILE file linkat may name */
 };
 
 /* Initialises the common part (count 1, times now). */

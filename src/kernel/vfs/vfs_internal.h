@@ -19,6 +19,8 @@ void d_instantiate(struct dentry *d, struct inode *inode);
 void d_delete(struct dentry *d);
 /* Moves D under NEWPARENT as NEWNAME (copied). 0 or -ENOMEM. ns lock held. */
 int d_move(struct dentry *d, struct dentry *newparent, const char *newname);
+/* Swaps the names and parents of A and B (RENAME_EXCHANGE). ns lock held. */
+void d_exchange(struct dentry *a, struct dentry *b);
 /* The parent of D (a new reference), or NULL for a root. */
 struct dentry *d_parent(struct dentry *d);
 bool d_is_dead(struct dentry *d);
