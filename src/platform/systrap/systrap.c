@@ -154,6 +154,14 @@ static void pin_self(void)
         return;
     cpu_set_t set;
     int cpu = -1;
+    /* A task thread inherits its creator's single CPU (pick_cpu could only
+     * pick that one): keep it, so its stub is pinned with it. */
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1) {
+        for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &set); cpu++)
+            ;
+        t_cpu = cpu;
+        return;
+    }
     if (pick_cpu(&set, &cpu) == 0 && pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0)
         t_cpu = cpu;
 }
