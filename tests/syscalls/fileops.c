@@ -1,7 +1,6 @@
 /* Probe: preadv, pwritev, preadv2, pwritev2 (RWF_*), close_range, sync,
  * syncfs, sync_file_range, fallocate, utimes, futimesat, utime, sendfile,
  * copy_file_range, splice, tee, vmsplice. */
-#define _GNU_SOURCE
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <utime.h>
@@ -26,7 +25,7 @@ static int open_file(const char *path, int flags)
 static void test_vectors(void)
 {
     char a[4] = {0}, b[8] = {0};
-    struct iovec w[2] = {{"abcd", 4}, {"efghijkl", 8}};
+    struct iovec w[2] = {{(void *)"abcd", 4}, {(void *)"efghijkl", 8}};
     struct iovec r[2] = {{a, 4}, {b, 8}};
     int fd = T_OK(open_file("v", O_RDWR | O_CREAT | O_TRUNC), "create v");
 
@@ -234,7 +233,7 @@ static void test_transfer(void)
     T_EQ(read(q[0], pb, 10), 3, "pipe to pipe data");
 
     /* vmsplice */
-    struct iovec iov[2] = {{"hello ", 6}, {"world", 5}};
+    struct iovec iov[2] = {{(void *)"hello ", 6}, {(void *)"world", 5}};
     T_EQ(syscall(SYS_vmsplice, p[1], iov, 2, 0), 11, "vmsplice into a pipe");
     char rb[11] = {0};
     struct iovec riov = {rb, sizeof(rb)};

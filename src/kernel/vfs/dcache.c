@@ -404,6 +404,29 @@ int vfs_mount(const struct path *at, struct vfs_sb *sb, struct dentry *root,
     return 0;
 }
 
+int vfs_mount_detach(struct mount *mnt)
+{
+    int r = 0;
+    pthread_mutex_lock(&g_dcache_lock);
+    struct mount *m;
+    if (!mnt->parent || mnt == g_root_mnt) {
+        r = -EINVAL;
+    } else {
+        list_for_each_entry(m, &g_mounts, link)
+        {
+            if (m->parent == mnt)
+                r = -EBUSY;
+        }
+    }
+    if (r == 0) {
+        list_del(&mnt->link);
+        list_init(&mnt->link);
+        mnt->mountpoint->mounted--;
+    }
+    pthread_mutex_unlock(&g_dcache_lock);
+    return r;
+}
+
 void vfs_root_path(struct path *out)
 {
     out->mnt = g_root_mnt;

@@ -344,6 +344,16 @@ void fs_set_cwd(struct fs_struct *fs, const struct path *p)
     path_put(&old);
 }
 
+void fs_set_root(struct fs_struct *fs, const struct path *p)
+{
+    path_get(p);
+    pthread_mutex_lock(&fs->lock);
+    struct path old = fs->root;
+    fs->root = *p;
+    pthread_mutex_unlock(&fs->lock);
+    path_put(&old);
+}
+
 uint32_t vfs_umask(struct task *t)
 {
     pthread_mutex_lock(&t->fs->lock);

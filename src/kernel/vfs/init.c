@@ -30,7 +30,7 @@ static const struct cred g_init_cred; /* root */
 #define ST_VALID    0x0020
 #define ST_RELATIME 0x1000
 
-#define MOUNT_TABLE_MAX 16
+#define MOUNT_TABLE_MAX 64
 /* Written by vfs_init only, before any task runs; read-only after. */
 static struct vfs_mount_info g_mount_table[MOUNT_TABLE_MAX];
 static size_t g_mount_count;
@@ -60,6 +60,44 @@ int vfs_mount_id(const struct mount *mnt)
 }
 
 /* Records MNT with the fields of TEMPLATE (ids filled in here). */
+/* Serialises mount(2)/umount(2) table changes; readers go unlocked (the
+ * entries' strings are never freed, the count is published last). */
+static pthread_mutex_t g_mount_table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int vfs_mount_table_add(struct mount *mnt, const struct vfs_mount_info *info)
+{
+    pthread_mutex_lock(&g_mount_table_lock);
+    int r = -ENOSPC;
+    if (g_mount_count < MOUNT_TABLE_MAX) {
+        struct vfs_mount_info *m = &g_mount_table[g_mount_count];
+        *m = *info;
+        m->mnt = mnt;
+        int id = 21;
+        for (size_t i = 0; i < g_mount_count; i++)
+            id = MAX(id, g_mount_table[i].id + 1);
+        m->id = id;
+        m->parent_id = mnt->parent ? vfs_mount_id(mnt->parent) : 20;
+        __atomic_store_n(&g_mount_count, g_mount_count + 1, __ATOMIC_RELEASE);
+        r = 0;
+    }
+    pthread_mutex_unlock(&g_mount_table_lock);
+    return r;
+}
+
+void vfs_mount_table_del(struct mount *mnt)
+{
+    pthread_mutex_lock(&g_mount_table_lock);
+    for (size_t i = 0; i < g_mount_count; i++) {
+        if (g_mount_table[i].mnt != mnt)
+            continue;
+        for (size_t j = i; j + 1 < g_mount_count; j++)
+            g_mount_table[j] = g_mount_table[j + 1];
+        __atomic_store_n(&g_mount_count, g_mount_count - 1, __ATOMIC_RELEASE);
+        break;
+    }
+    pthread_mutex_unlock(&g_mount_table_lock);
+}
+
 static void mount_record(struct mount *mnt, const struct vfs_mount_info *template)
 {
     if (g_mount_count == MOUNT_TABLE_MAX)
@@ -234,6 +272,21 @@ static const struct vfs_mount_info g_cgroup_info = {
         .opts = "ro,nosuid,nodev,noexec,relatime", .super_opts = "ro,nsdelegate",
         .magic = CGROUP2_SUPER_MAGIC,
         .st_flags = ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME};
+
+static const struct vfs_mount_info g_tmpfs_info = {
+        .source = "tmpfs", .mountpoint = "/", .fstype = "tmpfs", .opts = "rw,relatime",
+        .super_opts = "rw", .magic = TMPFS_MAGIC, .st_flags = ST_RELATIME};
+
+const struct vfs_mount_info *vfs_mount_template(const char *fstype)
+{
+    if (strcmp(fstype, "tmpfs") == 0)
+        return &g_tmpfs_info;
+    if (strcmp(fstype, "proc") == 0)
+        return &g_proc_info;
+    if (strcmp(fstype, "sysfs") == 0)
+        return &g_sys_info;
+    return NULL;
+}
 
 int vfs_init(int host_root_fd, struct fs_struct **out_fs)
 {

@@ -416,6 +416,22 @@ static int resolve_at(struct task *t, int dirfd, const char *path, int at_flags,
     return r;
 }
 
+int vfs_resolve_path(struct task *t, int dirfd, const char *path, bool follow, bool dir,
+                     struct path *out)
+{
+    struct inode *inode;
+    int r = resolve_at(t, dirfd, path, follow ? 0 : AT_SYMLINK_NOFOLLOW, dir ? WALK_DIR : 0, out,
+                       &inode);
+    if (r < 0)
+        return r;
+    inode_put(inode);
+    if (!out->dentry) {
+        path_put(out);
+        return -ENOENT;
+    }
+    return 0;
+}
+
 /* ---- open ---- */
 
 static ssize_t dir_read(struct file *f, void *buf, size_t n, uint64_t *pos)

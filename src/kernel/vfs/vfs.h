@@ -172,6 +172,16 @@ int vfs_fchdir(struct task *t, struct file *f);
  * -ERANGE / -ENOENT (cwd unlinked). */
 int vfs_getcwd(struct task *t, char *buf, size_t size);
 
+/* chroot(2), mount(2), umount2(2) for T (euid 0 only: -EPERM). mount:
+ * tmpfs (data "mode=…"), proc and sysfs (the sandbox's instances again),
+ * MS_BIND of an in-sandbox directory; propagation flags are no-ops;
+ * MS_RDONLY, MS_MOVE and remounts with flags are refused. umount always
+ * detaches lazily. 0 or -errno. */
+int vfs_chroot(struct task *t, const char *path);
+int vfs_do_mount(struct task *t, const char *source, const char *target, const char *fstype,
+                 unsigned long flags, const char *data);
+int vfs_umount(struct task *t, const char *target, int flags);
+
 /* Extended attributes of F (when not NULL) or of PATH relative to T's cwd
  * (FOLLOW: follow a final symlink). The namespaces are Linux's: user.*
  * (regular files and directories, by permission), trusted.* (root only;

@@ -33,6 +33,24 @@ struct mount *lookup_mnt(struct mount *mnt, struct dentry *d);
 int vfs_path_string(const struct path *p, const struct path *root, char *buf, size_t size,
                     bool mark_dead);
 
+struct vfs_mount_info;
+
+/* Resolves PATH (relative to DIRFD) for T into *out (a new reference);
+ * FOLLOW: a final symlink; DIR: must be a directory. 0 or -errno. */
+int vfs_resolve_path(struct task *t, int dirfd, const char *path, bool follow, bool dir,
+                     struct path *out);
+/* Detaches MNT from the tree (umount): -EBUSY if something is mounted in
+ * it, -EINVAL for the root mount. The mount itself is never freed: open
+ * files and cwds inside it keep working. */
+int vfs_mount_detach(struct mount *mnt);
+/* Mount table entries for mounts made by mount(2): INFO is copied (its
+ * strings must live forever). */
+int vfs_mount_table_add(struct mount *mnt, const struct vfs_mount_info *info);
+void vfs_mount_table_del(struct mount *mnt);
+/* The template entry of the sandbox's own mount of FSTYPE ("proc",
+ * "sysfs", "tmpfs"), or NULL. */
+const struct vfs_mount_info *vfs_mount_template(const char *fstype);
+
 /* fs_struct internals. */
 struct fs_struct {
     struct refcount ref;
@@ -47,6 +65,8 @@ void fs_get_root(struct fs_struct *fs, struct path *out);
 void fs_get_cwd(struct fs_struct *fs, struct path *out);
 /* Sets cwd to P (borrowed). */
 void fs_set_cwd(struct fs_struct *fs, const struct path *p);
+/* Sets root to P (borrowed): chroot. */
+void fs_set_root(struct fs_struct *fs, const struct path *p);
 
 /* Directory listing snapshot, taken on the first getdents after open or a
  * rewind; d_off of entry i is i + 1. */
