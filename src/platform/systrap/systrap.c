@@ -25,6 +25,36 @@
  * likes: the kernel reads each value once, checks addresses against the
  * slot and never follows a pointer it did not check. Lying hurts only the
  * liar's own threads.
+ *
+ * Fork and exec cost (fork+wait was 1.3-1.8 ms, now below ptrace's):
+ * - The spawner thread keeps POOL_MAX stubs ready (exec'd, emptied, first
+ *   thread stopped), pinned to the CPU of the last as_new, so as_new takes
+ *   one in ~10 us instead of ~350 us. A pooled stub sleeps in FUTEX_WAIT:
+ *   it costs no CPU. A stub that must move to another CPU is moved when
+ *   taken (moving it is what made pooled stubs slow under load).
+ * - Maps made before an address space first runs (mm_attach after fork
+ *   or exec) are batched: one helper round trip maps them all
+ *   (SYSTRAP_NR_MAP_BATCH); any other helper call or the first switch
+ *   sends the batch first, so the stub sees calls in the kernel's order.
+ * - The last context's destroy kills the stub and the reaper thread waits
+ *   for it, off the exiting task's path (a process exit takes ~0.7 ms).
+ * - A task thread keeps the one CPU it inherited from its creator, and its
+ *   stub goes there: before, a child's stub stayed wherever it was made
+ *   and every handoff crossed cores (40-60 us each).
+ *
+ * Handoff spinning: MOAT_SYSTRAP_SPIN_K / MOAT_SYSTRAP_SPIN_S give the
+ * number of sched_yield rounds the kernel thread / the stub's handler try
+ * before FUTEX_WAIT (both 0 by default). Measured on the shared 2-vCPU
+ * machines under other jobs' load it did not help (sched_yield hands the
+ * CPU to the other load, not to the partner): see issue 8's report.
+ *
+ * FIXME(issue 8): syscall patching (rewrite `mov $nr,%eax; syscall` sites
+ * into a jump to a stub-region trampoline that saves the registers in the
+ * thread page and does the futex handoff without SIGSYS) is not done. It
+ * needs a platform_trap hint ("site at RIP-7 is patchable") that the task
+ * loop acts on with mm_copy_out_force (mm handles COW; never in shared
+ * mappings), a trampoline table in the stub region below the seccomp IP
+ * window, and a --no-syscall-patch flag. Remove this note when it lands.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -194,7 +224,9 @@ static pthread_cond_t g_reap_cond = PTHREAD_COND_INITIALIZER;
 static struct spawn_req *g_spawn_queue; /* (g_pool_lock) */
 static struct platform_as *g_pool;       /* (g_pool_lock) ready stubs, not pinned */
 static int g_pool_nr;                    /* (g_pool_lock) */
-static int g_pool_max;                   /* (c) after init */
+static int g_pool_max;                   /* (g_pool_lock) */
+static bool g_pool_building;             /* (g_pool_lock) the spawner is making one */
+static int g_pool_cpu = -1;              /* (a) CPU of the last as_new: where the next is likely */
 static struct platform_as *g_reap_list;  /* (g_pool_lock) killed stubs to wait for */
 
 #define POOL_MAX 2 /* ready stubs kept ahead: each is two idle host threads */
@@ -242,11 +274,17 @@ static void *spawner_main(void *arg)
         while (!g_spawn_queue && g_pool_nr >= g_pool_max)
             pthread_cond_wait(&g_spawn_cond, &g_pool_lock);
         if (!g_spawn_queue) {
+            g_pool_building = true;
             pthread_mutex_unlock(&g_pool_lock);
             struct platform_as *as;
             struct platform_ctx *ctx;
-            int r = as_build(-1, true, &as, &ctx);
+            int cpu = __atomic_load_n(&g_pool_cpu, __ATOMIC_RELAXED);
+            int r = as_build(cpu, true, &as, &ctx);
+            if (r == 0 && cpu >= 0)
+                pin_tid(ctx->tid, cpu);
             pthread_mutex_lock(&g_pool_lock);
+            g_pool_building = false;
+            pthread_cond_broadcast(&g_spawn_cond);
             if (r < 0) {
                 /* Stubs cannot start now: as_new will say why. */
                 log_debug("systrap: cannot pre-start a stub: %s", strerror(-r));
@@ -783,8 +821,12 @@ out_free:
 static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out_ctx)
 {
     pin_self();
+    __atomic_store_n(&g_pool_cpu, t_cpu, __ATOMIC_RELAXED);
     struct platform_as *as = NULL;
     pthread_mutex_lock(&g_pool_lock);
+    /* A stub on its way is ready sooner than one asked for now. */
+    while (!g_pool && g_pool_building)
+        pthread_cond_wait(&g_spawn_cond, &g_pool_lock);
     if (g_pool) {
         as = g_pool;
         g_pool = as->next;
@@ -798,11 +840,12 @@ static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out
         as->pool_ctx = NULL;
         as->next = NULL;
         pthread_mutex_lock(&as->lock);
-        if (t_cpu >= 0)
+        if (as->helper_cpu != t_cpu) {
             pin_tid(as->pid, t_cpu);
-        as->helper_cpu = t_cpu;
+            pin_tid(ctx->tid, t_cpu);
+            as->helper_cpu = t_cpu;
+        }
         pthread_mutex_unlock(&as->lock);
-        pin_tid(ctx->tid, t_cpu);
         *out_as = as;
         *out_ctx = ctx;
         return 0;
