@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "abi/linux/syscall_names.h"
+#include "kernel/seccomp/seccomp.h"
 #include "kernel/syscalls/strace.h"
 #include "kernel/syscalls/syscall.h"
 #include "lib/log.h"
@@ -70,7 +71,10 @@ void syscall_dispatch(struct task *t)
     if (unlikely(t->strace))
         strace_enter(t, d, &a);
     t->regs_set = false;
-    if (d) {
+    if (unlikely(__atomic_load_n(&t->seccomp_mode, __ATOMIC_RELAXED)) &&
+        !seccomp_syscall_allowed(t, a.nr, a.arg, &r)) {
+        /* A seccomp filter (or strict mode) chose the result instead. */
+    } else if (d) {
         r = d->fn(t, &a);
     } else {
         log_enosys(a.nr);

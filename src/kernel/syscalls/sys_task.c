@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "kernel/host/host.h"
+#include "kernel/seccomp/seccomp.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/pidfd.h"
 #include "kernel/task/task_internal.h"
@@ -660,7 +661,13 @@ static long sys_prctl(struct task *t, const struct sys_args *a)
     case PR_GET_TID_ADDRESS_L:
         return copy_out(t, arg, &t->clear_child_tid, sizeof(uint64_t));
     case PR_GET_SECCOMP:
-        return 0; /* FIXME(issue 9): seccomp filters for apps */
+        return seccomp_get_mode(t);
+    case PR_SET_SECCOMP:
+        if (arg == SECCOMP_MODE_STRICT)
+            return seccomp_set_mode_strict(t, 0, 0);
+        if (arg == SECCOMP_MODE_FILTER)
+            return seccomp_set_mode_filter(t, 0, a->arg[2]);
+        return -EINVAL;
     case PR_CAPBSET_READ:
         if (arg > 40)
             return -EINVAL;
@@ -680,7 +687,7 @@ static long sys_prctl(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(prctl, sys_prctl, "xxxxx", SYS_PARTIAL,
                "NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, KEEPCAPS, CHILD_SUBREAPER, "
-               "GET_TID_ADDRESS, CAPBSET_READ; others EINVAL");
+               "GET_TID_ADDRESS, CAPBSET_READ, SECCOMP; others EINVAL");
 
 static long sys_getpgrp(struct task *t, const struct sys_args *a)
 {

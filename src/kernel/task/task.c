@@ -23,6 +23,7 @@
 #include "kernel/host/host.h"
 #include "kernel/ipc/futex.h"
 #include "kernel/mm/mm.h"
+#include "kernel/seccomp/seccomp.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/task/waitq.h"
@@ -200,6 +201,9 @@ void tg_info(struct thread_group *tg, struct tg_info *out)
         out->cred = t->cred;
         out->sigmask = t->sigmask;
         out->sigpending = t->pending.set;
+        out->seccomp_mode = seccomp_get_mode(t);
+        out->seccomp_filters = seccomp_filter_count(t);
+        out->no_new_privs = t->no_new_privs;
     }
     out->sigpending |= tg->shared_pending.set;
     out->utime = tg->dead_utime;
@@ -570,6 +574,7 @@ static void task_finish(struct task *t)
     if (last)
         ktimer_cancel(&tg->itimer_real); /* drops its reference if armed */
     tg_put(tg); /* the task's reference */
+    seccomp_task_release(t);
     free(t);
 }
 
@@ -767,6 +772,9 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
         return tid < 0 ? tid : -EINTR;
     }
     c->tid = tid;
+    /* seccomp mode and filters: copied under g_tasks_lock, so a TSYNC in
+     * another thread cannot miss the new task. */
+    seccomp_task_inherit(c, t);
     if (thread) {
         tg = t->tg;
         tg_get(tg); /* the task's reference */

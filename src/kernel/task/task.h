@@ -30,6 +30,7 @@ struct fdtable;
 struct fs_struct;
 struct file;
 struct sandbox_init;
+struct seccomp_filter;
 
 struct cred {
     uint32_t uid, euid, suid, fsuid;
@@ -121,6 +122,11 @@ struct task {
     bool keepcaps;                   /* (o) PR_SET_KEEPCAPS */
     uint64_t affinity;               /* (o) sched_setaffinity mask (CPUs 0..63) */
     const struct sandbox_init *init; /* (c) set for the sandbox's first task only */
+    /* seccomp (kernel/seccomp/seccomp.h): changed by T or by a TSYNC in
+     * another thread of its process, under g_tasks_lock; T's dispatch reads
+     * them without a lock (atomic loads). Kept across fork and exec. */
+    int seccomp_mode;                /* (T) SECCOMP_MODE_* */
+    struct seccomp_filter *seccomp_filter; /* (T) counted: the newest filter, or NULL */
 };
 
 /* The task the calling kernel thread runs, or NULL. */
@@ -169,6 +175,8 @@ struct tg_info {
     uint64_t start_time_ns;
     uint64_t sigmask, sigpending, sigignored, sigcaught;
     uint64_t utime, stime, cutime, cstime; /* ns: own and reaped children's CPU time */
+    int seccomp_mode, seccomp_filters;     /* the leader's (SECCOMP_MODE_*, chain length) */
+    bool no_new_privs;
 };
 void tg_info(struct thread_group *tg, struct tg_info *out);
 /* CPU time of T (THREAD) or of its whole process, in ns: app time in the

@@ -371,9 +371,10 @@ static int show_status(struct gen_inode *gi, struct sbuf *b)
                    "\nCapBnd:\t%016" PRIx64 "\nCapAmb:\t%016" PRIx64 "\n",
                 (uint64_t)0, caps, caps, (uint64_t)0x1ffffffffffULL, (uint64_t)0);
     int n = gen_nr_cpus();
-    sbuf_printf(b, "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n"
+    sbuf_printf(b, "NoNewPrivs:\t%d\nSeccomp:\t%d\nSeccomp_filters:\t%d\n"
                    "Speculation_Store_Bypass:\tthread vulnerable\n"
-                   "SpeculationIndirectBranch:\tconditional enabled\n");
+                   "SpeculationIndirectBranch:\tconditional enabled\n",
+                info.no_new_privs, info.seccomp_mode, info.seccomp_filters);
     sbuf_printf(b, "Cpus_allowed:\t");
     for (int w = (n - 1) / 32; w >= 0; w--) {
         int bits = MIN(32, n - w * 32);
