@@ -263,12 +263,29 @@ static NORETURN void stub_child(int cpu, const char *arg)
 /* Stubs are made by this thread, which lives as long as the kernel process:
  * PR_SET_PDEATHSIG fires when the *thread* that forked the stub ends, and a
  * stub outlives the kernel thread that asked for it. */
+static void spawner_move(int cpu, const cpu_set_t *all_cpus)
+{
+    static int s_cpu = -1;
+    if (cpu == s_cpu)
+        return;
+    cpu_set_t set;
+    if (cpu >= 0) {
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+    }
+    if (pthread_setaffinity_np(pthread_self(), sizeof(set), cpu >= 0 ? &set : all_cpus) == 0)
+        s_cpu = cpu;
+}
+
 static void *spawner_main(void *arg)
 {
     (void)arg;
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    cpu_set_t all_cpus;
+    if (sched_getaffinity(0, sizeof(all_cpus), &all_cpus) < 0)
+        CPU_ZERO(&all_cpus);
     pthread_mutex_lock(&g_pool_lock);
     for (;;) {
         while (!g_spawn_queue && g_pool_nr >= g_pool_max)
@@ -279,6 +296,8 @@ static void *spawner_main(void *arg)
             struct platform_as *as;
             struct platform_ctx *ctx;
             int cpu = __atomic_load_n(&g_pool_cpu, __ATOMIC_RELAXED);
+            /* Made on that CPU too: the start-up handshakes stay on one core. */
+            spawner_move(cpu, &all_cpus);
             int r = as_build(cpu, true, &as, &ctx);
             if (r == 0 && cpu >= 0)
                 pin_tid(ctx->tid, cpu);
@@ -300,6 +319,7 @@ static void *spawner_main(void *arg)
         struct spawn_req *req = g_spawn_queue;
         g_spawn_queue = req->next;
         pthread_mutex_unlock(&g_pool_lock);
+        spawner_move(req->cpu, &all_cpus);
         pid_t pid = vfork();
         if (pid == 0)
             stub_child(req->cpu, req->arg);
