@@ -3,6 +3,7 @@
 #define MOAT_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Options that apply to every command (before or after the command name). */
@@ -56,6 +57,24 @@ int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+
+/* The control channel to a running sandbox (src/cli/ctl_client.c; protocol
+ * in kernel/task/ctl.h). DIR is the container's state directory. */
+int cli_ctl_listen(const char *dir, struct rt_err **err);  /* listening fd, or <0 */
+int cli_ctl_connect(const char *dir, struct rt_err **err); /* connected fd, or <0 */
+/* Sends one message with up to 3 fds. 0 or -errno. */
+int cli_ctl_send(int s, const char *msg, size_t len, const int *fds, int nfds);
+/* One request, one reply: *out (malloc'd, NUL-terminated) or <0 with *err
+ * set (an "F" reply too). */
+int cli_ctl_request(const char *dir, const char *msg, size_t len, char **out,
+                    struct rt_err **err);
+/* A new pty whose master goes to the unix socket SOCKET_PATH (runc's
+ * --console-socket); *out_slave is the app's side (src/cli/create.c). */
+int cli_make_console(const char *socket_path, int *out_slave, struct rt_err **err);
+/* Writes PID to PATH atomically, as runc's --pid-file. */
+int cli_write_pid_file(const char *path, pid_t pid, struct rt_err **err);
 
 /* Shared by create and run (src/cli/create.c). */
 struct oci_container;

@@ -71,7 +71,7 @@ static int send_console(const char *path, int fd, struct rt_err **err)
 
 /* A new pty: the master goes to the console socket, *out_slave (opened
  * without becoming our controlling tty) becomes the app's stdio. */
-static int make_console(const char *socket_path, int *out_slave, struct rt_err **err)
+int cli_make_console(const char *socket_path, int *out_slave, struct rt_err **err)
 {
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (m < 0)
@@ -98,7 +98,7 @@ static int make_console(const char *socket_path, int *out_slave, struct rt_err *
     return 0;
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct rt_err **err)
+int cli_write_pid_file(const char *path, pid_t pid, struct rt_err **err)
 {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s.moat-tmp", path);
@@ -176,7 +176,7 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
                 r = rt_err_make(err, 0, "process.terminal is true: use --console-socket (or run from a terminal)");
                 goto out_config;
             }
-        } else if ((r = make_console(o->console_socket, &console, err)) < 0) {
+        } else if ((r = cli_make_console(o->console_socket, &console, err)) < 0) {
             goto out_config;
         }
     } else if (o->console_socket) {
@@ -199,6 +199,15 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
             close(console);
         goto out_remove;
     }
+    /* The control channel (exec, kill --all, ps, events): the kernel
+     * process serves this listening socket. */
+    int ctl = cli_ctl_listen(ct.dir, err);
+    if (ctl < 0) {
+        r = ctl;
+        if (console >= 0)
+            close(console);
+        goto out_remove;
+    }
     struct sandbox_rlimit *rl = calloc(c->rlimits_len + 1, sizeof(*rl));
     struct sandbox_mount *mounts = NULL;
     size_t mounts_len = 0;
@@ -206,6 +215,7 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
         free(rl);
         if (console >= 0)
             close(console);
+        close(ctl);
         r = rt_err_make(err, ENOMEM, "create");
         goto out_remove;
     }
@@ -230,6 +240,7 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
             .mounts_len = mounts_len,
             .exec_fifo = fifo,
             .console_fd = console,
+            .ctl_fd = ctl,
     };
     char msg[512];
     pid_t pid;
@@ -254,7 +265,7 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
     r = oci_state_write(&ct, &st, err);
     free(st.created);
     if (r == 0 && o->pid_file)
-        r = write_pid_file(o->pid_file, pid, err);
+        r = cli_write_pid_file(o->pid_file, pid, err);
     if (r < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);

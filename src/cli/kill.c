@@ -15,8 +15,7 @@ static const char g_kill_usage[] =
         "\n"
         "Sends SIGNAL (a name such as TERM or SIGKILL, or a number; default TERM)\n"
         "to container ID. Termination signals go to the container's first process;\n"
-        "KILL ends the whole sandbox. --all: every process of the container (the\n"
-        "sandbox's kernel process holds them all).\n";
+        "KILL ends the whole sandbox. --all: every process of the container.\n";
 
 static const struct {
     const char *name;
@@ -84,14 +83,18 @@ int cmd_kill(int argc, char **argv)
         return rt_err_report(&err);
     }
     enum oci_status st = oci_state_status(&ct, &s);
-    if (st == OCI_STOPPED)
+    if (st == OCI_STOPPED) {
         rt_err_make(&err, 0, "container `%s` is not running", id);
-    else if (kill(s.pid, sig) < 0 && errno != ESRCH)
+    } else if (all && sig != SIGKILL && st == OCI_RUNNING) {
+        /* Every process of the sandbox, through its control channel
+         * (KILL ends the whole sandbox more surely from outside). */
+        char req[16], *rep = NULL;
+        int n = snprintf(req, sizeof(req), "A%d", sig);
+        if (cli_ctl_request(ct.dir, req, (size_t)n, &rep, &err) == 0)
+            free(rep);
+    } else if (kill(s.pid, sig) < 0 && errno != ESRCH) {
         rt_err_make(&err, errno, "kill %d (container `%s`)", (int)s.pid, id);
-    /* FIXME(issue 7): --all with a signal other than KILL reaches only the
-     * container's first process; needs a kernel call that signals every
-     * task of the sandbox. */
-    (void)all;
+    }
     oci_state_free(&s);
     oci_container_close(&ct);
     return err ? rt_err_report(&err) : 0;

@@ -32,7 +32,9 @@ static const char g_usage[] =
         "  kill [--all] ID [SIGNAL]          send SIGNAL (default SIGTERM)\n"
         "  delete [--force] ID               remove a stopped (or, forced, any) container\n"
         "  list [--format table|json] [-q]   list containers\n"
-        "  ps [--format table|json] ID       the container's host processes\n"
+        "  ps [--format table|json] ID       the container's processes (json: host pids)\n"
+        "  exec [OPTIONS] ID CMD [ARGS...]   run CMD in the running container\n"
+        "  events [--stats] [--interval T] ID   stats as JSON lines\n"
         "  features                          what this runtime supports (JSON)\n"
         "\n"
         "Global options:\n"
@@ -191,6 +193,7 @@ static const struct {
         {"create", cmd_create}, {"start", cmd_start},       {"state", cmd_state},
         {"kill", cmd_kill},     {"delete", cmd_delete},     {"run", cmd_run},
         {"list", cmd_list},     {"features", cmd_features}, {"ps", cmd_ps},
+        {"exec", cmd_exec},     {"events", cmd_events},
 };
 
 int main(int argc, char **argv)

@@ -13,9 +13,11 @@
 static const char g_ps_usage[] =
         "Usage: moat ps [-f table|json] ID [PS OPTIONS]\n"
         "\n"
-        "Lists container ID's host processes: its sandbox's kernel process and the\n"
-        "stub processes that hold the app's address spaces (the app's own processes\n"
-        "exist only inside the sandbox). json: an array of host pids, as runc prints.\n";
+        "table (the default): the container's processes as its sandbox's kernel\n"
+        "knows them (sandbox pids). json: an array of host pids, as runc prints\n"
+        "(what `docker top` reads): the sandbox's kernel process and the stub\n"
+        "processes that hold the app's address spaces. With PS OPTIONS, ps(1) on\n"
+        "those host pids.\n";
 
 static pid_t parent_of(pid_t pid)
 {
@@ -86,6 +88,34 @@ int cmd_ps(int argc, char **argv)
         return rt_err_report(&err);
     }
     enum oci_status st = oci_state_status(&ct, &s);
+    if (!json && st == OCI_RUNNING && argc == i + 1) {
+        /* The sandbox's own processes, as its kernel knows them. */
+        char *rep = NULL;
+        r = cli_ctl_request(ct.dir, "S", 1, &rep, &err);
+        oci_state_free(&s);
+        oci_container_close(&ct);
+        if (r < 0)
+            return rt_err_report(&err);
+        printf("%-7s %-7s %-4s %-6s %-3s %s\n", "PID", "PPID", "STAT", "UID", "NLWP", "CMD");
+        for (char *line = strtok(rep, "\n"); line; line = strtok(NULL, "\n")) {
+            int pid, ppid, nlwp;
+            char state;
+            unsigned uid;
+            int off = 0;
+            if (sscanf(line, "%d %d %c %u %d %n", &pid, &ppid, &state, &uid, &nlwp, &off) < 5)
+                continue;
+            char *comm = line + off, *tab = strchr(comm, '\t');
+            const char *cmd = comm;
+            if (tab) {
+                *tab = '\0';
+                if (tab[1])
+                    cmd = tab + 1;
+            }
+            printf("%-7d %-7d %-4c %-6u %-3d %s\n", pid, ppid, state, uid, nlwp, cmd);
+        }
+        free(rep);
+        return 0;
+    }
     pid_t pids[4096];
     size_t n = st == OCI_STOPPED ? 0 : collect(s.pid, pids, 4096);
     oci_state_free(&s);

@@ -69,14 +69,14 @@ int cmd_run(int argc, char **argv)
         rt_err_report(&err);
         if (!detach) {
             kill(pid, SIGKILL);
-            sandbox_wait(pid);
+            sandbox_wait(pid, true);
             remove_container(o.id);
         }
         return 1;
     }
     if (detach)
         return 0;
-    int status = sandbox_wait(pid);
+    int status = sandbox_wait(pid, true);
     if (!keep)
         remove_container(o.id);
     return status;

@@ -564,6 +564,32 @@ fail:
     return r;
 }
 
+int oci_process_load(const char *path, struct oci_config **out, struct rt_err **err)
+{
+    struct oci_config *c = calloc(1, sizeof(*c));
+    if (!c)
+        return rt_err_make(err, ENOMEM, "--process");
+    char *text = NULL;
+    size_t len = 0;
+    int r = read_config(path, &text, &len, err);
+    if (r < 0)
+        goto fail;
+    char perr[256];
+    r = json_parse(text, len, &c->doc, perr, sizeof(perr));
+    free(text);
+    if (r < 0) {
+        r = rt_err_make(err, 0, "--process `%s`: invalid JSON: %s", path, perr);
+        goto fail;
+    }
+    if ((r = parse_process(c, c->doc, err)) < 0)
+        goto fail;
+    *out = c;
+    return 0;
+fail:
+    oci_config_free(c);
+    return r;
+}
+
 void oci_config_free(struct oci_config *c)
 {
     if (!c)

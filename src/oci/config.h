@@ -72,6 +72,9 @@ struct oci_config {
 /* Loads BUNDLE/config.json. *out is new (oci_config_free). <0 with *err set. */
 int oci_config_load(const char *bundle, struct oci_config **out, struct rt_err **err);
 void oci_config_free(struct oci_config *c);
+/* Loads a runtime-spec process object from PATH (`exec --process`): fills
+ * the process fields of a new *out. <0 with *err set. */
+int oci_process_load(const char *path, struct oci_config **out, struct rt_err **err);
 
 const char *oci_ns_name(enum oci_ns_type t);
 

@@ -36,6 +36,7 @@
 
 #include "kernel/mm/memfile.h"
 #include "kernel/syscalls/syscall.h"
+#include "kernel/task/ctl.h"
 #include "kernel/task/task.h"
 #include "kernel/vfs/vfs.h"
 #include "lib/log.h"
@@ -94,8 +95,28 @@ static void NORETURN setup_fail(const char *fmt, ...)
     _exit(125);
 }
 
+/* OCI: the pipe to the keeper (oci_keeper), or -1. */
+static int g_status_fd = -1;
+
+/* Tells the keeper that the container's first process died of SIG, so it
+ * dies of it too. Async-signal-safe. */
+static void tell_keeper(int sig)
+{
+    char b[8];
+    int n = 0;
+    b[n++] = 'S';
+    if (sig >= 10)
+        b[n++] = (char)('0' + sig / 10);
+    b[n++] = (char)('0' + sig % 10);
+    if (write(g_status_fd, b, (size_t)n) < 0) {
+        /* the keeper is gone: nobody waits for the status */
+    }
+}
+
 static void created_signal(int sig)
 {
+    if (g_status_fd >= 0)
+        tell_keeper(sig);
     _exit(128 + sig);
 }
 
@@ -176,6 +197,25 @@ static void wait_for_start(const char *fifo)
         _exit(125);
     }
     close(fd);
+}
+
+/* OCI: the kernel process ends the way the container's first process did,
+ * so containerd's shim and Docker, which wait on its pid, read the same
+ * status runc's would give them. Only a process that is not a PID-namespace
+ * init can (see oci_keeper). No core dump. */
+static void NORETURN die_of_signal(int sig)
+{
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    /* To this thread: the signal thread's sigwait must not take it. */
+    pthread_kill(pthread_self(), sig);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    _exit(128 + sig); /* a signal whose default is to ignore or stop */
 }
 
 /* The kernel process. Never returns. */
@@ -274,12 +314,18 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         _exit(125);
     }
 
+    /* The control channel (exec, kill --all, ps, stats: issue 7). */
+    if (oci && cfg->ctl_fd >= 0 && (r = ctl_start(cfg->ctl_fd, &init)) < 0)
+        log_debug("cannot serve the control socket: %s", strerror(-r));
+
     int status = 0;
     r = task_run_init(&init, &status);
     if (r < 0) {
         log_error("cannot start the sandbox's first process: %s", strerror(-r));
         _exit(125);
     }
+    if (WIFSIGNALED(status) && g_status_fd >= 0)
+        tell_keeper(WTERMSIG(status));
     if (WIFSIGNALED(status))
         _exit(128 + WTERMSIG(status));
     _exit(WEXITSTATUS(status));
@@ -294,12 +340,12 @@ static void forward_signal(int sig)
 }
 
 /* New PID (and, unprivileged, user) namespace for the next child. */
-static int enter_namespaces(uid_t uid, gid_t gid, char *errbuf, size_t errsize)
+static int enter_namespaces(uid_t uid, gid_t gid, bool pid_ns, char *errbuf, size_t errsize)
 {
-    int flags = CLONE_NEWPID;
+    int flags = pid_ns ? CLONE_NEWPID : 0; /* OCI: the kernel makes it (own_pid_namespace) */
     if (geteuid() != 0)
         flags |= CLONE_NEWUSER;
-    if (unshare(flags) < 0) {
+    if (flags && unshare(flags) < 0) {
         int e = errno;
         snprintf(errbuf, errsize, "cannot create the sandbox's namespaces: %s", strerror(e));
         return -e;
@@ -331,7 +377,7 @@ static void install_forwarding(void)
         sigaction(g_forwarded[i], &sa, NULL);
 }
 
-int sandbox_wait(pid_t pid)
+int sandbox_wait(pid_t pid, bool oci)
 {
     g_kernel_pid = pid;
     install_forwarding();
@@ -345,6 +391,8 @@ int sandbox_wait(pid_t pid)
     g_kernel_pid = 0;
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
+    if (oci) /* the keeper died as the container's first process did */
+        return 128 + WTERMSIG(status);
     log_error("the sandbox kernel died of signal %d (%s)", WTERMSIG(status),
               strsignal(WTERMSIG(status)));
     return 128 + WTERMSIG(status);
@@ -355,7 +403,7 @@ int sandbox_run(const struct sandbox_config *cfg)
     uid_t uid = getuid();
     gid_t gid = getgid();
     char err[256];
-    if (enter_namespaces(uid, gid, err, sizeof(err)) < 0) {
+    if (enter_namespaces(uid, gid, true, err, sizeof(err)) < 0) {
         log_error("%s", err);
         return 125;
     }
@@ -375,7 +423,64 @@ int sandbox_run(const struct sandbox_config *cfg)
             signal(g_forwarded[i], SIG_DFL);
         kernel_main(cfg, uid, gid, false);
     }
-    return sandbox_wait(pid);
+    return sandbox_wait(pid, false);
+}
+
+/*
+ * OCI: the container's pid (state, --pid-file) is a small "keeper" process
+ * in the caller's PID namespace, the kernel process's parent. The kernel
+ * process must be the init of the sandbox's PID namespace (its threads
+ * cannot be made after unshare(CLONE_NEWPID), and the namespace's end
+ * takes every stub with it), and a namespace init cannot die of a signal it
+ * sends itself. The keeper passes the signals it gets on to the kernel,
+ * and ends as the container's first process did: its exit code or the same
+ * signal, which containerd's shim and Docker read from its wait status.
+ * The kernel dies with it (PR_SET_PDEATHSIG).
+ *
+ * Called in the child that sandbox_create forked: returns in the kernel
+ * process; never returns in the keeper.
+ */
+static void oci_keeper(void)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0 || unshare(CLONE_NEWPID) < 0)
+        _exit(125);
+    setsid();
+    pid_t k = fork();
+    if (k < 0)
+        _exit(125);
+    if (k == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(p[0]);
+        g_status_fd = p[1];
+        return;
+    }
+    prctl(PR_SET_NAME, "moat-keeper");
+    close(p[1]);
+    close_range(0, (unsigned)p[0] - 1, 0);
+    close_range((unsigned)p[0] + 1, ~0U, 0);
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+    g_kernel_pid = k;
+    install_forwarding();
+    int status;
+    while (waitpid(k, &status, 0) < 0)
+        if (errno != EINTR)
+            _exit(125);
+    char b[8] = {0};
+    ssize_t n = read(p[0], b, sizeof(b) - 1);
+    if (n > 1 && b[0] == 'S')
+        die_of_signal(atoi(b + 1));
+    if (WIFSIGNALED(status))
+        die_of_signal(WTERMSIG(status));
+    _exit(WEXITSTATUS(status));
 }
 
 int sandbox_create(const struct sandbox_config *cfg, pid_t *out_pid, char *errbuf,
@@ -383,7 +488,7 @@ int sandbox_create(const struct sandbox_config *cfg, pid_t *out_pid, char *errbu
 {
     uid_t uid = getuid();
     gid_t gid = getgid();
-    int r = enter_namespaces(uid, gid, errbuf, errsize);
+    int r = enter_namespaces(uid, gid, false, errbuf, errsize);
     if (r < 0)
         return r;
     int sync[2];
@@ -409,16 +514,24 @@ int sandbox_create(const struct sandbox_config *cfg, pid_t *out_pid, char *errbu
         close(sync[0]);
         int hi_sync = fcntl(sync[1], F_DUPFD_CLOEXEC, 10);
         int hi_cons = cfg->console_fd >= 0 ? fcntl(cfg->console_fd, F_DUPFD_CLOEXEC, 10) : -1;
+        int hi_ctl = cfg->ctl_fd >= 0 ? fcntl(cfg->ctl_fd, F_DUPFD_CLOEXEC, 10) : -1;
         g_sync_fd = hi_sync >= 0 ? dup3(hi_sync, 3, O_CLOEXEC) : -1;
         c.console_fd = hi_cons >= 0 ? dup3(hi_cons, 4, O_CLOEXEC) : -1;
-        if (g_sync_fd < 0 || (cfg->console_fd >= 0 && c.console_fd < 0))
+        c.ctl_fd = hi_ctl >= 0 ? dup3(hi_ctl, 5, O_CLOEXEC) : -1;
+        if (g_sync_fd < 0 || (cfg->console_fd >= 0 && c.console_fd < 0) ||
+            (cfg->ctl_fd >= 0 && c.ctl_fd < 0))
             _exit(125);
-        close_range(c.console_fd >= 0 ? 5 : 4, ~0U, 0);
+        if (c.console_fd < 0)
+            close(4);
+        close_range(6, ~0U, 0);
+        oci_keeper();
         kernel_main(&c, uid, gid, true);
     }
     close(sync[1]);
     if (cfg->console_fd >= 0)
         close(cfg->console_fd);
+    if (cfg->ctl_fd >= 0)
+        close(cfg->ctl_fd);
     char buf[600];
     size_t len = 0;
     ssize_t n;

@@ -41,6 +41,7 @@ struct sandbox_config {
     size_t mounts_len;
     const char *exec_fifo; /* the kernel waits until `start` opens it */
     int console_fd;        /* >= 0: the app's stdio is this terminal (consumed) */
+    int ctl_fd;            /* >= 0: the listening control socket (kernel/task/ctl.h; consumed) */
 };
 
 /* Runs the sandbox to completion: starts the kernel process in new
@@ -52,9 +53,10 @@ int sandbox_run(const struct sandbox_config *cfg);
 /* `create`: starts the kernel process in new namespaces, detached from the
  * caller (own session; it survives the CLI and is reparented to the
  * caller's subreaper), builds the sandbox's file systems and mounts, then
- * leaves the kernel waiting on CFG->exec_fifo. The kernel process exits
- * with the app's status (128+N for signal N), or 125 if it could not start.
- * Returns 0 and its pid, or -errno with a one-line reason in ERRBUF (the
+ * leaves the kernel waiting on CFG->exec_fifo. The pid is the container's
+ * keeper, the kernel process's parent (sandbox.c, oci_keeper): it exits
+ * with the app's exit code or dies of the app's signal (125 if the sandbox
+ * could not start). Returns 0 and its pid, or -errno with a one-line reason in ERRBUF (the
  * kernel process is then gone). */
 int sandbox_create(const struct sandbox_config *cfg, pid_t *out_pid, char *errbuf,
                    size_t errsize);
@@ -64,9 +66,10 @@ int sandbox_create(const struct sandbox_config *cfg, pid_t *out_pid, char *errbu
  * dead sandbox never makes `start` hang. 0 or -errno. */
 int sandbox_start(const char *fifo, bool (*alive)(void *arg), void *arg);
 
-/* Waits for our child PID (the kernel process) while forwarding the
- * termination signals the CLI receives; returns the CLI's exit code as
- * sandbox_run does. */
-int sandbox_wait(pid_t pid);
+/* Waits for our child PID (the kernel process, or with OCI the container's
+ * keeper process) while forwarding the termination signals the CLI
+ * receives; returns the CLI's exit code as sandbox_run does (OCI: death by
+ * signal N is the container's status, 128+N, not an error). */
+int sandbox_wait(pid_t pid, bool oci);
 
 #endif

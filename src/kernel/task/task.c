@@ -37,6 +37,7 @@ static int g_last_pid;                                         /* (T) */
 
 static pthread_cond_t g_init_exit = PTHREAD_COND_INITIALIZER;
 static bool g_init_done;   /* (T) */
+static bool g_init_started; /* (T) task_run_init made pid 1 (task_spawn waits for it) */
 static int g_init_status;  /* (T) */
 
 static __thread struct task *t_current;
@@ -1086,6 +1087,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     list_add_tail(&t->thread_node, &tg->threads);
     tg_get(tg);
     list_add_tail(&tg->all, &g_all_tgs);
+    g_init_started = true;
     pthread_mutex_unlock(&g_tasks_lock);
 
     int r = task_spawn_thread(t);
@@ -1096,6 +1098,79 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
         pthread_cond_wait(&g_init_exit, &g_tasks_lock);
     *out_status = g_init_status;
     pthread_mutex_unlock(&g_tasks_lock);
+    return 0;
+}
+
+/* ---- processes started from outside the sandbox (moat exec, ctl.c) ---- */
+
+/* As task_run_init, for a further process: it joins the sandbox as a new
+ * session leader with no parent inside (ppid 0, as runc's exec'd processes
+ * see it); nobody reaps it, its exit wakes tg->exit_wq. Its orphans go to
+ * init. INIT must outlive the start of the task (task_init_start reads it).
+ * Returns 0 and *out_tg (a new reference), or -errno. */
+int task_spawn(const struct sandbox_init *init, struct thread_group **out_tg)
+{
+    struct thread_group *init_tg = task_lookup_tg(1);
+    struct task *t = calloc(1, sizeof(*t));
+    struct thread_group *tg = tg_new();
+    if (!t || !tg || !(tg->sighand = sighand_new(NULL))) {
+        free(t);
+        if (tg)
+            tg_put(tg);
+        if (init_tg)
+            tg_put(init_tg);
+        return -ENOMEM;
+    }
+    if (init_tg) {
+        pthread_mutex_lock(&init_tg->lock);
+        memcpy(tg->rlim, init_tg->rlim, sizeof(tg->rlim));
+        pthread_mutex_unlock(&init_tg->lock);
+        tg_put(init_tg);
+    } else {
+        for (int i = 0; i < g_rlimit_resources; i++)
+            host_getrlimit(i, &tg->rlim[i].rlim_cur, &tg->rlim[i].rlim_max);
+    }
+    sigpending_init(&t->pending);
+    list_init(&t->thread_node);
+    int ncpu = host_nr_cpus();
+    t->affinity = ncpu >= 64 ? ~0ULL : (1ULL << ncpu) - 1;
+    t->fs = init->fs;
+    t->cred = init->cred;
+    t->strace = init->strace;
+    t->init = init;
+    pthread_mutex_lock(&g_tasks_lock);
+    int pid = pid_alloc_locked();
+    if (pid < 0 || !g_init_started || g_init_done) {
+        pthread_mutex_unlock(&g_tasks_lock);
+        t->fs = NULL;
+        free(t);
+        tg_put(tg);
+        return pid < 0 ? pid : -ESRCH;
+    }
+    tg->pid = pid;
+    tg->pgid = tg->sid = pid;
+    tg->nr_threads = 1;
+    tg->leader = t;
+    t->tid = pid;
+    t->tg = tg;
+    list_add_tail(&t->thread_node, &tg->threads);
+    tg_get(tg); /* the task's reference; the table holds the first */
+    list_add_tail(&tg->all, &g_all_tgs);
+    pthread_mutex_unlock(&g_tasks_lock);
+    tg_get(tg); /* the caller's */
+    int r = task_spawn_thread(t);
+    if (r < 0) {
+        t->exit_code = SIGKILL;
+        t->exiting = true;
+        pthread_mutex_lock(&g_tasks_lock);
+        tg->group_exiting = true;
+        tg->exit_status = SIGKILL;
+        pthread_mutex_unlock(&g_tasks_lock);
+        task_finish(t);
+        tg_put(tg);
+        return r;
+    }
+    *out_tg = tg;
     return 0;
 }
 

@@ -50,4 +50,9 @@ void task_vfork_done(struct task *t);
 /* The parent's pid as T sees it (0 for init). */
 int task_ppid(struct task *t);
 
+/* A further process started from outside (moat exec): see task.c. 0 and
+ * *out_tg (a new reference), or -errno (-ESRCH: init has not started or
+ * has exited). */
+int task_spawn(const struct sandbox_init *init, struct thread_group **out_tg);
+
 #endif

@@ -1,0 +1,33 @@
+/*
+ * The control channel: how the moat CLI talks to a running sandbox kernel
+ * (exec, signals, ps, stats). The CLI makes a listening AF_UNIX
+ * SOCK_SEQPACKET socket in the container's state directory and hands it to
+ * the kernel process; ctl_start() serves it on a thread of its own, one
+ * more thread per connection.
+ *
+ * Wire format: one request per message, a one-letter op then NUL-separated
+ * text fields; replies are one line each.
+ *
+ *   E uid gid cwd argc argv... envc env...  + SCM_RIGHTS stdin, stdout, stderr
+ *        -> "P <pid>\n" once it runs (or "F <errno> <reason>\n"), then
+ *           "X <wait status>\n" when it ends. On that connection, later
+ *           "K <signo>" messages signal the process; closing the connection
+ *           before it ends kills it (the CLI that stood for it is gone).
+ *   A <signo>  -> "O\n" or "F ...": the signal to every process (kill --all)
+ *   S          -> ps: lines "<pid> <ppid> <state> <uid> <nthreads> <comm>\t<cmdline>"
+ *   T          -> stats: lines "<name> <value>" (pids, memory_used, ...)
+ */
+#ifndef MOAT_KERNEL_TASK_CTL_H
+#define MOAT_KERNEL_TASK_CTL_H
+
+#include "kernel/task/task.h"
+
+#define CTL_SOCKET_NAME "ctl"       /* in the container's state directory */
+#define CTL_MSG_MAX (256 * 1024)    /* largest request (exec's argv + env) */
+
+/* Serves the listening socket LISTEN_FD (consumed) on a new thread.
+ * DEFAULTS: the first process's settings (its cred and strace flag) for
+ * processes started later. 0 or -errno. */
+int ctl_start(int listen_fd, const struct sandbox_init *defaults);
+
+#endif
