@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Docker end to end with moat as a runtime: starts a private containerd and
+dockerd (no bridge, no iptables, state in a temporary directory), registers
+moat in daemon.json, imports a busybox image from a rootfs tarball and runs
+containers through `--runtime=moat`. Skipped (exit 77) with the reason when
+the daemons are not installed or cannot start here. Always stops them.
+
+Usage: test_docker.py MOAT"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+DEADLINE = time.monotonic() + 110  # the whole test stays under 2 minutes
+APPLETS = ["sh", "echo", "sleep", "cat", "ls", "id", "true", "hostname", "ps"]
+
+
+def skip(reason):
+    print(f"SKIP: {reason}")
+    sys.exit(77)
+
+
+def left():
+    return max(1.0, DEADLINE - time.monotonic())
+
+
+class Daemons:
+    def __init__(self, moat):
+        self.tmp = tempfile.mkdtemp(prefix="moat-docker-", dir="/tmp")
+        self.sock = os.path.join(self.tmp, "docker.sock")
+        self.csock = os.path.join(self.tmp, "containerd.sock")
+        self.procs = []
+        self.moat = moat
+
+    def spawn(self, args, log):
+        f = open(os.path.join(self.tmp, log), "w")
+        p = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def log(self, name):
+        try:
+            with open(os.path.join(self.tmp, name)) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def start(self):
+        ctd = shutil.which("containerd")
+        dockerd = shutil.which("dockerd")
+        if not ctd or not dockerd or not shutil.which("docker"):
+            skip("dockerd, containerd or docker is not installed (Debian: docker.io containerd)")
+        if os.geteuid() != 0:
+            skip("dockerd needs root")
+        croot = os.path.join(self.tmp, "containerd")
+        cfg = os.path.join(self.tmp, "containerd.toml")
+        with open(cfg, "w") as f:
+            f.write(f'version = 2\nroot = "{croot}/root"\nstate = "{croot}/state"\n'
+                    f'[grpc]\n  address = "{self.csock}"\n'
+                    f'[plugins."io.containerd.grpc.v1.cri"]\n  disable_cgroup = true\n')
+        c = self.spawn([ctd, "--config", cfg], "containerd.log")
+        for _ in range(100):
+            if os.path.exists(self.csock) or c.poll() is not None:
+                break
+            time.sleep(0.1)
+        if not os.path.exists(self.csock):
+            skip("containerd did not start: " + self.log("containerd.log"))
+        daemon_json = os.path.join(self.tmp, "daemon.json")
+        with open(daemon_json, "w") as f:
+            json.dump({"runtimes": {"moat": {"path": self.moat}}}, f)
+        d = self.spawn([dockerd, "--config-file", daemon_json,
+                        "--containerd", self.csock,
+                        "--data-root", os.path.join(self.tmp, "data"),
+                        "--exec-root", os.path.join(self.tmp, "exec"),
+                        "--pidfile", os.path.join(self.tmp, "docker.pid"),
+                        "-H", "unix://" + self.sock,
+                        "--bridge=none", "--iptables=false", "--ip6tables=false",
+                        "--ip-forward=false", "--ip-masq=false",
+                        "--storage-driver=vfs"], "dockerd.log")
+        for _ in range(200):
+            if d.poll() is not None:
+                break
+            if os.path.exists(self.sock) and self.docker("info", check=False,
+                                                         timeout=10).returncode == 0:
+                return
+            time.sleep(0.2)
+        skip("dockerd did not start: " + self.log("dockerd.log"))
+
+    def docker(self, *args, check=True, timeout=None, **kw):
+        r = subprocess.run(["docker", "-H", "unix://" + self.sock] + list(args),
+                           capture_output=True, text=True,
+                           timeout=min(timeout or 60, left()), **kw)
+        if check and r.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)}: exit {r.returncode}\n"
+                                 f"{r.stdout}{r.stderr}")
+        return r
+
+    def stop(self):
+        if os.path.exists(self.sock):
+            r = subprocess.run(["docker", "-H", "unix://" + self.sock, "ps", "-aq"],
+                               capture_output=True, text=True, timeout=10)
+            ids = r.stdout.split()
+            if ids:
+                subprocess.run(["docker", "-H", "unix://" + self.sock, "rm", "-f"] + ids,
+                               capture_output=True, timeout=20)
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+        # Mounts dockerd and containerd left behind, deepest first.
+        with open("/proc/self/mountinfo") as f:
+            mounts = [l.split()[4] for l in f if self.tmp in l.split()[4]]
+        for m in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def image_tar(tmp):
+    root = os.path.join(tmp, "rootfs")
+    os.makedirs(os.path.join(root, "bin"))
+    for d in ("proc", "dev", "sys", "tmp", "etc", "root"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    shutil.copy(BUSYBOX, os.path.join(root, "bin", "busybox"))
+    for a in APPLETS:
+        os.symlink("busybox", os.path.join(root, "bin", a))
+    path = os.path.join(tmp, "rootfs.tar")
+    with tarfile.open(path, "w") as t:
+        t.add(root, arcname=".")
+    return path
+
+
+def main():
+    moat = os.path.abspath(sys.argv[1])
+    d = Daemons(moat)
+    failures = []
+
+    def check(name, fn):
+        try:
+            fn()
+            print(f"ok: {name}")
+        except Exception as e:  # noqa: BLE001 -- reported and counted
+            print(f"FAIL: {name}: {e}")
+            failures.append(name)
+
+    try:
+        d.start()
+        tar = image_tar(d.tmp)
+        with open(tar, "rb") as f:
+            d.docker("import", "-c", "ENV PATH=/bin", "-", "moat-bb", stdin=f)
+
+        def run_rm():
+            r = d.docker("run", "--rm", "--runtime=moat", "moat-bb", "echo", "hi")
+            assert r.stdout == "hi\n", repr(r.stdout + r.stderr)
+            # moat's kernel answered, not the host's.
+            r = d.docker("run", "--rm", "--runtime=moat", "moat-bb", "cat",
+                         "/proc/sys/kernel/osrelease")
+            assert r.stdout.strip().endswith("-moat"), repr(r.stdout + r.stderr)
+            r = d.docker("run", "--rm", "--runtime=moat", "moat-bb", "sh", "-c", "exit 3",
+                         check=False)
+            assert r.returncode == 3, (r.returncode, r.stderr)
+
+        def detached():
+            cid = d.docker("run", "-d", "--runtime=moat", "moat-bb", "sh", "-c",
+                           "echo started; exec sleep 100").stdout.strip()
+            try:
+                r = d.docker("exec", cid, "echo", "from-exec")
+                assert r.stdout == "from-exec\n", repr(r.stdout + r.stderr)
+                r = d.docker("exec", cid, "sh", "-c", "exit 5", check=False)
+                assert r.returncode == 5, (r.returncode, r.stderr)
+                for _ in range(50):
+                    logs = d.docker("logs", cid).stdout
+                    if "started" in logs:
+                        break
+                    time.sleep(0.1)
+                assert logs == "started\n", repr(logs)
+                t = time.monotonic()
+                d.docker("stop", "-t", "2", cid)
+                took = time.monotonic() - t
+                st = json.loads(d.docker("inspect", cid).stdout)[0]["State"]
+                # sleep dies of SIGTERM at once: exit 143, no 2 s wait for KILL.
+                assert st["ExitCode"] == 143 and took < 2, (st, took)
+            finally:
+                d.docker("rm", "-f", cid, check=False)
+            r = d.docker("ps", "-aq", "--filter", "id=" + cid)
+            assert r.stdout.strip() == "", r.stdout
+
+        def stop_timeout():
+            cid = d.docker("run", "-d", "--runtime=moat", "moat-bb", "sh", "-c",
+                           "trap '' TERM; while true; do sleep 1; done").stdout.strip()
+            try:
+                time.sleep(0.5)
+                t = time.monotonic()
+                d.docker("stop", "-t", "1", cid)
+                st = json.loads(d.docker("inspect", cid).stdout)[0]["State"]
+                assert st["ExitCode"] == 137, st  # KILL after the timeout
+                assert time.monotonic() - t < 8
+            finally:
+                d.docker("rm", "-f", cid, check=False)
+
+        def network_none():
+            r = d.docker("run", "--rm", "--runtime=moat", "--network=none", "moat-bb",
+                         "echo", "isolated")
+            assert r.stdout == "isolated\n", repr(r.stdout + r.stderr)
+
+        check("docker run --rm", run_rm)
+        check("docker run -d, exec, logs, stop, rm", detached)
+        check("docker stop: KILL after the timeout", stop_timeout)
+        check("docker run --network=none", network_none)
+    finally:
+        if failures:
+            print("--- dockerd log ---\n" + d.log("dockerd.log"))
+        d.stop()
+    if failures:
+        print(f"{len(failures)} failed: {', '.join(failures)}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
