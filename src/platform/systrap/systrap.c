@@ -32,6 +32,7 @@
  *   one in ~10 us instead of ~350 us. A pooled stub sleeps in FUTEX_WAIT:
  *   it costs no CPU. A stub that must move to another CPU is moved when
  *   taken (moving it is what made pooled stubs slow under load).
+ *   MOAT_SYSTRAP_NO_POOL=1 turns the pool off (for measuring).
  * - Maps made before an address space first runs (mm_attach after fork
  *   or exec) are batched: one helper round trip maps them all
  *   (SYSTRAP_NR_MAP_BATCH); any other helper call or the first switch
