@@ -137,9 +137,27 @@ class ExecTest(unittest.TestCase):
         self.assertTrue(os.WIFSIGNALED(st) and os.WTERMSIG(st) == signal.SIGTERM, st)
         self.assertIn('"stopped"', self.moat("state", "c").stdout)
 
+    def test_exec_ends_with_its_cli(self):
+        cli = subprocess.Popen([MOAT, "--root", self.root, "exec", "c", "sleep", "40"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if "sleep 40" in self.moat("ps", "c").stdout:
+                break
+            time.sleep(0.05)
+        cli.kill()  # SIGKILL: the sandbox sees its control connection close
+        cli.wait()
+        for _ in range(100):
+            if "sleep 40" not in self.moat("ps", "c").stdout:
+                break
+            time.sleep(0.05)
+        self.assertNotIn("sleep 40", self.moat("ps", "c").stdout)
+
     def test_events_stats(self):
-        line = self.moat("events", "--stats", "c").stdout
-        ev = json.loads(line)
+        for _ in range(100):  # until the first process exists
+            ev = json.loads(self.moat("events", "--stats", "c").stdout)
+            if ev["data"]["pids"]["current"] == 1:
+                break
+            time.sleep(0.02)
         self.assertEqual(ev["type"], "stats")
         self.assertEqual(ev["id"], "c")
         self.assertEqual(ev["data"]["pids"]["current"], 1)

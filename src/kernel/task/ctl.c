@@ -214,12 +214,14 @@ static void do_exec(int fd, char *p, char *end, int *fds, int nfds)
         int status = tg->exit_status;
         pthread_mutex_unlock(&g_tasks_lock);
         if (done) {
-            reply(fd, "X %d\n", status);
+            if (!killed)
+                reply(fd, "X %d\n", status);
             break;
         }
-        struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = ew.efd, .events = POLLIN}};
+        struct pollfd pf[2] = {{.fd = killed ? -1 : fd, .events = POLLIN},
+                               {.fd = ew.efd, .events = POLLIN}};
         if (poll(pf, 2, -1) < 0 && errno != EINTR)
-            break;
+            usleep(10000); /* never leave before the process ends (INIT) */
         if (pf[1].revents & POLLIN) {
             uint64_t v;
             if (read(ew.efd, &v, sizeof(v)) < 0) {
@@ -229,14 +231,16 @@ static void do_exec(int fd, char *p, char *end, int *fds, int nfds)
         if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             char msg[64];
             ssize_t n = msg_recv(fd, msg, sizeof(msg) - 1);
+            if (n < 0 && errno == EINTR)
+                continue;
             if (n <= 0) {
-                /* The CLI that stood for the process is gone. */
+                /* The CLI that stood for the process is gone: the process
+                 * goes too. Wait for its end all the same: its task may
+                 * still read INIT (on this stack) while it starts. */
                 if (!killed)
                     signal_one(tg->pid, SIGKILL);
                 killed = true;
-                if (n == 0 || errno != EINTR)
-                    pf[0].fd = -1;
-                break;
+                continue;
             }
             msg[n] = '\0';
             if (msg[0] == 'K')
