@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "kernel/host/seccomp_allow.h"
 #include "kernel/syscalls/syscall.h"
 
 int cmd_debug(int argc, char **argv)
@@ -13,6 +14,11 @@ int cmd_debug(int argc, char **argv)
         syscall_print_table(1);
         return 0;
     }
-    fprintf(stderr, "Usage: moat debug syscalls\n");
+    if (argc == 2 && strcmp(argv[1], "seccomp") == 0) {
+        /* The kernel process's own host-syscall allow-list (issue 9). */
+        host_seccomp_print(stdout);
+        return 0;
+    }
+    fprintf(stderr, "Usage: moat debug syscalls|seccomp\n");
     return EXIT_MOAT_ERROR;
 }

@@ -11,8 +11,9 @@
  * termination signals end it (exit 128+N) so a created container can be
  * killed; afterwards they go to the app.
  *
- * FIXME(issue 9): the kernel process's own confinement (pivot_root into an
- * empty directory, dropped capabilities, its seccomp allow-list).
+ * Before the app's first instruction the kernel process confines itself
+ * (confine.c): pivot_root into an empty directory, no capabilities,
+ * no_new_privs, its seccomp allow-list.
  */
 #include "sandbox/sandbox.h"
 
@@ -41,6 +42,7 @@
 #include "kernel/vfs/vfs.h"
 #include "lib/log.h"
 #include "platform/platform.h"
+#include "sandbox/confine.h"
 
 #define MEMFILE_SIZE (1ULL << 40)
 
@@ -298,10 +300,24 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
             wait_for_start(cfg->exec_fifo);
     }
 
+    /* The second wall (issue 9): from here on the kernel process has no
+     * host path, no capability and only its seccomp allow-list. */
+    const char *step;
+    if (confine_keep_proc() < 0)
+        log_debug("the kernel's /proc is not available: %s", strerror(errno));
+    /* FIXME(issue 9): kernel/net/inet.c uses host inet sockets for
+     * --network=none too (in the sandbox's own netns), so the inet group is
+     * always on; narrow it if a netstack backend replaces them. */
+    struct confine_opts co = {.host_net = true, .log_fd = log_fd()};
+    r = confine_kernel(&co, &step);
+    if (r < 0)
+        setup_fail("cannot confine the kernel process (%s): %s", step, strerror(-r));
+
     /* Every kernel thread blocks host signals; one thread takes the ones
      * meant for the sandbox. */
     sigset_t all, fwd;
     sigfillset(&all);
+    sigdelset(&all, SIGSYS); /* the seccomp filter's report (confine.c) */
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     for (size_t i = 0; i < ARRAY_SIZE(g_forwarded); i++)
         signal(g_forwarded[i], SIG_DFL);
@@ -393,8 +409,10 @@ int sandbox_wait(pid_t pid, bool oci)
         return WEXITSTATUS(status);
     if (oci) /* the keeper died as the container's first process did */
         return 128 + WTERMSIG(status);
-    log_error("the sandbox kernel died of signal %d (%s)", WTERMSIG(status),
-              strsignal(WTERMSIG(status)));
+    log_error("the sandbox kernel died of signal %d (%s)%s", WTERMSIG(status),
+              strsignal(WTERMSIG(status)),
+              WTERMSIG(status) == SIGSYS ? ": a host syscall outside its seccomp allow-list "
+                                           "(MOAT_SECCOMP=log to list them)" : "");
     return 128 + WTERMSIG(status);
 }
 

@@ -1,0 +1,145 @@
+/*
+ * Confinement of the kernel process (see confine.h).
+ */
+#include "sandbox/confine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "kernel/host/seccomp_allow.h"
+#include "lib/log.h"
+
+int confine_keep_proc(void)
+{
+    /* A procfs of the kernel's PID namespace with only the pid directories
+     * (subset=pid: no /proc/sys, /proc/sysrq-trigger, /proc/kcore ...), as
+     * a detached mount: it needs no path and outlives the pivot_root. */
+    int fs = fsopen("proc", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return -errno;
+    int r = 0;
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "subset", "pid", 0) < 0 ||
+        fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        r = -errno;
+        close(fs);
+        return r;
+    }
+    int mnt = fsmount(fs, FSMOUNT_CLOEXEC,
+                      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_RDONLY);
+    if (mnt < 0)
+        r = -errno;
+    close(fs);
+    if (mnt < 0)
+        return r;
+    g_host_proc_fd = mnt;
+    return 0;
+}
+
+/* pivot_root into a fresh tmpfs mounted over the kernel's private /proc
+ * mount point (any directory of the private mount namespace would do), then
+ * detach the old root and make the new one read-only. */
+static int pivot_to_empty(void)
+{
+    /* A mount namespace of our own even if kernel_main's unshare failed:
+     * the mounts below must never touch the caller's. */
+    if (unshare(CLONE_NEWNS) < 0)
+        return -errno;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return -errno;
+    if (mount("moat-empty", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "size=4k,nr_inodes=2,mode=0555") < 0)
+        return -errno;
+    if (chdir("/proc") < 0)
+        return -errno;
+    /* pivot_root(".", "."): the old root ends up stacked on the new one and
+     * is detached right after. */
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        return -errno;
+    if (umount2(".", MNT_DETACH) < 0)
+        return -errno;
+    if (chdir("/") < 0)
+        return -errno;
+    if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+static int drop_caps(void)
+{
+    for (int c = 0; c <= 63; c++)
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+            return -errno;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return -errno;
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof(d));
+    if (syscall(SYS_capset, &h, d) < 0)
+        return -errno;
+    return 0;
+}
+
+static enum host_seccomp_mode seccomp_mode(bool *out_off)
+{
+    const char *m = getenv("MOAT_SECCOMP");
+    *out_off = m && strcmp(m, "off") == 0;
+    if (m && strcmp(m, "log") == 0)
+        return HOST_SECCOMP_LOG;
+    return HOST_SECCOMP_ENFORCE;
+}
+
+int confine_kernel(const struct confine_opts *o, const char **out_step)
+{
+    int r;
+    bool off;
+    enum host_seccomp_mode mode = seccomp_mode(&off);
+    int report_fd = o->log_fd;
+    if (!off && mode == HOST_SECCOMP_LOG) {
+        /* MOAT_SECCOMP_LOG=FILE: where log mode appends its lines (opened
+         * now: no path can be opened once confined). */
+        const char *file = getenv("MOAT_SECCOMP_LOG");
+        int fd = file ? open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+        if (fd >= 0)
+            report_fd = fd;
+    }
+    *out_step = "pivot_root into an empty directory";
+    r = pivot_to_empty();
+    if (r < 0)
+        return r;
+    *out_step = "dropping capabilities";
+    r = drop_caps();
+    if (r < 0)
+        return r;
+    *out_step = "RLIMIT_CORE";
+    struct rlimit rl = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &rl) < 0)
+        return -errno;
+    *out_step = "no_new_privs";
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -errno;
+    if (off) {
+        log_warn("MOAT_SECCOMP=off: the kernel process runs without its seccomp filter");
+        return 0;
+    }
+    if (mode == HOST_SECCOMP_LOG)
+        log_warn("MOAT_SECCOMP=log: forbidden host syscalls of the kernel are logged, not fatal");
+    *out_step = "installing the seccomp filter";
+    struct host_seccomp_opts so = {.host_net = o->host_net};
+    r = host_seccomp_install(&so, mode, report_fd);
+    if (r < 0)
+        return r;
+    /* tests/security/test_confine.py: a forbidden call on purpose. */
+    if (getenv("MOAT_SECCOMP_SELFTEST"))
+        syscall(SYS_mkdirat, AT_FDCWD, "/moat-selftest", 0700);
+    return 0;
+}
