@@ -89,7 +89,9 @@ class ExecTest(unittest.TestCase):
         r = self.moat("exec", "--env", "B=2", "-e", "A=3", "--cwd", "/bin", "-u", "1000:1001",
                       "c", "sh", "-c", "echo $A $B; pwd; id")
         self.assertEqual(r.stdout, "3 2\n/bin\nuid=1000 gid=1001\n")
-        self.assertEqual(self.moat("exec", "c", "nosuch", ok=False).returncode, 127)
+        r = self.moat("exec", "c", "nosuch", ok=False)
+        self.assertEqual(r.returncode, 127)
+        self.assertIn("nosuch: command not found", r.stderr)
         r = self.moat("exec", "c", "sh", "-c", "kill -TERM $$", ok=False)
         self.assertEqual(r.returncode, 128 + signal.SIGTERM)
 

@@ -10,6 +10,7 @@
 #include "kernel/task/task.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -992,6 +993,27 @@ static int resolve_command(struct task *t, const char *cmd, char *const *envp, c
     return best;
 }
 
+/* Why the first process (or one `moat exec` started) could not run: on the
+ * kernel's stderr for init, as a shell says it; on the process's own
+ * stderr for the others, so `moat exec` (and `docker exec`) show it. */
+static void init_error(struct task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void init_error(struct task *t, const char *fmt, ...)
+{
+    char msg[LINUX_PATH_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    struct file *f = t->tg->pid != 1 && t->files ? fdtable_get_file(t->files, 2) : NULL;
+    if (!f) {
+        log_error("%s", msg);
+        return;
+    }
+    strncat(msg, "\n", sizeof(msg) - strlen(msg) - 1);
+    vfs_write(f, msg, strlen(msg));
+    file_put(f);
+}
+
 static void task_init_start(struct task *t)
 {
     const struct sandbox_init *init = t->init;
@@ -1027,25 +1049,25 @@ static void task_init_start(struct task *t)
     switch (-r) {
     case ENOENT:
         if (strchr(cmd, '/'))
-            log_error("%s: No such file or directory", cmd);
+            init_error(t, "%s: No such file or directory", cmd);
         else
-            log_error("%s: command not found", cmd);
+            init_error(t, "%s: command not found", cmd);
         status = 127 << 8;
         break;
     case ENOEXEC:
-        log_error("%s: cannot execute binary file: Exec format error", cmd);
+        init_error(t, "%s: cannot execute binary file: Exec format error", cmd);
         status = 126 << 8;
         break;
     case EACCES:
-        log_error("%s: Permission denied", cmd);
+        init_error(t, "%s: Permission denied", cmd);
         status = 126 << 8;
         break;
     case EISDIR:
-        log_error("%s: Is a directory", cmd);
+        init_error(t, "%s: Is a directory", cmd);
         status = 126 << 8;
         break;
     default:
-        log_error("%s: %s", cmd, strerror(-r));
+        init_error(t, "%s: %s", cmd, strerror(-r));
         status = 126 << 8;
         break;
     }
