@@ -103,13 +103,17 @@ class Daemons:
         return r
 
     def stop(self):
-        if os.path.exists(self.sock):
-            r = subprocess.run(["docker", "-H", "unix://" + self.sock, "ps", "-aq"],
-                               capture_output=True, text=True, timeout=10)
-            ids = r.stdout.split()
-            if ids:
-                subprocess.run(["docker", "-H", "unix://" + self.sock, "rm", "-f"] + ids,
-                               capture_output=True, timeout=20)
+        # Whatever happens here, the daemons below are stopped.
+        try:
+            if os.path.exists(self.sock):
+                r = subprocess.run(["docker", "-H", "unix://" + self.sock, "ps", "-aq"],
+                                   capture_output=True, text=True, timeout=10)
+                ids = r.stdout.split()
+                if ids:
+                    subprocess.run(["docker", "-H", "unix://" + self.sock, "rm", "-f"] + ids,
+                                   capture_output=True, timeout=15)
+        except (subprocess.SubprocessError, OSError) as e:
+            print(f"teardown: {e}")
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -118,6 +122,21 @@ class Daemons:
                 except subprocess.TimeoutExpired:
                     os.killpg(p.pid, signal.SIGKILL)
                     p.wait()
+        # Shims and sandboxes of ours that outlived the daemons.
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if self.tmp.encode() in cmd or (b"containerd-shim" in cmd and
+                                            self.csock.encode() in cmd):
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
         # Mounts dockerd and containerd left behind, deepest first.
         with open("/proc/self/mountinfo") as f:
             mounts = [l.split()[4] for l in f if self.tmp in l.split()[4]]
