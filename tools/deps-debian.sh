@@ -5,7 +5,7 @@ set -eu
 PACKAGES="
   meson ninja-build pkgconf gcc clang libclang-rt-14-dev libc6-dev
   check libsubunit-dev python3 busybox-static util-linux procps
-  runc docker.io containerd
+  runc redis-server docker.io containerd
 "
 # Benchmarks (bench/run) also need the reference runtimes and a timer.
 if [ "${1:-}" = "--bench" ]; then

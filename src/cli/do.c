@@ -51,6 +51,8 @@ static const char g_do_usage[] =
         "                      the command starts in / there\n"
         "  --memory=BYTES      memory the sandbox's apps may hold (suffix k, m, g: KiB,\n"
         "                      MiB, GiB); past it the app that needs more is killed\n"
+        "  --network=MODE      none (default): only loopback, in a network of the\n"
+        "                      sandbox's own; host: the host's network\n"
         "  --strace            log each syscall with decoded arguments and result\n"
         "  --debug             verbose kernel logging\n"
         "  --debug-log=FILE    logs and --strace output go to FILE\n"
@@ -60,6 +62,7 @@ int cmd_do(int argc, char **argv)
 {
     const char *root = NULL;
     uint64_t memory_limit = 0;
+    bool network_none = true;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -79,6 +82,15 @@ int cmd_do(int argc, char **argv)
                 fprintf(stderr, "moat do: --root needs a directory\n");
                 return EXIT_MOAT_ERROR;
             }
+            continue;
+        }
+        if (strncmp(a, "--network=", 10) == 0 || strcmp(a, "--network") == 0) {
+            const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : "");
+            if (strcmp(v, "none") != 0 && strcmp(v, "host") != 0) {
+                fprintf(stderr, "moat do: bad --network `%s` (none or host)\n", v);
+                return EXIT_MOAT_ERROR;
+            }
+            network_none = strcmp(v, "none") == 0;
             continue;
         }
         if (strncmp(a, "--memory=", 9) == 0 || strcmp(a, "--memory") == 0) {
@@ -116,6 +128,7 @@ int cmd_do(int argc, char **argv)
         .platform = g_cli.platform,
         .strace = g_cli.strace,
         .memory_limit = memory_limit,
+        .network_none = network_none,
     };
     return sandbox_run(&cfg);
 }

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -201,6 +202,23 @@ static void wait_for_start(const char *fifo)
     close(fd);
 }
 
+/* --network=none: a new network namespace whose lo is up; the kernel's
+ * host sockets (kernel/net/inet.c) live there, so apps reach only
+ * themselves. */
+static void enter_network_none(void)
+{
+    if (unshare(CLONE_NEWNET) < 0)
+        setup_fail("cannot create the sandbox's network namespace: %s", strerror(errno));
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    strcpy(ifr.ifr_name, "lo");
+    if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
+        (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl(fd, SIOCSIFFLAGS, &ifr) < 0))
+        setup_fail("cannot bring up lo in the sandbox's network namespace: %s", strerror(errno));
+    close(fd);
+}
+
 /* OCI: the kernel process ends the way the container's first process did,
  * so containerd's shim and Docker, which wait on its pid, read the same
  * status runc's would give them. Only a process that is not a PID-namespace
@@ -240,6 +258,8 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
             log_debug("cannot mount the kernel's /proc: %s", strerror(errno));
     }
+    if (cfg->network_none)
+        enter_network_none();
     /* FIXME(issue 6): the app's uname(2) does not read this yet. */
     if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
         log_debug("sethostname: %s", strerror(errno));

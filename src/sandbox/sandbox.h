@@ -30,6 +30,7 @@ struct sandbox_config {
     const char *platform; /* NULL: the default */
     bool strace;
     uint64_t memory_limit; /* bytes of memory the sandbox's apps may hold; 0: none */
+    bool network_none;     /* a network namespace of its own with only lo (else the caller's) */
     /* OCI containers (sandbox_create) only: */
     bool set_ids;         /* run the app as UID:GID (else the caller's ids) */
     uint32_t uid, gid;

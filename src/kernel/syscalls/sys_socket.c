@@ -4,7 +4,8 @@
  * sendmmsg, recvmmsg, getsockopt, setsockopt.
  *
  * Decodes sockaddrs, iovecs and control messages (SCM_RIGHTS,
- * SCM_CREDENTIALS) and calls kernel/net.
+ * SCM_CREDENTIALS) and calls kernel/net: unix.c for AF_UNIX, inet.c for
+ * AF_INET/AF_INET6 (host sockets; no control messages).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "kernel/net/inet.h"
 #include "kernel/net/socket.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/vfs/vfs.h"
@@ -67,7 +69,7 @@ static struct file *get_sock(struct task *t, int fd, long *out_err)
         *out_err = -EBADF;
         return NULL;
     }
-    if (!sock_is_socket(f)) {
+    if (!sock_is_socket(f) && !inet_is_socket(f)) {
         file_put(f);
         *out_err = -ENOTSOCK;
         return NULL;
@@ -106,8 +108,11 @@ static long sys_socket(struct task *t, const struct sys_args *a)
     if (type & ~(LX_SOCK_TYPE_MASK | LX_SOCK_NONBLOCK | LX_SOCK_CLOEXEC))
         return -EINVAL;
     struct file *f;
-    int r = sock_create((int)a->arg[0], type & LX_SOCK_TYPE_MASK, (int)a->arg[2],
-                        type & LX_SOCK_NONBLOCK ? O_NONBLOCK : 0, &f);
+    int family = (int)a->arg[0];
+    unsigned fl = type & LX_SOCK_NONBLOCK ? O_NONBLOCK : 0;
+    int r = family == LX_AF_INET || family == LX_AF_INET6
+                    ? inet_create(family, type & LX_SOCK_TYPE_MASK, (int)a->arg[2], fl, &f)
+                    : sock_create(family, type & LX_SOCK_TYPE_MASK, (int)a->arg[2], fl, &f);
     if (r < 0)
         return r;
     int fd = fdtable_alloc(t->files, 0, nofile(t), f, type & LX_SOCK_CLOEXEC);
@@ -115,7 +120,8 @@ static long sys_socket(struct task *t, const struct sys_args *a)
     return fd;
 }
 SYSCALL_DEFINE(socket, sys_socket, "ddd", SYS_PARTIAL,
-               "AF_UNIX only; AF_INET/AF_INET6 return EAFNOSUPPORT (host backend planned)");
+               "AF_UNIX; AF_INET/AF_INET6 TCP and UDP over host sockets; raw and packet "
+               "sockets EPERM; no netlink");
 
 static long sys_socketpair(struct task *t, const struct sys_args *a)
 {
@@ -157,7 +163,7 @@ static long sys_bind(struct task *t, const struct sys_args *a)
     struct file *f = get_sock(t, (int)a->arg[0], &err);
     if (!f)
         return err;
-    r = sock_bind(t, f, addr, a->arg[2]);
+    r = inet_is_socket(f) ? inet_bind(f, addr, a->arg[2]) : sock_bind(t, f, addr, a->arg[2]);
     file_put(f);
     return r;
 }
@@ -169,7 +175,7 @@ static long sys_listen(struct task *t, const struct sys_args *a)
     struct file *f = get_sock(t, (int)a->arg[0], &err);
     if (!f)
         return err;
-    int r = sock_listen(f, (int)a->arg[1]);
+    int r = inet_is_socket(f) ? inet_listen(f, (int)a->arg[1]) : sock_listen(f, (int)a->arg[1]);
     file_put(f);
     return r;
 }
@@ -186,7 +192,9 @@ static long do_accept(struct task *t, const struct sys_args *a, int flags)
     uint8_t addr[SOCK_ADDR_MAX];
     uint32_t alen = 0;
     struct file *nf;
-    int r = sock_accept(t, f, flags & LX_SOCK_NONBLOCK ? O_NONBLOCK : 0, &nf, addr, &alen);
+    unsigned fl = flags & LX_SOCK_NONBLOCK ? O_NONBLOCK : 0;
+    int r = inet_is_socket(f) ? inet_accept(t, f, fl, &nf, addr, &alen)
+                              : sock_accept(t, f, fl, &nf, addr, &alen);
     file_put(f);
     if (r < 0)
         return r;
@@ -219,7 +227,8 @@ static long sys_connect(struct task *t, const struct sys_args *a)
     struct file *f = get_sock(t, (int)a->arg[0], &err);
     if (!f)
         return err;
-    r = sock_connect(t, f, addr, a->arg[2]);
+    r = inet_is_socket(f) ? inet_connect(t, f, addr, a->arg[2])
+                          : sock_connect(t, f, addr, a->arg[2]);
     file_put(f);
     return r;
 }
@@ -233,7 +242,8 @@ static long do_getname(struct task *t, const struct sys_args *a, bool peer)
         return err;
     uint8_t addr[SOCK_ADDR_MAX];
     uint32_t alen = 0;
-    int r = sock_getname(f, peer, addr, &alen);
+    int r = inet_is_socket(f) ? inet_getname(f, peer, addr, &alen)
+                              : sock_getname(f, peer, addr, &alen);
     file_put(f);
     if (r < 0)
         return r;
@@ -260,7 +270,8 @@ static long sys_shutdown(struct task *t, const struct sys_args *a)
     struct file *f = get_sock(t, (int)a->arg[0], &err);
     if (!f)
         return err;
-    int r = sock_shutdown(f, (int)a->arg[1]);
+    int r = inet_is_socket(f) ? inet_shutdown(f, (int)a->arg[1])
+                              : sock_shutdown(f, (int)a->arg[1]);
     file_put(f);
     return r;
 }
@@ -428,7 +439,7 @@ static ssize_t do_sendmsg(struct task *t, struct file *f, const struct linux_msg
     }
     m.buf = buf;
     m.len = total;
-    res = sock_sendmsg(t, f, &m, flags);
+    res = inet_is_socket(f) ? inet_sendmsg(t, f, &m, flags) : sock_sendmsg(t, f, &m, flags);
 out:
     put_files(m.fds, m.nfds);
     free(buf);
@@ -512,7 +523,7 @@ static ssize_t do_recvmsg(struct task *t, struct file *f, struct linux_msghdr *h
         res = -ENOMEM;
         goto out;
     }
-    res = sock_recvmsg(t, f, &m, flags);
+    res = inet_is_socket(f) ? inet_recvmsg(t, f, &m, flags) : sock_recvmsg(t, f, &m, flags);
     if (res < 0)
         goto out;
     size_t got = MIN((size_t)res, total);
@@ -576,7 +587,8 @@ static long sys_sendto(struct task *t, const struct sys_args *a)
     if (r == 0) {
         m.buf = buf;
         m.len = len;
-        r = sock_sendmsg(t, f, &m, (int)a->arg[3]);
+        r = inet_is_socket(f) ? inet_sendmsg(t, f, &m, (int)a->arg[3])
+                              : sock_sendmsg(t, f, &m, (int)a->arg[3]);
     }
     free(buf);
     file_put(f);
@@ -595,7 +607,9 @@ static long sys_recvfrom(struct task *t, const struct sys_args *a)
     memset(&m, 0, sizeof(m));
     m.buf = malloc(len ? len : 1);
     m.len = len;
-    long r = m.buf ? sock_recvmsg(t, f, &m, (int)a->arg[3]) : -ENOMEM;
+    long r = !m.buf             ? -ENOMEM
+             : inet_is_socket(f) ? inet_recvmsg(t, f, &m, (int)a->arg[3])
+                                 : sock_recvmsg(t, f, &m, (int)a->arg[3]);
     if (r > 0 && copy_out(t, a->arg[1], m.buf, MIN((size_t)r, len)) < 0)
         r = -EFAULT;
     if (r >= 0 && a->arg[4]) {
@@ -731,9 +745,16 @@ static long sys_getsockopt(struct task *t, const struct sys_args *a)
     struct file *f = get_sock(t, (int)a->arg[0], &err);
     if (!f)
         return err;
-    uint8_t val[16];
-    uint32_t len = MIN((uint32_t)ulen, (uint32_t)sizeof(val));
-    int r = sock_getsockopt(t, f, (int)a->arg[1], (int)a->arg[2], val, &len);
+    uint8_t val[INET_OPT_MAX];
+    int r;
+    uint32_t len;
+    if (inet_is_socket(f)) {
+        len = MIN((uint32_t)ulen, (uint32_t)INET_OPT_MAX);
+        r = inet_getsockopt(f, (int)a->arg[1], (int)a->arg[2], val, &len);
+    } else {
+        len = MIN((uint32_t)ulen, 16u);
+        r = sock_getsockopt(t, f, (int)a->arg[1], (int)a->arg[2], val, &len);
+    }
     file_put(f);
     if (r < 0)
         return r;
@@ -741,11 +762,13 @@ static long sys_getsockopt(struct task *t, const struct sys_args *a)
         return -EFAULT;
     return 0;
 }
-SYSCALL_DEFINE(getsockopt, sys_getsockopt, "fddpp", SYS_PARTIAL, "SOL_SOCKET options only");
+SYSCALL_DEFINE(getsockopt, sys_getsockopt, "fddpp", SYS_PARTIAL,
+               "AF_UNIX: SOL_SOCKET options; inet: an allow-list (SOL_SOCKET, TCP, IP, IPv6 "
+               "basics, TCP_INFO), others ENOPROTOOPT");
 
 static long sys_setsockopt(struct task *t, const struct sys_args *a)
 {
-    uint8_t val[16] = {0};
+    uint8_t val[INET_OPT_MAX] = {0};
     uint32_t len = (uint32_t)a->arg[4];
     if (len && copy_in(t, val, a->arg[3], MIN(len, (uint32_t)sizeof(val))) < 0)
         return -EFAULT;
@@ -753,9 +776,12 @@ static long sys_setsockopt(struct task *t, const struct sys_args *a)
     struct file *f = get_sock(t, (int)a->arg[0], &err);
     if (!f)
         return err;
-    int r = sock_setsockopt(f, (int)a->arg[1], (int)a->arg[2], val, len);
+    int r = inet_is_socket(f) ? inet_setsockopt(f, (int)a->arg[1], (int)a->arg[2], val,
+                                                MIN(len, (uint32_t)sizeof(val)))
+                              : sock_setsockopt(f, (int)a->arg[1], (int)a->arg[2], val, len);
     file_put(f);
     return r;
 }
 SYSCALL_DEFINE(setsockopt, sys_setsockopt, "fddpu", SYS_PARTIAL,
-               "SOL_SOCKET options only; SO_REUSEADDR, SO_KEEPALIVE, timeouts accepted");
+               "AF_UNIX: SOL_SOCKET options; inet: an allow-list of SOL_SOCKET, TCP, IP and "
+               "IPv6 options, others ENOPROTOOPT");

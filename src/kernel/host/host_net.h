@@ -1,0 +1,38 @@
+/*
+ * Host sockets for the inet backend (kernel/net/inet.c): the only place
+ * moat makes AF_INET/AF_INET6 host calls. Every argument is built by the
+ * kernel (sockaddrs rebuilt from validated fields, option values copied
+ * into kernel buffers); host fds are non-blocking and close-on-exec and
+ * never reach the app. Each call returns its result or -errno.
+ */
+#ifndef MOAT_KERNEL_HOST_HOST_NET_H
+#define MOAT_KERNEL_HOST_HOST_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* A new non-blocking host socket. */
+int host_net_socket(int family, int type, int protocol);
+int host_net_close(int fd);
+int host_net_bind(int fd, const struct sockaddr_storage *sa, socklen_t len);
+int host_net_listen(int fd, int backlog);
+/* A new non-blocking connection; its peer in SA / *LEN (in: room). */
+int host_net_accept(int fd, struct sockaddr_storage *sa, socklen_t *len);
+int host_net_connect(int fd, const struct sockaddr_storage *sa, socklen_t len);
+int host_net_getname(int fd, int peer, struct sockaddr_storage *sa, socklen_t *len);
+int host_net_shutdown(int fd, int how);
+/* One non-blocking send (MSG_DONTWAIT | MSG_NOSIGNAL added). */
+ssize_t host_net_send(int fd, const void *buf, size_t len, const struct sockaddr_storage *to,
+                      socklen_t tolen, int flags);
+/* One non-blocking receive; the source in FROM / *FROMLEN (may be NULL);
+ * the host's msg_flags in *OFLAGS. */
+ssize_t host_net_recv(int fd, void *buf, size_t len, struct sockaddr_storage *from,
+                      socklen_t *fromlen, int flags, int *oflags);
+int host_net_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
+int host_net_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+/* FIONREAD / SIOCOUTQ-style byte counts. */
+int host_net_pending(int fd, int *out);
+
+#endif

@@ -1,0 +1,718 @@
+/*
+ * AF_INET/AF_INET6 sockets over host sockets (issue 6). Each app socket is
+ * a moat file ("sockfs" inode) owning one non-blocking host socket; the app
+ * never sees the host fd. Every sockaddr and option is decoded, checked
+ * against an allow-list and rebuilt in kernel memory before the host call
+ * (kernel/host/host_net.c). Blocking, SO_RCVTIMEO/SO_SNDTIMEO and signals
+ * are moat's: a would-block host call sleeps on the socket's wait queue,
+ * which the host epoll loop (host_io.c) wakes on any readiness change.
+ *
+ * Which network the host sockets live in is chosen when the sandbox starts
+ * (--network=none: a namespace with only lo; host: the host's).
+ *
+ * Wait queues are never freed (the host epoll loop may hold a pointer to
+ * one after its fd closed): a closed socket's queue goes to a free list
+ * and a later socket reuses it; a stale wake-up is only spurious.
+ *
+ * Differences from Linux: no ancillary data (control messages are refused
+ * on send, none are received); options outside the allow-list fail with
+ * ENOPROTOOPT.
+ */
+#include "kernel/net/inet.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "abi/linux/errno.h"
+#include "abi/linux/types.h"
+#include "kernel/host/host_io.h"
+#include "kernel/host/host_net.h"
+#include "kernel/mm/mm.h"
+#include "kernel/signal/signal.h"
+#include "kernel/task/task.h"
+#include "kernel/task/task_internal.h"
+#include "kernel/task/waitq.h"
+#include "kernel/vfs/poll.h"
+#include "kernel/vfs/vfs.h"
+#include "kernel/vfs/vfs_fs.h"
+#include "lib/list.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define LX_IPPROTO_IP   0
+#define LX_IPPROTO_TCP  6
+#define LX_IPPROTO_UDP  17
+#define LX_IPPROTO_IPV6 41
+#define LX_SOL_SOCKET   1
+#define LX_SO_RCVTIMEO  20
+#define LX_SO_SNDTIMEO  21
+#define LX_FIONREAD     0x541B
+
+struct wq_slot {
+    struct waitq wq;
+    struct wq_slot *next_free;
+};
+
+struct inet_sock {
+    struct inode base;
+    int hfd;                 /* (c) the host socket; closed on release */
+    int family, type, proto; /* (c) */
+    struct wq_slot *slot;    /* (c) woken by the host epoll loop */
+    pthread_mutex_t lock;
+    struct linux_timeval rcvtimeo, sndtimeo; /* (l) */
+};
+
+static struct vfs_sb *g_inet_sb;
+static pthread_once_t g_inet_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t g_slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wq_slot *g_free_slots; /* (g_slot_lock) */
+static const struct file_ops inet_fops;
+
+static void inet_sb_init(void)
+{
+    g_inet_sb = vfs_sb_new("sockfs", true);
+}
+
+static struct inet_sock *S(struct file *f)
+{
+    return container_of(f->inode, struct inet_sock, base);
+}
+
+static struct waitq *WQ(struct inet_sock *s)
+{
+    return &s->slot->wq;
+}
+
+static struct wq_slot *slot_get(void)
+{
+    pthread_mutex_lock(&g_slot_lock);
+    struct wq_slot *w = g_free_slots;
+    if (w)
+        g_free_slots = w->next_free;
+    pthread_mutex_unlock(&g_slot_lock);
+    if (!w) {
+        w = calloc(1, sizeof(*w));
+        if (w)
+            waitq_init(&w->wq);
+    }
+    return w;
+}
+
+static void slot_put(struct wq_slot *w)
+{
+    pthread_mutex_lock(&g_slot_lock);
+    w->next_free = g_free_slots;
+    g_free_slots = w;
+    pthread_mutex_unlock(&g_slot_lock);
+}
+
+static void inet_evict(struct inode *inode)
+{
+    struct inet_sock *s = container_of(inode, struct inet_sock, base);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static const struct inode_ops inet_iops = {
+        .evict = inet_evict,
+};
+
+bool inet_is_socket(struct file *f)
+{
+    return f->ops == &inet_fops;
+}
+
+/* Wraps host socket HFD (consumed) in a new file (count 1). */
+static int inet_file(int hfd, int family, int type, int proto, unsigned flags,
+                     struct file **out)
+{
+    pthread_once(&g_inet_once, inet_sb_init);
+    struct inet_sock *s = g_inet_sb ? calloc(1, sizeof(*s)) : NULL;
+    struct wq_slot *slot = s ? slot_get() : NULL;
+    if (!slot) {
+        free(s);
+        host_net_close(hfd);
+        return -ENOMEM;
+    }
+    inode_init(&s->base, g_inet_sb, &inet_iops, VFS_S_IFSOCK | 0777);
+    s->base.ino = vfs_sb_next_ino(g_inet_sb);
+    pthread_mutex_init(&s->lock, NULL);
+    s->hfd = hfd;
+    s->family = family;
+    s->type = type;
+    s->proto = proto;
+    s->slot = slot;
+    int r = host_io_watch(hfd, &slot->wq);
+    struct file *f = r == 0 ? file_alloc(&s->base, NULL, O_RDWR | (flags & O_NONBLOCK)) : NULL;
+    if (!f) {
+        host_net_close(hfd);
+        s->hfd = -1;
+        slot_put(slot);
+        inode_put(&s->base);
+        return r < 0 ? r : -ENOMEM;
+    }
+    f->ops = &inet_fops;
+    f->fmode &= ~(unsigned)(FMODE_LSEEK | FMODE_ATOMIC_POS);
+    inode_put(&s->base);
+    *out = f;
+    return 0;
+}
+
+int inet_create(int family, int type, int protocol, unsigned flags, struct file **out)
+{
+    if (family != LX_AF_INET && family != LX_AF_INET6)
+        return -EAFNOSUPPORT;
+    int hproto;
+    if (type == LX_SOCK_STREAM) {
+        if (protocol != 0 && protocol != LX_IPPROTO_TCP)
+            return -EPROTONOSUPPORT;
+        hproto = IPPROTO_TCP;
+    } else if (type == LX_SOCK_DGRAM) {
+        if (protocol != 0 && protocol != LX_IPPROTO_UDP)
+            return -EPROTONOSUPPORT;
+        hproto = IPPROTO_UDP;
+    } else if (type == 3 /* SOCK_RAW */ || type == 10 /* SOCK_PACKET */) {
+        return -EPERM;
+    } else {
+        return -ESOCKTNOSUPPORT;
+    }
+    int hfd = host_net_socket(family == LX_AF_INET ? AF_INET : AF_INET6,
+                              type == LX_SOCK_STREAM ? SOCK_STREAM : SOCK_DGRAM, hproto);
+    if (hfd < 0)
+        return hfd;
+    return inet_file(hfd, family, type, hproto, flags, out);
+}
+
+/* ---- addresses ---- */
+
+/* Rebuilds the app's sockaddr ADDR/LEN in *SS (*SSLEN): only the fields of
+ * a known family are copied. */
+static int addr_decode(const void *addr, size_t len, struct sockaddr_storage *ss,
+                       socklen_t *sslen)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (len < sizeof(uint16_t))
+        return -EINVAL;
+    uint16_t fam;
+    memcpy(&fam, addr, sizeof(fam));
+    if (fam == LX_AF_INET) {
+        struct sockaddr_in in;
+        if (len < sizeof(in))
+            return -EINVAL;
+        memcpy(&in, addr, sizeof(in));
+        struct sockaddr_in *o = (struct sockaddr_in *)ss;
+        o->sin_family = AF_INET;
+        o->sin_port = in.sin_port;
+        o->sin_addr = in.sin_addr;
+        *sslen = sizeof(*o);
+    } else if (fam == LX_AF_INET6) {
+        struct sockaddr_in6 in6;
+        if (len < 24) /* SIN6_LEN_RFC2133: without sin6_scope_id */
+            return -EINVAL;
+        memset(&in6, 0, sizeof(in6));
+        memcpy(&in6, addr, MIN(len, sizeof(in6)));
+        struct sockaddr_in6 *o = (struct sockaddr_in6 *)ss;
+        o->sin6_family = AF_INET6;
+        o->sin6_port = in6.sin6_port;
+        o->sin6_flowinfo = in6.sin6_flowinfo;
+        o->sin6_addr = in6.sin6_addr;
+        o->sin6_scope_id = in6.sin6_scope_id;
+        *sslen = sizeof(*o);
+    } else if (fam == 0 /* AF_UNSPEC */) {
+        /* connect(AF_UNSPEC) dissolves an association; bind accepts it as
+         * INADDR_ANY on AF_INET sockets. Only the address bytes matter. */
+        struct sockaddr_in in;
+        memset(&in, 0, sizeof(in));
+        memcpy(&in, addr, MIN(len, sizeof(in)));
+        struct sockaddr_in *o = (struct sockaddr_in *)ss;
+        o->sin_family = AF_UNSPEC;
+        o->sin_port = in.sin_port;
+        o->sin_addr = in.sin_addr;
+        *sslen = (socklen_t)MIN(len, sizeof(in));
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    return 0;
+}
+
+/* Host address SS/LEN into ADDR (SOCK_ADDR_MAX bytes) / *ADDRLEN. */
+static void addr_encode(const struct sockaddr_storage *ss, socklen_t len, void *addr,
+                        uint32_t *addrlen)
+{
+    uint8_t out[SOCK_ADDR_MAX];
+    memset(out, 0, sizeof(out));
+    uint32_t n = 0;
+    if (ss->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        uint16_t fam = LX_AF_INET;
+        memcpy(out, &fam, 2);
+        memcpy(out + 2, &in->sin_port, 2);
+        memcpy(out + 4, &in->sin_addr, 4);
+        n = 16;
+    } else if (ss->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        uint16_t fam = LX_AF_INET6;
+        memcpy(out, &fam, 2);
+        memcpy(out + 2, &in6->sin6_port, 2);
+        memcpy(out + 4, &in6->sin6_flowinfo, 4);
+        memcpy(out + 8, &in6->sin6_addr, 16);
+        memcpy(out + 24, &in6->sin6_scope_id, 4);
+        n = 28;
+    } else if (len >= sizeof(uint16_t)) {
+        uint16_t fam = ss->ss_family; /* AF_UNSPEC from an unconnected UDP peer */
+        memcpy(out, &fam, 2);
+        n = MIN((uint32_t)len, 16u);
+    }
+    memcpy(addr, out, n);
+    *addrlen = n;
+}
+
+/* ---- waiting ---- */
+
+static bool nonblocking(struct file *f, int flags)
+{
+    return (flags & LX_MSG_DONTWAIT) || (vfs_file_flags(f) & O_NONBLOCK);
+}
+
+/* The CLOCK_MONOTONIC deadline of timeout TV (0: none). */
+static uint64_t deadline_of(struct inet_sock *s, bool snd)
+{
+    pthread_mutex_lock(&s->lock);
+    struct linux_timeval tv = snd ? s->sndtimeo : s->rcvtimeo;
+    pthread_mutex_unlock(&s->lock);
+    if (tv.tv_sec <= 0 && tv.tv_usec <= 0)
+        return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec +
+           (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000ull;
+}
+
+/* Sleeps until the host socket reports one of EVENTS (or an error or
+ * hang-up). 0 (re-try the call), -EAGAIN past DEADLINE, -ERESTARTSYS
+ * (-EINTR with a timeout) on a signal. */
+static int inet_wait(struct task *t, struct inet_sock *s, unsigned events, uint64_t deadline)
+{
+    uint32_t seq = task_wake_seq(t);
+    struct waiter w;
+    waitq_add(WQ(s), &w, t);
+    int r = 0;
+    if (!host_io_poll_now(s->hfd, events | POLLERR | POLLHUP))
+        r = task_sleep(t, seq, deadline);
+    waitq_del(WQ(s), &w);
+    if (r == -EINTR)
+        return deadline ? -EINTR : -ERESTARTSYS;
+    if (r == -ETIMEDOUT)
+        return -EAGAIN;
+    return 0;
+}
+
+static void raise_sigpipe(struct task *t)
+{
+    struct linux_siginfo info;
+    memset(&info, 0, sizeof(info));
+    info.kill.pid = t->tg->pid;
+    info.kill.uid = t->cred.uid;
+    pthread_mutex_lock(&g_tasks_lock);
+    signal_send_task_locked(t, SIGPIPE, &info);
+    pthread_mutex_unlock(&g_tasks_lock);
+}
+
+/* ---- calls ---- */
+
+int inet_bind(struct file *f, const void *addr, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int r = addr_decode(addr, len, &ss, &sslen);
+    if (r < 0)
+        return S(f)->family == LX_AF_INET6 && r == -EAFNOSUPPORT ? -EINVAL : r;
+    return host_net_bind(S(f)->hfd, &ss, sslen);
+}
+
+int inet_listen(struct file *f, int backlog)
+{
+    return host_net_listen(S(f)->hfd, backlog);
+}
+
+int inet_accept(struct task *t, struct file *f, unsigned flags, struct file **out, void *addr,
+                uint32_t *addrlen)
+{
+    struct inet_sock *s = S(f);
+    uint64_t deadline = deadline_of(s, false);
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        int hfd = host_net_accept(s->hfd, &ss, &sslen);
+        if (hfd >= 0) {
+            addr_encode(&ss, sslen, addr, addrlen);
+            return inet_file(hfd, s->family, s->type, s->proto, flags, out);
+        }
+        if (hfd != -EAGAIN || nonblocking(f, 0))
+            return hfd;
+        int r = inet_wait(t, s, POLLIN, deadline);
+        if (r < 0)
+            return r;
+    }
+}
+
+int inet_connect(struct task *t, struct file *f, const void *addr, size_t len)
+{
+    struct inet_sock *s = S(f);
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int r = addr_decode(addr, len, &ss, &sslen);
+    if (r < 0)
+        return r;
+    r = host_net_connect(s->hfd, &ss, sslen);
+    if (r != -EINPROGRESS || nonblocking(f, 0))
+        return r;
+    uint64_t deadline = deadline_of(s, true);
+    for (;;) {
+        if (host_io_poll_now(s->hfd, POLLOUT | POLLERR | POLLHUP))
+            break;
+        r = inet_wait(t, s, POLLOUT, deadline);
+        if (r == -EAGAIN)
+            return -EINPROGRESS;
+        if (r < 0)
+            return r;
+    }
+    int err = 0;
+    socklen_t elen = sizeof(err);
+    r = host_net_getsockopt(s->hfd, SOL_SOCKET, SO_ERROR, &err, &elen);
+    return r < 0 ? r : -err;
+}
+
+int inet_getname(struct file *f, bool peer, void *addr, uint32_t *addrlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    int r = host_net_getname(S(f)->hfd, peer, &ss, &sslen);
+    if (r < 0)
+        return r;
+    addr_encode(&ss, sslen, addr, addrlen);
+    return 0;
+}
+
+int inet_shutdown(struct file *f, int how)
+{
+    if (how < 0 || how > 2)
+        return -EINVAL;
+    return host_net_shutdown(S(f)->hfd, how);
+}
+
+/* Flags passed on to the host; DONTWAIT, NOSIGNAL and WAITALL are moat's. */
+#define SEND_FLAGS (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_CONFIRM)
+#define RECV_FLAGS (MSG_OOB | MSG_PEEK | MSG_TRUNC)
+
+ssize_t inet_sendmsg(struct task *t, struct file *f, const struct sock_smsg *m, int flags)
+{
+    struct inet_sock *s = S(f);
+    if (m->nfds || m->has_cred)
+        return -EINVAL; /* no SCM_RIGHTS / SCM_CREDENTIALS on inet */
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    if (m->name) {
+        int r = addr_decode(m->name, m->namelen, &ss, &sslen);
+        if (r < 0)
+            return r;
+    }
+    uint64_t deadline = 0;
+    bool have_deadline = false;
+    size_t done = 0;
+    bool stream = s->type == LX_SOCK_STREAM;
+    for (;;) {
+        ssize_t n = host_net_send(s->hfd, (const uint8_t *)m->buf + done, m->len - done,
+                                  m->name ? &ss : NULL, sslen, flags & SEND_FLAGS);
+        if (n >= 0) {
+            done += (size_t)n;
+            if (!stream || done >= m->len || nonblocking(f, flags))
+                return (ssize_t)done;
+            continue;
+        }
+        if (n == -EPIPE && !(flags & LX_MSG_NOSIGNAL))
+            raise_sigpipe(t);
+        if (n != -EAGAIN || nonblocking(f, flags))
+            return done ? (ssize_t)done : n;
+        if (!have_deadline) {
+            deadline = deadline_of(s, true);
+            have_deadline = true;
+        }
+        int r = inet_wait(t, s, POLLOUT, deadline);
+        if (r < 0)
+            return done ? (ssize_t)done : r;
+    }
+}
+
+ssize_t inet_recvmsg(struct task *t, struct file *f, struct sock_rmsg *m, int flags)
+{
+    struct inet_sock *s = S(f);
+    bool waitall = (flags & LX_MSG_WAITALL) && s->type == LX_SOCK_STREAM &&
+                   !(flags & (LX_MSG_PEEK | LX_MSG_DONTWAIT));
+    uint64_t deadline = 0;
+    bool have_deadline = false;
+    size_t done = 0;
+    m->flags = 0;
+    m->namelen = 0;
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        int oflags = 0;
+        ssize_t n = host_net_recv(s->hfd, (uint8_t *)m->buf + done, m->len - done, &ss,
+                                  &sslen, flags & RECV_FLAGS, &oflags);
+        if (n >= 0) {
+            if (!done && s->type != LX_SOCK_STREAM)
+                addr_encode(&ss, sslen, m->name, &m->namelen);
+            m->flags |= oflags & (MSG_TRUNC | MSG_OOB | MSG_EOR);
+            done += (size_t)n;
+            if (!waitall || n == 0 || done >= m->len)
+                return (ssize_t)done;
+            continue;
+        }
+        if (n != -EAGAIN || nonblocking(f, flags))
+            return done ? (ssize_t)done : n;
+        if (!have_deadline) {
+            deadline = deadline_of(s, false);
+            have_deadline = true;
+        }
+        int r = inet_wait(t, s, POLLIN | POLLRDHUP, deadline);
+        if (r < 0)
+            return done ? (ssize_t)done : r;
+    }
+}
+
+/* ---- options ---- */
+
+enum opt_kind { OPT_INT, OPT_LINGER, OPT_TCPINFO, OPT_MREQ, OPT_MREQ6, OPT_RO };
+
+struct opt_rule {
+    int level, name;       /* Linux */
+    int hlevel, hname;     /* host */
+    enum opt_kind kind;
+};
+
+static const struct opt_rule g_opts[] = {
+        {LX_SOL_SOCKET, 2, SOL_SOCKET, SO_REUSEADDR, OPT_INT},
+        {LX_SOL_SOCKET, 3, SOL_SOCKET, SO_TYPE, OPT_RO},
+        {LX_SOL_SOCKET, 4, SOL_SOCKET, SO_ERROR, OPT_RO},
+        {LX_SOL_SOCKET, 6, SOL_SOCKET, SO_BROADCAST, OPT_INT},
+        {LX_SOL_SOCKET, 7, SOL_SOCKET, SO_SNDBUF, OPT_INT},
+        {LX_SOL_SOCKET, 8, SOL_SOCKET, SO_RCVBUF, OPT_INT},
+        {LX_SOL_SOCKET, 9, SOL_SOCKET, SO_KEEPALIVE, OPT_INT},
+        {LX_SOL_SOCKET, 10, SOL_SOCKET, SO_OOBINLINE, OPT_INT},
+        {LX_SOL_SOCKET, 12, SOL_SOCKET, SO_PRIORITY, OPT_INT},
+        {LX_SOL_SOCKET, 13, SOL_SOCKET, SO_LINGER, OPT_LINGER},
+        {LX_SOL_SOCKET, 15, SOL_SOCKET, SO_REUSEPORT, OPT_INT},
+        {LX_SOL_SOCKET, 18, SOL_SOCKET, SO_RCVLOWAT, OPT_INT},
+        {LX_SOL_SOCKET, 19, SOL_SOCKET, SO_SNDLOWAT, OPT_INT},
+        {LX_SOL_SOCKET, 30, SOL_SOCKET, SO_ACCEPTCONN, OPT_RO},
+        {LX_SOL_SOCKET, 38, SOL_SOCKET, SO_PROTOCOL, OPT_RO},
+        {LX_SOL_SOCKET, 39, SOL_SOCKET, SO_DOMAIN, OPT_RO},
+        {LX_IPPROTO_TCP, 1, IPPROTO_TCP, TCP_NODELAY, OPT_INT},
+        {LX_IPPROTO_TCP, 2, IPPROTO_TCP, TCP_MAXSEG, OPT_INT},
+        {LX_IPPROTO_TCP, 3, IPPROTO_TCP, TCP_CORK, OPT_INT},
+        {LX_IPPROTO_TCP, 4, IPPROTO_TCP, TCP_KEEPIDLE, OPT_INT},
+        {LX_IPPROTO_TCP, 5, IPPROTO_TCP, TCP_KEEPINTVL, OPT_INT},
+        {LX_IPPROTO_TCP, 6, IPPROTO_TCP, TCP_KEEPCNT, OPT_INT},
+        {LX_IPPROTO_TCP, 9, IPPROTO_TCP, TCP_DEFER_ACCEPT, OPT_INT},
+        {LX_IPPROTO_TCP, 11, IPPROTO_TCP, TCP_INFO, OPT_TCPINFO},
+        {LX_IPPROTO_TCP, 12, IPPROTO_TCP, TCP_QUICKACK, OPT_INT},
+        {LX_IPPROTO_TCP, 18, IPPROTO_TCP, TCP_USER_TIMEOUT, OPT_INT},
+        {LX_IPPROTO_TCP, 23, IPPROTO_TCP, TCP_FASTOPEN, OPT_INT},
+        {LX_IPPROTO_IP, 1, IPPROTO_IP, IP_TOS, OPT_INT},
+        {LX_IPPROTO_IP, 2, IPPROTO_IP, IP_TTL, OPT_INT},
+        {LX_IPPROTO_IP, 32, IPPROTO_IP, IP_MULTICAST_IF, OPT_MREQ},
+        {LX_IPPROTO_IP, 33, IPPROTO_IP, IP_MULTICAST_TTL, OPT_INT},
+        {LX_IPPROTO_IP, 34, IPPROTO_IP, IP_MULTICAST_LOOP, OPT_INT},
+        {LX_IPPROTO_IP, 35, IPPROTO_IP, IP_ADD_MEMBERSHIP, OPT_MREQ},
+        {LX_IPPROTO_IP, 36, IPPROTO_IP, IP_DROP_MEMBERSHIP, OPT_MREQ},
+        {LX_IPPROTO_IPV6, 16, IPPROTO_IPV6, IPV6_UNICAST_HOPS, OPT_INT},
+        {LX_IPPROTO_IPV6, 17, IPPROTO_IPV6, IPV6_MULTICAST_IF, OPT_INT},
+        {LX_IPPROTO_IPV6, 18, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, OPT_INT},
+        {LX_IPPROTO_IPV6, 19, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, OPT_INT},
+        {LX_IPPROTO_IPV6, 20, IPPROTO_IPV6, IPV6_JOIN_GROUP, OPT_MREQ6},
+        {LX_IPPROTO_IPV6, 21, IPPROTO_IPV6, IPV6_LEAVE_GROUP, OPT_MREQ6},
+        {LX_IPPROTO_IPV6, 26, IPPROTO_IPV6, IPV6_V6ONLY, OPT_INT},
+        {LX_IPPROTO_IPV6, 67, IPPROTO_IPV6, IPV6_TCLASS, OPT_INT},
+};
+
+static const struct opt_rule *opt_find(int level, int name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(g_opts); i++)
+        if (g_opts[i].level == level && g_opts[i].name == name)
+            return &g_opts[i];
+    return NULL;
+}
+
+/* Largest value of KIND the host call sees. */
+static uint32_t opt_max(enum opt_kind kind)
+{
+    switch (kind) {
+    case OPT_LINGER:
+        return sizeof(struct linger);
+    case OPT_TCPINFO:
+        return MIN((uint32_t)sizeof(struct tcp_info), (uint32_t)INET_OPT_MAX);
+    case OPT_MREQ:
+        return sizeof(struct ip_mreqn);
+    case OPT_MREQ6:
+        return sizeof(struct ipv6_mreq);
+    default:
+        return sizeof(int);
+    }
+}
+
+static int timeo_get(struct inet_sock *s, int name, void *val, uint32_t *len)
+{
+    pthread_mutex_lock(&s->lock);
+    struct linux_timeval tv = name == LX_SO_RCVTIMEO ? s->rcvtimeo : s->sndtimeo;
+    pthread_mutex_unlock(&s->lock);
+    *len = MIN(*len, (uint32_t)sizeof(tv));
+    memcpy(val, &tv, *len);
+    return 0;
+}
+
+static int timeo_set(struct inet_sock *s, int name, const void *val, uint32_t len)
+{
+    struct linux_timeval tv;
+    if (len < sizeof(tv))
+        return -EINVAL;
+    memcpy(&tv, val, sizeof(tv));
+    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+        return -EDOM;
+    if (tv.tv_sec < 0)
+        tv.tv_sec = tv.tv_usec = 0;
+    pthread_mutex_lock(&s->lock);
+    if (name == LX_SO_RCVTIMEO)
+        s->rcvtimeo = tv;
+    else
+        s->sndtimeo = tv;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+int inet_getsockopt(struct file *f, int level, int name, void *val, uint32_t *len)
+{
+    struct inet_sock *s = S(f);
+    if (level == LX_SOL_SOCKET && (name == LX_SO_RCVTIMEO || name == LX_SO_SNDTIMEO))
+        return timeo_get(s, name, val, len);
+    const struct opt_rule *o = opt_find(level, name);
+    if (!o) {
+        log_warn_once("getsockopt(%d, %d) on an inet socket: not supported", level, name);
+        return -ENOPROTOOPT;
+    }
+    uint8_t buf[INET_OPT_MAX];
+    memset(buf, 0, sizeof(buf));
+    socklen_t hlen = MIN(*len, opt_max(o->kind));
+    int r = host_net_getsockopt(s->hfd, o->hlevel, o->hname, buf, &hlen);
+    if (r < 0)
+        return r;
+    *len = MIN((uint32_t)hlen, *len);
+    memcpy(val, buf, *len);
+    return 0;
+}
+
+int inet_setsockopt(struct file *f, int level, int name, const void *val, uint32_t len)
+{
+    struct inet_sock *s = S(f);
+    if (level == LX_SOL_SOCKET && (name == LX_SO_RCVTIMEO || name == LX_SO_SNDTIMEO))
+        return timeo_set(s, name, val, len);
+    const struct opt_rule *o = opt_find(level, name);
+    if (!o) {
+        log_warn_once("setsockopt(%d, %d) on an inet socket: not supported", level, name);
+        return -ENOPROTOOPT;
+    }
+    if (o->kind == OPT_RO || o->kind == OPT_TCPINFO)
+        return -ENOPROTOOPT;
+    uint8_t buf[INET_OPT_MAX];
+    memset(buf, 0, sizeof(buf));
+    uint32_t n = MIN(len, opt_max(o->kind));
+    memcpy(buf, val, n);
+    return host_net_setsockopt(s->hfd, o->hlevel, o->hname, buf, n);
+}
+
+/* ---- file operations ---- */
+
+static unsigned inet_poll(struct file *f, struct poll_table *pt)
+{
+    struct inet_sock *s = S(f);
+    poll_wait(pt, WQ(s));
+    unsigned got = host_io_poll_now(s->hfd, POLLIN | POLLPRI | POLLOUT | POLLRDHUP |
+                                                    POLLRDNORM | POLLRDBAND | POLLWRNORM |
+                                                    POLLWRBAND);
+    unsigned mask = 0;
+    static const unsigned map[][2] = {
+            {POLLIN, LPOLLIN},         {POLLPRI, LPOLLPRI},       {POLLOUT, LPOLLOUT},
+            {POLLERR, LPOLLERR},       {POLLHUP, LPOLLHUP},       {POLLRDNORM, LPOLLRDNORM},
+            {POLLRDBAND, LPOLLRDBAND}, {POLLWRNORM, LPOLLWRNORM}, {POLLWRBAND, LPOLLWRBAND},
+            {POLLRDHUP, LPOLLRDHUP},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+        if (got & map[i][0])
+            mask |= map[i][1];
+    return mask;
+}
+
+static ssize_t inet_read(struct file *f, void *buf, size_t n, uint64_t *pos)
+{
+    (void)pos;
+    struct sock_rmsg m;
+    memset(&m, 0, sizeof(m));
+    m.buf = buf;
+    m.len = n;
+    return inet_recvmsg(task_current(), f, &m, 0);
+}
+
+static ssize_t inet_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
+{
+    (void)pos;
+    struct sock_smsg m = {.buf = buf, .len = n};
+    return inet_sendmsg(task_current(), f, &m, 0);
+}
+
+static long inet_ioctl(struct file *f, struct task *t, unsigned cmd, uint64_t arg)
+{
+    if (cmd != LX_FIONREAD)
+        return -ENOTTY;
+    int n = 0;
+    int r = host_net_pending(S(f)->hfd, &n);
+    if (r < 0)
+        return r;
+    int32_t v = n;
+    return mm_copy_out(t->mm, arg, &v, sizeof(v));
+}
+
+static int inet_dname(struct file *f, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "socket:[%llu]", (unsigned long long)f->inode->ino);
+    return n < (int)size ? n : -ENAMETOOLONG;
+}
+
+static void inet_release(struct file *f)
+{
+    struct inet_sock *s = S(f);
+    if (s->hfd >= 0)
+        host_net_close(s->hfd);
+    s->hfd = -1;
+    waitq_wake_all(WQ(s));
+    slot_put(s->slot);
+    s->slot = NULL;
+}
+
+static const struct file_ops inet_fops = {
+        .read = inet_read,
+        .write = inet_write,
+        .poll = inet_poll,
+        .ioctl = inet_ioctl,
+        .dname = inet_dname,
+        .release = inet_release,
+};
