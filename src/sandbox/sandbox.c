@@ -284,6 +284,10 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         ioctl(cfg->console_fd, TIOCSCTTY, 0);
         for (int fd = 0; fd < 3; fd++)
             init.host_stdio[fd] = fcntl(cfg->console_fd, F_DUPFD_CLOEXEC, 3);
+        /* The kernel's own stdio too: the caller's (a pipe containerd's
+         * shim reads `create`'s output from until EOF) must not live on. */
+        for (int fd = 0; fd < 3; fd++)
+            dup2(cfg->console_fd, fd);
         close(cfg->console_fd);
     } else {
         for (int fd = 0; fd < 3; fd++)

@@ -232,10 +232,43 @@ def main():
                          "echo", "isolated")
             assert r.stdout == "isolated\n", repr(r.stdout + r.stderr)
 
+        def in_pty(cmd):
+            # docker -t wants a terminal on its side: script(1) gives it one.
+            p = subprocess.Popen(["script", "-qec", cmd, "/dev/null"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            try:
+                out, _ = p.communicate(timeout=min(20, left()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                raise AssertionError(f"{cmd}: timed out")
+            return p.returncode, out.decode(errors="replace")
+
+        def terminals():
+            h = "unix://" + d.sock
+            rc, out = in_pty(f"docker -H {h} run -it --rm --runtime=moat moat-bb "
+                             "sh -c 'echo in-pty; exit 4'")
+            assert rc == 4 and "in-pty\r\n" in out, (rc, out)
+            cid = d.docker("run", "-d", "--runtime=moat", "moat-bb", "sleep", "100").stdout.strip()
+            try:
+                rc, out = in_pty(f"docker -H {h} exec -it {cid} sh -c 'echo exec-pty; exit 5'")
+                assert rc == 5 and "exec-pty\r\n" in out, (rc, out)
+                r = d.docker("top", cid)
+                assert "moat" in r.stdout, r.stdout
+            finally:
+                d.docker("rm", "-f", cid, check=False)
+
+        def user():
+            r = d.docker("run", "--rm", "--runtime=moat", "--user", "1000:1000", "moat-bb", "id")
+            assert r.stdout == "uid=1000 gid=1000\n", repr(r.stdout + r.stderr)
+
         check("docker run --rm", run_rm)
         check("docker run -d, exec, logs, stop, rm", detached)
         check("docker stop: KILL after the timeout", stop_timeout)
         check("docker run --network=none", network_none)
+        check("docker run --user 1000:1000", user)
+        if shutil.which("script"):
+            check("docker run -it, exec -it (pty), top", terminals)
     finally:
         if failures:
             print("--- dockerd log ---\n" + d.log("dockerd.log"))
