@@ -93,6 +93,7 @@ class Confine(unittest.TestCase):
                                 "true"], capture_output=True, text=True, timeout=30, env=env)
             self.assertEqual(p.returncode, 128 + 31, p.stderr)
             self.assertIn("kernel made forbidden host syscall 258 (", p.stderr)
+            self.assertIn("died of signal 31", p.stderr)
 
     def test_log_mode(self):
         env = dict(os.environ, MOAT_SECCOMP="log", MOAT_SECCOMP_SELFTEST="1")

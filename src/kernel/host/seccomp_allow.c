@@ -11,8 +11,10 @@
  * number, then its argument checks, and returns ALLOW (or an errno) when all
  * hold, else falls through to the next block. Entries may repeat a number:
  * they are alternatives. After the last block: SECCOMP_RET_TRAP, whose
- * SIGSYS handler prints one line and ends the kernel process (exit_group,
- * so every stub of its PID namespace dies with it; never a hang).
+ * SIGSYS handler prints one line and ends the kernel process with SIGSYS
+ * (through a kill(0, SIGSYS, DIE_MAGIC, DIE_MAGIC) that the filter answers
+ * with KILL_PROCESS): every stub of its PID namespace dies with it; never a
+ * hang.
  */
 #include "kernel/host/seccomp_allow.h"
 
@@ -319,6 +321,10 @@ __asm__(".text\n"
         "  ret\n"
         ".size moat_seccomp_raw, .-moat_seccomp_raw\n");
 
+/* kill(2)'s unused third and fourth arguments when the handler ends the
+ * process (see build). */
+#define DIE_MAGIC 0x6d6f6174u /* "moat" */
+
 static bool group_on(const struct host_seccomp_opts *o, enum allow_group g)
 {
     return g == GRP_BASE || (g == GRP_INET && o->host_net);
@@ -345,6 +351,19 @@ static int build(struct prog *p, const struct host_seccomp_opts *o, enum host_se
     emit(p, BPF_JMP | BPF_JGE | BPF_K, (uint32_t)PLATFORM_STUB_BASE, 0, 2);
     emit(p, BPF_JMP | BPF_JGE | BPF_K, (uint32_t)PLATFORM_STUB_END, 1, 0);
     RET(p, SECCOMP_RET_ALLOW);
+    /* The SIGSYS handler's way out: kill(0, SIGSYS, MAGIC, MAGIC) ends the
+     * process with SIGSYS as its status (seccomp's kill does not spare a
+     * PID-namespace init, unlike a signal it sends itself). In a stub, only
+     * the app itself could ask for this, and only to end its own stub. */
+    LD(p, A_NR);
+    emit(p, BPF_JMP | BPF_JEQ | BPF_K, SYS_kill, 0, 7);
+    LD(p, A_ARG(0));
+    emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 5);
+    LD(p, A_ARG(2));
+    emit(p, BPF_JMP | BPF_JEQ | BPF_K, DIE_MAGIC, 0, 3);
+    LD(p, A_ARG(3));
+    emit(p, BPF_JMP | BPF_JEQ | BPF_K, DIE_MAGIC, 0, 1);
+    RET(p, SECCOMP_RET_KILL_PROCESS);
     if (mode == HOST_SECCOMP_LOG) {
         uint64_t ip = (uint64_t)(uintptr_t)moat_seccomp_raw_ret;
         LD(p, A_IP_HI);
@@ -420,8 +439,10 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc_)
             /* nowhere else to say it */
         }
     }
-    if (g_mode == HOST_SECCOMP_ENFORCE)
-        moat_seccomp_raw(SYS_exit_group, 128 + SIGSYS, 0, 0, 0, 0, 0);
+    if (g_mode == HOST_SECCOMP_ENFORCE) {
+        moat_seccomp_raw(SYS_kill, 0, SIGSYS, DIE_MAGIC, DIE_MAGIC, 0, 0);
+        moat_seccomp_raw(SYS_exit_group, 128 + SIGSYS, 0, 0, 0, 0, 0); /* not reached */
+    }
     g[REG_RAX] = moat_seccomp_raw(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
@@ -471,7 +492,7 @@ void host_seccomp_print(FILE *out)
     fprintf(out,
             "\n%d distinct host syscalls (gVisor's Sentry: about 72 base calls).\n"
             "Any syscall from the stub region [%#llx, %#llx) is left to the stub's own "
-            "filter.\nAnything else: SIGSYS, one log line, the sandbox exits with %d.\n",
+            "filter.\nAnything else: SIGSYS, one log line, the kernel process dies of SIGSYS (status %d).\n",
             host_seccomp_count(), (unsigned long long)PLATFORM_STUB_BASE,
             (unsigned long long)PLATFORM_STUB_END, 128 + SIGSYS);
 }
