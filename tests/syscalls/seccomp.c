@@ -21,16 +21,16 @@
 
 #include "tap.h"
 
-#define ARCH_NR AUDIT_ARCH_X86_64
-#define NR_OFF   offsetof(struct seccomp_data, nr)
-#define ARCH_OFF offsetof(struct seccomp_data, arch)
+#define ARCH_NR   AUDIT_ARCH_X86_64
+#define NR_OFF    offsetof(struct seccomp_data, nr)
+#define ARCH_OFF  offsetof(struct seccomp_data, arch)
 #define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
 #define ARG_HI(i) (offsetof(struct seccomp_data, args) + 8 * (i) + 4)
 
-#define CHECK(n, cond)                                                                \
-    do {                                                                              \
-        if (!(cond))                                                                  \
-            return (n);                                                               \
+#define CHECK(n, cond)  \
+    do {                \
+        if (!(cond))    \
+            return (n); \
     } while (0)
 
 static long sys_seccomp(unsigned op, unsigned flags, void *args)
@@ -48,13 +48,13 @@ static long install(struct sock_filter *f, unsigned short len, unsigned flags)
 static long install_nr(int nr, uint32_t ret, unsigned flags)
 {
     struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARCH_OFF),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, ret),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARCH_OFF),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, ret),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     return install(f, sizeof(f) / sizeof(f[0]), flags);
 }
@@ -270,17 +270,17 @@ static int c_stack(void)
 static int c_args(void)
 {
     struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 6),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EROFS),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpriority, 0, 4),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_HI(1)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EDOM),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 0, 3),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 6),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EROFS),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpriority, 0, 4),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_HI(1)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EDOM),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     CHECK(1, nnp() == 0);
     CHECK(2, install(f, sizeof(f) / sizeof(f[0]), 0) == 0);
@@ -300,38 +300,38 @@ static int c_args(void)
 static int c_alu(void)
 {
     struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF),            /* A = nr */
-        BPF_STMT(BPF_ST, 0),                                    /* M[0] = nr */
-        BPF_STMT(BPF_LDX | BPF_IMM, 3),                         /* X = 3 */
-        BPF_STMT(BPF_ALU | BPF_MUL | BPF_X, 0),                 /* A = 3nr */
-        BPF_STMT(BPF_ALU | BPF_DIV | BPF_K, 3),                 /* A = nr */
-        BPF_STMT(BPF_ALU | BPF_ADD | BPF_K, 10),
-        BPF_STMT(BPF_ALU | BPF_SUB | BPF_X, 0),                 /* A = nr + 7 */
-        BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 4),
-        BPF_STMT(BPF_ALU | BPF_RSH | BPF_X, 0),                 /* A = 2(nr + 7) */
-        BPF_STMT(BPF_ALU | BPF_NEG, 0),
-        BPF_STMT(BPF_ALU | BPF_NEG, 0),
-        BPF_STMT(BPF_ALU | BPF_XOR | BPF_K, 0xff00),
-        BPF_STMT(BPF_ALU | BPF_XOR | BPF_K, 0xff00),
-        BPF_STMT(BPF_ALU | BPF_OR | BPF_K, 0),
-        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xffff),
-        BPF_STMT(BPF_MISC | BPF_TAX, 0),                        /* X = 2(nr + 7) */
-        BPF_STMT(BPF_LD | BPF_MEM, 0),                          /* A = nr */
-        BPF_STMT(BPF_ALU | BPF_ADD | BPF_K, 7),
-        BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 1),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_X, 0, 1, 0),           /* A == X */
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-        BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, sizeof(struct seccomp_data), 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-        BPF_STMT(BPF_LD | BPF_MEM, 0),
-        BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, SYS_getppid, 5, 0),
-        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SYS_getppid, 0, 4),
-        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1, 3, 0),        /* 110 is even */
-        BPF_STMT(BPF_LDX | BPF_IMM, SECCOMP_RET_ERRNO | 44),
-        BPF_STMT(BPF_MISC | BPF_TXA, 0),
-        BPF_STMT(BPF_RET | BPF_A, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF), /* A = nr */
+            BPF_STMT(BPF_ST, 0),                        /* M[0] = nr */
+            BPF_STMT(BPF_LDX | BPF_IMM, 3),             /* X = 3 */
+            BPF_STMT(BPF_ALU | BPF_MUL | BPF_X, 0),     /* A = 3nr */
+            BPF_STMT(BPF_ALU | BPF_DIV | BPF_K, 3),     /* A = nr */
+            BPF_STMT(BPF_ALU | BPF_ADD | BPF_K, 10),
+            BPF_STMT(BPF_ALU | BPF_SUB | BPF_X, 0), /* A = nr + 7 */
+            BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 4),
+            BPF_STMT(BPF_ALU | BPF_RSH | BPF_X, 0), /* A = 2(nr + 7) */
+            BPF_STMT(BPF_ALU | BPF_NEG, 0),
+            BPF_STMT(BPF_ALU | BPF_NEG, 0),
+            BPF_STMT(BPF_ALU | BPF_XOR | BPF_K, 0xff00),
+            BPF_STMT(BPF_ALU | BPF_XOR | BPF_K, 0xff00),
+            BPF_STMT(BPF_ALU | BPF_OR | BPF_K, 0),
+            BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xffff),
+            BPF_STMT(BPF_MISC | BPF_TAX, 0), /* X = 2(nr + 7) */
+            BPF_STMT(BPF_LD | BPF_MEM, 0),   /* A = nr */
+            BPF_STMT(BPF_ALU | BPF_ADD | BPF_K, 7),
+            BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 1),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_X, 0, 1, 0), /* A == X */
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+            BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, sizeof(struct seccomp_data), 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+            BPF_STMT(BPF_LD | BPF_MEM, 0),
+            BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, SYS_getppid, 5, 0),
+            BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SYS_getppid, 0, 4),
+            BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1, 3, 0), /* 110 is even */
+            BPF_STMT(BPF_LDX | BPF_IMM, SECCOMP_RET_ERRNO | 44),
+            BPF_STMT(BPF_MISC | BPF_TXA, 0),
+            BPF_STMT(BPF_RET | BPF_A, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     CHECK(1, nnp() == 0);
     CHECK(2, install(f, sizeof(f) / sizeof(f[0]), 0) == 0);
@@ -436,10 +436,10 @@ static int exec_check(void)
 static int c_prctl(void)
 {
     struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOMSG),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOMSG),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog p = {4, f};
     CHECK(1, nnp() == 0);
@@ -560,8 +560,7 @@ static void invalid_programs(void)
     try_bad(jt, 2, 0, EINVAL, "jt past the end: EINVAL");
     struct sock_filter jf[] = {BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), RET_ALLOW};
     try_bad(jf, 2, 0, EINVAL, "jf past the end: EINVAL");
-    struct sock_filter jok[] = {BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), RET_ALLOW,
-                                RET_ALLOW};
+    struct sock_filter jok[] = {BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), RET_ALLOW, RET_ALLOW};
     try_bad(jok, 3, 0, 0, "a jump to the last instruction is valid");
     struct sock_filter unk[] = {{0xffff, 0, 0, 0}, RET_ALLOW};
     try_bad(unk, 2, 0, EINVAL, "unknown opcode: EINVAL");
@@ -586,15 +585,14 @@ static void invalid_programs(void)
     struct sock_filter ldm[] = {BPF_STMT(BPF_LD | BPF_MEM, 2), RET_ALLOW};
     try_bad(ldm, 2, 0, EINVAL, "scratch read before write: EINVAL");
     struct sock_filter ldm_path[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
-        BPF_STMT(BPF_ST, 2),
-        BPF_STMT(BPF_LD | BPF_MEM, 2),
-        RET_ALLOW,
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+            BPF_STMT(BPF_ST, 2),
+            BPF_STMT(BPF_LD | BPF_MEM, 2),
+            RET_ALLOW,
     };
     try_bad(ldm_path, 5, 0, EINVAL, "scratch written on one path only: EINVAL");
-    struct sock_filter ldm_ok[] = {BPF_STMT(BPF_ST, 2), BPF_STMT(BPF_LD | BPF_MEM, 2),
-                                   RET_ALLOW};
+    struct sock_filter ldm_ok[] = {BPF_STMT(BPF_ST, 2), BPF_STMT(BPF_LD | BPF_MEM, 2), RET_ALLOW};
     try_bad(ldm_ok, 3, 0, 0, "scratch written then read is valid");
     struct sock_filter retx[] = {{BPF_RET | BPF_X, 0, 0, 0}};
     try_bad(retx, 1, 0, EINVAL, "RET X: EINVAL");
@@ -604,12 +602,12 @@ static void invalid_programs(void)
 static int c_div_x0(void)
 {
     struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 3),
-        BPF_STMT(BPF_LDX | BPF_IMM, 0),
-        BPF_STMT(BPF_ALU | BPF_DIV | BPF_X, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 1),
-        RET_ALLOW,
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NR_OFF),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 3),
+            BPF_STMT(BPF_LDX | BPF_IMM, 0),
+            BPF_STMT(BPF_ALU | BPF_DIV | BPF_X, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 1),
+            RET_ALLOW,
     };
     CHECK(1, nnp() == 0);
     CHECK(2, install(f, 6, 0) == 0);
@@ -625,9 +623,8 @@ int main(int argc, char **argv)
 
     /* GET_ACTION_AVAIL and GET_NOTIF_SIZES change nothing: in the probe. */
     static const uint32_t actions[] = {
-        SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_KILL_THREAD, SECCOMP_RET_TRAP,
-        SECCOMP_RET_ERRNO, SECCOMP_RET_USER_NOTIF, SECCOMP_RET_TRACE, SECCOMP_RET_LOG,
-        SECCOMP_RET_ALLOW,
+            SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_KILL_THREAD, SECCOMP_RET_TRAP, SECCOMP_RET_ERRNO,
+            SECCOMP_RET_USER_NOTIF,   SECCOMP_RET_TRACE,       SECCOMP_RET_LOG,  SECCOMP_RET_ALLOW,
     };
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
         uint32_t a = actions[i];
@@ -650,7 +647,8 @@ int main(int argc, char **argv)
     T_EQ(outcome(in_child(c_errno)), 0, "RET_ERRNO; PR_GET_SECCOMP and /proc status");
     T_EQ(outcome(in_child(c_errno_max)), 0, "RET_ERRNO data is capped at 4095");
     T_EQ(outcome(in_child(c_trap)), 0, "RET_TRAP: SIGSYS with the seccomp siginfo");
-    T_EQ(outcome(in_child(c_trap_blocked)), KILLED_BY(SIGSYS), "RET_TRAP with SIGSYS blocked kills");
+    T_EQ(outcome(in_child(c_trap_blocked)), KILLED_BY(SIGSYS),
+         "RET_TRAP with SIGSYS blocked kills");
     T_EQ(outcome(in_child(c_kill_process)), KILLED_BY(SIGSYS), "RET_KILL_PROCESS: SIGSYS");
     T_EQ(outcome(in_child(c_kill_thread_single)), KILLED_BY(SIGSYS),
          "RET_KILL_THREAD of the only thread: SIGSYS");

@@ -123,8 +123,7 @@ int bpf_validate(struct bpf_insn *prog, size_t len)
         size_t rest = len - pc - 1; /* instructions after this one */
         switch (BPF_CLASS(p->code)) {
         case BPF_LD:
-            if (BPF_MODE(p->code) == BPF_ABS &&
-                (p->k >= sizeof(struct seccomp_data) || (p->k & 3)))
+            if (BPF_MODE(p->code) == BPF_ABS && (p->k >= sizeof(struct seccomp_data) || (p->k & 3)))
                 return -EINVAL;
             if (BPF_MODE(p->code) == BPF_MEM && p->k >= BPF_MEMWORDS)
                 return -EINVAL;
@@ -215,30 +214,54 @@ uint32_t bpf_run(const struct bpf_insn *prog, const struct seccomp_data *d)
         }
         if (BPF_CLASS(p->code) == BPF_ALU) {
             switch (BPF_OP(p->code)) {
-            case BPF_ADD: a += src; break;
-            case BPF_SUB: a -= src; break;
-            case BPF_MUL: a *= src; break;
+            case BPF_ADD:
+                a += src;
+                break;
+            case BPF_SUB:
+                a -= src;
+                break;
+            case BPF_MUL:
+                a *= src;
+                break;
             case BPF_DIV:
                 if (src == 0)
                     return 0; /* as Linux: the program ends, returning 0 */
                 a /= src;
                 break;
-            case BPF_AND: a &= src; break;
-            case BPF_OR:  a |= src; break;
-            case BPF_XOR: a ^= src; break;
+            case BPF_AND:
+                a &= src;
+                break;
+            case BPF_OR:
+                a |= src;
+                break;
+            case BPF_XOR:
+                a ^= src;
+                break;
             /* A shift by X of 32 or more: x86-64 Linux counts mod 32. */
-            case BPF_LSH: a <<= (src & 31); break;
-            case BPF_RSH: a >>= (src & 31); break;
+            case BPF_LSH:
+                a <<= (src & 31);
+                break;
+            case BPF_RSH:
+                a >>= (src & 31);
+                break;
             }
             continue;
         }
         /* Conditional jumps (the validator allowed nothing else). */
         bool cond;
         switch (BPF_OP(p->code)) {
-        case BPF_JEQ: cond = a == src; break;
-        case BPF_JGT: cond = a > src; break;
-        case BPF_JGE: cond = a >= src; break;
-        default:      cond = (a & src) != 0; break;
+        case BPF_JEQ:
+            cond = a == src;
+            break;
+        case BPF_JGT:
+            cond = a > src;
+            break;
+        case BPF_JGE:
+            cond = a >= src;
+            break;
+        default:
+            cond = (a & src) != 0;
+            break;
         }
         p += cond ? p->jt : p->jf;
     }

@@ -146,9 +146,9 @@ bool seccomp_syscall_allowed(struct task *t, uint64_t nr, const uint64_t args[6]
         return seccomp_strict_allowed(t, nr);
     }
     struct seccomp_data d = {
-        .nr = (int32_t)nr,
-        .arch = LINUX_AUDIT_ARCH_X86_64,
-        .instruction_pointer = t->regs.rip,
+            .nr = (int32_t)nr,
+            .arch = LINUX_AUDIT_ARCH_X86_64,
+            .instruction_pointer = t->regs.rip,
     };
     memcpy(d.args, args, sizeof(d.args));
 
@@ -272,8 +272,7 @@ static void seccomp_install_locked(struct task *o, struct seccomp_filter *f)
 long seccomp_set_mode_filter(struct task *t, unsigned int flags, uint64_t uprog)
 {
     const unsigned int known = SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG |
-                               SECCOMP_FILTER_FLAG_SPEC_ALLOW |
-                               SECCOMP_FILTER_FLAG_NEW_LISTENER |
+                               SECCOMP_FILTER_FLAG_SPEC_ALLOW | SECCOMP_FILTER_FLAG_NEW_LISTENER |
                                SECCOMP_FILTER_FLAG_TSYNC_ESRCH |
                                SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
     if (flags & ~known)
@@ -307,7 +306,7 @@ long seccomp_set_mode_filter(struct task *t, unsigned int flags, uint64_t uprog)
     }
     struct task *o;
     if (flags & SECCOMP_FILTER_FLAG_TSYNC) {
-        list_for_each_entry(o, &t->tg->threads, thread_node) {
+        list_for_each_entry (o, &t->tg->threads, thread_node) {
             if (o == t)
                 continue;
             int om = seccomp_get_mode(o);
@@ -328,7 +327,7 @@ long seccomp_set_mode_filter(struct task *t, unsigned int flags, uint64_t uprog)
         refcount_inc(&cur->ref);
     f->prev = cur;
     if (flags & SECCOMP_FILTER_FLAG_TSYNC) {
-        list_for_each_entry(o, &t->tg->threads, thread_node) {
+        list_for_each_entry (o, &t->tg->threads, thread_node) {
             if (o == t)
                 continue;
             refcount_inc(&f->ref);

@@ -23,10 +23,10 @@ struct task;
 #define SECCOMP_MODE_FILTER   2
 
 /* seccomp(2) operations and filter flags. */
-#define SECCOMP_SET_MODE_STRICT   0
-#define SECCOMP_SET_MODE_FILTER   1
-#define SECCOMP_GET_ACTION_AVAIL  2
-#define SECCOMP_GET_NOTIF_SIZES   3
+#define SECCOMP_SET_MODE_STRICT                0
+#define SECCOMP_SET_MODE_FILTER                1
+#define SECCOMP_GET_ACTION_AVAIL               2
+#define SECCOMP_GET_NOTIF_SIZES                3
 #define SECCOMP_FILTER_FLAG_TSYNC              (1u << 0)
 #define SECCOMP_FILTER_FLAG_LOG                (1u << 1)
 #define SECCOMP_FILTER_FLAG_SPEC_ALLOW         (1u << 2)
@@ -47,8 +47,8 @@ struct task;
 #define SECCOMP_RET_ACTION_FULL  0xffff0000u
 #define SECCOMP_RET_DATA         0x0000ffffu
 
-#define LINUX_AUDIT_ARCH_X86_64  0xc000003eu
-#define LINUX_SYS_SECCOMP        1 /* si_code of a SECCOMP_RET_TRAP SIGSYS */
+#define LINUX_AUDIT_ARCH_X86_64 0xc000003eu
+#define LINUX_SYS_SECCOMP       1 /* si_code of a SECCOMP_RET_TRAP SIGSYS */
 
 /* The _sigsys member of siginfo (at the union, offset 16). */
 struct seccomp_sigsys {
