@@ -36,8 +36,11 @@ def setUpModule():
 class ExecTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="moat-exec-")
+        self.pid = None
+        self.addCleanup(self.cleanup)  # runs even when setUp fails
         self.root = os.path.join(self.tmp, "state")
         self.bundle = os.path.join(self.tmp, "bundle")
+        self.pidfile = os.path.join(self.tmp, "pid")
         rootfs = os.path.join(self.bundle, "rootfs", "bin")
         os.makedirs(rootfs)
         shutil.copy(BUSYBOX, os.path.join(rootfs, "busybox"))
@@ -51,7 +54,6 @@ class ExecTest(unittest.TestCase):
                "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}
         with open(os.path.join(self.bundle, "config.json"), "w") as f:
             json.dump(cfg, f)
-        self.pidfile = os.path.join(self.tmp, "pid")
         # The kernel process keeps create's stdio (the app's): a file, not
         # a pipe we would wait on.
         with open(os.path.join(self.tmp, "create.err"), "w+") as err:
@@ -64,13 +66,17 @@ class ExecTest(unittest.TestCase):
             self.pid = int(f.read())
         self.moat("start", "c")
 
-    def tearDown(self):
+    def cleanup(self):
         subprocess.run([MOAT, "--root", self.root, "kill", "c", "KILL"],
                        capture_output=True, timeout=TIMEOUT)
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        if self.pid is None and os.path.exists(self.pidfile):
+            self.pid = read_pid(self.pidfile)
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ChildProcessError, ProcessLookupError):
+                pass
         subprocess.run([MOAT, "--root", self.root, "delete", "--force", "c"],
                        capture_output=True, timeout=TIMEOUT)
         shutil.rmtree(self.tmp, ignore_errors=True)
