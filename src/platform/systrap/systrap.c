@@ -28,10 +28,12 @@
  *
  * Fork and exec cost (fork+wait was 1.3-1.8 ms, now below ptrace's):
  * - The spawner thread keeps POOL_MAX stubs ready (exec'd, emptied, first
- *   thread stopped), pinned to the CPU of the last as_new, so as_new takes
- *   one in ~10 us instead of ~350 us. A pooled stub sleeps in FUTEX_WAIT:
- *   it costs no CPU. A stub that must move to another CPU is moved when
- *   taken (moving it is what made pooled stubs slow under load).
+ *   thread stopped), so as_new takes one in ~10 us instead of ~350 us. A
+ *   pooled stub sleeps in FUTEX_WAIT: it costs no CPU. The spawner makes
+ *   them on the CPU after the last as_new's, pinned there with the stub
+ *   (same-core handshakes, and off the core of the task that is waiting);
+ *   as_new moves the stub to its own CPU. Made unpinned, stubs were slow
+ *   under load (their handshakes crossed cores).
  *   MOAT_SYSTRAP_NO_POOL=1 turns the pool off (for measuring).
  * - Maps made before an address space first runs (mm_attach after fork
  *   or exec) are batched: one helper round trip maps them all
@@ -264,6 +266,20 @@ static NORETURN void stub_child(int cpu, const char *arg)
 /* Stubs are made by this thread, which lives as long as the kernel process:
  * PR_SET_PDEATHSIG fires when the *thread* that forked the stub ends, and a
  * stub outlives the kernel thread that asked for it. */
+/* The allowed CPU after CPU (wrapping), CPU itself if it is the only one,
+ * -1 for -1. */
+static int next_cpu(int cpu, const cpu_set_t *all_cpus)
+{
+    if (cpu < 0)
+        return -1;
+    for (int i = 1; i <= CPU_SETSIZE; i++) {
+        int c = (cpu + i) % CPU_SETSIZE;
+        if (CPU_ISSET(c, all_cpus))
+            return c;
+    }
+    return cpu;
+}
+
 static void spawner_move(int cpu, const cpu_set_t *all_cpus)
 {
     static int s_cpu = -1;
@@ -296,8 +312,9 @@ static void *spawner_main(void *arg)
             pthread_mutex_unlock(&g_pool_lock);
             struct platform_as *as;
             struct platform_ctx *ctx;
-            int cpu = __atomic_load_n(&g_pool_cpu, __ATOMIC_RELAXED);
-            /* Made on that CPU too: the start-up handshakes stay on one core. */
+            int cpu = next_cpu(__atomic_load_n(&g_pool_cpu, __ATOMIC_RELAXED), &all_cpus);
+            /* The spawner moves there too: the start-up handshakes stay on
+             * one core, and not on the one whose task waits for the stub. */
             spawner_move(cpu, &all_cpus);
             int r = as_build(cpu, true, &as, &ctx);
             if (r == 0 && cpu >= 0)
@@ -1017,10 +1034,16 @@ static int systrap_switch(struct platform_ctx *ctx, struct platform_regs *regs,
     return 0;
 }
 
+/* Always signals, as ptrace does: the kernel calls this once it saw
+ * t->in_app, which is set before ctx_switch sets ctx->running, so checking
+ * running lost interrupts sent in between (the app thread then ran on,
+ * e.g. spinning on a flag, and the task never saw its signal). A signal
+ * sent while the thread waits in its handler stays pending (the handler
+ * blocks everything) and traps it right after it resumes: at worst one
+ * spurious INTERRUPTED. */
 static void systrap_interrupt(struct platform_ctx *ctx)
 {
-    if (__atomic_load_n(&ctx->running, __ATOMIC_ACQUIRE))
-        syscall(SYS_tgkill, ctx->as->pid, ctx->tid, SYSTRAP_SIG_INTERRUPT);
+    syscall(SYS_tgkill, ctx->as->pid, ctx->tid, SYSTRAP_SIG_INTERRUPT);
 }
 
 /* ---- FPU state: the xsave area of the waiting frame ---- */
