@@ -174,7 +174,9 @@ static void do_exec(int fd, char *p, char *end, int *fds, int nfds)
     init.cwd = cwd;
     init.cred = (struct cred){u, u, u, u, g, g, g, g};
     init.strace = g_defaults ? g_defaults->strace : false;
-    /* The root (and mounts) of the first process; cwd comes from CWD. */
+    /* The root (and mounts) of the first process; cwd comes from CWD. A
+     * request may arrive before task_run_init has made pid 1. */
+    task_wait_init_started();
     struct thread_group *first = task_lookup_tg(1);
     struct fs_struct *fs = first ? tg_get_fs(first) : NULL;
     if (first)

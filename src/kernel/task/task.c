@@ -1110,6 +1110,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     tg_get(tg);
     list_add_tail(&tg->all, &g_all_tgs);
     g_init_started = true;
+    pthread_cond_broadcast(&g_init_exit); /* task_wait_init_started() */
     pthread_mutex_unlock(&g_tasks_lock);
 
     int r = task_spawn_thread(t);
@@ -1124,6 +1125,16 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
 }
 
 /* ---- processes started from outside the sandbox (moat exec, ctl.c) ---- */
+
+int task_wait_init_started(void)
+{
+    pthread_mutex_lock(&g_tasks_lock);
+    while (!g_init_started && !g_init_done)
+        pthread_cond_wait(&g_init_exit, &g_tasks_lock);
+    int r = g_init_done ? -ESRCH : 0;
+    pthread_mutex_unlock(&g_tasks_lock);
+    return r;
+}
 
 /* As task_run_init, for a further process: it joins the sandbox as a new
  * session leader with no parent inside (ppid 0, as runc's exec'd processes

@@ -41,6 +41,10 @@ long task_wait(struct task *t, int pid, int options, struct task_wait_result *ou
 /* Ends the calling task (exit(2)); the loop stops after the syscall. */
 void task_exit_thread(struct task *t, int code);
 
+/* Waits until the sandbox's first process exists (a control request can
+ * come in before task_run_init made it). 0, or -ESRCH once it is gone. */
+int task_wait_init_started(void);
+
 /* exec's point of no return: ends T's other threads; T takes the pid. */
 void task_exec_single_thread(struct task *t);
 
