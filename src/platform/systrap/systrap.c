@@ -47,9 +47,10 @@
  *
  * Handoff spinning: MOAT_SYSTRAP_SPIN_K / MOAT_SYSTRAP_SPIN_S give the
  * number of sched_yield rounds the kernel thread / the stub's handler try
- * before FUTEX_WAIT (both 0 by default). Measured on the shared 2-vCPU
- * machines under other jobs' load it did not help (sched_yield hands the
- * CPU to the other load, not to the partner): see issue 8's report.
+ * before FUTEX_WAIT (both 0 by default). Measured on the 2-vCPU machines:
+ * 5 rounds each side gave -2% (getppid) and -6% (open+close) when idle,
+ * but +15-30% under other jobs' load (sched_yield hands the CPU to the
+ * other load, not to the partner), so it stays off.
  *
  * FIXME(issue 8): syscall patching (rewrite `mov $nr,%eax; syscall` sites
  * into a jump to a stub-region trampoline that saves the registers in the
