@@ -4,9 +4,6 @@
 #include <cpuid.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
-
-#include "lib/log.h"
 
 extern const struct platform_ops g_ptrace_platform;
 extern const struct platform_ops g_systrap_platform;
@@ -14,8 +11,8 @@ extern const struct platform_ops g_systrap_platform;
 const struct platform_ops *g_platform;
 
 static const struct platform_ops *const g_platforms[] = {
-    &g_systrap_platform, /* the default */
-    &g_ptrace_platform,  /* the fallback */
+    &g_ptrace_platform, /* the default */
+    &g_systrap_platform,
 };
 
 const struct platform_ops *platform_lookup(const char *name)
@@ -23,15 +20,8 @@ const struct platform_ops *platform_lookup(const char *name)
     /* MOAT_PLATFORM picks the default (tests run the suite on each). */
     if (!name)
         name = getenv("MOAT_PLATFORM");
-    if (!name || !*name) {
-        /* systrap's stub restores fs/gs bases with wrfsbase: without
-         * FSGSBASE it cannot start, and ptrace needs nothing. */
-        if (!(getauxval(AT_HWCAP2) & 2 /* HWCAP2_FSGSBASE */)) {
-            log_debug("platform: the host lacks FSGSBASE, using ptrace instead of systrap");
-            return &g_ptrace_platform;
-        }
+    if (!name || !*name)
         return g_platforms[0];
-    }
     for (size_t i = 0; i < sizeof(g_platforms) / sizeof(g_platforms[0]); i++)
         if (strcmp(g_platforms[i]->name, name) == 0)
             return g_platforms[i];
