@@ -120,10 +120,6 @@ class Net(MoatTestCase):
         cli = shutil.which('redis-cli')
         if not server or not bench or not cli:
             self.skipTest('redis-server / redis-cli / redis-benchmark not installed')
-        if os.environ.get('MOAT_PLATFORM') == 'systrap':
-            # FIXME(issue 6): under the full parallel suite on systrap the
-            # benchmark once stalled mid-SET (passes alone and 3x concurrently).
-            self.skipTest('stall on systrap under load not yet understood')
         script = (
             '%s --port 6399 --bind 127.0.0.1 --save "" --appendonly no --daemonize no '
             '>/dev/null 2>&1 &\n'
