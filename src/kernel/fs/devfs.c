@@ -1,7 +1,8 @@
 /*
  * devfs: the sandbox's /dev, a tmpfs holding moat's own device nodes (never
  * the host's): null, zero, full, random, urandom, tty, the stdio and fd
- * links into /proc/self/fd, and empty shm/ and pts/ directories.
+ * links into /proc/self/fd, ptmx, and empty shm/ and pts/ directories (devpts
+ * is mounted on pts/).
  */
 #include <errno.h>
 
@@ -22,6 +23,7 @@ static const struct devfs_node g_nodes[] = {
         {"random", VFS_S_IFCHR | 0666, 1, 8, NULL},
         {"urandom", VFS_S_IFCHR | 0666, 1, 9, NULL},
         {"tty", VFS_S_IFCHR | 0666, 5, 0, NULL},
+        {"ptmx", VFS_S_IFCHR | 0666, 5, 2, NULL},
         {"shm", VFS_S_IFDIR | 01777, 0, 0, NULL},
         {"pts", VFS_S_IFDIR | 0755, 0, 0, NULL},
         {"stdin", VFS_S_IFLNK, 0, 0, "/proc/self/fd/0"},

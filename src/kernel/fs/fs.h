@@ -52,6 +52,13 @@ int overlay_new(struct inode *lower, struct inode *upper, struct inode **out_roo
  * links, shm/ and pts/. */
 int devfs_new(struct inode **out_root);
 
+/* devpts (devpts.c): the /dev/pts file system (one instance), and the
+ * opens of /dev/ptmx (a new pty; F becomes its master) and /dev/tty (the
+ * slave of the caller's session's controlling pty, -ENXIO without one). */
+int devpts_new(struct inode **out_root);
+int devpts_open_master(struct inode *inode, struct file *f);
+int devpts_open_ctty(struct file *f);
+
 /* procfs, generated from the sandbox's state (src/kernel/fs/procfs.c,
  * src/kernel/fs/proc/). procfs_set_mount gives where it is mounted (files
  * without a path reached through /proc/PID/fd links live there). */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel/fs/fs.h"
 #include "kernel/host/host.h"
 #include "kernel/mm/mm.h"
 #include "kernel/task/task.h"
@@ -552,11 +553,10 @@ int vfs_chrdev_open(struct inode *inode, struct file *f)
             return 0;
         }
     }
-    if (ma == 5 && mi == 0) {
-        /* FIXME: controlling terminals come with sessions and devpts. */
-        log_warn_once("open /dev/tty: no controlling terminal support yet");
-        return -ENXIO;
-    }
+    if (ma == 5 && mi == 0)
+        return devpts_open_ctty(f);
+    if (ma == 5 && mi == 2)
+        return devpts_open_master(inode, f);
     if (ma != 0 || mi != 0)
         log_warn_once("open of character device %u:%u unsupported", ma, mi);
     return -ENXIO;

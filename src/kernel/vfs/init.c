@@ -21,6 +21,7 @@ static const struct cred g_init_cred; /* root */
 #define PROC_SUPER_MAGIC      0x9fa0
 #define SYSFS_MAGIC           0x62656572
 #define CGROUP2_SUPER_MAGIC   0x63677270
+#define DEVPTS_SUPER_MAGIC    0x1cd1
 #define ANON_INODE_FS_MAGIC   0x09041934
 /* statfs f_flags. */
 #define ST_RDONLY   0x0001
@@ -259,6 +260,10 @@ static const struct vfs_mount_info g_root_info = {
 static const struct vfs_mount_info g_dev_info = {
         .source = "tmpfs", .mountpoint = "/dev", .fstype = "tmpfs", .opts = "rw,nosuid",
         .super_opts = "rw,mode=755", .magic = TMPFS_MAGIC, .st_flags = ST_NOSUID};
+static const struct vfs_mount_info g_pts_info = {
+        .source = "devpts", .mountpoint = "/dev/pts", .fstype = "devpts",
+        .opts = "rw,nosuid,noexec,relatime", .super_opts = "rw,gid=5,mode=620,ptmxmode=666",
+        .magic = DEVPTS_SUPER_MAGIC, .st_flags = ST_NOSUID | ST_NOEXEC | ST_RELATIME};
 static const struct vfs_mount_info g_proc_info = {
         .source = "proc", .mountpoint = "/proc", .fstype = "proc",
         .opts = "rw,nosuid,nodev,noexec,relatime", .super_opts = "rw",
@@ -319,6 +324,11 @@ int vfs_init(int host_root_fd, struct fs_struct **out_fs)
     r = devfs_new(&dev);
     if (r == 0)
         r = mount_on(mnt, "/dev", dev, &g_dev_info, NULL);
+    struct inode *pts;
+    if (r == 0)
+        r = devpts_new(&pts);
+    if (r == 0)
+        r = mount_on(mnt, "/dev/pts", pts, &g_pts_info, NULL);
     if (r < 0) {
         log_error("vfs: mounting /dev: error %d", r);
         return r;

@@ -17,7 +17,9 @@
 #include "kernel/fs/fs.h"
 #include "kernel/host/host_io.h"
 #include "kernel/mm/mm.h"
+#include "kernel/signal/signal.h"
 #include "kernel/task/task.h"
+#include "kernel/task/task_internal.h"
 #include "kernel/vfs/vfs.h"
 #include "kernel/vfs/vfs_fs.h"
 
@@ -192,6 +194,20 @@ int pipe_open_fifo(struct inode *inode, struct file *f);
 int pipe_open_fifo(struct inode *inode, struct file *f)
 {
     return -ENXIO;
+}
+
+/* devpts signals process groups through the task table (none here). */
+pthread_mutex_t g_tasks_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head g_no_tgs = LIST_HEAD_INIT(g_no_tgs);
+struct list_head *task_all_tgs(void)
+{
+    return &g_no_tgs;
+}
+
+int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_siginfo *info,
+                          bool from_outside)
+{
+    return 0;
 }
 
 int host_io_watch(int fd, struct waitq *wq)
