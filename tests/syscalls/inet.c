@@ -237,7 +237,8 @@ static void test_udp(int family, const char *fam)
     snprintf(name, sizeof(name), "%s udp: source", fam);
     T_TRUE(fl == la && memcmp(&from, &sa, la) == 0, name);
     /* sendmmsg / recvmmsg */
-    struct iovec iov[3] = {{"one", 3}, {"two", 3}, {"three", 5}};
+    char one[] = "one", two[] = "two", three[] = "three";
+    struct iovec iov[3] = {{one, 3}, {two, 3}, {three, 5}};
     struct mmsghdr mm[3];
     memset(mm, 0, sizeof(mm));
     for (int i = 0; i < 3; i++) {
