@@ -309,6 +309,13 @@ static int dequeue_locked(struct task *t, struct linux_siginfo *out)
     return dequeue_set_locked(t, ~t->sigmask, out);
 }
 
+void signal_set_temporary_mask(struct task *t, uint64_t set)
+{
+    t->saved_sigmask = t->sigmask;
+    t->restore_sigmask = true;
+    __atomic_store_n(&t->sigmask, set & ~SIG_UNBLOCKABLE, __ATOMIC_RELEASE);
+}
+
 int signal_dequeue_set(struct task *t, uint64_t set, struct linux_siginfo *out)
 {
     pthread_mutex_lock(&t->tg->sighand->lock);

@@ -46,6 +46,12 @@ void signal_kick_locked(struct task *t);
  * first) into OUT. The signal number, or 0. */
 int signal_dequeue_set(struct task *t, uint64_t set, struct linux_siginfo *out);
 
+/* Blocks SET (less SIGKILL/SIGSTOP) for the rest of T's syscall: the old
+ * mask comes back when the syscall returns, or after the handler of a
+ * signal the temporary mask let in (sigsuspend, ppoll, pselect6,
+ * epoll_pwait). */
+void signal_set_temporary_mask(struct task *t, uint64_t set);
+
 /* True if T has a pending signal it does not block (or a fatal one). */
 bool signal_pending(struct task *t);
 

@@ -78,23 +78,6 @@ static long sys_epoll_ctl(struct task *t, const struct sys_args *a)
 SYSCALL_DEFINE(epoll_ctl, sys_epoll_ctl, "fdfp", SYS_PARTIAL,
                "EPOLLEXCLUSIVE accepted (all waiters wake); EPOLLWAKEUP ignored");
 
-/* Applies the temporary signal mask of epoll_pwait (restored after the
- * call, or after the handler of a signal it let in). */
-static int set_temp_sigmask(struct task *t, uint64_t mask_addr, uint64_t size)
-{
-    if (!mask_addr)
-        return 0;
-    if (size != 8)
-        return -EINVAL;
-    uint64_t set;
-    if (copy_in(t, &set, mask_addr, sizeof(set)) < 0)
-        return -EFAULT;
-    t->saved_sigmask = t->sigmask;
-    t->restore_sigmask = true;
-    __atomic_store_n(&t->sigmask, set & ~SIG_UNBLOCKABLE, __ATOMIC_RELEASE);
-    return 0;
-}
-
 /* TIMEOUT_NS < 0: forever. */
 static long do_epoll_wait(struct task *t, int epfd, uint64_t uevents, int maxevents,
                           int64_t timeout_ns, uint64_t sigmask, uint64_t sigsetsize)
@@ -109,7 +92,7 @@ static long do_epoll_wait(struct task *t, int epfd, uint64_t uevents, int maxeve
         r = -EINVAL;
         goto out_put;
     }
-    r = set_temp_sigmask(t, sigmask, sigsetsize);
+    r = copy_in_temporary_sigmask(t, sigmask, sigsetsize);
     if (r < 0)
         goto out_put;
     int n = maxevents > 1024 ? 1024 : maxevents;

@@ -133,29 +133,12 @@ static long sys_poll(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(poll, sys_poll, "pud", SYS_FULL, NULL);
 
-/* Applies a temporary signal mask for ppoll/pselect6 (restored after the
- * call, or after the handler of a signal it let in). */
-static int set_temp_sigmask(struct task *t, uint64_t mask_addr, uint64_t size)
-{
-    if (!mask_addr)
-        return 0;
-    if (size != 8)
-        return -EINVAL;
-    uint64_t set;
-    if (copy_in(t, &set, mask_addr, sizeof(set)) < 0)
-        return -EFAULT;
-    t->saved_sigmask = t->sigmask;
-    t->restore_sigmask = true;
-    __atomic_store_n(&t->sigmask, set & ~SIG_UNBLOCKABLE, __ATOMIC_RELEASE);
-    return 0;
-}
-
 static long sys_ppoll(struct task *t, const struct sys_args *a)
 {
     struct linux_timespec ts;
     if (a->arg[2] && copy_in(t, &ts, a->arg[2], sizeof(ts)) < 0)
         return -EFAULT;
-    int r = set_temp_sigmask(t, a->arg[3], a->arg[4]);
+    int r = copy_in_temporary_sigmask(t, a->arg[3], a->arg[4]);
     if (r < 0)
         return r;
     return poll_common(t, a->arg[0], a->arg[1], a->arg[2] ? &ts : NULL);
@@ -287,7 +270,7 @@ static long sys_pselect6(struct task *t, const struct sys_args *a)
         } sm;
         if (copy_in(t, &sm, a->arg[5], sizeof(sm)) < 0)
             return -EFAULT;
-        int r = set_temp_sigmask(t, sm.ss, sm.len);
+        int r = copy_in_temporary_sigmask(t, sm.ss, sm.len);
         if (r < 0)
             return r;
     }

@@ -159,9 +159,7 @@ static long sys_rt_sigsuspend(struct task *t, const struct sys_args *a)
         return -EINVAL;
     if (copy_in(t, &set, a->arg[0], sizeof(set)) < 0)
         return -EFAULT;
-    t->saved_sigmask = t->sigmask;
-    t->restore_sigmask = true;
-    __atomic_store_n(&t->sigmask, set & ~UNBLOCKABLE, __ATOMIC_RELEASE);
+    signal_set_temporary_mask(t, set);
     return wait_for_signal(t);
 }
 SYSCALL_DEFINE(rt_sigsuspend, sys_rt_sigsuspend, "pu", SYS_FULL, NULL);

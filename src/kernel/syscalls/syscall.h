@@ -15,6 +15,7 @@
 #include "abi/linux/syscall_nr.h"
 #include "abi/linux/types.h"
 #include "kernel/mm/mm.h"
+#include "kernel/signal/signal.h"
 #include "kernel/task/task.h"
 
 struct sys_args {
@@ -68,6 +69,22 @@ static inline int copy_out(struct task *t, uint64_t dst, const void *src, size_t
 {
     return mm_copy_out(t->mm, dst, src, n);
 }
+/* The sigmask argument of ppoll, pselect6 and epoll_pwait: if MASK_ADDR is
+ * set, blocks that set for the rest of the syscall. 0, -EINVAL (SIZE is not
+ * 8) or -EFAULT. */
+static inline int copy_in_temporary_sigmask(struct task *t, uint64_t mask_addr, uint64_t size)
+{
+    if (!mask_addr)
+        return 0;
+    if (size != 8)
+        return -EINVAL;
+    uint64_t set;
+    if (mm_copy_in(t->mm, &set, mask_addr, sizeof(set)) < 0)
+        return -EFAULT;
+    signal_set_temporary_mask(t, set);
+    return 0;
+}
+
 /* Copies a path argument into BUF (LINUX_PATH_MAX bytes). 0, -EFAULT,
  * -ENAMETOOLONG, or -ENOENT for an empty path (unless the caller allows it). */
 static inline int copy_path_in(struct task *t, char *buf, uint64_t src)
