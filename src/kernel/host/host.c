@@ -3,10 +3,12 @@
 
 #include <cpuid.h>
 #include <errno.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,4 +163,14 @@ uint64_t host_thread_cputime_ns(void)
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
         return 0;
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int host_uts_names(char *hostname, char *domainname, size_t size)
+{
+    struct utsname u;
+    if (uname(&u) < 0)
+        return host_err_to_guest(errno);
+    snprintf(hostname, size, "%s", u.nodename);
+    snprintf(domainname, size, "%s", u.domainname);
+    return 0;
 }

@@ -37,6 +37,9 @@ void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max);
 int host_futex_wait(uint32_t *word, uint32_t val, uint64_t deadline_ns);
 void host_futex_wake(uint32_t *word, int n);
 uint64_t host_monotonic_ns(void);
+/* The kernel process's own host and domain names (its UTS namespace, set
+ * up before the sandbox starts), each at most SIZE bytes with NUL. */
+int host_uts_names(char *hostname, char *domainname, size_t size);
 /* CPU time the calling kernel thread used, in ns. */
 uint64_t host_thread_cputime_ns(void);
 

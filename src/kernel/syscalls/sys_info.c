@@ -1,5 +1,6 @@
 /*
- * System information: uname, sysinfo, getrandom, getcpu.
+ * System information: uname, sethostname, setdomainname, sysinfo,
+ * getrandom.
  */
 #include <errno.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "kernel/host/host.h"
 #include "kernel/syscalls/syscall.h"
+#include "kernel/task/uts.h"
 
 /* What apps see of the kernel: a recent Linux, so feature checks pass for
  * the syscalls moat implements. */
@@ -19,12 +21,10 @@ static long sys_uname(struct task *t, const struct sys_args *a)
     struct linux_utsname u;
     memset(&u, 0, sizeof(u));
     strcpy(u.sysname, "Linux");
-    /* FIXME(issue 6): sethostname/setdomainname per sandbox. */
-    strcpy(u.nodename, "moat");
+    uts_get(u.nodename, u.domainname);
     strcpy(u.release, MOAT_UTS_RELEASE);
     strcpy(u.version, MOAT_UTS_VERSION);
     strcpy(u.machine, "x86_64");
-    strcpy(u.domainname, "(none)");
     return copy_out(t, a->arg[0], &u, sizeof(u));
 }
 SYSCALL_DEFINE(uname, sys_uname, "p", SYS_FULL, NULL);
@@ -72,3 +72,29 @@ static long sys_getrandom(struct task *t, const struct sys_args *a)
     return (long)done;
 }
 SYSCALL_DEFINE(getrandom, sys_getrandom, "pux", SYS_FULL, NULL);
+
+/* Setting the names needs CAP_SYS_ADMIN in the sandbox's UTS namespace:
+ * euid 0 here. */
+static long set_uts_name(struct task *t, uint64_t addr, uint64_t len, bool host)
+{
+    char name[UTS_LEN];
+    if (t->cred.euid != 0)
+        return -EPERM;
+    if ((int64_t)len < 0 || len > UTS_LEN)
+        return -EINVAL;
+    if (len && copy_in(t, name, addr, len) < 0)
+        return -EFAULT;
+    return host ? uts_set_hostname(name, len) : uts_set_domainname(name, len);
+}
+
+static long sys_sethostname(struct task *t, const struct sys_args *a)
+{
+    return set_uts_name(t, a->arg[0], a->arg[1], true);
+}
+SYSCALL_DEFINE(sethostname, sys_sethostname, "bu", SYS_FULL, NULL);
+
+static long sys_setdomainname(struct task *t, const struct sys_args *a)
+{
+    return set_uts_name(t, a->arg[0], a->arg[1], false);
+}
+SYSCALL_DEFINE(setdomainname, sys_setdomainname, "bu", SYS_FULL, NULL);

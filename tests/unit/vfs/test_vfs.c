@@ -210,6 +210,14 @@ int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_s
     return 0;
 }
 
+void uts_get(char *hostname, char *domainname)
+{
+    if (hostname)
+        strcpy(hostname, "unit");
+    if (domainname)
+        strcpy(domainname, "(none)");
+}
+
 int host_io_watch(int fd, struct waitq *wq)
 {
     return -EPERM; /* as for a regular file: never waited on */

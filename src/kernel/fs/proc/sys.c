@@ -21,6 +21,7 @@
 #include "kernel/host/host.h"
 #include "kernel/mm/memfile.h"
 #include "kernel/task/task.h"
+#include "kernel/task/uts.h"
 
 /* What uname(2) reports (sys_info.c): keep in step. */
 #define PROC_OSRELEASE "6.1.0-moat"
@@ -383,8 +384,17 @@ int proc_show_mountinfo(struct sbuf *b)
 
 static int show_hostname(struct gen_inode *gi, struct sbuf *b)
 {
-    /* FIXME(issue 6): sethostname per sandbox; uname(2) says "moat" too. */
-    sbuf_printf(b, "moat\n");
+    char host[UTS_LEN + 1];
+    uts_get(host, NULL);
+    sbuf_printf(b, "%s\n", host);
+    return 0;
+}
+
+static int show_domainname(struct gen_inode *gi, struct sbuf *b)
+{
+    char domain[UTS_LEN + 1];
+    uts_get(NULL, domain);
+    sbuf_printf(b, "%s\n", domain);
     return 0;
 }
 
@@ -397,7 +407,6 @@ static int show_hostname(struct gen_inode *gi, struct sbuf *b)
 SHOW_TEXT(show_ostype, "Linux")
 SHOW_TEXT(show_osrelease, PROC_OSRELEASE)
 SHOW_TEXT(show_kversion, PROC_VERSION)
-SHOW_TEXT(show_domainname, "(none)")
 SHOW_TEXT(show_cap_last_cap, "40")
 SHOW_TEXT(show_ngroups_max, "65536")
 SHOW_TEXT(show_overcommit_memory, "0")
