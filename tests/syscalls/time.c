@@ -95,10 +95,34 @@ static void test_gettimeofday(void)
     T_ERRNO(syscall(SYS_gettimeofday, NULL, BAD_PTR), EFAULT, "a bad timezone pointer: EFAULT");
 }
 
+/* Only calls that fail before anything is set: the probe also runs
+ * natively, where it must not change the host's clock. */
+static void test_settime_invalid(void)
+{
+    struct timespec ts = {0, 0};
+    T_ERRNO(syscall(SYS_clock_settime, CLOCK_MONOTONIC, &ts), EINVAL,
+            "clock_settime(CLOCK_MONOTONIC): EINVAL");
+    T_ERRNO(syscall(SYS_clock_settime, 42, &ts), EINVAL, "clock_settime of no clock: EINVAL");
+    T_ERRNO(syscall(SYS_clock_settime, CLOCK_REALTIME, (void *)8), EFAULT,
+            "clock_settime from a bad pointer: EFAULT");
+    ts.tv_nsec = 2000000000;
+    T_ERRNO(syscall(SYS_clock_settime, CLOCK_REALTIME, &ts), EINVAL,
+            "clock_settime with tv_nsec 2e9: EINVAL");
+    ts.tv_sec = -1;
+    ts.tv_nsec = 0;
+    T_ERRNO(syscall(SYS_clock_settime, CLOCK_REALTIME, &ts), EINVAL,
+            "clock_settime before the epoch: EINVAL");
+    struct timeval tv = {0, 2000000};
+    T_ERRNO(syscall(SYS_settimeofday, &tv, NULL), EINVAL, "settimeofday with tv_usec 2e6: EINVAL");
+    T_ERRNO(syscall(SYS_settimeofday, (void *)8, NULL), EFAULT,
+            "settimeofday from a bad pointer: EFAULT");
+}
+
 int main(void)
 {
     tap_init("time");
     test_clock_gettime();
     test_gettimeofday();
+    test_settime_invalid();
     return tap_done();
 }

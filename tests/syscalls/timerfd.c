@@ -81,11 +81,50 @@ static void test_abstime(void)
     }
 }
 
+/* TFD_TIMER_CANCEL_ON_SET: accepted with ABSTIME on CLOCK_REALTIME (and
+ * ignored elsewhere); the clock is not set here, so the timer just expires. */
+static void test_cancel_on_set(void)
+{
+    int fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct itimerspec its = {{0, 0}, now}, cur;
+    its.it_value.tv_sec += 1;
+    T_OK(timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL),
+         "CANCEL_ON_SET with ABSTIME on CLOCK_REALTIME");
+    T_OK(timerfd_gettime(fd, &cur), "gettime");
+    T_TRUE(cur.it_value.tv_sec <= 1 && (cur.it_value.tv_sec > 0 || cur.it_value.tv_nsec > 0),
+           "armed, time left relative");
+    uint64_t v;
+    T_ERRNO(read(fd, &v, 8), EAGAIN, "not cancelled while the clock is not set");
+    its.it_value = now;
+    its.it_value.tv_sec -= 1;
+    T_OK(timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL),
+         "a past deadline");
+    struct pollfd pf = {fd, POLLIN, 0};
+    T_EQ(poll(&pf, 1, 2000), 1, "expires");
+    T_EQ(read(fd, &v, 8), 8, "reads the expiry count, not ECANCELED");
+    its.it_value.tv_sec = 0;
+    its.it_value.tv_nsec = 10000000;
+    T_OK(timerfd_settime(fd, TFD_TIMER_CANCEL_ON_SET, &its, NULL),
+         "CANCEL_ON_SET without ABSTIME: accepted and ignored");
+    T_EQ(poll(&pf, 1, 2000), 1, "relative timer expires");
+    T_EQ(read(fd, &v, 8), 8, "read");
+    close(fd);
+    fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+    T_OK(timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL),
+         "CANCEL_ON_SET on CLOCK_MONOTONIC: accepted and ignored");
+    pf.fd = fd;
+    T_EQ(poll(&pf, 1, 2000), 1, "a deadline in the past expires");
+    close(fd);
+}
+
 int main(void)
 {
     tap_init("timerfd");
     test_errors();
     test_expiry();
     test_abstime();
+    test_cancel_on_set();
     return tap_done();
 }

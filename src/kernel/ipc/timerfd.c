@@ -1,9 +1,18 @@
 /*
  * timerfd: a timer on the kernel's timer service whose expirations are
  * counted and read(2) as a uint64_t (blocking at zero). Absolute REALTIME
- * and BOOTTIME deadlines are converted to CLOCK_MONOTONIC when set, so a
- * later change of the wall clock does not move them (moat never changes
- * the host clock; TFD_TIMER_CANCEL_ON_SET is accepted and never fires).
+ * and BOOTTIME deadlines are converted to CLOCK_MONOTONIC when set: the
+ * sandbox's wall clock cannot jump, because moat never sets the clock
+ * (clock_settime and settimeofday are EPERM, as for a process without
+ * CAP_SYS_TIME).
+ *
+ * TFD_TIMER_CANCEL_ON_SET is accepted as Linux accepts it (it matters only
+ * together with TFD_TIMER_ABSTIME on CLOCK_REALTIME(_ALARM) and is ignored
+ * otherwise). Linux makes such a timer read ECANCELED when the realtime
+ * clock is set; the sandbox's clock is never set, so the timer expires as
+ * a plain absolute timer and ECANCELED cannot happen.
+ * FIXME: count cancellations here if moat ever lets a sandbox set its
+ * clock.
  *
  * Lock order: timerfd->lock, then waitq locks. The ktimer callback takes
  * timerfd->lock with no service lock held.

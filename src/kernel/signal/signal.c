@@ -24,7 +24,19 @@
 struct sigqueue {
     struct list_head link;
     struct linux_siginfo info;
+    struct sigqueue_owner *owner; /* or NULL */
 };
+
+/* Unlinks and frees Q. Caller holds sighand->lock (or owns P alone). */
+static void sigqueue_free(struct sigqueue *q)
+{
+    list_del(&q->link);
+    if (q->owner) {
+        q->owner->queued = false;
+        q->owner->overrun = 0;
+    }
+    free(q);
+}
 
 #define SI_USER_CODE   0
 #define SI_KERNEL_CODE 0x80
@@ -44,10 +56,8 @@ void sigpending_init(struct sigpending *p)
 void sigpending_flush(struct sigpending *p)
 {
     struct sigqueue *q, *n;
-    list_for_each_entry_safe(q, n, &p->queue, link) {
-        list_del(&q->link);
-        free(q);
-    }
+    list_for_each_entry_safe(q, n, &p->queue, link)
+        sigqueue_free(q);
     p->set = 0;
 }
 
@@ -56,10 +66,8 @@ static void sigpending_remove(struct sigpending *p, int sig)
 {
     struct sigqueue *q, *n;
     list_for_each_entry_safe(q, n, &p->queue, link) {
-        if (q->info.si_signo == sig) {
-            list_del(&q->link);
-            free(q);
-        }
+        if (q->info.si_signo == sig)
+            sigqueue_free(q);
     }
     __atomic_and_fetch(&p->set, ~SIG_BIT(sig), __ATOMIC_RELEASE);
 }
@@ -116,8 +124,13 @@ void signal_kick_locked(struct task *t)
         g_platform->ctx_interrupt(t->ctx);
 }
 
-static int queue_locked(struct sigpending *p, int sig, const struct linux_siginfo *info)
+static int queue_locked(struct sigpending *p, int sig, const struct linux_siginfo *info,
+                        struct sigqueue_owner *owner)
 {
+    if (owner && owner->queued) {
+        owner->overrun += 1 + info->timer.overrun;
+        return 0;
+    }
     /* Standard signals do not queue twice. */
     if (sig < LINUX_SIGRTMIN && (p->set & SIG_BIT(sig)))
         return 0;
@@ -135,6 +148,11 @@ static int queue_locked(struct sigpending *p, int sig, const struct linux_siginf
         q->info.si_code = SI_KERNEL_CODE;
     }
     q->info.si_signo = sig;
+    if (owner) {
+        q->owner = owner;
+        owner->queued = true;
+        owner->overrun = info->timer.overrun;
+    }
     list_add_tail(&q->link, &p->queue);
     __atomic_or_fetch(&p->set, SIG_BIT(sig), __ATOMIC_RELEASE);
     return 0;
@@ -179,8 +197,8 @@ static void stop_cont_side_effects_locked(struct thread_group *tg, int sig)
     }
 }
 
-int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_siginfo *info,
-                          bool from_outside)
+static int send_tg_locked(struct thread_group *tg, int sig, const struct linux_siginfo *info,
+                          bool from_outside, struct sigqueue_owner *owner)
 {
     if (sig < 1 || sig > LINUX_NSIG)
         return -EINVAL;
@@ -201,7 +219,11 @@ int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_s
     /* The sandbox's init only gets signals it has a handler for (or has
      * blocked: the handler may come later), unless they come from outside
      * (pid_namespaces(7)). */
-    if (tg->pid == 1 && !from_outside && target && h == (uint64_t)(uintptr_t)SIG_DFL) {
+    /* A thread waiting for SIG in rt_sigtimedwait counts as blocking it
+     * (Linux's real_blocked): the signal is not dropped. */
+    bool droppable = target && !(__atomic_load_n(&target->real_blocked, __ATOMIC_ACQUIRE) &
+                                 SIG_BIT(sig));
+    if (tg->pid == 1 && !from_outside && droppable && h == (uint64_t)(uintptr_t)SIG_DFL) {
         pthread_mutex_unlock(&sh->lock);
         return 0;
     }
@@ -214,11 +236,11 @@ int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_s
         pthread_mutex_unlock(&sh->lock);
         return 0;
     }
-    if (target && is_ignored_locked(tg, sig)) {
+    if (droppable && is_ignored_locked(tg, sig)) {
         pthread_mutex_unlock(&sh->lock);
         return 0;
     }
-    int r = queue_locked(&tg->shared_pending, sig, info);
+    int r = queue_locked(&tg->shared_pending, sig, info, owner);
     if (r == 0)
         waitq_wake_key(&sh->signalfd_wq, LPOLLIN | LPOLLRDNORM);
     if (r == 0 && target)
@@ -229,32 +251,86 @@ int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_s
     return r;
 }
 
-int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo *info)
+int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_siginfo *info,
+                          bool from_outside)
+{
+    return send_tg_locked(tg, sig, info, from_outside, NULL);
+}
+
+static int send_task_locked(struct task *t, int sig, const struct linux_siginfo *info,
+                            struct sigqueue_owner *owner)
 {
     struct thread_group *tg = t->tg;
     if (sig == SIGKILL || (signal_default_action(sig) == SIGDFL_STOP && sig == SIGSTOP) ||
         sig == SIGCONT)
-        return signal_send_tg_locked(tg, sig, info, false);
+        return send_tg_locked(tg, sig, info, false, owner);
     if (tg->zombie || tg->group_exiting)
         return 0;
     struct sighand *sh = tg->sighand;
     pthread_mutex_lock(&sh->lock);
     bool blocked = (t->sigmask & SIG_BIT(sig)) != 0;
-    if (tg->pid == 1 && !blocked && handler_of(tg, sig) == (uint64_t)(uintptr_t)SIG_DFL) {
+    bool droppable = !blocked && !(__atomic_load_n(&t->real_blocked, __ATOMIC_ACQUIRE) &
+                                   SIG_BIT(sig));
+    if (tg->pid == 1 && droppable && handler_of(tg, sig) == (uint64_t)(uintptr_t)SIG_DFL) {
         pthread_mutex_unlock(&sh->lock);
         return 0;
     }
-    if (!blocked && is_ignored_locked(tg, sig)) {
+    if (droppable && is_ignored_locked(tg, sig)) {
         pthread_mutex_unlock(&sh->lock);
         return 0;
     }
-    int r = queue_locked(&t->pending, sig, info);
+    int r = queue_locked(&t->pending, sig, info, owner);
     if (r == 0)
         waitq_wake_key(&sh->signalfd_wq, LPOLLIN | LPOLLRDNORM);
     if (r == 0 && !blocked)
         signal_kick_locked(t);
     pthread_mutex_unlock(&sh->lock);
     return r;
+}
+
+int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo *info)
+{
+    return send_task_locked(t, sig, info, NULL);
+}
+
+int signal_send_owned_locked(struct thread_group *tg, struct task *t, int sig,
+                             const struct linux_siginfo *info, struct sigqueue_owner *owner)
+{
+    if (tg)
+        return send_tg_locked(tg, sig, info, false, owner);
+    return send_task_locked(t, sig, info, owner);
+}
+
+/* Removes OWNER's entries from P, keeping P->set right. */
+static void disown_pending(struct sigpending *p, struct sigqueue_owner *owner)
+{
+    struct sigqueue *q, *n;
+    list_for_each_entry_safe(q, n, &p->queue, link) {
+        if (q->owner != owner)
+            continue;
+        int sig = q->info.si_signo;
+        sigqueue_free(q);
+        bool more = false;
+        struct sigqueue *o;
+        list_for_each_entry(o, &p->queue, link)
+            more |= o->info.si_signo == sig;
+        if (!more)
+            __atomic_and_fetch(&p->set, ~SIG_BIT(sig), __ATOMIC_RELEASE);
+    }
+}
+
+void signal_disown_locked(struct thread_group *tg, struct sigqueue_owner *owner)
+{
+    struct sighand *sh = tg->sighand;
+    pthread_mutex_lock(&sh->lock);
+    if (owner->queued) {
+        disown_pending(&tg->shared_pending, owner);
+        struct task *t;
+        list_for_each_entry(t, &tg->threads, thread_node)
+            disown_pending(&t->pending, owner);
+    }
+    owner->queued = false;
+    pthread_mutex_unlock(&sh->lock);
 }
 
 bool signal_pending(struct task *t)
@@ -289,8 +365,12 @@ static int dequeue_set_locked(struct task *t, uint64_t set, struct linux_siginfo
         }
         if (found) {
             *out = found->info;
-            list_del(&found->link);
-            free(found);
+            if (found->owner) {
+                int64_t o = found->owner->overrun;
+                out->timer.overrun = o > INT32_MAX ? INT32_MAX : (int32_t)o;
+                found->owner->last_overrun = out->timer.overrun;
+            }
+            sigqueue_free(found);
         } else {
             memset(out, 0, sizeof(*out));
             out->si_signo = sig;
@@ -562,7 +642,7 @@ void signal_force_fault(struct task *t, int signo, int code, uint64_t addr)
         act->handler = (uint64_t)(uintptr_t)SIG_DFL;
         __atomic_and_fetch(&t->sigmask, ~SIG_BIT(signo), __ATOMIC_RELEASE);
     }
-    queue_locked(&t->pending, signo, &info);
+    queue_locked(&t->pending, signo, &info, NULL);
     pthread_mutex_unlock(&sh->lock);
 }
 

@@ -27,6 +27,16 @@ struct sigpending {
     struct list_head queue; /* of struct sigqueue, oldest first */
 };
 
+/* A sender that owns the entries it queues (a POSIX timer): while one of
+ * its entries is queued, further sends only count overruns, and taking the
+ * entry reports them in si_overrun (timer_create(2)). Fields are guarded
+ * by the receiving process's sighand->lock. */
+struct sigqueue_owner {
+    bool queued;          /* (s) an entry of this owner is queued */
+    int64_t overrun;      /* (s) expirations folded into the queued entry */
+    int last_overrun;     /* (s) si_overrun of the entry taken last */
+};
+
 void sigpending_init(struct sigpending *p);
 void sigpending_flush(struct sigpending *p);
 
@@ -37,6 +47,16 @@ void sigpending_flush(struct sigpending *p);
 int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_siginfo *info,
                           bool from_outside);
 int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo *info);
+
+/* As signal_send_tg_locked (TG) or signal_send_task_locked (T, when TG
+ * is NULL) for an entry owned by OWNER: if OWNER already has an entry
+ * queued, adds 1 + INFO->timer.overrun to its overrun count instead of
+ * queueing another. Caller holds g_tasks_lock. */
+int signal_send_owned_locked(struct thread_group *tg, struct task *t, int sig,
+                             const struct linux_siginfo *info, struct sigqueue_owner *owner);
+/* Removes OWNER's queued entries from TG and its threads (the timer is
+ * deleted). Caller holds g_tasks_lock. */
+void signal_disown_locked(struct thread_group *tg, struct sigqueue_owner *owner);
 
 /* Makes T notice pending work (wakes it, or stops its app code). Caller
  * holds T's sighand->lock. */

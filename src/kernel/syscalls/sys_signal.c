@@ -288,6 +288,7 @@ static long sys_rt_sigtimedwait(struct task *t, const struct sys_args *a)
         /* While waiting, the signals in SET are unblocked so that their
          * arrival wakes us; the mask comes back before we return. */
         uint64_t saved = t->sigmask;
+        __atomic_store_n(&t->real_blocked, saved, __ATOMIC_RELEASE);
         __atomic_store_n(&t->sigmask, saved & ~set, __ATOMIC_RELEASE);
         for (;;) {
             uint32_t seq = task_wake_seq(t);
@@ -300,6 +301,7 @@ static long sys_rt_sigtimedwait(struct task *t, const struct sys_args *a)
             }
         }
         __atomic_store_n(&t->sigmask, saved, __ATOMIC_RELEASE);
+        __atomic_store_n(&t->real_blocked, 0, __ATOMIC_RELEASE);
         if (!sig && !deadline)
             return -ERESTARTNOHAND; /* another signal came in */
         if (!sig && host_monotonic_ns() < deadline)

@@ -2,6 +2,10 @@
  * Time: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
  * clock_nanosleep, alarm, setitimer, getitimer.
  *
+ * timer_create, timer_settime, timer_gettime, timer_getoverrun, timer_delete.
+ * clock_settime, settimeofday: validated, then EPERM (the sandbox's clock
+ * is the host's and is never set, as without CAP_SYS_TIME).
+ *
  * alarm, setitimer and getitimer (ITIMER_REAL on the kernel's timer
  * service) are here too.
  */
@@ -13,6 +17,7 @@
 #include "platform/platform.h"
 #include "kernel/task/ktimer.h"
 #include "kernel/task/waitq.h"
+#include "kernel/time/ptimer.h"
 #include "lib/log.h"
 
 /* CPU time of T's process or thread (app time in the stubs plus kernel
@@ -271,3 +276,153 @@ static long sys_alarm(struct task *t, const struct sys_args *a)
     return left;
 }
 SYSCALL_DEFINE(alarm, sys_alarm, "u", SYS_FULL, NULL);
+
+/* POSIX timers (kernel/time/ptimer.c). */
+
+struct linux_sigevent {
+    uint64_t value;
+    int32_t signo;
+    int32_t notify;
+    union {
+        int32_t tid;
+        uint8_t pad[48];
+    };
+};
+
+struct linux_itimerspec_t {
+    struct linux_timespec interval;
+    struct linux_timespec value;
+};
+
+static bool ts_valid(const struct linux_timespec *ts)
+{
+    return ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
+}
+
+static uint64_t ts_ns(const struct linux_timespec *ts)
+{
+    if ((uint64_t)ts->tv_sec >= UINT64_MAX / 1000000000ULL - 1)
+        return UINT64_MAX / 2;
+    return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
+}
+
+static void ns_ts(uint64_t ns, struct linux_timespec *ts)
+{
+    ts->tv_sec = (int64_t)(ns / 1000000000ULL);
+    ts->tv_nsec = (int64_t)(ns % 1000000000ULL);
+}
+
+static long sys_timer_create(struct task *t, const struct sys_args *a)
+{
+    struct linux_sigevent sev;
+    struct ptimer_event ev, *evp = NULL;
+    if (a->arg[1]) {
+        if (copy_in(t, &sev, a->arg[1], sizeof(sev)) < 0)
+            return -EFAULT;
+        ev.notify = sev.notify;
+        ev.signo = sev.signo;
+        ev.tid = sev.tid;
+        ev.value = sev.value;
+        evp = &ev;
+    }
+    int id;
+    int r = ptimer_create(t, (int)a->arg[0], evp, &id);
+    if (r < 0)
+        return r;
+    int32_t id32 = id;
+    if (copy_out(t, a->arg[2], &id32, sizeof(id32)) < 0) {
+        ptimer_delete(t, id);
+        return -EFAULT;
+    }
+    return 0;
+}
+SYSCALL_DEFINE(timer_create, sys_timer_create, "dpp", SYS_PARTIAL,
+               "alarm clocks are EOPNOTSUPP; CPU clocks of other processes are EINVAL");
+
+static long sys_timer_settime(struct task *t, const struct sys_args *a)
+{
+    struct linux_itimerspec_t nv, old;
+    if (!a->arg[2])
+        return -EINVAL;
+    if (copy_in(t, &nv, a->arg[2], sizeof(nv)) < 0)
+        return -EFAULT;
+    if (!ts_valid(&nv.value) || !ts_valid(&nv.interval))
+        return -EINVAL;
+    uint64_t ov, oi;
+    int r = ptimer_settime(t, (int)a->arg[0], (a->arg[1] & TIMER_ABSTIME) != 0,
+                           ts_ns(&nv.value), ts_ns(&nv.interval), &ov, &oi);
+    if (r < 0)
+        return r;
+    if (a->arg[3]) {
+        ns_ts(ov, &old.value);
+        ns_ts(oi, &old.interval);
+        if (copy_out(t, a->arg[3], &old, sizeof(old)) < 0)
+            return -EFAULT;
+    }
+    return 0;
+}
+SYSCALL_DEFINE(timer_settime, sys_timer_settime, "dxpp", SYS_FULL, NULL);
+
+static long sys_timer_gettime(struct task *t, const struct sys_args *a)
+{
+    uint64_t v, i;
+    int r = ptimer_gettime(t, (int)a->arg[0], &v, &i);
+    if (r < 0)
+        return r;
+    struct linux_itimerspec_t cur;
+    ns_ts(v, &cur.value);
+    ns_ts(i, &cur.interval);
+    return copy_out(t, a->arg[1], &cur, sizeof(cur));
+}
+SYSCALL_DEFINE(timer_gettime, sys_timer_gettime, "dp", SYS_FULL, NULL);
+
+static long sys_timer_getoverrun(struct task *t, const struct sys_args *a)
+{
+    return ptimer_getoverrun(t, (int)a->arg[0]);
+}
+SYSCALL_DEFINE(timer_getoverrun, sys_timer_getoverrun, "d", SYS_FULL, NULL);
+
+static long sys_timer_delete(struct task *t, const struct sys_args *a)
+{
+    return ptimer_delete(t, (int)a->arg[0]);
+}
+SYSCALL_DEFINE(timer_delete, sys_timer_delete, "d", SYS_FULL, NULL);
+
+static long sys_clock_settime(struct task *t, const struct sys_args *a)
+{
+    int clock = (int)a->arg[0];
+    if (clock != CLOCK_REALTIME) {
+        /* Linux: the other clocks cannot be set; unknown ones are invalid. */
+        return -EINVAL;
+    }
+    struct linux_timespec ts;
+    if (copy_in(t, &ts, a->arg[1], sizeof(ts)) < 0)
+        return -EFAULT;
+    if (!ts_valid(&ts))
+        return -EINVAL;
+    log_warn_once("clock_settime: the sandbox's clock cannot be set (EPERM)");
+    return -EPERM;
+}
+SYSCALL_DEFINE(clock_settime, sys_clock_settime, "dp", SYS_PARTIAL,
+               "setting CLOCK_REALTIME is EPERM (no CAP_SYS_TIME in the sandbox)");
+
+static long sys_settimeofday(struct task *t, const struct sys_args *a)
+{
+    if (a->arg[0]) {
+        struct linux_timeval tv;
+        if (copy_in(t, &tv, a->arg[0], sizeof(tv)) < 0)
+            return -EFAULT;
+        if (tv.tv_usec < 0 || tv.tv_usec >= 1000000 || tv.tv_sec < 0)
+            return -EINVAL;
+    }
+    if (a->arg[1]) {
+        struct linux_timezone tz;
+        if (copy_in(t, &tz, a->arg[1], sizeof(tz)) < 0)
+            return -EFAULT;
+        /* Linux checks the zone only after the permission check. */
+    }
+    log_warn_once("settimeofday: the sandbox's clock cannot be set (EPERM)");
+    return -EPERM;
+}
+SYSCALL_DEFINE(settimeofday, sys_settimeofday, "pp", SYS_PARTIAL,
+               "EPERM after validation (no CAP_SYS_TIME in the sandbox)");

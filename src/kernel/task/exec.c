@@ -13,6 +13,7 @@
 #include "kernel/loader/loader.h"
 #include "kernel/mm/mm.h"
 #include "kernel/task/task_internal.h"
+#include "kernel/time/ptimer.h"
 #include "kernel/vfs/vfs.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -186,6 +187,7 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
     t->regs_set = true;
     fdtable_close_on_exec(t->files);
     reset_signal_actions(t->tg);
+    ptimer_delete_all(t->tg); /* POSIX timers do not survive exec */
     pthread_mutex_lock(&t->tg->lock);
     t->tg->arg_start = img.arg_start;
     t->tg->arg_end = img.arg_end;

@@ -28,6 +28,7 @@
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/task/waitq.h"
+#include "kernel/time/ptimer.h"
 #include "kernel/vfs/vfs.h"
 #include "lib/log.h"
 
@@ -166,7 +167,11 @@ void task_cputime(struct task *t, bool whole_process, uint64_t *out_user, uint64
         thread_cputime(t, out_user, out_sys);
         return;
     }
-    struct thread_group *tg = t->tg;
+    tg_cputime(t->tg, out_user, out_sys);
+}
+
+void tg_cputime(struct thread_group *tg, uint64_t *out_user, uint64_t *out_sys)
+{
     pthread_mutex_lock(&g_tasks_lock);
     uint64_t u = tg->dead_utime, s = tg->dead_stime;
     struct task *o;
@@ -573,8 +578,10 @@ static void task_finish(struct task *t)
         }
     }
     pthread_mutex_unlock(&g_tasks_lock);
-    if (last)
+    if (last) {
         ktimer_cancel(&tg->itimer_real); /* drops its reference if armed */
+        ptimer_delete_all(tg);
+    }
     tg_put(tg); /* the task's reference */
     seccomp_task_release(t);
     free(t);

@@ -31,6 +31,7 @@ struct fs_struct;
 struct file;
 struct sandbox_init;
 struct seccomp_filter;
+struct ptimer_set;
 
 struct cred {
     uint32_t uid, euid, suid, fsuid;
@@ -75,6 +76,7 @@ struct thread_group {
      * memory (for /proc/PID/cmdline and environ). */
     uint64_t arg_start, arg_end, env_start, env_end; /* (g) lock */
     struct ktimer itimer_real;       /* ITIMER_REAL / alarm: SIGALRM; cancelled when the last thread exits */
+    struct ptimer_set *ptimers;      /* (g) lock: POSIX timers (kernel/time/ptimer.h), or NULL */
     /* CPU time in ns: app ("user") and kernel ("system") time of threads
      * that exited, and of reaped children (getrusage, times, wait4). */
     uint64_t dead_utime, dead_stime;   /* (T) */
@@ -99,6 +101,7 @@ struct task {
     struct sigpending pending;       /* (s) sighand->lock: thread-directed */
     struct linux_stack altstack;     /* (o) sigaltstack */
     uint64_t saved_sigmask;          /* (o) restored after a sigsuspend handler */
+    uint64_t real_blocked;           /* (o) atomic: the mask before rt_sigtimedwait unblocked its set; counts as blocked when deciding to drop a signal */
     bool restore_sigmask;            /* (o) */
     uint32_t wake_seq;               /* futex word: see waitq.h */
     bool regs_set;                   /* (o) the syscall replaced regs: keep rax */
@@ -182,6 +185,8 @@ void tg_info(struct thread_group *tg, struct tg_info *out);
 /* CPU time of T (THREAD) or of its whole process, in ns: app time in the
  * stub and kernel time spent for it. */
 void task_cputime(struct task *t, bool whole_process, uint64_t *out_user, uint64_t *out_sys);
+/* The same for the process TG. Takes g_tasks_lock. */
+void tg_cputime(struct thread_group *tg, uint64_t *out_user, uint64_t *out_sys);
 
 /* A host signal for the sandbox (the CLI forwards SIGINT, SIGTERM …): sent
  * to the sandbox's init as from outside, so its default action applies even
