@@ -2224,6 +2224,26 @@ static void smaps_fields(struct maps_buf *mb, const struct mm *mm, size_t first,
 #undef KB
 }
 
+int mm_find_vma(struct mm *mm, uint64_t addr, uint64_t *out_start, uint64_t *out_end,
+                struct file **out_file, uint64_t *out_file_off)
+{
+    int r = -ENOENT;
+    pthread_rwlock_rdlock(&mm->lock);
+    size_t i = vma_lower_bound(mm, addr);
+    if (i < mm->nr_vmas) {
+        const struct vma *v = &mm->vmas[i];
+        *out_start = v->start;
+        *out_end = v->end;
+        *out_file = (v->flags & VMA_KERNEL) ? NULL : v->file;
+        *out_file_off = v->file_off;
+        if (*out_file)
+            file_get(*out_file);
+        r = 0;
+    }
+    pthread_rwlock_unlock(&mm->lock);
+    return r;
+}
+
 static size_t format_maps(struct mm *mm, char *buf, size_t size, bool smaps)
 {
     struct maps_buf mb = {buf, size, 0};

@@ -150,6 +150,13 @@ int mm_word_op(struct mm *mm, uint64_t addr, bool write,
  * EINVAL). Shown as [vvar] in maps. 0 or -errno. */
 int mm_map_kernel_range(struct mm *mm, uint64_t addr, uint64_t len, int prot, uint64_t off);
 
+/* The first mapping that ends above ADDR (for shmdt, which looks for the
+ * segment it attached): its range, and for a file mapping its file (a new
+ * reference for the caller to put; NULL otherwise) and the file offset of
+ * *out_start. 0, or -ENOENT when no mapping ends above ADDR. */
+int mm_find_vma(struct mm *mm, uint64_t addr, uint64_t *out_start, uint64_t *out_end,
+                struct file **out_file, uint64_t *out_file_off);
+
 /* Formats /proc/PID/maps into BUF; returns the length (truncated at SIZE). */
 size_t mm_format_maps(struct mm *mm, char *buf, size_t size);
 /* Formats /proc/PID/smaps into BUF (each maps line followed by Size, Rss,

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 
 #include "kernel/ipc/pipe.h"
+#include "kernel/ipc/shmem.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/vfs/poll.h"
@@ -493,6 +494,12 @@ static long sys_fcntl(struct task *t, const struct sys_args *a)
     case F_SETLEASE:
         r = (int)arg == F_UNLCK ? 0 : -EINVAL; /* leases refused cleanly */
         break;
+    case F_ADD_SEALS:
+        r = shmem_add_seals(f, (unsigned)arg);
+        break;
+    case F_GET_SEALS:
+        r = shmem_get_seals(f);
+        break;
     default:
         log_warn_once("fcntl: command %d unsupported", cmd);
         r = -EINVAL;
@@ -501,7 +508,7 @@ static long sys_fcntl(struct task *t, const struct sys_args *a)
     file_put(f);
     return r;
 }
-SYSCALL_DEFINE(fcntl, sys_fcntl, "fdx", SYS_PARTIAL, "leases refused; no F_SETOWN, seals");
+SYSCALL_DEFINE(fcntl, sys_fcntl, "fdx", SYS_PARTIAL, "leases refused; no F_SETOWN; seals on memfds only");
 
 static long sys_dup(struct task *t, const struct sys_args *a)
 {

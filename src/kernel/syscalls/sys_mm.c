@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include "kernel/ipc/shmem.h"
 #include "kernel/mm/mm.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/vfs/vfs.h"
@@ -47,7 +48,9 @@ static long sys_mmap(struct task *t, const struct sys_args *a)
             return -EBADF;
     }
     refresh_limits(t);
-    int r = mm_mmap(t->mm, addr, len, prot, flags, file, off, &out);
+    int r = file ? shmem_mmap_check(file, prot, flags) : 0; /* memfd write seals */
+    if (r == 0)
+        r = mm_mmap(t->mm, addr, len, prot, flags, file, off, &out);
     if (file)
         file_put(file);
     return r < 0 ? r : (long)out;

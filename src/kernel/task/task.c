@@ -23,6 +23,7 @@
 
 #include "kernel/host/host.h"
 #include "kernel/ipc/futex.h"
+#include "kernel/ipc/sysv.h"
 #include "kernel/mm/mm.h"
 #include "kernel/seccomp/seccomp.h"
 #include "kernel/syscalls/syscall.h"
@@ -530,6 +531,7 @@ static void task_finish(struct task *t)
     tg->dead_stime += st;
     bool last = tg->nr_threads == 1;
     if (--tg->nr_threads == 0) {
+        sem_exit(tg); /* SEM_UNDO, before the parent can see the exit */
         tg->zombie = true;
         waitq_wake_all(&tg->exit_wq);
         tg->exit_status = tg->group_exiting ? tg->exit_status : t->exit_code;

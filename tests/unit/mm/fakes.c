@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "kernel/fs/pagecache.h"
+#include "kernel/ipc/shmem.h"
 #include "kernel/mm/memfile.h"
 #include "kernel/mm/mm_internal.h"
 #include "kernel/vfs/vfs.h"
@@ -314,6 +315,12 @@ int vfs_file_mode(struct file *f, uint32_t *out_mode, uint64_t *out_size)
 unsigned vfs_file_flags(struct file *f)
 {
     return f->flags;
+}
+
+/* sys_mm.c asks shmem about memfd write seals; fake files have none. */
+int shmem_mmap_check(struct file *f, int prot, int flags)
+{
+    return 0;
 }
 
 void fake_file_back(struct file *f, uint64_t chunk)

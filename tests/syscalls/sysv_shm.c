@@ -1,0 +1,202 @@
+/* Probe: SysV shared memory (shmget, shmat, shmdt, shmctl). Runs in a fresh
+ * IPC namespace natively (--host-state), so ids start at 0. */
+#include <signal.h>
+#include <stdint.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+
+#include "tap.h"
+
+#define SZ 10000 /* not a page multiple */
+
+static int nattch(int id)
+{
+    struct shmid_ds ds;
+    if (shmctl(id, IPC_STAT, &ds) < 0)
+        return -errno;
+    return (int)ds.shm_nattch;
+}
+
+static int wait_child(pid_t pid)
+{
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return st;
+}
+
+static void test_get(void)
+{
+    int id = T_OK(shmget(IPC_PRIVATE, SZ, IPC_CREAT | 0600), "shmget IPC_PRIVATE");
+    T_EQ(id, 0, "the first id of a fresh namespace is 0");
+    int id2 = T_OK(shmget(IPC_PRIVATE, SZ, 0600), "a second private segment");
+    T_EQ(id2, 1, "ids are handed out in turn");
+    T_OK(shmctl(id2, IPC_RMID, NULL), "remove it");
+    int k = T_OK(shmget(0x1234, 4096, IPC_CREAT | 0640), "shmget with a key");
+    T_EQ(k, 2, "indexes are cyclic: 2, not the freed 1");
+    T_EQ(shmget(0x1234, 0, 0), k, "lookup by key");
+    T_EQ(shmget(0x1234, 4096, IPC_CREAT), k, "IPC_CREAT on an existing key finds it");
+    T_ERRNO(shmget(0x1234, 4096, IPC_CREAT | IPC_EXCL), EEXIST, "IPC_EXCL: EEXIST");
+    T_ERRNO(shmget(0x1234, 8192, 0), EINVAL, "bigger than the segment: EINVAL");
+    T_ERRNO(shmget(0x4321, 4096, 0), ENOENT, "missing key without IPC_CREAT: ENOENT");
+    T_ERRNO(shmget(IPC_PRIVATE, 0, 0600), EINVAL, "size 0: EINVAL");
+    struct shmid_ds ds;
+    T_OK(shmctl(k, IPC_STAT, &ds), "IPC_STAT");
+    T_EQ(ds.shm_perm.__key, 0x1234, "key");
+    T_EQ(ds.shm_perm.mode, 0640, "mode");
+    T_EQ(ds.shm_segsz, 4096, "size");
+    T_EQ(ds.shm_cpid, getpid(), "creator pid");
+    T_EQ(ds.shm_lpid, 0, "no attach yet");
+    T_EQ(ds.shm_perm.uid, geteuid(), "owner uid");
+    T_EQ(ds.shm_perm.cuid, geteuid(), "creator uid");
+    ds.shm_perm.mode = 0600;
+    T_OK(shmctl(k, IPC_SET, &ds), "IPC_SET");
+    T_OK(shmctl(k, IPC_STAT, &ds), "IPC_STAT again");
+    T_EQ(ds.shm_perm.mode, 0600, "IPC_SET changed the mode");
+    T_ERRNO(shmctl(k, 99, &ds), EINVAL, "unknown command: EINVAL");
+    T_ERRNO(shmctl(12345, IPC_STAT, &ds), EINVAL, "unknown id: EINVAL");
+    T_ERRNO(shmctl(k, IPC_STAT, BAD_PTR), EFAULT, "IPC_STAT to a bad pointer: EFAULT");
+    struct shminfo info;
+    T_EQ(shmctl(0, IPC_INFO, (struct shmid_ds *)&info), 2, "IPC_INFO returns the highest index");
+    T_EQ(info.shmmni, 4096, "shmmni");
+    T_EQ(info.shmmin, 1, "shmmin");
+    struct shm_info si;
+    T_EQ(shmctl(0, SHM_INFO, (struct shmid_ds *)&si), 2, "SHM_INFO returns the highest index");
+    T_EQ(si.used_ids, 2, "two segments in use");
+    T_EQ(si.shm_tot, 3 + 1, "pages of all segments");
+    T_EQ(shmctl(2, SHM_STAT, &ds), k, "SHM_STAT by index returns the id");
+    T_ERRNO(shmctl(1, SHM_STAT, &ds), EINVAL, "SHM_STAT of a free index: EINVAL");
+    T_OK(shmctl(k, IPC_RMID, NULL), "IPC_RMID of an unattached segment");
+    T_ERRNO(shmctl(k, IPC_STAT, &ds), EINVAL, "gone at once");
+    T_ERRNO(shmget(0x1234, 0, 0), ENOENT, "its key is free");
+    T_OK(shmctl(id, IPC_RMID, NULL), "remove the first");
+}
+
+static void test_attach(void)
+{
+    int id = T_OK(shmget(IPC_PRIVATE, SZ, 0600), "shmget");
+    char *p = shmat(id, NULL, 0);
+    T_TRUE(p != (void *)-1, "shmat");
+    T_EQ(p[0], 0, "fresh memory is zero");
+    strcpy(p, "parent");
+    T_EQ(nattch(id), 1, "one attach");
+    struct shmid_ds ds;
+    shmctl(id, IPC_STAT, &ds);
+    T_EQ(ds.shm_lpid, getpid(), "lpid is the attacher");
+    pid_t c = fork();
+    if (c == 0) {
+        /* The child inherits the attach and shares the pages. */
+        int ok = strcmp(p, "parent") == 0 && nattch(id) == 2;
+        strcpy(p + 100, "child");
+        _exit(ok ? 0 : 1);
+    }
+    T_EQ(wait_child(c), 0, "the child saw the parent's data and two attaches");
+    T_STREQ(p + 100, "child", "the parent sees the child's write");
+    T_EQ(nattch(id), 1, "the child's exit detached it");
+    char *q = shmat(id, NULL, 0);
+    T_TRUE(q != (void *)-1 && q != p, "a second attach at another address");
+    T_STREQ(q, "parent", "same memory");
+    T_EQ(nattch(id), 2, "two attaches");
+    T_OK(shmdt(q), "shmdt the second");
+    T_EQ(nattch(id), 1, "one left");
+    T_ERRNO(shmdt(q), EINVAL, "shmdt of a detached address: EINVAL");
+    T_ERRNO(shmdt(p + 1), EINVAL, "shmdt of an unaligned address: EINVAL");
+    T_ERRNO(shmdt(p + 4096), EINVAL, "shmdt inside the segment: EINVAL");
+
+    /* IPC_RMID while attached: the segment lives until the last detach. */
+    T_OK(shmctl(id, IPC_RMID, NULL), "IPC_RMID while attached");
+    T_OK(shmctl(id, IPC_STAT, &ds), "still there");
+    T_EQ(ds.shm_perm.__key, IPC_PRIVATE, "key reset to IPC_PRIVATE");
+    T_EQ(ds.shm_perm.mode & SHM_DEST, SHM_DEST, "marked SHM_DEST");
+    q = shmat(id, NULL, 0);
+    T_TRUE(q != (void *)-1, "Linux still lets it be attached");
+    T_OK(shmdt(q), "detach that");
+    T_STREQ(p, "parent", "the memory is intact");
+    T_OK(shmdt(p), "the last detach");
+    T_ERRNO(shmctl(id, IPC_STAT, &ds), EINVAL, "then it is gone");
+    T_TRUE(shmat(id, NULL, 0) == (void *)-1 && errno == EINVAL, "shmat of a gone id: EINVAL");
+}
+
+static void test_flags(void)
+{
+    int id = T_OK(shmget(IPC_PRIVATE, 8192, 0600), "shmget");
+    char *p = shmat(id, NULL, SHM_RDONLY);
+    T_TRUE(p != (void *)-1, "shmat SHM_RDONLY");
+    T_ERRNO(mprotect(p, 4096, PROT_READ | PROT_WRITE), EACCES,
+            "mprotect writable of a read-only attach: EACCES");
+    pid_t c = fork();
+    if (c == 0) {
+        p[0] = 1;
+        _exit(0);
+    }
+    int st = wait_child(c);
+    T_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "writing a read-only attach: SIGSEGV");
+    T_OK(shmdt(p), "shmdt");
+
+    /* A fixed address: take a free range, then attach there. */
+    char *base = mmap(NULL, 4 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    T_TRUE(base != MAP_FAILED, "reserve a range");
+    munmap(base, 4 * 4096);
+    T_TRUE(shmat(id, base + 1, 0) == (void *)-1 && errno == EINVAL,
+           "an unaligned address without SHM_RND: EINVAL");
+    p = shmat(id, base + 1, SHM_RND);
+    T_TRUE(p == base, "SHM_RND rounds down");
+    T_TRUE(shmat(id, base, 0) == (void *)-1 && errno == EINVAL,
+           "over an existing mapping without SHM_REMAP: EINVAL");
+    T_TRUE(shmat(id, NULL, SHM_REMAP) == (void *)-1 && errno == EINVAL,
+           "SHM_REMAP without an address: EINVAL");
+    p[0] = 'x';
+    char *q = shmat(id, base + 4096, SHM_REMAP);
+    T_TRUE(q == base + 4096, "SHM_REMAP replaces the mapping");
+    T_EQ(q[0], 'x', "the remapped attach shows the segment");
+    T_EQ(nattch(id), 2, "two attaches");
+    T_OK(shmdt(q), "detach the second");
+    T_EQ(nattch(id), 1, "the first attach lost its second page to the remap");
+    T_OK(shmdt(p), "detach the first");
+    T_EQ(nattch(id), 0, "none");
+    T_OK(shmctl(id, IPC_RMID, NULL), "remove");
+}
+
+static void test_perms(void)
+{
+    int id = T_OK(shmget(0x777, 4096, IPC_CREAT | 0600), "a root-only segment");
+    int pub = T_OK(shmget(0x778, 4096, IPC_CREAT | 0644), "a world-readable segment");
+    pid_t c = fork();
+    if (c == 0) {
+        int bad = 0;
+        if (setgid(1000) || setuid(1000))
+            _exit(2);
+        if (shmget(0x777, 0, 0400) != -1 || errno != EACCES)
+            bad |= 1;
+        if (shmat(id, NULL, SHM_RDONLY) != (void *)-1 || errno != EACCES)
+            bad |= 2;
+        if (shmget(0x778, 0, 0444) != pub)
+            bad |= 4;
+        if (shmget(0x778, 0, 0666) != -1 || errno != EACCES)
+            bad |= 8;
+        if (shmat(pub, NULL, 0) != (void *)-1 || errno != EACCES)
+            bad |= 16;
+        if (shmat(pub, NULL, SHM_RDONLY) == (void *)-1)
+            bad |= 32;
+        if (shmctl(pub, IPC_RMID, NULL) != -1 || errno != EPERM)
+            bad |= 64;
+        _exit(bad);
+    }
+    int st = wait_child(c);
+    T_TRUE(WIFEXITED(st), "the unprivileged child exited");
+    T_EQ(WEXITSTATUS(st), 0, "permissions were checked against its uid (bitmask of failures)");
+    T_OK(shmctl(id, IPC_RMID, NULL), "remove");
+    T_OK(shmctl(pub, IPC_RMID, NULL), "remove");
+}
+
+int main(void)
+{
+    tap_init("sysv_shm");
+    test_get();
+    test_attach();
+    test_flags();
+    test_perms();
+    return tap_done();
+}
