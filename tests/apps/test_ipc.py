@@ -2,6 +2,8 @@
 AF_UNIX socket (epoll, socketpair wake-ups, accept, stream I/O), and
 selectors over eventfd-like objects, with the same output as natively."""
 
+import os
+
 from moattest import MoatTestCase, main, moat, native
 
 PY = '/usr/bin/python3'
@@ -56,6 +58,33 @@ os.eventfd_write(fd, 3)
 print('eventfd', os.eventfd_read(fd))
 '''
 
+SHARED = r'''
+import multiprocessing as mp, os, mmap
+from multiprocessing import shared_memory
+def child(name):
+    s = shared_memory.SharedMemory(name=name)
+    s.buf[:5] = b'child'
+    s.close()
+if __name__ == '__main__':
+    mp.set_start_method('fork')
+    shm = shared_memory.SharedMemory(create=True, size=10000)
+    shm.buf[100:105] = b'hello'
+    p = mp.Process(target=child, args=(shm.name,))
+    p.start(); p.join()
+    print('shm', bytes(shm.buf[:5]), bytes(shm.buf[100:105]), p.exitcode)
+    shm.close(); shm.unlink()
+    fd = os.memfd_create('py', os.MFD_CLOEXEC)
+    os.ftruncate(fd, 8192)
+    m = mmap.mmap(fd, 8192)
+    pid = os.fork()
+    if pid == 0:
+        m[4096:4100] = b'memf'
+        os._exit(0)
+    os.waitpid(pid, 0)
+    print('memfd', m[4096:4100], os.readlink('/proc/self/fd/%d' % fd))
+    print('read', os.pread(fd, 4, 4096))
+'''
+
 
 class Ipc(MoatTestCase):
     def same(self, *argv, timeout=120):
@@ -70,6 +99,28 @@ class Ipc(MoatTestCase):
 
     def test_socketpair_selector_eventfd(self):
         self.same(PY, '-c', PAIR)
+
+    def test_shared_memory_and_memfd(self):
+        """multiprocessing.shared_memory (shm_open on /dev/shm) across a
+        forked process, and a memfd mapped with Python's mmap."""
+        self.same(PY, '-c', SHARED)
+
+    def test_ipcmk_ipcs(self):
+        """util-linux ipcmk/ipcs/ipcrm on the sandbox's own IPC namespace
+        (moat only: natively they would touch the host's)."""
+        if not os.path.exists('/usr/bin/ipcs'):
+            self.skipTest('util-linux ipcs not installed')
+        m = moat('/bin/sh', '-c',
+                 'ipcmk -M 8192 >/dev/null && ipcmk -S 3 >/dev/null && ipcmk -Q >/dev/null && '
+                 'ipcs -m; ipcs -s; ipcs -q; ipcrm -a && ipcs -m -s -q', timeout=60)
+        self.assertNoCrash(m)
+        self.assertEqual(m.rc, 0, m)
+        out = m.stdout
+        self.assertRegex(out, r'0x[0-9a-f]+ 0 +root +644 +8192 +0', out)
+        self.assertRegex(out, r'0x[0-9a-f]+ 0 +root +644 +3', out)
+        self.assertRegex(out, r'0x[0-9a-f]+ 0 +root +644 +0 +0', out)
+        # after ipcrm -a, the last listing shows the three empty tables
+        self.assertEqual(out.count('0x'), 3, out)
 
 
 if __name__ == '__main__':

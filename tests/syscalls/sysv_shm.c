@@ -191,6 +191,75 @@ static void test_perms(void)
     T_OK(shmctl(pub, IPC_RMID, NULL), "remove");
 }
 
+/* The first line of FILE into BUF. */
+static void first_line(const char *file, char *buf, size_t size)
+{
+    buf[0] = 0;
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return;
+    if (!fgets(buf, (int)size, f))
+        buf[0] = 0;
+    fclose(f);
+}
+
+static void test_proc(void)
+{
+    char line[512];
+    first_line("/proc/sys/kernel/shmmni", line, sizeof(line));
+    T_STREQ(line, "4096\n", "/proc/sys/kernel/shmmni");
+    first_line("/proc/sys/kernel/shmmax", line, sizeof(line));
+    T_STREQ(line, "18446744073692774399\n", "/proc/sys/kernel/shmmax");
+    first_line("/proc/sys/kernel/shmall", line, sizeof(line));
+    T_STREQ(line, "18446744073692774399\n", "/proc/sys/kernel/shmall");
+    first_line("/proc/sys/kernel/sem", line, sizeof(line));
+    T_STREQ(line, "32000\t1024000000\t500\t32000\n", "/proc/sys/kernel/sem");
+    first_line("/proc/sys/kernel/msgmax", line, sizeof(line));
+    T_STREQ(line, "8192\n", "/proc/sys/kernel/msgmax");
+    first_line("/proc/sys/kernel/msgmnb", line, sizeof(line));
+    T_STREQ(line, "16384\n", "/proc/sys/kernel/msgmnb");
+    first_line("/proc/sys/kernel/msgmni", line, sizeof(line));
+    T_STREQ(line, "32000\n", "/proc/sys/kernel/msgmni");
+
+    int fd = T_OK(open("/proc/sys/kernel/shmmni", O_WRONLY), "open shmmni for writing (root)");
+    T_EQ(write(fd, "2\n", 2), 2, "set shmmni to 2");
+    close(fd);
+    int a = T_OK(shmget(IPC_PRIVATE, 4096, 0600), "one segment");
+    int b = T_OK(shmget(0x42, 4096, IPC_CREAT | 0600), "two segments");
+    T_ERRNO(shmget(IPC_PRIVATE, 4096, 0600), ENOSPC, "a third past shmmni: ENOSPC");
+    fd = open("/proc/sys/kernel/shmmni", O_WRONLY);
+    T_EQ(write(fd, "4096", 4), 4, "restore shmmni");
+    close(fd);
+
+    FILE *f = fopen("/proc/sysvipc/shm", "r");
+    T_TRUE(f != NULL, "open /proc/sysvipc/shm");
+    int rows = 0, found = 0;
+    if (f) {
+        if (fgets(line, sizeof(line), f))
+            T_TRUE(strncmp(line, "       key      shmid perms                  size  cpid  lpid nattch",
+                           67) == 0, "the header");
+        while (fgets(line, sizeof(line), f)) {
+            int key, id, mode;
+            unsigned long size;
+            rows++;
+            if (sscanf(line, "%d %d %o %lu", &key, &id, &mode, &size) == 4 && key == 0x42 &&
+                id == b && mode == 0600 && size == 4096)
+                found = 1;
+        }
+        fclose(f);
+    }
+    T_EQ(rows, 2, "one line per segment");
+    T_TRUE(found, "the keyed segment's line");
+    first_line("/proc/sysvipc/sem", line, sizeof(line));
+    T_TRUE(strncmp(line, "       key      semid perms      nsems   uid   gid  cuid  cgid", 62) == 0,
+           "/proc/sysvipc/sem header");
+    first_line("/proc/sysvipc/msg", line, sizeof(line));
+    T_TRUE(strncmp(line, "       key      msqid perms      cbytes       qnum lspid lrpid", 62) == 0,
+           "/proc/sysvipc/msg header");
+    shmctl(a, IPC_RMID, NULL);
+    shmctl(b, IPC_RMID, NULL);
+}
+
 int main(void)
 {
     tap_init("sysv_shm");
@@ -198,5 +267,6 @@ int main(void)
     test_attach();
     test_flags();
     test_perms();
+    test_proc();
     return tap_done();
 }

@@ -16,6 +16,7 @@
 #include "kernel/host/host.h"
 #include "kernel/fs/fs.h"
 #include "kernel/host/host_io.h"
+#include "kernel/ipc/sysv.h"
 #include "kernel/mm/mm.h"
 #include "kernel/signal/signal.h"
 #include "kernel/task/task.h"
@@ -216,6 +217,19 @@ void uts_get(char *hostname, char *domainname)
         strcpy(hostname, "unit");
     if (domainname)
         strcpy(domainname, "(none)");
+}
+
+/* /proc/sysvipc and the IPC tunables (proc/sysvipc.c) read the IPC
+ * namespace, which is not linked here: an empty one. */
+struct ipc_limits g_ipc_limits;
+void shm_proc_show(const struct ipc_sbuf_fn *out)
+{
+}
+void sem_proc_show(const struct ipc_sbuf_fn *out)
+{
+}
+void msg_proc_show(const struct ipc_sbuf_fn *out)
+{
 }
 
 int host_io_watch(int fd, struct waitq *wq)

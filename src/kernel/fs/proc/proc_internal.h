@@ -104,6 +104,23 @@ int proc_for_each_pid(int (*fn)(int pid, void *arg), void *arg);
 extern const struct inode_ops g_gen_iops;
 extern const struct inode_ops g_gen_link_iops;
 
+/* /proc/sysvipc and the IPC tunables of
+ * /proc/sys/kernel (proc/sysvipc.c). */
+extern const struct gen_entry g_proc_sysvipc_children[];
+#define PROC_IPC_TUNABLE(name)                                                                     \
+    int proc_ipc_show_##name(struct gen_inode *gi, struct sbuf *b);                               \
+    ssize_t proc_ipc_store_##name(struct gen_inode *gi, const char *buf, size_t n);
+PROC_IPC_TUNABLE(msgmax)
+PROC_IPC_TUNABLE(msgmnb)
+PROC_IPC_TUNABLE(msgmni)
+PROC_IPC_TUNABLE(sem_limits)
+PROC_IPC_TUNABLE(shmall)
+PROC_IPC_TUNABLE(shmmax)
+PROC_IPC_TUNABLE(shmmni)
+#define PROC_IPC_ENTRY(name_, fn_)                                                                 \
+    {.name = name_, .mode = VFS_S_IFREG | 0644, .show = proc_ipc_show_##fn_,                      \
+     .store = proc_ipc_store_##fn_}
+
 /* sysfs: host CPU count as the sandbox shows it. */
 int gen_nr_cpus(void);
 
