@@ -19,6 +19,7 @@
 #include "kernel/ipc/shmem.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/task_internal.h"
+#include "kernel/vfs/notify.h"
 #include "kernel/vfs/poll.h"
 #include "kernel/vfs/vfs.h"
 #include "kernel/vfs/vfs_fs.h"
@@ -129,12 +130,20 @@ static long do_write(struct task *t, struct file *f, uint64_t buf, size_t n, int
     return done ? (long)done : r;
 }
 
+/* One IN_ACCESS / IN_MODIFY per call that moved bytes: R. */
+static long rw_notify(struct file *f, long r, bool write)
+{
+    if (r > 0)
+        fsnotify_file(f, write ? FSN_MODIFY : FSN_ACCESS);
+    return r;
+}
+
 static long sys_read(struct task *t, const struct sys_args *a)
 {
     struct file *f = get_io_file(t, a->arg[0]);
     if (!f)
         return -EBADF;
-    long r = do_read(t, f, a->arg[1], a->arg[2], -1);
+    long r = rw_notify(f, do_read(t, f, a->arg[1], a->arg[2], -1), false);
     file_put(f);
     return r;
 }
@@ -145,7 +154,7 @@ static long sys_write(struct task *t, const struct sys_args *a)
     struct file *f = get_io_file(t, a->arg[0]);
     if (!f)
         return -EBADF;
-    long r = do_write(t, f, a->arg[1], a->arg[2], -1);
+    long r = rw_notify(f, do_write(t, f, a->arg[1], a->arg[2], -1), true);
     file_put(f);
     return r;
 }
@@ -158,7 +167,7 @@ static long sys_pread64(struct task *t, const struct sys_args *a)
     struct file *f = get_io_file(t, a->arg[0]);
     if (!f)
         return -EBADF;
-    long r = do_read(t, f, a->arg[1], a->arg[2], (int64_t)a->arg[3]);
+    long r = rw_notify(f, do_read(t, f, a->arg[1], a->arg[2], (int64_t)a->arg[3]), false);
     file_put(f);
     return r;
 }
@@ -171,7 +180,7 @@ static long sys_pwrite64(struct task *t, const struct sys_args *a)
     struct file *f = get_io_file(t, a->arg[0]);
     if (!f)
         return -EBADF;
-    long r = do_write(t, f, a->arg[1], a->arg[2], (int64_t)a->arg[3]);
+    long r = rw_notify(f, do_write(t, f, a->arg[1], a->arg[2], (int64_t)a->arg[3]), true);
     file_put(f);
     return r;
 }
@@ -229,7 +238,7 @@ static long do_rwv(struct task *t, uint64_t fd, uint64_t uiov, uint64_t cnt, int
             break;
     }
     if (done)
-        r = done;
+        r = rw_notify(f, done, write);
 out_free:
     free(iov);
 out_put:

@@ -15,6 +15,7 @@
 
 #include "kernel/ipc/pipe.h"
 #include "kernel/syscalls/syscall.h"
+#include "kernel/vfs/notify.h"
 #include "kernel/vfs/poll.h"
 #include "kernel/vfs/vfs.h"
 #include "kernel/vfs/vfs_fs.h"
@@ -102,6 +103,10 @@ static long xfer(struct xfer_end *in, struct xfer_end *out, size_t len, bool non
             break;
     }
     free(buf);
+    if (done) {
+        fsnotify_file(in->f, FSN_ACCESS);
+        fsnotify_file(out->f, FSN_MODIFY);
+    }
     return done ? (long)done : r;
 }
 

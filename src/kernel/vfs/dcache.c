@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel/vfs/notify.h"
 #include "kernel/vfs/vfs_internal.h"
 #include "lib/log.h"
 
@@ -84,6 +85,7 @@ static void dentry_unhash_locked(struct dentry *d)
 static struct dentry *dentry_free(struct dentry *d)
 {
     struct dentry *parent = d->parent;
+    fsnotify_dentry_free(d);
     inode_put(d->inode);
     free(d->name);
     free(d);

@@ -11,6 +11,7 @@
 #include "kernel/host/host.h"
 #include "kernel/mm/mm.h"
 #include "kernel/task/task.h"
+#include "kernel/vfs/notify.h"
 #include "kernel/vfs/vfs_internal.h"
 #include "kernel/vfs/vfs_lock.h"
 #include "lib/log.h"
@@ -57,6 +58,8 @@ void file_put(struct file *f)
     void (*hook)(struct file *) = __atomic_load_n(&g_file_release_hook, __ATOMIC_ACQUIRE);
     if (hook)
         hook(f);
+    if (f->ops)
+        fsnotify_close(f);
     if (f->ops && f->ops->release)
         f->ops->release(f);
     if (f->dir) {
@@ -300,7 +303,10 @@ int vfs_fallocate(struct file *f, int mode, int64_t off, int64_t len)
         return -EFBIG;
     if (!f->ops->fallocate)
         return -EOPNOTSUPP;
-    return f->ops->fallocate(f, mode, (uint64_t)off, (uint64_t)len);
+    int r = f->ops->fallocate(f, mode, (uint64_t)off, (uint64_t)len);
+    if (r == 0)
+        fsnotify_file(f, FSN_MODIFY);
+    return r;
 }
 
 int vfs_fstat(struct file *f, struct linux_stat *st)
@@ -322,6 +328,8 @@ int vfs_ftruncate(struct file *f, uint64_t len)
     struct vfs_attr a = {.valid = VFS_ATTR_SIZE, .size = len};
     int r = vfs_setattr(inode ? inode : f->inode, &a);
     inode_put(inode);
+    if (r == 0)
+        fsnotify_file(f, FSN_MODIFY);
     return r;
 }
 
@@ -485,6 +493,8 @@ ssize_t vfs_getdents(struct file *f, void *buf, size_t size, bool old)
         r = (ssize_t)done;
 out_unlock:
     pthread_mutex_unlock(&f->pos_lock);
+    if (r >= 0)
+        fsnotify_file(f, FSN_ACCESS);
     return r;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kernel/host/host_fs.h"
+#include "kernel/vfs/notify.h"
 #include "kernel/vfs/vfs_internal.h"
 #include "lib/log.h"
 
@@ -581,6 +582,7 @@ static int open_create(struct nameidata *nd, struct task *t, const char *path, i
         }
         if (r == 0) {
             d_instantiate(cp.dentry, inode);
+            fsnotify_create(nd->cur.dentry, last, inode);
             inode_put(inode);
             *created = true;
             *out = cp;
@@ -697,6 +699,8 @@ static int open_tmpfile(struct task *t, int dirfd, const char *path, int flags, 
             inode_put(named);
         }
         r = do_open(&nd, &cp, flags & ~(O_TMPFILE | O_CREAT | O_EXCL | O_TRUNC), true, out);
+        if (r == 0)
+            fsnotify_open(*out);
     }
     inode_put(inode);
     if (cp.dentry)
@@ -746,6 +750,11 @@ int vfs_openat2(struct task *t, int dirfd, const char *path, int flags, uint32_t
     }
     if (r == 0)
         r = do_open(&nd, &p, flags, created, out);
+    if (r == 0) {
+        fsnotify_open(*out);
+        if ((flags & O_TRUNC) && !created && !(flags & O_PATH) && inode_is_reg((*out)->inode))
+            fsnotify_file(*out, FSN_MODIFY);
+    }
     path_put(&p);
     nd_release(&nd);
     return r;
@@ -878,6 +887,8 @@ int vfs_fchmodat(struct task *t, int dirfd, const char *path, uint32_t mode, int
         r = -EOPNOTSUPP;
     else
         r = chmod_inode(t, inode, mode);
+    if (r == 0)
+        fsnotify_path(&p, inode, FSN_ATTRIB);
     inode_put(inode);
     path_put(&p);
     return r;
@@ -894,6 +905,8 @@ int vfs_fchownat(struct task *t, int dirfd, const char *path, uint32_t uid, uint
     if (r < 0)
         return r;
     r = chown_inode(t, inode, uid, gid);
+    if (r == 0 && (uid != (uint32_t)-1 || gid != (uint32_t)-1))
+        fsnotify_path(&p, inode, FSN_ATTRIB);
     inode_put(inode);
     path_put(&p);
     return r;
@@ -915,6 +928,8 @@ int vfs_fchmod(struct task *t, struct file *f, uint32_t mode)
         return -EBADF;
     struct inode *inode = file_name_inode(f);
     int r = chmod_inode(t, inode, mode);
+    if (r == 0)
+        fsnotify_file(f, FSN_ATTRIB);
     inode_put(inode);
     return r;
 }
@@ -925,6 +940,8 @@ int vfs_fchown(struct task *t, struct file *f, uint32_t uid, uint32_t gid)
         return -EBADF;
     struct inode *inode = file_name_inode(f);
     int r = chown_inode(t, inode, uid, gid);
+    if (r == 0 && (uid != (uint32_t)-1 || gid != (uint32_t)-1))
+        fsnotify_file(f, FSN_ATTRIB);
     inode_put(inode);
     return r;
 }
@@ -948,6 +965,8 @@ int vfs_truncate(struct task *t, const char *path, uint64_t len)
         struct vfs_attr a = {.valid = VFS_ATTR_SIZE, .size = len};
         r = vfs_setattr(inode, &a);
     }
+    if (r == 0)
+        fsnotify_path(&p, inode, FSN_MODIFY);
     inode_put(inode);
     path_put(&p);
     return r;
@@ -996,6 +1015,8 @@ int vfs_utimensat(struct task *t, int dirfd, const char *path,
     }
     if (r == 0 && a.valid)
         r = vfs_setattr(inode, &a);
+    if (r == 0 && a.valid)
+        fsnotify_path(&p, inode, fsnotify_attr_mask(a.valid));
     inode_put(inode);
     path_put(&p);
     return r;
@@ -1057,6 +1078,7 @@ static int create_node(struct nameidata *nd, struct dentry *child, const char *n
         r = dir->ops->create ? dir->ops->create(dir, name, mode, rdev, nd->cred, &inode) : -EPERM;
     if (r == 0) {
         d_instantiate(child, inode);
+        fsnotify_create(nd->cur.dentry, name, inode);
         inode_put(inode);
     }
     inode_put(dir);
@@ -1161,6 +1183,14 @@ static int check_sticky(const struct cred *c, struct inode *dir, struct inode *v
     return -EPERM;
 }
 
+/* Whether INODE has one name at most (for DELETE_SELF; only asked while
+ * somebody watches). */
+static bool only_link(struct inode *inode)
+{
+    struct linux_stat st;
+    return fsnotify_active() && (vfs_getattr(inode, &st) < 0 || st.st_nlink <= 1);
+}
+
 /* Checks that NAME in nd->cur can be removed by nd->cred (ns lock held). */
 static int check_delete(struct nameidata *nd, struct dentry *child, struct inode *victim)
 {
@@ -1216,12 +1246,15 @@ int vfs_unlinkat(struct task *t, int dirfd, const char *path, int at_flags)
         r = check_delete(&nd, child, victim);
     if (r == 0) {
         struct inode *dir = dentry_inode(nd.cur.dentry);
+        bool last_link = rmdir || only_link(victim);
         if (rmdir)
             r = dir->ops->rmdir ? dir->ops->rmdir(dir, last, victim) : -EPERM;
         else
             r = dir->ops->unlink ? dir->ops->unlink(dir, last, victim) : -EPERM;
-        if (r == 0)
+        if (r == 0) {
             d_delete(child);
+            fsnotify_unlink(nd.cur.dentry, last, child, victim, last_link);
+        }
         inode_put(dir);
     }
     inode_put(victim);
@@ -1355,8 +1388,10 @@ int vfs_renameat2(struct task *t, int odirfd, const char *opath, int ndirfd, con
         odir = dentry_inode(ond.cur.dentry);
         ndir = dentry_inode(nnd.cur.dentry);
         r = odir && ndir ? rename_exchange_fs(odir, olast, src, ndir, nlast, target) : -ENOENT;
-        if (r == 0)
+        if (r == 0) {
             d_exchange(od, ndn);
+            fsnotify_exchange(ond.cur.dentry, olast, src, nnd.cur.dentry, nlast, target);
+        }
         goto out_unlock;
     }
     if (target == src)
@@ -1390,11 +1425,15 @@ int vfs_renameat2(struct task *t, int odirfd, const char *opath, int ndirfd, con
         r = -ENOENT;
         goto out_unlock;
     }
+    bool target_last = target && (inode_is_dir(target) || only_link(target));
     r = odir->ops->rename ? odir->ops->rename(odir, olast, src, ndir, nlast, target) : -EPERM;
     if (r == 0) {
         if (target)
             d_delete(ndn);
         r = d_move(od, nnd.cur.dentry, nlast);
+        if (r == 0)
+            fsnotify_rename(ond.cur.dentry, olast, nnd.cur.dentry, nlast, od, src, ndn, target,
+                            target_last);
     }
 out_unlock:
     pthread_mutex_unlock(&g_vfs_ns_lock);
@@ -1461,6 +1500,7 @@ int vfs_linkat(struct task *t, int odirfd, const char *opath, int ndirfd, const 
         if (r == 0) {
             d_instantiate(child, src);
             src->linkable = false;
+            fsnotify_link(nd.cur.dentry, last, src);
         }
         inode_put(dir);
     }
@@ -1593,6 +1633,25 @@ static int xattr_inode(struct task *t, const char *path, bool follow, struct fil
     return r;
 }
 
+/* ATTRIB for an xattr change of F or PATH (walked again: only while
+ * somebody watches). */
+static void xattr_notify(struct task *t, const char *path, bool follow, struct file *f)
+{
+    if (!fsnotify_active())
+        return;
+    if (f) {
+        fsnotify_file(f, FSN_ATTRIB);
+        return;
+    }
+    struct path p;
+    struct inode *inode;
+    if (resolve_at(t, AT_FDCWD, path, follow ? 0 : AT_SYMLINK_NOFOLLOW, 0, &p, &inode) < 0)
+        return;
+    fsnotify_path(&p, inode, FSN_ATTRIB);
+    inode_put(inode);
+    path_put(&p);
+}
+
 /* Linux's rules: user.* only on regular files and directories, with read
  * or write permission; trusted.* for CAP_SYS_ADMIN (root) only;
  * security.* left to the file system; others unsupported. */
@@ -1664,6 +1723,8 @@ int vfs_setxattr(struct task *t, const char *path, bool follow, struct file *f,
         r = inode->ops->setxattr ? inode->ops->setxattr(inode, name, value, size, flags)
                                  : -EOPNOTSUPP;
     inode_put(inode);
+    if (r == 0)
+        xattr_notify(t, path, follow, f);
     return r;
 }
 
@@ -1682,6 +1743,8 @@ int vfs_removexattr(struct task *t, const char *path, bool follow, struct file *
     if (r == 0)
         r = inode->ops->removexattr ? inode->ops->removexattr(inode, name) : -ENODATA;
     inode_put(inode);
+    if (r == 0)
+        xattr_notify(t, path, follow, f);
     return r;
 }
 

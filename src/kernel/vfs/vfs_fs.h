@@ -209,6 +209,7 @@ struct dentry {
     int mounted;                  /* (d) mounts on this dentry */
     bool cached;                  /* (d) in parent->children */
     bool dead;                    /* (d) unlinked or replaced */
+    bool notify_gone;             /* (d) fsnotify: DELETE_SELF when freed */
 };
 
 struct mount {
@@ -295,6 +296,9 @@ struct file_ops {
      * checked the arguments and that F is a writable regular file.
      * NULL: -EOPNOTSUPP. */
     int (*fallocate)(struct file *f, int mode, uint64_t off, uint64_t len);
+    /* Optional: lines /proc/PID/fdinfo/N shows after the common ones, into
+     * BUF (NUL-terminated, truncated at SIZE): the length they need. */
+    size_t (*show_fdinfo)(struct file *f, char *buf, size_t size);
 };
 
 struct file {

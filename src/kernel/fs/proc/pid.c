@@ -743,10 +743,23 @@ static int show_fdinfo(struct gen_inode *gi, struct sbuf *b)
                      (f->path.dentry ? 0100000u : 0);
     uint64_t pos = __atomic_load_n(&f->pos, __ATOMIC_RELAXED);
     int mnt_id = f->path.mnt ? vfs_mount_id(f->path.mnt) : 0;
-    file_put(f);
     sbuf_printf(b, "pos:\t%" PRIu64 "\nflags:\t0%o\nmnt_id:\t%d\nino:\t%" PRIu64 "\n", pos, flags,
                 mnt_id, ino);
-    return 0;
+    int r = 0;
+    if (f->ops && f->ops->show_fdinfo) {
+        /* Type-specific lines (inotify watches). */
+        size_t need = f->ops->show_fdinfo(f, NULL, 0);
+        char *extra = need ? malloc(need + 1) : NULL;
+        if (need && !extra)
+            r = -ENOMEM;
+        if (extra) {
+            f->ops->show_fdinfo(f, extra, need + 1);
+            sbuf_printf(b, "%s", extra);
+            free(extra);
+        }
+    }
+    file_put(f);
+    return r;
 }
 
 static const struct gen_entry g_fd_entry = {

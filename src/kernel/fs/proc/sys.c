@@ -22,6 +22,7 @@
 #include "kernel/mm/memfile.h"
 #include "kernel/task/task.h"
 #include "kernel/task/uts.h"
+#include "kernel/vfs/notify.h"
 
 /* What uname(2) reports (sys_info.c): keep in step. */
 #define PROC_OSRELEASE "6.1.0-moat"
@@ -506,8 +507,69 @@ static const struct gen_entry g_sys_vm[] = {
         {0},
 };
 
+/* /proc/sys/fs/inotify: the sandbox's limits, root may change them. */
+static int show_inotify(struct sbuf *b, int which)
+{
+    struct inotify_limits l;
+    inotify_get_limits(&l);
+    int v = which == 0 ? l.max_queued_events
+                       : which == 1 ? l.max_user_instances : l.max_user_watches;
+    sbuf_printf(b, "%d\n", v);
+    return 0;
+}
+
+/* A decimal number, then optional blanks (as proc_dointvec takes it). */
+static ssize_t store_inotify(const char *buf, size_t n, int which)
+{
+    size_t i = 0;
+    bool neg = false;
+    while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
+        i++;
+    if (i < n && (buf[i] == '-' || buf[i] == '+'))
+        neg = buf[i++] == '-';
+    size_t digits = 0;
+    long v = 0;
+    for (; i < n && buf[i] >= '0' && buf[i] <= '9'; i++, digits++) {
+        if (v > (long)INT32_MAX)
+            return -EINVAL;
+        v = v * 10 + (buf[i] - '0');
+    }
+    if (digits == 0)
+        return -EINVAL;
+    for (; i < n; i++) {
+        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\0')
+            return -EINVAL;
+    }
+    int r = inotify_set_limit(which, neg ? -v : v);
+    return r < 0 ? r : (ssize_t)n;
+}
+
+#define INOTIFY_LIMIT(fn, which)                                                                   \
+    static int show_##fn(struct gen_inode *gi, struct sbuf *b)                                    \
+    {                                                                                              \
+        return show_inotify(b, which);                                                             \
+    }                                                                                              \
+    static ssize_t store_##fn(struct gen_inode *gi, const char *buf, size_t n)                     \
+    {                                                                                              \
+        return store_inotify(buf, n, which);                                                       \
+    }
+INOTIFY_LIMIT(max_queued_events, 0)
+INOTIFY_LIMIT(max_user_instances, 1)
+INOTIFY_LIMIT(max_user_watches, 2)
+
+#define RW(name_, show_, store_)                                                                   \
+    {.name = name_, .mode = VFS_S_IFREG | 0644, .show = show_, .store = store_}
+
+static const struct gen_entry g_sys_fs_inotify[] = {
+        RW("max_queued_events", show_max_queued_events, store_max_queued_events),
+        RW("max_user_instances", show_max_user_instances, store_max_user_instances),
+        RW("max_user_watches", show_max_user_watches, store_max_user_watches),
+        {0},
+};
+
 static const struct gen_entry g_sys_fs[] = {
         REG("file-max", show_file_max),
+        DIR("inotify", g_sys_fs_inotify),
         REG("nr_open", show_nr_open),
         {0},
 };
