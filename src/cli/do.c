@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lib/log.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 
 extern char **environ;
@@ -50,7 +52,13 @@ static const char g_do_usage[] =
         "  --root=DIR          host directory that becomes the sandbox's / (default /);\n"
         "                      the command starts in / there\n"
         "  --memory=BYTES      memory the sandbox's apps may hold (suffix k, m, g: KiB,\n"
-        "                      MiB, GiB); past it the app that needs more is killed\n"
+        "                      MiB, GiB); past it the app that needs more is killed.\n"
+        "                      The whole sandbox (kernel included) also runs in a host\n"
+        "                      cgroup bounded at BYTES plus the kernel's overhead\n"
+        "  --pids=N            at most N tasks (threads count) in the sandbox: fork and\n"
+        "                      clone fail with EAGAIN past it; host cgroup pids limit too\n"
+        "  --cpus=X            CPU time of the whole sandbox, in CPUs (e.g. 0.5, 2):\n"
+        "                      host cgroup CPU quota\n"
         "  --network=MODE      none (default): only loopback, in a network of the\n"
         "                      sandbox's own; host: the host's network\n"
         "  --strace            log each syscall with decoded arguments and result\n"
@@ -62,6 +70,8 @@ int cmd_do(int argc, char **argv)
 {
     const char *root = NULL;
     uint64_t memory_limit = 0;
+    long pids_limit = 0;
+    double cpus = 0;
     bool network_none = true;
     int i = 1;
     for (; i < argc; i++) {
@@ -102,6 +112,28 @@ int cmd_do(int argc, char **argv)
             }
             continue;
         }
+        if (strncmp(a, "--pids=", 7) == 0 || strcmp(a, "--pids") == 0) {
+            const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : "");
+            char *end;
+            errno = 0;
+            pids_limit = strtol(v, &end, 10);
+            if (errno || end == v || *end || pids_limit < 1 || pids_limit > 4194304) {
+                fprintf(stderr, "moat do: bad --pids `%s` (a number of tasks, at least 1)\n", v);
+                return EXIT_MOAT_ERROR;
+            }
+            continue;
+        }
+        if (strncmp(a, "--cpus=", 7) == 0 || strcmp(a, "--cpus") == 0) {
+            const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : "");
+            char *end;
+            errno = 0;
+            cpus = strtod(v, &end);
+            if (errno || end == v || *end || !(cpus >= 0.01 && cpus <= 4096)) {
+                fprintf(stderr, "moat do: bad --cpus `%s` (CPUs, e.g. 0.5; at least 0.01)\n", v);
+                return EXIT_MOAT_ERROR;
+            }
+            continue;
+        }
         int r = cli_parse_global(argc, argv, &i);
         if (r < 0)
             return EXIT_MOAT_ERROR;
@@ -120,6 +152,30 @@ int cmd_do(int argc, char **argv)
     char cwd[PATH_MAX];
     if (root || !getcwd(cwd, sizeof(cwd)))
         strcpy(cwd, "/");
+    /* Host cgroup of the whole sandbox, when a limit asks for one. */
+    struct cgroup *cg = NULL;
+    if (memory_limit || pids_limit || cpus > 0) {
+        cgroup_sweep_stale();
+        struct cgroup_limits l;
+        sandbox_host_limits(memory_limit, (int)pids_limit, &l);
+        if (cpus > 0) {
+            l.cpu_period = 100000;
+            l.cpu_quota = (int64_t)(cpus * 100000.0 + 0.5);
+        }
+        char name[64], err[512];
+        cgroup_do_name(name, sizeof(name));
+        int r = cgroup_create(NULL, name, &cg, err, sizeof(err));
+        if (r == 0 && (r = cgroup_set(cg, &l, err, sizeof(err))) < 0) {
+            cgroup_destroy(cg, 1000);
+            cgroup_free(cg);
+        }
+        if (r < 0) {
+            fprintf(stderr, "moat do: the sandbox's resource limits need a host cgroup: %s\n",
+                    err);
+            return EXIT_MOAT_ERROR;
+        }
+        log_debug("host cgroup %s", cg->dirs[0]);
+    }
     struct sandbox_config cfg = {
         .argv = argv + i,
         .envp = environ,
@@ -129,6 +185,20 @@ int cmd_do(int argc, char **argv)
         .strace = g_cli.strace,
         .memory_limit = memory_limit,
         .network_none = network_none,
+        .pids_limit = (int)pids_limit,
+        .cgroup = cg,
     };
-    return sandbox_run(&cfg);
+    int status = sandbox_run(&cfg);
+    if (cg) {
+        struct cgroup_stats st;
+        if (cgroup_stats(cg, &st) == 0 && st.oom_kills)
+            log_error("the sandbox's host cgroup hit its memory limit (%llu bytes): the host "
+                      "killed %llu of its processes",
+                      (unsigned long long)st.memory_limit, (unsigned long long)st.oom_kills);
+        int r = cgroup_destroy(cg, 5000);
+        if (r < 0)
+            log_error("cannot remove the sandbox's cgroup %s: %s", cg->dirs[0], strerror(-r));
+        cgroup_free(cg);
+    }
+    return status;
 }

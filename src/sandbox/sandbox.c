@@ -46,6 +46,10 @@
 #include "sandbox/confine.h"
 
 #define MEMFILE_SIZE (1ULL << 40)
+/* Host cgroup headroom for the kernel itself (sandbox_host_limits). */
+#define SANDBOX_KERNEL_MEMORY       (128ULL << 20)
+#define SANDBOX_HOST_TASKS_PER_TASK 3  /* systrap: a stub's two threads + a kernel thread */
+#define SANDBOX_KERNEL_TASKS        64 /* kernel threads, pool stubs, the OCI keeper */
 
 static const int g_forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
                                   SIGUSR2, SIGALRM, SIGWINCH, SIGCONT};
@@ -304,6 +308,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     if (r < 0)
         setup_fail("platform %s: cannot start: %s", g_platform->name, strerror(-r));
     syscall_table_init();
+    task_set_max(cfg->pids_limit);
     r = vfs_init(rootfd, &init.fs);
     if (r < 0)
         setup_fail("cannot build the sandbox's file systems: %s", strerror(-r));
@@ -440,6 +445,22 @@ int sandbox_wait(pid_t pid, bool oci)
     return 128 + WTERMSIG(status);
 }
 
+void sandbox_host_limits(uint64_t app_memory, int app_pids, struct cgroup_limits *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (app_memory) {
+        /* The kernel process's heap, thread stacks, page reference counts
+         * (they grow with the size of app mappings: a 100 GiB mapping costs
+         * 100 MiB of them) and the stubs' page tables come on top of the
+         * apps' pages; no swap. */
+        uint64_t m = app_memory + SANDBOX_KERNEL_MEMORY + app_memory / 4;
+        out->memory = (int64_t)MIN(m, (uint64_t)INT64_MAX);
+        out->memory_swap = out->memory;
+    }
+    if (app_pids)
+        out->pids = (int64_t)app_pids * SANDBOX_HOST_TASKS_PER_TASK + SANDBOX_KERNEL_TASKS;
+}
+
 int sandbox_run(const struct sandbox_config *cfg)
 {
     uid_t uid = getuid();
@@ -461,6 +482,13 @@ int sandbox_run(const struct sandbox_config *cfg)
         return 125;
     }
     if (pid == 0) {
+        /* First: everything the kernel process starts is in the cgroup. */
+        int r = cfg->cgroup ? cgroup_join(cfg->cgroup) : 0;
+        if (r < 0) {
+            log_error("cannot join the sandbox's cgroup %s: %s", cfg->cgroup->dirs[0],
+                      strerror(-r));
+            _exit(125);
+        }
         for (size_t i = 0; i < ARRAY_SIZE(g_forwarded); i++)
             signal(g_forwarded[i], SIG_DFL);
         kernel_main(cfg, uid, gid, false);
@@ -566,6 +594,11 @@ int sandbox_create(const struct sandbox_config *cfg, pid_t *out_pid, char *errbu
         if (c.console_fd < 0)
             close(4);
         close_range(6, ~0U, 0);
+        /* The keeper, the kernel process and every stub: in the cgroup. */
+        int r2 = c.cgroup ? cgroup_join(c.cgroup) : 0;
+        if (r2 < 0)
+            setup_fail("linux.resources: cannot join the cgroup %s: %s", c.cgroup->dirs[0],
+                       strerror(-r2));
         oci_keeper();
         kernel_main(&c, uid, gid, true);
     }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "kernel/vfs/oci_mounts.h"
+#include "sandbox/cgroup.h"
 
 struct sandbox_rlimit {
     int resource; /* RLIMIT_* */
@@ -31,6 +32,8 @@ struct sandbox_config {
     bool strace;
     uint64_t memory_limit; /* bytes of memory the sandbox's apps may hold; 0: none */
     bool network_none;     /* a network namespace of its own with only lo (else the caller's) */
+    int pids_limit;        /* live tasks (threads count) the apps may have; 0: none */
+    const struct cgroup *cgroup; /* host cgroup the whole sandbox runs in; NULL: none */
     /* OCI containers (sandbox_create) only: */
     bool set_ids;         /* run the app as UID:GID (else the caller's ids) */
     uint32_t uid, gid;
@@ -44,6 +47,12 @@ struct sandbox_config {
     int console_fd;        /* >= 0: the app's stdio is this terminal (consumed) */
     int ctl_fd;            /* >= 0: the listening control socket (kernel/task/ctl.h; consumed) */
 };
+
+/* The host cgroup limits for a sandbox whose apps may hold APP_MEMORY bytes
+ * (0: no limit) and APP_PIDS tasks (0: no limit): the kernel's own memory
+ * and the platform's host tasks per app task on top (see docs/security.md).
+ * CPU fields are left at 0. */
+void sandbox_host_limits(uint64_t app_memory, int app_pids, struct cgroup_limits *out);
 
 /* Runs the sandbox to completion: starts the kernel process in new
  * namespaces, forwards termination signals to it, and returns the exit

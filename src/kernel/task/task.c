@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "kernel/host/host.h"
@@ -36,6 +37,10 @@
 pthread_mutex_t g_tasks_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct list_head g_all_tgs = LIST_HEAD_INIT(g_all_tgs); /* (T) */
 static int g_last_pid;                                         /* (T) */
+/* Live tasks (threads count, as the pids cgroup counts them) and the
+ * sandbox's limit on them (0: none; moat do --pids, OCI pids.limit). */
+static atomic_int g_nr_tasks;
+static int g_task_max;
 #define PID_MAX 4194304
 
 static pthread_cond_t g_init_exit = PTHREAD_COND_INITIALIZER;
@@ -530,6 +535,7 @@ static void task_finish(struct task *t)
     tg->dead_utime += ut;
     tg->dead_stime += st;
     bool last = tg->nr_threads == 1;
+    atomic_fetch_sub(&g_nr_tasks, 1);
     if (--tg->nr_threads == 0) {
         sem_exit(tg); /* SEM_UNDO, before the parent can see the exit */
         tg->zombie = true;
@@ -706,6 +712,11 @@ static struct thread_group *clone_new_tg(struct task *t, uint64_t flags)
     return tg;
 }
 
+void task_set_max(int n)
+{
+    g_task_max = n;
+}
+
 long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
                 uint64_t child_tid, uint64_t tls)
 {
@@ -774,7 +785,11 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
         c->clear_child_tid = child_tid;
 
     pthread_mutex_lock(&g_tasks_lock);
-    int tid = pid_alloc_locked();
+    /* Tasks are only added under g_tasks_lock: the limit is exact. */
+    int tid = g_task_max > 0 && atomic_load(&g_nr_tasks) >= g_task_max ? -EAGAIN
+                                                                        : pid_alloc_locked();
+    if (tid == -EAGAIN && g_task_max > 0)
+        log_warn_once("sandbox task limit (%d) reached: clone fails with EAGAIN", g_task_max);
     if (tid < 0 || t->tg->group_exiting) {
         pthread_mutex_unlock(&g_tasks_lock);
         if (tg)
@@ -793,6 +808,7 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
         pthread_mutex_lock(&tg->sighand->lock);
         list_add_tail(&c->thread_node, &tg->threads);
         tg->nr_threads++;
+        atomic_fetch_add(&g_nr_tasks, 1);
         pthread_mutex_unlock(&tg->sighand->lock);
     } else {
         tg->pid = tid;
@@ -802,6 +818,7 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
         tg->pgid = t->tg->pgid;
         tg->sid = t->tg->sid;
         tg->nr_threads = 1;
+        atomic_fetch_add(&g_nr_tasks, 1);
         tg->leader = c;
         tg->vfork_pending = (flags & CLONE_VFORK) != 0;
         c->tg = tg;
@@ -1112,6 +1129,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     tg->pid = pid_alloc_locked();
     tg->pgid = tg->sid = tg->pid;
     tg->nr_threads = 1;
+    atomic_fetch_add(&g_nr_tasks, 1);
     tg->leader = t;
     t->tid = tg->pid;
     t->tg = tg;
