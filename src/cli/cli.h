@@ -16,7 +16,7 @@ struct cli_global {
     const char *root;       /* --root: state directory (default /run/moat) */
     const char *log;        /* --log: where errors and warnings go */
     bool log_json;          /* --log-format=json */
-    bool systemd_cgroup;    /* --systemd-cgroup (accepted; cgroups are not managed yet) */
+    bool systemd_cgroup;    /* --systemd-cgroup: cgroupsPath is slice:prefix:name */
 };
 
 extern struct cli_global g_cli;

@@ -16,7 +16,9 @@
 #include "cli/cli.h"
 #include "oci/config.h"
 #include "oci/err.h"
+#include "lib/util.h"
 #include "oci/state.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 
 static const char g_create_usage[] =
@@ -122,6 +124,96 @@ int cli_write_pid_file(const char *path, pid_t pid, struct rt_err **err)
     return 0;
 }
 
+/* systemd's "SLICE:PREFIX:NAME" (--systemd-cgroup) as a cgroupfs path:
+ * a-b.slice nests as /a.slice/a-b.slice; the unit is PREFIX-NAME.scope. */
+static int systemd_path(const char *spec, char *out, size_t size)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", spec);
+    char *c1 = strchr(tmp, ':');
+    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2)
+        return -EINVAL;
+    *c1 = *c2 = '\0';
+    const char *slice = tmp[0] ? tmp : "system.slice";
+    size_t len = strlen(slice);
+    if (len < 6 || strcmp(slice + len - 6, ".slice") != 0 || strchr(slice, '/'))
+        return -EINVAL;
+    size_t n = 0;
+    out[0] = '\0';
+    if (strcmp(slice, "-.slice") != 0) {
+        for (const char *d = slice;; d++) {
+            if (*d == '-' || *d == '.') {
+                if (*d == '.' && strcmp(d, ".slice") != 0)
+                    continue;
+                n += (size_t)snprintf(out + n, size - MIN(n, size), "/%.*s.slice",
+                                      (int)(d - slice), slice);
+                if (*d == '.')
+                    break;
+            }
+        }
+    }
+    if (strchr(c1 + 1, '/') || strchr(c2 + 1, '/'))
+        return -EINVAL;
+    if (c1[1])
+        n += (size_t)snprintf(out + n, size - MIN(n, size), "/%s-%s.scope", c1 + 1, c2 + 1);
+    else
+        n += (size_t)snprintf(out + n, size - MIN(n, size), "/%s", c2 + 1);
+    return n < size ? 0 : -ENAMETOOLONG;
+}
+
+/* The sandbox's host cgroup from linux.resources and linux.cgroupsPath
+ * (src/sandbox/cgroup.h). As root one is always made (runc does; `events`
+ * reads it); unprivileged, only when limits ask for one. *out NULL: none. */
+static int make_cgroup(const struct oci_config *c, const char *id, struct cgroup **out,
+                       struct rt_err **err)
+{
+    *out = NULL;
+    const struct oci_resources *res = &c->resources;
+    bool limits = res->memory_limit || res->memory_swap || res->pids_limit ||
+                  res->cpu_shares || res->cpu_quota || res->cpu_period;
+    if (!limits && !c->cgroups_path && geteuid() != 0)
+        return 0;
+    const char *path = c->cgroups_path && c->cgroups_path[0] ? c->cgroups_path : NULL;
+    char sd[PATH_MAX];
+    if (path && g_cli.systemd_cgroup) {
+        if (systemd_path(path, sd, sizeof(sd)) < 0)
+            return rt_err_make(err, 0, "config.json: linux.cgroupsPath: `%s` is not slice:prefix:name (--systemd-cgroup)",
+                               path);
+        path = sd;
+    }
+    struct cgroup_limits l;
+    sandbox_host_limits(res->memory_limit > 0 ? (uint64_t)res->memory_limit : 0,
+                        res->pids_limit > 0 ? (int)MIN(res->pids_limit, 4194304) : 0, &l);
+    if (res->memory_limit < 0)
+        l.memory = -1;
+    if (res->memory_swap < 0)
+        l.memory_swap = -1;
+    else if (res->memory_swap > 0 && res->memory_limit > 0)
+        l.memory_swap = l.memory + (res->memory_swap - res->memory_limit);
+    if (res->pids_limit < 0)
+        l.pids = -1;
+    l.cpu_shares = res->cpu_shares;
+    l.cpu_quota = res->cpu_quota;
+    l.cpu_period = res->cpu_period;
+    char msg[512];
+    struct cgroup *cg;
+    int r = cgroup_create(path, id, &cg, msg, sizeof(msg));
+    if (r == 0 && (r = cgroup_set(cg, &l, msg, sizeof(msg))) < 0) {
+        cgroup_destroy(cg, 1000);
+        cgroup_free(cg);
+    }
+    if (r < 0) {
+        if (!limits && !c->cgroups_path) {
+            rt_warn("linux.resources: the sandbox runs without a host cgroup: %s", msg);
+            return 0;
+        }
+        return rt_err_make(err, -r, "linux.resources: %s", msg);
+    }
+    *out = cg;
+    return 0;
+}
+
 static int build_mounts(const struct oci_config *c, struct sandbox_mount **out, size_t *out_len)
 {
     struct sandbox_mount *m = calloc(c->mounts_len ? c->mounts_len : 1, sizeof(*m));
@@ -222,6 +314,15 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
     for (size_t i = 0; i < c->rlimits_len; i++)
         rl[i] = (struct sandbox_rlimit){c->rlimits[i].resource, c->rlimits[i].soft,
                                         c->rlimits[i].hard};
+    struct cgroup *cg = NULL;
+    if ((r = make_cgroup(c, o->id, &cg, err)) < 0) {
+        free(rl);
+        free(mounts);
+        if (console >= 0)
+            close(console);
+        close(ctl);
+        goto out_remove;
+    }
     struct sandbox_config cfg = {
             .argv = c->args,
             .envp = c->env,
@@ -241,6 +342,10 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
             .exec_fifo = fifo,
             .console_fd = console,
             .ctl_fd = ctl,
+            .memory_limit = c->resources.memory_limit > 0 ? (uint64_t)c->resources.memory_limit : 0,
+            .pids_limit = c->resources.pids_limit > 0 ? (int)MIN(c->resources.pids_limit, 4194304)
+                                                      : 0,
+            .cgroup = cg,
     };
     char msg[512];
     pid_t pid;
@@ -249,7 +354,7 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
     free(mounts);
     if (r < 0) {
         r = rt_err_make(err, 0, "%s", msg);
-        goto out_remove;
+        goto out_cgroup;
     }
     struct oci_state st = {
             .id = (char *)o->id,
@@ -264,18 +369,26 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
     st.start_time = oci_pid_start_time(pid, &zombie);
     r = oci_state_write(&ct, &st, err);
     free(st.created);
+    if (r == 0 && cg && (r = cgroup_save(cg, ct.dirfd, OCI_CGROUP_FILE)) < 0)
+        r = rt_err_make(err, -r, "saving the cgroup in %s", ct.dir);
     if (r == 0 && o->pid_file)
         r = cli_write_pid_file(o->pid_file, pid, err);
     if (r < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        goto out_remove;
+        goto out_cgroup;
     }
+    cgroup_free(cg);
     *out_pid = pid;
     oci_container_close(&ct);
     oci_config_free(c);
     return 0;
 
+out_cgroup:
+    if (cg) {
+        cgroup_destroy(cg, 5000);
+        cgroup_free(cg);
+    }
 out_remove:
     oci_container_remove(&ct, NULL);
     oci_container_close(&ct);

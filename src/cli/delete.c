@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "oci/err.h"
 #include "oci/state.h"
+#include "sandbox/cgroup.h"
 
 static const char g_delete_usage[] =
         "Usage: moat delete [--force] ID\n"
@@ -26,6 +27,22 @@ static int kill_and_wait(const struct oci_state *s, struct rt_err **err)
         nanosleep(&ts, NULL);
     }
     return rt_err_make(err, ETIMEDOUT, "the sandbox (pid %d) did not die", (int)s->pid);
+}
+
+/* The sandbox's host cgroup, killing whatever is still in it. */
+static int remove_cgroup(struct oci_container *ct, struct rt_err **err)
+{
+    struct cgroup *cg;
+    int r = cgroup_load(ct->dirfd, OCI_CGROUP_FILE, &cg);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return rt_err_make(err, -r, "reading %s/%s", ct->dir, OCI_CGROUP_FILE);
+    r = cgroup_destroy(cg, 10000);
+    if (r < 0)
+        rt_err_make(err, -r, "removing the cgroup %s", cg->dirs[0]);
+    cgroup_free(cg);
+    return r;
 }
 
 int cmd_delete(int argc, char **argv)
@@ -58,7 +75,9 @@ int cmd_delete(int argc, char **argv)
     if (oci_state_read(&ct, &s, &err) < 0) {
         /* A half-written state (a create that crashed): nothing runs. */
         rt_err_free(&err);
-        oci_container_remove(&ct, &err);
+        remove_cgroup(&ct, &err);
+        if (!err)
+            oci_container_remove(&ct, &err);
         oci_container_close(&ct);
         return err ? rt_err_report(&err) : 0;
     }
@@ -67,6 +86,8 @@ int cmd_delete(int argc, char **argv)
         rt_err_make(&err, 0, "cannot delete container `%s` that is not stopped: running", id);
     else if (st != OCI_STOPPED)
         kill_and_wait(&s, &err);
+    if (!err)
+        remove_cgroup(&ct, &err);
     if (!err)
         oci_container_remove(&ct, &err);
     oci_state_free(&s);

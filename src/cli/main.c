@@ -46,7 +46,7 @@ static const char g_usage[] =
         "  --root=DIR          container state directory (default " OCI_DEFAULT_ROOT ")\n"
         "  --log=FILE          errors and warnings of OCI commands also go to FILE\n"
         "  --log-format=FMT    text (default) or json\n"
-        "  --systemd-cgroup    accepted for runc compatibility (no effect yet)\n"
+        "  --systemd-cgroup    linux.cgroupsPath is systemd's slice:prefix:name\n"
         "  -h, --help          this help; `moat COMMAND --help` for a command\n"
         "  -v, --version       print the version\n";
 

@@ -404,6 +404,103 @@ static int parse_mounts(struct oci_config *c, const struct json *mounts, struct 
     return 0;
 }
 
+/* Integer member KEY of OBJ as int64 (absent: *out unchanged; null: 0). */
+static int get_i64(const struct json *obj, const char *key, const char *field, int64_t *out,
+                   struct rt_err **err)
+{
+    const struct json *j = json_get(obj, key);
+    if (!j || j->type == JSON_NULL)
+        return 0;
+    int r = want_type(j, JSON_NUMBER, field, err);
+    if (r < 0)
+        return r;
+    if (!j->is_int)
+        return rt_err_make(err, 0, "config.json: %s: must be an integer", field);
+    *out = j->integer;
+    return 0;
+}
+
+int oci_resources_parse(const struct json *res, const char *field, struct oci_resources *out,
+                        struct rt_err **err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!res || res->type == JSON_NULL)
+        return 0;
+    int r;
+    if ((r = want_type(res, JSON_OBJECT, field, err)) < 0)
+        return r;
+    char f[128];
+    const struct json *mem = json_get(res, "memory");
+    if (mem && mem->type != JSON_NULL) {
+        snprintf(f, sizeof(f), "%s.memory", field);
+        if ((r = want_type(mem, JSON_OBJECT, f, err)) < 0)
+            return r;
+        snprintf(f, sizeof(f), "%s.memory.limit", field);
+        if ((r = get_i64(mem, "limit", f, &out->memory_limit, err)) < 0)
+            return r;
+        snprintf(f, sizeof(f), "%s.memory.swap", field);
+        if ((r = get_i64(mem, "swap", f, &out->memory_swap, err)) < 0)
+            return r;
+        if (out->memory_limit < -1 || out->memory_swap < -1)
+            return rt_err_make(err, 0, "config.json: %s.memory: limits must be -1 or positive",
+                               field);
+        if (out->memory_limit > 0 && out->memory_limit < (1 << 20))
+            return rt_err_make(err, 0, "config.json: %s.memory.limit: %lld is below 1 MiB",
+                               field, (long long)out->memory_limit);
+        if (out->memory_swap > 0 && out->memory_limit > 0 && out->memory_swap < out->memory_limit)
+            return rt_err_make(err, 0,
+                               "config.json: %s.memory.swap: must be at least memory.limit (it is memory + swap)",
+                               field);
+        static const char *const known[] = {"limit", "swap", NULL};
+        snprintf(f, sizeof(f), "%s.memory", field);
+        warn_unknown(mem, f, known);
+    }
+    const struct json *pids = json_get(res, "pids");
+    if (pids && pids->type != JSON_NULL) {
+        snprintf(f, sizeof(f), "%s.pids", field);
+        if ((r = want_type(pids, JSON_OBJECT, f, err)) < 0)
+            return r;
+        snprintf(f, sizeof(f), "%s.pids.limit", field);
+        if ((r = get_i64(pids, "limit", f, &out->pids_limit, err)) < 0)
+            return r;
+        if (out->pids_limit < 0)
+            out->pids_limit = -1; /* runc: no limit */
+        static const char *const known[] = {"limit", NULL};
+        snprintf(f, sizeof(f), "%s.pids", field);
+        warn_unknown(pids, f, known);
+    }
+    const struct json *cpu = json_get(res, "cpu");
+    if (cpu && cpu->type != JSON_NULL) {
+        snprintf(f, sizeof(f), "%s.cpu", field);
+        if ((r = want_type(cpu, JSON_OBJECT, f, err)) < 0)
+            return r;
+        int64_t shares = 0, period = 0;
+        snprintf(f, sizeof(f), "%s.cpu.shares", field);
+        if ((r = get_i64(cpu, "shares", f, &shares, err)) < 0)
+            return r;
+        snprintf(f, sizeof(f), "%s.cpu.quota", field);
+        if ((r = get_i64(cpu, "quota", f, &out->cpu_quota, err)) < 0)
+            return r;
+        snprintf(f, sizeof(f), "%s.cpu.period", field);
+        if ((r = get_i64(cpu, "period", f, &period, err)) < 0)
+            return r;
+        if (shares < 0 || period < 0 || out->cpu_quota < -1)
+            return rt_err_make(err, 0, "config.json: %s.cpu: shares, quota and period must be positive (quota: or -1)",
+                               field);
+        out->cpu_shares = (uint64_t)shares;
+        out->cpu_period = (uint64_t)period;
+        /* cpus/mems (cpusets) and the realtime fields: not applied. */
+        static const char *const known[] = {"shares", "quota", "period", NULL};
+        snprintf(f, sizeof(f), "%s.cpu", field);
+        warn_unknown(cpu, f, known);
+    }
+    /* devices: the sandbox's devices are emulated by moat's kernel, no host
+     * device is reachable, so the device cgroup has nothing to guard. */
+    static const char *const known[] = {"memory", "pids", "cpu", "devices", NULL};
+    warn_unknown(res, field, known);
+    return 0;
+}
+
 static int parse_linux(struct oci_config *c, const struct json *lx, struct rt_err **err)
 {
     int r;
@@ -453,6 +550,11 @@ static int parse_linux(struct oci_config *c, const struct json *lx, struct rt_er
             }
         }
     }
+    if ((r = oci_resources_parse(json_get(lx, "resources"), "linux.resources", &c->resources,
+                                 err)) < 0)
+        return r;
+    if ((r = get_string(lx, "cgroupsPath", "linux.cgroupsPath", &c->cgroups_path, err)) < 0)
+        return r;
     static const char *const known[] = {"namespaces", "resources", "cgroupsPath", "maskedPaths",
                                         "readonlyPaths", "uidMappings", "gidMappings",
                                         "seccomp", "devices", "sysctl", "rootfsPropagation",
@@ -603,6 +705,7 @@ void oci_config_free(struct oci_config *c)
     free(c->rlimits);
     free(c->rootfs);
     free(c->hostname);
+    free(c->cgroups_path);
     for (size_t i = 0; i < c->mounts_len; i++) {
         free(c->mounts[i].destination);
         free(c->mounts[i].type);

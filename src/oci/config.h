@@ -45,6 +45,18 @@ struct oci_namespace {
     char *path; /* NULL: a new one */
 };
 
+/* linux.resources as moat applies them: a host cgroup of the whole sandbox
+ * (src/sandbox/cgroup.h), plus the kernel's own accounting for memory and
+ * tasks. 0: unset; -1: unlimited. */
+struct oci_resources {
+    int64_t memory_limit; /* memory.limit, bytes */
+    int64_t memory_swap;  /* memory.swap: memory + swap, bytes */
+    int64_t pids_limit;   /* pids.limit */
+    uint64_t cpu_shares;  /* cpu.shares */
+    int64_t cpu_quota;    /* cpu.quota, microseconds per period */
+    uint64_t cpu_period;  /* cpu.period, microseconds */
+};
+
 struct oci_config {
     struct json *doc;        /* the whole document */
     char *oci_version;
@@ -66,6 +78,8 @@ struct oci_config {
     size_t mounts_len;
     struct oci_namespace *namespaces;
     size_t namespaces_len;
+    struct oci_resources resources;
+    char *cgroups_path;      /* linux.cgroupsPath; NULL if absent */
     const struct json *annotations; /* in DOC; NULL if absent */
 };
 
@@ -77,5 +91,11 @@ void oci_config_free(struct oci_config *c);
 int oci_process_load(const char *path, struct oci_config **out, struct rt_err **err);
 
 const char *oci_ns_name(enum oci_ns_type t);
+
+/* Parses a runtime-spec linux.resources object RES (FIELD names it in
+ * errors: "linux.resources", or the file `moat update -r` reads). Fields
+ * moat cannot apply are warned about by name. <0 with *err set. */
+int oci_resources_parse(const struct json *res, const char *field, struct oci_resources *out,
+                        struct rt_err **err);
 
 #endif

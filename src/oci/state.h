@@ -20,6 +20,8 @@
 
 #define OCI_DEFAULT_ROOT "/run/moat"
 #define OCI_VERSION      "1.2.0"
+/* The container's host cgroup (sandbox/cgroup.h, cgroup_save), if any. */
+#define OCI_CGROUP_FILE  "cgroup"
 
 enum oci_status { OCI_CREATING, OCI_CREATED, OCI_RUNNING, OCI_STOPPED, OCI_STATUS_MAX };
 
