@@ -262,8 +262,9 @@ static int make_path(int version, const char *mnt, const char *rel, char *errbuf
                     errf(errbuf, errsize,
                          "cgroups: cannot enable %s in %s/cgroup.subtree_control: %s%s",
                          ctls[i] + 1, p, strerror(-r),
-                         r == -EBUSY ? " (that cgroup has processes of its own; give an absolute cgroupsPath)"
-                                     : "");
+                         r == -EBUSY
+                                 ? " (that cgroup has processes of its own; give an absolute cgroupsPath)"
+                                 : "");
                     return r;
                 }
             }
@@ -313,8 +314,7 @@ int cgroup_create(const char *path, const char *name, struct cgroup **out, char 
         if (path[0] == '/')
             snprintf(rel, sizeof(rel), "%s", path);
         else
-            snprintf(rel, sizeof(rel), "%s/%s", strcmp(h[i].own, "/") == 0 ? "" : h[i].own,
-                     path);
+            snprintf(rel, sizeof(rel), "%s/%s", strcmp(h[i].own, "/") == 0 ? "" : h[i].own, path);
         char full[PATH_MAX * 2];
         snprintf(full, sizeof(full), "%.4000s%.4000s", h[i].mnt, rel);
         while (strlen(full) > 1 && full[strlen(full) - 1] == '/')
@@ -347,8 +347,7 @@ int cgroup_create(const char *path, const char *name, struct cgroup **out, char 
     return 0;
 }
 
-static int set_one(const char *dir, const char *file, const char *val, char *errbuf,
-                   size_t errsize)
+static int set_one(const char *dir, const char *file, const char *val, char *errbuf, size_t errsize)
 {
     if (!dir) {
         errf(errbuf, errsize, "cgroups: no hierarchy for %s", file);
@@ -369,8 +368,7 @@ static void fmt_limit(char *buf, size_t size, int64_t v, bool v2)
         snprintf(buf, size, "%lld", (long long)v);
 }
 
-int cgroup_set(const struct cgroup *cg, const struct cgroup_limits *l, char *errbuf,
-               size_t errsize)
+int cgroup_set(const struct cgroup *cg, const struct cgroup_limits *l, char *errbuf, size_t errsize)
 {
     bool v2 = cg->version == 2;
     const char *mem = dir_for(cg, "memory");
@@ -397,8 +395,8 @@ int cgroup_set(const struct cgroup *cg, const struct cgroup_limits *l, char *err
             if (r == -ENOENT && l->memory_swap == l->memory)
                 r = 0; /* no swap accounting: no swap to limit */
             if (r < 0) {
-                errf(errbuf, errsize, "cgroups: cannot write `%s` to %s/memory.swap.max: %s",
-                     v, mem, strerror(-r));
+                errf(errbuf, errsize, "cgroups: cannot write `%s` to %s/memory.swap.max: %s", v,
+                     mem, strerror(-r));
                 return r;
             }
         }
@@ -702,8 +700,10 @@ static unsigned long long start_time(pid_t pid)
     unsigned long long v = 0;
     char state;
     /* state is field 3; start time field 22. */
-    if (sscanf(s + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
-               &state, &v) != 2 || state == 'Z')
+    if (sscanf(s + 2,
+               "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+               &state, &v) != 2 ||
+        state == 'Z')
         return 0;
     return v;
 }
