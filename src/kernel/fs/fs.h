@@ -70,26 +70,34 @@ void procfs_set_mount(struct mount *mnt);
 int sysfs_new(struct inode **out_root);
 int cgroupfs_new(struct inode **out_root);
 
-/* The sandbox's mounts, as vfs_init made them (src/kernel/vfs/init.c).
- * There is no mount(2) yet, so the table is immutable once vfs_init
- * returned, and entries can be read without a lock. */
+/* What a mount shows in /proc/PID/mounts and statfs (struct mount.info).
+ * Must live forever. */
 struct vfs_mount_info {
-    struct mount *mnt;
-    int id, parent_id;      /* as /proc/PID/mountinfo numbers them */
     const char *source;     /* first field of /proc/mounts */
-    const char *mountpoint; /* absolute, in the sandbox */
     const char *fstype;     /* Linux's name: "overlay", "proc", "cgroup2" ... */
-    const char *opts;       /* per-mount options ("rw,nosuid,relatime") */
-    const char *super_opts; /* per-file-system options */
+    const char *super_opts; /* file-system options after "rw"/"ro" ("mode=755"; "" for none) */
     uint64_t magic;         /* statfs f_type */
-    uint64_t st_flags;      /* statfs f_flags (ST_*) */
+    unsigned mnt_flags;     /* VFS_MNT_* flags a mount of it starts with */
 };
-size_t vfs_mount_count(void);
-const struct vfs_mount_info *vfs_mount_info_at(size_t i);
-/* The entry of MNT, or NULL (an internal mount such as anonymous files'). */
-const struct vfs_mount_info *vfs_mount_info_of(const struct mount *mnt);
-/* mountinfo id of MNT, or 0. */
+/* mountinfo id of MNT, or 0 (NULL). */
 int vfs_mount_id(const struct mount *mnt);
+
+/* One line of /proc/PID/mounts or mountinfo. */
+struct vfs_mount_view {
+    int id, parent_id;
+    uint64_t dev;
+    const char *source, *fstype;
+    char opts[288];       /* /proc/mounts: "rw,nosuid,relatime,mode=755" (ro: mount or fs) */
+    char mi_opts[96];     /* mountinfo's per-mount field (ro: the mount's own flag) */
+    char super_opts[192]; /* per-file-system: "rw,mode=755" */
+    char optional[32];    /* mountinfo's optional fields ("shared:3"), may be "" */
+    char root[LINUX_PATH_MAX];       /* the mount's root inside its file system */
+    char mountpoint[LINUX_PATH_MAX]; /* seen from the reader's root */
+};
+/* The mounts visible from T's root (T NULL: the sandbox's root), in mount
+ * order: *out is a new array of *out_n views (free()). 0 or -ENOMEM. */
+struct task;
+int vfs_mount_views(struct task *t, struct vfs_mount_view **out, size_t *out_n);
 
 /* statfs(2) as Linux lays it out on x86-64.
  * FIXME: belongs in src/abi/linux/types.h (owned by the ABI work). */

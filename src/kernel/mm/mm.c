@@ -846,6 +846,8 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
         may_write = acc == O_RDWR;
         if (shared && (prot & PROT_WRITE) && !may_write)
             return -EACCES;
+        if ((prot & PROT_EXEC) && vfs_file_noexec(file))
+            return -EPERM; /* a noexec mount (Linux: path_noexec in do_mmap) */
     }
 
     nv.prot = prot & PROT_RWX;

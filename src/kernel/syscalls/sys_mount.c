@@ -57,8 +57,8 @@ static long sys_mount(struct task *t, const struct sys_args *a)
     return r;
 }
 SYSCALL_DEFINE(mount, sys_mount, "sssxs", SYS_PARTIAL,
-               "tmpfs, proc, sysfs and directory bind mounts inside the sandbox; no MS_RDONLY, "
-               "MS_MOVE");
+               "tmpfs, proc, sysfs, bind (rbind, files too), move, remount with per-mount flags "
+               "inside the sandbox; propagation types recorded, nothing propagates");
 
 static long sys_umount2(struct task *t, const struct sys_args *a)
 {
@@ -72,7 +72,8 @@ static long sys_umount2(struct task *t, const struct sys_args *a)
     free(target);
     return r;
 }
-SYSCALL_DEFINE(umount2, sys_umount2, "sx", SYS_PARTIAL, "always detaches lazily");
+SYSCALL_DEFINE(umount2, sys_umount2, "sx", SYS_PARTIAL,
+               "EBUSY only for submounts (open files and cwds inside do not count)");
 
 static long sys_chroot(struct task *t, const struct sys_args *a)
 {
@@ -89,9 +90,15 @@ SYSCALL_DEFINE(chroot, sys_chroot, "s", SYS_FULL, NULL);
 
 static long sys_pivot_root(struct task *t, const struct sys_args *a)
 {
-    (void)a;
-    if (t->cred.euid != 0)
-        return -EPERM;
-    return -EINVAL; /* the sandbox root stays the root mount */
+    char *nw = NULL, *old = NULL;
+    long r = a->arg[0] ? str_in(t, a->arg[0], LINUX_PATH_MAX, &nw) : -EFAULT;
+    if (r == 0)
+        r = a->arg[1] ? str_in(t, a->arg[1], LINUX_PATH_MAX, &old) : -EFAULT;
+    if (r == 0)
+        r = nw[0] && old[0] ? vfs_pivot_root(t, nw, old) : -ENOENT;
+    free(nw);
+    free(old);
+    return r;
 }
-SYSCALL_DEFINE(pivot_root, sys_pivot_root, "ss", SYS_PARTIAL, "refused: EINVAL");
+SYSCALL_DEFINE(pivot_root, sys_pivot_root, "ss", SYS_PARTIAL,
+               "only away from the sandbox's root mount");

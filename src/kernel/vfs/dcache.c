@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel/fs/fs.h"
 #include "kernel/vfs/notify.h"
 #include "kernel/vfs/vfs_internal.h"
 #include "lib/log.h"
@@ -343,6 +344,10 @@ void path_get(const struct path *p)
 
 void path_put(struct path *p)
 {
+    /* A use of the mount: an umount2(MNT_EXPIRE) mark goes (Linux's
+     * mntput; umount2 itself drops its path without this). */
+    if (p->dentry && p->mnt && __atomic_load_n(&p->mnt->expiry_mark, __ATOMIC_RELAXED))
+        __atomic_store_n(&p->mnt->expiry_mark, 0, __ATOMIC_RELAXED);
     if (p->dentry)
         dentry_put(p->dentry);
     p->dentry = NULL;
@@ -356,7 +361,7 @@ struct mount *lookup_mnt(struct mount *mnt, struct dentry *d)
     if (d->mounted) {
         list_for_each_entry(m, &g_mounts, link)
         {
-            if (m->parent == mnt && m->mountpoint == d)
+            if (m->parent == mnt && m->mountpoint == d && !m->detached_top)
                 found = m; /* the last one mounted is on top */
         }
     }
@@ -364,7 +369,24 @@ struct mount *lookup_mnt(struct mount *mnt, struct dentry *d)
     return found;
 }
 
-struct mount *vfs_mount_root(struct vfs_sb *sb, struct dentry *root)
+bool mnt_is_readonly(const struct mount *mnt)
+{
+    if (!mnt)
+        return false;
+    return (mnt_flags(mnt) & VFS_MNT_RDONLY) || __atomic_load_n(&mnt->sb->rdonly, __ATOMIC_RELAXED);
+}
+
+int mnt_want_write(const struct mount *mnt)
+{
+    return mnt_is_readonly(mnt) ? -EROFS : 0;
+}
+
+/* Mount ids as a container's mountinfo shows them: its root's parent (20)
+ * lies outside the sandbox. */
+static int g_next_mnt_id = 21;
+
+static struct mount *mount_alloc(struct vfs_sb *sb, struct dentry *root,
+                                 const struct vfs_mount_info *info, unsigned flags)
 {
     struct mount *m = calloc(1, sizeof(*m));
     if (!m)
@@ -372,6 +394,20 @@ struct mount *vfs_mount_root(struct vfs_sb *sb, struct dentry *root)
     dentry_get(root);
     m->root = root;
     m->sb = sb;
+    m->info = info;
+    m->flags = flags & VFS_MNT_USER_MASK;
+    m->id = __atomic_fetch_add(&g_next_mnt_id, 1, __ATOMIC_RELAXED);
+    m->attached = true;
+    list_init(&m->link);
+    return m;
+}
+
+struct mount *vfs_mount_root(struct vfs_sb *sb, struct dentry *root,
+                             const struct vfs_mount_info *info, unsigned flags)
+{
+    struct mount *m = mount_alloc(sb, root, info, flags);
+    if (!m)
+        return NULL;
     pthread_mutex_lock(&g_dcache_lock);
     list_add_tail(&m->link, &g_mounts);
     if (!g_root_mnt)
@@ -381,23 +417,26 @@ struct mount *vfs_mount_root(struct vfs_sb *sb, struct dentry *root)
 }
 
 int vfs_mount(const struct path *at, struct vfs_sb *sb, struct dentry *root,
-              struct mount **out_mnt)
+              const struct vfs_mount_info *info, unsigned flags, struct mount **out_mnt)
 {
     struct inode *inode = dentry_inode(at->dentry);
-    bool dir = inode && inode_is_dir(inode);
+    struct inode *rinode = dentry_inode(root);
+    int r = 0;
+    if (!inode || !rinode)
+        r = -ENOENT;
+    else if (inode_is_dir(inode) != inode_is_dir(rinode))
+        r = -ENOTDIR; /* a directory on a directory, a file on a file */
     inode_put(inode);
-    if (!dir)
-        return -ENOTDIR;
-    struct mount *m = calloc(1, sizeof(*m));
+    inode_put(rinode);
+    if (r < 0)
+        return r;
+    struct mount *m = mount_alloc(sb, root, info, flags);
     if (!m)
         return -ENOMEM;
-    dentry_get(root);
     dentry_get(at->dentry);
-    m->root = root;
-    m->sb = sb;
-    m->parent = at->mnt;
     m->mountpoint = at->dentry;
     pthread_mutex_lock(&g_dcache_lock);
+    m->parent = at->mnt;
     at->dentry->mounted++;
     list_add_tail(&m->link, &g_mounts);
     pthread_mutex_unlock(&g_dcache_lock);
@@ -406,27 +445,195 @@ int vfs_mount(const struct path *at, struct vfs_sb *sb, struct dentry *root,
     return 0;
 }
 
-int vfs_mount_detach(struct mount *mnt)
+/* Whether M is MNT or below it. g_dcache_lock held. */
+static bool mnt_below_locked(struct mount *m, struct mount *mnt)
+{
+    for (; m; m = m->parent)
+        if (m == mnt)
+            return true;
+    return false;
+}
+
+static bool mnt_has_children_locked(struct mount *mnt)
+{
+    struct mount *m;
+    list_for_each_entry(m, &g_mounts, link)
+    {
+        if (m->parent == mnt && m->attached)
+            return true;
+    }
+    return false;
+}
+
+int vfs_mount_detach(struct mount *mnt, bool tree)
 {
     int r = 0;
     pthread_mutex_lock(&g_dcache_lock);
-    struct mount *m;
-    if (!mnt->parent || mnt == g_root_mnt) {
+    if (!mnt->attached || !mnt->parent || mnt == g_root_mnt)
         r = -EINVAL;
-    } else {
+    else if (!tree && mnt_has_children_locked(mnt))
+        r = -EBUSY;
+    if (r == 0) {
+        /* The detached tree stays connected inside (as Linux's lazy
+         * umount leaves it): open files and cwds in it keep working and
+         * see its submounts; it only leaves the sandbox's tree. The
+         * mounts are never freed. */
+        struct mount *m;
         list_for_each_entry(m, &g_mounts, link)
         {
-            if (m->parent == mnt)
-                r = -EBUSY;
+            if (m->attached && mnt_below_locked(m, mnt))
+                m->attached = false;
         }
-    }
-    if (r == 0) {
-        list_del(&mnt->link);
-        list_init(&mnt->link);
+        mnt->detached_top = true;
         mnt->mountpoint->mounted--;
     }
     pthread_mutex_unlock(&g_dcache_lock);
     return r;
+}
+
+int vfs_mount_move(struct mount *mnt, const struct path *to)
+{
+    struct inode *inode = dentry_inode(to->dentry);
+    struct inode *rinode = dentry_inode(mnt->root);
+    int r = 0;
+    if (!inode || !rinode)
+        r = -ENOENT;
+    else if (inode_is_dir(inode) != inode_is_dir(rinode))
+        r = -ENOTDIR;
+    inode_put(inode);
+    inode_put(rinode);
+    if (r < 0)
+        return r;
+    dentry_get(to->dentry);
+    pthread_mutex_lock(&g_dcache_lock);
+    if (mnt_below_locked(to->mnt, mnt)) {
+        pthread_mutex_unlock(&g_dcache_lock);
+        dentry_put(to->dentry);
+        return -ELOOP; /* onto itself or below: Linux says ELOOP */
+    }
+    struct dentry *old = mnt->mountpoint;
+    if (old)
+        old->mounted--;
+    mnt->parent = to->mnt;
+    mnt->mountpoint = to->dentry;
+    to->dentry->mounted++;
+    /* Keep the list in tree order: a moved mount goes after its new
+     * parent's, with everything below it. */
+    list_del(&mnt->link);
+    list_add_tail(&mnt->link, &g_mounts);
+    struct mount *m, *n;
+    struct list_head moved = LIST_HEAD_INIT(moved);
+    list_for_each_entry_safe(m, n, &g_mounts, link)
+    {
+        if (m != mnt && mnt_below_locked(m, mnt)) {
+            list_del(&m->link);
+            list_add_tail(&m->link, &moved);
+        }
+    }
+    while (!list_empty(&moved)) {
+        m = list_first_entry(&moved, struct mount, link);
+        list_del(&m->link);
+        list_add_tail(&m->link, &g_mounts);
+    }
+    pthread_mutex_unlock(&g_dcache_lock);
+    if (old)
+        dentry_put(old);
+    return 0;
+}
+
+int vfs_mount_pivot(struct mount *new_root, const struct path *put_old)
+{
+    struct mount *old_root = g_root_mnt;
+    /* new_root leaves its mount point and becomes the tree's root; the old
+     * root goes on PUT_OLD (which is inside new_root). */
+    dentry_get(put_old->dentry);
+    pthread_mutex_lock(&g_dcache_lock);
+    struct dentry *nmp = new_root->mountpoint;
+    nmp->mounted--;
+    new_root->parent = NULL;
+    new_root->mountpoint = NULL;
+    old_root->parent = put_old->mnt;
+    old_root->mountpoint = put_old->dentry;
+    put_old->dentry->mounted++;
+    g_root_mnt = new_root;
+    /* Tree order: the new root first. */
+    list_del(&new_root->link);
+    list_add(&new_root->link, &g_mounts);
+    struct mount *m, *n;
+    struct list_head below = LIST_HEAD_INIT(below);
+    list_for_each_entry_safe(m, n, &g_mounts, link)
+    {
+        if (m != new_root && mnt_below_locked(m, new_root) && !mnt_below_locked(m, old_root)) {
+            list_del(&m->link);
+            list_add_tail(&m->link, &below);
+        }
+    }
+    struct list_head *at = &new_root->link;
+    while (!list_empty(&below)) {
+        m = list_first_entry(&below, struct mount, link);
+        list_del(&m->link);
+        list_add(&m->link, at);
+        at = &m->link;
+    }
+    pthread_mutex_unlock(&g_dcache_lock);
+    dentry_put(nmp);
+    return 0;
+}
+
+int vfs_mount_up(const struct path *p, struct path *out)
+{
+    pthread_mutex_lock(&g_dcache_lock);
+    struct mount *parent = p->mnt->detached_top ? NULL : p->mnt->parent;
+    struct dentry *mp = p->mnt->mountpoint;
+    if (parent)
+        dentry_get_locked(mp);
+    pthread_mutex_unlock(&g_dcache_lock);
+    if (!parent)
+        return -ENOENT;
+    out->mnt = parent;
+    out->dentry = mp;
+    return 0;
+}
+
+size_t vfs_mounts_snapshot(struct mount **out, size_t max)
+{
+    size_t n = 0;
+    struct mount *m;
+    pthread_mutex_lock(&g_dcache_lock);
+    list_for_each_entry(m, &g_mounts, link)
+    {
+        if (!m->attached)
+            continue;
+        if (n < max)
+            out[n] = m;
+        n++;
+    }
+    pthread_mutex_unlock(&g_dcache_lock);
+    return n;
+}
+
+struct mount *vfs_find_mount_of_type(const char *fstype)
+{
+    struct mount *m, *found = NULL;
+    pthread_mutex_lock(&g_dcache_lock);
+    list_for_each_entry(m, &g_mounts, link)
+    {
+        if (m->attached && m->info && strcmp(m->info->fstype, fstype) == 0 &&
+            m->root->parent == NULL) {
+            found = m;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_dcache_lock);
+    return found;
+}
+
+bool vfs_mount_is_attached(struct mount *mnt)
+{
+    pthread_mutex_lock(&g_dcache_lock);
+    bool a = mnt->attached;
+    pthread_mutex_unlock(&g_dcache_lock);
+    return a;
 }
 
 void vfs_root_path(struct path *out)
@@ -484,5 +691,62 @@ int vfs_path_string(const struct path *p, const struct path *root, char *buf, si
         memcpy(buf + len, deleted, sizeof(deleted));
         len += sizeof(deleted) - 1;
     }
+    return (int)len;
+}
+
+bool vfs_path_is_under(const struct path *p, const struct path *root)
+{
+    bool r = false;
+    struct mount *mnt = p->mnt;
+    struct dentry *d = p->dentry;
+    pthread_mutex_lock(&g_dcache_lock);
+    for (;;) {
+        if (mnt == root->mnt) {
+            for (struct dentry *x = d; x; x = x->parent)
+                if (x == root->dentry) {
+                    r = true;
+                    break;
+                }
+            if (r)
+                break;
+        }
+        if (d == mnt->root || !d->parent) {
+            if (!mnt->parent || mnt->detached_top)
+                break;
+            d = mnt->mountpoint;
+            mnt = mnt->parent;
+            continue;
+        }
+        d = d->parent;
+    }
+    pthread_mutex_unlock(&g_dcache_lock);
+    return r;
+}
+
+int vfs_dentry_fs_path(struct dentry *d, char *buf, size_t size)
+{
+    if (size < 2)
+        return -ENAMETOOLONG;
+    size_t pos = size - 1;
+    buf[pos] = '\0';
+    int r = 0;
+    pthread_mutex_lock(&g_dcache_lock);
+    for (; d->parent; d = d->parent) {
+        size_t len = strlen(d->name);
+        if (len + 1 > pos) {
+            r = -ENAMETOOLONG;
+            break;
+        }
+        pos -= len;
+        memcpy(buf + pos, d->name, len);
+        buf[--pos] = '/';
+    }
+    pthread_mutex_unlock(&g_dcache_lock);
+    if (r < 0)
+        return r;
+    if (pos == size - 1)
+        buf[--pos] = '/';
+    size_t len = size - 1 - pos;
+    memmove(buf, buf + pos, len + 1);
     return (int)len;
 }

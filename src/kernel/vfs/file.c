@@ -67,6 +67,8 @@ void file_put(struct file *f)
         free(f->dir);
     }
     inode_put(f->inode);
+    if (f->fmode & FMODE_WRITER)
+        __atomic_sub_fetch(&f->path.mnt->writers, 1, __ATOMIC_ACQ_REL);
     path_put(&f->path);
     pthread_mutex_destroy(&f->pos_lock);
     pthread_mutex_destroy(&f->lock);
@@ -570,4 +572,14 @@ int vfs_chrdev_open(struct inode *inode, struct file *f)
     if (ma != 0 || mi != 0)
         log_warn_once("open of character device %u:%u unsupported", ma, mi);
     return -ENXIO;
+}
+
+bool vfs_file_noexec(struct file *f)
+{
+    return mnt_flags(f->path.mnt) & VFS_MNT_NOEXEC;
+}
+
+bool vfs_file_nosuid(struct file *f)
+{
+    return mnt_flags(f->path.mnt) & VFS_MNT_NOSUID;
 }

@@ -5,6 +5,8 @@
  * statfs.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernel/fs/fs.h"
@@ -28,98 +30,116 @@ static const struct cred g_init_cred; /* root */
 #define ST_NOSUID   0x0002
 #define ST_NODEV    0x0004
 #define ST_NOEXEC   0x0008
-#define ST_VALID    0x0020
-#define ST_RELATIME 0x1000
-
-#define MOUNT_TABLE_MAX 64
-/* Written by vfs_init only, before any task runs; read-only after. */
-static struct vfs_mount_info g_mount_table[MOUNT_TABLE_MAX];
-static size_t g_mount_count;
-
-size_t vfs_mount_count(void)
-{
-    return g_mount_count;
-}
-
-const struct vfs_mount_info *vfs_mount_info_at(size_t i)
-{
-    return i < g_mount_count ? &g_mount_table[i] : NULL;
-}
-
-const struct vfs_mount_info *vfs_mount_info_of(const struct mount *mnt)
-{
-    for (size_t i = 0; mnt && i < g_mount_count; i++)
-        if (g_mount_table[i].mnt == mnt)
-            return &g_mount_table[i];
-    return NULL;
-}
+#define ST_VALID       0x0020
+#define ST_NOATIME     0x0400
+#define ST_NODIRATIME  0x0800
+#define ST_RELATIME    0x1000
+#define ST_NOSYMFOLLOW 0x2000
 
 int vfs_mount_id(const struct mount *mnt)
 {
-    const struct vfs_mount_info *m = vfs_mount_info_of(mnt);
-    return m ? m->id : 0;
+    return mnt ? mnt->id : 0;
 }
 
-/* Records MNT with the fields of TEMPLATE (ids filled in here). */
-/* Serialises mount(2)/umount(2) table changes; readers go unlocked (the
- * entries' strings are never freed, the count is published last). */
-static pthread_mutex_t g_mount_table_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int vfs_mount_table_add(struct mount *mnt, const struct vfs_mount_info *info)
+/* "rw,nosuid,nodev,noexec,relatime" for mount flags FL. */
+static void flags_string(unsigned fl, bool ro, char *buf, size_t size)
 {
-    pthread_mutex_lock(&g_mount_table_lock);
-    int r = -ENOSPC;
-    if (g_mount_count < MOUNT_TABLE_MAX) {
-        struct vfs_mount_info *m = &g_mount_table[g_mount_count];
-        *m = *info;
-        m->mnt = mnt;
-        int id = 21;
-        for (size_t i = 0; i < g_mount_count; i++)
-            id = MAX(id, g_mount_table[i].id + 1);
-        m->id = id;
-        m->parent_id = mnt->parent ? vfs_mount_id(mnt->parent) : 20;
-        __atomic_store_n(&g_mount_count, g_mount_count + 1, __ATOMIC_RELEASE);
-        r = 0;
+    snprintf(buf, size, "%s%s%s%s%s%s%s%s", ro ? "ro" : "rw", (fl & VFS_MNT_NOSUID) ? ",nosuid" : "",
+             (fl & VFS_MNT_NODEV) ? ",nodev" : "", (fl & VFS_MNT_NOEXEC) ? ",noexec" : "",
+             (fl & VFS_MNT_NOATIME) ? ",noatime" : "",
+             (fl & VFS_MNT_NODIRATIME) ? ",nodiratime" : "",
+             (fl & VFS_MNT_RELATIME) ? ",relatime" : "",
+             (fl & VFS_MNT_NOSYMFOLLOW) ? ",nosymfollow" : "");
+}
+
+int vfs_mount_views(struct task *t, struct vfs_mount_view **out, size_t *out_n)
+{
+    struct mount *small[64], **all = small;
+    size_t n = vfs_mounts_snapshot(small, ARRAY_SIZE(small));
+    if (n > ARRAY_SIZE(small)) {
+        all = calloc(n + 16, sizeof(*all));
+        if (!all)
+            return -ENOMEM;
+        n = vfs_mounts_snapshot(all, n + 16);
     }
-    pthread_mutex_unlock(&g_mount_table_lock);
-    return r;
-}
-
-void vfs_mount_table_del(struct mount *mnt)
-{
-    pthread_mutex_lock(&g_mount_table_lock);
-    for (size_t i = 0; i < g_mount_count; i++) {
-        if (g_mount_table[i].mnt != mnt)
+    struct path root;
+    if (t && t->fs)
+        fs_get_root(t->fs, &root);
+    else
+        vfs_root_path(&root);
+    struct vfs_mount_view *v = calloc(n ? n : 1, sizeof(*v));
+    size_t k = 0;
+    for (size_t i = 0; v && i < n; i++) {
+        struct mount *m = all[i];
+        if (!m->info)
             continue;
-        for (size_t j = i; j + 1 < g_mount_count; j++)
-            g_mount_table[j] = g_mount_table[j + 1];
-        __atomic_store_n(&g_mount_count, g_mount_count - 1, __ATOMIC_RELEASE);
-        break;
+        struct path at = {m, m->root};
+        if (!vfs_path_is_under(&at, &root))
+            continue; /* outside the reader's root, as Linux hides it */
+        struct vfs_mount_view *x = &v[k];
+        x->id = m->id;
+        pthread_mutex_lock(&g_dcache_lock);
+        x->parent_id = m->parent && !m->detached_top ? m->parent->id : 20;
+        pthread_mutex_unlock(&g_dcache_lock);
+        x->dev = m->sb->dev;
+        x->source = m->info->source;
+        x->fstype = m->info->fstype;
+        bool sb_ro = __atomic_load_n(&m->sb->rdonly, __ATOMIC_RELAXED);
+        flags_string(mnt_flags(m), mnt_is_readonly(m), x->opts, sizeof(x->opts));
+        if (m->info->super_opts[0]) {
+            /* /proc/mounts: the file system's own options follow. */
+            size_t len = strlen(x->opts);
+            snprintf(x->opts + len, sizeof(x->opts) - len, ",%s", m->info->super_opts);
+        }
+        flags_string(mnt_flags(m), mnt_flags(m) & VFS_MNT_RDONLY, x->mi_opts, sizeof(x->mi_opts));
+        snprintf(x->super_opts, sizeof(x->super_opts), "%s%s%s", sb_ro ? "ro" : "rw",
+                 m->info->super_opts[0] ? "," : "", m->info->super_opts);
+        if (m->prop == VFS_PROP_SHARED)
+            snprintf(x->optional, sizeof(x->optional), "shared:%d", m->group);
+        else if (m->prop == VFS_PROP_UNBINDABLE)
+            snprintf(x->optional, sizeof(x->optional), "unbindable");
+        if (vfs_dentry_fs_path(m->root, x->root, sizeof(x->root)) < 0)
+            snprintf(x->root, sizeof(x->root), "/");
+        if (vfs_path_string(&at, &root, x->mountpoint, sizeof(x->mountpoint), false) < 0)
+            snprintf(x->mountpoint, sizeof(x->mountpoint), "?");
+        k++;
     }
-    pthread_mutex_unlock(&g_mount_table_lock);
-}
-
-static void mount_record(struct mount *mnt, const struct vfs_mount_info *template)
-{
-    if (g_mount_count == MOUNT_TABLE_MAX)
-        return;
-    struct vfs_mount_info *m = &g_mount_table[g_mount_count];
-    *m = *template;
-    m->mnt = mnt;
-    /* Containers' numbering: the root's parent is outside the sandbox. */
-    m->id = 21 + (int)g_mount_count;
-    m->parent_id = mnt->parent ? vfs_mount_id(mnt->parent) : 20;
-    g_mount_count++;
+    path_put(&root);
+    if (all != small)
+        free(all);
+    if (!v)
+        return -ENOMEM;
+    *out = v;
+    *out_n = k;
+    return 0;
 }
 
 int vfs_statfs(const struct mount *mnt, struct linux_statfs *out)
 {
-    const struct vfs_mount_info *m = vfs_mount_info_of(mnt);
+    const struct vfs_mount_info *m = mnt ? mnt->info : NULL;
     memset(out, 0, sizeof(*out));
     out->f_type = m ? (int64_t)m->magic : ANON_INODE_FS_MAGIC;
     out->f_bsize = out->f_frsize = 4096;
     out->f_namelen = 255;
-    out->f_flags = (int64_t)((m ? m->st_flags : 0) | ST_VALID);
+    unsigned fl = mnt_flags(mnt);
+    uint64_t st = ST_VALID;
+    if (mnt_is_readonly(mnt))
+        st |= ST_RDONLY;
+    if (fl & VFS_MNT_NOSUID)
+        st |= ST_NOSUID;
+    if (fl & VFS_MNT_NODEV)
+        st |= ST_NODEV;
+    if (fl & VFS_MNT_NOEXEC)
+        st |= ST_NOEXEC;
+    if (fl & VFS_MNT_NOATIME)
+        st |= ST_NOATIME;
+    if (fl & VFS_MNT_NODIRATIME)
+        st |= ST_NODIRATIME;
+    if (fl & VFS_MNT_RELATIME)
+        st |= ST_RELATIME;
+    if (fl & VFS_MNT_NOSYMFOLLOW)
+        st |= ST_NOSYMFOLLOW;
+    out->f_flags = (int64_t)st;
     if (mnt) {
         out->f_fsid[0] = (int32_t)(uint32_t)mnt->sb->dev;
         out->f_fsid[1] = (int32_t)(uint32_t)(mnt->sb->dev >> 32);
@@ -243,44 +263,38 @@ static int mount_on(struct mount *rootmnt, const char *path, struct inode *root,
         path_put(&at);
         return -ENOMEM;
     }
-    r = vfs_mount(&at, sb, d, &mnt);
+    r = vfs_mount(&at, sb, d, info, info->mnt_flags, &mnt);
     dentry_put(d);
     path_put(&at);
     if (r < 0)
         return r;
-    mount_record(mnt, info);
     if (out_mnt)
         *out_mnt = mnt;
     return 0;
 }
 
+#define NSN (VFS_MNT_NOSUID | VFS_MNT_NODEV | VFS_MNT_NOEXEC)
 static const struct vfs_mount_info g_root_info = {
-        .source = "overlay", .mountpoint = "/", .fstype = "overlay", .opts = "rw,relatime",
-        .super_opts = "rw", .magic = OVERLAYFS_SUPER_MAGIC, .st_flags = ST_RELATIME};
+        .source = "overlay", .fstype = "overlay", .super_opts = "",
+        .magic = OVERLAYFS_SUPER_MAGIC, .mnt_flags = VFS_MNT_RELATIME};
 static const struct vfs_mount_info g_dev_info = {
-        .source = "tmpfs", .mountpoint = "/dev", .fstype = "tmpfs", .opts = "rw,nosuid",
-        .super_opts = "rw,mode=755", .magic = TMPFS_MAGIC, .st_flags = ST_NOSUID};
+        .source = "tmpfs", .fstype = "tmpfs", .super_opts = "mode=755", .magic = TMPFS_MAGIC,
+        .mnt_flags = VFS_MNT_NOSUID};
 static const struct vfs_mount_info g_pts_info = {
-        .source = "devpts", .mountpoint = "/dev/pts", .fstype = "devpts",
-        .opts = "rw,nosuid,noexec,relatime", .super_opts = "rw,gid=5,mode=620,ptmxmode=666",
-        .magic = DEVPTS_SUPER_MAGIC, .st_flags = ST_NOSUID | ST_NOEXEC | ST_RELATIME};
+        .source = "devpts", .fstype = "devpts", .super_opts = "gid=5,mode=620,ptmxmode=666",
+        .magic = DEVPTS_SUPER_MAGIC, .mnt_flags = VFS_MNT_NOSUID | VFS_MNT_NOEXEC | VFS_MNT_RELATIME};
 static const struct vfs_mount_info g_proc_info = {
-        .source = "proc", .mountpoint = "/proc", .fstype = "proc",
-        .opts = "rw,nosuid,nodev,noexec,relatime", .super_opts = "rw",
-        .magic = PROC_SUPER_MAGIC, .st_flags = ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME};
+        .source = "proc", .fstype = "proc", .super_opts = "", .magic = PROC_SUPER_MAGIC,
+        .mnt_flags = NSN | VFS_MNT_RELATIME};
 static const struct vfs_mount_info g_sys_info = {
-        .source = "sysfs", .mountpoint = "/sys", .fstype = "sysfs",
-        .opts = "ro,nosuid,nodev,noexec,relatime", .super_opts = "ro", .magic = SYSFS_MAGIC,
-        .st_flags = ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME};
+        .source = "sysfs", .fstype = "sysfs", .super_opts = "", .magic = SYSFS_MAGIC,
+        .mnt_flags = VFS_MNT_RDONLY | NSN | VFS_MNT_RELATIME};
 static const struct vfs_mount_info g_cgroup_info = {
-        .source = "cgroup", .mountpoint = "/sys/fs/cgroup", .fstype = "cgroup2",
-        .opts = "ro,nosuid,nodev,noexec,relatime", .super_opts = "ro,nsdelegate",
-        .magic = CGROUP2_SUPER_MAGIC,
-        .st_flags = ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME};
-
+        .source = "cgroup", .fstype = "cgroup2", .super_opts = "nsdelegate",
+        .magic = CGROUP2_SUPER_MAGIC, .mnt_flags = VFS_MNT_RDONLY | NSN | VFS_MNT_RELATIME};
 static const struct vfs_mount_info g_tmpfs_info = {
-        .source = "tmpfs", .mountpoint = "/", .fstype = "tmpfs", .opts = "rw,relatime",
-        .super_opts = "rw", .magic = TMPFS_MAGIC, .st_flags = ST_RELATIME};
+        .source = "tmpfs", .fstype = "tmpfs", .super_opts = "", .magic = TMPFS_MAGIC,
+        .mnt_flags = VFS_MNT_RELATIME};
 
 const struct vfs_mount_info *vfs_mount_template(const char *fstype)
 {
@@ -313,12 +327,11 @@ int vfs_init(int host_root_fd, struct fs_struct **out_fs)
     inode_put(root);
     if (!droot)
         return -ENOMEM;
-    struct mount *mnt = vfs_mount_root(droot->inode->sb, droot);
+    struct mount *mnt = vfs_mount_root(droot->inode->sb, droot, &g_root_info,
+                                       g_root_info.mnt_flags);
     dentry_put(droot);
     if (!mnt)
         return -ENOMEM;
-    g_mount_count = 0;
-    mount_record(mnt, &g_root_info);
 
     struct inode *dev, *proc;
     r = devfs_new(&dev);
@@ -348,9 +361,13 @@ int vfs_init(int host_root_fd, struct fs_struct **out_fs)
     struct inode *sys, *cg;
     r = sysfs_new(&sys);
     if (r == 0)
+        sys->sb->rdonly = true; /* as a container's /sys: ro, super ro */
+    if (r == 0)
         r = mount_on(mnt, "/sys", sys, &g_sys_info, NULL);
     if (r == 0)
         r = cgroupfs_new(&cg);
+    if (r == 0)
+        cg->sb->rdonly = true;
     if (r == 0)
         r = mount_on(mnt, "/sys/fs/cgroup", cg, &g_cgroup_info, NULL);
     if (r < 0) {

@@ -160,8 +160,7 @@ static int link_allowed(struct nameidata *nd, struct inode *link)
     return 0;
 }
 
-/* Moves P down through the mounts stacked on it. */
-static void follow_mounts(struct path *p)
+void vfs_follow_mounts(struct path *p)
 {
     struct mount *m;
     while ((m = lookup_mnt(p->mnt, p->dentry))) {
@@ -185,26 +184,26 @@ static void step_dotdot(struct nameidata *nd)
             nd->cur.dentry = parent;
             break;
         }
-        struct mount *m = nd->cur.mnt;
-        if (!m->parent)
-            return; /* the sandbox root: ".." is itself */
-        dentry_get(m->mountpoint);
-        dentry_put(nd->cur.dentry);
-        nd->cur.mnt = m->parent;
-        nd->cur.dentry = m->mountpoint;
+        struct path up;
+        if (vfs_mount_up(&nd->cur, &up) < 0)
+            return; /* the sandbox root (or a detached tree's): ".." is itself */
+        path_put(&nd->cur);
+        nd->cur = up;
     }
-    follow_mounts(&nd->cur);
+    vfs_follow_mounts(&nd->cur);
 }
 
 static int walk(struct nameidata *nd, const char *name, unsigned flags);
 
 /* Resolves the symlink INODE met during a walk (nd->cur is its directory);
  * on success nd->cur is the link's target. */
-static int follow_link(struct nameidata *nd, struct inode *link)
+static int follow_link(struct nameidata *nd, struct mount *mnt, struct inode *link)
 {
     int lr = link_allowed(nd, link);
     if (lr < 0)
         return lr;
+    if (mnt_flags(mnt) & VFS_MNT_NOSYMFOLLOW)
+        return -ELOOP;
     if (++nd->nlinks > MAX_SYMLINKS)
         return -ELOOP;
     if (link->ops->get_link) {
@@ -295,14 +294,14 @@ static int walk(struct nameidata *nd, const char *name, unsigned flags)
             if (r < 0)
                 return r;
             struct path next = {nd->cur.mnt, child};
-            follow_mounts(&next);
+            vfs_follow_mounts(&next);
             struct inode *ci = dentry_inode(next.dentry);
             if (!ci) {
                 path_put(&next);
                 return -ENOENT;
             }
             if (inode_is_lnk(ci) && (!last || trailing || (flags & WALK_FOLLOW))) {
-                r = follow_link(nd, ci);
+                r = follow_link(nd, next.mnt, ci);
                 inode_put(ci);
                 path_put(&next);
                 if (r < 0)
@@ -485,20 +484,46 @@ static int do_open(struct nameidata *nd, const struct path *p, int flags, bool s
         r = -EISDIR;
         goto out_put;
     }
+    unsigned type = inode->mode & VFS_S_IFMT;
+    bool special = type == VFS_S_IFCHR || type == VFS_S_IFBLK || type == VFS_S_IFIFO ||
+                   type == VFS_S_IFSOCK;
     if (!skip_perm) {
         int mask = 0;
         if (acc == O_RDONLY || acc == O_RDWR)
             mask |= VFS_MAY_READ;
         if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))
             mask |= VFS_MAY_WRITE;
+        /* Linux's may_open order: device nodes on a nodev mount, a
+         * read-only file system, truncation on a read-only mount, then
+         * the permission bits. */
+        if ((type == VFS_S_IFCHR || type == VFS_S_IFBLK) && (mnt_flags(p->mnt) & VFS_MNT_NODEV)) {
+            r = -EACCES;
+            goto out_put;
+        }
+        if ((mask & VFS_MAY_WRITE) && !special && p->mnt &&
+            __atomic_load_n(&p->mnt->sb->rdonly, __ATOMIC_RELAXED)) {
+            r = -EROFS;
+            goto out_put;
+        }
+        if ((flags & O_TRUNC) && inode_is_reg(inode) && (r = mnt_want_write(p->mnt)) < 0)
+            goto out_put;
         r = inode_permission(inode, nd->cred, mask);
         if (r < 0)
             goto out_put;
     }
+    bool writer = (acc == O_WRONLY || acc == O_RDWR) && !special && p->mnt;
+    if (writer && (r = mnt_want_write(p->mnt)) < 0)
+        goto out_put;
     f = file_alloc(inode, p, flags & keep);
     if (!f) {
         r = -ENOMEM;
         goto out_put;
+    }
+    if (writer) {
+        /* Counted until the file's release: a remount read-only of the
+         * mount is -EBUSY meanwhile. */
+        f->fmode |= FMODE_WRITER;
+        __atomic_add_fetch(&p->mnt->writers, 1, __ATOMIC_ACQ_REL);
     }
     if (inode_is_dir(inode)) {
         f->ops = &g_dir_fops;
@@ -566,10 +591,12 @@ static int open_create(struct nameidata *nd, struct task *t, const char *path, i
     if (r < 0)
         goto out_unlock;
     struct path cp = {nd->cur.mnt, child};
-    follow_mounts(&cp);
+    vfs_follow_mounts(&cp);
     struct inode *ci = dentry_inode(cp.dentry);
     if (!ci) {
-        r = check_create(nd, &nd->cur);
+        r = mnt_want_write(nd->cur.mnt);
+        if (r == 0)
+            r = check_create(nd, &nd->cur);
         struct inode *dir = NULL, *inode = NULL;
         if (r == 0)
             r = inode_of(&nd->cur, &dir);
@@ -596,6 +623,8 @@ static int open_create(struct nameidata *nd, struct task *t, const char *path, i
         r = -EEXIST;
     } else if (inode_is_lnk(ci)) {
         if (flags & O_NOFOLLOW) {
+            r = -ELOOP;
+        } else if (mnt_flags(cp.mnt) & VFS_MNT_NOSYMFOLLOW) {
             r = -ELOOP;
         } else if ((r = link_allowed(nd, ci)) < 0) {
             /* refused by RESOLVE_* */
@@ -650,6 +679,8 @@ static int open_tmpfile(struct task *t, int dirfd, const char *path, int flags, 
         return r;
     r = walk(&nd, path, WALK_FOLLOW | WALK_DIR);
     struct inode *dir = NULL;
+    if (r == 0)
+        r = mnt_want_write(nd.cur.mnt);
     if (r == 0)
         r = inode_of(&nd.cur, &dir);
     if (r == 0 && strcmp(dir->sb->type, "tmpfs") != 0 && strcmp(dir->sb->type, "overlay") != 0)
@@ -774,6 +805,8 @@ int vfs_open_exec(struct task *t, const char *path, struct file **out)
         r = -EACCES;
     if (r == 0)
         r = inode_permission(inode, cred, VFS_MAY_EXEC);
+    if (r == 0 && (mnt_flags(p.mnt) & VFS_MNT_NOEXEC))
+        r = -EACCES; /* path_noexec */
     inode_put(inode);
     if (r == 0) {
         struct nameidata nd = {.cred = cred};
@@ -818,6 +851,12 @@ int vfs_faccessat(struct task *t, int dirfd, const char *path, int mode, int at_
     }
     if (mode)
         r = inode_permission(inode, &c, mode);
+    /* SuS: a read-only file system is reported too (not for devices,
+     * FIFOs and sockets). */
+    unsigned type = inode->mode & VFS_S_IFMT;
+    if (r == 0 && (mode & VFS_MAY_WRITE) &&
+        (type == VFS_S_IFREG || type == VFS_S_IFDIR || type == VFS_S_IFLNK))
+        r = mnt_want_write(p.mnt);
     inode_put(inode);
     path_put(&p);
     return r;
@@ -885,7 +924,7 @@ int vfs_fchmodat(struct task *t, int dirfd, const char *path, uint32_t mode, int
         return r;
     if (inode_is_lnk(inode))
         r = -EOPNOTSUPP;
-    else
+    else if ((r = mnt_want_write(p.mnt)) == 0)
         r = chmod_inode(t, inode, mode);
     if (r == 0)
         fsnotify_path(&p, inode, FSN_ATTRIB);
@@ -904,7 +943,9 @@ int vfs_fchownat(struct task *t, int dirfd, const char *path, uint32_t uid, uint
     int r = resolve_at(t, dirfd, path, at_flags, 0, &p, &inode);
     if (r < 0)
         return r;
-    r = chown_inode(t, inode, uid, gid);
+    r = mnt_want_write(p.mnt);
+    if (r == 0)
+        r = chown_inode(t, inode, uid, gid);
     if (r == 0 && (uid != (uint32_t)-1 || gid != (uint32_t)-1))
         fsnotify_path(&p, inode, FSN_ATTRIB);
     inode_put(inode);
@@ -926,8 +967,11 @@ int vfs_fchmod(struct task *t, struct file *f, uint32_t mode)
 {
     if (f->fmode & FMODE_PATH)
         return -EBADF;
+    int r = mnt_want_write(f->path.mnt);
+    if (r < 0)
+        return r;
     struct inode *inode = file_name_inode(f);
-    int r = chmod_inode(t, inode, mode);
+    r = chmod_inode(t, inode, mode);
     if (r == 0)
         fsnotify_file(f, FSN_ATTRIB);
     inode_put(inode);
@@ -938,8 +982,11 @@ int vfs_fchown(struct task *t, struct file *f, uint32_t uid, uint32_t gid)
 {
     if (f->fmode & FMODE_PATH)
         return -EBADF;
+    int r = mnt_want_write(f->path.mnt);
+    if (r < 0)
+        return r;
     struct inode *inode = file_name_inode(f);
-    int r = chown_inode(t, inode, uid, gid);
+    r = chown_inode(t, inode, uid, gid);
     if (r == 0 && (uid != (uint32_t)-1 || gid != (uint32_t)-1))
         fsnotify_file(f, FSN_ATTRIB);
     inode_put(inode);
@@ -959,7 +1006,7 @@ int vfs_truncate(struct task *t, const char *path, uint64_t len)
         r = -EISDIR;
     else if (!inode_is_reg(inode))
         r = -EINVAL;
-    else
+    else if ((r = mnt_want_write(p.mnt)) == 0)
         r = inode_permission(inode, t ? &t->cred : &g_root_cred, VFS_MAY_WRITE);
     if (r == 0) {
         struct vfs_attr a = {.valid = VFS_ATTR_SIZE, .size = len};
@@ -1007,7 +1054,8 @@ int vfs_utimensat(struct task *t, int dirfd, const char *path,
     if (r < 0)
         return r;
     const struct cred *c = t ? &t->cred : &g_root_cred;
-    if (!is_owner(c, inode)) {
+    r = mnt_want_write(p.mnt);
+    if (r == 0 && !is_owner(c, inode)) {
         if (!all_now)
             r = -EPERM;
         else
@@ -1065,7 +1113,9 @@ static void unlock_last(struct nameidata *nd, struct dentry *child)
 static int create_node(struct nameidata *nd, struct dentry *child, const char *name, char kind,
                        uint32_t mode, uint64_t rdev, const char *target)
 {
-    int r = check_create(nd, &nd->cur);
+    int r = mnt_want_write(nd->cur.mnt);
+    if (r == 0)
+        r = check_create(nd, &nd->cur);
     if (r < 0)
         return r;
     struct inode *dir, *inode = NULL;
@@ -1231,6 +1281,9 @@ int vfs_unlinkat(struct task *t, int dirfd, const char *path, int at_flags)
             r = type == LAST_DOT ? -EINVAL : type == LAST_DOTDOT ? -ENOTEMPTY : -EBUSY;
         goto out_unlock;
     }
+    r = mnt_want_write(nd.cur.mnt);
+    if (r < 0)
+        goto out_unlock;
     struct inode *victim = dentry_inode(child);
     if (!victim) {
         r = -ENOENT;
@@ -1325,6 +1378,10 @@ int vfs_renameat2(struct task *t, int odirfd, const char *opath, int ndirfd, con
     r = walk_parent(&nnd, npath, nlast, &ntype, &ntrail);
     if (r < 0)
         goto out_new;
+    if (ond.cur.mnt != nnd.cur.mnt) {
+        r = -EXDEV;
+        goto out_new;
+    }
     if (otype != LAST_NORM) {
         r = -EBUSY;
         goto out_new;
@@ -1333,10 +1390,9 @@ int vfs_renameat2(struct task *t, int odirfd, const char *opath, int ndirfd, con
         r = (flags & RENAME_NOREPLACE) ? -EEXIST : -EBUSY;
         goto out_new;
     }
-    if (ond.cur.mnt != nnd.cur.mnt) {
-        r = -EXDEV;
+    r = mnt_want_write(ond.cur.mnt);
+    if (r < 0)
         goto out_new;
-    }
 
     pthread_mutex_lock(&g_vfs_ns_lock);
     struct dentry *od = NULL, *ndn = NULL;
@@ -1490,6 +1546,8 @@ int vfs_linkat(struct task *t, int odirfd, const char *opath, int ndirfd, const 
         r = -EEXIST;
     else if (trailing)
         r = -ENOENT;
+    else if ((r = mnt_want_write(nd.cur.mnt)) < 0)
+        ; /* read-only */
     else if (nd.cur.mnt != op.mnt)
         r = -EXDEV;
     else
@@ -1619,16 +1677,18 @@ static enum xattr_ns xattr_ns_of(const char *name)
 /* The inode an xattr call acts on: F's name, or PATH (following a final
  * symlink if FOLLOW). New reference. */
 static int xattr_inode(struct task *t, const char *path, bool follow, struct file *f,
-                       struct inode **out)
+                       struct inode **out, bool *out_ro)
 {
     if (f) {
         if (f->fmode & FMODE_PATH)
             return -EBADF;
         *out = file_name_inode(f);
+        *out_ro = mnt_is_readonly(f->path.mnt);
         return 0;
     }
     struct path p;
     int r = resolve_at(t, AT_FDCWD, path, follow ? 0 : AT_SYMLINK_NOFOLLOW, 0, &p, out);
+    *out_ro = r == 0 && mnt_is_readonly(p.mnt);
     path_put(&p);
     return r;
 }
@@ -1689,7 +1749,8 @@ ssize_t vfs_getxattr(struct task *t, const char *path, bool follow, struct file 
     if (r < 0)
         return r;
     struct inode *inode;
-    r = xattr_inode(t, path, follow, f, &inode);
+    bool ro;
+    r = xattr_inode(t, path, follow, f, &inode, &ro);
     if (r < 0)
         return r;
     const struct cred *c = t ? &t->cred : &g_root_cred;
@@ -1714,11 +1775,12 @@ int vfs_setxattr(struct task *t, const char *path, bool follow, struct file *f,
     if (size > XATTR_SIZE_MAX)
         return -E2BIG;
     struct inode *inode;
-    r = xattr_inode(t, path, follow, f, &inode);
+    bool ro;
+    r = xattr_inode(t, path, follow, f, &inode, &ro);
     if (r < 0)
         return r;
     const struct cred *c = t ? &t->cred : &g_root_cred;
-    r = xattr_permission(c, inode, name, true);
+    r = ro ? -EROFS : xattr_permission(c, inode, name, true);
     if (r == 0)
         r = inode->ops->setxattr ? inode->ops->setxattr(inode, name, value, size, flags)
                                  : -EOPNOTSUPP;
@@ -1735,11 +1797,12 @@ int vfs_removexattr(struct task *t, const char *path, bool follow, struct file *
     if (r < 0)
         return r;
     struct inode *inode;
-    r = xattr_inode(t, path, follow, f, &inode);
+    bool ro;
+    r = xattr_inode(t, path, follow, f, &inode, &ro);
     if (r < 0)
         return r;
     const struct cred *c = t ? &t->cred : &g_root_cred;
-    r = xattr_permission(c, inode, name, true);
+    r = ro ? -EROFS : xattr_permission(c, inode, name, true);
     if (r == 0)
         r = inode->ops->removexattr ? inode->ops->removexattr(inode, name) : -ENODATA;
     inode_put(inode);
@@ -1752,7 +1815,8 @@ ssize_t vfs_listxattr(struct task *t, const char *path, bool follow, struct file
                       size_t size)
 {
     struct inode *inode;
-    int r = xattr_inode(t, path, follow, f, &inode);
+    bool ro;
+    int r = xattr_inode(t, path, follow, f, &inode, &ro);
     if (r < 0)
         return r;
     const struct cred *c = t ? &t->cred : &g_root_cred;

@@ -120,6 +120,39 @@ static int make_fs(const struct vfs_extra_mount *m, struct inode **out)
     }
 }
 
+/* What /proc/PID/mounts shows for M (kept: mounts are never freed). */
+static const struct vfs_mount_info *mount_info(const struct vfs_extra_mount *m)
+{
+    static const struct vfs_mount_info tmpfs = {
+            .source = "tmpfs", .fstype = "tmpfs", .super_opts = "", .magic = 0x01021994,
+            .mnt_flags = VFS_MNT_NOSUID | VFS_MNT_NODEV | VFS_MNT_RELATIME};
+    /* Host binds show as Linux shows a bind of a directory of the host's
+     * file system: its type is not the sandbox's business (gVisor shows
+     * 9p); moat names it after the file system that serves it. */
+    static const struct vfs_mount_info bind = {
+            .source = "none", .fstype = "hostfs", .super_opts = "", .magic = 0x6d6f6174,
+            .mnt_flags = VFS_MNT_RELATIME};
+    static const struct vfs_mount_info copy = {
+            .source = "overlay", .fstype = "overlay", .super_opts = "", .magic = 0x794c7630,
+            .mnt_flags = VFS_MNT_RELATIME};
+    switch (m->kind) {
+    case VFS_EXTRA_TMPFS:
+        return &tmpfs;
+    case VFS_EXTRA_BIND_COPY:
+        return &copy;
+    default:
+        return &bind;
+    }
+}
+
+static unsigned mount_flags(const struct vfs_extra_mount *m)
+{
+    unsigned f = mount_info(m)->mnt_flags | (m->mnt_flags & VFS_MNT_USER_MASK);
+    if (m->kind == VFS_EXTRA_BIND_RO)
+        f |= VFS_MNT_RDONLY;
+    return f;
+}
+
 static int mount_one(const struct path *root, const struct vfs_extra_mount *m)
 {
     struct path at;
@@ -142,7 +175,7 @@ static int mount_one(const struct path *root, const struct vfs_extra_mount *m)
         path_put(&at);
         return -ENOMEM;
     }
-    r = vfs_mount(&at, sb, d, NULL);
+    r = vfs_mount(&at, sb, d, mount_info(m), mount_flags(m), NULL);
     dentry_put(d);
     path_put(&at);
     return r;

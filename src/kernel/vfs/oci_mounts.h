@@ -3,9 +3,7 @@
  * sandbox's mount tree after vfs_init and before the first task runs.
  * The mount points are made in the root's overlay (in memory) when missing;
  * the host rootfs is never modified.
- *
- * FIXME(issue 7): these mounts are not in vfs_init's mount table yet, so
- * /proc/PID/mounts does not list them (init.c's mount_record is static).
+ * They are listed in /proc/PID/mounts like the sandbox's own.
  */
 #ifndef MOAT_KERNEL_VFS_OCI_MOUNTS_H
 #define MOAT_KERNEL_VFS_OCI_MOUNTS_H
@@ -29,6 +27,7 @@ struct vfs_extra_mount {
     const char *dest;  /* absolute path in the sandbox */
     int host_fd;       /* binds: an O_DIRECTORY fd (consumed, also on error) */
     uint32_t mode;     /* tmpfs: root directory mode */
+    unsigned mnt_flags; /* VFS_MNT_* asked for ("nosuid", "nodev", "noexec", "ro"...) */
 };
 
 /* Mounts M[0..N) in order on the root of FS (borrowed). Stops at the first

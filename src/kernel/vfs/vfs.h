@@ -142,6 +142,10 @@ int vfs_fstat(struct file *f, struct linux_stat *st);
 int vfs_ftruncate(struct file *f, uint64_t len);
 int vfs_fchmod(struct task *t, struct file *f, uint32_t mode);
 int vfs_fchown(struct task *t, struct file *f, uint32_t uid, uint32_t gid);
+/* Whether F was opened through a noexec mount (mmap PROT_EXEC: -EPERM,
+ * execve: -EACCES) or a nosuid one (exec ignores set-id bits). */
+bool vfs_file_noexec(struct file *f);
+bool vfs_file_nosuid(struct file *f);
 /* Whether F is an O_PATH file (fds on which most calls return -EBADF). */
 bool vfs_file_is_opath(struct file *f);
 
@@ -172,15 +176,18 @@ int vfs_fchdir(struct task *t, struct file *f);
  * -ERANGE / -ENOENT (cwd unlinked). */
 int vfs_getcwd(struct task *t, char *buf, size_t size);
 
-/* chroot(2), mount(2), umount2(2) for T (euid 0 only: -EPERM). mount:
- * tmpfs (data "mode=…"), proc and sysfs (the sandbox's instances again),
- * MS_BIND of an in-sandbox directory; propagation flags are no-ops;
- * MS_RDONLY, MS_MOVE and remounts with flags are refused. umount always
- * detaches lazily. 0 or -errno. */
+/* chroot(2), mount(2), umount2(2), pivot_root(2) for T (euid 0 only:
+ * -EPERM), with Linux's checks (kernel/vfs/mount.c). mount: tmpfs (data
+ * "mode=…"), proc and sysfs (the sandbox's instances again), MS_BIND
+ * (MS_REC) of in-sandbox directories and files, MS_MOVE, MS_REMOUNT (with
+ * MS_BIND: the mount's flags), per-mount flags (MS_RDONLY, MS_NOSUID,
+ * MS_NODEV, MS_NOEXEC, atime flags, MS_NOSYMFOLLOW), propagation types
+ * (recorded; no propagation between peers). 0 or -errno. */
 int vfs_chroot(struct task *t, const char *path);
 int vfs_do_mount(struct task *t, const char *source, const char *target, const char *fstype,
                  unsigned long flags, const char *data);
 int vfs_umount(struct task *t, const char *target, int flags);
+int vfs_pivot_root(struct task *t, const char *new_root, const char *put_old);
 
 /* Extended attributes of F (when not NULL) or of PATH relative to T's cwd
  * (FOLLOW: follow a final symlink). The namespaces are Linux's: user.*

@@ -64,6 +64,8 @@ struct vfs_sb {
     const char *type;        /* (c) "tmpfs", "hostfs", "overlay", "proc", ... */
     uint64_t dev;            /* (c) st_dev of its inodes */
     bool nocache;            /* (c) dentries are not cached (generated trees) */
+    bool rdonly;             /* atomic; changed under g_vfs_ns_lock: mounted read-only
+                              * (every mount of it refuses writes: -EROFS) */
     uint64_t next_ino;       /* atomic: vfs_sb_next_ino() */
     void *priv;              /* (c) the file system's */
 };
@@ -212,12 +214,38 @@ struct dentry {
     bool notify_gone;             /* (d) fsnotify: DELETE_SELF when freed */
 };
 
+/* Per-mount flags (struct mount.flags), Linux's MNT_* set by mount(2). */
+#define VFS_MNT_RDONLY      0x01
+#define VFS_MNT_NOSUID      0x02
+#define VFS_MNT_NODEV       0x04
+#define VFS_MNT_NOEXEC      0x08
+#define VFS_MNT_NOATIME     0x10
+#define VFS_MNT_NODIRATIME  0x20
+#define VFS_MNT_RELATIME    0x40
+#define VFS_MNT_NOSYMFOLLOW 0x80
+#define VFS_MNT_ATIME_MASK  (VFS_MNT_NOATIME | VFS_MNT_NODIRATIME | VFS_MNT_RELATIME)
+#define VFS_MNT_USER_MASK   0xff
+
+/* Propagation types (one mount namespace per sandbox: recorded and
+ * reported; no peer receives events, see mount.c). */
+enum vfs_mnt_prop { VFS_PROP_PRIVATE, VFS_PROP_SHARED, VFS_PROP_SLAVE, VFS_PROP_UNBINDABLE,
+                    VFS_PROP_MAX };
+
 struct mount {
-    struct mount *parent;         /* (c) NULL for the sandbox root */
-    struct dentry *mountpoint;    /* (c) counted, in PARENT */
+    struct mount *parent;         /* (d) g_dcache_lock; NULL for the sandbox root */
+    struct dentry *mountpoint;    /* (d) counted, in PARENT (changed by MS_MOVE, pivot_root) */
     struct dentry *root;          /* (c) counted */
     struct vfs_sb *sb;            /* (c) */
-    struct list_head link;        /* (d) g_mounts */
+    struct list_head link;        /* (d) g_mounts, in mount order */
+    bool attached;                /* (d) in the tree (false once unmounted) */
+    bool detached_top;            /* (d) umount2 detached it from its parent */
+    int id;                       /* (c) as /proc/PID/mountinfo numbers it */
+    unsigned flags;               /* atomic; changed under g_vfs_ns_lock: VFS_MNT_* */
+    int writers;                  /* atomic: open files that may write through it */
+    int expiry_mark;              /* atomic: umount2(MNT_EXPIRE) marked it, unused since */
+    enum vfs_mnt_prop prop;       /* (n) g_vfs_ns_lock */
+    int group;                    /* (n) peer group id when shared (0: none) */
+    const struct vfs_mount_info *info; /* (n) what /proc/PID/mounts shows; NULL: internal */
 };
 
 struct path {
@@ -231,18 +259,32 @@ void dentry_put(struct dentry *d);
 struct dentry *dentry_new_root(struct inode *inode);
 /* The inode of D with a new reference, or NULL for a negative dentry. */
 struct inode *dentry_inode(struct dentry *d);
+/* Whether writes through MNT are refused (the mount or its file system is
+ * read-only). MNT NULL (anonymous files): false. */
+bool mnt_is_readonly(const struct mount *mnt);
+/* -EROFS if mnt_is_readonly(MNT), else 0 (Linux's mnt_want_write). */
+int mnt_want_write(const struct mount *mnt);
+static inline unsigned mnt_flags(const struct mount *mnt)
+{
+    return mnt ? __atomic_load_n(&mnt->flags, __ATOMIC_RELAXED) : 0;
+}
 void path_get(const struct path *p);
 void path_put(struct path *p);
 static inline bool path_equal(const struct path *a, const struct path *b)
 {
     return a->mnt == b->mnt && a->dentry == b->dentry;
 }
-/* Mounts ROOT (borrowed: the mount takes a reference) at AT, which must be a
- * directory. 0 or -errno. OUT_MNT may be NULL. */
+struct vfs_mount_info;
+/* Mounts ROOT (borrowed: the mount takes a reference) at AT: a directory on
+ * a directory, a non-directory on a non-directory (-ENOTDIR otherwise).
+ * INFO (must live forever; NULL: not listed) describes it for
+ * /proc/PID/mounts; FLAGS are its VFS_MNT_* flags. 0 or -errno. OUT_MNT may
+ * be NULL. */
 int vfs_mount(const struct path *at, struct vfs_sb *sb, struct dentry *root,
-              struct mount **out_mnt);
+              const struct vfs_mount_info *info, unsigned flags, struct mount **out_mnt);
 /* A new root mount (no parent) of ROOT. */
-struct mount *vfs_mount_root(struct vfs_sb *sb, struct dentry *root);
+struct mount *vfs_mount_root(struct vfs_sb *sb, struct dentry *root,
+                             const struct vfs_mount_info *info, unsigned flags);
 /* The sandbox's root path, a new reference. */
 void vfs_root_path(struct path *out);
 /* Drops unused cached dentries (all of them if KEEP == 0). */
@@ -254,6 +296,7 @@ void dcache_shrink(size_t keep);
 #define FMODE_PATH       0x4  /* O_PATH: no I/O */
 #define FMODE_LSEEK      0x8  /* seekable; pread/pwrite allowed */
 #define FMODE_ATOMIC_POS 0x10 /* pos_lock held across I/O */
+#define FMODE_WRITER     0x20 /* counted in path.mnt->writers (dropped at release) */
 
 struct poll_table;
 

@@ -39,16 +39,36 @@ struct vfs_mount_info;
  * FOLLOW: a final symlink; DIR: must be a directory. 0 or -errno. */
 int vfs_resolve_path(struct task *t, int dirfd, const char *path, bool follow, bool dir,
                      struct path *out);
-/* Detaches MNT from the tree (umount): -EBUSY if something is mounted in
- * it, -EINVAL for the root mount. The mount itself is never freed: open
- * files and cwds inside it keep working. */
-int vfs_mount_detach(struct mount *mnt);
-/* Mount table entries for mounts made by mount(2): INFO is copied (its
- * strings must live forever). */
-int vfs_mount_table_add(struct mount *mnt, const struct vfs_mount_info *info);
-void vfs_mount_table_del(struct mount *mnt);
-/* The template entry of the sandbox's own mount of FSTYPE ("proc",
- * "sysfs", "tmpfs"), or NULL. */
+/* Detaches MNT from the tree (umount): with TREE everything mounted below
+ * goes with it (MNT_DETACH), else -EBUSY if something is mounted in it;
+ * -EINVAL for the root mount or a detached one. The mounts are never freed:
+ * open files and cwds inside keep working. Caller holds g_vfs_ns_lock. */
+int vfs_mount_detach(struct mount *mnt, bool tree);
+/* MS_MOVE: MNT (with what is below it) now sits on TO (borrowed). -ELOOP if
+ * TO is inside MNT. Caller holds g_vfs_ns_lock and checked MNT is attached. */
+int vfs_mount_move(struct mount *mnt, const struct path *to);
+/* pivot_root: NEW_ROOT (attached, not the root) becomes the root mount and
+ * the old root mount is put on PUT_OLD (borrowed, inside NEW_ROOT). Caller
+ * holds g_vfs_ns_lock and checked the arguments. 0. */
+int vfs_mount_pivot(struct mount *new_root, const struct path *put_old);
+/* Moves P (counted) down through the mounts stacked on it. */
+void vfs_follow_mounts(struct path *p);
+/* The mount point of P's mount in its parent (*out a new reference), or
+ * -ENOENT for the root mount and a detached one. */
+int vfs_mount_up(const struct path *p, struct path *out);
+/* The attached mounts in mount order: fills OUT[0..MAX) and returns how
+ * many there are (may be more than MAX). Mounts are never freed. */
+size_t vfs_mounts_snapshot(struct mount **out, size_t max);
+/* The first attached mount of the root of a FSTYPE instance ("proc"). */
+struct mount *vfs_find_mount_of_type(const char *fstype);
+bool vfs_mount_is_attached(struct mount *mnt);
+/* Whether P lies at or below ROOT in the mount tree. */
+bool vfs_path_is_under(const struct path *p, const struct path *root);
+/* The path of D from the root of its file system ("/" for the root) into
+ * BUF. Length or -ENAMETOOLONG. */
+int vfs_dentry_fs_path(struct dentry *d, char *buf, size_t size);
+/* The template description of the sandbox's own mounts of FSTYPE
+ * ("proc", "sysfs", "tmpfs"), or NULL. */
 const struct vfs_mount_info *vfs_mount_template(const char *fstype);
 
 /* fs_struct internals. */

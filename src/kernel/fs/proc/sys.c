@@ -360,24 +360,39 @@ static int show_mounts_link(struct gen_inode *gi, struct sbuf *b)
     return 0;
 }
 
+/* The mounts as the current task sees them (from its root). */
+static int mount_views(struct vfs_mount_view **v, size_t *n)
+{
+    return vfs_mount_views(task_current(), v, n);
+}
+
 int proc_show_mounts(struct sbuf *b)
 {
-    for (size_t i = 0; i < vfs_mount_count(); i++) {
-        const struct vfs_mount_info *m = vfs_mount_info_at(i);
-        sbuf_printf(b, "%s %s %s %s 0 0\n", m->source, m->mountpoint, m->fstype, m->opts);
-    }
+    struct vfs_mount_view *v;
+    size_t n;
+    int r = mount_views(&v, &n);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n; i++)
+        sbuf_printf(b, "%s %s %s %s 0 0\n", v[i].source, v[i].mountpoint, v[i].fstype,
+                    v[i].opts);
+    free(v);
     return 0;
 }
 
 int proc_show_mountinfo(struct sbuf *b)
 {
-    for (size_t i = 0; i < vfs_mount_count(); i++) {
-        const struct vfs_mount_info *m = vfs_mount_info_at(i);
-        uint64_t dev = m->mnt->sb->dev;
-        sbuf_printf(b, "%d %d %u:%u / %s %s - %s %s %s\n", m->id, m->parent_id, VFS_MAJOR(dev),
-                    VFS_MINOR(dev), m->mountpoint, m->opts, m->fstype, m->source,
-                    m->super_opts);
-    }
+    struct vfs_mount_view *v;
+    size_t n;
+    int r = mount_views(&v, &n);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n; i++)
+        sbuf_printf(b, "%d %d %u:%u %s %s %s %s%s- %s %s %s\n", v[i].id, v[i].parent_id,
+                    VFS_MAJOR(v[i].dev), VFS_MINOR(v[i].dev), v[i].root, v[i].mountpoint,
+                    v[i].mi_opts, v[i].optional, v[i].optional[0] ? " " : "", v[i].fstype,
+                    v[i].source, v[i].super_opts);
+    free(v);
     return 0;
 }
 
