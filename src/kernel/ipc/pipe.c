@@ -267,6 +267,54 @@ size_t pipe_file_size(struct file *f)
     return n;
 }
 
+#define PIPE_PAGE 4096
+
+long pipe_get_size(struct file *f)
+{
+    if (!pipe_file_is_pipe(f))
+        return -EBADF;
+    return (long)pipe_file_size(f);
+}
+
+long pipe_set_size(struct file *f, unsigned arg, bool privileged)
+{
+    if (!pipe_file_is_pipe(f))
+        return -EBADF;
+    if (arg > (1u << 31))
+        return -EINVAL;
+    size_t size = PIPE_PAGE;
+    while (size < arg)
+        size <<= 1;
+    struct pipe *p = P(f);
+    uint8_t *nbuf = malloc(size);
+    if (!nbuf)
+        return -ENOMEM;
+    pthread_mutex_lock(&p->lock);
+    long r = (long)size;
+    if (size > p->size && size > PIPE_MAX_SIZE && !privileged) {
+        r = -EPERM;
+    } else if ((p->len + PIPE_PAGE - 1) / PIPE_PAGE > size / PIPE_PAGE) {
+        /* Linux counts page buffers: what is queued must fit in the new
+         * number of slots. */
+        r = -EBUSY;
+    } else {
+        for (size_t i = 0; i < p->len; i++)
+            nbuf[i] = p->buf[(p->head + i) % p->size];
+        uint8_t *old = p->buf;
+        p->buf = nbuf;
+        p->size = size;
+        p->head = 0;
+        nbuf = old;
+    }
+    pthread_mutex_unlock(&p->lock);
+    free(nbuf);
+    if (r > 0) {
+        /* More room may let blocked writers go on. */
+        waitq_wake_all(&p->wwq);
+    }
+    return r;
+}
+
 static unsigned pipe_poll(struct file *f, struct poll_table *pt)
 {
     struct pipe *p = P(f);

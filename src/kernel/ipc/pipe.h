@@ -33,5 +33,15 @@ void pipe_consume(struct file *f, size_t n);
 ssize_t pipe_splice_write(struct file *f, const void *buf, size_t n, bool nonblock);
 /* The pipe's capacity in bytes. */
 size_t pipe_file_size(struct file *f);
+/* /proc/sys/fs/pipe-max-size: the largest capacity an unprivileged
+ * F_SETPIPE_SZ may ask for (Linux's default; not settable). */
+#define PIPE_MAX_SIZE (1024 * 1024)
+/* fcntl F_GETPIPE_SZ / F_SETPIPE_SZ on F (-EBADF unless a pipe or FIFO).
+ * SET: ARG (an unsigned int, as Linux reads it) rounded up to a power of
+ * two of at least a page; -EINVAL above 2^31, -EPERM when growing past
+ * PIPE_MAX_SIZE unless PRIVILEGED, -EBUSY when what the pipe holds does
+ * not fit. The new capacity or -errno. */
+long pipe_get_size(struct file *f);
+long pipe_set_size(struct file *f, unsigned arg, bool privileged);
 
 #endif

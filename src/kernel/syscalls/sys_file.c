@@ -448,6 +448,9 @@ static long sys_ioctl(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(ioctl, sys_ioctl, "fxx", SYS_PARTIAL, "host ttys: termios, winsize, pgrp only");
 
+#define L_F_SETPIPE_SZ 1031
+#define L_F_GETPIPE_SZ 1032
+
 static long sys_fcntl(struct task *t, const struct sys_args *a)
 {
     int fd = (int)a->arg[0];
@@ -497,6 +500,14 @@ static long sys_fcntl(struct task *t, const struct sys_args *a)
             r = copy_out(t, arg, &fl, sizeof(fl));
         break;
     }
+    case L_F_SETPIPE_SZ:
+        /* FIXME(tasks): CAP_SYS_RESOURCE once credentials carry
+         * capabilities; root has it. */
+        r = pipe_set_size(f, (unsigned)arg, t->cred.euid == 0);
+        break;
+    case L_F_GETPIPE_SZ:
+        r = pipe_get_size(f);
+        break;
     case F_GETLEASE:
         r = F_UNLCK;
         break;
@@ -517,7 +528,9 @@ static long sys_fcntl(struct task *t, const struct sys_args *a)
     file_put(f);
     return r;
 }
-SYSCALL_DEFINE(fcntl, sys_fcntl, "fdx", SYS_PARTIAL, "leases refused; no F_SETOWN; seals on memfds only");
+SYSCALL_DEFINE(fcntl, sys_fcntl, "fdx", SYS_PARTIAL,
+               "leases refused; no F_SETOWN; seals on memfds only; F_SETPIPE_SZ has no per-user "
+               "page limits");
 
 static long sys_dup(struct task *t, const struct sys_args *a)
 {

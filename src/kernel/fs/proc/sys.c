@@ -19,6 +19,7 @@
 
 #include "kernel/fs/proc/proc_internal.h"
 #include "kernel/host/host.h"
+#include "kernel/ipc/pipe.h"
 #include "kernel/mm/memfile.h"
 #include "kernel/task/task.h"
 #include "kernel/task/uts.h"
@@ -442,6 +443,12 @@ static int show_nr_open(struct gen_inode *gi, struct sbuf *b)
     return 0;
 }
 
+static int show_pipe_max_size(struct gen_inode *gi, struct sbuf *b)
+{
+    sbuf_printf(b, "%d\n", PIPE_MAX_SIZE);
+    return 0;
+}
+
 static void format_uuid(struct sbuf *b, const uint8_t u[16])
 {
     sbuf_printf(b, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\n", u[0],
@@ -586,6 +593,7 @@ static const struct gen_entry g_sys_fs[] = {
         REG("file-max", show_file_max),
         DIR("inotify", g_sys_fs_inotify),
         REG("nr_open", show_nr_open),
+        REG("pipe-max-size", show_pipe_max_size),
         {0},
 };
 
