@@ -300,6 +300,9 @@ static void *spawner_main(void *arg)
     (void)arg;
     sigset_t all;
     sigfillset(&all);
+    /* Not SIGSYS: the kernel's seccomp filter reports a forbidden host call
+     * through it; blocked, the call would kill the process silently. */
+    sigdelset(&all, SIGSYS);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     cpu_set_t all_cpus;
     if (sched_getaffinity(0, sizeof(all_cpus), &all_cpus) < 0)
@@ -766,6 +769,9 @@ static void *reaper_main(void *arg)
     (void)arg;
     sigset_t all;
     sigfillset(&all);
+    /* Not SIGSYS: the kernel's seccomp filter reports a forbidden host call
+     * through it; blocked, the call would kill the process silently. */
+    sigdelset(&all, SIGSYS);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&g_pool_lock);
     for (;;) {
@@ -932,6 +938,16 @@ static int systrap_ctx_adopt(struct platform_ctx *ctx)
     return 0;
 }
 
+/* Drops one context's hold on AS; the last one kills the stub. */
+static void as_put(struct platform_as *as)
+{
+    pthread_mutex_lock(&as->lock);
+    bool last = --as->nr_ctx == 0;
+    pthread_mutex_unlock(&as->lock);
+    if (last)
+        as_free(as);
+}
+
 static void systrap_ctx_destroy(struct platform_ctx *ctx)
 {
     if (!ctx)
@@ -939,29 +955,34 @@ static void systrap_ctx_destroy(struct platform_ctx *ctx)
     struct platform_as *as = ctx->as;
     if (ctx->stat_fd >= 0)
         close(ctx->stat_fd);
+    /* nr_ctx counts the contexts that still use AS, and this one does
+     * until its slot is released: dropping it first let the process's
+     * last thread free AS (through the reaper) while this one still
+     * waited for its host thread and then wrote its slot state into
+     * freed memory (the heap corruption and hangs seen with threads in
+     * short-lived forked processes). If this is the only context, the
+     * stub dies with it and its threads need no goodbye. */
     pthread_mutex_lock(&as->lock);
-    bool last = --as->nr_ctx == 0;
+    bool only = as->nr_ctx == 1;
     pthread_mutex_unlock(&as->lock);
-    if (last) {
-        as_free(as);
-        free(ctx);
-        return;
-    }
-    /* End the thread; its slot is reused once the host cleared its state
-     * word (CLONE_CHILD_CLEARTID), else never. */
-    uint32_t *state = &ctx->th->state;
-    __atomic_store_n(state, SYSTRAP_EXIT, __ATOMIC_RELEASE);
-    futex_wake(state);
-    bool dead = false;
-    for (long long waited = 0; waited < EXIT_WAIT_NS; waited += 10000000) {
-        uint32_t s = __atomic_load_n(state, __ATOMIC_ACQUIRE);
-        if (s == SYSTRAP_DEAD || !thread_alive(ctx)) {
-            dead = true;
-            break;
+    if (!only) {
+        /* End the thread; its slot is reused once the host cleared its
+         * state word (CLONE_CHILD_CLEARTID), else never. */
+        uint32_t *state = &ctx->th->state;
+        __atomic_store_n(state, SYSTRAP_EXIT, __ATOMIC_RELEASE);
+        futex_wake(state);
+        bool dead = false;
+        for (long long waited = 0; waited < EXIT_WAIT_NS; waited += 10000000) {
+            uint32_t s = __atomic_load_n(state, __ATOMIC_ACQUIRE);
+            if (s == SYSTRAP_DEAD || !thread_alive(ctx)) {
+                dead = true;
+                break;
+            }
+            futex_wait(state, s, 10000000);
         }
-        futex_wait(state, s, 10000000);
+        slot_release(as, ctx->slot, dead);
     }
-    slot_release(as, ctx->slot, dead);
+    as_put(as);
     free(ctx);
 }
 
