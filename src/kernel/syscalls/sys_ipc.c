@@ -1,6 +1,7 @@
 /*
  * IPC: shmget, shmat, shmdt, shmctl, semget, semop, semtimedop, semctl,
- * msgget, msgsnd, msgrcv, msgctl, memfd_create.
+ * msgget, msgsnd, msgrcv, msgctl, mq_open, mq_unlink, mq_timedsend,
+ * mq_timedreceive, mq_notify, mq_getsetattr, memfd_create.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,8 +10,10 @@
 #include <sys/resource.h>
 
 #include "abi/linux/ipc.h"
+#include "kernel/ipc/mqueue.h"
 #include "kernel/ipc/shmem.h"
 #include "kernel/ipc/sysv.h"
+#include "kernel/net/socket.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/vfs/vfs.h"
 #include "kernel/vfs/vfs_fs.h"
@@ -123,6 +126,170 @@ static long sys_msgctl(struct task *t, const struct sys_args *a)
     return msg_ctl(t, (int)a->arg[0], (int)a->arg[1], a->arg[2]);
 }
 SYSCALL_DEFINE(msgctl, sys_msgctl, "ddp", SYS_FULL, NULL);
+
+/* ---- POSIX message queues ---- */
+
+#define MQ_PRIO_MAX 32768
+
+static long sys_mq_open(struct task *t, const struct sys_args *a)
+{
+    int oflag = (int)a->arg[1];
+    struct linux_mq_attr attr, *pattr = NULL;
+    char name[LINUX_PATH_MAX];
+    long n = mm_strncpy_in(t->mm, name, a->arg[0], sizeof(name));
+    if (n < 0)
+        return n;
+    if ((oflag & O_CREAT) && a->arg[3]) {
+        if (copy_in(t, &attr, a->arg[3], sizeof(attr)) < 0)
+            return -EFAULT;
+        pattr = &attr;
+    }
+    struct file *f;
+    int r = mq_open_name(t, name, oflag, (uint32_t)a->arg[2], pattr, &f);
+    if (r < 0)
+        return r;
+    int limit = (int)t->tg->rlim[RLIMIT_NOFILE].rlim_cur;
+    int fd = fdtable_alloc(t->files, 0, limit, f, oflag & O_CLOEXEC);
+    file_put(f);
+    return fd;
+}
+SYSCALL_DEFINE(mq_open, sys_mq_open, "sxop", SYS_PARTIAL, "RLIMIT_MSGQUEUE is not enforced");
+
+static long sys_mq_unlink(struct task *t, const struct sys_args *a)
+{
+    char name[LINUX_PATH_MAX];
+    long n = mm_strncpy_in(t->mm, name, a->arg[0], sizeof(name));
+    if (n < 0)
+        return n;
+    return mq_unlink_name(t, name);
+}
+SYSCALL_DEFINE(mq_unlink, sys_mq_unlink, "s", SYS_FULL, NULL);
+
+/* The absolute timeout at ADDR (0: none) into *TS; *out_p NULL or TS. */
+static int copy_timeout(struct task *t, uint64_t addr, struct linux_timespec *ts,
+                        const struct linux_timespec **out_p)
+{
+    *out_p = NULL;
+    if (!addr)
+        return 0;
+    if (copy_in(t, ts, addr, sizeof(*ts)) < 0)
+        return -EFAULT;
+    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)
+        return -EINVAL;
+    *out_p = ts;
+    return 0;
+}
+
+static long sys_mq_timedsend(struct task *t, const struct sys_args *a)
+{
+    struct linux_timespec ts;
+    const struct linux_timespec *abs;
+    int r = copy_timeout(t, a->arg[4], &ts, &abs);
+    if (r < 0)
+        return r;
+    uint64_t len = a->arg[2];
+    unsigned prio = (unsigned)a->arg[3];
+    if (prio >= MQ_PRIO_MAX)
+        return -EINVAL;
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    long max = f ? mq_file_msgsize(f, true) : -EBADF;
+    long res = max;
+    if (max >= 0 && len > (uint64_t)max)
+        res = -EMSGSIZE;
+    void *buf = NULL;
+    if (res >= 0) {
+        buf = malloc(len ? len : 1);
+        res = !buf ? -ENOMEM : copy_in(t, buf, a->arg[1], len) < 0 ? -EFAULT : 0;
+    }
+    if (res >= 0)
+        res = mq_send_file(t, f, buf, len, prio, abs);
+    free(buf);
+    file_put(f);
+    return res;
+}
+SYSCALL_DEFINE(mq_timedsend, sys_mq_timedsend, "fbuup", SYS_FULL, NULL);
+
+static long sys_mq_timedreceive(struct task *t, const struct sys_args *a)
+{
+    struct linux_timespec ts;
+    const struct linux_timespec *abs;
+    int r = copy_timeout(t, a->arg[4], &ts, &abs);
+    if (r < 0)
+        return r;
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    void *msg = NULL;
+    unsigned prio = 0;
+    long res = mq_receive_file(t, f, &msg, a->arg[2], &prio, abs);
+    file_put(f);
+    if (res < 0)
+        return res;
+    if (copy_out(t, a->arg[1], msg, (size_t)res) < 0 ||
+        (a->arg[3] && copy_out(t, a->arg[3], &prio, sizeof(prio)) < 0))
+        res = -EFAULT;
+    free(msg);
+    return res;
+}
+SYSCALL_DEFINE(mq_timedreceive, sys_mq_timedreceive, "fpupp", SYS_FULL, NULL);
+
+static long sys_mq_notify(struct task *t, const struct sys_args *a)
+{
+    struct linux_sigevent ev, *pev = NULL;
+    if (a->arg[1]) {
+        if (copy_in(t, &ev, a->arg[1], sizeof(ev)) < 0)
+            return -EFAULT;
+        if (ev.sigev_notify != LINUX_SIGEV_NONE && ev.sigev_notify != LINUX_SIGEV_SIGNAL &&
+            ev.sigev_notify != LINUX_SIGEV_THREAD)
+            return -EINVAL;
+        if (ev.sigev_notify == LINUX_SIGEV_SIGNAL &&
+            (ev.sigev_signo < 0 || ev.sigev_signo > LINUX_NSIG))
+            return -EINVAL;
+        if (ev.sigev_notify == LINUX_SIGEV_THREAD) {
+            /* Linux sends the cookie to the netlink socket whose fd is
+             * sigev_signo (glibc's SIGEV_THREAD); moat has no netlink
+             * notification path. */
+            struct file *sf = fdtable_get_file(t->files, ev.sigev_signo);
+            if (!sf)
+                return -EBADF;
+            bool sock = sock_is_socket(sf);
+            file_put(sf);
+            if (!sock)
+                return -ENOTSOCK;
+            log_warn_once("mq_notify: SIGEV_THREAD (netlink notification) unsupported");
+            return -EINVAL;
+        }
+        pev = &ev;
+    }
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    int r = mq_notify_file(t, f, pev);
+    file_put(f);
+    return r;
+}
+SYSCALL_DEFINE(mq_notify, sys_mq_notify, "fp", SYS_PARTIAL,
+               "SIGEV_THREAD (glibc's netlink socket) is EINVAL");
+
+static long sys_mq_getsetattr(struct task *t, const struct sys_args *a)
+{
+    struct linux_mq_attr set, old;
+    if (a->arg[1]) {
+        if (copy_in(t, &set, a->arg[1], sizeof(set)) < 0)
+            return -EFAULT;
+        if (set.mq_flags & ~(int64_t)O_NONBLOCK)
+            return -EINVAL;
+    }
+    struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
+    if (!f)
+        return -EBADF;
+    int r = mq_getsetattr_file(f, a->arg[1] ? &set : NULL, &old);
+    file_put(f);
+    if (r == 0 && a->arg[2] && copy_out(t, a->arg[2], &old, sizeof(old)) < 0)
+        r = -EFAULT;
+    return r;
+}
+SYSCALL_DEFINE(mq_getsetattr, sys_mq_getsetattr, "fpp", SYS_FULL, NULL);
 
 /* ---- memfd ---- */
 

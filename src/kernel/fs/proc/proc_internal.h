@@ -104,9 +104,10 @@ int proc_for_each_pid(int (*fn)(int pid, void *arg), void *arg);
 extern const struct inode_ops g_gen_iops;
 extern const struct inode_ops g_gen_link_iops;
 
-/* /proc/sysvipc and the IPC tunables of
+/* /proc/sysvipc, /proc/sys/fs/mqueue and the IPC tunables of
  * /proc/sys/kernel (proc/sysvipc.c). */
 extern const struct gen_entry g_proc_sysvipc_children[];
+extern const struct gen_entry g_proc_sys_fs_mqueue[];
 #define PROC_IPC_TUNABLE(name)                                                                     \
     int proc_ipc_show_##name(struct gen_inode *gi, struct sbuf *b);                               \
     ssize_t proc_ipc_store_##name(struct gen_inode *gi, const char *buf, size_t n);
@@ -117,6 +118,11 @@ PROC_IPC_TUNABLE(sem_limits)
 PROC_IPC_TUNABLE(shmall)
 PROC_IPC_TUNABLE(shmmax)
 PROC_IPC_TUNABLE(shmmni)
+PROC_IPC_TUNABLE(mq_queues_max)
+PROC_IPC_TUNABLE(mq_msg_max)
+PROC_IPC_TUNABLE(mq_msgsize_max)
+PROC_IPC_TUNABLE(mq_msg_default)
+PROC_IPC_TUNABLE(mq_msgsize_default)
 #define PROC_IPC_ENTRY(name_, fn_)                                                                 \
     {.name = name_, .mode = VFS_S_IFREG | 0644, .show = proc_ipc_show_##fn_,                      \
      .store = proc_ipc_store_##fn_}

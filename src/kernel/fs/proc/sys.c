@@ -592,6 +592,7 @@ static const struct gen_entry g_sys_fs_inotify[] = {
 static const struct gen_entry g_sys_fs[] = {
         REG("file-max", show_file_max),
         DIR("inotify", g_sys_fs_inotify),
+        DIR("mqueue", g_proc_sys_fs_mqueue),
         REG("nr_open", show_nr_open),
         REG("pipe-max-size", show_pipe_max_size),
         {0},

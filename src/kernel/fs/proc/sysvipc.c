@@ -1,8 +1,8 @@
 /*
  * The IPC namespace's /proc files: /proc/sysvipc/{shm,sem,msg} listing the
  * sandbox's SysV objects, and the tunables under /proc/sys/kernel
- * (shmmax, shmall, shmmni, sem, msgmax, msgmnb, msgmni), which root may
- * write as on Linux.
+ * (shmmax, shmall, shmmni, sem, msgmax, msgmnb, msgmni) and of POSIX
+ * message queues (/proc/sys/fs/mqueue), which root may write as on Linux.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -117,6 +117,11 @@ U64_TUNABLE(shmall, shmall)
 INT_TUNABLE(msgmax, msgmax, INT32_MAX)
 INT_TUNABLE(msgmnb, msgmnb, INT32_MAX)
 INT_TUNABLE(msgmni, msgmni, IPC_MNI)
+INT_TUNABLE(mq_queues_max, mq_queues_max, INT32_MAX)
+INT_TUNABLE(mq_msg_max, mq_msg_max, 65536)
+INT_TUNABLE(mq_msgsize_max, mq_msgsize_max, 16777216)
+INT_TUNABLE(mq_msg_default, mq_msg_default, 65536)
+INT_TUNABLE(mq_msgsize_default, mq_msgsize_default, 16777216)
 
 int proc_ipc_show_shmmni(struct gen_inode *gi, struct sbuf *b)
 {
@@ -159,3 +164,11 @@ ssize_t proc_ipc_store_sem_limits(struct gen_inode *gi, const char *buf, size_t 
     return (ssize_t)n;
 }
 
+const struct gen_entry g_proc_sys_fs_mqueue[] = {
+        PROC_IPC_ENTRY("msg_default", mq_msg_default),
+        PROC_IPC_ENTRY("msg_max", mq_msg_max),
+        PROC_IPC_ENTRY("msgsize_default", mq_msgsize_default),
+        PROC_IPC_ENTRY("msgsize_max", mq_msgsize_max),
+        PROC_IPC_ENTRY("queues_max", mq_queues_max),
+        {0},
+};
