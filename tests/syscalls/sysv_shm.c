@@ -119,6 +119,35 @@ static void test_attach(void)
     T_TRUE(shmat(id, NULL, 0) == (void *)-1 && errno == EINVAL, "shmat of a gone id: EINVAL");
 }
 
+/* exec(2) detaches: a child attached through fork execs this probe again
+ * (which just waits), and the segment loses that attach. */
+static void test_exec(void)
+{
+    int id = T_OK(shmget(IPC_PRIVATE, 4096, 0600), "shmget");
+    char *p = shmat(id, NULL, 0);
+    T_TRUE(p != (void *)-1, "shmat");
+    int pfd[2];
+    T_OK(pipe(pfd), "pipe");
+    pid_t c = fork();
+    if (c == 0) {
+        char fdarg[16];
+        snprintf(fdarg, sizeof(fdarg), "%d", pfd[0]);
+        close(pfd[1]);
+        char *argv[] = {"probe", "--wait-fd", fdarg, NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    close(pfd[0]);
+    int n = -1;
+    for (int i = 0; i < 500 && (n = nattch(id)) != 1; i++)
+        usleep(10000);
+    T_EQ(n, 1, "after the child's exec only the parent's attach is left");
+    close(pfd[1]); /* the child exits */
+    T_EQ(wait_child(c), 0, "the exec'd child exited");
+    T_OK(shmdt(p), "shmdt");
+    T_OK(shmctl(id, IPC_RMID, NULL), "remove");
+}
+
 static void test_flags(void)
 {
     int id = T_OK(shmget(IPC_PRIVATE, 8192, 0600), "shmget");
@@ -260,11 +289,18 @@ static void test_proc(void)
     shmctl(b, IPC_RMID, NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--wait-fd") == 0) {
+        char b;
+        while (read(atoi(argv[2]), &b, 1) > 0)
+            ;
+        return 0;
+    }
     tap_init("sysv_shm");
     test_get();
     test_attach();
+    test_exec();
     test_flags();
     test_perms();
     test_proc();
