@@ -105,6 +105,18 @@ class Ipc(MoatTestCase):
         forked process, and a memfd mapped with Python's mmap."""
         self.same(PY, '-c', SHARED)
 
+    def test_ipcs_limits(self):
+        """ipcs -l / -u read the limits (/proc/sys/kernel, IPC_INFO) and the
+        usage (SHM_INFO, SEM_INFO, MSG_INFO) exactly as in a fresh IPC
+        namespace natively (unshare -i: the host's is never touched)."""
+        if not os.path.exists('/usr/bin/ipcs'):
+            self.skipTest('util-linux ipcs not installed')
+        cmd = 'ipcs -l; ipcs -u'
+        n = native('unshare', '-i', '/bin/sh', '-c', cmd, timeout=60)
+        self.assertEqual(n.rc, 0, n)
+        m = moat('/bin/sh', '-c', cmd, timeout=60)
+        self.assertRan(m, 0, n.stdout)
+
     def test_ipcmk_ipcs(self):
         """util-linux ipcmk/ipcs/ipcrm on the sandbox's own IPC namespace
         (moat only: natively they would touch the host's)."""
