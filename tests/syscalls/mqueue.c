@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -234,11 +235,47 @@ static void test_fs(void)
     mq_close(q);
 }
 
+/* RLIMIT_MSGQUEUE: a queue of the default size charges 10 * 8192 bytes of
+ * messages plus 96 bytes of bookkeeping per slot. */
+static void test_rlimit(void)
+{
+    pid_t c = fork();
+    if (c == 0) {
+        struct rlimit rl = {100000, 100000};
+        if (setrlimit(RLIMIT_MSGQUEUE, &rl))
+            _exit(2);
+        mqd_t a = mq_open("/rl1", O_RDWR | O_CREAT, 0600, NULL);
+        if (a < 0)
+            _exit(3);
+        int bad = 0;
+        if (mq_open("/rl2", O_RDWR | O_CREAT, 0600, NULL) != -1 || errno != EMFILE)
+            bad |= 1;
+        struct mq_attr small = {0, 2, 64, 0, {0}};
+        mqd_t b = mq_open("/rl3", O_RDWR | O_CREAT, 0600, &small);
+        if (b < 0)
+            bad |= 2;
+        mq_unlink("/rl1");
+        mq_close(a);
+        /* The charge goes with the queue. */
+        a = mq_open("/rl1", O_RDWR | O_CREAT, 0600, NULL);
+        if (a < 0)
+            bad |= 4;
+        mq_unlink("/rl1");
+        mq_unlink("/rl3");
+        _exit(bad);
+    }
+    int st;
+    waitpid(c, &st, 0);
+    T_TRUE(WIFEXITED(st), "the child exited");
+    T_EQ(WEXITSTATUS(st), 0, "RLIMIT_MSGQUEUE refused the second queue with EMFILE (bitmask)");
+}
+
 int main(void)
 {
     tap_init("mqueue");
     test_basic();
     test_poll_notify();
     test_fs();
+    test_rlimit();
     return tap_done();
 }

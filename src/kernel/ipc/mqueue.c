@@ -8,8 +8,10 @@
  * (readable with a message queued, writable with room), and read(2) gives
  * Linux's "QSIZE:... NOTIFY:... SIGNO:... NOTIFY_PID:..." line.
  *
- * Where moat differs from Linux: RLIMIT_MSGQUEUE is not accounted;
- * SIGEV_THREAD notification (a netlink socket) is refused (see
+ * RLIMIT_MSGQUEUE is charged per real uid as Linux computes it (the
+ * queue's message slots and its maximum message bytes).
+ *
+ * Where moat differs from Linux: SIGEV_THREAD notification (a netlink socket) is refused (see
  * mq_notify_file); the notification is dropped when a description of the
  * queue is closed for the last time by its owner (Linux: any close).
  *
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "abi/linux/errno.h"
@@ -64,11 +67,21 @@ struct mq_inode {
     struct waitq wq;              /* senders, receivers and pollers */
     int notify_pid;               /* (q) owner of the notification, 0: none */
     struct linux_sigevent notify; /* (q) */
+    uint32_t owner_uid;           /* (c) real uid charged for the queue */
+    uint64_t charged;             /* (c) bytes charged against RLIMIT_MSGQUEUE */
+};
+
+/* RLIMIT_MSGQUEUE use of one real uid. */
+struct mq_user {
+    struct list_head link;        /* (q) in g_mq_users */
+    uint32_t uid;
+    uint64_t bytes;               /* (q) */
 };
 
 static pthread_mutex_t g_mq_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct list_head g_mq_names = LIST_HEAD_INIT(g_mq_names); /* (q) */
 static int g_mq_count;                                            /* (q) */
+static struct list_head g_mq_users = LIST_HEAD_INIT(g_mq_users); /* (q) */
 static struct vfs_sb *g_mq_sb;
 static struct mq_inode *g_mq_root;
 static pthread_once_t g_mq_once = PTHREAD_ONCE_INIT;
@@ -117,14 +130,39 @@ static struct mq_inode *find_locked(const char *name)
     return NULL;
 }
 
+static struct mq_user *user_locked(uint32_t uid, bool create)
+{
+    struct mq_user *u;
+    list_for_each_entry(u, &g_mq_users, link)
+        if (u->uid == uid)
+            return u;
+    if (!create)
+        return NULL;
+    u = calloc(1, sizeof(*u));
+    if (u) {
+        u->uid = uid;
+        list_add_tail(&u->link, &g_mq_users);
+    }
+    return u;
+}
+
+/* Linux's charge for a queue: each slot's struct msg_msg (48 bytes) and
+ * priority tree node (48), plus the message bytes. */
+static uint64_t queue_bytes(long maxmsg, long msgsize)
+{
+    return (uint64_t)maxmsg * 48 + (uint64_t)MIN(maxmsg, MQ_PRIO_MAX) * 48 +
+           (uint64_t)maxmsg * (uint64_t)msgsize;
+}
+
 static bool is_capable(const struct cred *c)
 {
     return c->euid == 0;
 }
 
-/* A new queue NAME (not yet in the table) with ATTR (NULL: defaults). */
+/* A new queue NAME (not yet in the table) with ATTR (NULL: defaults),
+ * charged to CRED's real uid within LIMIT (RLIMIT_MSGQUEUE). g_mq_lock held. */
 static int queue_new(const char *name, uint32_t mode, const struct linux_mq_attr *attr,
-                     const struct cred *cred, struct mq_inode **out)
+                     const struct cred *cred, uint64_t limit, struct mq_inode **out)
 {
     long maxmsg, msgsize;
     if (attr) {
@@ -149,6 +187,12 @@ static int queue_new(const char *name, uint32_t mode, const struct linux_mq_attr
     if (g_mq_count >= __atomic_load_n(&g_ipc_limits.mq_queues_max, __ATOMIC_RELAXED) &&
         !is_capable(cred))
         return -ENOSPC;
+    uint64_t bytes = queue_bytes(maxmsg, msgsize);
+    struct mq_user *u = user_locked(cred->uid, true);
+    if (!u)
+        return -ENOMEM;
+    if (u->bytes + bytes < u->bytes || u->bytes + bytes > limit)
+        return -EMFILE;
     struct mq_inode *q = calloc(1, sizeof(*q));
     char *nm = strdup(name);
     if (!q || !nm) {
@@ -156,6 +200,9 @@ static int queue_new(const char *name, uint32_t mode, const struct linux_mq_attr
         free(nm);
         return -ENOMEM;
     }
+    u->bytes += bytes;
+    q->owner_uid = cred->uid;
+    q->charged = bytes;
     inode_init(&q->base, g_mq_sb, &mq_iops, VFS_S_IFREG | (mode & 07777));
     q->base.ino = vfs_sb_next_ino(g_mq_sb);
     q->base.uid = cred->fsuid;
@@ -212,7 +259,9 @@ static int mq_create(struct inode *dir, const char *name, uint32_t mode, uint64_
         return -EINVAL;
     struct mq_inode *q;
     pthread_mutex_lock(&g_mq_lock);
-    int r = find_locked(name) ? -EEXIST : queue_new(name, mode, NULL, cred, &q);
+    struct task *t = task_current();
+    uint64_t limit = t ? t->tg->rlim[RLIMIT_MSGQUEUE].rlim_cur : UINT64_MAX;
+    int r = find_locked(name) ? -EEXIST : queue_new(name, mode, NULL, cred, limit, &q);
     if (r == 0) {
         q->base.nlink = 1;
         link_locked(q);
@@ -273,6 +322,13 @@ static int mq_open_op(struct inode *inode, struct file *f)
 static void mq_evict(struct inode *inode)
 {
     struct mq_inode *q = MQ(inode);
+    if (q->charged) {
+        pthread_mutex_lock(&g_mq_lock);
+        struct mq_user *u = user_locked(q->owner_uid, false);
+        if (u)
+            u->bytes -= q->charged;
+        pthread_mutex_unlock(&g_mq_lock);
+    }
     struct mq_msg *m, *n;
     list_for_each_entry_safe(m, n, &q->msgs, link)
         free(m);
@@ -394,7 +450,8 @@ int mq_open_name(struct task *t, const char *name, int oflag, uint32_t mode,
         } else {
             r = inode_permission(&g_mq_root->base, &t->cred, VFS_MAY_WRITE | VFS_MAY_EXEC);
             if (r == 0)
-                r = queue_new(name, mode & ~vfs_umask(t), attr, &t->cred, &q);
+                r = queue_new(name, mode & ~vfs_umask(t), attr, &t->cred,
+                              t->tg->rlim[RLIMIT_MSGQUEUE].rlim_cur, &q);
             if (r == 0) {
                 q->base.nlink = 1;
                 link_locked(q);

@@ -153,7 +153,7 @@ static long sys_mq_open(struct task *t, const struct sys_args *a)
     file_put(f);
     return fd;
 }
-SYSCALL_DEFINE(mq_open, sys_mq_open, "sxop", SYS_PARTIAL, "RLIMIT_MSGQUEUE is not enforced");
+SYSCALL_DEFINE(mq_open, sys_mq_open, "sxop", SYS_FULL, NULL);
 
 static long sys_mq_unlink(struct task *t, const struct sys_args *a)
 {
