@@ -109,6 +109,8 @@ static void test_seals(void)
     munmap(p, 4096);
     p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
     T_TRUE(p != MAP_FAILED, "a shared read-only mapping is allowed");
+    T_ERRNO(mprotect(p, 4096, PROT_READ | PROT_WRITE), EACCES,
+            "it can never become writable: EACCES");
     munmap(p, 4096);
     T_ERRNO(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4), EPERM,
             "punching a hole: EPERM");

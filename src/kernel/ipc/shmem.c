@@ -6,9 +6,6 @@
  * - F_SEAL_WRITE is refused with EBUSY while any page of the file is mapped
  *   shared (Linux refuses only while a mapping may become writable: a
  *   shared mapping made through a read-only open does not count).
- * - A read-only shared mapping made after F_SEAL_WRITE/F_SEAL_FUTURE_WRITE
- *   may still be mprotect()ed writable when the fd was opened read-write
- *   (Linux clears VM_MAYWRITE). FIXME: needs an mm hook to mark the VMA.
  * - Regular tmpfs files (/dev/shm) are not shmem files here: F_GET_SEALS on
  *   them is EINVAL (Linux: F_SEAL_SEAL).
  */
@@ -264,7 +261,18 @@ static int shmem_reopen(struct file *old, struct file *new_file)
     return 0;
 }
 
+/* After a write seal, new shared mappings can never be made writable. */
+static bool shmem_mmap_may_write(struct file *f)
+{
+    struct shmem_inode *si = SI(f->inode);
+    pthread_mutex_lock(&si->base.lock);
+    bool ok = !(si->seals & (SHMEM_SEAL_WRITE | SHMEM_SEAL_FUTURE_WRITE));
+    pthread_mutex_unlock(&si->base.lock);
+    return ok;
+}
+
 static const struct file_ops shmem_fops = {
+        .mmap_may_write = shmem_mmap_may_write,
         .read = shmem_read,
         .write = shmem_write,
         .dname = shmem_fops_dname,

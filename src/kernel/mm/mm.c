@@ -843,7 +843,8 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
         unsigned acc = vfs_file_flags(file) & O_ACCMODE;
         if (acc == O_WRONLY)
             return -EACCES; /* every file mapping reads the file */
-        may_write = acc == O_RDWR;
+        /* A write-sealed memfd's shared mappings may never become writable. */
+        may_write = acc == O_RDWR && vfs_file_mmap_may_write(file);
         if (shared && (prot & PROT_WRITE) && !may_write)
             return -EACCES;
         if ((prot & PROT_EXEC) && vfs_file_noexec(file))

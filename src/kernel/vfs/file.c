@@ -583,3 +583,8 @@ bool vfs_file_nosuid(struct file *f)
 {
     return mnt_flags(f->path.mnt) & VFS_MNT_NOSUID;
 }
+
+bool vfs_file_mmap_may_write(struct file *f)
+{
+    return !f->ops || !f->ops->mmap_may_write || f->ops->mmap_may_write(f);
+}

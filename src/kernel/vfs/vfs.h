@@ -146,6 +146,9 @@ int vfs_fchown(struct task *t, struct file *f, uint32_t uid, uint32_t gid);
  * execve: -EACCES) or a nosuid one (exec ignores set-id bits). */
 bool vfs_file_noexec(struct file *f);
 bool vfs_file_nosuid(struct file *f);
+/* Whether a MAP_SHARED mapping of F made now may ever become writable
+ * (file_ops mmap_may_write; false for a write-sealed memfd). */
+bool vfs_file_mmap_may_write(struct file *f);
 /* Whether F is an O_PATH file (fds on which most calls return -EBADF). */
 bool vfs_file_is_opath(struct file *f);
 

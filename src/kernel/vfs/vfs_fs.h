@@ -335,6 +335,10 @@ struct file_ops {
      * 0 or -errno. */
     int (*mmap_backing)(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
                         uint64_t *out_len);
+    /* Optional: whether a MAP_SHARED mapping made now may ever be writable
+     * (false: mprotect(PROT_WRITE) on it is EACCES, as a write-sealed
+     * memfd's). NULL: as the open mode allows. No lock held on entry. */
+    bool (*mmap_may_write)(struct file *f);
     /* fallocate(2) MODE (FALLOC_FL_* bits) over [OFF, OFF+LEN); the VFS
      * checked the arguments and that F is a writable regular file.
      * NULL: -EOPNOTSUPP. */

@@ -328,6 +328,11 @@ bool vfs_file_noexec(struct file *f)
     return false; /* the fake files live on no mount */
 }
 
+bool vfs_file_mmap_may_write(struct file *f)
+{
+    return true; /* fake files have no seals */
+}
+
 void fake_file_back(struct file *f, uint64_t chunk)
 {
     uint64_t gap[FAKE_FILE_CHUNKS];
