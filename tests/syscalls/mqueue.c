@@ -231,6 +231,38 @@ static void test_fs(void)
     fd = open("/proc/sys/fs/mqueue/msg_max", O_WRONLY);
     T_EQ(write(fd, "10\n", 3), 3, "restore msg_max");
     close(fd);
+    mkdir("mqmnt", 0755);
+    T_OK(mount("mqueue", "mqmnt", "mqueue", 0, NULL), "mount -t mqueue");
+    struct stat sb;
+    T_OK(stat("mqmnt/listed", &sb), "the queue is a file there");
+    T_EQ(sb.st_mode & 07777, 0640, "with its mode");
+    T_TRUE(S_ISREG(sb.st_mode), "a regular file");
+    T_OK(stat("mqmnt", &sb), "stat the mount");
+    T_EQ(sb.st_mode & 07777, 01777, "its root is mode 1777");
+    fd = T_OK(open("mqmnt/listed", O_RDONLY), "open it by path");
+    memset(line, 0, sizeof(line));
+    T_TRUE(read(fd, line, sizeof(line) - 1) > 0, "read it");
+    T_STREQ(line, "QSIZE:0          NOTIFY:0     SIGNO:0     NOTIFY_PID:0     \n", "the QSIZE line");
+    close(fd);
+    fd = T_OK(open("mqmnt/made", O_RDWR | O_CREAT, 0600), "open(O_CREAT) in the file system");
+    close(fd);
+    mqd_t made = T_OK(mq_open("/made", O_RDWR), "makes a queue mq_open finds");
+    mq_getattr(made, &got);
+    T_EQ(got.mq_maxmsg, 10, "with the default mq_maxmsg");
+    mq_close(made);
+    DIR *d = opendir("mqmnt");
+    int names = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (de->d_name[0] != '.')
+            names++;
+    if (d)
+        closedir(d);
+    T_EQ(names, 2, "the directory lists both queues");
+    T_OK(unlink("mqmnt/made"), "unlink through the file system");
+    T_ERRNO(mq_open("/made", O_RDONLY), ENOENT, "removes the queue");
+    T_OK(umount("mqmnt"), "umount");
+    rmdir("mqmnt");
     T_OK(mq_unlink("/listed"), "mq_unlink");
     mq_close(q);
 }

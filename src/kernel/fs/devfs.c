@@ -26,6 +26,7 @@ static const struct devfs_node g_nodes[] = {
         {"ptmx", VFS_S_IFCHR | 0666, 5, 2, NULL},
         {"shm", VFS_S_IFDIR | 01777, 0, 0, NULL},
         {"pts", VFS_S_IFDIR | 0755, 0, 0, NULL},
+        {"mqueue", VFS_S_IFDIR | 0755, 0, 0, NULL},
         {"stdin", VFS_S_IFLNK, 0, 0, "/proc/self/fd/0"},
         {"stdout", VFS_S_IFLNK, 0, 0, "/proc/self/fd/1"},
         {"stderr", VFS_S_IFLNK, 0, 0, "/proc/self/fd/2"},

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kernel/fs/fs.h"
+#include "kernel/ipc/mqueue.h"
 #include "kernel/host/host.h"
 #include "kernel/mm/memfile.h"
 #include "kernel/vfs/vfs_internal.h"
@@ -24,6 +25,7 @@ static const struct cred g_init_cred; /* root */
 #define SYSFS_MAGIC           0x62656572
 #define CGROUP2_SUPER_MAGIC   0x63677270
 #define DEVPTS_SUPER_MAGIC    0x1cd1
+#define MQUEUE_MAGIC          0x19800202
 #define ANON_INODE_FS_MAGIC   0x09041934
 /* statfs f_flags. */
 #define ST_RDONLY   0x0001
@@ -292,6 +294,9 @@ static const struct vfs_mount_info g_sys_info = {
 static const struct vfs_mount_info g_cgroup_info = {
         .source = "cgroup", .fstype = "cgroup2", .super_opts = "nsdelegate",
         .magic = CGROUP2_SUPER_MAGIC, .mnt_flags = VFS_MNT_RDONLY | NSN | VFS_MNT_RELATIME};
+static const struct vfs_mount_info g_mqueue_info = {
+        .source = "mqueue", .fstype = "mqueue", .super_opts = "", .magic = MQUEUE_MAGIC,
+        .mnt_flags = NSN | VFS_MNT_RELATIME};
 static const struct vfs_mount_info g_tmpfs_info = {
         .source = "tmpfs", .fstype = "tmpfs", .super_opts = "", .magic = TMPFS_MAGIC,
         .mnt_flags = VFS_MNT_RELATIME};
@@ -304,6 +309,8 @@ const struct vfs_mount_info *vfs_mount_template(const char *fstype)
         return &g_proc_info;
     if (strcmp(fstype, "sysfs") == 0)
         return &g_sys_info;
+    if (strcmp(fstype, "mqueue") == 0)
+        return &g_mqueue_info;
     return NULL;
 }
 
@@ -342,6 +349,14 @@ int vfs_init(int host_root_fd, struct fs_struct **out_fs)
         r = devpts_new(&pts);
     if (r == 0)
         r = mount_on(mnt, "/dev/pts", pts, &g_pts_info, NULL);
+    /* The IPC namespace's POSIX message queues, where container runtimes
+     * put them. */
+    struct inode *mq;
+    struct vfs_sb *mq_sb;
+    if (r == 0)
+        r = mqueue_root(&mq_sb, &mq);
+    if (r == 0)
+        r = mount_on(mnt, "/dev/mqueue", mq, &g_mqueue_info, NULL);
     if (r < 0) {
         log_error("vfs: mounting /dev: error %d", r);
         return r;

@@ -352,9 +352,10 @@ static int do_new_mount(const struct path *at, const char *source, const char *f
         inode_put(root);
         return r;
     }
-    if (strcmp(fstype, "proc") == 0 || strcmp(fstype, "sysfs") == 0) {
+    if (strcmp(fstype, "proc") == 0 || strcmp(fstype, "sysfs") == 0 ||
+        strcmp(fstype, "mqueue") == 0) {
         /* The sandbox's one instance again (as a PID namespace has one
-         * procfs). */
+         * procfs, an IPC namespace one mqueue). */
         struct mount *own = vfs_find_mount_of_type(fstype);
         if (!own)
             return -ENODEV;

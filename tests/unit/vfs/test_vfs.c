@@ -16,6 +16,7 @@
 #include "kernel/host/host.h"
 #include "kernel/fs/fs.h"
 #include "kernel/host/host_io.h"
+#include "kernel/ipc/mqueue.h"
 #include "kernel/ipc/sysv.h"
 #include "kernel/mm/mm.h"
 #include "kernel/signal/signal.h"
@@ -230,6 +231,14 @@ void sem_proc_show(const struct ipc_sbuf_fn *out)
 }
 void msg_proc_show(const struct ipc_sbuf_fn *out)
 {
+}
+/* vfs_init mounts the mqueue file system on /dev/mqueue: a directory. */
+int mqueue_root(struct vfs_sb **out_sb, struct inode **out_root)
+{
+    int r = tmpfs_new(01777, out_root);
+    if (r == 0)
+        *out_sb = (*out_root)->sb;
+    return r;
 }
 
 int host_io_watch(int fd, struct waitq *wq)
