@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -200,6 +201,7 @@ static const struct allow_entry g_allow[] = {
     {E(restart_syscall, GRP_BASE, 0, {{0}}), "any", "restarted sleeps"},
     /* unix sockets the kernel holds (control socket, console socket) */
     {E(socket, GRP_BASE, 0, {EQ(0, AF_UNIX)}), "AF_UNIX only", "control and console sockets"},
+    {E(socket, GRP_BASE, 0, {EQ(0, AF_NETLINK), EQ(2, NETLINK_ROUTE)}), "AF_NETLINK, NETLINK_ROUTE only", "dumps of the sandbox's links, addresses, routes (net/rtnl.c)"},
     {E(sendmsg, GRP_BASE, 0, {{0}}), "any fd", "held sockets (SCM_RIGHTS on the control socket)"},
     {E(recvmsg, GRP_BASE, 0, {{0}}), "any fd", "held sockets"},
     {E(accept4, GRP_BASE, 0, {{0}}), "any fd", "held listening sockets"},

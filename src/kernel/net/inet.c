@@ -38,6 +38,7 @@
 #include "kernel/host/host_io.h"
 #include "kernel/host/host_net.h"
 #include "kernel/mm/mm.h"
+#include "kernel/net/netdev.h"
 #include "kernel/signal/signal.h"
 #include "kernel/task/task.h"
 #include "kernel/task/task_internal.h"
@@ -681,6 +682,8 @@ static ssize_t inet_write(struct file *f, const void *buf, size_t n, uint64_t *p
 
 static long inet_ioctl(struct file *f, struct task *t, unsigned cmd, uint64_t arg)
 {
+    if (netdev_is_ioctl(cmd))
+        return netdev_ioctl(t, true, cmd, arg);
     if (cmd != LX_FIONREAD)
         return -ENOTTY;
     int n = 0;

@@ -20,6 +20,7 @@
  * together, nor two socket locks at once, except a listener's lock while it
  * sets up a new, still private, connection. waitq locks nest inside.
  */
+#include "kernel/net/netdev.h"
 #include "kernel/net/socket.h"
 
 #include <errno.h>
@@ -1137,6 +1138,8 @@ static ssize_t unix_write(struct file *f, const void *buf, size_t n, uint64_t *p
 static long unix_ioctl(struct file *f, struct task *t, unsigned cmd, uint64_t arg)
 {
     struct unix_sock *u = U(f);
+    if (netdev_is_ioctl(cmd))
+        return netdev_ioctl(t, false, cmd, arg);
     if (cmd != FIONREAD_CMD)
         return -ENOTTY;
     pthread_mutex_lock(&u->lock);

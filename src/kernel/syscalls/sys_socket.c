@@ -5,7 +5,8 @@
  *
  * Decodes sockaddrs, iovecs and control messages (SCM_RIGHTS,
  * SCM_CREDENTIALS) and calls kernel/net: unix.c for AF_UNIX, inet.c for
- * AF_INET/AF_INET6 (host sockets; no control messages).
+ * AF_INET/AF_INET6 (host sockets; no control messages), netlink.c for
+ * AF_NETLINK (NETLINK_ROUTE, answered by the kernel).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "kernel/net/inet.h"
+#include "kernel/net/netlink.h"
 #include "kernel/net/socket.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/vfs/vfs.h"
@@ -69,7 +71,7 @@ static struct file *get_sock(struct task *t, int fd, long *out_err)
         *out_err = -EBADF;
         return NULL;
     }
-    if (!sock_is_socket(f) && !inet_is_socket(f)) {
+    if (!sock_is_socket(f) && !inet_is_socket(f) && !netlink_is_socket(f)) {
         file_put(f);
         *out_err = -ENOTSOCK;
         return NULL;
@@ -112,6 +114,8 @@ static long sys_socket(struct task *t, const struct sys_args *a)
     unsigned fl = type & LX_SOCK_NONBLOCK ? O_NONBLOCK : 0;
     int r = family == LX_AF_INET || family == LX_AF_INET6
                     ? inet_create(family, type & LX_SOCK_TYPE_MASK, (int)a->arg[2], fl, &f)
+            : family == LX_AF_NETLINK
+                    ? netlink_create(type & LX_SOCK_TYPE_MASK, (int)a->arg[2], fl, &f)
                     : sock_create(family, type & LX_SOCK_TYPE_MASK, (int)a->arg[2], fl, &f);
     if (r < 0)
         return r;
@@ -121,7 +125,7 @@ static long sys_socket(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(socket, sys_socket, "ddd", SYS_PARTIAL,
                "AF_UNIX; AF_INET/AF_INET6 TCP and UDP over host sockets; raw and packet "
-               "sockets EPERM; no netlink");
+               "sockets EPERM; AF_NETLINK: NETLINK_ROUTE queries only");
 
 static long sys_socketpair(struct task *t, const struct sys_args *a)
 {
@@ -129,6 +133,8 @@ static long sys_socketpair(struct task *t, const struct sys_args *a)
     if (type & ~(LX_SOCK_TYPE_MASK | LX_SOCK_NONBLOCK | LX_SOCK_CLOEXEC))
         return -EINVAL;
     struct file *f[2];
+    if ((int)a->arg[0] == LX_AF_NETLINK)
+        return -EOPNOTSUPP;
     int r = sock_socketpair((int)a->arg[0], type & LX_SOCK_TYPE_MASK, (int)a->arg[2],
                             type & LX_SOCK_NONBLOCK ? O_NONBLOCK : 0, f);
     if (r < 0)
@@ -163,7 +169,9 @@ static long sys_bind(struct task *t, const struct sys_args *a)
     struct file *f = get_sock(t, (int)a->arg[0], &err);
     if (!f)
         return err;
-    r = inet_is_socket(f) ? inet_bind(f, addr, a->arg[2]) : sock_bind(t, f, addr, a->arg[2]);
+    r = inet_is_socket(f)      ? inet_bind(f, addr, a->arg[2])
+        : netlink_is_socket(f) ? netlink_bind(t, f, addr, a->arg[2])
+                               : sock_bind(t, f, addr, a->arg[2]);
     file_put(f);
     return r;
 }
@@ -175,7 +183,9 @@ static long sys_listen(struct task *t, const struct sys_args *a)
     struct file *f = get_sock(t, (int)a->arg[0], &err);
     if (!f)
         return err;
-    int r = inet_is_socket(f) ? inet_listen(f, (int)a->arg[1]) : sock_listen(f, (int)a->arg[1]);
+    int r = inet_is_socket(f)      ? inet_listen(f, (int)a->arg[1])
+            : netlink_is_socket(f) ? -EOPNOTSUPP
+                                   : sock_listen(f, (int)a->arg[1]);
     file_put(f);
     return r;
 }
@@ -193,8 +203,9 @@ static long do_accept(struct task *t, const struct sys_args *a, int flags)
     uint32_t alen = 0;
     struct file *nf;
     unsigned fl = flags & LX_SOCK_NONBLOCK ? O_NONBLOCK : 0;
-    int r = inet_is_socket(f) ? inet_accept(t, f, fl, &nf, addr, &alen)
-                              : sock_accept(t, f, fl, &nf, addr, &alen);
+    int r = inet_is_socket(f)      ? inet_accept(t, f, fl, &nf, addr, &alen)
+            : netlink_is_socket(f) ? -EOPNOTSUPP
+                                   : sock_accept(t, f, fl, &nf, addr, &alen);
     file_put(f);
     if (r < 0)
         return r;
@@ -227,8 +238,9 @@ static long sys_connect(struct task *t, const struct sys_args *a)
     struct file *f = get_sock(t, (int)a->arg[0], &err);
     if (!f)
         return err;
-    r = inet_is_socket(f) ? inet_connect(t, f, addr, a->arg[2])
-                          : sock_connect(t, f, addr, a->arg[2]);
+    r = inet_is_socket(f)      ? inet_connect(t, f, addr, a->arg[2])
+        : netlink_is_socket(f) ? netlink_connect(t, f, addr, a->arg[2])
+                               : sock_connect(t, f, addr, a->arg[2]);
     file_put(f);
     return r;
 }
@@ -242,8 +254,9 @@ static long do_getname(struct task *t, const struct sys_args *a, bool peer)
         return err;
     uint8_t addr[SOCK_ADDR_MAX];
     uint32_t alen = 0;
-    int r = inet_is_socket(f) ? inet_getname(f, peer, addr, &alen)
-                              : sock_getname(f, peer, addr, &alen);
+    int r = inet_is_socket(f)      ? inet_getname(f, peer, addr, &alen)
+            : netlink_is_socket(f) ? netlink_getname(f, peer, addr, &alen)
+                                   : sock_getname(f, peer, addr, &alen);
     file_put(f);
     if (r < 0)
         return r;
@@ -270,8 +283,9 @@ static long sys_shutdown(struct task *t, const struct sys_args *a)
     struct file *f = get_sock(t, (int)a->arg[0], &err);
     if (!f)
         return err;
-    int r = inet_is_socket(f) ? inet_shutdown(f, (int)a->arg[1])
-                              : sock_shutdown(f, (int)a->arg[1]);
+    int r = inet_is_socket(f)      ? inet_shutdown(f, (int)a->arg[1])
+            : netlink_is_socket(f) ? -EOPNOTSUPP
+                                   : sock_shutdown(f, (int)a->arg[1]);
     file_put(f);
     return r;
 }
@@ -439,7 +453,9 @@ static ssize_t do_sendmsg(struct task *t, struct file *f, const struct linux_msg
     }
     m.buf = buf;
     m.len = total;
-    res = inet_is_socket(f) ? inet_sendmsg(t, f, &m, flags) : sock_sendmsg(t, f, &m, flags);
+    res = inet_is_socket(f)      ? inet_sendmsg(t, f, &m, flags)
+          : netlink_is_socket(f) ? netlink_sendmsg(t, f, &m, flags)
+                                 : sock_sendmsg(t, f, &m, flags);
 out:
     put_files(m.fds, m.nfds);
     free(buf);
@@ -523,7 +539,9 @@ static ssize_t do_recvmsg(struct task *t, struct file *f, struct linux_msghdr *h
         res = -ENOMEM;
         goto out;
     }
-    res = inet_is_socket(f) ? inet_recvmsg(t, f, &m, flags) : sock_recvmsg(t, f, &m, flags);
+    res = inet_is_socket(f)      ? inet_recvmsg(t, f, &m, flags)
+          : netlink_is_socket(f) ? netlink_recvmsg(t, f, &m, flags)
+                                 : sock_recvmsg(t, f, &m, flags);
     if (res < 0)
         goto out;
     size_t got = MIN((size_t)res, total);
@@ -587,8 +605,9 @@ static long sys_sendto(struct task *t, const struct sys_args *a)
     if (r == 0) {
         m.buf = buf;
         m.len = len;
-        r = inet_is_socket(f) ? inet_sendmsg(t, f, &m, (int)a->arg[3])
-                              : sock_sendmsg(t, f, &m, (int)a->arg[3]);
+        r = inet_is_socket(f)      ? inet_sendmsg(t, f, &m, (int)a->arg[3])
+            : netlink_is_socket(f) ? netlink_sendmsg(t, f, &m, (int)a->arg[3])
+                                   : sock_sendmsg(t, f, &m, (int)a->arg[3]);
     }
     free(buf);
     file_put(f);
@@ -607,9 +626,10 @@ static long sys_recvfrom(struct task *t, const struct sys_args *a)
     memset(&m, 0, sizeof(m));
     m.buf = malloc(len ? len : 1);
     m.len = len;
-    long r = !m.buf             ? -ENOMEM
-             : inet_is_socket(f) ? inet_recvmsg(t, f, &m, (int)a->arg[3])
-                                 : sock_recvmsg(t, f, &m, (int)a->arg[3]);
+    long r = !m.buf                ? -ENOMEM
+             : inet_is_socket(f)    ? inet_recvmsg(t, f, &m, (int)a->arg[3])
+             : netlink_is_socket(f) ? netlink_recvmsg(t, f, &m, (int)a->arg[3])
+                                    : sock_recvmsg(t, f, &m, (int)a->arg[3]);
     if (r > 0 && copy_out(t, a->arg[1], m.buf, MIN((size_t)r, len)) < 0)
         r = -EFAULT;
     if (r >= 0 && a->arg[4]) {
@@ -751,6 +771,9 @@ static long sys_getsockopt(struct task *t, const struct sys_args *a)
     if (inet_is_socket(f)) {
         len = MIN((uint32_t)ulen, (uint32_t)INET_OPT_MAX);
         r = inet_getsockopt(f, (int)a->arg[1], (int)a->arg[2], val, &len);
+    } else if (netlink_is_socket(f)) {
+        len = MIN((uint32_t)ulen, 16u);
+        r = netlink_getsockopt(f, (int)a->arg[1], (int)a->arg[2], val, &len);
     } else {
         len = MIN((uint32_t)ulen, 16u);
         r = sock_getsockopt(t, f, (int)a->arg[1], (int)a->arg[2], val, &len);
@@ -778,7 +801,10 @@ static long sys_setsockopt(struct task *t, const struct sys_args *a)
         return err;
     int r = inet_is_socket(f) ? inet_setsockopt(f, (int)a->arg[1], (int)a->arg[2], val,
                                                 MIN(len, (uint32_t)sizeof(val)))
-                              : sock_setsockopt(f, (int)a->arg[1], (int)a->arg[2], val, len);
+            : netlink_is_socket(f)
+                    ? netlink_setsockopt(f, (int)a->arg[1], (int)a->arg[2], val,
+                                         MIN(len, (uint32_t)sizeof(val)))
+                    : sock_setsockopt(f, (int)a->arg[1], (int)a->arg[2], val, len);
     file_put(f);
     return r;
 }
