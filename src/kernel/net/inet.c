@@ -71,7 +71,13 @@ struct inet_sock {
     struct wq_slot *slot;    /* (c) woken by the host epoll loop */
     pthread_mutex_t lock;
     struct linux_timeval rcvtimeo, sndtimeo; /* (l) */
+    struct list_head all;    /* (g_all_lock) on g_all while the file is open */
 };
+
+/* The open inet sockets, for /proc/net. A socket leaves before its host fd
+ * closes, so a walker holding g_all_lock may use each hfd. */
+static pthread_mutex_t g_all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head g_all = LIST_HEAD_INIT(g_all); /* (g_all_lock) */
 
 static struct vfs_sb *g_inet_sb;
 static pthread_once_t g_inet_once = PTHREAD_ONCE_INIT;
@@ -164,6 +170,14 @@ static int inet_file(int hfd, int family, int type, int proto, unsigned flags,
     }
     f->ops = &inet_fops;
     f->fmode &= ~(unsigned)(FMODE_LSEEK | FMODE_ATOMIC_POS);
+    struct task *t = task_current();
+    if (t) {
+        s->base.uid = t->cred.fsuid;
+        s->base.gid = t->cred.fsgid;
+    }
+    pthread_mutex_lock(&g_all_lock);
+    list_add_tail(&s->all, &g_all);
+    pthread_mutex_unlock(&g_all_lock);
     inode_put(&s->base);
     *out = f;
     return 0;
@@ -703,6 +717,9 @@ static int inet_dname(struct file *f, char *buf, size_t size)
 static void inet_release(struct file *f)
 {
     struct inet_sock *s = S(f);
+    pthread_mutex_lock(&g_all_lock);
+    list_del(&s->all);
+    pthread_mutex_unlock(&g_all_lock);
     if (s->hfd >= 0)
         host_net_close(s->hfd);
     s->hfd = -1;
@@ -719,3 +736,103 @@ static const struct file_ops inet_fops = {
         .dname = inet_dname,
         .release = inet_release,
 };
+
+/* ---- /proc/net ---- */
+
+/* Host address SS into SI's address and port fields (LOCAL or remote). */
+static void info_addr(struct sock_info *si, const struct sockaddr_storage *ss, bool local)
+{
+    uint8_t *a = local ? si->laddr : si->raddr;
+    uint16_t *port = local ? &si->lport : &si->rport;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        memcpy(a, &in->sin_addr, 4);
+        *port = ntohs(in->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        memcpy(a, &in6->sin6_addr, 16);
+        *port = ntohs(in6->sin6_port);
+    }
+}
+
+#define USEC_PER_TICK 10000u /* USER_HZ 100 */
+
+static uint32_t ti_u32(const uint8_t *ti, size_t off)
+{
+    uint32_t v;
+    memcpy(&v, ti + off, 4);
+    return v;
+}
+
+static uint64_t ti_u64(const uint8_t *ti, size_t off)
+{
+    uint64_t v;
+    memcpy(&v, ti + off, 8);
+    return v;
+}
+
+void inet_for_each(int family, int type, void (*fn)(const struct sock_info *si, void *arg),
+                   void *arg)
+{
+    pthread_mutex_lock(&g_all_lock);
+    struct inet_sock *s;
+    list_for_each_entry(s, &g_all, all) {
+        if (s->family != family || s->type != type || s->hfd < 0)
+            continue;
+        struct sock_info si;
+        memset(&si, 0, sizeof(si));
+        si.family = family;
+        si.type = type;
+        si.uid = s->base.uid;
+        si.ino = s->base.ino;
+        si.refs = 1;
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        memset(&ss, 0, sizeof(ss));
+        if (host_net_getname(s->hfd, 0, &ss, &len) == 0)
+            info_addr(&si, &ss, true);
+        len = sizeof(ss);
+        memset(&ss, 0, sizeof(ss));
+        bool connected = host_net_getname(s->hfd, 1, &ss, &len) == 0;
+        if (connected)
+            info_addr(&si, &ss, false);
+        int pending = 0;
+        if (type == LX_SOCK_STREAM) {
+            /* Linux's struct tcp_info, read by offset (libc's is older). */
+            uint8_t ti[256];
+            socklen_t tl = sizeof(ti);
+            memset(ti, 0, sizeof(ti));
+            if (host_net_getsockopt(s->hfd, IPPROTO_TCP, TCP_INFO, ti, &tl) == 0 && tl >= 104) {
+                si.state = ti[0];
+                si.listening = ti[0] == TCP_LISTEN;
+                si.rto = ti_u32(ti, 8) / USEC_PER_TICK;
+                si.ato = ti_u32(ti, 12) / USEC_PER_TICK;
+                si.cwnd = ti_u32(ti, 80);
+                uint32_t ssthresh = ti_u32(ti, 76);
+                si.ssthresh = ssthresh >= 0xffff ? -1 : (int)ssthresh;
+                if (si.listening) {
+                    /* TCP_INFO of a listener: tcpi_unacked is the accept
+                     * queue, which Linux shows as rx_queue. */
+                    si.rxq = ti_u32(ti, 24);
+                } else {
+                    if (tl >= 216) {
+                        uint64_t sent = ti_u64(ti, 200), acked = ti_u64(ti, 120),
+                                 retrans = ti_u64(ti, 208);
+                        uint64_t inflight = sent > acked + retrans ? sent - acked - retrans : 0;
+                        si.txq = (uint32_t)(inflight + ti_u32(ti, 144));
+                    }
+                    if (host_net_pending(s->hfd, &pending) == 0 && pending > 0)
+                        si.rxq = (uint32_t)pending;
+                }
+            } else {
+                si.state = TCP_CLOSE;
+            }
+        } else {
+            si.state = connected ? TCP_ESTABLISHED : TCP_CLOSE;
+            if (host_net_pending(s->hfd, &pending) == 0 && pending > 0)
+                si.rxq = (uint32_t)pending;
+        }
+        fn(&si, arg);
+    }
+    pthread_mutex_unlock(&g_all_lock);
+}

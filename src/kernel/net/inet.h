@@ -12,6 +12,11 @@
 #define INET_OPT_MAX 256
 
 bool inet_is_socket(struct file *f);
+/* Calls FN for each of the sandbox's inet sockets of FAMILY and TYPE (only
+ * the sandbox's own: under --network=host the host's other sockets are not
+ * listed). */
+void inet_for_each(int family, int type, void (*fn)(const struct sock_info *si, void *arg),
+                   void *arg);
 int inet_create(int family, int type, int protocol, unsigned flags, struct file **out);
 int inet_bind(struct file *f, const void *addr, size_t len);
 int inet_listen(struct file *f, int backlog);

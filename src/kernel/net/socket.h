@@ -70,6 +70,30 @@ struct sock_rmsg {
     int flags; /* LX_MSG_TRUNC for a cut message */
 };
 
+/* One socket as /proc/net lists it. Addresses in network byte order. */
+struct sock_info {
+    int family;            /* LX_AF_INET, LX_AF_INET6 or LX_AF_UNIX */
+    int type;              /* LX_SOCK_* */
+    int state;             /* inet: TCP_* state number (UDP: 1 connected, 7 not);
+                            * unix: SS_* (1 unconnected, 3 connected) */
+    bool listening;
+    uint8_t laddr[16], raddr[16];
+    uint16_t lport, rport; /* host byte order */
+    uint32_t txq, rxq;
+    uint32_t uid;
+    uint64_t ino;
+    int refs;
+    /* TCP, from the host socket's TCP_INFO: in clock ticks (USER_HZ). */
+    uint32_t rto, ato, cwnd;
+    int ssthresh;          /* -1 while in initial slow start */
+    /* unix: the bound name (sockaddr_un without the family), 0: none. */
+    uint8_t path[SOCK_ADDR_MAX];
+    uint32_t pathlen;
+};
+
+/* Calls FN for each of the sandbox's AF_UNIX sockets that has a file. */
+void unix_for_each(void (*fn)(const struct sock_info *si, void *arg), void *arg);
+
 bool sock_is_socket(struct file *f);
 /* socket(2): a new socket file (count 1). TYPE without flag bits; FLAGS:
  * O_NONBLOCK. 0 or -errno. */

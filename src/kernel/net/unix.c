@@ -24,6 +24,7 @@
 #include "kernel/net/socket.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -95,7 +96,14 @@ struct unix_sock {
     bool has_peercred;          /* (l) */
     int err;                    /* (l) SO_ERROR */
     struct waitq wq;            /* readers, writers, accepters, pollers */
+    struct list_head all;       /* (a) g_all_lock: on g_all while it has a file */
+    bool listed;                /* (a) */
 };
+
+/* Sockets with a file, for /proc/net/unix. Lock order: g_all_lock is
+ * taken alone, or before a socket's lock (walkers only try that lock). */
+static pthread_mutex_t g_all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head g_all = LIST_HEAD_INIT(g_all); /* (a) */
 
 static struct vfs_sb *g_sock_sb;
 static pthread_once_t g_sock_once = PTHREAD_ONCE_INIT;
@@ -187,6 +195,17 @@ static int us_file(struct unix_sock *u, unsigned flags, struct file **out)
         return -ENOMEM;
     f->ops = &unix_fops;
     f->fmode &= ~(unsigned)(FMODE_LSEEK | FMODE_ATOMIC_POS);
+    struct task *t = task_current();
+    if (t) {
+        u->base.uid = t->cred.fsuid;
+        u->base.gid = t->cred.fsgid;
+    }
+    pthread_mutex_lock(&g_all_lock);
+    if (!u->listed) {
+        list_add_tail(&u->all, &g_all);
+        u->listed = true;
+    }
+    pthread_mutex_unlock(&g_all_lock);
     *out = f;
     return 0;
 }
@@ -704,7 +723,60 @@ static void us_close(struct unix_sock *u)
 
 static void unix_release(struct file *f)
 {
-    us_close(U(f));
+    struct unix_sock *u = U(f);
+    pthread_mutex_lock(&g_all_lock);
+    if (u->listed) {
+        list_del(&u->all);
+        u->listed = false;
+    }
+    pthread_mutex_unlock(&g_all_lock);
+    us_close(u);
+}
+
+void unix_for_each(void (*fn)(const struct sock_info *si, void *arg), void *arg)
+{
+    /* A socket's lock may be held by a thread that waits for g_all_lock
+     * (closing its file): take it only with trylock, and start over. */
+    for (int tries = 0;; tries++) {
+        pthread_mutex_lock(&g_all_lock);
+        size_t n = 0, i = 0;
+        struct unix_sock *u;
+        list_for_each_entry(u, &g_all, all)
+            n++;
+        struct sock_info *si = calloc(n ? n : 1, sizeof(*si));
+        bool busy = false;
+        list_for_each_entry(u, &g_all, all) {
+            if (!si)
+                break;
+            if (pthread_mutex_trylock(&u->lock) != 0) {
+                busy = true;
+                break;
+            }
+            struct sock_info *o = &si[i++];
+            o->family = LX_AF_UNIX;
+            o->type = u->type;
+            o->listening = u->state == US_LISTEN;
+            o->state = u->state == US_CONN ? 3 : 1;
+            o->uid = u->base.uid;
+            o->ino = u->base.ino;
+            o->refs = (int)__atomic_load_n(&u->base.ref.v, __ATOMIC_RELAXED);
+            if (u->bound && u->addr.len > SUN_PATH_OFF) {
+                o->pathlen = u->addr.len - SUN_PATH_OFF;
+                memcpy(o->path, u->addr.sa + SUN_PATH_OFF, o->pathlen);
+            }
+            pthread_mutex_unlock(&u->lock);
+        }
+        pthread_mutex_unlock(&g_all_lock);
+        if (busy && tries < 100) {
+            free(si);
+            sched_yield();
+            continue;
+        }
+        for (size_t k = 0; si && k < i; k++)
+            fn(&si[k], arg);
+        free(si);
+        return;
+    }
 }
 
 /* ---- data ---- */

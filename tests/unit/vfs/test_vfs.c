@@ -19,6 +19,8 @@
 #include "kernel/ipc/mqueue.h"
 #include "kernel/ipc/sysv.h"
 #include "kernel/mm/mm.h"
+#include "kernel/net/inet.h"
+#include "kernel/net/rtnl.h"
 #include "kernel/signal/signal.h"
 #include "kernel/task/task.h"
 #include "kernel/task/task_internal.h"
@@ -210,6 +212,32 @@ int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_s
                           bool from_outside)
 {
     return 0;
+}
+
+/* /proc/net reads the network view and the socket tables (none here). */
+int rtnl_dump(int get_type, int family, struct rtnl_dump *out)
+{
+    out->msgs = NULL;
+    out->n = 0;
+    return 0;
+}
+
+void rtnl_dump_free(struct rtnl_dump *d)
+{
+}
+
+const void *rtnl_attr(const struct rtnl_msg *m, int type, size_t *out_len)
+{
+    return NULL;
+}
+
+void inet_for_each(int family, int type, void (*fn)(const struct sock_info *si, void *arg),
+                   void *arg)
+{
+}
+
+void unix_for_each(void (*fn)(const struct sock_info *si, void *arg), void *arg)
+{
 }
 
 void uts_get(char *hostname, char *domainname)

@@ -881,6 +881,7 @@ static int task_list(struct gen_inode *dir, struct dir_emit *ctx);
             RW("gid_map", 0644, show_id_map, store_eperm), REG("limits", 0444, show_limits),       \
             RW("loginuid", 0644, show_loginuid, store_eperm), REG("maps", 0444, show_maps),        \
             REG("mountinfo", 0444, show_pid_mountinfo), REG("mounts", 0444, show_pid_mounts),      \
+            {.name = "net", .mode = VFS_S_IFDIR | 0555, .children = g_proc_net_children},       \
             {.name = "ns", .mode = VFS_S_IFDIR | 0511, .children = g_ns_children},                 \
             REG("oom_score", 0444, show_zero),                                                     \
             RW("oom_score_adj", 0644, show_oom_score_adj, store_oom_score_adj),                    \

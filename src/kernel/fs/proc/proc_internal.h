@@ -83,6 +83,7 @@ int gen_parse_num(const char *s);
 /* procfs parts. */
 extern const struct gen_entry g_proc_pid_entry;  /* /proc/PID */
 extern const struct gen_entry g_proc_root_children[]; /* meminfo, sys/, … (proc/sys.c) */
+extern const struct gen_entry g_proc_net_children[];  /* PID/net: dev, tcp, unix … (proc/net.c) */
 int proc_pid_lookup(struct gen_inode *dir, const char *name, struct inode **out);
 int proc_pid_list(struct gen_inode *dir, struct dir_emit *ctx);
 /* PID of the calling task's process, or 0. */

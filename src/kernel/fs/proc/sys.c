@@ -361,6 +361,12 @@ static int show_mounts_link(struct gen_inode *gi, struct sbuf *b)
     return 0;
 }
 
+static int show_net_link(struct gen_inode *gi, struct sbuf *b)
+{
+    sbuf_printf(b, "self/net");
+    return 0;
+}
+
 /* The mounts as the current task sees them (from its root). */
 static int mount_views(struct vfs_mount_view **v, size_t *n)
 {
@@ -622,6 +628,7 @@ const struct gen_entry g_proc_root_children[] = {
         REG("loadavg", show_loadavg),
         REG("meminfo", show_meminfo),
         {.name = "mounts", .mode = VFS_S_IFLNK | 0777, .show = show_mounts_link},
+        {.name = "net", .mode = VFS_S_IFLNK | 0777, .show = show_net_link},
         REG("stat", show_stat),
         DIR("sys", g_sys),
         DIR("sysvipc", g_proc_sysvipc_children),
