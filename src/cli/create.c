@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "kernel/vfs/vfs_fs.h"
 #include "cli/cli.h"
 #include "oci/config.h"
 #include "oci/err.h"
@@ -222,25 +223,22 @@ static int build_mounts(const struct oci_config *c, struct sandbox_mount **out, 
     size_t n = 0;
     for (size_t i = 0; i < c->mounts_len; i++) {
         const struct oci_mount *o = &c->mounts[i];
+        unsigned fl = o->mnt_flags | (o->readonly ? VFS_MNT_RDONLY : 0);
         if (o->kind == OCI_MOUNT_TMPFS) {
             m[n++] = (struct sandbox_mount){.kind = VFS_EXTRA_TMPFS, .dest = o->destination,
-                                            .mode = o->tmpfs_mode};
+                                            .mode = o->tmpfs_mode, .mnt_flags = fl};
         } else if (o->kind == OCI_MOUNT_BIND) {
             struct stat st;
-            if (stat(o->source, &st) == 0 && !S_ISDIR(st.st_mode)) {
-                /* FIXME(issue 7): file binds (Docker's /etc/hosts,
-                 * /etc/resolv.conf, /etc/hostname) need a kernel mount of a
-                 * single host file. */
-                rt_warn("config.json: mounts[%zu]: bind of the file `%s` on `%s` is not supported yet, skipped",
+            if (stat(o->source, &st) == 0 && !S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+                rt_warn("config.json: mounts[%zu]: `%s` is neither a directory nor a regular file: not mounted on `%s`",
                         i, o->source, o->destination);
                 continue;
             }
-            if (!o->readonly)
-                rt_warn("config.json: mounts[%zu]: writes to `%s` stay in the sandbox's memory (read-write host binds are not supported yet)",
-                        i, o->destination);
+            /* Read-write binds write through to the host, as runc's do
+             * (kernel/fs/hostfs.c keeps every change inside the source). */
             m[n++] = (struct sandbox_mount){
-                    .kind = o->readonly ? VFS_EXTRA_BIND_RO : VFS_EXTRA_BIND_COPY,
-                    .dest = o->destination, .source = o->source};
+                    .kind = o->readonly ? VFS_EXTRA_BIND_RO : VFS_EXTRA_BIND_RW,
+                    .dest = o->destination, .source = o->source, .mnt_flags = fl};
         }
     }
     *out = m;
@@ -257,8 +255,7 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
     r = oci_config_load(o->bundle ? o->bundle : ".", &c, err);
     if (r < 0)
         return r;
-    if (c->root_readonly)
-        rt_debug("root.readonly: the root's writes go to memory and never reach the bundle");
+
     int console = -1;
     if (c->terminal) {
         if (!o->console_socket) {
@@ -339,6 +336,7 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
             .rlimits_len = c->rlimits_len,
             .mounts = mounts,
             .mounts_len = mounts_len,
+            .root_readonly = c->root_readonly,
             .exec_fifo = fifo,
             .console_fd = console,
             .ctl_fd = ctl,

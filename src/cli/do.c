@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kernel/vfs/vfs_fs.h"
 #include "cli/cli.h"
 #include "lib/log.h"
 #include "sandbox/cgroup.h"
@@ -37,11 +38,53 @@ static int parse_bytes(const char *s, uint64_t *out)
     return 0;
 }
 
+/* "HOST:DEST[:ro|:rw]" into *out (strings kept for the process's life).
+ * Prints the error; -1 on a bad value. */
+static int parse_volume(const char *v, struct sandbox_mount *out)
+{
+    char *s = strdup(v);
+    char *c1 = s ? strchr(s, ':') : NULL;
+    if (!c1 || c1 == s) {
+        fprintf(stderr, "moat do: bad --volume `%s` (HOST:DEST[:ro])\n", v);
+        free(s);
+        return -1;
+    }
+    *c1 = '\0';
+    char *dest = c1 + 1, *mode = strchr(dest, ':');
+    bool ro = false;
+    if (mode) {
+        *mode++ = '\0';
+        if (strcmp(mode, "ro") == 0)
+            ro = true;
+        else if (strcmp(mode, "rw") != 0) {
+            fprintf(stderr, "moat do: bad --volume mode `%s` (ro or rw)\n", mode);
+            free(s);
+            return -1;
+        }
+    }
+    if (dest[0] != '/') {
+        fprintf(stderr, "moat do: --volume `%s`: DEST must be an absolute path\n", v);
+        free(s);
+        return -1;
+    }
+    char *host = realpath(s, NULL);
+    if (!host) {
+        fprintf(stderr, "moat do: --volume `%s`: %s: %s\n", v, s, strerror(errno));
+        free(s);
+        return -1;
+    }
+    *out = (struct sandbox_mount){.kind = ro ? VFS_EXTRA_BIND_RO : VFS_EXTRA_BIND_RW,
+                                  .dest = dest, .source = host,
+                                  .mnt_flags = ro ? VFS_MNT_RDONLY : 0};
+    return 0;
+}
+
 static const char g_do_usage[] =
         "Usage: moat do [OPTIONS] [--] CMD [ARGS...]\n"
         "\n"
         "Runs CMD in a new sandbox. Its root is the host's / seen read-only, with an\n"
-        "in-memory layer on top that takes every write (the host is never modified).\n"
+        "in-memory layer on top that takes every write (the host is never modified,\n"
+        "except inside --volume directories).\n"
         "CMD is looked up in $PATH inside the sandbox; the app gets this process's\n"
         "working directory, environment and standard input/output, and sees itself\n"
         "as PID 1. moat exits with the app's status, or 128+N if signal N ended it;\n"
@@ -59,6 +102,13 @@ static const char g_do_usage[] =
         "                      clone fail with EAGAIN past it; host cgroup pids limit too\n"
         "  --cpus=X            CPU time of the whole sandbox, in CPUs (e.g. 0.5, 2):\n"
         "                      host cgroup CPU quota\n"
+        "  -v, --volume=HOST:DEST[:ro]\n"
+        "                      bind the host directory or file HOST on DEST in the\n"
+        "                      sandbox; read-write by default: the app's changes land\n"
+        "                      in HOST (and nowhere else on the host); :ro refuses\n"
+        "                      writes (EROFS). Repeatable\n"
+        "  --read-only         the sandbox's / refuses writes (EROFS), as docker run\n"
+        "                      --read-only; mounts inside it (/dev, /proc, volumes) do not\n"
         "  --network=MODE      none (default): only loopback, in a network of the\n"
         "                      sandbox's own; host: the host's network\n"
         "  --strace            log each syscall with decoded arguments and result\n"
@@ -73,6 +123,9 @@ int cmd_do(int argc, char **argv)
     long pids_limit = 0;
     double cpus = 0;
     bool network_none = true;
+    bool root_readonly = false;
+    struct sandbox_mount vols[64];
+    size_t nvols = 0;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -92,6 +145,17 @@ int cmd_do(int argc, char **argv)
                 fprintf(stderr, "moat do: --root needs a directory\n");
                 return EXIT_MOAT_ERROR;
             }
+            continue;
+        }
+        if (strncmp(a, "--volume=", 9) == 0 || strcmp(a, "--volume") == 0 || strcmp(a, "-v") == 0) {
+            const char *v = strncmp(a, "--volume=", 9) == 0 ? a + 9 : (i + 1 < argc ? argv[++i] : "");
+            if (nvols == sizeof(vols) / sizeof(vols[0]) || parse_volume(v, &vols[nvols]) < 0)
+                return EXIT_MOAT_ERROR;
+            nvols++;
+            continue;
+        }
+        if (strcmp(a, "--read-only") == 0) {
+            root_readonly = true;
             continue;
         }
         if (strncmp(a, "--network=", 10) == 0 || strcmp(a, "--network") == 0) {
@@ -185,6 +249,9 @@ int cmd_do(int argc, char **argv)
         .strace = g_cli.strace,
         .memory_limit = memory_limit,
         .network_none = network_none,
+        .mounts = vols,
+        .mounts_len = nvols,
+        .root_readonly = root_readonly,
         .pids_limit = (int)pids_limit,
         .cgroup = cg,
     };

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernel/vfs/vfs_fs.h"
+
 #define CONFIG_MAX_SIZE (16 << 20)
 
 static const char *const g_ns_names[OCI_NS_MAX] = {
@@ -341,6 +343,19 @@ static int parse_mount(struct oci_config *c, const struct json *m, size_t i, str
     bool bind = has_option(opts, "bind") || has_option(opts, "rbind") ||
                 strcmp(o->type, "bind") == 0;
     o->readonly = has_option(opts, "ro");
+    /* Per-mount flags, as runc maps them to MS_* (the last of "ro"/"rw" and
+     * of the atime options wins there; moat reads each once). */
+    static const struct {
+        const char *name;
+        unsigned flag;
+    } flag_opts[] = {{"nosuid", VFS_MNT_NOSUID},         {"nodev", VFS_MNT_NODEV},
+                     {"noexec", VFS_MNT_NOEXEC},         {"noatime", VFS_MNT_NOATIME},
+                     {"nodiratime", VFS_MNT_NODIRATIME}, {"relatime", VFS_MNT_RELATIME},
+                     {"nosymfollow", VFS_MNT_NOSYMFOLLOW}};
+    o->mnt_flags = 0;
+    for (size_t k = 0; k < sizeof(flag_opts) / sizeof(flag_opts[0]); k++)
+        if (has_option(opts, flag_opts[k].name))
+            o->mnt_flags |= flag_opts[k].flag;
     o->tmpfs_mode = 01777;
     for (size_t k = 0; opts && k < opts->len; k++) {
         const struct json *op = opts->items[k];

@@ -27,6 +27,7 @@ struct oci_mount {
     char *source;      /* for binds: absolute host path (resolved against the bundle) */
     enum oci_mount_kind kind;
     bool readonly;
+    unsigned mnt_flags;  /* VFS_MNT_* of the options (nosuid, nodev, noexec, atime flags) */
     uint32_t tmpfs_mode; /* tmpfs mode= option, default 01777 */
 };
 

@@ -74,16 +74,20 @@ static int pivot_to_empty(void)
     return 0;
 }
 
-static int drop_caps(void)
+/* Drops every capability but those in KEEP (a mask of capability numbers
+ * below 32), which stay effective and permitted. */
+static int drop_caps(uint32_t keep)
 {
     for (int c = 0; c <= 63; c++)
-        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+        if (!(c < 32 && (keep & (1u << c))) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
+            errno != EINVAL)
             return -errno;
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return -errno;
     struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct d[2];
     memset(d, 0, sizeof(d));
+    d[0].effective = d[0].permitted = keep;
     if (syscall(SYS_capset, &h, d) < 0)
         return -errno;
     return 0;
@@ -117,7 +121,11 @@ int confine_kernel(const struct confine_opts *o, const char **out_step)
     if (r < 0)
         return r;
     *out_step = "dropping capabilities";
-    r = drop_caps();
+    /* Read-write binds: hostfs makes files with the sandbox's owners and
+     * writes what moat's VFS allowed (kernel/fs/hostfs.c). */
+    const uint32_t file_caps = (1u << CAP_CHOWN) | (1u << CAP_DAC_OVERRIDE) | (1u << CAP_FOWNER) |
+                               (1u << CAP_FSETID);
+    r = drop_caps(o->host_write ? file_caps : 0);
     if (r < 0)
         return r;
     *out_step = "RLIMIT_CORE";
@@ -134,7 +142,7 @@ int confine_kernel(const struct confine_opts *o, const char **out_step)
     if (mode == HOST_SECCOMP_LOG)
         log_warn("MOAT_SECCOMP=log: forbidden host syscalls of the kernel are logged, not fatal");
     *out_step = "installing the seccomp filter";
-    struct host_seccomp_opts so = {.host_net = o->host_net};
+    struct host_seccomp_opts so = {.host_net = o->host_net, .host_write = o->host_write};
     r = host_seccomp_install(&so, mode, report_fd);
     if (r < 0)
         return r;

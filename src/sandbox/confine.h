@@ -8,7 +8,11 @@
  *   1. pivot_root into an empty, read-only tmpfs: no host path is left;
  *   2. every capability dropped (effective, permitted, inheritable, ambient
  *      and the bounding set): the platforms need none, since the kernel is
- *      the parent of every stub it traces;
+ *      the parent of every stub it traces; with read-write host bind
+ *      mounts, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER and CAP_FSETID stay
+ *      (effective and permitted only), so that files keep the sandbox's
+ *      owners and the app's permission checks (done by moat's VFS) are the
+ *      ones that count (kernel/fs/hostfs.c);
  *   3. RLIMIT_CORE 0 (no core file of kernel memory on the host);
  *   4. no_new_privs;
  *   5. the seccomp allow-list of src/kernel/host/seccomp_allow.c on every
@@ -25,6 +29,8 @@
 
 struct confine_opts {
     bool host_net; /* host (or namespaced loopback) inet sockets are used */
+    bool host_write; /* read-write host bind mounts exist: file capabilities and the
+                        host-write seccomp group stay */
     int log_fd;    /* where violations are reported */
 };
 

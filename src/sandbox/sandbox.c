@@ -32,6 +32,8 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -153,6 +155,87 @@ static void apply_rlimits(const struct sandbox_config *cfg)
     }
 }
 
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+#define L_MOUNT_ATTR_RDONLY 0x1
+#define L_MOUNT_ATTR_NOSUID 0x2
+#define L_MOUNT_ATTR_NODEV  0x4
+
+/* A detached copy of the mount tree at PATH (open_tree(OPEN_TREE_CLONE |
+ * AT_RECURSIVE)) with ATTRS set on every mount of it (mount_setattr), as
+ * an O_PATH fd, or -errno. ".." from its root goes nowhere, and a
+ * read-only copy refuses writes whatever the capabilities: even a
+ * compromised kernel process can neither climb out of it on the host nor
+ * write through it. */
+static int open_detached(const char *path, uint64_t attrs)
+{
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path,
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (fd < 0)
+        return -errno;
+    struct {
+        uint64_t attr_set, attr_clr, propagation, userns_fd;
+    } attr = {.attr_set = attrs};
+    if (attrs && syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                         sizeof(attr)) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+/* The host fd a bind mount's kernel file system works on. A directory is
+ * held as a detached copy of its mount (open_detached; read-only unless
+ * the bind is read-write); a read-write bind must have one. A regular file
+ * is opened for reading, or reading and writing. */
+static int open_bind_source(const struct sandbox_mount *s, bool *out_is_file)
+{
+    struct stat st;
+    if (stat(s->source, &st) < 0)
+        setup_fail("mount `%s` on `%s`: %s", s->source, s->dest, strerror(errno));
+    *out_is_file = false;
+    if (S_ISREG(st.st_mode)) {
+        *out_is_file = true;
+        int fd = open(s->source, (s->kind == VFS_EXTRA_BIND_RW ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        if (fd < 0)
+            setup_fail("mount `%s` on `%s`: %s", s->source, s->dest, strerror(errno));
+        return fd;
+    }
+    if (!S_ISDIR(st.st_mode))
+        setup_fail("mount `%s` on `%s`: only directories and regular files can be bind-mounted",
+                   s->source, s->dest);
+    bool rw = s->kind == VFS_EXTRA_BIND_RW;
+    int fd = open_detached(s->source, L_MOUNT_ATTR_NOSUID | L_MOUNT_ATTR_NODEV |
+                                              (rw ? 0 : L_MOUNT_ATTR_RDONLY));
+    if (fd >= 0)
+        return fd;
+    if (rw)
+        setup_fail("mount `%s` on `%s`: a read-write bind needs a detached copy of the mount "
+                   "(open_tree, mount_setattr): %s", s->source, s->dest, strerror(-fd));
+    log_debug("bind `%s`: no detached copy (%s); opened in place", s->source, strerror(-fd));
+    fd = open(s->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        setup_fail("mount `%s` on `%s`: %s", s->source, s->dest, strerror(errno));
+    return fd;
+}
+
+static bool has_rw_binds(const struct sandbox_config *cfg)
+{
+    for (size_t i = 0; i < cfg->mounts_len; i++)
+        if (cfg->mounts[i].kind == VFS_EXTRA_BIND_RW)
+            return true;
+    return false;
+}
+
 static void setup_mounts(const struct sandbox_config *cfg, struct fs_struct *fs)
 {
     if (cfg->mounts_len == 0)
@@ -166,14 +249,10 @@ static void setup_mounts(const struct sandbox_config *cfg, struct fs_struct *fs)
         m[i].dest = s->dest;
         m[i].mode = s->mode;
         m[i].host_fd = -1;
+        m[i].mnt_flags = s->mnt_flags;
         if (s->kind == VFS_EXTRA_TMPFS)
             continue;
-        m[i].host_fd = open(s->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (m[i].host_fd < 0) {
-            int e = errno;
-            setup_fail("mount `%s` on `%s`: %s%s", s->source, s->dest, strerror(e),
-                       e == ENOTDIR ? " (only directories can be bind-mounted yet)" : "");
-        }
+        m[i].host_fd = open_bind_source(s, &m[i].is_file);
     }
     size_t failed = 0;
     int r = vfs_mount_extra(fs, m, cfg->mounts_len, &failed);
@@ -268,7 +347,18 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
         log_debug("sethostname: %s", strerror(errno));
 
-    int rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* The root as a read-only detached copy (see open_detached): the kernel
+     * process may keep file capabilities for read-write binds, and then
+     * must not be able to write (or climb) anywhere else. */
+    int rootfd = open_detached(cfg->root, L_MOUNT_ATTR_RDONLY | L_MOUNT_ATTR_NOSUID |
+                                                  L_MOUNT_ATTR_NODEV);
+    if (rootfd < 0 && has_rw_binds(cfg))
+        setup_fail("cannot make a read-only copy of the sandbox root %s (needed with read-write "
+                   "binds): %s", cfg->root, strerror(-rootfd));
+    if (rootfd < 0) {
+        log_debug("root %s: no detached copy (%s); opened in place", cfg->root, strerror(-rootfd));
+        rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
     if (rootfd < 0)
         setup_fail("cannot open the sandbox root %s: %s", cfg->root, strerror(errno));
     if (cfg->set_ids) {
@@ -313,6 +403,8 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     if (r < 0)
         setup_fail("cannot build the sandbox's file systems: %s", strerror(-r));
     setup_mounts(cfg, init.fs);
+    if (cfg->root_readonly)
+        vfs_root_set_readonly();
     apply_rlimits(cfg);
     /* FIXME(issue 7): the app's own no_new_privs flag (task->no_new_privs)
      * needs a field in struct sandbox_init; the kernel process sets it on
@@ -337,7 +429,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     /* FIXME(issue 9): kernel/net/inet.c uses host inet sockets for
      * --network=none too (in the sandbox's own netns), so the inet group is
      * always on; narrow it if a netstack backend replaces them. */
-    struct confine_opts co = {.host_net = true, .log_fd = log_fd()};
+    struct confine_opts co = {.host_net = true, .host_write = has_rw_binds(cfg), .log_fd = log_fd()};
     r = confine_kernel(&co, &step);
     if (r < 0)
         setup_fail("cannot confine the kernel process (%s): %s", step, strerror(-r));

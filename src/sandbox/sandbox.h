@@ -19,8 +19,9 @@ struct sandbox_rlimit {
 struct sandbox_mount {
     enum vfs_extra_kind kind;
     const char *dest;   /* absolute, in the sandbox */
-    const char *source; /* binds: the host directory */
+    const char *source; /* binds: the host directory or regular file */
     uint32_t mode;      /* tmpfs */
+    unsigned mnt_flags; /* VFS_MNT_* from the mount's options (nosuid, nodev, noexec, ...) */
 };
 
 struct sandbox_config {
@@ -28,6 +29,7 @@ struct sandbox_config {
     char *const *envp;    /* its environment */
     const char *cwd;      /* its working directory (a path inside the sandbox) */
     const char *root;     /* host directory that becomes the sandbox's / */
+    bool root_readonly;   /* the root mount is read-only (OCI root.readonly, --read-only) */
     const char *platform; /* NULL: the default */
     bool strace;
     uint64_t memory_limit; /* bytes of memory the sandbox's apps may hold; 0: none */

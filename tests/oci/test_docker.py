@@ -262,11 +262,44 @@ def main():
             r = d.docker("run", "--rm", "--runtime=moat", "--user", "1000:1000", "moat-bb", "id")
             assert r.stdout == "uid=1000 gid=1000\n", repr(r.stdout + r.stderr)
 
+        def volume():
+            vol = os.path.join(d.tmp, "vol")
+            os.makedirs(vol)
+            os.chmod(vol, 0o777)
+            with open(os.path.join(vol, "from-host"), "w") as f:
+                f.write("host\n")
+            r = d.docker("run", "--rm", "--runtime=moat", "-v", vol + ":/data", "--user",
+                         "1000:1000", "moat-bb", "sh", "-c",
+                         "cat /data/from-host && echo made > /data/new && mkdir /data/d && "
+                         "mv /data/new /data/d/moved && ls -n /data/d")
+            assert "host\n" in r.stdout and " 1000 " in r.stdout, repr(r.stdout + r.stderr)
+            st = os.stat(os.path.join(vol, "d", "moved"))
+            assert (st.st_uid, st.st_gid) == (1000, 1000), (st.st_uid, st.st_gid)
+            with open(os.path.join(vol, "d", "moved")) as f:
+                assert f.read() == "made\n"
+            r = d.docker("run", "--rm", "--runtime=moat", "-v", vol + ":/data:ro", "moat-bb",
+                         "sh", "-c", "touch /data/x", check=False)
+            assert r.returncode != 0 and "Read-only" in r.stderr, repr(r.stdout + r.stderr)
+            assert not os.path.exists(os.path.join(vol, "x"))
+
+        def read_only():
+            r = d.docker("run", "--rm", "--runtime=moat", "--read-only", "--tmpfs", "/tmp",
+                         "moat-bb", "sh", "-c",
+                         "touch /x 2>&1; touch /tmp/y && echo tmp-ok; grep ' / ' /proc/mounts")
+            assert "Read-only file system" in r.stdout and "tmp-ok" in r.stdout, \
+                repr(r.stdout + r.stderr)
+            # Docker's own file binds: /etc/hostname is the container's.
+            r = d.docker("run", "--rm", "--runtime=moat", "--hostname", "moathost", "moat-bb",
+                         "cat", "/etc/hostname")
+            assert r.stdout == "moathost\n", repr(r.stdout + r.stderr)
+
         check("docker run --rm", run_rm)
         check("docker run -d, exec, logs, stop, rm", detached)
         check("docker stop: KILL after the timeout", stop_timeout)
         check("docker run --network=none", network_none)
         check("docker run --user 1000:1000", user)
+        check("docker run -v hostdir:/data (read-write, :ro)", volume)
+        check("docker run --read-only, /etc/hostname", read_only)
         if shutil.which("script"):
             check("docker run -it, exec -it (pty), top", terminals)
     finally:

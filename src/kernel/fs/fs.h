@@ -42,6 +42,12 @@ int tmpfs_list(struct inode *dir, int (*cb)(void *arg, const char *name, struct 
 /* hostfs over the host directory HOST_DIRFD (consumed): a read-only file
  * system; *out_root is its root (new reference). */
 int hostfs_new(int host_dirfd, struct inode **out_root);
+/* The same, writable: changes go through to the host directory (a
+ * read-write bind mount; see hostfs.c for how they stay inside it). */
+int hostfs_new_rw(int host_dirfd, struct inode **out_root);
+/* hostfs whose root is the host regular file FD (consumed; opened O_RDONLY,
+ * or O_RDWR when WRITABLE): a file bind mount. */
+int hostfs_new_file(int fd, bool writable, struct inode **out_root);
 /* Reads a hostfs regular file (no struct file needed). */
 ssize_t hostfs_pread(struct inode *inode, void *buf, size_t n, uint64_t off);
 

@@ -1,6 +1,7 @@
 /*
- * hostfs: a read-only view of a host directory tree the kernel holds an fd
- * to (the container rootfs).
+ * hostfs: a view of a host directory tree the kernel holds an fd to: the
+ * container rootfs (read-only, the overlay's lower layer) and bind mounts
+ * (read-only, or read-write: writes go through to the host).
  *
  * Every host file is reached one component at a time: openat(parent fd,
  * name, O_NOFOLLOW | O_CLOEXEC | O_PATH) through host_fs.c, so moat never
@@ -11,6 +12,22 @@
  * through the parent's fd and name and checked to be the same host inode,
  * on its first open. Device nodes, FIFOs and sockets of the host tree can
  * be stat'ed but not opened.
+ *
+ * A writable instance (hostfs_new_rw, a read-write bind) changes the host
+ * tree the same way: every call names one component relative to a held
+ * directory fd (mkdirat, mknodat for FIFOs and sockets, symlinkat, linkat
+ * and unlinkat of a name, renameat2), attributes are set on the file's own
+ * fd (fchownat/fchmodat2/utimensat with AT_EMPTY_PATH, never through a
+ * name), file data through an O_RDWR fd opened by name and checked to be
+ * the inode looked up. The host never resolves a symlink or ".." for moat,
+ * so nothing outside the bind's directory can be named. The VFS checked
+ * the app's permissions; the kernel process makes the host calls with
+ * CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN and CAP_FSETID (kept only when a
+ * read-write bind exists, sandbox/confine.c) and gives new files the
+ * creating task's fsuid and fsgid (the directory's group when it is
+ * set-gid), as runc without a user namespace would: ids inside are ids on
+ * the host. Attributes are read from the host on every stat (other host
+ * processes may change the tree); names stay cached in the dcache.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,14 +38,20 @@
 #include "kernel/fs/fs.h"
 #include "kernel/ipc/pipe.h"
 #include "kernel/host/host_fs.h"
+#include "kernel/task/task.h"
 #include "lib/log.h"
+
+struct hostfs_sb {
+    bool writable; /* (c) a read-write bind */
+};
 
 struct hostfs_inode {
     struct inode base;
     int fd;                        /* (c) */
     int rdfd;                      /* (i) base.lock; -1 until the first open */
-    struct hostfs_inode *parent;   /* (c) counted; NULL for the root */
-    char *name;                    /* (c) */
+    int wfd;                       /* (i) base.lock; O_RDWR (writable instance), -1 until used */
+    struct hostfs_inode *parent;   /* (i) counted; NULL for the root; changed by rename */
+    char *name;                    /* (i) changed by rename */
     char *link;                    /* (i) cached symlink target */
     uint64_t host_dev;             /* (c) */
     int64_t blocks, blksize;       /* (c) */
@@ -50,6 +73,7 @@ static struct hostfs_inode *hostfs_inode_new(struct vfs_sb *sb, int fd, const st
     inode_init(&hi->base, sb, &hostfs_iops, st->st_mode);
     hi->fd = fd;
     hi->rdfd = -1;
+    hi->wfd = -1;
     hi->host_dev = st->st_dev;
     hi->base.ino = st->st_ino;
     hi->base.uid = st->st_uid;
@@ -65,7 +89,7 @@ static struct hostfs_inode *hostfs_inode_new(struct vfs_sb *sb, int fd, const st
     return hi;
 }
 
-int hostfs_new(int host_dirfd, struct inode **out_root)
+static int hostfs_make(int host_dirfd, bool writable, struct inode **out_root)
 {
     struct stat st;
     int r = host_fs_fstat(host_dirfd, &st);
@@ -76,17 +100,85 @@ int hostfs_new(int host_dirfd, struct inode **out_root)
         goto out_close;
     }
     struct vfs_sb *sb = vfs_sb_new("hostfs", false);
-    struct hostfs_inode *root = sb ? hostfs_inode_new(sb, host_dirfd, &st) : NULL;
+    struct hostfs_sb *hs = sb ? calloc(1, sizeof(*hs)) : NULL;
+    struct hostfs_inode *root = hs ? hostfs_inode_new(sb, host_dirfd, &st) : NULL;
     if (!root) {
+        free(hs);
         r = -ENOMEM;
         goto out_close;
     }
+    hs->writable = writable;
+    sb->priv = hs;
     root->name = strdup("/");
     *out_root = &root->base;
     return 0;
 out_close:
     host_fs_close(host_dirfd);
     return r;
+}
+
+int hostfs_new(int host_dirfd, struct inode **out_root)
+{
+    return hostfs_make(host_dirfd, false, out_root);
+}
+
+int hostfs_new_file(int fd, bool writable, struct inode **out_root)
+{
+    struct stat st;
+    int r = host_fs_fstat(fd, &st);
+    if (r == 0 && !S_ISREG(st.st_mode))
+        r = -EINVAL;
+    struct vfs_sb *sb = r == 0 ? vfs_sb_new("hostfs", false) : NULL;
+    struct hostfs_sb *hs = sb ? calloc(1, sizeof(*hs)) : NULL;
+    struct hostfs_inode *hi = hs ? hostfs_inode_new(sb, fd, &st) : NULL;
+    if (!hi) {
+        free(hs);
+        host_fs_close(fd);
+        return r < 0 ? r : -ENOMEM;
+    }
+    hs->writable = writable;
+    sb->priv = hs;
+    hi->name = strdup("/");
+    /* The fd itself serves reads (and writes): no parent to reopen from. */
+    if (writable)
+        hi->wfd = fd;
+    else
+        hi->rdfd = fd;
+    *out_root = &hi->base;
+    return 0;
+}
+
+int hostfs_new_rw(int host_dirfd, struct inode **out_root)
+{
+    return hostfs_make(host_dirfd, true, out_root);
+}
+
+static bool writable(struct inode *inode)
+{
+    struct hostfs_sb *hs = inode->sb->priv;
+    return hs && hs->writable;
+}
+
+/* Rereads HI's attributes from the host (writable instances). */
+static int hostfs_refresh(struct hostfs_inode *hi)
+{
+    struct stat st;
+    int r = host_fs_fstat(hi->fd, &st);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&hi->base.lock);
+    hi->base.mode = (hi->base.mode & VFS_S_IFMT) | (st.st_mode & 07777);
+    hi->base.uid = st.st_uid;
+    hi->base.gid = st.st_gid;
+    hi->base.nlink = (uint32_t)st.st_nlink;
+    hi->base.size = (uint64_t)st.st_size;
+    hi->base.atime = (struct linux_timespec){st.st_atim.tv_sec, st.st_atim.tv_nsec};
+    hi->base.mtime = (struct linux_timespec){st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+    hi->base.ctime = (struct linux_timespec){st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
+    hi->blocks = st.st_blocks;
+    hi->blksize = st.st_blksize;
+    pthread_mutex_unlock(&hi->base.lock);
+    return 0;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -204,9 +296,12 @@ out_unlock:
 static int hostfs_getattr(struct inode *inode, struct linux_stat *st)
 {
     struct hostfs_inode *hi = HI(inode);
+    /* A read-only tree's attributes read at lookup stay valid; a writable
+     * one's are reread. Reported with the sandbox's device number. */
+    if (writable(inode))
+        hostfs_refresh(hi);
     memset(st, 0, sizeof(*st));
-    /* The host tree is read-only to moat: the attributes read at lookup
-     * stay valid. Reported with the sandbox's device number. */
+    pthread_mutex_lock(&inode->lock);
     st->st_dev = inode->sb->dev;
     st->st_ino = inode->ino;
     st->st_nlink = inode->nlink;
@@ -220,12 +315,40 @@ static int hostfs_getattr(struct inode *inode, struct linux_stat *st)
     st->st_atim = inode->atime;
     st->st_mtim = inode->mtime;
     st->st_ctim = inode->ctime;
+    pthread_mutex_unlock(&inode->lock);
     return 0;
 }
 
+static int hostfs_wfd(struct hostfs_inode *hi);
+
 static int hostfs_setattr(struct inode *inode, const struct vfs_attr *attr)
 {
-    return -EROFS;
+    struct hostfs_inode *hi = HI(inode);
+    if (!writable(inode))
+        return -EROFS;
+    int r = 0;
+    if (attr->valid & VFS_ATTR_SIZE) {
+        if (!inode_is_reg(inode))
+            return -EINVAL;
+        int fd = hostfs_wfd(hi);
+        r = fd < 0 ? fd : host_fs_ftruncate(fd, attr->size);
+    }
+    if (r == 0 && (attr->valid & (VFS_ATTR_UID | VFS_ATTR_GID)))
+        r = host_fs_fchown(hi->fd, (attr->valid & VFS_ATTR_UID) ? attr->uid : (uint32_t)-1,
+                           (attr->valid & VFS_ATTR_GID) ? attr->gid : (uint32_t)-1);
+    if (r == 0 && (attr->valid & VFS_ATTR_MODE))
+        r = host_fs_fchmod(hi->fd, attr->mode & 07777);
+    if (r == 0 && (attr->valid & (VFS_ATTR_ATIME | VFS_ATTR_MTIME))) {
+        const long omit = (1l << 30) - 2l; /* UTIME_OMIT */
+        struct linux_timespec ts[2] = {{0, omit}, {0, omit}};
+        if (attr->valid & VFS_ATTR_ATIME)
+            ts[0] = attr->atime;
+        if (attr->valid & VFS_ATTR_MTIME)
+            ts[1] = attr->mtime;
+        r = host_fs_futimens(hi->fd, ts);
+    }
+    hostfs_refresh(hi);
+    return r;
 }
 
 /* The O_RDONLY fd of regular file HI, opened on first use. */
@@ -233,8 +356,16 @@ static int hostfs_rdfd(struct hostfs_inode *hi)
 {
     pthread_mutex_lock(&hi->base.lock);
     int r = hi->rdfd;
-    if (r >= 0 || !hi->parent)
+    if (r >= 0)
         goto out_unlock;
+    if (hi->wfd >= 0) {
+        r = hi->wfd; /* O_RDWR: reads too */
+        goto out_unlock;
+    }
+    if (!hi->parent) {
+        r = -EBADF;
+        goto out_unlock;
+    }
     int fd = host_fs_openat(hi->parent->fd, hi->name, O_RDONLY);
     if (fd < 0) {
         r = fd == -ELOOP ? -ESTALE : fd;
@@ -256,6 +387,33 @@ out_unlock:
     return r;
 }
 
+/* The O_RDWR fd of regular file HI of a writable instance, opened on
+ * first use by name and checked to be the inode looked up. */
+static int hostfs_wfd(struct hostfs_inode *hi)
+{
+    pthread_mutex_lock(&hi->base.lock);
+    int r = hi->wfd;
+    if (r >= 0 || !hi->parent)
+        goto out_unlock;
+    int fd = host_fs_openat_rw(hi->parent->fd, hi->name, O_RDWR | O_NONBLOCK, 0);
+    if (fd < 0) {
+        r = fd == -ELOOP ? -ESTALE : fd;
+        goto out_unlock;
+    }
+    struct stat st;
+    r = host_fs_fstat(fd, &st);
+    if (r == 0 && (st.st_dev != hi->host_dev || st.st_ino != hi->base.ino || !S_ISREG(st.st_mode)))
+        r = -ESTALE; /* replaced on the host since lookup */
+    if (r < 0) {
+        host_fs_close(fd);
+        goto out_unlock;
+    }
+    hi->wfd = r = fd;
+out_unlock:
+    pthread_mutex_unlock(&hi->base.lock);
+    return r;
+}
+
 static int hostfs_open(struct inode *inode, struct file *f)
 {
     if ((inode->mode & VFS_S_IFMT) == VFS_S_IFIFO)
@@ -264,12 +422,234 @@ static int hostfs_open(struct inode *inode, struct file *f)
         log_warn_once("open of a host device node, FIFO or socket refused (rootfs is data only)");
         return -EACCES;
     }
-    if (f->fmode & FMODE_WRITE)
-        return -EROFS;
+    if (f->fmode & FMODE_WRITE) {
+        if (!writable(inode))
+            return -EROFS;
+        int fd = hostfs_wfd(HI(inode));
+        if (fd < 0)
+            return fd;
+        f->ops = &hostfs_fops;
+        return 0;
+    }
     int fd = hostfs_rdfd(HI(inode));
     if (fd < 0)
         return fd;
     f->ops = &hostfs_fops;
+    return 0;
+}
+
+static ssize_t hostfs_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
+{
+    struct hostfs_inode *hi = HI(f->inode);
+    int fd = hostfs_wfd(hi);
+    if (fd < 0)
+        return fd;
+    if (vfs_file_flags(f) & O_APPEND) {
+        struct stat st;
+        int r = host_fs_fstat(fd, &st);
+        if (r < 0)
+            return r;
+        *pos = (uint64_t)st.st_size;
+    }
+    ssize_t r = host_fs_pwrite(fd, buf, n, *pos);
+    if (r > 0) {
+        *pos += (uint64_t)r;
+        pthread_mutex_lock(&hi->base.lock);
+        if (*pos > hi->base.size)
+            hi->base.size = *pos;
+        pthread_mutex_unlock(&hi->base.lock);
+    }
+    return r;
+}
+
+static int hostfs_fsync(struct file *f)
+{
+    struct hostfs_inode *hi = HI(f->inode);
+    pthread_mutex_lock(&hi->base.lock);
+    int fd = hi->wfd;
+    pthread_mutex_unlock(&hi->base.lock);
+    return fd >= 0 ? host_fs_fsync(fd) : 0;
+}
+
+/* ---- changing a writable tree ---- */
+
+/* Makes the entry NAME just created in DIR (host fd IOFD for a regular
+ * file, else -1, consumed) the sandbox's: owned by UID:GID (best effort:
+ * an unmapped id in a user namespace keeps the kernel's), mode MODE
+ * exactly (the kernel process's umask and chown's set-id clearing undone). */
+static int finish_create(struct inode *dir, const char *name, int iofd, uint32_t uid, uint32_t gid,
+                         int32_t mode, struct inode **out)
+{
+    struct inode *inode;
+    int r = hostfs_lookup(dir, name, &inode);
+    if (r < 0) {
+        if (iofd >= 0)
+            host_fs_close(iofd);
+        return r;
+    }
+    struct hostfs_inode *hi = HI(inode);
+    if (iofd >= 0) {
+        struct stat st;
+        if (host_fs_fstat(iofd, &st) < 0 || st.st_dev != hi->host_dev || st.st_ino != inode->ino) {
+            host_fs_close(iofd);
+            inode_put(inode);
+            return -ESTALE; /* replaced on the host at once */
+        }
+        hi->wfd = iofd;
+    }
+    int cr = host_fs_fchown(hi->fd, uid, gid);
+    if (cr < 0)
+        log_debug("hostfs: chown of new %s to %u:%u: error %d", name, uid, gid, cr);
+    if (mode >= 0) {
+        r = host_fs_fchmod(hi->fd, (uint32_t)mode);
+        if (r < 0)
+            log_debug("hostfs: chmod of new %s: error %d", name, r);
+    }
+    hostfs_refresh(hi);
+    *out = inode;
+    return 0;
+}
+
+/* The group of a new entry of DIR: the directory's when it is set-gid. */
+static uint32_t new_gid(struct inode *dir, const struct cred *cred)
+{
+    return (dir->mode & S_ISGID) ? dir->gid : cred->fsgid;
+}
+
+static int hostfs_create(struct inode *dir, const char *name, uint32_t mode, uint64_t rdev,
+                         const struct cred *cred, struct inode **out)
+{
+    struct hostfs_inode *d = HI(dir);
+    if (!writable(dir))
+        return -EROFS;
+    uint32_t perm = mode & 07777;
+    int iofd = -1, r;
+    switch (mode & VFS_S_IFMT) {
+    case VFS_S_IFREG:
+        r = iofd = host_fs_openat_rw(d->fd, name, O_RDWR | O_CREAT | O_EXCL, perm);
+        break;
+    case VFS_S_IFDIR:
+        r = host_fs_mkdirat(d->fd, name, perm);
+        if (dir->mode & S_ISGID)
+            perm |= S_ISGID; /* inherited, as the host does */
+        break;
+    case VFS_S_IFIFO:
+    case VFS_S_IFSOCK:
+        r = host_fs_mknodat(d->fd, name, mode);
+        break;
+    default:
+        log_warn_once("hostfs: device nodes cannot be made in a host bind mount");
+        return -EPERM;
+    }
+    if (r < 0)
+        return r;
+    return finish_create(dir, name, iofd, cred->fsuid, new_gid(dir, cred), (int32_t)perm, out);
+}
+
+static int hostfs_symlink(struct inode *dir, const char *name, const char *target,
+                          const struct cred *cred, struct inode **out)
+{
+    if (!writable(dir))
+        return -EROFS;
+    int r = host_fs_symlinkat(target, HI(dir)->fd, name);
+    if (r < 0)
+        return r;
+    return finish_create(dir, name, -1, cred->fsuid, new_gid(dir, cred), -1, out);
+}
+
+/* A copy of HI's current parent fd holder and name (for calls by name). */
+static int name_of(struct hostfs_inode *hi, struct hostfs_inode **out_parent, char **out_name)
+{
+    pthread_mutex_lock(&hi->base.lock);
+    struct hostfs_inode *p = hi->parent;
+    char *n = hi->name ? strdup(hi->name) : NULL;
+    if (p)
+        inode_get(&p->base);
+    pthread_mutex_unlock(&hi->base.lock);
+    if (!p || !n) {
+        if (p)
+            inode_put(&p->base);
+        free(n);
+        return p ? -ENOMEM : -EBUSY;
+    }
+    *out_parent = p;
+    *out_name = n;
+    return 0;
+}
+
+static int hostfs_link(struct inode *dir, const char *name, struct inode *inode)
+{
+    if (!writable(dir) || inode->sb != dir->sb)
+        return writable(dir) ? -EXDEV : -EROFS;
+    struct hostfs_inode *src = HI(inode), *sp;
+    char *sname;
+    int r = name_of(src, &sp, &sname);
+    if (r < 0)
+        return r;
+    r = host_fs_linkat(sp->fd, sname, HI(dir)->fd, name);
+    if (r == 0) {
+        /* The name linked must still be this inode (else the host changed
+         * it meanwhile: undone). */
+        int fd = host_fs_openat(HI(dir)->fd, name, O_PATH);
+        struct stat st;
+        if (fd < 0 || host_fs_fstat(fd, &st) < 0 || st.st_dev != src->host_dev ||
+            st.st_ino != inode->ino) {
+            host_fs_unlinkat(HI(dir)->fd, name, false);
+            r = -ESTALE;
+        }
+        if (fd >= 0)
+            host_fs_close(fd);
+    }
+    inode_put(&sp->base);
+    free(sname);
+    hostfs_refresh(src);
+    return r;
+}
+
+static int hostfs_unlink(struct inode *dir, const char *name, struct inode *victim)
+{
+    if (!writable(dir))
+        return -EROFS;
+    int r = host_fs_unlinkat(HI(dir)->fd, name, false);
+    if (r == 0)
+        hostfs_refresh(HI(victim));
+    return r;
+}
+
+static int hostfs_rmdir(struct inode *dir, const char *name, struct inode *victim)
+{
+    if (!writable(dir))
+        return -EROFS;
+    return host_fs_unlinkat(HI(dir)->fd, name, true);
+}
+
+static int hostfs_rename(struct inode *odir, const char *oname, struct inode *src,
+                         struct inode *ndir, const char *nname, struct inode *target)
+{
+    if (!writable(odir))
+        return -EROFS;
+    if (odir->sb != ndir->sb)
+        return -EXDEV;
+    int r = host_fs_renameat(HI(odir)->fd, oname, HI(ndir)->fd, nname, 0);
+    if (r < 0)
+        return r;
+    struct hostfs_inode *hi = HI(src);
+    char *n = strdup(nname);
+    pthread_mutex_lock(&src->lock);
+    struct hostfs_inode *oldp = hi->parent;
+    if (n) {
+        free(hi->name);
+        hi->name = n;
+        inode_get(ndir);
+        hi->parent = HI(ndir);
+    } else {
+        oldp = NULL; /* keeps the old name: later opens by name fail with ESTALE */
+    }
+    pthread_mutex_unlock(&src->lock);
+    if (oldp)
+        inode_put(&oldp->base);
+    if (target)
+        hostfs_refresh(HI(target));
     return 0;
 }
 
@@ -293,8 +673,10 @@ static void hostfs_evict(struct inode *inode)
 {
     struct hostfs_inode *hi = HI(inode);
     host_fs_close(hi->fd);
-    if (hi->rdfd >= 0)
+    if (hi->rdfd >= 0 && hi->rdfd != hi->fd)
         host_fs_close(hi->rdfd);
+    if (hi->wfd >= 0 && hi->wfd != hi->fd)
+        host_fs_close(hi->wfd);
     if (hi->parent)
         inode_put(&hi->parent->base);
     free(hi->name);
@@ -304,6 +686,12 @@ static void hostfs_evict(struct inode *inode)
 
 static const struct inode_ops hostfs_iops = {
         .lookup = hostfs_lookup,
+        .create = hostfs_create,
+        .symlink = hostfs_symlink,
+        .link = hostfs_link,
+        .unlink = hostfs_unlink,
+        .rmdir = hostfs_rmdir,
+        .rename = hostfs_rename,
         .readdir = hostfs_readdir,
         .readlink = hostfs_readlink,
         .getattr = hostfs_getattr,
@@ -314,4 +702,6 @@ static const struct inode_ops hostfs_iops = {
 
 static const struct file_ops hostfs_fops = {
         .read = hostfs_read,
+        .write = hostfs_write,
+        .fsync = hostfs_fsync,
 };

@@ -5,6 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -31,6 +34,101 @@ int host_fs_openat(int dirfd, const char *name, int flags)
     if ((flags & O_ACCMODE) != O_RDONLY)
         return -EINVAL;
     return (int)RETRY_EINTR(openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC));
+}
+
+/* A name a writable-tree call may use: one component, not "." or "..". */
+static bool plain_name(const char *name)
+{
+    return name[0] && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+int host_fs_openat_rw(int dirfd, const char *name, int flags, uint32_t mode)
+{
+    if (dirfd < 0 || !plain_name(name))
+        return -EINVAL;
+    int acc = flags & O_ACCMODE;
+    if ((acc != O_RDWR && acc != O_WRONLY) ||
+        (flags & ~(O_ACCMODE | O_CREAT | O_EXCL | O_NONBLOCK)) ||
+        ((flags & O_CREAT) && !(flags & O_EXCL)))
+        return -EINVAL;
+    return (int)RETRY_EINTR(openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, (mode_t)(mode & 07777)));
+}
+
+int host_fs_mkdirat(int dirfd, const char *name, uint32_t mode)
+{
+    if (dirfd < 0 || !plain_name(name))
+        return -EINVAL;
+    return (int)RETRY_EINTR(mkdirat(dirfd, name, (mode_t)(mode & 07777)));
+}
+
+int host_fs_mknodat(int dirfd, const char *name, uint32_t mode)
+{
+    if (dirfd < 0 || !plain_name(name))
+        return -EINVAL;
+    if ((mode & S_IFMT) != S_IFIFO && (mode & S_IFMT) != S_IFSOCK)
+        return -EPERM;
+    return (int)RETRY_EINTR(mknodat(dirfd, name, (mode_t)(mode & (S_IFMT | 07777)), 0));
+}
+
+int host_fs_symlinkat(const char *target, int dirfd, const char *name)
+{
+    if (dirfd < 0 || !plain_name(name) || !target[0])
+        return -EINVAL;
+    return (int)RETRY_EINTR(symlinkat(target, dirfd, name));
+}
+
+int host_fs_linkat(int odirfd, const char *oname, int ndirfd, const char *nname)
+{
+    if (odirfd < 0 || ndirfd < 0 || !plain_name(oname) || !plain_name(nname))
+        return -EINVAL;
+    return (int)RETRY_EINTR(linkat(odirfd, oname, ndirfd, nname, 0));
+}
+
+int host_fs_unlinkat(int dirfd, const char *name, bool removedir)
+{
+    if (dirfd < 0 || !plain_name(name))
+        return -EINVAL;
+    return (int)RETRY_EINTR(unlinkat(dirfd, name, removedir ? AT_REMOVEDIR : 0));
+}
+
+int host_fs_renameat(int odirfd, const char *oname, int ndirfd, const char *nname,
+                     unsigned flags)
+{
+    if (odirfd < 0 || ndirfd < 0 || !plain_name(oname) || !plain_name(nname) ||
+        (flags & ~(unsigned)RENAME_NOREPLACE))
+        return -EINVAL;
+    return (int)RETRY_EINTR(syscall(SYS_renameat2, odirfd, oname, ndirfd, nname, flags));
+}
+
+int host_fs_fchown(int fd, uint32_t uid, uint32_t gid)
+{
+    return (int)RETRY_EINTR(fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+}
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+int host_fs_fchmod(int fd, uint32_t mode)
+{
+    return (int)RETRY_EINTR(syscall(SYS_fchmodat2, fd, "", mode & 07777, AT_EMPTY_PATH));
+}
+
+int host_fs_futimens(int fd, const struct linux_timespec times[2])
+{
+    struct timespec ts[2] = {{times[0].tv_sec, times[0].tv_nsec},
+                             {times[1].tv_sec, times[1].tv_nsec}};
+    return (int)RETRY_EINTR(utimensat(fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+}
+
+int host_fs_ftruncate(int fd, uint64_t len)
+{
+    return (int)RETRY_EINTR(ftruncate(fd, (off_t)len));
+}
+
+int host_fs_fsync(int fd)
+{
+    return (int)RETRY_EINTR(fsync(fd));
 }
 
 int host_fs_fstat(int fd, struct stat *st)

@@ -14,6 +14,7 @@
 #ifndef MOAT_KERNEL_HOST_HOST_FS_H
 #define MOAT_KERNEL_HOST_HOST_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -26,6 +27,32 @@
  * -EINVAL). FLAGS may only hold O_PATH, O_RDONLY, O_DIRECTORY. New fd or
  * -errno. */
 int host_fs_openat(int dirfd, const char *name, int flags);
+
+/* Writable host directories (hostfs over a read-write bind mount). Same
+ * rules: DIRFD is a held directory fd, NAME one component (never "." or
+ * ".."), nothing is followed. Each returns >= 0 or -errno. */
+/* openat for I/O: FLAGS is O_RDWR or O_WRONLY, optionally with
+ * O_CREAT | O_EXCL (then MODE), O_NONBLOCK. New fd. */
+int host_fs_openat_rw(int dirfd, const char *name, int flags, uint32_t mode);
+int host_fs_mkdirat(int dirfd, const char *name, uint32_t mode);
+/* FIFOs and sockets only (MODE's type S_IFIFO or S_IFSOCK). */
+int host_fs_mknodat(int dirfd, const char *name, uint32_t mode);
+int host_fs_symlinkat(const char *target, int dirfd, const char *name);
+/* Hard link of ONAME in ODIRFD (not followed) as NNAME in NDIRFD. */
+int host_fs_linkat(int odirfd, const char *oname, int ndirfd, const char *nname);
+/* REMOVEDIR: rmdir. */
+int host_fs_unlinkat(int dirfd, const char *name, bool removedir);
+/* renameat2 with flags 0 or RENAME_NOREPLACE. */
+int host_fs_renameat(int odirfd, const char *oname, int ndirfd, const char *nname,
+                     unsigned flags);
+/* Attributes of the file FD itself (an O_PATH fd will do; a symlink's own
+ * attributes, never its target's). */
+int host_fs_fchown(int fd, uint32_t uid, uint32_t gid);
+int host_fs_fchmod(int fd, uint32_t mode);
+/* TIMES: [atime, mtime]; UTIME_OMIT leaves one. */
+int host_fs_futimens(int fd, const struct linux_timespec times[2]);
+int host_fs_ftruncate(int fd, uint64_t len);
+int host_fs_fsync(int fd);
 /* fstatat(FD, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW). */
 int host_fs_fstat(int fd, struct stat *st);
 /* readlinkat(FD, "") on an O_PATH fd of a symlink. Length (not terminated). */

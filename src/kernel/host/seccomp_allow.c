@@ -34,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -57,7 +58,7 @@ struct chk {
     uint32_t val; /* the value, or the mask */
 };
 
-enum allow_group { GRP_BASE, GRP_INET, GRP_MAX };
+enum allow_group { GRP_BASE, GRP_INET, GRP_WRITE, GRP_MAX };
 
 /* allow_entry.err: not an errno but "trap, and the SIGSYS handler emulates
  * the call" (see emulate_openat). */
@@ -84,6 +85,10 @@ struct allow_entry {
 #define NS_FLAGS                                                                               \
     (CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
      CLONE_NEWCGROUP | CLONE_NEWTIME)
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
 
 #define E(n, ...) SYS_##n, #n, __VA_ARGS__
 
@@ -219,6 +224,27 @@ static const struct allow_entry g_allow[] = {
     {E(bind, GRP_INET, 0, {{0}}), "any fd", "inet sockets (host_net.c)"},
     {E(connect, GRP_INET, 0, {{0}}), "any fd", "inet sockets (host_net.c)"},
     {E(listen, GRP_INET, 0, {{0}}), "any fd", "inet sockets (host_net.c)"},
+    /* Read-write host bind mounts (hostfs.c through host_fs.c): only when
+     * one exists. Every call names one component relative to a held
+     * directory fd (never AT_FDCWD; nothing followed), or acts on a held fd
+     * itself (AT_EMPTY_PATH); O_CREAT opens pass the openat rule above. */
+    {E(mkdirat, GRP_WRITE, 0, {NONNEG(0)}), "dirfd >= 0", "mkdir in a read-write bind"},
+    {E(mknodat, GRP_WRITE, 0, {NONNEG(0), CLEAR(2, 0160000 & ~S_IFIFO), SET(2, S_IFIFO)}),
+     "dirfd >= 0, S_IFIFO only", "FIFOs in a read-write bind"},
+    {E(mknodat, GRP_WRITE, 0, {NONNEG(0), CLEAR(2, 0030000), SET(2, S_IFSOCK)}),
+     "dirfd >= 0, S_IFSOCK only", "socket nodes in a read-write bind"},
+    {E(symlinkat, GRP_WRITE, 0, {NONNEG(1)}), "newdirfd >= 0", "symlinks in a read-write bind"},
+    {E(linkat, GRP_WRITE, 0, {NONNEG(0), NONNEG(2), EQ(4, 0)}),
+     "both dirfds >= 0, flags 0 (no AT_EMPTY_PATH, no following)", "hard links inside a read-write bind"},
+    {E(unlinkat, GRP_WRITE, 0, {NONNEG(0)}), "dirfd >= 0", "unlink and rmdir in a read-write bind"},
+    {E(renameat2, GRP_WRITE, 0, {NONNEG(0), NONNEG(2), CLEAR(4, ~(uint32_t)RENAME_NOREPLACE)}),
+     "both dirfds >= 0, flags 0 or RENAME_NOREPLACE", "rename inside a read-write bind"},
+    {E(fchownat, GRP_WRITE, 0, {NONNEG(0), EQ(4, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)}),
+     "fd >= 0, AT_EMPTY_PATH|AT_SYMLINK_NOFOLLOW (the fd itself)", "owners in a read-write bind"},
+    {E(fchmodat2, GRP_WRITE, 0, {NONNEG(0), EQ(3, AT_EMPTY_PATH)}),
+     "fd >= 0, AT_EMPTY_PATH (the fd itself)", "modes in a read-write bind"},
+    {E(utimensat, GRP_WRITE, 0, {NONNEG(0), EQ(3, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)}),
+     "fd >= 0, AT_EMPTY_PATH|AT_SYMLINK_NOFOLLOW (the fd itself)", "times in a read-write bind"},
 };
 /* clang-format on */
 
@@ -329,7 +355,7 @@ __asm__(".text\n"
 
 static bool group_on(const struct host_seccomp_opts *o, enum allow_group g)
 {
-    return g == GRP_BASE || (g == GRP_INET && o->host_net);
+    return g == GRP_BASE || (g == GRP_INET && o->host_net) || (g == GRP_WRITE && o->host_write);
 }
 
 static int build(struct prog *p, const struct host_seccomp_opts *o, enum host_seccomp_mode mode)
@@ -484,7 +510,7 @@ int host_seccomp_count(void)
 
 void host_seccomp_print(FILE *out)
 {
-    static const char *const groups[GRP_MAX] = {"base", "host-net"};
+    static const char *const groups[GRP_MAX] = {"base", "host-net", "host-write"};
     fprintf(out, "%-18s %-4s %-9s %-44s %s\n", "SYSCALL", "NR", "GROUP", "ARGUMENT RULE", "REASON");
     for (size_t i = 0; i < ARRAY_SIZE(g_allow); i++) {
         const struct allow_entry *e = &g_allow[i];

@@ -23,7 +23,8 @@ enum host_seccomp_mode {
 
 /* Which optional groups of the table are allowed. */
 struct host_seccomp_opts {
-    bool host_net; /* --network=host: AF_INET/AF_INET6 sockets */
+    bool host_net;   /* --network=host: AF_INET/AF_INET6 sockets */
+    bool host_write; /* read-write host bind mounts: the calls that change a host tree */
 };
 
 /* Installs the filter on every thread of the calling process (TSYNC) and the

@@ -314,6 +314,15 @@ const struct vfs_mount_info *vfs_mount_template(const char *fstype)
     return NULL;
 }
 
+void vfs_root_set_readonly(void)
+{
+    struct path root;
+    vfs_root_path(&root);
+    if (root.mnt)
+        __atomic_or_fetch(&root.mnt->flags, VFS_MNT_RDONLY, __ATOMIC_RELEASE);
+    path_put(&root);
+}
+
 int vfs_init(int host_root_fd, struct fs_struct **out_fs)
 {
     struct inode *lower, *upper, *root;

@@ -25,11 +25,13 @@ static void cross_mounts(struct path *cur)
     }
 }
 
-/* The directory at absolute PATH from ROOT, making missing components
- * (0755, root-owned) as it goes. Symlinks are not followed: an OCI
- * destination that crosses one is refused (-ELOOP), as it could point
- * anywhere. *out is a new reference. */
-static int walk_make_dirs(const struct path *root, const char *path, struct path *out)
+/* The directory (or with LAST_FILE, for a file bind, the regular file) at
+ * absolute PATH from ROOT, making missing components (0755 directories,
+ * an empty 0644 file; root-owned) as it goes. Symlinks are not followed:
+ * an OCI destination that crosses one is refused (-ELOOP), as it could
+ * point anywhere. *out is a new reference. */
+static int walk_make_dirs(const struct path *root, const char *path, bool last_file,
+                          struct path *out)
 {
     struct path cur = *root;
     path_get(&cur);
@@ -62,19 +64,24 @@ static int walk_make_dirs(const struct path *root, const char *path, struct path
             pthread_mutex_unlock(&g_vfs_ns_lock);
             goto out_put;
         }
+        bool file = last_file && p[strspn(p, "/")] == '\0';
         struct inode *inode = dentry_inode(d);
         if (!inode) {
             struct inode *dir = dentry_inode(cur.dentry);
-            r = dir->ops->create ? dir->ops->create(dir, name, VFS_S_IFDIR | 0755, 0,
-                                                    &g_root_cred, &inode)
+            uint32_t mode = file ? VFS_S_IFREG | 0644 : VFS_S_IFDIR | 0755;
+            r = dir->ops->create ? dir->ops->create(dir, name, mode, 0, &g_root_cred, &inode)
                                  : -EROFS;
             inode_put(dir);
             if (r == 0)
                 d_instantiate(d, inode);
         }
         pthread_mutex_unlock(&g_vfs_ns_lock);
-        if (r == 0 && !inode_is_dir(inode))
-            r = inode_is_lnk(inode) ? -ELOOP : -ENOTDIR;
+        if (r == 0 && inode_is_lnk(inode))
+            r = -ELOOP;
+        else if (r == 0 && file && inode_is_dir(inode))
+            r = -EISDIR;
+        else if (r == 0 && !file && !inode_is_dir(inode))
+            r = -ENOTDIR;
         inode_put(inode);
         if (r < 0) {
             dentry_put(d);
@@ -99,7 +106,13 @@ static int make_fs(const struct vfs_extra_mount *m, struct inode **out)
     case VFS_EXTRA_TMPFS:
         return tmpfs_new(m->mode & 07777, out);
     case VFS_EXTRA_BIND_RO:
+        if (m->is_file)
+            return hostfs_new_file(m->host_fd, false, out);
         return hostfs_new(m->host_fd, out);
+    case VFS_EXTRA_BIND_RW:
+        if (m->is_file)
+            return hostfs_new_file(m->host_fd, true, out);
+        return hostfs_new_rw(m->host_fd, out);
     case VFS_EXTRA_BIND_COPY: {
         struct inode *lower, *upper;
         r = hostfs_new(m->host_fd, &lower);
@@ -125,7 +138,7 @@ static const struct vfs_mount_info *mount_info(const struct vfs_extra_mount *m)
 {
     static const struct vfs_mount_info tmpfs = {
             .source = "tmpfs", .fstype = "tmpfs", .super_opts = "", .magic = 0x01021994,
-            .mnt_flags = VFS_MNT_NOSUID | VFS_MNT_NODEV | VFS_MNT_RELATIME};
+            .mnt_flags = VFS_MNT_RELATIME};
     /* Host binds show as Linux shows a bind of a directory of the host's
      * file system: its type is not the sandbox's business (gVisor shows
      * 9p); moat names it after the file system that serves it. */
@@ -156,7 +169,11 @@ static unsigned mount_flags(const struct vfs_extra_mount *m)
 static int mount_one(const struct path *root, const struct vfs_extra_mount *m)
 {
     struct path at;
-    int r = walk_make_dirs(root, m->dest, &at);
+    if (m->kind == VFS_EXTRA_BIND_COPY && m->is_file) {
+        host_fs_close(m->host_fd);
+        return -ENOTDIR; /* an overlay needs a directory */
+    }
+    int r = walk_make_dirs(root, m->dest, m->is_file, &at);
     if (r < 0) {
         if (m->kind != VFS_EXTRA_TMPFS)
             host_fs_close(m->host_fd);

@@ -18,14 +18,18 @@ enum vfs_extra_kind {
     VFS_EXTRA_TMPFS,     /* a new tmpfs with MODE */
     VFS_EXTRA_BIND_RO,   /* the host directory HOST_FD, read-only (hostfs) */
     VFS_EXTRA_BIND_COPY, /* the host directory HOST_FD with an in-memory upper layer:
-                            writes stay in the sandbox (hostfs is read-only) */
+                            writes stay in the sandbox */
+    VFS_EXTRA_BIND_RW,   /* the host directory HOST_FD, read-write: writes reach the host */
     VFS_EXTRA_KIND_MAX
 };
 
 struct vfs_extra_mount {
     enum vfs_extra_kind kind;
     const char *dest;  /* absolute path in the sandbox */
-    int host_fd;       /* binds: an O_DIRECTORY fd (consumed, also on error) */
+    int host_fd;       /* binds: a directory fd (a detached clone of the mount from
+                          open_tree, or an O_DIRECTORY fd), or a regular file's fd opened
+                          O_RDONLY or (BIND_RW) O_RDWR; consumed, also on error */
+    bool is_file;      /* binds: HOST_FD is a regular file (a file mounted on a file) */
     uint32_t mode;     /* tmpfs: root directory mode */
     unsigned mnt_flags; /* VFS_MNT_* asked for ("nosuid", "nodev", "noexec", "ro"...) */
 };

@@ -38,6 +38,9 @@ struct fs_struct;
  * plus /dev (devfs) and /proc (procfs). Returns the initial fs_struct (root
  * and cwd at "/", umask 022), count 1. 0 or -errno. */
 int vfs_init(int host_root_fd, struct fs_struct **out_fs);
+/* Makes the root mount read-only (OCI root.readonly, moat do --read-only),
+ * before the first task runs. */
+void vfs_root_set_readonly(void);
 
 /* fs_struct: root, cwd, umask. */
 int fs_struct_copy(struct fs_struct *fs, struct fs_struct **out);
