@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kernel/host/host.h"
 #include "kernel/mm/memfile.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/ctl.h"
@@ -424,6 +425,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     /* The second wall (issue 9): from here on the kernel process has no
      * host path, no capability and only its seccomp allow-list. */
     const char *step;
+    host_nr_cpus(); /* counted while /sys is still there (host.c) */
     if (confine_keep_proc() < 0)
         log_debug("the kernel's /proc is not available: %s", strerror(errno));
     /* FIXME(issue 9): kernel/net/inet.c uses host inet sockets for

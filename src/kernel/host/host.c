@@ -109,8 +109,17 @@ void host_meminfo(uint64_t *out_total, uint64_t *out_free)
 
 int host_nr_cpus(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    /* Counted once: glibc reads /sys/devices/system/cpu/online, which the
+     * confined kernel process no longer has (it then falls back to its own
+     * affinity, one CPU when pinned). sandbox.c asks before confining. */
+    static int g_ncpus;
+    int n = __atomic_load_n(&g_ncpus, __ATOMIC_RELAXED);
+    if (n > 0)
+        return n;
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    n = c > 0 ? (int)c : 1;
+    __atomic_store_n(&g_ncpus, n, __ATOMIC_RELAXED);
+    return n;
 }
 
 void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max)

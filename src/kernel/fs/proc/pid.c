@@ -875,7 +875,7 @@ static int task_list(struct gen_inode *dir, struct dir_emit *ctx);
             REG("environ", 0400, show_environ), MAGIC("exe", show_exe, link_exe),                  \
             {.name = "fd", .mode = VFS_S_IFDIR | 0500, .lookup = fd_lookup, .list = fd_list},      \
             {.name = "fdinfo",                                                                     \
-             .mode = VFS_S_IFDIR | 0500,                                                           \
+             .mode = VFS_S_IFDIR | 0555,                                                           \
              .lookup = fdinfo_lookup,                                                              \
              .list = fdinfo_list},                                                                 \
             RW("gid_map", 0644, show_id_map, store_eperm), REG("limits", 0444, show_limits),       \
