@@ -6,6 +6,7 @@ PACKAGES="
   meson ninja-build pkgconf gcc clang libclang-rt-14-dev libc6-dev
   check libsubunit-dev python3 busybox-static util-linux procps
   runc redis-server docker.io containerd
+  libpython3.11-testsuite
 "
 # Benchmarks (bench/run) also need the reference runtimes and a timer.
 if [ "${1:-}" = "--bench" ]; then

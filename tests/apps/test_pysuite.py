@@ -1,0 +1,56 @@
+"""CPython's own file-system tests under moat (issue 5, "Done when"):
+`python3 -m test test_os test_stat test_shutil test_tempfile test_glob
+test_fileio test_posixpath test_pathlib` (Debian's libpython3.11-testsuite)
+runs inside `moat do` and natively; every test must end the same way on
+both sides (ok, skipped with the same reason, or failed), and natively all
+pass. About 15 s natively and 35 s under ptrace on the CI machine, so the
+whole list runs in CI.
+
+MOAT_PYSUITE_TESTS="test_a test_b" runs another list the same way
+(e.g. test_io test_zipfile test_tarfile by hand)."""
+
+import os
+import re
+import unittest
+
+from moattest import MoatTestCase, main, moat, native
+
+PY = '/usr/bin/python3'
+TESTS = os.environ.get('MOAT_PYSUITE_TESTS', 'test_os test_stat test_shutil test_tempfile '
+                       'test_glob test_fileio test_posixpath test_pathlib').split()
+TIMEOUT = 600
+
+LINE = re.compile(r'^(\w+) \(([\w.]+)\)(?:\n.*?)? \.\.\. (ok|skipped|FAIL|ERROR|expected failure|'
+                  r'unexpected success)(.*)$', re.M)
+
+
+def outcomes(text):
+    """{test id: outcome (with the skip reason, pids masked)}."""
+    out = {}
+    for name, cls, what, rest in LINE.findall(text):
+        if what == 'skipped':
+            what += re.sub(r'@test_\d+_', '@test_N_', rest)
+        out['%s.%s' % (cls, name)] = what
+    return out
+
+
+class PySuiteTest(MoatTestCase):
+    def test_suite(self):
+        if not os.path.exists('/usr/lib/python3.11/test/test_os.py'):
+            self.fail('libpython3.11-testsuite is not installed (tools/deps-debian.sh)')
+        args = [PY, '-m', 'test', '-v'] + TESTS
+        n = native(*args, cwd=self.tmp, timeout=TIMEOUT)
+        self.assertFalse(n.timed_out, 'native run timed out')
+        self.assertEqual(n.rc, 0, n.stdout[-3000:])
+        m = moat(*args, cwd=self.tmp, timeout=TIMEOUT)
+        self.assertNoCrash(m)
+        no, mo = outcomes(n.stdout), outcomes(m.stdout)
+        self.assertGreater(len(no), 1000, 'the native run listed too few tests')
+        diff = {k: (no.get(k), mo.get(k)) for k in set(no) | set(mo) if no.get(k) != mo.get(k)}
+        self.assertEqual(diff, {}, 'tests that end differently (native, moat)')
+        self.assertEqual(m.rc, 0, m.stdout[-3000:])
+        self.assertIn('Tests result: SUCCESS', m.stdout)
+
+
+if __name__ == '__main__':
+    main()
