@@ -34,21 +34,33 @@ def outcomes(text):
     return out
 
 
+def failures(text):
+    """The FAIL/ERROR reports of a -v run (or its tail when there are none)."""
+    blocks = re.findall(r'^={50,}\n((?:FAIL|ERROR): .*?)(?=^={50,}|^-{50,}\nRan )', text,
+                        re.M | re.S)
+    return '\n'.join(blocks)[-6000:] if blocks else text[-3000:]
+
+
 class PySuiteTest(MoatTestCase):
     def test_suite(self):
         if not os.path.exists('/usr/lib/python3.11/test/test_os.py'):
             self.fail('libpython3.11-testsuite is not installed (tools/deps-debian.sh)')
         args = [PY, '-m', 'test', '-v'] + TESTS
         n = native(*args, cwd=self.tmp, timeout=TIMEOUT)
+        if n.rc != 0:
+            # The native run is the reference: a failure there is the host's
+            # (seen once under a loaded parallel suite); run it once more.
+            print('native run failed, rerunning it:', failures(n.stdout))
+            n = native(*args, cwd=self.tmp, timeout=TIMEOUT)
         self.assertFalse(n.timed_out, 'native run timed out')
-        self.assertEqual(n.rc, 0, n.stdout[-3000:])
+        self.assertEqual(n.rc, 0, failures(n.stdout))
         m = moat(*args, cwd=self.tmp, timeout=TIMEOUT)
         self.assertNoCrash(m)
         no, mo = outcomes(n.stdout), outcomes(m.stdout)
         self.assertGreater(len(no), 1000, 'the native run listed too few tests')
         diff = {k: (no.get(k), mo.get(k)) for k in set(no) | set(mo) if no.get(k) != mo.get(k)}
         self.assertEqual(diff, {}, 'tests that end differently (native, moat)')
-        self.assertEqual(m.rc, 0, m.stdout[-3000:])
+        self.assertEqual(m.rc, 0, failures(m.stdout))
         self.assertIn('Tests result: SUCCESS', m.stdout)
 
 
