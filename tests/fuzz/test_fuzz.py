@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Runs the syscall fuzzer (syscall_fuzz.c) inside moat for SECONDS and
+checks that moat's kernel never crashed: moat exits with the fuzzer's
+status 0 (no kernel SIGSEGV/abort, no seccomp kill of the kernel, no hang),
+stderr has no kernel-death line, the fuzzer printed its syscall count, and
+nothing is left on the host (the sandbox's cgroup and every process that
+was in it are gone). On failure the output (with the seed to replay) is
+saved to $MOAT_FUZZ_DIR (default: the temp directory).
+
+    test_fuzz.py MOAT SYSCALL_FUZZ SECONDS [PLATFORM...]
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+BAD = [r"kernel died", r"forbidden host syscall", r"Segmentation fault", r"Aborted",
+       r"[Aa]ssertion", r"AddressSanitizer", r"runtime error", r"BUG", r"internal error",
+       r"Bad system call"]
+
+
+def cgroup_dirs(pid):
+    name = "do-%d-*" % pid
+    return (glob.glob("/sys/fs/cgroup/*/moat/" + name) +
+            glob.glob("/sys/fs/cgroup/*/**/moat/" + name, recursive=True) +
+            glob.glob("/sys/fs/cgroup/moat/" + name))
+
+
+def procs_of(dirs):
+    out = set()
+    for d in dirs:
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                out.update(int(x) for x in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def run(moat, fuzz, seconds, platform):
+    argv = [moat, "--platform=" + platform, "do", "--memory=1g", "--pids=512", fuzz,
+            "--in-sandbox", "-t", str(seconds), "-w", "4"]
+    t0 = time.time()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    dirs, procs = set(), set()
+    deadline = t0 + seconds + 90
+    import threading
+    out = {}
+
+    def reader(name, f):
+        out[name] = f.read().decode(errors="replace")
+    threads = [threading.Thread(target=reader, args=(n, f))
+               for n, f in (("out", p.stdout), ("err", p.stderr))]
+    for t in threads:
+        t.start()
+    while p.poll() is None and time.time() < deadline:
+        d = cgroup_dirs(p.pid)
+        dirs.update(d)
+        procs.update(procs_of(d))
+        time.sleep(0.2)
+    hung = p.poll() is None
+    if hung:
+        os.killpg(p.pid, 9)
+        p.wait()
+    for t in threads:
+        t.join()
+    problems = []
+    if hung:
+        problems.append("no end %d s after the fuzzer's deadline (a kernel hang)" % 90)
+    elif p.returncode != 0:
+        problems.append("moat exited %d" % p.returncode)
+    for b in BAD:
+        m = re.search(b, out["err"])
+        if m:
+            problems.append("stderr: %r" % out["err"][max(0, m.start() - 200):m.end() + 200])
+    m = re.search(r"syscall-fuzz: (\d+) syscalls executed", out["out"])
+    if not m:
+        problems.append("no syscall count printed")
+    end = time.time() + 10
+    while time.time() < end and (any(os.path.exists(d) for d in dirs) or
+                                 any(alive(x) for x in procs)):
+        time.sleep(0.1)
+    left = [d for d in dirs if os.path.exists(d)]
+    if left:
+        problems.append("cgroups left: %s" % left)
+    leaked = [x for x in procs if alive(x)]
+    if leaked:
+        problems.append("processes left: %s" % leaked)
+    count = int(m.group(1)) if m else 0
+    print("%s: %s in %.0f s; %d syscalls" % (platform, "FAIL" if problems else "ok",
+                                             time.time() - t0, count))
+    for line in out["out"].splitlines():
+        print("  " + line)
+    if problems:
+        d = os.environ.get("MOAT_FUZZ_DIR", tempfile.gettempdir())
+        path = os.path.join(d, "moat-fuzz-fail-%d.txt" % int(time.time()))
+        with open(path, "w") as f:
+            f.write("argv: %s\nproblems:\n%s\n--- stdout\n%s\n--- stderr\n%s\n" %
+                    (argv, "\n".join(problems), out["out"], out["err"][-200000:]))
+        for pr in problems:
+            print("  problem: " + pr[:2000])
+        print("  saved: " + path)
+    return not problems
+
+
+def main():
+    moat, fuzz, seconds = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), \
+        int(sys.argv[3])
+    platforms = sys.argv[4:] or [os.environ.get("MOAT_PLATFORM", "ptrace")]
+    if os.geteuid() != 0:
+        print("1..0 # SKIP the fuzzer's sandbox uses host cgroups (root)")
+        return 77
+    ok = all([run(moat, fuzz, seconds, pl) for pl in platforms])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
