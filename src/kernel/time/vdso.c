@@ -210,7 +210,7 @@ static bool refresh(struct vdso_data *d, const struct vdso_sample *s)
     /* Steer: cancel ERR over about one more interval, the length of the
      * last one, slewing at most 1/1024 (~1000 ppm). */
     uint64_t interval = s->tsc - g_prev.tsc;
-    __int128 corr = ((__int128)err << VDSO_SHIFT) / (__int128)interval;
+    __int128 corr = (__int128)err * ((__int128)1 << VDSO_SHIFT) / (__int128)interval;
     __int128 limit = host_rate >> 10;
     corr = corr > limit ? limit : corr < -limit ? -limit : corr;
     uint64_t mult = (uint64_t)((__int128)host_rate + corr);
