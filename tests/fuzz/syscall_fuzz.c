@@ -18,11 +18,11 @@
  *
  *   syscall-fuzz --in-sandbox [-t SECONDS] [-w WORKERS] [-s SEED] [-T THREADS] [-v]
  */
-#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,18 +45,18 @@
 #define X32_BIT     0x40000000UL
 
 struct slot {
-    uint64_t count;             /* syscalls done by the current worker */
-    uint64_t progress;          /* bumped before each call */
+    uint64_t count;    /* syscalls done by the current worker */
+    uint64_t progress; /* bumped before each call */
     volatile uint64_t seed;
-    volatile long nr;           /* the call in flight */
+    volatile long nr; /* the call in flight */
 };
 
 static struct slot *g_slots;
 static __thread uint64_t g_rng;
 static int g_threads = 2; /* per worker */
-static char *g_buf;   /* BUF_SIZE read-write, then a guard page */
-static char *g_ro;    /* a read-only page */
-static char *g_guard; /* PROT_NONE */
+static char *g_buf;       /* BUF_SIZE read-write, then a guard page */
+static char *g_ro;        /* a read-only page */
+static char *g_guard;     /* PROT_NONE */
 static int g_fds[16];
 static int g_nfds;
 static bool g_verbose;
@@ -121,9 +121,23 @@ static void sanitize(long nr, uint64_t *a)
 }
 
 static const char *const g_paths[] = {
-        "/", "/tmp", "/tmp/fuzz", "/tmp/fuzz/a", "/proc/self/mem", "/proc/self/fd/0",
-        "/proc/1/mem", "/dev/null", "/dev/zero", "/etc/passwd", "..", "../../..",
-        "/proc/self/exe", "/sys", "/dev/ptmx", "a/b/c", "", "/proc/self/task",
+        "/",
+        "/tmp",
+        "/tmp/fuzz",
+        "/tmp/fuzz/a",
+        "/proc/self/mem",
+        "/proc/self/fd/0",
+        "/dev/null",
+        "/dev/zero",
+        "/etc/passwd",
+        "..",
+        "../../..",
+        "/proc/self/exe",
+        "/sys",
+        "/dev/ptmx",
+        "a/b/c",
+        "",
+        "/proc/self/task",
 };
 
 static void fill_buffer(void)
@@ -216,8 +230,7 @@ static void on_alarm(int sig)
 
 static void setup_worker_state(void)
 {
-    g_buf = mmap(NULL, BUF_SIZE + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
+    g_buf = mmap(NULL, BUF_SIZE + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (g_buf == MAP_FAILED)
         _exit(3);
     g_guard = g_buf + BUF_SIZE;
@@ -289,9 +302,8 @@ static void fuzz_loop(struct slot *sl)
         __atomic_fetch_add(&sl->progress, 1, __ATOMIC_RELAXED);
         if (g_verbose)
             fprintf(stderr, "%d: %ld(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx)\n", getpid(), nr,
-                    (unsigned long long)a[0], (unsigned long long)a[1],
-                    (unsigned long long)a[2], (unsigned long long)a[3],
-                    (unsigned long long)a[4], (unsigned long long)a[5]);
+                    (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
+                    (unsigned long long)a[3], (unsigned long long)a[4], (unsigned long long)a[5]);
         syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
         __atomic_fetch_add(&sl->count, 1, __ATOMIC_RELAXED);
     }
@@ -437,7 +449,6 @@ int main(int argc, char **argv)
         total += g_slots[w].count;
     printf("syscall-fuzz: %llu syscalls executed, %llu workers replaced (%llu killed by a "
            "signal)\n",
-           (unsigned long long)total, (unsigned long long)replaced,
-           (unsigned long long)by_signal);
+           (unsigned long long)total, (unsigned long long)replaced, (unsigned long long)by_signal);
     return 0;
 }

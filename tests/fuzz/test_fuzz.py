@@ -29,23 +29,36 @@ def cgroup_dirs(pid):
             glob.glob("/sys/fs/cgroup/moat/" + name))
 
 
+def start_time(pid):
+    """Field 22 of /proc/PID/stat, or None once it is gone or a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
 def procs_of(dirs):
+    """(pid, start time) of every process in DIRS: a pid alone could be
+    reused by another process of the host later."""
     out = set()
     for d in dirs:
         try:
             with open(os.path.join(d, "cgroup.procs")) as f:
-                out.update(int(x) for x in f.read().split())
+                pids = [int(x) for x in f.read().split()]
         except OSError:
-            pass
+            continue
+        for pid in pids:
+            st = start_time(pid)
+            if st is not None:
+                out.add((pid, st))
     return out
 
 
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+def alive(proc):
+    pid, st = proc
+    return start_time(pid) == st
 
 
 def run(moat, fuzz, seconds, platform):

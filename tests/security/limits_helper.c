@@ -82,14 +82,14 @@ static int memhog(void)
         return 2;
     if (c == 0) {
         size_t len = 100ULL << 30;
-        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                       -1, 0);
+        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) {
             printf("memhog: 100 GiB mmap: %s; 1 GiB at a time\n", strerror(errno));
             fflush(stdout);
             for (;;) {
-                p = mmap(NULL, 1ULL << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                         -1, 0);
+                p = mmap(NULL, 1ULL << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                         0);
                 if (p == MAP_FAILED)
                     _exit(errno == ENOMEM ? 12 : 1);
                 touch_all(p, 1ULL << 30);
