@@ -242,6 +242,21 @@ static void test_propagation_and_umount(void)
     T_OK(umount2("mv", MNT_EXPIRE), "MNT_EXPIRE second: unmounted");
     T_ERRNO(stat("mv/x", &st), ENOENT, "expired");
     T_OK(umount2("pm", MNT_FORCE), "MNT_FORCE");
+
+    /* busy mounts: open files and cwds inside */
+    T_OK(mkdir("busy", 0755), "mkdir busy");
+    T_OK(mount("none", "busy", "tmpfs", 0, NULL), "tmpfs on busy");
+    int bfd = T_OK(open("busy/f", O_CREAT | O_RDWR, 0644), "open a file in it");
+    T_ERRNO(umount2("busy", 0), EBUSY, "umount with an open file: EBUSY");
+    T_ERRNO(umount2("busy", MNT_EXPIRE), EBUSY, "MNT_EXPIRE on a busy mount: EBUSY");
+    close(bfd);
+    T_OK(chdir("busy"), "chdir into it");
+    T_ERRNO(umount2("../busy", 0), EBUSY, "umount with the cwd inside: EBUSY");
+    T_OK(chdir(".."), "chdir back");
+    bfd = T_OK(open("busy/f", O_RDWR), "open it again");
+    T_OK(umount2("busy", MNT_DETACH), "MNT_DETACH of a busy mount");
+    T_EQ(write(bfd, "x", 1), 1, "the open file still works");
+    close(bfd);
     T_ERRNO(umount2("pm", UMOUNT_NOFOLLOW), EINVAL, "not mounted any more");
 }
 

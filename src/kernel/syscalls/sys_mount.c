@@ -72,8 +72,7 @@ static long sys_umount2(struct task *t, const struct sys_args *a)
     free(target);
     return r;
 }
-SYSCALL_DEFINE(umount2, sys_umount2, "sx", SYS_PARTIAL,
-               "EBUSY only for submounts (open files and cwds inside do not count)");
+SYSCALL_DEFINE(umount2, sys_umount2, "sx", SYS_FULL, NULL);
 
 static long sys_chroot(struct task *t, const struct sys_args *a)
 {

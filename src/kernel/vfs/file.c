@@ -29,6 +29,8 @@ struct file *file_alloc(struct inode *inode, const struct path *path, unsigned f
     if (path) {
         f->path = *path;
         path_get(&f->path);
+        if (f->path.mnt)
+            __atomic_add_fetch(&f->path.mnt->files, 1, __ATOMIC_ACQ_REL);
     }
     f->flags = flags;
     if (flags & O_PATH) {
@@ -69,6 +71,8 @@ void file_put(struct file *f)
     inode_put(f->inode);
     if (f->fmode & FMODE_WRITER)
         __atomic_sub_fetch(&f->path.mnt->writers, 1, __ATOMIC_ACQ_REL);
+    if (f->path.mnt)
+        __atomic_sub_fetch(&f->path.mnt->files, 1, __ATOMIC_ACQ_REL);
     path_put(&f->path);
     pthread_mutex_destroy(&f->pos_lock);
     pthread_mutex_destroy(&f->lock);

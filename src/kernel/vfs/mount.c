@@ -405,6 +405,49 @@ out:
     return r;
 }
 
+struct pid_list {
+    int pids[1024];
+    size_t n;
+};
+
+static void collect_pid(struct thread_group *tg, void *arg)
+{
+    struct pid_list *l = arg;
+    if (l->n < ARRAY_SIZE(l->pids) && !tg->zombie)
+        l->pids[l->n++] = tg->pid;
+}
+
+/* Whether MNT is in use as Linux's propagate_mount_busy sees it: files
+ * opened through it, or a process's cwd or root in it. */
+static bool mount_busy(struct mount *mnt)
+{
+    if (__atomic_load_n(&mnt->files, __ATOMIC_ACQUIRE) > 0)
+        return true;
+    struct pid_list *l = calloc(1, sizeof(*l));
+    if (!l)
+        return false;
+    task_for_each_tg(collect_pid, l);
+    bool busy = false;
+    for (size_t i = 0; i < l->n && !busy; i++) {
+        struct thread_group *tg = task_lookup_tg(l->pids[i]);
+        struct fs_struct *fs = tg ? tg_get_fs(tg) : NULL;
+        if (tg)
+            tg_put(tg);
+        if (!fs)
+            continue;
+        struct path p;
+        fs_get_root(fs, &p);
+        busy = p.mnt == mnt;
+        path_put(&p);
+        fs_get_cwd(fs, &p);
+        busy = busy || p.mnt == mnt;
+        path_put(&p);
+        fs_struct_put(fs);
+    }
+    free(l);
+    return busy;
+}
+
 int vfs_umount(struct task *t, const char *target, int flags)
 {
     if (flags & ~(L_MNT_FORCE | L_MNT_DETACH | L_MNT_EXPIRE | L_UMOUNT_NOFOLLOW))
@@ -425,13 +468,16 @@ int vfs_umount(struct task *t, const char *target, int flags)
     } else if (flags & L_MNT_EXPIRE) {
         if ((flags & (L_MNT_FORCE | L_MNT_DETACH)) || at.mnt == root.mnt)
             r = -EINVAL;
+        else if (mount_busy(at.mnt))
+            r = -EBUSY;
         else if (!__atomic_exchange_n(&at.mnt->expiry_mark, 1, __ATOMIC_ACQ_REL))
             r = -EAGAIN; /* marked: a second MNT_EXPIRE without use in between unmounts */
     }
+    /* Without MNT_DETACH, a mount in use stays (Linux: EBUSY). */
+    if (r == 0 && !(flags & L_MNT_DETACH) && mount_busy(at.mnt))
+        r = -EBUSY;
     if (r == 0) {
         pthread_mutex_lock(&g_vfs_ns_lock);
-        /* FIXME: mounts hold no count of open files and cwds inside them,
-         * so only submounts make a plain umount -EBUSY. */
         r = vfs_mount_detach(at.mnt, flags & L_MNT_DETACH);
         pthread_mutex_unlock(&g_vfs_ns_lock);
     }
@@ -440,17 +486,6 @@ int vfs_umount(struct task *t, const char *target, int flags)
     return r;
 }
 
-struct pid_list {
-    int pids[1024];
-    size_t n;
-};
-
-static void collect_pid(struct thread_group *tg, void *arg)
-{
-    struct pid_list *l = arg;
-    if (l->n < ARRAY_SIZE(l->pids) && !tg->zombie)
-        l->pids[l->n++] = tg->pid;
-}
 
 /* Every process whose root or cwd is OLD moves to NEW (Linux's
  * chroot_fs_refs). */

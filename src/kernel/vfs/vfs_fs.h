@@ -242,6 +242,7 @@ struct mount {
     int id;                       /* (c) as /proc/PID/mountinfo numbers it */
     unsigned flags;               /* atomic; changed under g_vfs_ns_lock: VFS_MNT_* */
     int writers;                  /* atomic: open files that may write through it */
+    int files;                    /* atomic: open files opened through it (umount: EBUSY) */
     int expiry_mark;              /* atomic: umount2(MNT_EXPIRE) marked it, unused since */
     enum vfs_mnt_prop prop;       /* (n) g_vfs_ns_lock */
     int group;                    /* (n) peer group id when shared (0: none) */
