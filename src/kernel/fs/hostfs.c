@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 
 #include "kernel/fs/fs.h"
+#include "kernel/fs/pagecache.h"
 #include "kernel/ipc/pipe.h"
 #include "kernel/host/host_fs.h"
 #include "kernel/task/task.h"
@@ -54,6 +55,9 @@ struct hostfs_inode {
     char *name;                    /* (i) changed by rename */
     char *link;                    /* (i) cached symlink target */
     uint64_t host_dev;             /* (c) */
+    struct pagecache *pc;          /* (i) writable instances: the file's data in the memory
+                                    * file once it was mapped MAP_SHARED (see cache below) */
+    bool pc_dirty;                 /* (i) a writable shared mapping may have changed it */
     int64_t blocks, blksize;       /* (c) */
 };
 
@@ -320,6 +324,7 @@ static int hostfs_getattr(struct inode *inode, struct linux_stat *st)
 }
 
 static int hostfs_wfd(struct hostfs_inode *hi);
+static int cache_writeback_locked(struct hostfs_inode *hi);
 
 static int hostfs_setattr(struct inode *inode, const struct vfs_attr *attr)
 {
@@ -332,6 +337,15 @@ static int hostfs_setattr(struct inode *inode, const struct vfs_attr *attr)
             return -EINVAL;
         int fd = hostfs_wfd(hi);
         r = fd < 0 ? fd : host_fs_ftruncate(fd, attr->size);
+        pthread_mutex_lock(&inode->lock);
+        if (r == 0 && hi->pc) {
+            if (attr->size < inode->size)
+                pagecache_zero(hi->pc, attr->size, inode->size);
+            else
+                r = pagecache_reserve(hi->pc, attr->size);
+            inode->size = attr->size;
+        }
+        pthread_mutex_unlock(&inode->lock);
     }
     if (r == 0 && (attr->valid & (VFS_ATTR_UID | VFS_ATTR_GID)))
         r = host_fs_fchown(hi->fd, (attr->valid & VFS_ATTR_UID) ? attr->uid : (uint32_t)-1,
@@ -453,8 +467,10 @@ static ssize_t hostfs_write(struct file *f, const void *buf, size_t n, uint64_t 
     }
     ssize_t r = host_fs_pwrite(fd, buf, n, *pos);
     if (r > 0) {
-        *pos += (uint64_t)r;
         pthread_mutex_lock(&hi->base.lock);
+        if (hi->pc && pagecache_reserve(hi->pc, *pos + (uint64_t)r) == 0)
+            pagecache_write(hi->pc, buf, (size_t)r, *pos);
+        *pos += (uint64_t)r;
         if (*pos > hi->base.size)
             hi->base.size = *pos;
         pthread_mutex_unlock(&hi->base.lock);
@@ -467,7 +483,10 @@ static int hostfs_fsync(struct file *f)
     struct hostfs_inode *hi = HI(f->inode);
     pthread_mutex_lock(&hi->base.lock);
     int fd = hi->wfd;
+    int r = cache_writeback_locked(hi);
     pthread_mutex_unlock(&hi->base.lock);
+    if (r < 0)
+        return r;
     return fd >= 0 ? host_fs_fsync(fd) : 0;
 }
 
@@ -653,12 +672,116 @@ static int hostfs_rename(struct inode *odir, const char *oname, struct inode *sr
     return 0;
 }
 
+/*
+ * Shared mappings of files of a writable instance. MAP_SHARED needs the
+ * file's pages in the memory file (the stubs map nothing else), so on the
+ * first such mapping the file's data is copied into a pagecache; from then
+ * on reads are served from it, write(2) goes both to the host and to it,
+ * and what mappings changed is written back to the host at fsync, at the
+ * last close of a file opened for writing and at eviction (msync is not
+ * seen by the file system: FIXME(mm) when mm_msync calls vfs_fsync). Other
+ * host processes see mapped changes only then.
+ */
+
+/* Copies HI's host data into a new pagecache. inode->lock held. */
+static int cache_load_locked(struct hostfs_inode *hi, int fd)
+{
+    struct pagecache *pc = calloc(1, sizeof(*pc));
+    char *buf = malloc(65536);
+    int r = pc && buf ? pagecache_reserve(pc, hi->base.size) : -ENOMEM;
+    for (uint64_t off = 0; r == 0 && off < hi->base.size;) {
+        size_t want = (size_t)MIN((uint64_t)65536, hi->base.size - off);
+        ssize_t n = host_fs_pread(fd, buf, want, off);
+        if (n <= 0) {
+            r = n < 0 ? (int)n : 0; /* shorter on the host: the rest stays zero */
+            break;
+        }
+        pagecache_write(pc, buf, (size_t)n, off);
+        off += (uint64_t)n;
+    }
+    free(buf);
+    if (r < 0) {
+        if (pc)
+            pagecache_release(pc);
+        free(pc);
+        return r;
+    }
+    hi->pc = pc;
+    return 0;
+}
+
+/* Writes the cached data back to the host. inode->lock held. */
+static int cache_writeback_locked(struct hostfs_inode *hi)
+{
+    if (!hi->pc || !hi->pc_dirty || hi->wfd < 0)
+        return 0;
+    char *buf = malloc(65536);
+    if (!buf)
+        return -ENOMEM;
+    int r = 0;
+    for (uint64_t off = 0; off < hi->base.size;) {
+        size_t n = (size_t)MIN((uint64_t)65536, hi->base.size - off);
+        pagecache_read(hi->pc, buf, n, off);
+        ssize_t w = host_fs_pwrite(hi->wfd, buf, n, off);
+        if (w <= 0) {
+            r = w < 0 ? (int)w : -EIO;
+            break;
+        }
+        off += (uint64_t)w;
+    }
+    free(buf);
+    return r;
+}
+
+static int hostfs_mmap_backing(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
+                               uint64_t *out_len)
+{
+    struct hostfs_inode *hi = HI(f->inode);
+    if (!writable(f->inode))
+        return -ENODEV; /* read-only trees: private copies will do */
+    int fd = hostfs_wfd(hi);
+    if (fd < 0)
+        return fd;
+    pthread_mutex_lock(&hi->base.lock);
+    int r = hi->pc ? 0 : cache_load_locked(hi, fd);
+    if (r == 0)
+        r = pagecache_backing(hi->pc, off, len, out_moff, out_len);
+    if (r == 0 && (f->fmode & FMODE_WRITE))
+        hi->pc_dirty = true; /* only files open for writing map writably */
+    pthread_mutex_unlock(&hi->base.lock);
+    return r;
+}
+
 ssize_t hostfs_pread(struct inode *inode, void *buf, size_t n, uint64_t off)
 {
-    int fd = hostfs_rdfd(HI(inode));
+    struct hostfs_inode *hi = HI(inode);
+    pthread_mutex_lock(&inode->lock);
+    if (hi->pc) {
+        ssize_t r = 0;
+        if (off < inode->size) {
+            r = (ssize_t)MIN((uint64_t)n, inode->size - off);
+            pagecache_read(hi->pc, buf, (size_t)r, off);
+        }
+        pthread_mutex_unlock(&inode->lock);
+        return r;
+    }
+    pthread_mutex_unlock(&inode->lock);
+    int fd = hostfs_rdfd(hi);
     if (fd < 0)
         return fd;
     return host_fs_pread(fd, buf, n, off);
+}
+
+static void hostfs_release(struct file *f)
+{
+    struct hostfs_inode *hi = HI(f->inode);
+    if (!(f->fmode & FMODE_WRITE))
+        return;
+    pthread_mutex_lock(&hi->base.lock);
+    int r = cache_writeback_locked(hi);
+    pthread_mutex_unlock(&hi->base.lock);
+    if (r < 0)
+        log_warn("hostfs: writing a mapped file back to the host failed: error %d", r);
 }
 
 static ssize_t hostfs_read(struct file *f, void *buf, size_t n, uint64_t *pos)
@@ -672,6 +795,12 @@ static ssize_t hostfs_read(struct file *f, void *buf, size_t n, uint64_t *pos)
 static void hostfs_evict(struct inode *inode)
 {
     struct hostfs_inode *hi = HI(inode);
+    if (hi->pc) {
+        if (cache_writeback_locked(hi) < 0)
+            log_warn("hostfs: writing a mapped file back to the host failed");
+        pagecache_release(hi->pc);
+        free(hi->pc);
+    }
     host_fs_close(hi->fd);
     if (hi->rdfd >= 0 && hi->rdfd != hi->fd)
         host_fs_close(hi->rdfd);
@@ -704,4 +833,6 @@ static const struct file_ops hostfs_fops = {
         .read = hostfs_read,
         .write = hostfs_write,
         .fsync = hostfs_fsync,
+        .release = hostfs_release,
+        .mmap_backing = hostfs_mmap_backing,
 };
