@@ -320,7 +320,12 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
         close(ctl);
         goto out_remove;
     }
+    struct sandbox_caps caps = {c->cap_effective, c->cap_permitted, c->cap_inheritable,
+                                c->cap_bounding, c->cap_ambient};
     struct sandbox_config cfg = {
+            .caps = c->has_caps ? &caps : NULL,
+            .additional_gids = c->additional_gids,
+            .additional_gids_len = c->additional_gids_len,
             .argv = c->args,
             .envp = c->env,
             .cwd = c->cwd,

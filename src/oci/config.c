@@ -157,6 +157,56 @@ static void warn_unknown(const struct json *obj, const char *field, const char *
 
 /* ---- sections ---- */
 
+static const char *const g_cap_names[] = {
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+};
+
+/* process.capabilities: each set a list of "CAP_*" names; a missing set is
+ * empty. Unknown names are ignored with a warning, as runc does. */
+static int parse_capabilities(struct oci_config *c, const struct json *caps,
+                              struct rt_err **err)
+{
+    if (!caps || caps->type == JSON_NULL)
+        return 0;
+    int r = want_type(caps, JSON_OBJECT, "process.capabilities", err);
+    if (r < 0)
+        return r;
+    static const char *const sets[] = {"bounding", "effective", "inheritable", "permitted",
+                                       "ambient", NULL};
+    uint64_t *out[] = {&c->cap_bounding, &c->cap_effective, &c->cap_inheritable,
+                       &c->cap_permitted, &c->cap_ambient};
+    warn_unknown(caps, "process.capabilities", sets);
+    c->has_caps = true;
+    for (size_t s = 0; sets[s]; s++) {
+        char field[64];
+        snprintf(field, sizeof(field), "process.capabilities.%s", sets[s]);
+        char **names;
+        if ((r = get_string_array(caps, sets[s], field, &names, err)) < 0)
+            return r;
+        *out[s] = 0;
+        for (size_t i = 0; names && names[i]; i++) {
+            size_t k = 0;
+            while (k < sizeof(g_cap_names) / sizeof(g_cap_names[0]) &&
+                   strcmp(g_cap_names[k], names[i]) != 0)
+                k++;
+            if (k < sizeof(g_cap_names) / sizeof(g_cap_names[0]))
+                *out[s] |= 1ULL << k;
+            else
+                rt_warn("config.json: %s: unknown capability `%s`, ignored", field, names[i]);
+        }
+        free_strv(names);
+    }
+    return 0;
+}
+
 static int parse_process(struct oci_config *c, const struct json *proc, struct rt_err **err)
 {
     int r;
@@ -198,8 +248,24 @@ static int parse_process(struct oci_config *c, const struct json *proc, struct r
         static const char *const known_user[] = {"uid", "gid", "umask", "additionalGids",
                                                   NULL};
         warn_unknown(user, "process.user", known_user);
-        if (json_get(user, "additionalGids"))
-            rt_warn("config.json: process.user.additionalGids: not applied inside the sandbox yet");
+        const struct json *ag = json_get(user, "additionalGids");
+        if (ag && ag->type != JSON_NULL) {
+            if ((r = want_type(ag, JSON_ARRAY, "process.user.additionalGids", err)) < 0)
+                return r;
+            c->additional_gids = calloc(ag->len ? ag->len : 1, sizeof(uint32_t));
+            if (!c->additional_gids)
+                return rt_err_make(err, ENOMEM, "config.json: process.user.additionalGids");
+            for (size_t i = 0; i < ag->len; i++) {
+                const struct json *g = ag->items[i];
+                if (g->type != JSON_NUMBER || !g->is_int || g->integer < 0 ||
+                    g->integer > UINT32_MAX)
+                    return rt_err_make(err, 0,
+                                       "config.json: process.user.additionalGids[%zu]: must be "
+                                       "an integer from 0 to %u",
+                                       i, UINT32_MAX);
+                c->additional_gids[c->additional_gids_len++] = (uint32_t)g->integer;
+            }
+        }
         if (json_get(user, "username"))
             rt_warn("config.json: process.user.username: ignored (Linux uses uid and gid)");
     }
@@ -241,6 +307,8 @@ static int parse_process(struct oci_config *c, const struct json *proc, struct r
                                    field);
         }
     }
+    if ((r = parse_capabilities(c, json_get(proc, "capabilities"), err)) < 0)
+        return r;
     if (c->terminal && json_get(proc, "consoleSize"))
         rt_debug("process.consoleSize: applied by the console socket's owner");
     static const char *const known[] = {"args", "env", "cwd", "user", "terminal",
@@ -717,6 +785,7 @@ void oci_config_free(struct oci_config *c)
     free_strv(c->args);
     free_strv(c->env);
     free(c->cwd);
+    free(c->additional_gids);
     free(c->rlimits);
     free(c->rootfs);
     free(c->hostname);

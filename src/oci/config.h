@@ -67,6 +67,10 @@ struct oci_config {
     char **env;              /* NULL-terminated */
     char *cwd;
     uint32_t uid, gid;
+    uint32_t *additional_gids;   /* process.user.additionalGids */
+    size_t additional_gids_len;
+    bool has_caps;           /* process.capabilities present */
+    uint64_t cap_bounding, cap_effective, cap_inheritable, cap_permitted, cap_ambient;
     bool terminal;
     bool no_new_privileges;
     struct oci_rlimit *rlimits;

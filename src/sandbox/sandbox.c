@@ -322,6 +322,40 @@ static void NORETURN die_of_signal(int sig)
     _exit(128 + sig); /* a signal whose default is to ignore or stop */
 }
 
+/* The caller's capability sets: a sandbox's app starts with them (as a
+ * program the caller ran would) unless the bundle gives its own. Read
+ * before entering the sandbox's namespaces, with its supplementary
+ * groups. */
+static struct sandbox_caps g_caller_caps;
+static uint32_t g_caller_groups[NGROUPS_MAX_LINUX];
+static int g_caller_ngroups;
+
+static void read_caller_caps(void)
+{
+    struct {
+        uint32_t version;
+        int pid;
+    } h = {0x20080522, 0}; /* _LINUX_CAPABILITY_VERSION_3 */
+    struct {
+        uint32_t effective, permitted, inheritable;
+    } d[2];
+    memset(&g_caller_caps, 0, sizeof(g_caller_caps));
+    g_caller_ngroups = getgroups(NGROUPS_MAX_LINUX, (gid_t *)g_caller_groups);
+    if (g_caller_ngroups < 0)
+        g_caller_ngroups = 0;
+    if (syscall(SYS_capget, &h, d) == 0) {
+        g_caller_caps.effective = (uint64_t)d[1].effective << 32 | d[0].effective;
+        g_caller_caps.permitted = (uint64_t)d[1].permitted << 32 | d[0].permitted;
+        g_caller_caps.inheritable = (uint64_t)d[1].inheritable << 32 | d[0].inheritable;
+    }
+    for (int c = 0; c <= CAP_LAST_CAP; c++) {
+        if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+            g_caller_caps.bounding |= 1ULL << c;
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) == 1)
+            g_caller_caps.ambient |= 1ULL << c;
+    }
+}
+
 /* The kernel process. Never returns. */
 static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gid_t gid,
                                  bool oci)
@@ -373,6 +407,20 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         .strace = cfg->strace,
         .cred = {uid, uid, uid, uid, gid, gid, gid, gid},
     };
+    const struct sandbox_caps *caps = cfg->caps ? cfg->caps : &g_caller_caps;
+    init.cred.cap_effective = caps->effective & CAP_FULL_SET;
+    init.cred.cap_permitted = caps->permitted & CAP_FULL_SET;
+    init.cred.cap_inheritable = caps->inheritable & CAP_FULL_SET;
+    init.cred.cap_bset = caps->bounding & CAP_FULL_SET;
+    init.cred.cap_ambient = caps->ambient & CAP_FULL_SET;
+    /* Supplementary groups: the bundle's, or (moat do) the caller's. */
+    const uint32_t *gids = cfg->set_ids ? cfg->additional_gids : g_caller_groups;
+    int ngids = cfg->set_ids ? (int)cfg->additional_gids_len : g_caller_ngroups;
+    if (ngids) {
+        init.cred.groups = group_info_new(gids, ngids);
+        if (!init.cred.groups)
+            setup_fail("out of memory for the supplementary groups");
+    }
     if (oci && cfg->console_fd >= 0) {
         /* The terminal becomes the kernel's controlling tty, so a hang-up or
          * a resize reaches the sandbox. */
@@ -557,6 +605,7 @@ void sandbox_host_limits(uint64_t app_memory, int app_pids, struct cgroup_limits
 
 int sandbox_run(const struct sandbox_config *cfg)
 {
+    read_caller_caps();
     uid_t uid = getuid();
     gid_t gid = getgid();
     char err[256];
@@ -650,6 +699,7 @@ static void oci_keeper(void)
 int sandbox_create(const struct sandbox_config *cfg, pid_t *out_pid, char *errbuf,
                    size_t errsize)
 {
+    read_caller_caps();
     uid_t uid = getuid();
     gid_t gid = getgid();
     int r = enter_namespaces(uid, gid, false, errbuf, errsize);

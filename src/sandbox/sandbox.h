@@ -24,6 +24,11 @@ struct sandbox_mount {
     unsigned mnt_flags; /* VFS_MNT_* from the mount's options (nosuid, nodev, noexec, ...) */
 };
 
+/* Capability sets (bit N: capability N). */
+struct sandbox_caps {
+    uint64_t effective, permitted, inheritable, bounding, ambient;
+};
+
 struct sandbox_config {
     char *const *argv;    /* the app's command line; argv[0] resolved in the sandbox */
     char *const *envp;    /* its environment */
@@ -40,6 +45,11 @@ struct sandbox_config {
     bool set_ids;         /* run the app as UID:GID (else the caller's ids) */
     uint32_t uid, gid;
     bool no_new_privs;
+    /* The app's capability sets before the exec of its program (which
+     * transforms them as Linux's execve does); NULL: the caller's own. */
+    const struct sandbox_caps *caps;
+    const uint32_t *additional_gids; /* supplementary groups */
+    size_t additional_gids_len;
     const char *hostname; /* NULL: unchanged */
     const struct sandbox_rlimit *rlimits;
     size_t rlimits_len;

@@ -667,7 +667,7 @@ static long pty_ioctl(struct file *f, struct task *t, unsigned cmd, uint64_t arg
             r = 0;
         } else if (pid != sid) {
             r = -EPERM; /* not a session leader */
-        } else if (p->sid && !(arg == 1 && t->cred.euid == 0)) {
+        } else if (p->sid && !(arg == 1 && task_capable(t, CAP_SYS_ADMIN))) {
             r = -EPERM; /* another session's terminal */
         } else {
             p->sid = sid;

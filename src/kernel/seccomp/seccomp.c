@@ -226,7 +226,7 @@ static int seccomp_filter_new(struct task *t, uint64_t uprog, unsigned int flags
         return -EINVAL;
     /* Without no_new_privs, a filter could make a set-uid program
      * misbehave: only a privileged caller may skip it (seccomp(2)). */
-    if (!t->no_new_privs && t->cred.euid != 0)
+    if (!t->no_new_privs && !task_capable(t, CAP_SYS_ADMIN))
         return -EACCES;
     if (!fp.filter)
         return -EINVAL;

@@ -197,6 +197,19 @@ static void stop_cont_side_effects_locked(struct thread_group *tg, int sig)
     }
 }
 
+bool signal_may_send_locked(struct task *sender, struct task *target, struct thread_group *tg,
+                            int sig)
+{
+    if (!sender || tg == sender->tg || !target)
+        return true;
+    const struct cred *c = &sender->cred, *tc = &target->cred;
+    if (c->euid == tc->suid || c->euid == tc->uid || c->uid == tc->suid || c->uid == tc->uid)
+        return true;
+    if (task_capable(sender, CAP_KILL))
+        return true;
+    return sig == SIGCONT && tg->sid == sender->tg->sid;
+}
+
 static int send_tg_locked(struct thread_group *tg, int sig, const struct linux_siginfo *info,
                           bool from_outside, struct sigqueue_owner *owner)
 {

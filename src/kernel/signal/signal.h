@@ -57,6 +57,13 @@ int signal_send_owned_locked(struct thread_group *tg, struct task *t, int sig,
 /* Removes OWNER's queued entries from TG and its threads (the timer is
  * deleted). Caller holds g_tasks_lock. */
 void signal_disown_locked(struct thread_group *tg, struct sigqueue_owner *owner);
+/* May SENDER send SIG (0: only the check) to the process TG, or to its
+ * thread TARGET (NULL once every thread has exited)? Linux's kill rules:
+ * one of the sender's real or effective uid is the target's real or saved
+ * uid, or the sender has CAP_KILL, or SIGCONT within a session. Caller
+ * holds g_tasks_lock. */
+bool signal_may_send_locked(struct task *sender, struct task *target, struct thread_group *tg,
+                            int sig);
 
 /* Makes T notice pending work (wakes it, or stops its app code). Caller
  * holds T's sighand->lock. */

@@ -73,12 +73,11 @@ static long sys_getrandom(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(getrandom, sys_getrandom, "pux", SYS_FULL, NULL);
 
-/* Setting the names needs CAP_SYS_ADMIN in the sandbox's UTS namespace:
- * euid 0 here. */
+/* Setting the names needs CAP_SYS_ADMIN in the sandbox's UTS namespace. */
 static long set_uts_name(struct task *t, uint64_t addr, uint64_t len, bool host)
 {
     char name[UTS_LEN];
-    if (t->cred.euid != 0)
+    if (!task_capable(t, CAP_SYS_ADMIN))
         return -EPERM;
     if ((int64_t)len < 0 || len > UTS_LEN)
         return -EINVAL;

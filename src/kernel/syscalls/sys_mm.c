@@ -110,11 +110,10 @@ static long sys_mincore(struct task *t, const struct sys_args *a)
     return 0;
 }
 
-/* The RLIMIT_MEMLOCK that applies to T, in bytes; ~0 with CAP_IPC_LOCK
- * (held by root: moat has no finer capability model yet). */
+/* The RLIMIT_MEMLOCK that applies to T, in bytes; ~0 with CAP_IPC_LOCK. */
 static uint64_t memlock_limit(struct task *t)
 {
-    if (t->cred.euid == 0)
+    if (task_capable(t, CAP_IPC_LOCK))
         return ~0ULL;
     pthread_mutex_lock(&t->tg->lock);
     uint64_t lim = t->tg->rlim[RLIMIT_MEMLOCK].rlim_cur;

@@ -189,8 +189,16 @@ static long sys_setpriority(struct task *t, const struct sys_args *a)
             return -ESRCH;
     }
     long r = 0;
+    struct cred tc;
+    /* Another process: one's euid must be its uid or euid (Linux's
+     * set_one_prio_perm), or CAP_SYS_NICE. */
+    if (other && tg_cred(tg, &tc) == 0 && tc.uid != t->cred.euid && tc.euid != t->cred.euid &&
+        !task_capable(t, CAP_SYS_NICE)) {
+        tg_put(tg);
+        return -EPERM;
+    }
     pthread_mutex_lock(&tg->lock);
-    if (nice < tg->nice && t->cred.euid != 0)
+    if (nice < tg->nice && !task_capable(t, CAP_SYS_NICE))
         r = -EACCES;
     else
         tg->nice = nice;

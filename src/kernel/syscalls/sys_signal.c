@@ -1,9 +1,8 @@
 /*
  * Signals: rt_sigaction, rt_sigprocmask, rt_sigreturn, sigaltstack,
  * rt_sigpending, pause, rt_sigsuspend, kill, tkill, tgkill,
- * rt_sigqueueinfo. Delivery itself is in kernel/signal/signal.c.
- *
- * rt_sigtimedwait. FIXME(issue 4): rt_tgsigqueueinfo; signalfd (issue 6).
+ * rt_sigqueueinfo, rt_tgsigqueueinfo, rt_sigtimedwait. Delivery itself is
+ * in kernel/signal/signal.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -164,36 +163,58 @@ static long sys_rt_sigsuspend(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(rt_sigsuspend, sys_rt_sigsuspend, "pu", SYS_FULL, NULL);
 
-/* kill(2) targets: a process, the caller's group, a group, or everyone. */
+/* kill(2) targets: a process, the caller's group, a group, or everyone.
+ * Linux's rules for who may signal whom are in signal_may_send_locked(). */
 static long do_kill(struct task *t, int pid, int sig, const struct linux_siginfo *info)
 {
     if (sig < 0 || sig > LINUX_NSIG)
         return -EINVAL;
     long r = -ESRCH;
-    bool found = false;
     pthread_mutex_lock(&g_tasks_lock);
     if (pid > 0) {
         struct thread_group *tg = task_lookup_tg_locked(pid);
-        if (tg) {
-            found = true;
+        if (!tg)
+            r = -ESRCH;
+        else if (!signal_may_send_locked(t, tg->leader, tg, sig))
+            r = -EPERM;
+        else
             r = sig ? signal_send_tg_locked(tg, sig, info, false) : 0;
-        }
-    } else {
-        int pgid = pid == 0 ? t->tg->pgid : -pid;
+    } else if (pid == -1) {
+        /* Every process but init and the caller; EPERM alone is no error. */
+        int count = 0;
+        r = 0;
         struct thread_group *tg;
         list_for_each_entry(tg, task_all_tgs(), all) {
-            if (tg->zombie)
+            if (tg->pid == 1 || tg == t->tg)
                 continue;
-            if (pid == -1 ? (tg->pid == 1 || tg == t->tg) : tg->pgid != pgid)
-                continue;
-            found = true;
-            if (sig)
-                signal_send_tg_locked(tg, sig, info, false);
+            count++;
+            int e = !signal_may_send_locked(t, tg->leader, tg, sig) ? -EPERM
+                    : sig                                           ? signal_send_tg_locked(tg, sig, info, false)
+                                                                    : 0;
+            if (e != -EPERM)
+                r = e;
         }
-        r = found ? 0 : -ESRCH;
+        if (!count)
+            r = -ESRCH;
+    } else {
+        /* A process group: success if any member got it. */
+        int pgid = pid == 0 ? t->tg->pgid : -pid;
+        bool success = false;
+        struct thread_group *tg;
+        list_for_each_entry(tg, task_all_tgs(), all) {
+            if (tg->pgid != pgid)
+                continue;
+            int e = !signal_may_send_locked(t, tg->leader, tg, sig) ? -EPERM
+                    : sig                                           ? signal_send_tg_locked(tg, sig, info, false)
+                                                                    : 0;
+            success |= e == 0;
+            r = e;
+        }
+        if (success)
+            r = 0;
     }
     pthread_mutex_unlock(&g_tasks_lock);
-    return found ? (r < 0 ? r : 0) : -ESRCH;
+    return r;
 }
 
 static void user_siginfo(struct task *t, int sig, int code, struct linux_siginfo *out)
@@ -224,8 +245,12 @@ static long do_tkill(struct task *t, int tgid, int tid, int sig,
     pthread_mutex_lock(&g_tasks_lock);
     struct task *target = task_lookup_tid_locked(tid);
     long r = -ESRCH;
-    if (target && (tgid == -1 || target->tg->pid == tgid))
-        r = sig ? signal_send_task_locked(target, sig, info) : 0;
+    if (target && (tgid == -1 || target->tg->pid == tgid)) {
+        if (!signal_may_send_locked(t, target, target->tg, sig))
+            r = -EPERM;
+        else
+            r = sig ? signal_send_task_locked(target, sig, info) : 0;
+    }
     pthread_mutex_unlock(&g_tasks_lock);
     return r;
 }
@@ -253,12 +278,27 @@ static long sys_rt_sigqueueinfo(struct task *t, const struct sys_args *a)
         return -EFAULT;
     /* Only the kernel may claim SI_USER or kernel codes for another
      * process (Linux: EPERM). */
-    if ((info.si_code >= 0 || info.si_code == SI_TKILL_C) && (int)a->arg[0] != t->tg->pid)
+    if ((info.si_code >= 0 || info.si_code == SI_TKILL_C) && (int)a->arg[0] != t->tid)
         return -EPERM;
     info.si_signo = (int)a->arg[1];
     return do_kill(t, (int)a->arg[0], (int)a->arg[1], &info);
 }
 SYSCALL_DEFINE(rt_sigqueueinfo, sys_rt_sigqueueinfo, "ddp", SYS_FULL, NULL);
+
+static long sys_rt_tgsigqueueinfo(struct task *t, const struct sys_args *a)
+{
+    int tgid = (int)a->arg[0], tid = (int)a->arg[1], sig = (int)a->arg[2];
+    if (tgid <= 0 || tid <= 0)
+        return -EINVAL;
+    struct linux_siginfo info;
+    if (copy_in(t, &info, a->arg[3], sizeof(info)) < 0)
+        return -EFAULT;
+    if ((info.si_code >= 0 || info.si_code == SI_TKILL_C) && tid != t->tid)
+        return -EPERM;
+    info.si_signo = sig;
+    return do_tkill(t, tgid, tid, sig, &info);
+}
+SYSCALL_DEFINE(rt_tgsigqueueinfo, sys_rt_tgsigqueueinfo, "dddp", SYS_FULL, NULL);
 
 static long sys_rt_sigtimedwait(struct task *t, const struct sys_args *a)
 {

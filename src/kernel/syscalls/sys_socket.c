@@ -387,12 +387,14 @@ static int control_in(struct task *t, uint64_t uctl, uint64_t len, struct sock_s
                 goto out;
             }
             memcpy(&c, d, sizeof(c));
-            bool root = t->cred.euid == 0;
-            if (!root && (c.pid != t->tg->pid ||
-                          (c.uid != t->cred.uid && c.uid != t->cred.euid &&
-                           c.uid != t->cred.suid) ||
-                          (c.gid != t->cred.gid && c.gid != t->cred.egid &&
-                           c.gid != t->cred.sgid))) {
+            /* Linux's scm_check_creds: another pid needs CAP_SYS_ADMIN,
+             * another uid CAP_SETUID, another gid CAP_SETGID. */
+            const struct cred *tc = &t->cred;
+            if ((c.pid != t->tg->pid && !task_capable(t, CAP_SYS_ADMIN)) ||
+                (c.uid != tc->uid && c.uid != tc->euid && c.uid != tc->suid &&
+                 !task_capable(t, CAP_SETUID)) ||
+                (c.gid != tc->gid && c.gid != tc->egid && c.gid != tc->sgid &&
+                 !task_capable(t, CAP_SETGID))) {
                 r = -EPERM;
                 goto out;
             }

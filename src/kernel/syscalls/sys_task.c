@@ -1,6 +1,6 @@
 /*
  * Process and identity syscalls: getpid, getppid, gettid, getuid, geteuid,
- * getgid, getegid, getresuid, getresgid, getgroups, set_tid_address,
+ * getgid, getegid, getresuid, getresgid, set_tid_address,
  * set_robust_list, get_robust_list, exit, exit_group, wait4, clone, fork,
  * vfork, execve, execveat, arch_prctl, prctl, getpgrp, getpgid, setpgid,
  * getsid, setsid, sched_yield, getrlimit, setrlimit, prlimit64, getrusage,
@@ -94,15 +94,6 @@ static long sys_getresgid(struct task *t, const struct sys_args *a)
     return put_three_ids(t, a, t->cred.gid, t->cred.egid, t->cred.sgid);
 }
 SYSCALL_DEFINE(getresgid, sys_getresgid, "ppp", SYS_FULL, NULL);
-
-static long sys_getgroups(struct task *t, const struct sys_args *a)
-{
-    /* FIXME(issue 4): supplementary groups; a sandbox starts with none. */
-    if ((int)a->arg[0] < 0)
-        return -EINVAL;
-    return 0;
-}
-SYSCALL_DEFINE(getgroups, sys_getgroups, "dp", SYS_PARTIAL, "no supplementary groups yet");
 
 static long sys_set_tid_address(struct task *t, const struct sys_args *a)
 {
@@ -300,6 +291,8 @@ static long sys_pidfd_send_signal(struct task *t, const struct sys_args *a)
     pthread_mutex_lock(&g_tasks_lock);
     if (tg->zombie)
         r = -ESRCH;
+    else if (!signal_may_send_locked(t, tg->leader, tg, sig))
+        r = -EPERM;
     else if (sig)
         r = signal_send_tg_locked(tg, sig, &info, false);
     pthread_mutex_unlock(&g_tasks_lock);
@@ -605,7 +598,81 @@ SYSCALL_DEFINE(arch_prctl, sys_arch_prctl, "xp", SYS_PARTIAL, "FS/GS base only")
 #define PR_GET_THP_DISABLE_L     42
 #define PR_CAP_AMBIENT_L         47
 #define PR_CAP_AMBIENT_IS_SET_L  1
+#define PR_CAP_AMBIENT_RAISE_L   2
+#define PR_CAP_AMBIENT_LOWER_L   3
 #define PR_CAP_AMBIENT_CLEAR_ALL_L 4
+
+/* The capability options of prctl (capabilities(7)). */
+static long prctl_caps(struct task *t, int option, uint64_t arg2, uint64_t arg3, uint64_t arg4,
+                       uint64_t arg5)
+{
+    struct cred c = t->cred;
+    switch (option) {
+    case PR_GET_KEEPCAPS:
+        return (c.securebits & SECBIT_KEEP_CAPS) != 0;
+    case PR_SET_KEEPCAPS:
+        if (arg2 > 1)
+            return -EINVAL;
+        if (c.securebits & SECBIT_KEEP_CAPS_LOCKED)
+            return -EPERM;
+        if (arg2)
+            c.securebits |= SECBIT_KEEP_CAPS;
+        else
+            c.securebits &= ~SECBIT_KEEP_CAPS;
+        break;
+    case PR_CAPBSET_READ:
+        if (!CAP_VALID((int64_t)arg2))
+            return -EINVAL;
+        return (c.cap_bset & CAP_BIT(arg2)) != 0;
+    case PR_CAPBSET_DROP:
+        if (!CAP_VALID((int64_t)arg2))
+            return -EINVAL;
+        if (!task_capable(t, CAP_SETPCAP))
+            return -EPERM;
+        c.cap_bset &= ~CAP_BIT(arg2);
+        break;
+    case PR_GET_SECUREBITS:
+        return c.securebits;
+    case PR_SET_SECUREBITS: {
+        uint64_t old = c.securebits;
+        /* Locked bits cannot change, locks cannot be undone, unknown bits
+         * cannot be set, and any change needs CAP_SETPCAP. */
+        if ((((old & SECBIT_ALL_LOCKS) >> 1) & (old ^ arg2)) || (old & SECBIT_ALL_LOCKS & ~arg2) ||
+            (arg2 & ~(uint64_t)(SECBIT_ALL_LOCKS | SECBIT_ALL_BITS)) ||
+            !task_capable(t, CAP_SETPCAP))
+            return -EPERM;
+        c.securebits = (uint32_t)arg2;
+        break;
+    }
+    case PR_CAP_AMBIENT_L:
+        if (arg2 == PR_CAP_AMBIENT_CLEAR_ALL_L) {
+            if (arg3 | arg4 | arg5)
+                return -EINVAL;
+            c.cap_ambient = 0;
+            break;
+        }
+        if (!CAP_VALID((int64_t)arg3) || arg4 || arg5)
+            return -EINVAL;
+        if (arg2 == PR_CAP_AMBIENT_IS_SET_L)
+            return (c.cap_ambient & CAP_BIT(arg3)) != 0;
+        if (arg2 == PR_CAP_AMBIENT_RAISE_L) {
+            if (!(c.cap_permitted & CAP_BIT(arg3)) || !(c.cap_inheritable & CAP_BIT(arg3)) ||
+                (c.securebits & SECBIT_NO_CAP_AMBIENT_RAISE))
+                return -EPERM;
+            c.cap_ambient |= CAP_BIT(arg3);
+        } else if (arg2 == PR_CAP_AMBIENT_LOWER_L) {
+            c.cap_ambient &= ~CAP_BIT(arg3);
+        } else {
+            return -EINVAL;
+        }
+        break;
+    default:
+        return -EINVAL;
+    }
+    group_info_get(c.groups);
+    task_commit_cred(t, &c);
+    return 0;
+}
 
 static long sys_prctl(struct task *t, const struct sys_args *a)
 {
@@ -644,12 +711,13 @@ static long sys_prctl(struct task *t, const struct sys_args *a)
     case PR_GET_NO_NEW_PRIVS_L:
         return t->no_new_privs;
     case PR_SET_KEEPCAPS:
-        if (arg > 1)
-            return -EINVAL;
-        t->keepcaps = arg;
-        return 0;
     case PR_GET_KEEPCAPS:
-        return t->keepcaps;
+    case PR_CAPBSET_READ:
+    case PR_CAPBSET_DROP:
+    case PR_GET_SECUREBITS:
+    case PR_SET_SECUREBITS:
+    case PR_CAP_AMBIENT_L:
+        return prctl_caps(t, (int)a->arg[0], arg, a->arg[2], a->arg[3], a->arg[4]);
     case PR_SET_CHILD_SUBREAPER_L:
         pthread_mutex_lock(&g_tasks_lock);
         t->tg->child_subreaper = arg != 0;
@@ -668,26 +736,14 @@ static long sys_prctl(struct task *t, const struct sys_args *a)
         if (arg == SECCOMP_MODE_FILTER)
             return seccomp_set_mode_filter(t, 0, a->arg[2]);
         return -EINVAL;
-    case PR_CAPBSET_READ:
-        if (arg > 40)
-            return -EINVAL;
-        return t->cred.euid == 0;
-    case PR_CAP_AMBIENT_L:
-        if (arg == PR_CAP_AMBIENT_IS_SET_L)
-            return a->arg[2] > 40 ? -EINVAL : 0;
-        if (arg == PR_CAP_AMBIENT_CLEAR_ALL_L)
-            return 0;
-        log_warn_once("prctl(PR_CAP_AMBIENT, %llu) is not supported yet",
-                      (unsigned long long)arg);
-        return -EINVAL;
     default:
         log_warn_once("prctl option %llu is not supported yet", (unsigned long long)a->arg[0]);
         return -EINVAL;
     }
 }
 SYSCALL_DEFINE(prctl, sys_prctl, "xxxxx", SYS_PARTIAL,
-               "NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, KEEPCAPS, CHILD_SUBREAPER, "
-               "GET_TID_ADDRESS, CAPBSET_READ, SECCOMP; others EINVAL");
+               "NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, KEEPCAPS, SECUREBITS, CAPBSET, "
+               "CAP_AMBIENT, CHILD_SUBREAPER, GET_TID_ADDRESS, SECCOMP; others EINVAL");
 
 static long sys_getpgrp(struct task *t, const struct sys_args *a)
 {
@@ -784,11 +840,20 @@ static long do_prlimit(struct task *t, int pid, unsigned res, uint64_t new_addr,
     if (!tg)
         return -ESRCH;
     long r = 0;
+    struct cred tc;
+    /* Another process: all its uids and gids must be the caller's real
+     * ones, or CAP_SYS_RESOURCE (Linux's check_prlimit_permission). */
+    if (tg != t->tg && tg_cred(tg, &tc) == 0 && !task_capable(t, CAP_SYS_RESOURCE) &&
+        !(tc.uid == t->cred.uid && tc.euid == t->cred.uid && tc.suid == t->cred.uid &&
+          tc.gid == t->cred.gid && tc.egid == t->cred.gid && tc.sgid == t->cred.gid)) {
+        tg_put(tg);
+        return -EPERM;
+    }
     pthread_mutex_lock(&tg->lock);
     struct linux_rlimit old = tg->rlim[res];
     if (new_addr) {
-        /* Raising a hard limit needs CAP_SYS_RESOURCE: uid 0 has it. */
-        if (nl.rlim_max > old.rlim_max && t->cred.euid != 0)
+        /* Raising a hard limit needs CAP_SYS_RESOURCE. */
+        if (nl.rlim_max > old.rlim_max && !task_capable(t, CAP_SYS_RESOURCE))
             r = -EPERM;
         else if (res == RLIMIT_NOFILE && nl.rlim_max > 1048576)
             r = -EPERM;

@@ -173,6 +173,17 @@ static void do_exec(int fd, char *p, char *end, int *fds, int nfds)
     init.envp = envp;
     init.cwd = cwd;
     init.cred = (struct cred){u, u, u, u, g, g, g, g};
+    /* The container's capability sets and supplementary groups, as runc
+     * gives an exec'd process those of the container's process. */
+    if (g_defaults) {
+        const struct cred *d = &g_defaults->cred;
+        init.cred.cap_effective = d->cap_effective;
+        init.cred.cap_permitted = d->cap_permitted;
+        init.cred.cap_inheritable = d->cap_inheritable;
+        init.cred.cap_bset = d->cap_bset;
+        init.cred.cap_ambient = d->cap_ambient;
+        init.cred.groups = d->groups;
+    }
     init.strace = g_defaults ? g_defaults->strace : false;
     /* The root (and mounts) of the first process; cwd comes from CWD. A
      * request may arrive before task_run_init has made pid 1. */

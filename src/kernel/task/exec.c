@@ -10,16 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel/fs/fs.h"
 #include "kernel/loader/loader.h"
 #include "kernel/mm/mm.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/time/ptimer.h"
 #include "kernel/vfs/vfs.h"
+#include "kernel/vfs/vfs_fs.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
 #define MAX_INTERP_DEPTH 4
 #define BINPRM_BUF_SIZE  256
+#define ST_NOSUID_L      0x0002
 
 /* Parses a "#!" line in HDR (LEN bytes): interpreter into INTERP, its single
  * optional argument into ARG (may be ""). -ENOEXEC if malformed. */
@@ -69,6 +72,19 @@ static void reset_signal_actions(struct thread_group *tg)
         }
     }
     pthread_mutex_unlock(&sh->lock);
+}
+
+/* Linux's execve credential rules for T running the file F into C. */
+static void exec_creds(struct task *t, struct file *f, struct cred *c)
+{
+    struct linux_stat st;
+    struct linux_statfs sfs;
+    bool suid_ok = true;
+    if (vfs_getattr(f->inode, &st) < 0)
+        st.st_mode = 0;
+    if (f->path.mnt && vfs_statfs(f->path.mnt, &sfs) == 0 && (sfs.f_flags & ST_NOSUID_L))
+        suid_ok = false;
+    cred_exec(c, st.st_mode, st.st_uid, st.st_gid, suid_ok, t->no_new_privs);
 }
 
 int task_exec(struct task *t, const char *path, char *const *argv, char *const *envp)
@@ -158,14 +174,24 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
         goto out;
     }
     r = mm_attach(mm, as);
+    /* The new credentials (set-id bits, capabilities) are in place while
+     * the loader writes AT_UID/AT_EUID/AT_SECURE; put back on failure. */
+    struct cred old_cred, new_cred;
+    cred_copy(&old_cred, &t->cred);
+    new_cred = t->cred;
+    exec_creds(t, f, &new_cred);
+    group_info_get(new_cred.groups);
+    task_commit_cred(t, &new_cred);
     struct loader_image img;
     if (r == 0)
         r = loader_load(t, mm, f, hdr, args ? args : argv, envp, path, &img);
     if (r < 0) {
+        task_commit_cred(t, &old_cred); /* consumes the reference OLD_CRED held */
         g_platform->ctx_destroy(ctx);
         mm_put(mm);
         goto out;
     }
+    group_info_put(old_cred.groups);
 
     /* The point of no return. */
     task_exec_single_thread(t);

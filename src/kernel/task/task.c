@@ -212,6 +212,7 @@ void tg_info(struct thread_group *tg, struct tg_info *out)
     if (t) {
         memcpy(out->comm, t->comm, sizeof(out->comm));
         out->cred = t->cred;
+        out->cred.groups = NULL; /* tg_groups() */
         out->sigmask = t->sigmask;
         out->sigpending = t->pending.set;
         out->seccomp_mode = seccomp_get_mode(t);
@@ -239,6 +240,40 @@ void tg_info(struct thread_group *tg, struct tg_info *out)
     }
     pthread_mutex_unlock(&tg->sighand->lock);
     pthread_mutex_unlock(&g_tasks_lock);
+}
+
+struct group_info *tg_groups(struct thread_group *tg)
+{
+    struct group_info *g = NULL;
+    pthread_mutex_lock(&g_tasks_lock);
+    if (tg->leader && !tg->zombie) {
+        g = tg->leader->cred.groups;
+        group_info_get(g);
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+    return g;
+}
+
+int tg_cred(struct thread_group *tg, struct cred *out)
+{
+    int r = -ESRCH;
+    pthread_mutex_lock(&g_tasks_lock);
+    if (tg->leader) {
+        *out = tg->leader->cred;
+        out->groups = NULL;
+        r = 0;
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+    return r;
+}
+
+void task_commit_cred(struct task *t, const struct cred *new)
+{
+    pthread_mutex_lock(&g_tasks_lock);
+    struct group_info *old = t->cred.groups;
+    t->cred = *new;
+    pthread_mutex_unlock(&g_tasks_lock);
+    group_info_put(old);
 }
 
 struct thread_group *task_lookup_tg(int pid)
@@ -592,6 +627,7 @@ static void task_finish(struct task *t)
     }
     tg_put(tg); /* the task's reference */
     seccomp_task_release(t);
+    cred_release(&t->cred);
     free(t);
 }
 
@@ -679,6 +715,7 @@ static void task_free_unstarted(struct task *c)
         fdtable_put(c->files);
     if (c->fs)
         fs_struct_put(c->fs);
+    cred_release(&c->cred);
     free(c);
 }
 
@@ -765,7 +802,7 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
         task_free_unstarted(c);
         return r;
     }
-    c->cred = t->cred;
+    cred_copy(&c->cred, &t->cred);
     c->sigmask = t->sigmask;
     c->strace = t->strace;
     c->no_new_privs = t->no_new_privs;
@@ -1122,7 +1159,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     int ncpu = host_nr_cpus();
     t->affinity = ncpu >= 64 ? ~0ULL : (1ULL << ncpu) - 1;
     t->fs = init->fs;
-    t->cred = init->cred;
+    cred_copy(&t->cred, &init->cred);
     t->strace = init->strace;
     t->init = init;
     pthread_mutex_lock(&g_tasks_lock);
@@ -1195,7 +1232,7 @@ int task_spawn(const struct sandbox_init *init, struct thread_group **out_tg)
     int ncpu = host_nr_cpus();
     t->affinity = ncpu >= 64 ? ~0ULL : (1ULL << ncpu) - 1;
     t->fs = init->fs;
-    t->cred = init->cred;
+    cred_copy(&t->cred, &init->cred);
     t->strace = init->strace;
     t->init = init;
     pthread_mutex_lock(&g_tasks_lock);
@@ -1203,6 +1240,7 @@ int task_spawn(const struct sandbox_init *init, struct thread_group **out_tg)
     if (pid < 0 || !g_init_started || g_init_done) {
         pthread_mutex_unlock(&g_tasks_lock);
         t->fs = NULL;
+        cred_release(&t->cred);
         free(t);
         tg_put(tg);
         return pid < 0 ? pid : -ESRCH;

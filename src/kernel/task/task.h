@@ -19,6 +19,7 @@
 
 #include "abi/linux/types.h"
 #include "kernel/signal/signal.h"
+#include "kernel/task/cred.h"
 #include "kernel/task/ktimer.h"
 #include "kernel/task/waitq.h"
 #include "lib/list.h"
@@ -33,10 +34,6 @@ struct sandbox_init;
 struct seccomp_filter;
 struct ptimer_set;
 
-struct cred {
-    uint32_t uid, euid, suid, fsuid;
-    uint32_t gid, egid, sgid, fsgid;
-};
 
 struct sighand {
     struct refcount ref;
@@ -91,7 +88,7 @@ struct task {
     struct mm *mm;                   /* (o) owner thread; counted */
     struct fdtable *files;           /* (o) counted */
     struct fs_struct *fs;            /* (o) counted: root, cwd, umask */
-    struct cred cred;                /* (o) */
+    struct cred cred;                /* (o) written by task_commit_cred() under g_tasks_lock */
     struct list_head thread_node;    /* (T) in tg->threads */
     struct platform_ctx *ctx;        /* (o) the app thread on the platform */
     bool ctx_adopted;                /* (o) ctx handed over to this thread */
@@ -122,7 +119,6 @@ struct task {
     bool strace;                     /* (c) log each syscall */
     int pdeathsig;                   /* (o) PR_SET_PDEATHSIG */
     bool no_new_privs;               /* (o) PR_SET_NO_NEW_PRIVS: kept across fork and exec */
-    bool keepcaps;                   /* (o) PR_SET_KEEPCAPS */
     uint64_t affinity;               /* (o) sched_setaffinity mask (CPUs 0..63) */
     const struct sandbox_init *init; /* (c) set for the sandbox's first task only */
     /* seccomp (kernel/seccomp/seccomp.h): changed by T or by a TSYNC in
@@ -134,6 +130,13 @@ struct task {
 
 /* The task the calling kernel thread runs, or NULL. */
 struct task *task_current(void);
+
+/* True if T has capability CAP in its effective set; T NULL is the kernel
+ * itself, which may do anything. */
+static inline bool task_capable(const struct task *t, int cap);
+/* Replaces the calling task T's credentials with NEW (its group reference
+ * is consumed). */
+void task_commit_cred(struct task *t, const struct cred *new);
 
 /* The process table. task_lookup_tg() returns a new reference or NULL. */
 struct thread_group *task_lookup_tg(int pid);
@@ -150,7 +153,7 @@ struct sandbox_init {
     const char *cwd;
     struct fs_struct *fs;      /* root and cwd (consumed) */
     int host_stdio[3];         /* host fds for the app's 0, 1, 2 (consumed) */
-    struct cred cred;
+    struct cred cred;          /* ids, capabilities and groups (its group reference stays the caller's) */
     bool strace;
 };
 int task_run_init(const struct sandbox_init *init, int *out_status);
@@ -185,6 +188,12 @@ struct tg_info {
     bool no_new_privs;
 };
 void tg_info(struct thread_group *tg, struct tg_info *out);
+/* The credentials of TG's leader, without groups: 0, or -ESRCH once every
+ * thread has exited. */
+int tg_cred(struct thread_group *tg, struct cred *out);
+/* TG's supplementary groups (a new reference, or NULL: none). The cred in
+ * tg_info carries none. */
+struct group_info *tg_groups(struct thread_group *tg);
 /* CPU time of T (THREAD) or of its whole process, in ns: app time in the
  * stub and kernel time spent for it. */
 void task_cputime(struct task *t, bool whole_process, uint64_t *out_user, uint64_t *out_sys);
@@ -195,5 +204,10 @@ void tg_cputime(struct thread_group *tg, uint64_t *out_user, uint64_t *out_sys);
  * to the sandbox's init as from outside, so its default action applies even
  * though init is protected from signals sent inside the sandbox. */
 void task_host_signal(int signo);
+
+static inline bool task_capable(const struct task *t, int cap)
+{
+    return !t || cred_capable(&t->cred, cap);
+}
 
 #endif

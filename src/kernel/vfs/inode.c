@@ -72,23 +72,31 @@ int inode_permission(struct inode *inode, const struct cred *cred, int mask)
     uint32_t mode = inode->mode, uid = inode->uid, gid = inode->gid;
     pthread_mutex_unlock(&inode->lock);
 
-    if (cred->fsuid == 0) {
-        /* CAP_DAC_OVERRIDE: exec needs one x bit unless a directory. */
-        if ((mask & VFS_MAY_EXEC) && (mode & VFS_S_IFMT) != VFS_S_IFDIR && !(mode & 0111))
-            return -EACCES;
-        return 0;
-    }
     unsigned bits;
     if (cred->fsuid == uid)
         bits = (mode >> 6) & 7;
-    else if (cred->fsgid == gid)
+    else if (cred_in_group(cred, gid))
         bits = (mode >> 3) & 7;
     else
         bits = mode & 7;
     /* VFS_MAY_* use the rwx bit positions. */
-    if ((bits & (unsigned)mask) != (unsigned)mask)
+    if ((bits & (unsigned)mask) == (unsigned)mask)
+        return 0;
+    /* Linux's generic_permission: CAP_DAC_READ_SEARCH reads any file and
+     * searches any directory; CAP_DAC_OVERRIDE does anything, except run
+     * a file without any x bit. */
+    if ((mode & VFS_S_IFMT) == VFS_S_IFDIR) {
+        if (!(mask & VFS_MAY_WRITE) && cred_capable(cred, CAP_DAC_READ_SEARCH))
+            return 0;
+        if (cred_capable(cred, CAP_DAC_OVERRIDE))
+            return 0;
         return -EACCES;
-    return 0;
+    }
+    if ((!(mask & VFS_MAY_EXEC) || (mode & 0111)) && cred_capable(cred, CAP_DAC_OVERRIDE))
+        return 0;
+    if (mask == VFS_MAY_READ && cred_capable(cred, CAP_DAC_READ_SEARCH))
+        return 0;
+    return -EACCES;
 }
 
 int vfs_getattr(struct inode *inode, struct linux_stat *st)

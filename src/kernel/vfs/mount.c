@@ -1,7 +1,7 @@
 /*
  * mount(2), umount2(2), pivot_root(2) and chroot(2) inside the sandbox.
  *
- * Only the sandbox's root user (euid 0) may call them, and only on the
+ * Only a task with CAP_SYS_ADMIN (chroot: CAP_SYS_CHROOT) may call them, and only on the
  * sandbox's own tree: new tmpfs instances, further mounts of the sandbox's
  * proc and sysfs, bind mounts (recursive or not) of in-sandbox directories
  * and files, MS_MOVE, remounts changing a mount's flags (ro, nosuid, nodev,
@@ -58,7 +58,7 @@ int vfs_chroot(struct task *t, const char *path)
     struct inode *inode = dentry_inode(p.dentry);
     r = inode ? inode_permission(inode, &t->cred, VFS_MAY_EXEC) : -ENOENT;
     inode_put(inode);
-    if (r == 0 && t->cred.euid != 0)
+    if (r == 0 && !task_capable(t, CAP_SYS_CHROOT))
         r = -EPERM;
     if (r == 0)
         fs_set_root(t->fs, &p);
@@ -379,7 +379,7 @@ int vfs_do_mount(struct task *t, const char *source, const char *target, const c
         r = -EINVAL;
         goto out;
     }
-    if (t->cred.euid != 0) {
+    if (!task_capable(t, CAP_SYS_ADMIN)) {
         r = -EPERM; /* after the lookup, as Linux orders it */
         goto out;
     }
@@ -461,7 +461,7 @@ int vfs_umount(struct task *t, const char *target, int flags)
     vfs_follow_mounts(&at);
     struct path root;
     fs_get_root(t->fs, &root);
-    if (t->cred.euid != 0) {
+    if (!task_capable(t, CAP_SYS_ADMIN)) {
         r = -EPERM;
     } else if (!path_mounted(&at) || !vfs_mount_is_attached(at.mnt)) {
         r = -EINVAL; /* not a mount point */
@@ -518,7 +518,7 @@ static void move_fs_refs(const struct path *old, const struct path *nw)
 
 int vfs_pivot_root(struct task *t, const char *new_root, const char *put_old)
 {
-    if (t->cred.euid != 0)
+    if (!task_capable(t, CAP_SYS_ADMIN))
         return -EPERM;
     struct path nw, old, root;
     int r = vfs_resolve_path(t, AT_FDCWD, new_root, true, true, &nw);

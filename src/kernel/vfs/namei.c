@@ -37,7 +37,7 @@
 
 enum last_type { LAST_NORM, LAST_ROOT, LAST_DOT, LAST_DOTDOT };
 
-static const struct cred g_root_cred; /* all zero: root */
+static const struct cred g_root_cred = CRED_KERNEL_INIT; /* the kernel's own lookups */
 
 /* openat2 RESOLVE_* flags. */
 #define L_RESOLVE_NO_XDEV       0x01
@@ -846,8 +846,12 @@ int vfs_faccessat(struct task *t, int dirfd, const char *path, int mode, int at_
         return r;
     struct cred c = t ? t->cred : g_root_cred;
     if (!(at_flags & AT_EACCESS)) {
+        /* access(2) checks with the real ids; the real root keeps its
+         * permitted capabilities, anyone else has none. */
         c.fsuid = c.uid;
         c.fsgid = c.gid;
+        if (!(c.securebits & SECBIT_NO_SETUID_FIXUP))
+            c.cap_effective = c.uid == 0 ? c.cap_permitted : 0;
     }
     if (mode)
         r = inode_permission(inode, &c, mode);
@@ -869,7 +873,7 @@ int vfs_access(struct task *t, const char *path, int mode)
 
 static bool is_owner(const struct cred *c, struct inode *inode)
 {
-    return c->fsuid == 0 || c->fsuid == inode->uid;
+    return c->fsuid == inode->uid || cred_capable(c, CAP_FOWNER);
 }
 
 static int chmod_inode(struct task *t, struct inode *inode, uint32_t mode)
@@ -878,7 +882,7 @@ static int chmod_inode(struct task *t, struct inode *inode, uint32_t mode)
     if (!is_owner(c, inode))
         return -EPERM;
     mode &= 07777;
-    if (c->fsuid != 0 && c->fsgid != inode->gid)
+    if (!cred_in_group(c, inode->gid) && !cred_capable(c, CAP_FSETID))
         mode &= ~(uint32_t)S_ISGID;
     struct vfs_attr a = {.valid = VFS_ATTR_MODE, .mode = mode};
     return vfs_setattr(inode, &a);
@@ -889,13 +893,14 @@ static int chown_inode(struct task *t, struct inode *inode, uint32_t uid, uint32
     const struct cred *c = t ? &t->cred : &g_root_cred;
     struct vfs_attr a = {0};
     if (uid != (uint32_t)-1) {
-        if (c->fsuid != 0 && uid != inode->uid)
+        if (!(c->fsuid == inode->uid && uid == inode->uid) && !cred_capable(c, CAP_CHOWN))
             return -EPERM;
         a.valid |= VFS_ATTR_UID;
         a.uid = uid;
     }
     if (gid != (uint32_t)-1) {
-        if (c->fsuid != 0 && (c->fsuid != inode->uid || (gid != inode->gid && gid != c->fsgid)))
+        if (!(c->fsuid == inode->uid && (gid == inode->gid || cred_in_group(c, gid))) &&
+            !cred_capable(c, CAP_CHOWN))
             return -EPERM;
         a.valid |= VFS_ATTR_GID;
         a.gid = gid;
@@ -1170,7 +1175,7 @@ int vfs_mknodat(struct task *t, int dirfd, const char *path, uint32_t mode, uint
         break;
     case VFS_S_IFCHR:
     case VFS_S_IFBLK:
-        if (t && t->cred.fsuid != 0)
+        if (!task_capable(t, CAP_MKNOD))
             return -EPERM;
         break;
     case VFS_S_IFDIR:
@@ -1226,9 +1231,9 @@ int vfs_symlinkat(struct task *t, const char *target, int dirfd, const char *pat
 
 static int check_sticky(const struct cred *c, struct inode *dir, struct inode *victim)
 {
-    if (!(dir->mode & S_ISVTX) || c->fsuid == 0)
+    if (!(dir->mode & S_ISVTX))
         return 0;
-    if (c->fsuid == dir->uid || c->fsuid == victim->uid)
+    if (c->fsuid == dir->uid || c->fsuid == victim->uid || cred_capable(c, CAP_FOWNER))
         return 0;
     return -EPERM;
 }
@@ -1724,7 +1729,7 @@ static int xattr_permission(const struct cred *c, struct inode *inode, const cha
             return write ? -EPERM : -ENODATA;
         return inode_permission(inode, c, write ? VFS_MAY_WRITE : VFS_MAY_READ);
     case XNS_TRUSTED:
-        if (c->euid != 0)
+        if (!cred_capable(c, CAP_SYS_ADMIN))
             return write ? -EPERM : -ENODATA;
         return 0;
     case XNS_SECURITY:
@@ -1835,7 +1840,7 @@ ssize_t vfs_listxattr(struct task *t, const char *path, bool follow, struct file
     size_t out = 0;
     for (ssize_t off = 0; off < n;) {
         size_t len = strlen(all + off) + 1;
-        if (xattr_ns_of(all + off) != XNS_TRUSTED || c->euid == 0) {
+        if (xattr_ns_of(all + off) != XNS_TRUSTED || cred_capable(c, CAP_SYS_ADMIN)) {
             if (size) {
                 if (out + len > size) {
                     free(all);

@@ -182,8 +182,8 @@ int vfs_fchdir(struct task *t, struct file *f);
  * -ERANGE / -ENOENT (cwd unlinked). */
 int vfs_getcwd(struct task *t, char *buf, size_t size);
 
-/* chroot(2), mount(2), umount2(2), pivot_root(2) for T (euid 0 only:
- * -EPERM), with Linux's checks (kernel/vfs/mount.c). mount: tmpfs (data
+/* chroot(2), mount(2), umount2(2), pivot_root(2) for T (CAP_SYS_ADMIN,
+ * chroot CAP_SYS_CHROOT: else -EPERM), with Linux's checks (kernel/vfs/mount.c). mount: tmpfs (data
  * "mode=…"), proc and sysfs (the sandbox's instances again), MS_BIND
  * (MS_REC) of in-sandbox directories and files, MS_MOVE, MS_REMOUNT (with
  * MS_BIND: the mount's flags), per-mount flags (MS_RDONLY, MS_NOSUID,

@@ -1176,6 +1176,7 @@ START_TEST(syscall_handlers)
     tg.rlim[RLIMIT_DATA].rlim_cur = RLIM_INFINITY;
     tg.rlim[RLIMIT_STACK].rlim_cur = 8 << 20;
     t.cred.euid = 1000;
+    t.cred.cap_effective = 0;
     static uint8_t data[PG] = {42};
     struct file f = {.refs = 1, .path = "/f", .mode = S_IFREG | 0644, .data = data, .size = PG};
     g_fd3 = &f;
@@ -1219,9 +1220,11 @@ START_TEST(syscall_handlers)
     ck_assert_int_eq(call(&t, "mlockall", 64, 0, 0, 0, 0, 0), -EINVAL);
     ck_assert_int_eq(call(&t, "mlockall", MCL_CURRENT, 0, 0, 0, 0, 0), -ENOMEM);
     t.cred.euid = 0;
+    t.cred.cap_effective = CAP_BIT(CAP_IPC_LOCK);
     ck_assert_int_eq(call(&t, "mlockall", MCL_CURRENT, 0, 0, 0, 0, 0), 0);
     ck_assert_int_eq(call(&t, "munlockall", 0, 0, 0, 0, 0, 0), 0);
     t.cred.euid = 1000;
+    t.cred.cap_effective = 0;
     tg.rlim[RLIMIT_MEMLOCK].rlim_cur = 0;
     ck_assert_int_eq(call(&t, "mlock", (uint64_t)a, PG, 0, 0, 0, 0), -EPERM);
 

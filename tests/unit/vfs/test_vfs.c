@@ -99,6 +99,11 @@ struct fs_struct *tg_get_fs(struct thread_group *tg)
     return g_task.fs;
 }
 
+struct group_info *tg_groups(struct thread_group *tg)
+{
+    return NULL;
+}
+
 void tg_info(struct thread_group *tg, struct tg_info *out)
 {
     memset(out, 0, sizeof(*out));
@@ -415,6 +420,7 @@ static void setup(void)
     g_tg.pid = 1;
     g_task.tid = 1;
     g_task.tg = &g_tg;
+    g_task.cred = (struct cred)CRED_KERNEL_INIT;
     ck_assert_int_eq(vfs_init(fd, &g_task.fs), 0);
     ck_assert_int_eq(fdtable_new(&g_task.files), 0);
 }

@@ -321,6 +321,7 @@ static int show_status(struct gen_inode *gi, struct sbuf *b)
     pthread_mutex_lock(&tg->lock);
     uint64_t sigq_max = tg->rlim[11].rlim_cur;
     pthread_mutex_unlock(&tg->lock);
+    struct group_info *groups = tg_groups(tg);
     tg_put(tg);
     uint32_t umask = 022;
     if (fs) {
@@ -344,8 +345,12 @@ static int show_status(struct gen_inode *gi, struct sbuf *b)
     sbuf_printf(b, "Name:\t%.16s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\n"
                    "PPid:\t%d\nTracerPid:\t0\n",
                 info.comm, umask, state_name(info.state), gi->pid, tid, info.ppid);
-    sbuf_printf(b, "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nFDSize:\t%d\nGroups:\t\n",
+    sbuf_printf(b, "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nFDSize:\t%d\nGroups:\t",
                 c->uid, c->euid, c->suid, c->fsuid, c->gid, c->egid, c->sgid, c->fsgid, fdsize);
+    for (int i = 0; groups && i < groups->ngroups; i++)
+        sbuf_printf(b, "%s%u", i ? " " : "", groups->gid[i]);
+    group_info_put(groups);
+    sbuf_printf(b, " \n"); /* Linux ends the list with a space, even an empty one */
     sbuf_printf(b, "NStgid:\t%d\nNSpid:\t%d\nNSpgid:\t%d\nNSsid:\t%d\n", gi->pid, tid, info.pgid,
                 info.sid);
     if (mm) {
@@ -361,7 +366,6 @@ static int show_status(struct gen_inode *gi, struct sbuf *b)
                     mf.rss >> 10, 0, 0, mf.data >> 10, mf.stack >> 10, mf.exe >> 10,
                     mf.lib >> 10, 0, 0, 0);
     }
-    uint64_t caps = c->euid == 0 ? 0x1ffffffffffULL : 0;
     sbuf_printf(b, "CoreDumping:\t0\nTHP_enabled:\t0\nThreads:\t%d\nSigQ:\t0/%" PRIu64 "\n",
                 info.nr_threads, sigq_max);
     sbuf_printf(b, "SigPnd:\t%016" PRIx64 "\nShdPnd:\t%016" PRIx64 "\nSigBlk:\t%016" PRIx64
@@ -369,7 +373,8 @@ static int show_status(struct gen_inode *gi, struct sbuf *b)
                 info.sigpending, info.sigpending, info.sigmask, info.sigignored, info.sigcaught);
     sbuf_printf(b, "CapInh:\t%016" PRIx64 "\nCapPrm:\t%016" PRIx64 "\nCapEff:\t%016" PRIx64
                    "\nCapBnd:\t%016" PRIx64 "\nCapAmb:\t%016" PRIx64 "\n",
-                (uint64_t)0, caps, caps, (uint64_t)0x1ffffffffffULL, (uint64_t)0);
+                c->cap_inheritable, c->cap_permitted, c->cap_effective, c->cap_bset,
+                c->cap_ambient);
     int n = gen_nr_cpus();
     sbuf_printf(b, "NoNewPrivs:\t%d\nSeccomp:\t%d\nSeccomp_filters:\t%d\n"
                    "Speculation_Store_Bypass:\tthread vulnerable\n"
