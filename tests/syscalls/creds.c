@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/fsuid.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/time.h>
 #include <sys/resource.h>
@@ -359,7 +360,7 @@ static void child_seteuid(void)
 static const char *g_self;
 
 /* Runs this probe again as "creds report FD": it writes its sets there. */
-static int exec_report(uint64_t out[5])
+static int exec_report_path(const char *path, uint64_t out[6])
 {
     int p[2];
     if (pipe(p) < 0)
@@ -369,15 +370,20 @@ static int exec_report(uint64_t out[5])
         close(p[0]);
         char fd[16];
         snprintf(fd, sizeof(fd), "%d", p[1]);
-        execl(g_self, "creds", "report", fd, (char *)NULL);
+        execl(path, "creds", "report", fd, (char *)NULL);
         _exit(127);
     }
     close(p[1]);
-    ssize_t n = read(p[0], out, 5 * sizeof(uint64_t));
+    ssize_t n = read(p[0], out, 6 * sizeof(uint64_t));
     close(p[0]);
     int st;
     waitpid(c, &st, 0);
-    return n == 5 * sizeof(uint64_t) && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+    return n == 6 * sizeof(uint64_t) && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static int exec_report(uint64_t out[6])
+{
+    return exec_report_path(g_self, out);
 }
 
 static int report(int fd)
@@ -385,13 +391,17 @@ static int report(int fd)
     struct caps c;
     if (caps_get(0, &c) < 0)
         return 1;
-    uint64_t v[5] = {c.eff, c.prm, c.inh, bset_read(), ambient_read()};
+    uid_t r, e, su;
+    getresuid(&r, &e, &su);
+    uint64_t v[6] = {c.eff, c.prm, c.inh, bset_read(), ambient_read(),
+                     (uint64_t)r << 42 | (uint64_t)e << 21 | su |
+                             (uint64_t)(getauxval(AT_SECURE) != 0) << 63};
     return write(fd, v, sizeof(v)) == sizeof(v) ? 0 : 1;
 }
 
 static void child_exec_root(void)
 {
-    uint64_t r[5];
+    uint64_t r[6];
     /* Root regains its whole bounding set, whatever it dropped before. */
     struct caps c;
     C(caps_get(0, &c) == 0);
@@ -414,7 +424,7 @@ static void child_exec_root(void)
 
 static void child_exec_user(void)
 {
-    uint64_t r[5];
+    uint64_t r[6];
     struct caps c;
     C(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0);
     C(setresuid(1000, 1000, 1000) == 0);
@@ -429,6 +439,30 @@ static void child_exec_user(void)
     C(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_KILL, 0, 0) == 0);
     C(exec_report(r) == 0);
     C(r[0] == amb && r[1] == amb && r[2] == amb && r[4] == amb);
+    C(!(r[5] >> 63)); /* ambient capabilities alone are no AT_SECURE */
+}
+
+/* A set-uid-root copy of this probe, run by a user. */
+static void child_exec_setuid(void)
+{
+    uint64_t r[6];
+    int in = open(g_self, O_RDONLY), out = open("suid", O_CREAT | O_WRONLY, 0700);
+    C(in >= 0 && out >= 0);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        C(write(out, buf, n) == n);
+    close(in);
+    close(out);
+    C(chmod("suid", 04755) == 0);
+    C(setresuid(1000, 1000, 1000) == 0);
+    C(exec_report_path("./suid", r) == 0);
+    C(r[5] == ((uint64_t)1000 << 42 | 0 << 21 | 0 | 1ULL << 63)); /* euid, suid 0; AT_SECURE */
+    C(r[0] == g_bset && r[1] == g_bset);
+    /* no_new_privs: the set-uid bit does nothing. */
+    C(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+    C(exec_report_path("./suid", r) == 0);
+    C(r[5] == ((uint64_t)1000 << 42 | 1000 << 21 | 1000) && r[0] == 0 && r[1] == 0);
 }
 
 /* ---- permission checks ---- */
@@ -665,6 +699,7 @@ int main(int argc, char **argv)
     in_child(child_seteuid, "seteuid / setfsuid capability fix-ups, NO_SETUID_FIXUP");
     in_child(child_exec_root, "execve as root: permitted = bounding set");
     in_child(child_exec_user, "execve as a user: only ambient capabilities survive");
+    in_child(child_exec_setuid, "execve of a set-uid-root file: euid 0 and root's capabilities; not under no_new_privs");
     in_child(child_dac, "DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, CHOWN, MKNOD checks");
     in_child(child_fsetid, "CAP_FSETID and chmod g+s");
     in_child(child_sticky, "sticky directories and CAP_FOWNER");

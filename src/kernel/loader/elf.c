@@ -316,7 +316,7 @@ static int build_stack(struct task *t, struct mm *mm, char *const *argv, char *c
         LINUX_AT_EUID,     t->cred.euid,
         LINUX_AT_GID,      t->cred.gid,
         LINUX_AT_EGID,     t->cred.egid,
-        LINUX_AT_SECURE,   0,
+        LINUX_AT_SECURE,   t->secureexec,
         LINUX_AT_RANDOM,   random_addr,
         LINUX_AT_HWCAP,    host_hwcap(),
         LINUX_AT_HWCAP2,   0,

@@ -109,7 +109,7 @@ void cred_fixup_setfsuid(struct cred *c, const struct cred *old)
         c->cap_effective |= c->cap_permitted & CAP_FS_SET;
 }
 
-void cred_exec(struct cred *c, uint32_t mode, uint32_t file_uid, uint32_t file_gid, bool suid_ok,
+bool cred_exec(struct cred *c, uint32_t mode, uint32_t file_uid, uint32_t file_gid, bool suid_ok,
                bool no_new_privs)
 {
     const struct cred old = *c;
@@ -144,4 +144,5 @@ void cred_exec(struct cred *c, uint32_t mode, uint32_t file_uid, uint32_t file_g
     c->cap_permitted |= c->cap_ambient;
     c->cap_effective = effective ? c->cap_permitted : c->cap_ambient;
     c->securebits &= ~SECBIT_KEEP_CAPS;
+    return is_setid || (c->uid != 0 && (effective || (c->cap_permitted & ~c->cap_ambient)));
 }

@@ -125,8 +125,8 @@ void cred_fixup_setfsuid(struct cred *c, const struct cred *old);
 /* execve's transformation of C (cap_bprm_creds_from_file) for a file
  * without file capabilities, owned by FILE_UID/FILE_GID with MODE, on a
  * mount that honours set-id bits if SUID_OK. NO_NEW_PRIVS: the task's
- * flag. */
-void cred_exec(struct cred *c, uint32_t mode, uint32_t file_uid, uint32_t file_gid, bool suid_ok,
+ * flag. Returns true for a privilege-raising exec (AT_SECURE). */
+bool cred_exec(struct cred *c, uint32_t mode, uint32_t file_uid, uint32_t file_gid, bool suid_ok,
                bool no_new_privs);
 
 #endif

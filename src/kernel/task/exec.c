@@ -84,7 +84,7 @@ static void exec_creds(struct task *t, struct file *f, struct cred *c)
         st.st_mode = 0;
     if (f->path.mnt && vfs_statfs(f->path.mnt, &sfs) == 0 && (sfs.f_flags & ST_NOSUID_L))
         suid_ok = false;
-    cred_exec(c, st.st_mode, st.st_uid, st.st_gid, suid_ok, t->no_new_privs);
+    t->secureexec = cred_exec(c, st.st_mode, st.st_uid, st.st_gid, suid_ok, t->no_new_privs);
 }
 
 int task_exec(struct task *t, const char *path, char *const *argv, char *const *envp)

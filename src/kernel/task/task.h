@@ -119,6 +119,7 @@ struct task {
     bool strace;                     /* (c) log each syscall */
     int pdeathsig;                   /* (o) PR_SET_PDEATHSIG */
     bool no_new_privs;               /* (o) PR_SET_NO_NEW_PRIVS: kept across fork and exec */
+    bool secureexec;                 /* (o) the last exec raised privileges (AT_SECURE) */
     uint64_t affinity;               /* (o) sched_setaffinity mask (CPUs 0..63) */
     const struct sandbox_init *init; /* (c) set for the sandbox's first task only */
     /* seccomp (kernel/seccomp/seccomp.h): changed by T or by a TSYNC in
