@@ -121,16 +121,16 @@ int ipc_check_perms(const struct cred *cred, const struct ipc_obj *o, int flag)
     int granted = (int)o->mode;
     if (cred->euid == o->cuid || cred->euid == o->uid)
         granted >>= 6;
-    else if (cred->fsgid == o->cgid || cred->fsgid == o->gid)
+    else if (cred_in_group(cred, o->cgid) || cred_in_group(cred, o->gid))
         granted >>= 3;
-    if ((requested & ~granted & 07) && cred->euid != 0)
+    if ((requested & ~granted & 07) && !cred_capable(cred, CAP_IPC_OWNER))
         return -EACCES;
     return 0;
 }
 
 bool ipc_may_control(const struct cred *cred, const struct ipc_obj *o)
 {
-    return cred->euid == 0 || cred->euid == o->uid || cred->euid == o->cuid;
+    return cred->euid == o->uid || cred->euid == o->cuid || cred_capable(cred, CAP_SYS_ADMIN);
 }
 
 void ipc_fill_perm(const struct ipc_obj *o, struct linux_ipc64_perm *out)

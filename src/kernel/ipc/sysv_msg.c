@@ -368,7 +368,7 @@ long msg_ctl(struct task *t, int id, int cmd, uint64_t buf)
             r = -EPERM;
         } else if (cmd == LINUX_IPC_SET) {
             if (ds.msg_qbytes > (uint64_t)__atomic_load_n(&g_ipc_limits.msgmnb, __ATOMIC_RELAXED) &&
-                t->cred.euid != 0) {
+                !task_capable(t, CAP_SYS_RESOURCE)) {
                 r = -EPERM;
             } else {
                 q->qbytes = ds.msg_qbytes;

@@ -376,8 +376,11 @@ long shm_ctl(struct task *t, int id, int cmd, uint64_t buf)
         if (!o) {
             r = -EINVAL;
         } else if (cmd == LINUX_SHM_LOCK || cmd == LINUX_SHM_UNLOCK) {
-            if (!ipc_may_control(&t->cred, o) ||
-                (cmd == LINUX_SHM_LOCK && t->cred.euid != 0 &&
+            /* Without CAP_IPC_LOCK: the owner or creator only, and SHM_LOCK
+             * needs a non-zero RLIMIT_MEMLOCK. */
+            bool locker = task_capable(t, CAP_IPC_LOCK);
+            if ((!locker && t->cred.euid != o->uid && t->cred.euid != o->cuid) ||
+                (cmd == LINUX_SHM_LOCK && !locker &&
                  t->tg->rlim[RLIMIT_MEMLOCK].rlim_cur == 0))
                 r = -EPERM;
             else if (cmd == LINUX_SHM_LOCK)
