@@ -325,10 +325,11 @@ static void NORETURN die_of_signal(int sig)
 /* The caller's capability sets: a sandbox's app starts with them (as a
  * program the caller ran would) unless the bundle gives its own. Read
  * before entering the sandbox's namespaces, with its supplementary
- * groups. */
+ * groups and nice value. */
 static struct sandbox_caps g_caller_caps;
 static uint32_t g_caller_groups[NGROUPS_MAX_LINUX];
 static int g_caller_ngroups;
+static int g_caller_nice;
 
 static void read_caller_caps(void)
 {
@@ -340,6 +341,10 @@ static void read_caller_caps(void)
         uint32_t effective, permitted, inheritable;
     } d[2];
     memset(&g_caller_caps, 0, sizeof(g_caller_caps));
+    errno = 0;
+    g_caller_nice = getpriority(PRIO_PROCESS, 0);
+    if (errno)
+        g_caller_nice = 0;
     g_caller_ngroups = getgroups(NGROUPS_MAX_LINUX, (gid_t *)g_caller_groups);
     if (g_caller_ngroups < 0)
         g_caller_ngroups = 0;
@@ -406,6 +411,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         .cwd = cfg->cwd,
         .strace = cfg->strace,
         .cred = {uid, uid, uid, uid, gid, gid, gid, gid},
+        .nice = g_caller_nice,
     };
     const struct sandbox_caps *caps = cfg->caps ? cfg->caps : &g_caller_caps;
     init.cred.cap_effective = caps->effective & CAP_FULL_SET;

@@ -632,6 +632,7 @@ static void child_kill(void)
     C(pipe(p) == 0);
     pid_t peer = fork();
     if (peer == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         setresuid(1000, 1000, 1000);
         write(p[1], "x", 1);
         for (;;)
@@ -658,7 +659,10 @@ static void child_kill(void)
       errno == EPERM);
     C(syscall(SYS_prlimit64, peer, RLIMIT_NOFILE, NULL, &(struct rlimit){0, 0}) == 0);
     C_ERR(setpriority(PRIO_PROCESS, root, 0), EPERM);
-    C(setpriority(PRIO_PROCESS, peer, 1) == 0);
+    errno = 0;
+    int nice0 = getpriority(PRIO_PROCESS, peer);
+    C(errno == 0);
+    C(setpriority(PRIO_PROCESS, peer, nice0 < 19 ? nice0 + 1 : 19) == 0); /* raising is free */
     C(kill(peer, SIGKILL) == 0);
     waitpid(peer, NULL, 0);
 }
@@ -673,7 +677,9 @@ static void child_kill_cap(void)
     C(caps_set(BIT(CAP_KILL), c.prm, 0) == 0);
     C(kill(root, 0) == 0); /* CAP_KILL */
     C(caps_set(BIT(CAP_SYS_NICE), c.prm, 0) == 0);
-    C(setpriority(PRIO_PROCESS, root, 0) == 0);
+    errno = 0;
+    int rn = getpriority(PRIO_PROCESS, root);
+    C(errno == 0 && setpriority(PRIO_PROCESS, root, rn) == 0);
 }
 
 int main(int argc, char **argv)

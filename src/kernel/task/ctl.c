@@ -185,6 +185,7 @@ static void do_exec(int fd, char *p, char *end, int *fds, int nfds)
         init.cred.groups = d->groups;
     }
     init.strace = g_defaults ? g_defaults->strace : false;
+    init.nice = g_defaults ? g_defaults->nice : 0;
     /* The root (and mounts) of the first process; cwd comes from CWD. A
      * request may arrive before task_run_init has made pid 1. */
     task_wait_init_started();

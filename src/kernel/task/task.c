@@ -738,6 +738,7 @@ static struct thread_group *clone_new_tg(struct task *t, uint64_t flags)
     }
     pthread_mutex_lock(&t->tg->lock);
     memcpy(tg->rlim, t->tg->rlim, sizeof(tg->rlim));
+    tg->nice = t->tg->nice;
     tg->exe = t->tg->exe;
     if (tg->exe)
         file_get(tg->exe);
@@ -1155,6 +1156,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     }
     for (int i = 0; i < g_rlimit_resources; i++)
         host_getrlimit(i, &tg->rlim[i].rlim_cur, &tg->rlim[i].rlim_max);
+    tg->nice = init->nice;
     sigpending_init(&t->pending);
     int ncpu = host_nr_cpus();
     t->affinity = ncpu >= 64 ? ~0ULL : (1ULL << ncpu) - 1;
@@ -1222,6 +1224,7 @@ int task_spawn(const struct sandbox_init *init, struct thread_group **out_tg)
         pthread_mutex_lock(&init_tg->lock);
         memcpy(tg->rlim, init_tg->rlim, sizeof(tg->rlim));
         pthread_mutex_unlock(&init_tg->lock);
+        tg->nice = init->nice;
         tg_put(init_tg);
     } else {
         for (int i = 0; i < g_rlimit_resources; i++)

@@ -155,6 +155,7 @@ struct sandbox_init {
     struct fs_struct *fs;      /* root and cwd (consumed) */
     int host_stdio[3];         /* host fds for the app's 0, 1, 2 (consumed) */
     struct cred cred;          /* ids, capabilities and groups (its group reference stays the caller's) */
+    int nice;                  /* the starting nice value (the caller's) */
     bool strace;
 };
 int task_run_init(const struct sandbox_init *init, int *out_status);
