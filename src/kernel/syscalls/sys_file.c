@@ -503,7 +503,7 @@ static long sys_fcntl(struct task *t, const struct sys_args *a)
     case L_F_SETPIPE_SZ:
         /* FIXME(tasks): CAP_SYS_RESOURCE once credentials carry
          * capabilities; root has it. */
-        r = pipe_set_size(f, (unsigned)arg, t->cred.euid == 0);
+        r = pipe_set_size(f, (unsigned)arg, task_capable(t, CAP_SYS_RESOURCE));
         break;
     case L_F_GETPIPE_SZ:
         r = pipe_get_size(f);
