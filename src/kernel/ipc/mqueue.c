@@ -154,9 +154,10 @@ static uint64_t queue_bytes(long maxmsg, long msgsize)
            (uint64_t)maxmsg * (uint64_t)msgsize;
 }
 
+/* Past the sysctl limits: CAP_SYS_RESOURCE, as Linux's mqueue checks. */
 static bool is_capable(const struct cred *c)
 {
-    return c->euid == 0;
+    return cred_capable(c, CAP_SYS_RESOURCE);
 }
 
 /* A new queue NAME (not yet in the table) with ATTR (NULL: defaults),
@@ -516,8 +517,8 @@ int mq_unlink_name(struct task *t, const char *name)
     struct mq_inode *q = find_locked(name);
     int r = q ? inode_permission(&g_mq_root->base, &t->cred, VFS_MAY_WRITE | VFS_MAY_EXEC)
               : -ENOENT;
-    /* The root is sticky (01777): only the owner (or root) may unlink. */
-    if (r == 0 && t->cred.fsuid != 0 && t->cred.fsuid != q->base.uid)
+    /* The root is sticky (01777): only the owner (or CAP_FOWNER) may unlink. */
+    if (r == 0 && t->cred.fsuid != q->base.uid && !task_capable(t, CAP_FOWNER))
         r = -EPERM;
     if (r == 0)
         put = unlink_locked(q);
