@@ -349,6 +349,9 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
             .pids_limit = c->resources.pids_limit > 0 ? (int)MIN(c->resources.pids_limit, 4194304)
                                                       : 0,
             .cgroup = cg,
+            .seccomp_prog = c->seccomp.prog,
+            .seccomp_len = c->seccomp.len,
+            .seccomp_flags = c->seccomp.flags,
     };
     char msg[512];
     pid_t pid;

@@ -638,6 +638,8 @@ static int parse_linux(struct oci_config *c, const struct json *lx, struct rt_er
         return r;
     if ((r = get_string(lx, "cgroupsPath", "linux.cgroupsPath", &c->cgroups_path, err)) < 0)
         return r;
+    if ((r = oci_seccomp_compile(json_get(lx, "seccomp"), "linux.seccomp", &c->seccomp, err)) < 0)
+        return r;
     static const char *const known[] = {"namespaces", "resources", "cgroupsPath", "maskedPaths",
                                         "readonlyPaths", "uidMappings", "gidMappings",
                                         "seccomp", "devices", "sysctl", "rootfsPropagation",
@@ -790,6 +792,7 @@ void oci_config_free(struct oci_config *c)
     free(c->rootfs);
     free(c->hostname);
     free(c->cgroups_path);
+    oci_seccomp_free(&c->seccomp);
     for (size_t i = 0; i < c->mounts_len; i++) {
         free(c->mounts[i].destination);
         free(c->mounts[i].type);

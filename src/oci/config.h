@@ -12,6 +12,7 @@
 
 #include "oci/err.h"
 #include "oci/json.h"
+#include "oci/seccomp_profile.h"
 
 enum oci_mount_kind {
     OCI_MOUNT_BUILTIN, /* already provided by the sandbox's kernel (proc, sysfs, /dev ...) */
@@ -85,6 +86,7 @@ struct oci_config {
     size_t namespaces_len;
     struct oci_resources resources;
     char *cgroups_path;      /* linux.cgroupsPath; NULL if absent */
+    struct oci_seccomp seccomp; /* linux.seccomp compiled; prog NULL if absent */
     const struct json *annotations; /* in DOC; NULL if absent */
 };
 

@@ -412,6 +412,9 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         .strace = cfg->strace,
         .cred = {uid, uid, uid, uid, gid, gid, gid, gid},
         .nice = g_caller_nice,
+        .seccomp_prog = cfg->seccomp_prog,
+        .seccomp_len = cfg->seccomp_len,
+        .seccomp_flags = cfg->seccomp_flags,
     };
     const struct sandbox_caps *caps = cfg->caps ? cfg->caps : &g_caller_caps;
     init.cred.cap_effective = caps->effective & CAP_FULL_SET;

@@ -41,6 +41,11 @@ struct sandbox_config {
     bool network_none;     /* a network namespace of its own with only lo (else the caller's) */
     int pids_limit;        /* live tasks (threads count) the apps may have; 0: none */
     const struct cgroup *cgroup; /* host cgroup the whole sandbox runs in; NULL: none */
+    /* OCI linux.seccomp as classic BPF, installed by the kernel on the
+     * container's processes (struct sandbox_init). */
+    const struct bpf_insn *seccomp_prog;
+    uint32_t seccomp_len;
+    unsigned int seccomp_flags;
     /* OCI containers (sandbox_create) only: */
     bool set_ids;         /* run the app as UID:GID (else the caller's ids) */
     uint32_t uid, gid;

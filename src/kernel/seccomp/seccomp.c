@@ -216,6 +216,28 @@ struct seccomp_fprog {
 };
 
 /* Copies and checks the app's program. 0 or -errno; *out_f is new. */
+/* A new filter holding a copy of PROG (LEN instructions, validated). */
+static int seccomp_filter_from(const struct bpf_insn *prog, uint32_t len, unsigned int flags,
+                               struct seccomp_filter **out_f)
+{
+    if (len == 0 || len > BPF_MAXINSNS)
+        return -EINVAL;
+    struct seccomp_filter *f = calloc(1, sizeof(*f) + len * sizeof(struct bpf_insn));
+    if (!f)
+        return -ENOMEM;
+    refcount_init(&f->ref);
+    f->len = len;
+    f->log = (flags & SECCOMP_FILTER_FLAG_LOG) != 0;
+    memcpy(f->prog, prog, len * sizeof(struct bpf_insn));
+    int r = bpf_validate(f->prog, f->len);
+    if (r < 0) {
+        free(f);
+        return r;
+    }
+    *out_f = f;
+    return 0;
+}
+
 static int seccomp_filter_new(struct task *t, uint64_t uprog, unsigned int flags,
                               struct seccomp_filter **out_f)
 {
@@ -230,23 +252,16 @@ static int seccomp_filter_new(struct task *t, uint64_t uprog, unsigned int flags
         return -EACCES;
     if (!fp.filter)
         return -EINVAL;
-    struct seccomp_filter *f = calloc(1, sizeof(*f) + fp.len * sizeof(struct bpf_insn));
-    if (!f)
+    struct bpf_insn *prog = malloc(fp.len * sizeof(struct bpf_insn));
+    if (!prog)
         return -ENOMEM;
-    refcount_init(&f->ref);
-    f->len = fp.len;
-    f->log = (flags & SECCOMP_FILTER_FLAG_LOG) != 0;
-    if (mm_copy_in(t->mm, f->prog, fp.filter, fp.len * sizeof(struct bpf_insn)) < 0) {
-        free(f);
+    if (mm_copy_in(t->mm, prog, fp.filter, fp.len * sizeof(struct bpf_insn)) < 0) {
+        free(prog);
         return -EFAULT;
     }
-    int r = bpf_validate(f->prog, f->len);
-    if (r < 0) {
-        free(f);
-        return r;
-    }
-    *out_f = f;
-    return 0;
+    int r = seccomp_filter_from(prog, fp.len, flags, out_f);
+    free(prog);
+    return r;
 }
 
 static bool seccomp_is_ancestor(const struct seccomp_filter *anc, const struct seccomp_filter *f)
@@ -268,6 +283,8 @@ static void seccomp_install_locked(struct task *o, struct seccomp_filter *f)
     /* old is an ancestor of f: the put never frees what O may be walking. */
     seccomp_filter_put(old);
 }
+
+static long seccomp_attach(struct task *t, unsigned int flags, struct seccomp_filter *f);
 
 long seccomp_set_mode_filter(struct task *t, unsigned int flags, uint64_t uprog)
 {
@@ -295,7 +312,26 @@ long seccomp_set_mode_filter(struct task *t, unsigned int flags, uint64_t uprog)
         seccomp_filter_put(f);
         return -EINVAL;
     }
+    return seccomp_attach(t, flags, f);
+}
 
+long seccomp_install_prog(struct task *t, const struct bpf_insn *prog, uint32_t len,
+                          unsigned int flags)
+{
+    if (flags & ~(SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG |
+                  SECCOMP_FILTER_FLAG_SPEC_ALLOW))
+        return -EINVAL;
+    struct seccomp_filter *f;
+    int r = seccomp_filter_from(prog, len, flags, &f);
+    if (r < 0)
+        return r;
+    return seccomp_attach(t, flags, f);
+}
+
+/* Stacks F (consumed) on T's chain, and its threads' with TSYNC. 0, a
+ * thread id (TSYNC failed on that thread) or -errno. */
+static long seccomp_attach(struct task *t, unsigned int flags, struct seccomp_filter *f)
+{
     long ret = 0;
     pthread_mutex_lock(&g_tasks_lock);
     struct seccomp_filter *cur = seccomp_filter_load(t);

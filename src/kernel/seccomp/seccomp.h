@@ -84,6 +84,11 @@ void seccomp_task_release(struct task *t);
  * failed on that thread) or -errno. */
 long seccomp_set_mode_strict(struct task *t, unsigned int flags, uint64_t uargs);
 long seccomp_set_mode_filter(struct task *t, unsigned int flags, uint64_t uprog);
+/* Installs PROG (LEN instructions, copied) on T as the runtime does for
+ * an OCI linux.seccomp profile: no no_new_privs or privilege check.
+ * FLAGS: TSYNC, LOG, SPEC_ALLOW. 0 or -errno. */
+long seccomp_install_prog(struct task *t, const struct bpf_insn *prog, uint32_t len,
+                          unsigned int flags);
 /* T's mode (SECCOMP_MODE_*). */
 int seccomp_get_mode(struct task *t);
 

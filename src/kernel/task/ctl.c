@@ -186,6 +186,12 @@ static void do_exec(int fd, char *p, char *end, int *fds, int nfds)
     }
     init.strace = g_defaults ? g_defaults->strace : false;
     init.nice = g_defaults ? g_defaults->nice : 0;
+    /* As runc: exec'd processes get the container's seccomp profile. */
+    if (g_defaults) {
+        init.seccomp_prog = g_defaults->seccomp_prog;
+        init.seccomp_len = g_defaults->seccomp_len;
+        init.seccomp_flags = g_defaults->seccomp_flags;
+    }
     /* The root (and mounts) of the first process; cwd comes from CWD. A
      * request may arrive before task_run_init has made pid 1. */
     task_wait_init_started();

@@ -1104,6 +1104,16 @@ static void task_init_start(struct task *t)
     if (init->cwd && vfs_chdir(t, init->cwd) < 0)
         log_debug("cwd %s does not exist in the sandbox; staying in /", init->cwd);
 
+    if (init->seccomp_len) {
+        long sr = seccomp_install_prog(t, init->seccomp_prog, init->seccomp_len,
+                                       init->seccomp_flags);
+        if (sr != 0) {
+            init_error(t, "linux.seccomp: cannot install the filter: %s",
+                       strerror(sr < 0 ? (int)-sr : ESRCH));
+            status = 126 << 8;
+            goto fail;
+        }
+    }
     r = resolve_command(t, cmd, init->envp, path, sizeof(path));
     if (r == 0)
         r = task_exec(t, path, init->argv, init->envp);

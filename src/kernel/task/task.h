@@ -148,6 +148,7 @@ void tg_put(struct thread_group *tg);
  * ENVP inside the sandbox) with ENVP in CWD. Returns when init exits;
  * *out_status is its wait status. Errors finding or starting the program
  * are reported on stderr as a shell would, with status 127 or 126. */
+struct bpf_insn;
 struct sandbox_init {
     char *const *argv;
     char *const *envp;
@@ -157,6 +158,11 @@ struct sandbox_init {
     struct cred cred;          /* ids, capabilities and groups (its group reference stays the caller's) */
     int nice;                  /* the starting nice value (the caller's) */
     bool strace;
+    /* OCI linux.seccomp compiled to classic BPF (oci/seccomp_profile.h):
+     * installed on the process before its program is exec'd. */
+    const struct bpf_insn *seccomp_prog;
+    uint32_t seccomp_len; /* 0: none */
+    unsigned int seccomp_flags;
 };
 int task_run_init(const struct sandbox_init *init, int *out_status);
 /* At most N live tasks (threads included) in the sandbox: clone fails
