@@ -40,6 +40,26 @@ static const char *mount_opts(const char *path)
     return opts;
 }
 
+/* The mountinfo id of the mount at PATH (the last such line), or -1. */
+static int mountinfo_id(const char *path)
+{
+    char line[1024];
+    int found = -1;
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        char root[256], mp[256];
+        int id, pid;
+        unsigned ma, mi;
+        if (sscanf(line, "%d %d %u:%u %255s %255s", &id, &pid, &ma, &mi, root, mp) == 6 &&
+            strcmp(mp, path) == 0)
+            found = id;
+    }
+    fclose(f);
+    return found;
+}
+
 /* The per-mount and super options of PATH in mountinfo, as "mnt|super". */
 static const char *mountinfo_opts(const char *path)
 {
@@ -135,6 +155,16 @@ static void test_readonly(void)
     T_OK(mount(NULL, "ro", NULL, MS_REMOUNT, NULL), "remount rw");
     close(T_OK(open("ro/f", O_WRONLY), "writable again"));
     T_STREQ(mount_opts(p), "rw,relatime,mode=755", "mounts: rw again");
+    struct statx sx;
+    T_OK(statx(AT_FDCWD, "ro", 0, STATX_BASIC_STATS, &sx), "statx the mount root");
+    T_TRUE(sx.stx_mask & STATX_MNT_ID, "STATX_MNT_ID reported unasked");
+    T_EQ((int)sx.stx_mnt_id, mountinfo_id(p), "stx_mnt_id is the mountinfo id");
+    T_TRUE((sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+                   (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT),
+           "STATX_ATTR_MOUNT_ROOT on the mount root");
+    T_OK(statx(AT_FDCWD, "ro/f", 0, STATX_BASIC_STATS, &sx), "statx a file in it");
+    T_EQ((int)sx.stx_mnt_id, mountinfo_id(p), "same mount id");
+    T_EQ(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT, 0, "not a mount root");
     T_OK(umount2("ro", 0), "umount");
 }
 

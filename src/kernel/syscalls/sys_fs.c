@@ -19,6 +19,7 @@
 
 #define L_STATX_BASIC_STATS 0x7ffu
 #define L_STATX_MNT_ID      0x1000u
+#define L_STATX_ATTR_MOUNT_ROOT 0x2000u
 #define L_STATX__RESERVED   0x80000000u
 #define L_AT_STATX_SYNC_TYPE 0x6000
 
@@ -84,13 +85,21 @@ static long sys_statx(struct task *t, const struct sys_args *a)
     if (r < 0)
         return r;
     struct linux_stat st;
-    r = vfs_statat(t, (int)a->arg[0], path, flags & ~L_AT_STATX_SYNC_TYPE, &st);
+    int mnt_id;
+    bool mount_root;
+    r = vfs_statat_mnt(t, (int)a->arg[0], path, flags & ~L_AT_STATX_SYNC_TYPE, &st, &mnt_id,
+                       &mount_root);
     free(path);
     if (r < 0)
         return r;
     struct linux_statx sx;
     memset(&sx, 0, sizeof(sx));
-    sx.stx_mask = L_STATX_BASIC_STATS;
+    /* Linux reports the mount id and STATX_ATTR_MOUNT_ROOT whatever was
+     * asked. */
+    sx.stx_mask = L_STATX_BASIC_STATS | L_STATX_MNT_ID;
+    sx.stx_mnt_id = (uint64_t)mnt_id;
+    sx.stx_attributes_mask = L_STATX_ATTR_MOUNT_ROOT;
+    sx.stx_attributes = mount_root ? L_STATX_ATTR_MOUNT_ROOT : 0;
     sx.stx_blksize = (uint32_t)st.st_blksize;
     sx.stx_nlink = (uint32_t)st.st_nlink;
     sx.stx_uid = st.st_uid;
@@ -108,7 +117,8 @@ static long sys_statx(struct task *t, const struct sys_args *a)
     sx.stx_dev_minor = VFS_MINOR(st.st_dev);
     return copy_out(t, a->arg[4], &sx, sizeof(sx));
 }
-SYSCALL_DEFINE(statx, sys_statx, "fsxxp", SYS_PARTIAL, "no btime, mnt_id or attributes");
+SYSCALL_DEFINE(statx, sys_statx, "fsxxp", SYS_PARTIAL,
+               "no btime; of the attributes only STATX_ATTR_MOUNT_ROOT");
 
 static long do_access(struct task *t, int dirfd, uint64_t upath, int mode, int flags)
 {

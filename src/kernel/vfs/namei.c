@@ -820,6 +820,14 @@ int vfs_open_exec(struct task *t, const char *path, struct file **out)
 
 int vfs_statat(struct task *t, int dirfd, const char *path, int at_flags, struct linux_stat *st)
 {
+    int id;
+    bool root;
+    return vfs_statat_mnt(t, dirfd, path, at_flags, st, &id, &root);
+}
+
+int vfs_statat_mnt(struct task *t, int dirfd, const char *path, int at_flags,
+                   struct linux_stat *st, int *out_mnt_id, bool *out_mount_root)
+{
     if (at_flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT))
         return -EINVAL;
     struct path p;
@@ -828,6 +836,8 @@ int vfs_statat(struct task *t, int dirfd, const char *path, int at_flags, struct
     if (r < 0)
         return r;
     r = vfs_getattr(inode, st);
+    *out_mnt_id = p.mnt ? p.mnt->id : 0;
+    *out_mount_root = p.mnt && p.dentry == p.mnt->root;
     inode_put(inode);
     path_put(&p);
     return r;

@@ -158,6 +158,10 @@ bool vfs_file_is_opath(struct file *f);
 /* Path calls. AT_FLAGS may hold AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH (and
  * AT_SYMLINK_FOLLOW for linkat, AT_REMOVEDIR for unlinkat). */
 int vfs_statat(struct task *t, int dirfd, const char *path, int at_flags, struct linux_stat *st);
+/* vfs_statat plus, for statx, the id of the mount the file was reached
+ * through (0 for anonymous files) and whether it is that mount's root. */
+int vfs_statat_mnt(struct task *t, int dirfd, const char *path, int at_flags,
+                   struct linux_stat *st, int *out_mnt_id, bool *out_mount_root);
 int vfs_faccessat(struct task *t, int dirfd, const char *path, int mode, int at_flags);
 int vfs_mkdirat(struct task *t, int dirfd, const char *path, uint32_t mode);
 int vfs_mknodat(struct task *t, int dirfd, const char *path, uint32_t mode, uint64_t dev);
