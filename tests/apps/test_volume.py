@@ -29,6 +29,9 @@ os.utime(d + "/a/g", (1000000000, 1000000000))
 os.unlink(d + "/gone")
 os.rmdir(d + "/gone-dir")
 os.mkfifo(d + "/fifo")
+fd = os.open(d + "/prealloc", os.O_CREAT | os.O_WRONLY, 0o644)
+os.posix_fallocate(fd, 0, 1 << 20)
+os.close(fd)
 with open(d + "/m", "w+b") as f:
     f.write(b"\0" * 8192)
     f.flush()
@@ -83,6 +86,9 @@ class VolumeTest(moattest.MoatTestCase):
         self.assertFalse(os.path.exists(os.path.join(v, 'gone')))
         self.assertFalse(os.path.exists(os.path.join(v, 'gone-dir')))
         self.assertTrue(stat.S_ISFIFO(os.lstat(os.path.join(v, 'fifo')).st_mode))
+        st = os.stat(os.path.join(v, 'prealloc'))
+        self.assertEqual(st.st_size, 1 << 20)
+        self.assertGreaterEqual(st.st_blocks * 512, 1 << 20)  # really allocated
         with open(os.path.join(v, 'm'), 'rb') as f:
             self.assertEqual(f.read(6), b'mapped')
         db = sqlite3.connect(os.path.join(v, 't.db'))

@@ -478,6 +478,34 @@ static ssize_t hostfs_write(struct file *f, const void *buf, size_t n, uint64_t 
     return r;
 }
 
+#define L_FALLOC_FL_KEEP_SIZE  0x01
+#define L_FALLOC_FL_PUNCH_HOLE 0x02
+
+/* Preallocation and hole punching on the host file (the VFS checked the
+ * arguments and that F is open for writing). */
+static int hostfs_fallocate(struct file *f, int mode, uint64_t off, uint64_t len)
+{
+    struct hostfs_inode *hi = HI(f->inode);
+    int fd = hostfs_wfd(hi);
+    if (fd < 0)
+        return fd;
+    int r = host_fs_fallocate(fd, mode, off, len);
+    if (r == 0) {
+        pthread_mutex_lock(&hi->base.lock);
+        if (hi->pc) {
+            /* Keep the mapped copy in step (punched: zeroes; grown: room). */
+            if (mode & L_FALLOC_FL_PUNCH_HOLE)
+                pagecache_zero(hi->pc, off, MIN(off + len, hi->base.size));
+            else if (!(mode & L_FALLOC_FL_KEEP_SIZE) && off + len > hi->base.size &&
+                     pagecache_reserve(hi->pc, off + len) == 0)
+                hi->base.size = off + len;
+        }
+        pthread_mutex_unlock(&hi->base.lock);
+        hostfs_refresh(hi);
+    }
+    return r;
+}
+
 static int hostfs_fsync(struct file *f)
 {
     struct hostfs_inode *hi = HI(f->inode);
@@ -835,4 +863,5 @@ static const struct file_ops hostfs_fops = {
         .fsync = hostfs_fsync,
         .release = hostfs_release,
         .mmap_backing = hostfs_mmap_backing,
+        .fallocate = hostfs_fallocate,
 };

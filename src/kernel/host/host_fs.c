@@ -131,6 +131,13 @@ int host_fs_fsync(int fd)
     return (int)RETRY_EINTR(fsync(fd));
 }
 
+int host_fs_fallocate(int fd, int mode, uint64_t off, uint64_t len)
+{
+    if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+        return -EOPNOTSUPP;
+    return (int)RETRY_EINTR(fallocate(fd, mode, (off_t)off, (off_t)len));
+}
+
 int host_fs_fstat(int fd, struct stat *st)
 {
     return (int)RETRY_EINTR(fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));

@@ -53,6 +53,9 @@ int host_fs_fchmod(int fd, uint32_t mode);
 int host_fs_futimens(int fd, const struct linux_timespec times[2]);
 int host_fs_ftruncate(int fd, uint64_t len);
 int host_fs_fsync(int fd);
+/* fallocate(2) on a held file fd; MODE limited to KEEP_SIZE and
+ * PUNCH_HOLE (with KEEP_SIZE). */
+int host_fs_fallocate(int fd, int mode, uint64_t off, uint64_t len);
 /* fstatat(FD, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW). */
 int host_fs_fstat(int fd, struct stat *st);
 /* readlinkat(FD, "") on an O_PATH fd of a symlink. Length (not terminated). */

@@ -812,7 +812,7 @@ static long sys_fallocate(struct task *t, const struct sys_args *a)
     return r;
 }
 SYSCALL_DEFINE(fallocate, sys_fallocate, "fxdd", SYS_PARTIAL,
-               "tmpfs and the overlay upper: allocate, KEEP_SIZE, PUNCH_HOLE");
+               "tmpfs, the overlay upper and read-write volumes: allocate, KEEP_SIZE, PUNCH_HOLE");
 
 /* File handles would let a process open files by identity past the path
  * walk that confines it: refused. */
