@@ -339,6 +339,53 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
             self.assertEqual(p.stdout, "from the host\n", rt.name)
 
+    def test_bind_mount_read_write(self):
+        # The same read-write and file binds through moat and runc: the
+        # host sees the same files, with the same owners and modes.
+        script = ("mkdir /data/d && echo w > /data/d/f && chmod 600 /data/d/f && "
+                  "mv /data/d/f /data/d/g && ln -s g /data/d/l && rm /data/old && "
+                  "cat /etc/single && echo appended >> /etc/single && "
+                  "touch /ro/x 2>/dev/null || echo ro-refused")
+        results = {}
+        for rt in self.runtimes:
+            host = os.path.join(self.tmp, "rw-" + rt.name)
+            os.makedirs(host)
+            os.chmod(host, 0o777)
+            with open(os.path.join(host, "old"), "w") as f:
+                f.write("old\n")
+            single = os.path.join(self.tmp, "single-" + rt.name)
+            with open(single, "w") as f:
+                f.write("single\n")
+            os.chmod(single, 0o666)
+            cfg = base_config(["sh", "-c", script])
+            cfg["process"]["user"] = {"uid": 1000, "gid": 1000}
+            cfg["mounts"] += [
+                {"destination": "/data", "type": "bind", "source": host, "options": ["rbind", "rw"]},
+                {"destination": "/etc/single", "type": "bind", "source": single,
+                 "options": ["rbind", "rw"]},
+                {"destination": "/ro", "type": "bind", "source": host, "options": ["rbind", "ro"]}]
+            b = self.bundle(cfg)
+            rt.ids.add("rw1")
+            p = rt.run("run", "--bundle", b, "rw1")
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+            seen = {"stdout": p.stdout}
+            for name in ("d", "d/g", "d/l"):
+                st = os.lstat(os.path.join(host, name))
+                seen[name] = (oct(st.st_mode), st.st_uid, st.st_gid)
+            seen["old"] = os.path.exists(os.path.join(host, "old"))
+            with open(os.path.join(host, "d", "g")) as f:
+                seen["g"] = f.read()
+            with open(single) as f:
+                seen["single"] = f.read()
+            results[rt.name] = seen
+        m = results["moat"]
+        self.assertEqual(m["stdout"], "single\nro-refused\n")
+        self.assertEqual(m["d/g"], (oct(0o100600), 1000, 1000))
+        self.assertFalse(m["old"])
+        self.assertEqual(m["single"], "single\nappended\n")
+        if "runc" in results:
+            self.assertEqual(m, results["runc"])
+
     def check_bad_bundle(self, bundle, field):
         for rt in self.runtimes:
             rt.ids.add("bad")
