@@ -3,6 +3,7 @@
  * mqueue file system. Runs in fresh namespaces natively (--host-state). */
 #include <mqueue.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -302,11 +303,51 @@ static void test_rlimit(void)
     T_EQ(WEXITSTATUS(st), 0, "RLIMIT_MSGQUEUE refused the second queue with EMFILE (bitmask)");
 }
 
+static sem_t g_thread_sem;
+static volatile int g_thread_value;
+
+static void on_thread(union sigval v)
+{
+    g_thread_value = v.sival_int;
+    sem_post(&g_thread_sem);
+}
+
+/* SIGEV_THREAD: glibc registers a cookie with a netlink socket its helper
+ * thread reads; the kernel sends it back when the notification fires. */
+static void test_thread_notify(void)
+{
+    mqd_t q = T_OK(mq_open("/thread", O_RDWR | O_CREAT, 0600, NULL), "mq_open");
+    sem_init(&g_thread_sem, 0, 0);
+    struct sigevent sev = {0};
+    sev.sigev_notify = SIGEV_THREAD;
+    sev.sigev_notify_function = on_thread;
+    sev.sigev_value.sival_int = 77;
+    T_OK(mq_notify(q, &sev), "mq_notify SIGEV_THREAD");
+    T_ERRNO(mq_notify(q, &sev), EBUSY, "registered once");
+    T_OK(mq_send(q, "t", 1, 0), "send");
+    struct timespec ts = in_ms(5000);
+    T_OK(sem_timedwait(&g_thread_sem, &ts), "the notification thread ran");
+    T_EQ(g_thread_value, 77, "with sigev_value");
+    T_OK(mq_notify(q, &sev), "one-shot: register again");
+    T_OK(mq_notify(q, NULL), "unregister");
+    struct sigevent bad = {0};
+    bad.sigev_notify = SIGEV_THREAD;
+    bad.sigev_signo = 0; /* fd 0 is not a socket */
+    static char cookie[32];
+    bad.sigev_value.sival_ptr = cookie;
+    T_ERRNO(syscall(SYS_mq_notify, q, &bad), ENOTSOCK, "raw SIGEV_THREAD on a non-socket: ENOTSOCK");
+    bad.sigev_signo = 999;
+    T_ERRNO(syscall(SYS_mq_notify, q, &bad), EBADF, "raw SIGEV_THREAD on a bad fd: EBADF");
+    mq_close(q);
+    mq_unlink("/thread");
+}
+
 int main(void)
 {
     tap_init("mqueue");
     test_basic();
     test_poll_notify();
+    test_thread_notify();
     test_fs();
     test_rlimit();
     return tap_done();

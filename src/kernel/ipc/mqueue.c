@@ -11,8 +11,11 @@
  * RLIMIT_MSGQUEUE is charged per real uid as Linux computes it (the
  * queue's message slots and its maximum message bytes).
  *
- * Where moat differs from Linux: SIGEV_THREAD notification (a netlink socket) is refused (see
- * mq_notify_file); the notification is dropped when a description of the
+ * SIGEV_THREAD notification (glibc's) sends the registered 32-byte cookie
+ * back on the caller's netlink socket, its last byte NOTIFY_WOKENUP when
+ * the notification fires and NOTIFY_REMOVED when it is unregistered.
+ *
+ * Where moat differs from Linux: the notification is dropped when a description of the
  * queue is closed for the last time by its owner (Linux: any close).
  *
  * Lock order: g_mq_lock (the name table and every queue's state) ->
@@ -34,6 +37,7 @@
 #include "kernel/host/host.h"
 #include "kernel/host/host_fs.h"
 #include "kernel/ipc/sysv.h"
+#include "kernel/net/netlink.h"
 #include "kernel/task/task.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/vfs/poll.h"
@@ -47,6 +51,8 @@
 #define HARD_MSGSIZEMAX (16 * 1024 * 1024)
 #define MQ_NAME_MAX     255
 #define L_SI_MESGQ      (-3)
+#define NOTIFY_WOKENUP  1 /* the cookie's last byte: the notification fired */
+#define NOTIFY_REMOVED  2 /* ... or it was unregistered */
 
 struct mq_msg {
     struct list_head link;
@@ -67,6 +73,8 @@ struct mq_inode {
     struct waitq wq;              /* senders, receivers and pollers */
     int notify_pid;               /* (q) owner of the notification, 0: none */
     struct linux_sigevent notify; /* (q) */
+    struct file *notify_sock;     /* (q) counted: SIGEV_THREAD's netlink socket */
+    uint8_t notify_cookie[MQ_COOKIE_LEN]; /* (q) what glibc gets back on it */
     uint32_t owner_uid;           /* (c) real uid charged for the queue */
     uint64_t charged;             /* (c) bytes charged against RLIMIT_MSGQUEUE */
 };
@@ -323,6 +331,8 @@ static int mq_open_op(struct inode *inode, struct file *f)
 static void mq_evict(struct inode *inode)
 {
     struct mq_inode *q = MQ(inode);
+    if (q->notify_sock)
+        file_put(q->notify_sock);
     if (q->charged) {
         pthread_mutex_lock(&g_mq_lock);
         struct mq_user *u = user_locked(q->owner_uid, false);
@@ -400,14 +410,68 @@ static int mq_dname(struct file *f, char *buf, size_t size)
     return n < (int)size ? n : -ENAMETOOLONG;
 }
 
+/* A notification taken out of a queue under g_mq_lock, sent after it. */
+struct mq_pending {
+    int pid;                      /* SIGEV_SIGNAL: the process to signal, or 0 */
+    struct linux_sigevent ev;
+    struct file *sock;            /* SIGEV_THREAD: counted, or NULL */
+    uint8_t cookie[MQ_COOKIE_LEN];
+};
+
+/* Unregisters Q's notification into *P, which then says what to send: the
+ * signal when FIRED (a message arrived), the cookie marked WOKENUP or
+ * REMOVED for SIGEV_THREAD. g_mq_lock held. */
+static void notify_take_locked(struct mq_inode *q, bool fired, struct mq_pending *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (!q->notify_pid)
+        return;
+    if (fired && q->notify.sigev_notify == LINUX_SIGEV_SIGNAL) {
+        p->pid = q->notify_pid;
+        p->ev = q->notify;
+    }
+    if (q->notify_sock) {
+        p->sock = q->notify_sock;
+        memcpy(p->cookie, q->notify_cookie, MQ_COOKIE_LEN);
+        p->cookie[MQ_COOKIE_LEN - 1] = fired ? NOTIFY_WOKENUP : NOTIFY_REMOVED;
+        q->notify_sock = NULL;
+    }
+    q->notify_pid = 0;
+}
+
+/* Sends what notify_take_locked() took (no lock held), as sent by T. */
+static void notify_send(struct task *t, struct mq_pending *p)
+{
+    if (p->pid) {
+        struct linux_siginfo info;
+        memset(&info, 0, sizeof(info));
+        info.si_signo = p->ev.sigev_signo;
+        info.si_code = L_SI_MESGQ;
+        info.kill.pid = t ? t->tg->pid : 0;
+        info.kill.uid = t ? t->cred.uid : 0;
+        info.kill.value = p->ev.sigev_value;
+        pthread_mutex_lock(&g_tasks_lock);
+        struct thread_group *tg = task_lookup_tg_locked(p->pid);
+        if (tg && p->ev.sigev_signo)
+            signal_send_tg_locked(tg, p->ev.sigev_signo, &info, false);
+        pthread_mutex_unlock(&g_tasks_lock);
+    }
+    if (p->sock) {
+        netlink_deliver_kernel(p->sock, p->cookie, MQ_COOKIE_LEN);
+        file_put(p->sock);
+    }
+}
+
 static void mq_release(struct file *f)
 {
     struct mq_inode *q = MQ(f->inode);
     struct task *t = task_current();
+    struct mq_pending p = {0};
     pthread_mutex_lock(&g_mq_lock);
     if (t && q->notify_pid == t->tg->pid)
-        q->notify_pid = 0;
+        notify_take_locked(q, false, &p);
     pthread_mutex_unlock(&g_mq_lock);
+    notify_send(t, &p);
 }
 
 static int mq_reopen(struct file *old, struct file *new_file)
@@ -561,36 +625,6 @@ static int wait_locked(struct task *t, struct mq_inode *q, uint64_t deadline)
     return r == -ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 
-/* The notification to send after a message arrived in an empty queue:
- * fills *OUT_PID (0: none) and *OUT_EV, and unregisters it. g_mq_lock held. */
-static void take_notify_locked(struct mq_inode *q, int *out_pid, struct linux_sigevent *out_ev)
-{
-    *out_pid = 0;
-    if (!q->notify_pid || q->curmsgs != 1)
-        return;
-    if (q->notify.sigev_notify == LINUX_SIGEV_SIGNAL) {
-        *out_pid = q->notify_pid;
-        *out_ev = q->notify;
-    }
-    q->notify_pid = 0;
-}
-
-static void send_notify(struct task *t, int pid, const struct linux_sigevent *ev)
-{
-    struct linux_siginfo info;
-    memset(&info, 0, sizeof(info));
-    info.si_signo = ev->sigev_signo;
-    info.si_code = L_SI_MESGQ;
-    info.kill.pid = t->tg->pid;
-    info.kill.uid = t->cred.uid;
-    info.kill.value = ev->sigev_value;
-    pthread_mutex_lock(&g_tasks_lock);
-    struct thread_group *tg = task_lookup_tg_locked(pid);
-    if (tg)
-        signal_send_tg_locked(tg, ev->sigev_signo, &info, false);
-    pthread_mutex_unlock(&g_tasks_lock);
-}
-
 long mq_send_file(struct task *t, struct file *f, const void *msg, size_t len, unsigned prio,
                   const struct linux_timespec *abs)
 {
@@ -606,8 +640,7 @@ long mq_send_file(struct task *t, struct file *f, const void *msg, size_t len, u
     m->size = len;
     memcpy(m->data, msg, len);
     uint64_t deadline = abs ? deadline_of(abs) : 0;
-    int npid = 0;
-    struct linux_sigevent ev;
+    struct mq_pending pend = {0};
     long r = 0;
     pthread_mutex_lock(&g_mq_lock);
     while (q->curmsgs >= q->maxmsg) {
@@ -633,7 +666,8 @@ long mq_send_file(struct task *t, struct file *f, const void *msg, size_t len, u
         m = NULL;
         q->curmsgs++;
         q->qsize += len;
-        take_notify_locked(q, &npid, &ev);
+        if (q->curmsgs == 1)
+            notify_take_locked(q, true, &pend);
         waitq_wake_key(&q->wq, LPOLLIN | LPOLLRDNORM);
         struct linux_timespec now;
         host_fs_now(&now);
@@ -643,8 +677,7 @@ long mq_send_file(struct task *t, struct file *f, const void *msg, size_t len, u
     }
     pthread_mutex_unlock(&g_mq_lock);
     free(m);
-    if (npid)
-        send_notify(t, npid, &ev);
+    notify_send(t, &pend);
     return r;
 }
 
@@ -692,23 +725,31 @@ long mq_receive_file(struct task *t, struct file *f, void **out_msg, size_t len,
     return r;
 }
 
-int mq_notify_file(struct task *t, struct file *f, const struct linux_sigevent *ev)
+int mq_notify_file(struct task *t, struct file *f, const struct linux_sigevent *ev,
+                   struct file *sock, const uint8_t *cookie)
 {
     struct mq_inode *q = queue_of(f);
     if (!q)
         return -EBADF;
     int r = 0;
+    struct mq_pending p = {0};
     pthread_mutex_lock(&g_mq_lock);
     if (!ev) {
         if (q->notify_pid == t->tg->pid)
-            q->notify_pid = 0;
+            notify_take_locked(q, false, &p);
     } else if (q->notify_pid) {
         r = -EBUSY;
     } else {
         q->notify_pid = t->tg->pid;
         q->notify = *ev;
+        if (sock) {
+            file_get(sock);
+            q->notify_sock = sock;
+            memcpy(q->notify_cookie, cookie, MQ_COOKIE_LEN);
+        }
     }
     pthread_mutex_unlock(&g_mq_lock);
+    notify_send(t, &p);
     return r;
 }
 

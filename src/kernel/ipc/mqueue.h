@@ -41,9 +41,14 @@ long mq_send_file(struct task *t, struct file *f, const void *msg, size_t len, u
  * *out_prio its priority; or -errno. */
 long mq_receive_file(struct task *t, struct file *f, void **out_msg, size_t len,
                      unsigned *out_prio, const struct linux_timespec *abs);
+/* The cookie SIGEV_THREAD registers and gets back (Linux's NOTIFY_COOKIE_LEN). */
+#define MQ_COOKIE_LEN 32
 /* mq_notify: EV NULL unregisters the caller's notification; else
- * registers EV (SIGEV_SIGNAL or SIGEV_NONE, checked by the caller). */
-int mq_notify_file(struct task *t, struct file *f, const struct linux_sigevent *ev);
+ * registers EV (checked by the caller): SIGEV_SIGNAL, SIGEV_NONE, or
+ * SIGEV_THREAD with SOCK (a netlink socket, borrowed: the queue takes its
+ * own reference) and COOKIE (MQ_COOKIE_LEN bytes). */
+int mq_notify_file(struct task *t, struct file *f, const struct linux_sigevent *ev,
+                   struct file *sock, const uint8_t *cookie);
 /* mq_getsetattr: SET (may be NULL) changes O_NONBLOCK; *out_old gets the
  * attributes before. */
 int mq_getsetattr_file(struct file *f, const struct linux_mq_attr *set,

@@ -837,3 +837,26 @@ static const struct file_ops nl_fops = {
         .dname = nl_dname,
         .release = nl_release,
 };
+
+int netlink_deliver_kernel(struct file *f, const void *data, size_t len)
+{
+    if (!netlink_is_socket(f))
+        return -EINVAL;
+    struct nl_sock *s = N(f);
+    struct nl_dgram *d = malloc(sizeof(*d) + len);
+    if (!d)
+        return -ENOMEM;
+    d->len = len;
+    memcpy(d->data, data, len);
+    pthread_mutex_lock(&s->lock);
+    if (s->queued + len > QUEUE_MAX) {
+        pthread_mutex_unlock(&s->lock);
+        free(d);
+        return -EAGAIN;
+    }
+    s->queued += len;
+    list_add_tail(&d->link, &s->queue);
+    pthread_mutex_unlock(&s->lock);
+    waitq_wake_key(&s->wq, LPOLLIN | LPOLLRDNORM);
+    return 0;
+}

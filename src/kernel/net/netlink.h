@@ -24,5 +24,9 @@ ssize_t netlink_recvmsg(struct task *t, struct file *f, struct sock_rmsg *m, int
 /* VAL/LEN in and out (LEN <= 16 on entry). */
 int netlink_getsockopt(struct file *f, int level, int name, void *val, uint32_t *len);
 int netlink_setsockopt(struct file *f, int level, int name, const void *val, uint32_t len);
+/* Queues DATA (LEN bytes) on netlink socket F as a datagram from the
+ * kernel (port 0): mq_notify's SIGEV_THREAD cookies. 0, -EINVAL (F is not
+ * a netlink socket), -ENOMEM or -EAGAIN (F's queue is full: dropped). */
+int netlink_deliver_kernel(struct file *f, const void *data, size_t len);
 
 #endif

@@ -13,6 +13,7 @@
 #include "kernel/ipc/mqueue.h"
 #include "kernel/ipc/shmem.h"
 #include "kernel/ipc/sysv.h"
+#include "kernel/net/netlink.h"
 #include "kernel/net/socket.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/vfs/vfs.h"
@@ -236,6 +237,8 @@ SYSCALL_DEFINE(mq_timedreceive, sys_mq_timedreceive, "fpupp", SYS_FULL, NULL);
 static long sys_mq_notify(struct task *t, const struct sys_args *a)
 {
     struct linux_sigevent ev, *pev = NULL;
+    struct file *sock = NULL;
+    uint8_t cookie[MQ_COOKIE_LEN];
     if (a->arg[1]) {
         if (copy_in(t, &ev, a->arg[1], sizeof(ev)) < 0)
             return -EFAULT;
@@ -246,30 +249,28 @@ static long sys_mq_notify(struct task *t, const struct sys_args *a)
             (ev.sigev_signo < 0 || ev.sigev_signo > LINUX_NSIG))
             return -EINVAL;
         if (ev.sigev_notify == LINUX_SIGEV_THREAD) {
-            /* Linux sends the cookie to the netlink socket whose fd is
-             * sigev_signo (glibc's SIGEV_THREAD); moat has no netlink
-             * notification path. */
-            struct file *sf = fdtable_get_file(t->files, ev.sigev_signo);
-            if (!sf)
-                return -EBADF;
-            bool sock = sock_is_socket(sf);
-            file_put(sf);
+            /* glibc's: the cookie at sigev_value goes back on the netlink
+             * socket whose fd is sigev_signo. */
+            if (copy_in(t, cookie, ev.sigev_value, sizeof(cookie)) < 0)
+                return -EFAULT;
+            sock = fdtable_get_file(t->files, ev.sigev_signo);
             if (!sock)
-                return -ENOTSOCK;
-            log_warn_once("mq_notify: SIGEV_THREAD (netlink notification) unsupported");
-            return -EINVAL;
+                return -EBADF;
+            if (!netlink_is_socket(sock)) {
+                bool is_sock = sock_is_socket(sock);
+                file_put(sock);
+                return is_sock ? -EINVAL : -ENOTSOCK;
+            }
         }
         pev = &ev;
     }
     struct file *f = fdtable_get_file(t->files, (int)a->arg[0]);
-    if (!f)
-        return -EBADF;
-    int r = mq_notify_file(t, f, pev);
+    int r = f ? mq_notify_file(t, f, pev, sock, cookie) : -EBADF;
     file_put(f);
+    file_put(sock);
     return r;
 }
-SYSCALL_DEFINE(mq_notify, sys_mq_notify, "fp", SYS_PARTIAL,
-               "SIGEV_THREAD (glibc's netlink socket) is EINVAL");
+SYSCALL_DEFINE(mq_notify, sys_mq_notify, "fp", SYS_FULL, NULL);
 
 static long sys_mq_getsetattr(struct task *t, const struct sys_args *a)
 {
