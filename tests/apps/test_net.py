@@ -1,15 +1,24 @@
 """Inet sockets under moat (issue 6): an asyncio TCP echo over 127.0.0.1,
 raw sockets refused, --network=none (a loopback of the sandbox's own) and
---network=host (the host's), and redis-server with redis-benchmark inside
-one sandbox when redis is installed."""
+--network=host (the host's), redis-server with redis-benchmark inside one
+sandbox, and nginx inside `moat do --network=host` serving curl and wrk on
+the host (when those are installed: tools/deps-debian.sh lists them)."""
 
+import hashlib
 import os
+import re
+import signal
 import shutil
 import socket
 import subprocess
 import time
 
-from moattest import MoatTestCase, kill_group, main, moat, native
+import moattest
+from moattest import MoatTestCase, kill_group, main, moat, native, run
+
+
+def MOAT_BIN():
+    return moattest.MOAT
 
 PY = '/usr/bin/python3'
 
@@ -115,6 +124,11 @@ class Net(MoatTestCase):
         self.assertIn('--network', m.stderr)
 
     def test_redis_benchmark(self):
+        # 20,000 requests per command, not the issue's 100,000: on this
+        # 2-core machine shared by parallel test runs moat's ptrace platform
+        # served ~600 requests/s (load average 18), so 2 x 100,000 would
+        # outlast the test's timeout. The 100,000-request run is the
+        # redis-benchmark row of bench/run.
         server = shutil.which('redis-server')
         bench = shutil.which('redis-benchmark')
         cli = shutil.which('redis-cli')
@@ -135,6 +149,82 @@ class Net(MoatTestCase):
         out = m.stdout.replace('\r', '\n')
         self.assertRegex(out, r'SET: [0-9.]+ requests per second', m.stderr)
         self.assertRegex(out, r'GET: [0-9.]+ requests per second', m.stderr)
+
+
+NGINX_CONF = '''daemon off;
+worker_processes 2;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log info;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  sendfile on;
+  default_type application/octet-stream;
+  server {{ listen 127.0.0.1:{port}; root {tmp}/www; }}
+}}
+'''
+
+
+class Nginx(MoatTestCase):
+    def test_nginx_host_network(self):
+        nginx = '/usr/sbin/nginx'
+        curl = shutil.which('curl')
+        wrk = shutil.which('wrk')
+        if not os.path.exists(nginx) or not curl or not wrk:
+            self.skipTest('nginx, curl or wrk not installed (tools/deps-debian.sh)')
+        # nginx's workers run as nobody: they must be able to read the files.
+        os.chmod(self.tmp, 0o755)
+        www = os.path.join(self.tmp, 'www')
+        os.mkdir(www, 0o755)
+        body = os.urandom(1 << 20)
+        with open(os.path.join(www, 'big.bin'), 'wb') as f:
+            f.write(body)
+        with open(os.path.join(www, 'small.txt'), 'w') as f:
+            f.write('hello\n')
+        port = free_port()
+        conf = os.path.join(self.tmp, 'nginx.conf')
+        with open(conf, 'w') as f:
+            f.write(NGINX_CONF.format(tmp=self.tmp, port=port))
+        srv = subprocess.Popen([MOAT_BIN(), 'do', '--network=host', '--', nginx, '-p', self.tmp,
+                                '-c', conf, '-e', os.path.join(self.tmp, 'error.log')],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            got = os.path.join(self.tmp, 'got.bin')
+            c = run([curl, '-sS', '--max-time', '30', '-o', got, '-w', '%{http_code}',
+                     'http://127.0.0.1:%d/big.bin' % port], timeout=60)
+            self.assertEqual(c.rc, 0, c)
+            self.assertEqual(c.stdout, '200', c)
+            with open(got, 'rb') as f:
+                self.assertEqual(hashlib.sha256(f.read()).hexdigest(),
+                                 hashlib.sha256(body).hexdigest(), '1 MiB body differs')
+            w = run([wrk, '-t2', '-c16', '-d2s', 'http://127.0.0.1:%d/small.txt' % port],
+                    timeout=60)
+            self.assertEqual(w.rc, 0, w)
+            m = re.search(r'Requests/sec:\s+([0-9.]+)', w.stdout)
+            self.assertIsNotNone(m, w)
+            self.assertGreater(float(m.group(1)), 0)
+            self.assertNotIn('Non-2xx', w.stdout, w)
+            self.assertNotIn('Socket errors', w.stdout, w)
+            # SIGTERM reaches nginx (the sandbox's init): it exits, and so does moat.
+            os.kill(srv.pid, signal.SIGTERM)
+            srv.wait(timeout=30)
+            self.assertIn(srv.returncode, (0, 128 + signal.SIGTERM, -signal.SIGTERM))
+        finally:
+            kill_group(srv.pid)
+            srv.wait()
 
 
 if __name__ == '__main__':

@@ -17,6 +17,7 @@
 
 #include "kernel/ipc/pipe.h"
 #include "kernel/ipc/shmem.h"
+#include "kernel/ipc/fasync.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/vfs/notify.h"
@@ -33,6 +34,7 @@
 #define L_FIONCLEX 0x5450
 #define L_FIOCLEX  0x5451
 #define L_FIONBIO  0x5421
+#define L_FIOASYNC 0x5452
 
 /* RLIMIT_NOFILE of T, capped to VFS_NR_OPEN. */
 static int nofile_limit(struct task *t)
@@ -433,6 +435,18 @@ static long sys_ioctl(struct task *t, const struct sys_args *a)
         r = -EBADF;
     } else if (cmd == L_FIOCLEX || cmd == L_FIONCLEX) {
         r = fdtable_set_cloexec(t->files, fd, cmd == L_FIOCLEX);
+    } else if (cmd == L_FIOASYNC) {
+        int on;
+        r = copy_in(t, &on, a->arg[2], sizeof(on));
+        if (r == 0) {
+            unsigned fl = vfs_file_flags(f);
+            bool was = fl & O_ASYNC;
+            if ((on != 0) != was) {
+                r = fasync_supported(f) ? fasync_set(f, fd, on != 0) : -ENOTTY;
+                if (r == 0)
+                    r = vfs_file_set_flags(f, on ? fl | O_ASYNC : fl & ~(unsigned)O_ASYNC);
+            }
+        }
     } else if (cmd == L_FIONBIO) {
         int on;
         r = copy_in(t, &on, a->arg[2], sizeof(on));
@@ -482,8 +496,44 @@ static long sys_fcntl(struct task *t, const struct sys_args *a)
         r = (long)(fl | (vfs_file_is_opath(f) ? O_PATH : 0));
         break;
     }
-    case F_SETFL:
-        r = vfs_file_is_opath(f) ? -EBADF : vfs_file_set_flags(f, (unsigned)arg);
+    case F_SETFL: {
+        if (vfs_file_is_opath(f)) {
+            r = -EBADF;
+            break;
+        }
+        bool was_async = vfs_file_flags(f) & O_ASYNC;
+        bool async = arg & O_ASYNC;
+        r = 0;
+        if (async != was_async && fasync_supported(f))
+            r = fasync_set(f, fd, async);
+        if (r == 0)
+            r = vfs_file_set_flags(f, (unsigned)arg);
+        break;
+    }
+    case F_SETOWN:
+        r = fasync_setown(f, (int)arg);
+        break;
+    case F_GETOWN:
+        r = fasync_getown(f);
+        break;
+    case F_SETOWN_EX: {
+        int32_t ex[2];
+        r = copy_in(t, ex, arg, sizeof(ex));
+        if (r == 0)
+            r = fasync_setown_ex(f, ex[0], ex[1]);
+        break;
+    }
+    case F_GETOWN_EX: {
+        int ex[2];
+        fasync_getown_ex(f, &ex[0], &ex[1]);
+        r = copy_out(t, arg, ex, sizeof(ex));
+        break;
+    }
+    case F_SETSIG:
+        r = fasync_setsig(f, (int)arg);
+        break;
+    case F_GETSIG:
+        r = fasync_getsig(f);
         break;
     case F_GETLK:
     case F_SETLK:

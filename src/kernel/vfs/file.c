@@ -51,6 +51,7 @@ void file_get(struct file *f)
 }
 
 void (*g_file_release_hook)(struct file *f);
+void (*g_file_fasync_release)(struct file *f);
 
 void file_put(struct file *f)
 {
@@ -60,6 +61,8 @@ void file_put(struct file *f)
     void (*hook)(struct file *) = __atomic_load_n(&g_file_release_hook, __ATOMIC_ACQUIRE);
     if (hook)
         hook(f);
+    if (f->fasync && g_file_fasync_release)
+        g_file_fasync_release(f);
     if (f->ops)
         fsnotify_close(f);
     if (f->ops && f->ops->release)
@@ -100,8 +103,6 @@ unsigned vfs_file_flags(struct file *f)
 int vfs_file_set_flags(struct file *f, unsigned flags)
 {
     const unsigned settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
-    if (flags & O_ASYNC)
-        log_warn_once("fcntl(F_SETFL, O_ASYNC): SIGIO delivery unsupported");
     pthread_mutex_lock(&f->lock);
     f->flags = (f->flags & ~settable) | (flags & settable);
     pthread_mutex_unlock(&f->lock);

@@ -361,6 +361,7 @@ struct file {
     const struct file_ops *ops;   /* (c) */
     void *priv;                   /* (c) owner: ops */
     struct vfs_dirsnap *dir;      /* (p) directory listing snapshot */
+    struct fasync *fasync;        /* (l) signal-driven I/O (ipc/fasync.c), or NULL */
 };
 
 /* A new file on INODE (borrowed) with PATH (borrowed, may be NULL) and
@@ -370,6 +371,8 @@ int64_t vfs_generic_llseek(struct file *f, int64_t off, int whence);
 /* Called on every file's last put, before ops->release, with no lock held
  * (epoll sets it: a closed file leaves every epoll set). NULL: none. */
 extern void (*g_file_release_hook)(struct file *f);
+/* Likewise for files with signal-driven I/O state (ipc/fasync.c sets it). */
+extern void (*g_file_fasync_release)(struct file *f);
 
 /* Character devices: OPEN for major/minor, used by tmpfs/devfs nodes. */
 int vfs_chrdev_open(struct inode *inode, struct file *f);
