@@ -369,9 +369,8 @@ static int tmpfs_readlink(struct inode *inode, char *buf, size_t size)
 /* Grows or shrinks the data of TI to SIZE; base.lock held. The bytes
  * between the two sizes are zeroed either way: growing must not show what a
  * shared mapping wrote past the end, and shrinking gives the memory back.
- * FIXME: Linux raises SIGBUS on access to mapped pages wholly past the end
- * of the file; here they read as zero (and writes there are dropped by the
- * next size change). Remove when mm can fault such pages. */
+ * Mapped pages wholly past the new end raise SIGBUS from then on
+ * (vfs_setattr calls mm_file_resized once this returns). */
 static int resize_locked(struct tmpfs_inode *ti, uint64_t size)
 {
     uint64_t old = ti->base.size;

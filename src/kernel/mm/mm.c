@@ -111,7 +111,7 @@ static void vma_release(struct vma *v)
 {
     if (v->shared)
         shared_put(v->shared);
-    else
+    else if (!(v->flags & VMA_NOBACK))
         memfile_free(v->off, vma_len(v));
     if (v->file)
         file_put(v->file);
@@ -255,9 +255,16 @@ static bool vma_can_merge(const struct vma *a, const struct vma *b)
  * mremap and /proc/PID/maps treat them as one. */
 static bool vma_same_logical(const struct vma *a, const struct vma *b)
 {
-    return a->end == b->start && a->prot == b->prot &&
-           (a->flags & ~VMA_COW) == (b->flags & ~VMA_COW) && !a->shared && !b->shared &&
-           a->file == b->file &&
+    if (a->end != b->start || a->prot != b->prot)
+        return false;
+    if (a->shared || (a->flags & VMA_NOBACK))
+        /* Shared anonymous memory grown by mremap: the object's pages, then
+         * the part past its end. */
+        return (a->flags & ~VMA_NOBACK) == (b->flags & ~VMA_NOBACK) &&
+               ((b->flags & VMA_NOBACK) ||
+                (a->shared == b->shared && a->off + vma_len(a) == b->off));
+    return (a->flags & ~VMA_COW) == (b->flags & ~VMA_COW) && !b->shared &&
+           !(b->flags & VMA_NOBACK) && a->file == b->file &&
            (!a->file || a->file_off + vma_len(a) == b->file_off);
 }
 
@@ -317,12 +324,15 @@ static void remove_range_locked(struct mm *mm, uint64_t start, uint64_t end, str
 /* ------------------------------------------------------------------------ */
 /* The stub's mappings. Caller holds mutate. */
 
-/* Bytes of V (a file mapping) backed by the file: pages wholly past its end
- * are not (an access raises SIGBUS). vma_len(V) when V maps no file. */
+/* Bytes of V backed by memory: for a file mapping, pages wholly past the
+ * file's end are not (an access raises SIGBUS); nothing of a VMA_NOBACK
+ * piece is. vma_len(V) otherwise. */
 static uint64_t vma_file_bytes(const struct vma *v)
 {
     uint32_t mode;
     uint64_t size;
+    if (v->flags & VMA_NOBACK)
+        return 0;
     if (!v->file || (v->flags & VMA_KERNEL) || vfs_file_mode(v->file, &mode, &size) < 0 ||
         !S_ISREG(mode))
         return vma_len(v);
@@ -381,7 +391,7 @@ static void vec_release_unmapped(struct vma_vec *vv, int unmap_err)
         struct vma *v = &vv->v[i];
         if (v->shared)
             shared_put(v->shared); /* the platform only fails when the stub is dying */
-        else
+        else if (!(v->flags & VMA_NOBACK))
             memfile_discard(v->off, vma_len(v));
         if (v->file)
             file_put(v->file);
@@ -393,6 +403,46 @@ static void vec_release_unmapped(struct vma_vec *vv, int unmap_err)
 
 /* ------------------------------------------------------------------------ */
 /* Lifetime. */
+
+/* Every mm with references, so that a file shrinking reaches each address
+ * space mapping it (mm_file_resized). Leaf lock. */
+static pthread_mutex_t g_mm_all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mm *g_mm_all;
+
+static void mm_all_add(struct mm *mm)
+{
+    pthread_mutex_lock(&g_mm_all_lock);
+    mm->all_prev = NULL;
+    mm->all_next = g_mm_all;
+    if (g_mm_all)
+        g_mm_all->all_prev = mm;
+    g_mm_all = mm;
+    pthread_mutex_unlock(&g_mm_all_lock);
+}
+
+static void mm_all_del(struct mm *mm)
+{
+    pthread_mutex_lock(&g_mm_all_lock);
+    if (mm->all_prev)
+        mm->all_prev->all_next = mm->all_next;
+    else
+        g_mm_all = mm->all_next;
+    if (mm->all_next)
+        mm->all_next->all_prev = mm->all_prev;
+    pthread_mutex_unlock(&g_mm_all_lock);
+}
+
+/* A reference on MM unless its count already reached zero (it is being
+ * freed). Caller holds g_mm_all_lock. */
+static bool mm_tryget(struct mm *mm)
+{
+    int v = __atomic_load_n(&mm->ref.v, __ATOMIC_RELAXED);
+    while (v > 0)
+        if (__atomic_compare_exchange_n(&mm->ref.v, &v, v + 1, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return true;
+    return false;
+}
 
 struct mm *mm_new(void)
 {
@@ -411,6 +461,7 @@ struct mm *mm_new(void)
     mm->mmap_base = MM_MMAP_BASE;
     mm->stack_top = MM_STACK_TOP;
     mm->lim.as = mm->lim.data = mm->lim.stack = MM_UNLIMITED;
+    mm_all_add(mm);
     return mm;
 }
 
@@ -423,6 +474,7 @@ void mm_put(struct mm *mm)
 {
     if (!mm || !refcount_dec(&mm->ref))
         return;
+    mm_all_del(mm);
     /* The stub is destroyed separately; nothing maps this memory once the
      * last reference is gone. */
     for (size_t i = 0; i < mm->nr_vmas; i++)
@@ -987,6 +1039,67 @@ int mm_munmap(struct mm *mm, uint64_t addr, uint64_t len)
     return r;
 }
 
+static int private_reback_locked(struct mm *mm, uint64_t s, uint64_t e, bool copy);
+
+/* Maps the pages of MM's mappings of INODE that now lie wholly past the
+ * file's end at the SIGBUS offset, and gives private ones their memory back
+ * (a fault after the file grows again re-reads them). */
+static void zap_past_eof(struct mm *mm, const struct inode *inode, uint64_t size)
+{
+    uint64_t eof = ALIGN_UP(size, PAGE_SIZE);
+    pthread_mutex_lock(&mm->mutate);
+    for (size_t i = 0; i < mm->nr_vmas; i++) {
+        const struct vma *v = &mm->vmas[i];
+        if (!v->file || (v->flags & (VMA_KERNEL | VMA_NOBACK)) || vfs_file_inode(v->file) != inode)
+            continue;
+        /* SIZE, not vma_file_bytes(): the caller may hold file system
+         * locks a stat would take (the overlay's). */
+        uint64_t backed = eof <= v->file_off ? 0 : MIN(vma_len(v), eof - v->file_off);
+        if (backed >= vma_len(v))
+            continue;
+        uint64_t s = v->start + backed, e = v->end;
+        if (!(v->flags & VMA_SHARED)) {
+            if (!(v->flags & VMA_COW) || memfile_exclusive(v->off + backed, e - s)) {
+                memfile_discard(v->off + backed, e - s);
+            } else if (private_reback_locked(mm, s, e, false) == 0) {
+                /* Shared with a forked mm: pages of its own (zeros). */
+                i = vma_lower_bound(mm, s);
+                v = &mm->vmas[i];
+            }
+        }
+        if (mm->as)
+            g_platform->map(mm->as, s, e - s, vma_stub_prot(v), memfile_bus_off());
+    }
+    mm->repaired_page = 0;
+    pthread_mutex_unlock(&mm->mutate);
+}
+
+void mm_file_resized(const struct inode *inode, uint64_t size)
+{
+    struct mm **mms = NULL;
+    size_t n = 0, cap = 0;
+
+    pthread_mutex_lock(&g_mm_all_lock);
+    for (struct mm *mm = g_mm_all; mm; mm = mm->all_next) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct mm **nm = realloc(mms, ncap * sizeof(*nm));
+            if (!nm)
+                break; /* FIXME: the rest keep their pages mapped */
+            mms = nm;
+            cap = ncap;
+        }
+        if (mm_tryget(mm))
+            mms[n++] = mm;
+    }
+    pthread_mutex_unlock(&g_mm_all_lock);
+    for (size_t i = 0; i < n; i++) {
+        zap_past_eof(mms[i], inode, size);
+        mm_put(mms[i]);
+    }
+    free(mms);
+}
+
 int mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
 {
     int r = 0;
@@ -1158,15 +1271,135 @@ static int vma_continuation(const struct vma *v, uint64_t vend_off, uint64_t sta
     return r;
 }
 
+/* Releases the pieces of VV that were never installed, and VV itself. */
+static void vec_unback_all(struct vma_vec *vv)
+{
+    for (size_t i = 0; i < vv->nr; i++)
+        vma_unback(&vv->v[i]);
+    free(vv->v);
+    vv->v = NULL;
+    vv->nr = vv->cap = 0;
+}
+
+/* Appends to OUT the pieces that continue V (a piece ending where the
+ * mapping being grown ends) over [start, end): more private memory for a
+ * private mapping (filled from its file), the file's own pages for a shared
+ * file mapping (pages past EOF raise SIGBUS as any), and for shared
+ * anonymous memory the object's pages up to its end, then a VMA_NOBACK
+ * piece: Linux's shared anonymous object keeps the size it was created
+ * with, so what a grown mapping has past it raises SIGBUS. 0 or -errno
+ * (OUT unchanged). */
+static int continuation_pieces(const struct vma *v, uint64_t start, uint64_t end,
+                               struct vma_vec *out)
+{
+    uint64_t len = end - start, vend_off = v->off + vma_len(v);
+    int r;
+
+    if (v->shared || (v->flags & VMA_NOBACK)) {
+        r = vec_reserve(out, 2);
+        if (r < 0)
+            return r;
+        uint64_t in_obj = 0;
+        if (v->shared) {
+            uint64_t obj_end = v->shared->off + v->shared->len;
+            in_obj = vend_off < obj_end ? MIN(len, obj_end - vend_off) : 0;
+        }
+        struct vma p = *v;
+        if (in_obj) {
+            p.start = start;
+            p.end = start + in_obj;
+            p.off = vend_off;
+            shared_get(p.shared);
+            out->v[out->nr++] = p;
+        }
+        if (in_obj < len) {
+            p.start = start + in_obj;
+            p.end = end;
+            p.off = 0;
+            p.shared = NULL;
+            p.flags |= VMA_NOBACK;
+            out->v[out->nr++] = p;
+        }
+        return 0;
+    }
+    if ((v->flags & VMA_SHARED) && v->file) {
+        struct vma *pv;
+        size_t n;
+        r = shared_file_pieces(v->file, v->file_off + vma_len(v), len, v, &pv, &n);
+        if (r < 0)
+            return r;
+        r = vec_reserve(out, n);
+        for (size_t i = 0; i < n; i++) {
+            pv[i].start += start;
+            pv[i].end += start;
+            if (r == 0)
+                out->v[out->nr++] = pv[i];
+            else
+                vma_release(&pv[i]);
+        }
+        free(pv);
+        return r;
+    }
+    r = vec_reserve(out, 1);
+    if (r == 0)
+        r = vma_continuation(v, vend_off, start, end, &out->v[out->nr]);
+    if (r == 0)
+        out->nr++;
+    return r;
+}
+
+/* For MREMAP_DONTUNMAP: what [start, end) maps once its pages moved away,
+ * as Linux leaves it: the same VMAs, unlocked, whose private memory is
+ * fresh (zeros, or the file's contents again) while shared memory and
+ * shared file pages stay shared. 0 and OUT, or -errno. */
+static int dontunmap_pieces(struct mm *mm, uint64_t start, uint64_t end, struct vma_vec *out)
+{
+    int r = vec_reserve(out, count_overlap(mm, start, end));
+    for (size_t i = vma_lower_bound(mm, start);
+         r == 0 && i < mm->nr_vmas && mm->vmas[i].start < end; i++) {
+        struct vma p = mm->vmas[i];
+        uint64_t s = MAX(p.start, start), e = MIN(p.end, end);
+        p.off += s - p.start;
+        p.file_off += s - p.start;
+        p.start = s;
+        p.end = e;
+        p.flags &= ~(VMA_LOCKED | VMA_COW);
+        if (p.shared) {
+            shared_get(p.shared);
+        } else if (p.flags & VMA_NOBACK) {
+            /* nothing held */
+        } else if (p.flags & VMA_SHARED) {
+            memfile_ref(p.off, vma_len(&p));
+        } else {
+            if (p.file)
+                file_get(p.file);
+            r = vma_back_private(&p);
+            if (r < 0) {
+                if (p.file)
+                    file_put(p.file);
+                break;
+            }
+            out->v[out->nr++] = p;
+            continue;
+        }
+        if (p.file)
+            file_get(p.file);
+        out->v[out->nr++] = p;
+    }
+    if (r < 0)
+        vec_unback_all(out);
+    return r;
+}
+
 /* Moves [old_addr, old_addr+olen) (one logical VMA, possibly several
  * pieces) to NEW_ADDR, resized to NLEN, replacing what is mapped there. The
- * backing stays: only addresses change. Caller holds mutate. 0 or -errno. */
+ * backing stays: only addresses change. With DONTUNMAP (olen == nlen) the
+ * old range stays mapped (dontunmap_pieces). Caller holds mutate. 0 or
+ * -errno. */
 static int mremap_move_locked(struct mm *mm, uint64_t old_addr, uint64_t olen, uint64_t new_addr,
-                              uint64_t nlen)
+                              uint64_t nlen, bool dontunmap)
 {
-    struct vma_vec moved = {0}, replaced = {0};
-    struct vma ext = {0};
-    bool have_ext = false;
+    struct vma_vec moved = {0}, replaced = {0}, ext = {0}, stay = {0};
     int r;
 
     if (nlen < olen) {
@@ -1179,31 +1412,34 @@ static int mremap_move_locked(struct mm *mm, uint64_t old_addr, uint64_t olen, u
     if (nlen > olen) {
         /* Continue the last piece, clipped to the old range. */
         struct vma tail = *vma_lookup(mm, old_end - 1);
-        uint64_t cut = old_end - tail.start;
         tail.end = old_end;
-        tail.start = MAX(tail.start, old_addr);
-        r = vma_continuation(&tail, tail.off + cut, new_addr + olen, new_addr + nlen, &ext);
+        r = continuation_pieces(&tail, new_addr + olen, new_addr + nlen, &ext);
         if (r < 0)
             return r;
-        have_ext = true;
+    }
+    if (dontunmap) {
+        r = dontunmap_pieces(mm, old_addr, old_end, &stay);
+        if (r < 0)
+            goto out_free;
     }
     size_t k = count_overlap(mm, old_addr, old_end);
     r = vec_reserve(&moved, k);
     if (r == 0)
         r = vec_reserve(&replaced, count_overlap(mm, new_addr, new_addr + nlen));
     if (r == 0)
-        r = vmas_reserve(mm, k + 6);
+        r = vmas_reserve(mm, k + ext.nr + 6);
     for (size_t i = vma_lower_bound(mm, old_addr);
          r == 0 && i < mm->nr_vmas && mm->vmas[i].start < old_end; i++) {
         struct vma p = mm->vmas[i];
         uint64_t s = MAX(p.start, old_addr), e = MIN(p.end, old_end);
         p.off += s - p.start;
+        p.file_off += s - p.start;
         p.start = s - old_addr + new_addr;
         p.end = e - old_addr + new_addr;
         r = stub_map(mm, &p);
     }
-    if (r == 0 && have_ext)
-        r = stub_map(mm, &ext);
+    for (size_t i = 0; r == 0 && i < ext.nr; i++)
+        r = stub_map(mm, &ext.v[i]);
     if (r < 0)
         goto out_free;
     pthread_rwlock_wrlock(&mm->lock);
@@ -1216,36 +1452,47 @@ static int mremap_move_locked(struct mm *mm, uint64_t old_addr, uint64_t olen, u
         p->end = p->end - old_addr + new_addr;
         vma_insert_locked(mm, vma_lower_bound(mm, p->start), p);
     }
-    if (have_ext)
-        vma_insert_locked(mm, vma_lower_bound(mm, ext.start), &ext);
+    for (size_t i = 0; i < ext.nr; i++)
+        vma_insert_locked(mm, vma_lower_bound(mm, ext.v[i].start), &ext.v[i]);
+    ext.nr = 0;
     merge_range_locked(mm, new_addr, new_addr + nlen);
     pthread_rwlock_unlock(&mm->lock);
-    have_ext = false;
-    if (mm->as)
+    if (dontunmap) {
+        /* Maps over the old range (replacing the stub's old mapping). */
+        int r2 = install_vec_locked(mm, stay.v, stay.nr);
+        if (r2 < 0) {
+            log_debug("mm: MREMAP_DONTUNMAP could not remap the old range (%d)", r2);
+            if (mm->as)
+                g_platform->unmap(mm->as, old_addr, olen);
+        } else {
+            stay.nr = 0;
+        }
+    } else if (mm->as) {
         g_platform->unmap(mm->as, old_addr, olen); /* if it fails, the stub dies anyway */
+    }
     vec_release_all(&replaced);
 out_free:
     free(moved.v);
     free(replaced.v);
-    if (have_ext)
-        vma_unback(&ext);
+    vec_unback_all(&ext);
+    vec_unback_all(&stay);
     return r;
 }
 
 int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
               uint64_t new_addr, uint64_t *out_addr)
 {
-    struct vma mv, ext;
+    struct vma mv;
     int r;
 
     if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP))
         return -EINVAL;
     if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
         return -EINVAL;
-    if (flags & MREMAP_DONTUNMAP) {
-        log_warn_once("mm: mremap(MREMAP_DONTUNMAP) is not supported (EINVAL)");
+    bool dontunmap = flags & MREMAP_DONTUNMAP;
+    /* DONTUNMAP moves the pages and leaves the mapping: same size only. */
+    if (dontunmap && (!(flags & MREMAP_MAYMOVE) || old_len != new_len))
         return -EINVAL;
-    }
     if (!IS_ALIGNED(old_addr, PAGE_SIZE))
         return -EINVAL;
     uint64_t olen = ALIGN_UP(old_len, PAGE_SIZE), nlen = ALIGN_UP(new_len, PAGE_SIZE);
@@ -1304,12 +1551,20 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
         last++;
     }
     struct vma *lv = &mm->vmas[last];
-    if (nlen > olen && !may_expand_locked(mm, nlen - olen, counts_as_data(lv->prot, lv->flags), 0,
-                                          (lv->prot & PROT_WRITE) && !lv->shared)) {
+    if (v->flags & VMA_KERNEL) {
+        /* Linux: the vvar page is VM_PFNMAP | VM_DONTEXPAND. */
+        if (dontunmap || nlen > olen) {
+            r = dontunmap ? -EINVAL : -EFAULT;
+            goto out_unlock;
+        }
+    }
+    uint64_t grow = dontunmap ? nlen : nlen > olen ? nlen - olen : 0;
+    if (grow && !may_expand_locked(mm, grow, counts_as_data(lv->prot, lv->flags), 0,
+                                   (lv->prot & PROT_WRITE) && !(lv->flags & VMA_SHARED))) {
         r = -ENOMEM;
         goto out_unlock;
     }
-    if (!(flags & MREMAP_FIXED)) {
+    if (!(flags & MREMAP_FIXED) && !dontunmap) {
         if (nlen <= olen) {
             r = munmap_locked(mm, old_addr + nlen, old_addr + olen);
             if (r == 0)
@@ -1319,37 +1574,31 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
         uint64_t grow_end = old_addr + nlen;
         if (old_addr + olen == lv->end && range_allowed(old_addr, nlen) &&
             range_is_free(mm, lv->end, grow_end)) {
-            if (lv->flags & VMA_SHARED) {
-                /* FIXME: growing shared anonymous memory needs a resizable
-                 * shared object, and a shared file mapping more page-cache
-                 * pieces; refused until something needs it. */
-                r = -ENOMEM;
-                goto out_unlock;
-            }
-            r = vma_continuation(lv, lv->off + vma_len(lv), lv->end, grow_end, &ext);
-            if (r < 0)
-                goto out_unlock;
-            r = install_locked(mm, &ext);
-            if (r < 0)
-                vma_unback(&ext);
-            else
+            struct vma_vec ext = {0};
+            r = continuation_pieces(lv, lv->end, grow_end, &ext);
+            if (r == 0)
+                r = install_vec_locked(mm, ext.v, ext.nr);
+            if (r == 0) {
+                free(ext.v);
                 *out_addr = old_addr;
+            } else {
+                vec_unback_all(&ext);
+            }
             goto out_unlock;
         }
-        if (!(flags & MREMAP_MAYMOVE) || (v->flags & VMA_SHARED)) {
+        if (!(flags & MREMAP_MAYMOVE)) {
             r = -ENOMEM;
             goto out_unlock;
         }
+    }
+    if (!(flags & MREMAP_FIXED)) {
         new_addr = find_free(mm, nlen, false);
         if (new_addr == 0) {
             r = -ENOMEM;
             goto out_unlock;
         }
-    } else if (nlen > olen && (v->flags & VMA_SHARED)) {
-        r = -ENOMEM;
-        goto out_unlock;
     }
-    r = mremap_move_locked(mm, old_addr, olen, new_addr, nlen);
+    r = mremap_move_locked(mm, old_addr, olen, new_addr, nlen, dontunmap);
     if (r == 0)
         *out_addr = new_addr;
 out_unlock:
@@ -1575,7 +1824,7 @@ int mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
     case MADV_FREE:
         for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end;
              i++)
-            if (mm->vmas[i].shared || mm->vmas[i].file) {
+            if ((mm->vmas[i].flags & VMA_SHARED) || mm->vmas[i].file) {
                 r = -EINVAL;
                 goto out_unlock;
             }
@@ -1599,7 +1848,7 @@ int mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
     case MADV_WIPEONFORK:
         for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end;
              i++)
-            if (mm->vmas[i].shared || mm->vmas[i].file) {
+            if ((mm->vmas[i].flags & VMA_SHARED) || mm->vmas[i].file) {
                 r = -EINVAL;
                 goto out_unlock;
             }
@@ -1657,6 +1906,8 @@ int mm_mincore(struct mm *mm, uint64_t addr, uint64_t len, uint8_t *vec)
     }
     for (size_t i = vma_lower_bound(mm, addr); i < mm->nr_vmas && mm->vmas[i].start < end; i++) {
         const struct vma *v = &mm->vmas[i];
+        if (v->flags & VMA_NOBACK)
+            continue;
         uint64_t s = MAX(v->start, addr), e = MIN(v->end, end);
         uint64_t off = v->off + (s - v->start), off_end = off + (e - s);
         uint64_t ds, de;
@@ -1837,6 +2088,8 @@ int mm_fork(struct mm *parent, struct mm **out_child)
         cv.flags &= ~VMA_LOCKED; /* memory locks are not inherited */
         if (pv->shared) {
             shared_get(cv.shared);
+        } else if (pv->flags & VMA_NOBACK) {
+            /* nothing to share */
         } else if (pv->flags & VMA_WIPEONFORK) {
             r = memfile_alloc(vma_len(pv), &cv.off);
             if (r < 0)
@@ -1957,6 +2210,10 @@ restart:
         }
         const struct vma *v = &mm->vmas[i];
         size_t chunk = (size_t)MIN((uint64_t)n, v->end - addr);
+        if (v->flags & VMA_NOBACK) {
+            r = -EFAULT; /* the app would get SIGBUS there */
+            break;
+        }
         if (dir != COPY_IN && (v->flags & VMA_COW)) {
             /* Shared since fork: get our own pages first (that takes
              * mutate, which comes before mm->lock), then look again. */
@@ -2003,7 +2260,8 @@ long mm_strncpy_in(struct mm *mm, char *dst, uint64_t src, size_t max)
     pthread_rwlock_rdlock(&mm->lock);
     size_t i = vma_lower_bound(mm, src);
     while (done < max) {
-        if (i >= mm->nr_vmas || mm->vmas[i].start > src || !(mm->vmas[i].prot & PROT_READ)) {
+        if (i >= mm->nr_vmas || mm->vmas[i].start > src || !(mm->vmas[i].prot & PROT_READ) ||
+            (mm->vmas[i].flags & VMA_NOBACK)) {
             r = -EFAULT;
             break;
         }
@@ -2050,6 +2308,12 @@ int mm_fault_signal(struct mm *mm, uint64_t addr, bool write, int host_signo, in
     *out_code = SEGV_ACCERR;
     if ((write && !(v->prot & PROT_WRITE)) || !(v->prot & PROT_READ))
         goto out_unlock;
+    if (v->flags & VMA_NOBACK) {
+        /* Past the end of a grown shared anonymous object. */
+        *out_signo = SIGBUS;
+        *out_code = BUS_ADRERR;
+        goto out_unlock;
+    }
     if (v->file && !(v->flags & VMA_KERNEL) && (host_signo == SIGBUS || host_signo == 0)) {
         uint64_t backed = vma_file_bytes(v);
         if (page >= v->start + backed) {
@@ -2062,9 +2326,16 @@ int mm_fault_signal(struct mm *mm, uint64_t addr, bool write, int host_signo, in
              * mapping reads the new data (if still its own), then the page
              * is mapped as any other. */
             uint64_t off = v->off + (page - v->start);
-            if (!(v->flags & (VMA_SHARED | VMA_COW)) &&
-                fill_from_file(v->file, v->file_off + (page - v->start), off, PAGE_SIZE) < 0)
-                goto out_unlock;
+            if (!(v->flags & VMA_SHARED)) {
+                if ((v->flags & VMA_COW) && !memfile_exclusive(off, PAGE_SIZE)) {
+                    if (private_reback_locked(mm, page, page + PAGE_SIZE, false) < 0)
+                        goto out_unlock;
+                    v = vma_lookup(mm, page);
+                    off = v->off + (page - v->start);
+                }
+                if (fill_from_file(v->file, v->file_off + (page - v->start), off, PAGE_SIZE) < 0)
+                    goto out_unlock;
+            }
             if (g_platform->map(mm->as, page, PAGE_SIZE, vma_stub_prot(v), off) == 0) {
                 mm->repaired_page = page;
                 r = 0;
@@ -2186,9 +2457,10 @@ static void smaps_fields(struct maps_buf *mb, const struct mm *mm, size_t first,
     for (size_t k = first; k <= last; k++) {
         const struct vma *p = &mm->vmas[k];
         size += vma_len(p);
-        count_resident(p->off, vma_len(p), &c);
+        if (!(p->flags & VMA_NOBACK))
+            count_resident(p->off, vma_len(p), &c);
     }
-    bool anon = !v->file && !v->shared;
+    bool anon = !v->file && !(v->flags & VMA_SHARED);
     uint64_t shared = c.rss - c.private_bytes;
 #define KB(x) ((x) >> 10)
     maps_printf(mb,
@@ -2271,7 +2543,7 @@ static size_t format_maps(struct mm *mm, char *buf, size_t size, bool smaps)
                 snprintf(name, sizeof(name), "[unknown]");
         } else if (v->flags & VMA_KERNEL) {
             snprintf(name, sizeof(name), "[vvar]");
-        } else if (v->shared) {
+        } else if (v->shared || (v->flags & VMA_NOBACK)) {
             snprintf(name, sizeof(name), "/dev/zero (deleted)");
         } else if (mm->brk_start && start < ALIGN_UP(mm->brk, PAGE_SIZE) &&
                    end > mm->brk_start) {
@@ -2320,7 +2592,7 @@ uint64_t mm_resident_bytes(struct mm *mm)
     struct rss_count c = {0};
     pthread_rwlock_rdlock(&mm->lock);
     for (size_t i = 0; i < mm->nr_vmas; i++)
-        if (!(mm->vmas[i].flags & VMA_KERNEL))
+        if (!(mm->vmas[i].flags & (VMA_KERNEL | VMA_NOBACK)))
             count_resident(mm->vmas[i].off, vma_len(&mm->vmas[i]), &c);
     pthread_rwlock_unlock(&mm->lock);
     return c.rss;

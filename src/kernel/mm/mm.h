@@ -106,6 +106,15 @@ int mm_fault(struct mm *mm, uint64_t addr, bool write, int *out_code);
 int mm_fault_signal(struct mm *mm, uint64_t addr, bool write, int host_signo, int pid,
                     int *out_signo, int *out_code);
 
+/* The file of INODE changed size to SIZE (truncate, ftruncate, O_TRUNC): in every
+ * address space, pages of its mappings now wholly past the end raise SIGBUS
+ * (BUS_ADRERR) on the next access, including pages already touched, and
+ * private copies of them are dropped, as Linux's truncate zaps them. Takes
+ * each mm's mutate and never calls into the VFS: the caller holds no mm or
+ * inode lock (file system locks are fine). */
+struct inode;
+void mm_file_resized(const struct inode *inode, uint64_t size);
+
 /* mremap(2) with the syscall's arguments. 0 and *out_addr, or -errno. */
 int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
               uint64_t new_addr, uint64_t *out_addr);

@@ -36,6 +36,10 @@ enum {
     VMA_SHARED_COPY = 1u << 8,  /* MAP_SHARED of a file whose data is not in the memory
                                  * file (read-only hostfs): served as a private copy,
                                  * shown as shared */
+    VMA_NOBACK = 1u << 9,       /* part of a grown shared anonymous mapping that lies past
+                                 * its shared object's end: no memory-file pages (off,
+                                 * shared and file unused), every access is SIGBUS
+                                 * (BUS_ADRERR) and the kernel's copies fail (EFAULT) */
 };
 
 /* One mapping [start, end). Unless it is shared anonymous memory (shared
@@ -77,6 +81,8 @@ struct mm {
     int pid;                    /* (M) the process the loader built it for (log lines) */
     bool lock_future;           /* (M) mlockall(MCL_FUTURE) */
     uint64_t repaired_page;     /* (M) last page mm_fault() re-mapped, or 0 */
+    struct mm *all_prev, *all_next; /* g_mm_all_lock: every live mm, for the
+                                     * truncate zap (mm_file_resized) */
 };
 
 /* Gives MM its own copy of the copy-on-write pages in [start, end) (page

@@ -31,7 +31,8 @@ restart:
         else
             hi = mid;
     }
-    if (lo >= mm->nr_vmas || mm->vmas[lo].start > addr || (mm->vmas[lo].prot & need) != need) {
+    if (lo >= mm->nr_vmas || mm->vmas[lo].start > addr || (mm->vmas[lo].prot & need) != need ||
+        (mm->vmas[lo].flags & VMA_NOBACK)) {
         r = -EFAULT;
         goto out;
     }

@@ -175,7 +175,8 @@ SYSCALL_DEFINE(mmap, sys_mmap, "puxxfx", SYS_PARTIAL,
 SYSCALL_DEFINE(munmap, sys_munmap, "pu", SYS_FULL, "");
 SYSCALL_DEFINE(mprotect, sys_mprotect, "pux", SYS_FULL, "");
 SYSCALL_DEFINE(mremap, sys_mremap, "puuxp", SYS_PARTIAL,
-               "no MREMAP_DONTUNMAP; shared anonymous mappings cannot grow");
+               "the old range must lie in one mapping (Linux 6.17+ also moves several "
+               "with MREMAP_FIXED: EFAULT here)");
 SYSCALL_DEFINE(madvise, sys_madvise, "pud", SYS_PARTIAL,
                "hints accepted and ignored; KSM advice returns EINVAL");
 SYSCALL_DEFINE(msync, sys_msync, "pux", SYS_FULL,

@@ -357,13 +357,21 @@ int vfs_file_path(struct file *f, char *buf, size_t size)
 
 int vfs_file_mode(struct file *f, uint32_t *out_mode, uint64_t *out_size)
 {
+    /* The inode I/O goes to, not the name's: same type and size, and an
+     * overlay's getattr would take its lock, which ovl_setattr holds while
+     * mm zaps mappings of the upper file (mm_file_resized). */
     struct linux_stat st;
-    int r = vfs_fstat(f, &st);
+    int r = vfs_getattr(f->inode, &st);
     if (r < 0)
         return r;
     *out_mode = st.st_mode;
     *out_size = (uint64_t)st.st_size;
     return 0;
+}
+
+struct inode *vfs_file_inode(struct file *f)
+{
+    return f->inode;
 }
 
 /* ---- Directory listings ---- */

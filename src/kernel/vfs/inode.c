@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernel/host/host_fs.h"
+#include "kernel/mm/mm.h"
 #include "kernel/task/task.h"
 #include "kernel/vfs/vfs_fs.h"
 
@@ -153,8 +154,14 @@ int vfs_setattr(struct inode *inode, const struct vfs_attr *attr)
         if (!inode_is_reg(inode))
             return -EINVAL;
     }
-    if (inode->ops->setattr)
-        return inode->ops->setattr(inode, attr);
+    if (inode->ops->setattr) {
+        int r = inode->ops->setattr(inode, attr);
+        /* Mapped pages now past the end raise SIGBUS (Linux's truncate
+         * zaps them in every address space). */
+        if (r == 0 && (attr->valid & VFS_ATTR_SIZE))
+            mm_file_resized(inode, attr->size);
+        return r;
+    }
     if (attr->valid & VFS_ATTR_SIZE)
         return -EPERM;
     inode_apply_attr(inode, attr);

@@ -78,8 +78,12 @@ ssize_t vfs_pread(struct file *f, void *buf, size_t n, uint64_t off);
 /* The path of F inside the sandbox, as /proc/PID/fd links show it.
  * Length or -errno (-ENAMETOOLONG). */
 int vfs_file_path(struct file *f, char *buf, size_t size);
-/* Mode (S_IF* | permission bits) and size of F. */
+/* Mode (S_IF* | permission bits) and size of F's data (its I/O inode:
+ * never takes an overlay's lock; mm calls it under mm locks). */
 int vfs_file_mode(struct file *f, uint32_t *out_mode, uint64_t *out_size);
+/* The inode F does its I/O on (borrowed: F holds it), e.g. an overlay
+ * file's upper or lower inode. Identifies the file for mm's truncate zap. */
+struct inode *vfs_file_inode(struct file *f);
 
 /* ---- Additions for the file syscalls (sys_file.c, sys_fs.c) ---- */
 

@@ -199,8 +199,12 @@ static size_t normalize(struct fake_map *m, size_t n)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
+        /* Every offset past the memory file's end is the same SIGBUS page. */
+        if (m[i].off >= memfile_bus_off())
+            m[i].off = memfile_bus_off();
         if (o > 0 && m[o - 1].end == m[i].start && m[o - 1].prot == m[i].prot &&
-            m[o - 1].off + (m[o - 1].end - m[o - 1].start) == m[i].off)
+            (m[o - 1].off + (m[o - 1].end - m[o - 1].start) == m[i].off ||
+             (m[i].off == memfile_bus_off() && m[o - 1].off == memfile_bus_off())))
             m[o - 1].end = m[i].end;
         else
             m[o++] = m[i];
@@ -219,12 +223,13 @@ void fake_check_consistent(struct mm *mm, struct platform_as *as)
         if (i > 0)
             REQUIRE_MSG(mm->vmas[i - 1].end <= v->start, "vmas overlap or unsorted");
         REQUIRE(!v->shared || (v->flags & VMA_SHARED));
-        REQUIRE(v->shared || !(v->flags & VMA_SHARED) || v->file);
+        REQUIRE(v->shared || !(v->flags & VMA_SHARED) || v->file || (v->flags & VMA_NOBACK));
+        REQUIRE(!(v->flags & VMA_NOBACK) || (!v->shared && !v->file && (v->flags & VMA_SHARED)));
         REQUIRE(!(v->flags & VMA_COW) || !(v->flags & VMA_SHARED));
         int prot = (v->flags & VMA_COW) ? v->prot & ~PROT_WRITE : v->prot;
         /* Pages of a regular file's mapping wholly past EOF are mapped past
          * the end of the memory file (SIGBUS). */
-        uint64_t backed = v->end - v->start;
+        uint64_t backed = (v->flags & VMA_NOBACK) ? 0 : v->end - v->start;
         if (v->file && !(v->flags & VMA_KERNEL) && S_ISREG(v->file->mode)) {
             uint64_t eof = (v->file->size + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
             backed = eof <= v->file_off ? 0 : eof - v->file_off;
@@ -257,6 +262,8 @@ uint64_t fake_mm_backing_bytes(struct mm *mm)
     uint64_t n = 0;
     for (size_t i = 0; i < mm->nr_vmas; i++) {
         const struct vma *v = &mm->vmas[i];
+        if (v->flags & VMA_NOBACK)
+            continue;
         if (!v->shared) {
             n += v->end - v->start;
             continue;
@@ -310,6 +317,11 @@ int vfs_file_mode(struct file *f, uint32_t *out_mode, uint64_t *out_size)
     *out_mode = f->mode;
     *out_size = f->size;
     return 0;
+}
+
+struct inode *vfs_file_inode(struct file *f)
+{
+    return (struct inode *)f; /* one fake file is one inode */
 }
 
 unsigned vfs_file_flags(struct file *f)
