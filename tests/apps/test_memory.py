@@ -89,6 +89,37 @@ class Memory(MoatTestCase):
             r = moat('--memory=' + v, '/bin/true')
             self.assertEqual(r.rc, 125, r)
 
+    def test_meminfo_is_the_sandboxs(self):
+        # /proc/meminfo and sysinfo(2) show the sandbox: MemTotal is the
+        # --memory limit, and what the app allocates, shares or keeps in
+        # tmpfs moves AnonPages, Shmem, Mapped and MemFree accordingly.
+        prog = '''
+import mmap, os, re
+def mi():
+    return {k: int(v) for k, v in re.findall(r"^([A-Za-z_()]+):\\s+(\\d+)", open("/proc/meminfo").read(), re.M)}
+a = mi()
+b = bytearray(64 << 20)
+b[::4096] = b"x" * (len(b) // 4096)
+m = mmap.mmap(-1, 32 << 20)
+m[::4096] = b"y" * ((32 << 20) // 4096)
+with open("/dev/shm/f", "wb") as f:
+    f.write(b"z" * (16 << 20))
+c = mi()
+phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 1024
+print(a["MemTotal"], phys)
+print(c["AnonPages"] - a["AnonPages"] >= 63 << 10, c["Shmem"] - a["Shmem"] >= 47 << 10,
+      c["Mapped"] - a["Mapped"] >= 31 << 10, a["MemFree"] - c["MemFree"] >= 110 << 10)
+print(c["MemFree"] == c["MemAvailable"], c["Cached"] == c["Shmem"],
+      c["AnonPages"] + c["Shmem"] <= c["MemTotal"] - c["MemFree"] + 64)
+'''
+        r = moat('--memory=512m', PY, '-c', prog, timeout=60)
+        self.assertRan(r, 0, '524288 524288\nTrue True True True\nTrue True True\n')
+        with open('/proc/meminfo') as f:
+            host_total = [l.split()[1] for l in f if l.startswith('MemTotal:')][0]
+        r = moat('/bin/grep', 'MemTotal:', '/proc/meminfo', timeout=60)
+        self.assertNoCrash(r)
+        self.assertEqual(r.stdout.split()[1], host_total, r)
+
     def test_gib_freed_returns_to_host(self):
         p = subprocess.Popen([moattest.MOAT, 'do', PY, '-c', TOUCH_1G],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -34,6 +34,7 @@
 
 #include "abi/linux/types.h"
 #include "kernel/fs/pagecache.h"
+#include "kernel/host/host.h"
 #include "kernel/mm/memfile.h"
 #include "kernel/mm/mm_internal.h"
 #include "kernel/vfs/vfs.h"
@@ -2596,4 +2597,91 @@ uint64_t mm_resident_bytes(struct mm *mm)
             count_resident(mm->vmas[i].off, vma_len(&mm->vmas[i]), &c);
     pthread_rwlock_unlock(&mm->lock);
     return c.rss;
+}
+
+/* ------------------------------------------------------------------------ */
+/* /proc/meminfo. */
+
+struct range_set {
+    struct { uint64_t s, e; } *r;
+    size_t nr, cap;
+};
+
+static void range_add(struct range_set *rs, uint64_t s, uint64_t e)
+{
+    if (rs->nr == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 64;
+        void *n = realloc(rs->r, cap * sizeof(*rs->r));
+        if (!n)
+            return; /* the totals come out low */
+        rs->r = n;
+        rs->cap = cap;
+    }
+    rs->r[rs->nr].s = s;
+    rs->r[rs->nr].e = e;
+    rs->nr++;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Resident bytes in the union of the memory-file ranges of RS (freed). */
+static uint64_t range_resident(struct range_set *rs)
+{
+    uint64_t n = 0, at = 0, ds, de;
+    qsort(rs->r, rs->nr, sizeof(*rs->r), range_cmp);
+    for (size_t i = 0; i < rs->nr; i++) {
+        uint64_t s = MAX(rs->r[i].s, at), e = rs->r[i].e;
+        while (s < e && memfile_next_data(s, e, &ds, &de) == 0) {
+            n += de - ds;
+            s = de;
+        }
+        at = MAX(at, e);
+    }
+    free(rs->r);
+    *rs = (struct range_set){0};
+    return n;
+}
+
+void mm_meminfo(struct mm_meminfo *out)
+{
+    struct range_set anon = {0}, shared = {0}, locked = {0};
+    uint64_t host_total, host_free, committed = 0;
+
+    pthread_mutex_lock(&g_mm_all_lock);
+    for (struct mm *mm = g_mm_all; mm; mm = mm->all_next) {
+        /* mm->lock is taken inside g_mm_all_lock: nothing takes them the
+         * other way round (mm_put drops mm->lock before the list's). */
+        pthread_rwlock_rdlock(&mm->lock);
+        for (size_t i = 0; i < mm->nr_vmas; i++) {
+            const struct vma *v = &mm->vmas[i];
+            if (v->flags & (VMA_KERNEL | VMA_NOBACK))
+                continue;
+            uint64_t s = v->off, e = v->off + vma_len(v);
+            range_add((v->flags & VMA_SHARED) ? &shared : &anon, s, e);
+            if (v->flags & VMA_LOCKED)
+                range_add(&locked, s, e);
+            if (((v->prot & PROT_WRITE) && !(v->flags & VMA_SHARED)) || v->shared)
+                committed += vma_len(v);
+        }
+        pthread_rwlock_unlock(&mm->lock);
+    }
+    pthread_mutex_unlock(&g_mm_all_lock);
+
+    host_meminfo(&host_total, &host_free);
+    memset(out, 0, sizeof(*out));
+    out->used = memfile_resident();
+    out->total = g_memfile_limit && g_memfile_limit < host_total ? g_memfile_limit : host_total;
+    out->free = out->total > out->used ? out->total - out->used : 0;
+    if (out->free > host_free)
+        out->free = host_free;
+    uint64_t anon_bytes = range_resident(&anon), shared_bytes = range_resident(&shared);
+    out->anon = MIN(anon_bytes, out->used);
+    out->shmem = out->used - out->anon;
+    out->mapped = MIN(shared_bytes, out->shmem);
+    out->locked = range_resident(&locked);
+    out->committed = committed;
 }

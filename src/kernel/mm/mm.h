@@ -172,6 +172,22 @@ size_t mm_format_maps(struct mm *mm, char *buf, size_t size);
  * Pss and the other fields Linux prints, from the memory file's resident
  * pages); returns the length (truncated at SIZE). */
 size_t mm_format_smaps(struct mm *mm, char *buf, size_t size);
+/* The sandbox's memory as /proc/meminfo and sysinfo(2) show it, from the
+ * memory file and every live address space. Resident bytes: ANON is private
+ * memory (anonymous, and private copies of file pages: Linux's AnonPages),
+ * SHMEM everything else the memory file holds (tmpfs and shared memory
+ * data, mapped or not), MAPPED the part of it some address space maps
+ * shared, LOCKED what mlock()ed mappings hold. Each page counts once,
+ * however many address spaces share it. COMMITTED sums the mappings Linux
+ * charges to its commit (private writable and shared anonymous). TOTAL is
+ * the --memory limit, or the host's RAM without one; FREE what is left of
+ * it (never more than the host has free). */
+struct mm_meminfo {
+    uint64_t total, free, used;
+    uint64_t anon, shmem, mapped, locked, committed;
+};
+void mm_meminfo(struct mm_meminfo *out);
+
 /* Bytes of MM's mappings whose memory-file pages are resident (VmRSS). */
 uint64_t mm_resident_bytes(struct mm *mm);
 

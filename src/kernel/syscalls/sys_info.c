@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "kernel/host/host.h"
+#include "kernel/mm/mm.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/uts.h"
 
@@ -36,16 +37,18 @@ static long sys_sysinfo(struct task *t, const struct sys_args *a)
     int64_t s = 0, ns = 0;
     host_clock_gettime(CLOCK_BOOTTIME, &s, &ns);
     si.uptime = s;
-    uint64_t total, freeram;
-    host_meminfo(&total, &freeram);
-    si.totalram = total;
-    si.freeram = freeram;
+    struct mm_meminfo m;
+    mm_meminfo(&m); /* the same totals as /proc/meminfo */
+    si.totalram = m.total;
+    si.freeram = m.free;
+    si.sharedram = m.shmem;
     si.mem_unit = 1;
     si.procs = 1;
     return copy_out(t, a->arg[0], &si, sizeof(si));
 }
 SYSCALL_DEFINE(sysinfo, sys_sysinfo, "p", SYS_PARTIAL,
-               "host RAM totals; load averages and process count are not tracked yet");
+               "RAM totals are the sandbox's (/proc/meminfo); load averages and process count "
+               "are not tracked yet");
 
 static long sys_getrandom(struct task *t, const struct sys_args *a)
 {

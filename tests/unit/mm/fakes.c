@@ -381,3 +381,11 @@ int pagecache_file_backing(struct file *f, uint64_t off, uint64_t len, uint64_t 
     memfile_ref(*out_moff, *out_len);
     return 0;
 }
+
+/* ---- fake host ---- */
+
+void host_meminfo(uint64_t *out_total, uint64_t *out_free)
+{
+    *out_total = 1ULL << 34;
+    *out_free = 1ULL << 33;
+}

@@ -274,6 +274,12 @@ int mqueue_root(struct vfs_sb **out_sb, struct inode **out_root)
     return r;
 }
 
+/* /proc/meminfo (proc/sys.c) reads mm, which is not linked here. */
+void mm_meminfo(struct mm_meminfo *out)
+{
+    memset(out, 0, sizeof(*out));
+}
+
 /* No address space maps a file here: nothing to zap on truncate. */
 void mm_file_resized(const struct inode *inode, uint64_t size)
 {

@@ -1,6 +1,6 @@
 /*
- * System-wide /proc files, the sandbox's view: memory totals from the host,
- * memory used from moat's memory file, processes from moat's task table,
+ * System-wide /proc files, the sandbox's view: memory from moat's memory
+ * file and address spaces (mm_meminfo), processes from moat's task table,
  * the CPU model from CPUID (never the host's /proc).
  *
  * Where moat differs from Linux:
@@ -21,6 +21,7 @@
 #include "kernel/host/host.h"
 #include "kernel/ipc/pipe.h"
 #include "kernel/mm/memfile.h"
+#include "kernel/mm/mm.h"
 #include "kernel/task/task.h"
 #include "kernel/task/uts.h"
 #include "kernel/vfs/notify.h"
@@ -75,43 +76,69 @@ static uint64_t uptime_ns(void)
 
 static int show_meminfo(struct gen_inode *gi, struct sbuf *b)
 {
-    uint64_t total, host_free, used, size, extents;
-    host_meminfo(&total, &host_free);
-    memfile_stats(&used, &size, &extents);
-    /* The sandbox's memory is the memory file: what it holds is used, the
-     * rest of the host's RAM counts as free (no page cache of its own). */
-    uint64_t freeb = total > used ? total - used : 0;
-    if (freeb > host_free + used)
-        freeb = host_free + used;
-    uint64_t kb = 1024;
-    static const char *const zero[] = {
-            "Buffers",        "Cached",        "SwapCached",   "Inactive",
-            "Active(file)",   "Inactive(file)", "Unevictable", "Mlocked",
-            "SwapTotal",      "SwapFree",      "Dirty",        "Writeback",
-            "Mapped",         "Shmem",         "KReclaimable", "Slab",
-            "SReclaimable",   "SUnreclaim",    "KernelStack",  "PageTables",
-            "NFS_Unstable",   "Bounce",        "WritebackTmp",
+    struct mm_meminfo m;
+    mm_meminfo(&m);
+    /* The sandbox's view (mm_meminfo): MemTotal is its memory limit (the
+     * host's RAM without one), all of its memory is in moat's memory file
+     * and none of it can be swapped or reclaimed, so tmpfs and shared
+     * memory (Shmem) are the whole page cache and count as anon LRU pages
+     * as on Linux, and MemAvailable is MemFree. */
+    const struct {
+        const char *name;
+        uint64_t bytes;
+    } rows[] = {
+            {"MemTotal", m.total},
+            {"MemFree", m.free},
+            {"MemAvailable", m.free},
+            {"Buffers", 0},
+            {"Cached", m.shmem},
+            {"SwapCached", 0},
+            {"Active", m.anon + m.shmem},
+            {"Inactive", 0},
+            {"Active(anon)", m.anon + m.shmem},
+            {"Inactive(anon)", 0},
+            {"Active(file)", 0},
+            {"Inactive(file)", 0},
+            {"Unevictable", m.locked},
+            {"Mlocked", m.locked},
+            {"SwapTotal", 0},
+            {"SwapFree", 0},
+            {"Zswap", 0},
+            {"Zswapped", 0},
+            {"Dirty", 0},
+            {"Writeback", 0},
+            {"AnonPages", m.anon},
+            {"Mapped", m.mapped},
+            {"Shmem", m.shmem},
+            {"KReclaimable", 0},
+            {"Slab", 0},
+            {"SReclaimable", 0},
+            {"SUnreclaim", 0},
+            {"KernelStack", 0},
+            {"PageTables", 0},
+            {"SecPageTables", 0},
+            {"NFS_Unstable", 0},
+            {"Bounce", 0},
+            {"WritebackTmp", 0},
+            {"CommitLimit", m.total / 2},
+            {"Committed_AS", m.committed},
+            {"VmallocTotal", 34359738367ULL * 1024},
+            {"VmallocUsed", 0},
+            {"VmallocChunk", 0},
+            {"Percpu", 0},
+            {"HardwareCorrupted", 0},
+            {"AnonHugePages", 0},
+            {"ShmemHugePages", 0},
+            {"ShmemPmdMapped", 0},
+            {"FileHugePages", 0},
+            {"FilePmdMapped", 0},
     };
-    sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", "MemTotal:", total / kb);
-    sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", "MemFree:", freeb / kb);
-    sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", "MemAvailable:", freeb / kb);
-    for (size_t i = 0; i < 3; i++)
-        sbuf_printf(b, "%s:%*s%8d kB\n", zero[i], (int)(15 - strlen(zero[i])), "", 0);
-    sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", "Active:", used / kb);
-    sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", "Inactive:", (uint64_t)0);
-    sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", "Active(anon):", used / kb);
-    sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", "Inactive(anon):", (uint64_t)0);
-    for (size_t i = 4; i < 12; i++)
-        sbuf_printf(b, "%s:%*s%8d kB\n", zero[i], (int)(15 - strlen(zero[i])), "", 0);
-    sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", "AnonPages:", used / kb);
-    for (size_t i = 12; i < sizeof(zero) / sizeof(zero[0]); i++)
-        sbuf_printf(b, "%s:%*s%8d kB\n", zero[i], (int)(15 - strlen(zero[i])), "", 0);
-    sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", "CommitLimit:", total / 2 / kb);
-    sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", "Committed_AS:", used / kb);
-    sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", "VmallocTotal:", (uint64_t)34359738367ULL);
-    sbuf_printf(b, "%-16s%8d kB\n", "VmallocUsed:", 0);
-    sbuf_printf(b, "%-16s%8d kB\n", "VmallocChunk:", 0);
-    sbuf_printf(b, "%-16s%8d kB\n", "AnonHugePages:", 0);
+    (void)gi;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s:", rows[i].name);
+        sbuf_printf(b, "%-16s%8" PRIu64 " kB\n", name, rows[i].bytes / 1024);
+    }
     sbuf_printf(b, "HugePages_Total:%8d\nHugePages_Free: %8d\nHugePages_Rsvd: %8d\n"
                    "HugePages_Surp: %8d\n",
                 0, 0, 0, 0);
