@@ -493,6 +493,19 @@ int memfile_commit(uint64_t off, uint64_t len)
     return r == 0 ? 0 : -ENOMEM;
 }
 
+int memfile_populate(uint64_t off, uint64_t len)
+{
+    /* Under a limit the host allocates first (so touching cannot SIGBUS
+     * the kernel). Then each page is touched: fallocated tmpfs pages still
+     * read as holes to SEEK_DATA (mincore, RSS) until first accessed. An
+     * atomic add of 0 never loses an app thread's concurrent store. */
+    if (memfile_commit(off, len) < 0)
+        return -ENOMEM;
+    for (uint64_t at = 0; at < len; at += PAGE_SIZE)
+        __atomic_fetch_add((uint8_t *)memfile_ptr(off + at), 0, __ATOMIC_RELAXED);
+    return 0;
+}
+
 uint64_t memfile_bus_off(void)
 {
     return g_mf_size;

@@ -38,6 +38,9 @@ uint64_t memfile_bus_off(void);
  * now, so that the kernel can fill them without risking SIGBUS. 0 or
  * -ENOMEM (the limit). Without a limit, 0 and nothing happens. */
 int memfile_commit(uint64_t off, uint64_t len);
+/* Makes the host allocate the pages of [off, off+len) now (MAP_POPULATE,
+ * mlock): they read as they did and count as resident. 0 or -ENOMEM. */
+int memfile_populate(uint64_t off, uint64_t len);
 /* Logs the memory limit line once per PID ("moat: sandbox memory limit (N
  * bytes) reached: killed pid P"). */
 void memfile_log_limit(int pid);

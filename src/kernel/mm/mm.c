@@ -783,6 +783,21 @@ static int munmap_locked(struct mm *mm, uint64_t start, uint64_t end)
 
 /* Decides what kind of file mapping FILE gives: 0 (private copy), 1 (treat
  * as anonymous: /dev/zero) or -errno. */
+/* Allocates the memory-file pages of what [start, end) maps (never the
+ * SIGBUS parts past a file's end), as a fault on each would. Best effort,
+ * as Linux's populate. Caller holds mutate. */
+static void populate_locked(struct mm *mm, uint64_t start, uint64_t end)
+{
+    for (size_t i = vma_lower_bound(mm, start); i < mm->nr_vmas && mm->vmas[i].start < end; i++) {
+        const struct vma *v = &mm->vmas[i];
+        if (!(v->prot & (PROT_READ | PROT_WRITE)) || (v->flags & (VMA_KERNEL | VMA_COW)))
+            continue;
+        uint64_t s = MAX(v->start, start), e = MIN(v->start + vma_file_bytes(v), end);
+        if (s < e && memfile_populate(v->off + (s - v->start), e - s) < 0)
+            return;
+    }
+}
+
 static int file_map_kind(struct file *file)
 {
     uint32_t mode;
@@ -871,6 +886,8 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
         return -EOVERFLOW;
     if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)
         return -EINVAL;
+    if (type == MAP_SHARED_VALIDATE && (flags & MAP_ANONYMOUS))
+        return -EINVAL; /* Linux validates flags for file mappings only */
     if (type == MAP_SHARED_VALIDATE && (flags & ~MAP_KNOWN))
         return -EOPNOTSUPP;
     if (fixed && !IS_ALIGNED(addr, PAGE_SIZE))
@@ -955,12 +972,11 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
     if (mm->lock_future)
         nv.flags |= VMA_LOCKED;
     if (fixed) {
-        if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) &&
-            !range_is_free(mm, addr, addr + alen)) {
+        /* Also together with MAP_FIXED, as Linux. */
+        if ((flags & MAP_FIXED_NOREPLACE) && !range_is_free(mm, addr, addr + alen)) {
             r = -EEXIST;
             goto out_unlock;
         }
-        /* MAP_FIXED_NOREPLACE together with MAP_FIXED behaves as MAP_FIXED. */
     } else {
         uint64_t hint = ALIGN_UP(addr, PAGE_SIZE);
         if (hint && hint >= addr && range_allowed(hint, alen) &&
@@ -989,8 +1005,13 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
         pieces[i].flags |= nv.flags & VMA_LOCKED;
     }
     r = install_vec_locked(mm, pieces, npieces);
-    if (r == 0)
+    if (r == 0) {
         *out_addr = addr;
+        /* Linux faults in MAP_POPULATE and locked mappings at once (and
+         * ignores what it could not). */
+        if ((flags & (MAP_POPULATE | MAP_LOCKED)) || mm->lock_future)
+            populate_locked(mm, addr, addr + alen);
+    }
 out_unlock:
     pthread_mutex_unlock(&mm->mutate);
     if (r < 0)
@@ -1934,7 +1955,8 @@ static uint64_t locked_bytes_locked(const struct mm *mm)
     return n;
 }
 
-int mm_mlock(struct mm *mm, uint64_t addr, uint64_t len, bool lock, uint64_t limit)
+int mm_mlock(struct mm *mm, uint64_t addr, uint64_t len, bool lock, bool populate,
+             uint64_t limit)
 {
     int r = 0;
     uint64_t start = ALIGN_DOWN(addr, PAGE_SIZE);
@@ -1961,6 +1983,8 @@ int mm_mlock(struct mm *mm, uint64_t addr, uint64_t len, bool lock, uint64_t lim
         }
     }
     r = set_flags_locked(mm, start, end, lock ? VMA_LOCKED : 0, lock ? 0 : VMA_LOCKED);
+    if (r == 0 && lock && populate)
+        populate_locked(mm, start, end);
 out_unlock:
     pthread_mutex_unlock(&mm->mutate);
     return r;

@@ -127,9 +127,11 @@ int mm_msync(struct mm *mm, uint64_t addr, uint64_t len, int flags);
  * byte per page into the kernel buffer VEC, 1 where the backing page holds
  * memory. 0, -EINVAL or -ENOMEM (an unmapped page). */
 int mm_mincore(struct mm *mm, uint64_t addr, uint64_t len, uint8_t *vec);
-/* mlock(2)/munlock(2) accounting. LOCK says which; LIMIT is the caller's
+/* mlock(2)/munlock(2) accounting. LOCK says which; POPULATE (mlock, not
+ * MLOCK_ONFAULT) makes the pages resident now; LIMIT is the caller's
  * RLIMIT_MEMLOCK in bytes (~0 for unlimited). 0 or -errno. */
-int mm_mlock(struct mm *mm, uint64_t addr, uint64_t len, bool lock, uint64_t limit);
+int mm_mlock(struct mm *mm, uint64_t addr, uint64_t len, bool lock, bool populate,
+             uint64_t limit);
 /* mlockall(2) with MCL_* FLAGS (validated by the caller) and munlockall(2). */
 int mm_mlockall(struct mm *mm, int flags, uint64_t limit);
 void mm_munlockall(struct mm *mm);

@@ -121,7 +121,7 @@ static uint64_t memlock_limit(struct task *t)
     return lim;
 }
 
-static long do_mlock(struct task *t, uint64_t addr, uint64_t len, bool lock)
+static long do_mlock(struct task *t, uint64_t addr, uint64_t len, bool lock, bool populate)
 {
     uint64_t limit = ~0ULL;
     if (lock) {
@@ -129,24 +129,24 @@ static long do_mlock(struct task *t, uint64_t addr, uint64_t len, bool lock)
         if (limit == 0)
             return -EPERM; /* Linux: no CAP_IPC_LOCK and a zero limit */
     }
-    return mm_mlock(t->mm, addr, len, lock, limit);
+    return mm_mlock(t->mm, addr, len, lock, populate, limit);
 }
 
 static long sys_mlock(struct task *t, const struct sys_args *a)
 {
-    return do_mlock(t, a->arg[0], a->arg[1], true);
+    return do_mlock(t, a->arg[0], a->arg[1], true, true);
 }
 
 static long sys_mlock2(struct task *t, const struct sys_args *a)
 {
     if (a->arg[2] & ~(uint64_t)MLOCK_ONFAULT)
         return -EINVAL;
-    return do_mlock(t, a->arg[0], a->arg[1], true);
+    return do_mlock(t, a->arg[0], a->arg[1], true, !(a->arg[2] & MLOCK_ONFAULT));
 }
 
 static long sys_munlock(struct task *t, const struct sys_args *a)
 {
-    return do_mlock(t, a->arg[0], a->arg[1], false);
+    return do_mlock(t, a->arg[0], a->arg[1], false, false);
 }
 
 static long sys_mlockall(struct task *t, const struct sys_args *a)
@@ -182,8 +182,10 @@ SYSCALL_DEFINE(madvise, sys_madvise, "pud", SYS_PARTIAL,
 SYSCALL_DEFINE(msync, sys_msync, "pux", SYS_FULL,
                "shared file pages are the file's own pages: nothing to write back");
 SYSCALL_DEFINE(mincore, sys_mincore, "pup", SYS_FULL, "");
-SYSCALL_DEFINE(mlock, sys_mlock, "pu", SYS_PARTIAL, "accounting only; nothing is pinned");
-SYSCALL_DEFINE(mlock2, sys_mlock2, "pux", SYS_PARTIAL, "accounting only; nothing is pinned");
+SYSCALL_DEFINE(mlock, sys_mlock, "pu", SYS_PARTIAL,
+               "pages made resident and counted (VmLck); nothing is pinned");
+SYSCALL_DEFINE(mlock2, sys_mlock2, "pux", SYS_PARTIAL,
+               "pages made resident (unless MLOCK_ONFAULT) and counted; nothing is pinned");
 SYSCALL_DEFINE(munlock, sys_munlock, "pu", SYS_FULL, "");
 SYSCALL_DEFINE(mlockall, sys_mlockall, "x", SYS_PARTIAL,
                "accounting only; MCL_FUTURE does not enforce RLIMIT_MEMLOCK");

@@ -278,6 +278,7 @@ int mqueue_root(struct vfs_sb **out_sb, struct inode **out_root)
 void mm_meminfo(struct mm_meminfo *out)
 {
     memset(out, 0, sizeof(*out));
+    host_meminfo(&out->total, &out->free);
 }
 
 /* No address space maps a file here: nothing to zap on truncate. */
