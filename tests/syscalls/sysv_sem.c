@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/ipc.h>
+#include <sched.h>
 #include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -204,11 +206,52 @@ static void test_undo(void)
     T_OK(semctl(id, 0, IPC_RMID), "remove");
 }
 
+/* A mutex made of a semaphore guards a counter in a SysV shared memory
+ * segment that 4 processes increment 1000 times each. */
+static void test_contention(void)
+{
+    int sem = T_OK(semget(IPC_PRIVATE, 1, 0600), "semget");
+    int shm = T_OK(shmget(IPC_PRIVATE, 4096, 0600), "shmget");
+    volatile long *counter = shmat(shm, NULL, 0);
+    T_TRUE(counter != (void *)-1, "shmat");
+    T_OK(semctl(sem, 0, SETVAL, (union semun){.val = 1}), "SETVAL 1 (unlocked)");
+    pid_t kids[4];
+    for (int k = 0; k < 4; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            for (int i = 0; i < 1000; i++) {
+                if (op(sem, 0, -1, SEM_UNDO) != 0)
+                    _exit(1);
+                long v = *counter;
+                if (i % 64 == 0)
+                    sched_yield();
+                *counter = v + 1;
+                if (op(sem, 0, 1, SEM_UNDO) != 0)
+                    _exit(2);
+            }
+            _exit(0);
+        }
+    }
+    int ok = 1;
+    for (int k = 0; k < 4; k++) {
+        int st;
+        waitpid(kids[k], &st, 0);
+        ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    T_TRUE(ok, "every process finished its increments");
+    T_EQ(*counter, 4000, "no increment was lost");
+    T_EQ(semctl(sem, 0, GETVAL), 1, "the mutex is free (the undos balanced)");
+    shmdt((void *)counter);
+    shmctl(shm, IPC_RMID, NULL);
+    semctl(sem, 0, IPC_RMID);
+}
+
 int main(void)
 {
     tap_init("sysv_sem");
     test_basic();
     test_blocking();
     test_undo();
+    test_contention();
     return tap_done();
 }
