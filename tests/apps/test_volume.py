@@ -32,6 +32,8 @@ os.mkfifo(d + "/fifo")
 fd = os.open(d + "/prealloc", os.O_CREAT | os.O_WRONLY, 0o644)
 os.posix_fallocate(fd, 0, 1 << 20)
 os.close(fd)
+os.setxattr(d + "/prealloc", "user.tag", b"v1")
+assert os.getxattr(d + "/prealloc", "user.tag") == b"v1"
 with open(d + "/m", "w+b") as f:
     f.write(b"\0" * 8192)
     f.flush()
@@ -89,6 +91,7 @@ class VolumeTest(moattest.MoatTestCase):
         st = os.stat(os.path.join(v, 'prealloc'))
         self.assertEqual(st.st_size, 1 << 20)
         self.assertGreaterEqual(st.st_blocks * 512, 1 << 20)  # really allocated
+        self.assertEqual(os.getxattr(os.path.join(v, 'prealloc'), 'user.tag'), b'v1')
         with open(os.path.join(v, 'm'), 'rb') as f:
             self.assertEqual(f.read(6), b'mapped')
         db = sqlite3.connect(os.path.join(v, 't.db'))

@@ -841,7 +841,86 @@ static void hostfs_evict(struct inode *inode)
     free(hi);
 }
 
+/* ---- extended attributes (writable instances; a read-only tree shows
+ * none, as the overlay's lower layer always has) ---- */
+
+/* A readable host fd of INODE for the f*xattr calls (new if *OUT_CLOSE). */
+static int xattr_fd(struct inode *inode, bool *out_close)
+{
+    struct hostfs_inode *hi = HI(inode);
+    *out_close = false;
+    if (inode_is_reg(inode))
+        return hostfs_rdfd(hi);
+    if (!inode_is_dir(inode))
+        return -EPERM;
+    /* A directory's fd may be O_PATH (a bind's root, an unreadable one). */
+    int fd = host_fs_openat(hi->fd, ".", O_RDONLY | O_DIRECTORY);
+    *out_close = fd >= 0;
+    return fd;
+}
+
+static ssize_t hostfs_getxattr(struct inode *inode, const char *name, void *buf, size_t size)
+{
+    if (!writable(inode))
+        return -ENODATA;
+    bool c;
+    int fd = xattr_fd(inode, &c);
+    if (fd < 0)
+        return fd == -EPERM ? -ENODATA : fd;
+    ssize_t r = host_fs_fgetxattr(fd, name, buf, size);
+    if (c)
+        host_fs_close(fd);
+    return r;
+}
+
+static ssize_t hostfs_listxattr(struct inode *inode, char *buf, size_t size)
+{
+    if (!writable(inode))
+        return 0;
+    bool c;
+    int fd = xattr_fd(inode, &c);
+    if (fd < 0)
+        return fd == -EPERM ? 0 : fd;
+    ssize_t r = host_fs_flistxattr(fd, buf, size);
+    if (c)
+        host_fs_close(fd);
+    return r;
+}
+
+static int hostfs_setxattr(struct inode *inode, const char *name, const void *value, size_t size,
+                           int flags)
+{
+    if (!writable(inode))
+        return -EROFS;
+    bool c;
+    int fd = xattr_fd(inode, &c);
+    if (fd < 0)
+        return fd;
+    int r = host_fs_fsetxattr(fd, name, value, size, flags);
+    if (c)
+        host_fs_close(fd);
+    return r;
+}
+
+static int hostfs_removexattr(struct inode *inode, const char *name)
+{
+    if (!writable(inode))
+        return -EROFS;
+    bool c;
+    int fd = xattr_fd(inode, &c);
+    if (fd < 0)
+        return fd == -EPERM ? -ENODATA : fd;
+    int r = host_fs_fremovexattr(fd, name);
+    if (c)
+        host_fs_close(fd);
+    return r;
+}
+
 static const struct inode_ops hostfs_iops = {
+        .getxattr = hostfs_getxattr,
+        .listxattr = hostfs_listxattr,
+        .setxattr = hostfs_setxattr,
+        .removexattr = hostfs_removexattr,
         .lookup = hostfs_lookup,
         .create = hostfs_create,
         .symlink = hostfs_symlink,

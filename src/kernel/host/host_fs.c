@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,6 +130,28 @@ int host_fs_ftruncate(int fd, uint64_t len)
 int host_fs_fsync(int fd)
 {
     return (int)RETRY_EINTR(fsync(fd));
+}
+
+ssize_t host_fs_fgetxattr(int fd, const char *name, void *buf, size_t size)
+{
+    return RETRY_EINTR(fgetxattr(fd, name, buf, size));
+}
+
+ssize_t host_fs_flistxattr(int fd, char *buf, size_t size)
+{
+    return RETRY_EINTR(flistxattr(fd, buf, size));
+}
+
+int host_fs_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
+{
+    if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
+        return -EINVAL;
+    return (int)RETRY_EINTR(fsetxattr(fd, name, value, size, flags));
+}
+
+int host_fs_fremovexattr(int fd, const char *name)
+{
+    return (int)RETRY_EINTR(fremovexattr(fd, name));
 }
 
 int host_fs_fallocate(int fd, int mode, uint64_t off, uint64_t len)

@@ -56,6 +56,12 @@ int host_fs_fsync(int fd);
 /* fallocate(2) on a held file fd; MODE limited to KEEP_SIZE and
  * PUNCH_HOLE (with KEEP_SIZE). */
 int host_fs_fallocate(int fd, int mode, uint64_t off, uint64_t len);
+/* Extended attributes of a held fd (not O_PATH). FLAGS of set: 0,
+ * XATTR_CREATE (1) or XATTR_REPLACE (2). Sizes or -errno. */
+ssize_t host_fs_fgetxattr(int fd, const char *name, void *buf, size_t size);
+ssize_t host_fs_flistxattr(int fd, char *buf, size_t size);
+int host_fs_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
+int host_fs_fremovexattr(int fd, const char *name);
 /* fstatat(FD, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW). */
 int host_fs_fstat(int fd, struct stat *st);
 /* readlinkat(FD, "") on an O_PATH fd of a symlink. Length (not terminated). */

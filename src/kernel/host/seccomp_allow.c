@@ -245,6 +245,11 @@ static const struct allow_entry g_allow[] = {
      "fd >= 0, AT_EMPTY_PATH (the fd itself)", "modes in a read-write bind"},
     {E(utimensat, GRP_WRITE, 0, {NONNEG(0), EQ(3, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)}),
      "fd >= 0, AT_EMPTY_PATH|AT_SYMLINK_NOFOLLOW (the fd itself)", "times in a read-write bind"},
+    {E(fgetxattr, GRP_WRITE, 0, {NONNEG(0)}), "fd >= 0", "xattrs of read-write bind files"},
+    {E(flistxattr, GRP_WRITE, 0, {NONNEG(0)}), "fd >= 0", "xattrs of read-write bind files"},
+    {E(fsetxattr, GRP_WRITE, 0, {NONNEG(0), CLEAR(4, ~3u)}), "fd >= 0, flags 0/CREATE/REPLACE",
+     "xattrs of read-write bind files"},
+    {E(fremovexattr, GRP_WRITE, 0, {NONNEG(0)}), "fd >= 0", "xattrs of read-write bind files"},
 };
 /* clang-format on */
 

@@ -142,7 +142,7 @@ static long do_remove(struct task *t, const struct sys_args *a, char mode)
     return r;
 }
 
-#define XATTR_NOTE "tmpfs and overlay-upper files; host lower files have none"
+#define XATTR_NOTE "tmpfs, overlay-upper and read-write volume files; host lower files have none"
 
 static long sys_getxattr(struct task *t, const struct sys_args *a) { return do_get(t, a, 'p'); }
 SYSCALL_DEFINE(getxattr, sys_getxattr, "ssBu", SYS_PARTIAL, XATTR_NOTE);
