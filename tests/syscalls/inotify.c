@@ -16,6 +16,7 @@
 #include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 
 #include "tap.h"
@@ -548,8 +549,38 @@ static void test_fdinfo_proc(void)
     close(fd);
 }
 
-int main(void)
+/* exec of a watched program: OPEN, ACCESS (the kernel reads its header),
+ * CLOSE_NOWRITE. A private copy, so no other run of this probe touches it. */
+static void test_exec(void)
 {
+    int in = open("/proc/self/exe", O_RDONLY);
+    int out = open("prog", O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    ssize_t n;
+    while ((n = read(in, g_buf, sizeof(g_buf))) > 0)
+        write(out, g_buf, n);
+    close(in);
+    close(out);
+    int fd = inotify_init1(IN_NONBLOCK);
+    int w = inotify_add_watch(fd, "prog", IN_ALL_EVENTS);
+    pid_t p = fork();
+    if (p == 0) {
+        execl("./prog", "prog", "--exit", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    T_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the copy ran");
+    char want[128];
+    snprintf(want, sizeof(want), "%d:OPEN %d:ACCESS %d:CLOSE_NOWRITE", w, w, w);
+    EXPECT(fd, want, "exec: OPEN, ACCESS, CLOSE_NOWRITE");
+    close(fd);
+    unlink("prog");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--exit") == 0)
+        return 0;
     tap_init("inotify");
     test_init();
     test_add_errors();
@@ -559,5 +590,6 @@ int main(void)
     test_reading();
     test_overflow();
     test_fdinfo_proc();
+    test_exec();
     return tap_done();
 }

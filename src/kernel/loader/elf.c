@@ -30,6 +30,7 @@
 #include "kernel/mm/mm.h"
 #include "kernel/task/task.h"
 #include "kernel/time/vdso.h"
+#include "kernel/vfs/notify.h"
 #include "kernel/vfs/vfs.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -433,6 +434,8 @@ int loader_load(struct task *t, struct mm *mm, struct file *file, const uint8_t 
         }
         uint8_t lhdr[LOADER_HDR_SIZE] = {0};
         ssize_t got = vfs_pread(lf, lhdr, sizeof(lhdr), 0);
+        if (got > 0)
+            fsnotify_file(lf, FSN_ACCESS); /* as Linux's kernel_read */
         r = got < 0 ? (int)got : loader_check_elf(lhdr, (size_t)got);
         if (r == 0 && ((const Elf64_Ehdr *)lhdr)->e_type != ET_DYN)
             r = -ELIBBAD;

@@ -15,6 +15,7 @@
 #include "kernel/mm/mm.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/time/ptimer.h"
+#include "kernel/vfs/notify.h"
 #include "kernel/vfs/vfs.h"
 #include "kernel/vfs/vfs_fs.h"
 #include "lib/log.h"
@@ -105,6 +106,8 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
             goto out;
         memset(hdr, 0, sizeof(hdr));
         ssize_t got = vfs_pread(f, hdr, sizeof(hdr), 0);
+        if (got > 0)
+            fsnotify_file(f, FSN_ACCESS); /* as Linux's kernel_read */
         if (got < 0) {
             r = (int)got;
             goto out;

@@ -811,6 +811,8 @@ int vfs_open_exec(struct task *t, const char *path, struct file **out)
     if (r == 0) {
         struct nameidata nd = {.cred = cred};
         r = do_open(&nd, &p, O_RDONLY, true, out);
+        if (r == 0)
+            fsnotify_open(*out);
     }
     path_put(&p);
     return r;
