@@ -49,18 +49,37 @@ WORKLOADS = {
     "pipe": ("1 GiB through a pipe", "MiB/s", 1.0, True),
     "mmap_munmap": ("mmap + munmap 1 MiB", "µs", 1.0, False),
     "start_true": ("start-to-exit /bin/true", "ms (wall)", 1.0, False),
+    "getdents_10k": ("list a 10,000-entry dir (rootfs)", "µs", 1.0, False),
+    "read_root": ("read 1 GiB, rootfs", "MiB/s", 1.0, True),
+    "write_root": ("write 1 GiB, rootfs", "MiB/s", 1.0, True),
+    "read_tmpfs": ("read 1 GiB, tmpfs", "MiB/s", 1.0, True),
+    "write_tmpfs": ("write 1 GiB, tmpfs", "MiB/s", 1.0, True),
+}
+# Rows run by another row's binary.
+BINARY = {"getdents_10k": "getdents", "read_root": "fs_read", "write_root": "fs_write",
+          "read_tmpfs": "fs_read", "write_tmpfs": "fs_write"}
+# The file a file-system row works on: (path in a container, path natively
+# and in moat, which see the host tree). The rootfs rows use files of the
+# bundle's rootfs (bench/.out/rootfs); the tmpfs rows /dev/shm, a tmpfs in
+# every runtime (the bundles' /dev/shm is enlarged to 2 GiB for them).
+FS_PATHS = {
+    "getdents_10k": ("/bench/dir10k", os.path.join(ROOTFS, "bench", "dir10k")),
+    "read_root": ("/bench/big.dat", os.path.join(ROOTFS, "bench", "big.dat")),
+    "write_root": ("/tmp/moatbench-write", os.path.join(ROOTFS, "tmp", "moatbench-write")),
+    "read_tmpfs": ("/dev/shm/moatbench-read", "/dev/shm/moatbench-read"),
+    "write_tmpfs": ("/dev/shm/moatbench-write", "/dev/shm/moatbench-write"),
 }
 # Native-only calibration, measured next to getppid in every repetition.
 FLOOR = "sysemu_floor"
 LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait", "thread_create",
-                  "mmap_munmap"}
+                  "mmap_munmap", "getdents_10k"}
 
 # Settings of a full run and of --quick.
 MODES = {
     "full": dict(reps=7, budget=0.5, touch_reps=3, pipe_reps=1, pipe_mib=1024,
-                 start_runs=40, loop_timeout=30, heavy_timeout=90, start_timeout=120),
+                 start_runs=40, loop_timeout=30, heavy_timeout=90, start_timeout=120, fs_timeout=240),
     "quick": dict(reps=3, budget=0.2, touch_reps=1, pipe_reps=1, pipe_mib=1024,
-                  start_runs=10, loop_timeout=15, heavy_timeout=30, start_timeout=45),
+                  start_runs=10, loop_timeout=15, heavy_timeout=30, start_timeout=45, fs_timeout=240),
 }
 
 RESULT_RE = re.compile(r"^result (\S+) ([0-9.eE+-]+)\s*$", re.M)
@@ -115,7 +134,7 @@ def build_workloads():
     os.makedirs(BIN, exist_ok=True)
     src = os.path.join(BENCH, "workloads")
     hdr = os.path.join(src, "bench.h")
-    for name in sorted(WORKLOADS) + [FLOOR]:
+    for name in sorted(set(BINARY.get(w, w) for w in WORKLOADS)) + [FLOOR]:
         c = os.path.join(src, name + ".c")
         if not os.path.exists(c):
             continue
@@ -127,10 +146,11 @@ def build_workloads():
                         "-o", out, c], check=True)
 
 
-def make_rootfs():
+def make_rootfs(names=()):
     """busybox-static with its applet links, merged-/usr like the host (so the
     workloads' default file /usr/bin/busybox resolves the same way), plus the
-    workloads in /bench."""
+    workloads in /bench, and the files the file-system rows in NAMES read:
+    /bench/dir10k (10,000 empty files) and /bench/big.dat (1 GiB)."""
     if os.path.exists(ROOTFS):
         shutil.rmtree(ROOTFS)
     ub = os.path.join(ROOTFS, "usr", "bin")
@@ -149,6 +169,17 @@ def make_rootfs():
         f.write("root:x:0:0:root:/:/bin/sh\n")
     for name in os.listdir(BIN):
         shutil.copy2(os.path.join(BIN, name), os.path.join(ROOTFS, "bench", name))
+    os.chmod(os.path.join(ROOTFS, "tmp"), 0o1777)
+    if "getdents_10k" in names:
+        d = os.path.join(ROOTFS, "bench", "dir10k")
+        os.makedirs(d)
+        for i in range(10000):
+            open(os.path.join(d, "f%05d" % i), "w").close()
+    if "read_root" in names:
+        chunk = b"\x5a" * (1 << 20)
+        with open(os.path.join(ROOTFS, "bench", "big.dat"), "wb") as f:
+            for _ in range(1024):
+                f.write(chunk)
 
 
 def base_spec():
@@ -163,11 +194,17 @@ def base_spec():
 
 def make_bundle(spec, name, args):
     """An OCI bundle whose process is args; runc's default namespaces
-    (including its own network namespace), no terminal, read-only root."""
+    (including its own network namespace), no terminal, read-only root
+    (writable for write_root; /dev/shm of 2 GiB for the tmpfs rows)."""
     spec = json.loads(json.dumps(spec))
     spec["process"]["terminal"] = False
     spec["process"]["args"] = args
-    spec["root"] = {"path": ROOTFS, "readonly": True}
+    spec["root"] = {"path": ROOTFS, "readonly": name != "write_root"}
+    if name in ("read_tmpfs", "write_tmpfs"):
+        for m in spec.get("mounts", []):
+            if m.get("destination") == "/dev/shm":
+                m["options"] = [o for o in m.get("options", []) if not o.startswith("size=")]
+                m["options"].append("size=2g")
     spec["hostname"] = "moatbench"
     d = os.path.join(BUNDLES, name)
     os.makedirs(d, exist_ok=True)
@@ -191,8 +228,14 @@ def ensure_crun_cgroups():
         log(f"bench: could not mount the hugetlb cgroup for crun: {r.stderr.strip()}")
 
 
-def workload_args(name, mode):
+def workload_args(name, mode, container=True):
+    """Arguments of NAME's binary; CONTAINER: paths as a container sees them."""
     m = MODES[mode]
+    if name in FS_PATHS:
+        path = FS_PATHS[name][0 if container else 1]
+        if name == "getdents_10k":
+            return ["-t", str(m["budget"]), "-f", path]
+        return ["-r", "1", "-m", str(m["pipe_mib"]), "-f", path]
     if name in LOOP_WORKLOADS or name == FLOOR:
         return ["-t", str(m["budget"])]
     if name == "page_touch":
@@ -244,10 +287,13 @@ class Runner:
         self.seq = 0
 
     def workload_cmd(self, rt, name, args):
+        binary = os.path.join(BIN, BINARY.get(name, name))
+        if name in FS_PATHS and rt in ("native", "moat"):
+            args = workload_args(name, self.mode, container=False)
         if rt == "native":
-            return [os.path.join(BIN, name)] + args, None
+            return [binary] + args, None
         if rt == "moat":
-            return [MOAT, "do", "--platform=ptrace", "--", os.path.join(BIN, name)] + args, None
+            return [MOAT, "do", "--platform=ptrace", "--", binary] + args, None
         self.seq += 1
         cid = f"{ID_PREFIX}{name}-{os.getpid()}-{self.seq}"
         return container_cmd(rt, os.path.join(BUNDLES, name), cid), cid
@@ -279,10 +325,13 @@ class Runner:
     def moat_diagnose(self, name, args):
         """Reruns a failed moat cell briefly with --debug and names the
         syscalls moat reported as unsupported."""
+        binary = os.path.join(BIN, BINARY.get(name, name))
+        if name in FS_PATHS:
+            args = workload_args(name, self.mode, container=False)
         cmd = [MOAT, "do", "--platform=ptrace", "--debug", "--",
-               os.path.join(BIN, name), "-t", "0.05"] if name in LOOP_WORKLOADS else None
+               binary, "-t", "0.05"] if name in LOOP_WORKLOADS and name not in FS_PATHS else None
         if cmd is None:
-            cmd = [MOAT, "do", "--platform=ptrace", "--debug", "--", os.path.join(BIN, name)] + args
+            cmd = [MOAT, "do", "--platform=ptrace", "--debug", "--", binary] + args
         try:
             _, _, err, _ = run_bounded(cmd, 20)
         except OSError:
@@ -460,6 +509,8 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
     L.append("## Results")
     L.append("")
     head = ["workload", "unit"] + rts
+    if "moat" in rts and "runc" in rts:
+        head.append("moat/runc")
     if "moat" in rts and "runsc" in rts:
         head.append("moat/runsc")
     L.append("| " + " | ".join(head) + " |")
@@ -474,11 +525,14 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
                 cells.append(fmt(v))
             else:
                 cells.append(f"{fmt(v)} ({fmt_ratio(v / nat)})")
+        if "moat/runc" in head:
+            cells.append(fmt_ratio(ratio(med.get((w, "moat")), med.get((w, "runc")))))
         if "moat/runsc" in head:
             cells.append(fmt_ratio(ratio(med.get((w, "moat")), med.get((w, "runsc")))))
         L.append("| " + " | ".join(cells) + " |")
     L.append("")
-    L.append("Ratios in parentheses are to native (for pipe, a ratio below 1 means slower).")
+    L.append("Ratios in parentheses are to native (for the MiB/s rows, a ratio below 1 means"
+             " slower).")
     L.append("")
     floor = med.get((FLOOR, "native"))
     if floor is not None:
@@ -522,6 +576,15 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
              f" once is not retried.")
     L.append("- open+close and stat use `/usr/bin/busybox`, which is the same path"
              " (behind the merged-/usr `/bin` link) on the host and in the rootfs.")
+    L.append("- File-system rows (`getdents.c`, `fs_read.c`, `fs_write.c`): listing"
+             " `/bench/dir10k` (10,000 empty files in the bundle's rootfs: open, getdents64"
+             " with a 32 KiB buffer to the end, close); 1 GiB in 1 MiB read(2)s of"
+             " `/bench/big.dat` (rootfs, page-cache warm on the host) or of a file first"
+             " written on `/dev/shm` (tmpfs); 1 GiB in 1 MiB write(2)s to a new file, closed"
+             " and not fsynced, in the rootfs's `/tmp` (writable root for that bundle: runc and"
+             " crun write the host disk's page cache, runsc its rootfs overlay, moat its"
+             " memory upper layer) or on `/dev/shm`. Natively and in moat the same files are"
+             " named by their host path under `bench/.out/rootfs`.")
     L.append("- Containers: one OCI bundle per workload from `runc spec` (runc's default"
              " namespaces including network, no terminal, read-only rootfs of busybox-static"
              " + applet links + the workloads in `/bench`); `run --bundle`. Native and moat"
@@ -556,6 +619,8 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
 def print_table(names, rts, med):
     w0 = max(len(WORKLOADS[n][0]) for n in names) + 2
     line = f"{'workload':<{w0}}{'unit':<11}" + "".join(f"{rt:>16}" for rt in rts)
+    if "moat" in rts and "runc" in rts:
+        line += f"{'moat/runc':>12}"
     if "moat" in rts and "runsc" in rts:
         line += f"{'moat/runsc':>12}"
     print(line)
@@ -566,6 +631,8 @@ def print_table(names, rts, med):
             v = med.get((w, rt))
             s = fmt(v) if rt == "native" or v is None or nat is None else f"{fmt(v)} ({fmt_ratio(v / nat)})"
             row += f"{s:>16}"
+        if "moat" in rts and "runc" in rts:
+            row += f"{fmt_ratio(ratio(med.get((w, 'moat')), med.get((w, 'runc')))):>12}"
         if "moat" in rts and "runsc" in rts:
             row += f"{fmt_ratio(ratio(med.get((w, 'moat')), med.get((w, 'runsc')))):>12}"
         print(row)
@@ -604,14 +671,14 @@ def main():
         log(f"bench: {MOAT} is missing: every moat cell will be 'fail'")
 
     build_workloads()
-    make_rootfs()
+    make_rootfs(names)
     if any(r in rts for r in ("runc", "crun", "runsc")):
         spec = base_spec()
         for w in names:
             if w == "start_true":
                 make_bundle(spec, w, ["/bin/true"])
             else:
-                make_bundle(spec, w, ["/bench/" + w] + workload_args(w, mode))
+                make_bundle(spec, w, ["/bench/" + BINARY.get(w, w)] + workload_args(w, mode))
     if "crun" in rts:
         ensure_crun_cgroups()
     sweep_containers()
@@ -642,6 +709,9 @@ def main():
                 continue
             args = workload_args(w, mode)
             timeout = m["loop_timeout"] if w in LOOP_WORKLOADS else m["heavy_timeout"]
+            if w in FS_PATHS and w != "getdents_10k":
+                # 1 GiB to a host disk waits for writeback under load.
+                timeout = m["fs_timeout"]
             for rep in range(m["reps"]):
                 for rt in rts:
                     if (w, rt) in fails:
