@@ -272,10 +272,15 @@ static void test_fs(void)
  * messages plus 96 bytes of bookkeeping per slot. */
 static void test_rlimit(void)
 {
+    /* The charge is per real uid across the whole (host) kernel: a uid of
+     * its own keeps concurrent runs of this probe from sharing it. */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uid_t uid = 200000 + (uid_t)(now.tv_nsec % 1000000);
     pid_t c = fork();
     if (c == 0) {
         struct rlimit rl = {100000, 100000};
-        if (setrlimit(RLIMIT_MSGQUEUE, &rl))
+        if (setrlimit(RLIMIT_MSGQUEUE, &rl) || setuid(uid))
             _exit(2);
         mqd_t a = mq_open("/rl1", O_RDWR | O_CREAT, 0600, NULL);
         if (a < 0)
