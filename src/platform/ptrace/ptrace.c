@@ -478,6 +478,20 @@ static int ptrace_switch(struct platform_ctx *ctx, struct platform_regs *regs,
         if (ptrace(PTRACE_GETREGS, ctx->tid, 0, r) < 0)
             return -errno;
         if (sig == (SIGTRAP | 0x80)) {
+            /* The `syscall` instruction leaves rcx = rip and r11 = rflags.
+             * Anything else entered through `int 0x80`, the 32-bit ABI,
+             * whose numbers and arguments are not x86-64's: moat has no
+             * such ABI and answers as Linux without IA32 emulation does
+             * (SIGSEGV), never with an x86-64 syscall of the same number. */
+            if (unlikely(r->rcx != r->rip || r->r11 != r->eflags)) {
+                log_warn_once("int 0x80 (the 32-bit syscall ABI) is not supported: SIGSEGV");
+                out->ev = PLATFORM_EV_FAULT;
+                out->signo = SIGSEGV;
+                out->code = 0x80; /* SI_KERNEL */
+                out->addr = 0;
+                out->trapno = 13; /* #GP */
+                return 0;
+            }
             out->ev = PLATFORM_EV_SYSCALL;
             return 0;
         }
