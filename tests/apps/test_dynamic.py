@@ -3,7 +3,8 @@ exactly as natively: the issue-3 and issue-4 "done when" commands."""
 
 import os
 
-from moattest import MoatTestCase, main, moat, native
+import moattest
+from moattest import MoatTestCase, main, moat, native, run
 
 PY = '/usr/bin/python3'
 
@@ -18,6 +19,24 @@ class Dynamic(MoatTestCase):
 
     def test_ls(self):
         self.same('/bin/ls', '-la', '/usr/bin')
+
+    def test_ls_into_head(self):
+        # The issue's `moat do /bin/ls -la /usr/bin | head`: head leaves
+        # early, the same lines come out. ls is the sandbox's init there,
+        # which Linux spares SIGPIPE (it sees EPIPE), so a shell runs it:
+        # ls, a child, dies of SIGPIPE without a word, as natively.
+        cmd = '"$0" -la /usr/bin | head; echo "status ${PIPESTATUS[0]}"'
+        n = run(['/bin/bash', '-c', cmd, '/bin/ls'], timeout=60)
+        m = run(['/bin/bash', '-c', cmd.replace('"$0"', '"$0" do /bin/ls'), moattest.MOAT],
+                timeout=60)
+        self.assertEqual(n.stdout.splitlines()[-1], 'status 141', n)
+        self.assertEqual(m.stdout.splitlines()[:-1], n.stdout.splitlines()[:-1], m)
+        sh = '"$0" -c \'/bin/ls -la /usr/bin; echo "ls: $?" >&2\' | head'
+        n = run(['/bin/bash', '-c', sh, '/bin/bash'], timeout=60)
+        m = run(['/bin/bash', '-c', sh.replace('"$0"', '"$0" do /bin/bash'), moattest.MOAT],
+                timeout=60)
+        self.assertEqual(n.stderr, 'ls: 141\n', n)
+        self.assertEqual((m.rc, m.stdout, m.stderr), (0, n.stdout, n.stderr), m)
 
     def test_env(self):
         self.same('/usr/bin/env')

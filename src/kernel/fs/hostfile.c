@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,9 @@
 #include "kernel/fs/fs.h"
 #include "kernel/host/host_fs.h"
 #include "kernel/host/host_io.h"
+#include "kernel/signal/signal.h"
 #include "kernel/task/task.h"
+#include "kernel/task/task_internal.h"
 #include "kernel/task/waitq.h"
 #include "kernel/vfs/poll.h"
 #include "kernel/syscalls/syscall.h"
@@ -224,7 +227,21 @@ static ssize_t hostfile_write(struct file *f, const void *buf, size_t n, uint64_
     int r = hostfile_wait(f, POLLOUT);
     if (r < 0)
         return r;
-    return host_fs_write(HF(f)->fd, buf, n);
+    ssize_t w = host_fs_write(HF(f)->fd, buf, n);
+    struct task *t = task_current();
+    if (w == -EPIPE && t) {
+        /* A host pipe or socket with no reader (`moat do sh -c ls | head`):
+         * the writer gets SIGPIPE as well, as from any pipe (unless it is
+         * the sandbox's init, which ignores it: Linux too). */
+        struct linux_siginfo info;
+        memset(&info, 0, sizeof(info));
+        info.kill.pid = t->tg->pid;
+        info.kill.uid = t->cred.uid;
+        pthread_mutex_lock(&g_tasks_lock);
+        signal_send_task_locked(t, SIGPIPE, &info);
+        pthread_mutex_unlock(&g_tasks_lock);
+    }
+    return w;
 }
 
 static unsigned hostfile_poll(struct file *f, struct poll_table *pt)

@@ -245,6 +245,11 @@ void unix_for_each(void (*fn)(const struct sock_info *si, void *arg), void *arg)
 {
 }
 
+int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo *info)
+{
+    return 0;
+}
+
 void uts_get(char *hostname, char *domainname)
 {
     if (hostname)
