@@ -105,6 +105,39 @@ static void test_private(void)
     munmap(p + 8 * PAGE, PAGE);
 }
 
+/* Linux 6.17+: a move to a fixed address without resizing may span
+ * several mappings and gaps; each mapping moves as if alone. */
+static void test_multi(void)
+{
+    char *dst = free_range(64 * PAGE);
+    char *q = map(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    memset(q, 'q', 8 * PAGE);
+    mprotect(q + PAGE, PAGE, PROT_READ);
+    munmap(q + 3 * PAGE, PAGE);
+    map(dst + 3 * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+    char *m = mr(q, 8 * PAGE, 8 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+    if (T_TRUE(m == dst, "MREMAP_FIXED moves several mappings and a gap")) {
+        T_TRUE(m[0] == 'q' && m[PAGE] == 'q' && m[7 * PAGE] == 'q', "with their data");
+        T_TRUE(mapped(m + 3 * PAGE, PAGE), "what the gap faces there is kept");
+        T_EQ(touch(m + 3 * PAGE, 1), SIGSEGV, "as it was (read-only)");
+        T_EQ(touch(m + PAGE, 1), SIGSEGV, "the read-only page stays read-only");
+        T_TRUE(!mapped(q, PAGE) && !mapped(q + 7 * PAGE, PAGE), "the old range is unmapped");
+    }
+    char *g = map(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    munmap(g, PAGE);
+    T_ERRNO((long)mr(g, 8 * PAGE, 8 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, dst + 32 * PAGE),
+            EFAULT, "a range starting in a gap: EFAULT");
+    mprotect(g + 2 * PAGE, PAGE, PROT_READ);
+    T_ERRNO((long)mr(g + PAGE, 7 * PAGE, 9 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, dst + 32 * PAGE),
+            EFAULT, "growing several mappings: EFAULT");
+    T_TRUE(mr(g + PAGE, 7 * PAGE, 7 * PAGE, MREMAP_MAYMOVE, NULL) == g + PAGE,
+           "the same size without a move: nothing happens");
+    T_TRUE(mr(g + PAGE, 7 * PAGE, 4 * PAGE, 0, NULL) == g + PAGE, "shrinking several mappings");
+    T_TRUE(!mapped(g + 5 * PAGE, PAGE) && mapped(g + 4 * PAGE, PAGE), "unmaps the tail");
+    munmap(dst, 64 * PAGE);
+    munmap(g, 8 * PAGE);
+}
+
 static void test_dontunmap(void)
 {
     int rw = PROT_READ | PROT_WRITE;
@@ -288,6 +321,7 @@ int main(void)
     sigaction(SIGSEGV, &sa, NULL);
     sigaction(SIGBUS, &sa, NULL);
     test_private();
+    test_multi();
     test_dontunmap();
     test_shared_anon_grow();
     test_shared_file_grow();

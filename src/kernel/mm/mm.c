@@ -1421,7 +1421,7 @@ static int dontunmap_pieces(struct mm *mm, uint64_t start, uint64_t end, struct 
 static int mremap_move_locked(struct mm *mm, uint64_t old_addr, uint64_t olen, uint64_t new_addr,
                               uint64_t nlen, bool dontunmap)
 {
-    struct vma_vec moved = {0}, replaced = {0}, ext = {0}, stay = {0};
+    struct vma_vec moved = {0}, replaced = {0}, ext = {0}, stay = {0}, dest = {0};
     int r;
 
     if (nlen < olen) {
@@ -1447,9 +1447,12 @@ static int mremap_move_locked(struct mm *mm, uint64_t old_addr, uint64_t olen, u
     size_t k = count_overlap(mm, old_addr, old_end);
     r = vec_reserve(&moved, k);
     if (r == 0)
-        r = vec_reserve(&replaced, count_overlap(mm, new_addr, new_addr + nlen));
+        r = vec_reserve(&replaced, count_overlap(mm, new_addr, new_addr + nlen) + k + 1);
     if (r == 0)
-        r = vmas_reserve(mm, k + ext.nr + 6);
+        r = vmas_reserve(mm, 3 * k + ext.nr + 6);
+    /* Where the pieces land (what the gaps between them face is kept). */
+    if (r == 0)
+        r = vec_reserve(&dest, k + 1);
     for (size_t i = vma_lower_bound(mm, old_addr);
          r == 0 && i < mm->nr_vmas && mm->vmas[i].start < old_end; i++) {
         struct vma p = mm->vmas[i];
@@ -1458,14 +1461,21 @@ static int mremap_move_locked(struct mm *mm, uint64_t old_addr, uint64_t olen, u
         p.file_off += s - p.start;
         p.start = s - old_addr + new_addr;
         p.end = e - old_addr + new_addr;
+        if (dest.nr && dest.v[dest.nr - 1].end == p.start)
+            dest.v[dest.nr - 1].end = p.end;
+        else
+            dest.v[dest.nr++] = p;
         r = stub_map(mm, &p);
     }
+    if (r == 0 && nlen > olen)
+        dest.v[dest.nr++] = (struct vma){.start = new_addr + olen, .end = new_addr + nlen};
     for (size_t i = 0; r == 0 && i < ext.nr; i++)
         r = stub_map(mm, &ext.v[i]);
     if (r < 0)
         goto out_free;
     pthread_rwlock_wrlock(&mm->lock);
-    remove_range_locked(mm, new_addr, new_addr + nlen, &replaced);
+    for (size_t i = 0; i < dest.nr; i++)
+        remove_range_locked(mm, dest.v[i].start, dest.v[i].end, &replaced);
     remove_range_locked(mm, old_addr, old_end, &moved);
     /* The moved pieces carry their references and backing along. */
     for (size_t i = 0; i < moved.nr; i++) {
@@ -1494,6 +1504,7 @@ static int mremap_move_locked(struct mm *mm, uint64_t old_addr, uint64_t olen, u
     }
     vec_release_all(&replaced);
 out_free:
+    free(dest.v);
     free(moved.v);
     free(replaced.v);
     vec_unback_all(&ext);
@@ -1563,9 +1574,14 @@ int mm_mremap(struct mm *mm, uint64_t old_addr, uint64_t old_len, uint64_t new_l
             *out_addr = dst;
         goto out_unlock;
     }
-    /* The old range must lie in one (logical) VMA; LV holds its end. */
+    /* The old range must lie in one (logical) VMA; LV holds its end. As
+     * Linux 6.17+, a move to a fixed address without resizing may take
+     * several VMAs and the gaps between them (which stay gaps), and a
+     * shrink or a same-size call without a move only unmaps. */
+    bool move_only = (flags & MREMAP_FIXED) && nlen == olen;
+    bool unmap_only = !(flags & MREMAP_FIXED) && !dontunmap && nlen <= olen;
     size_t first = (size_t)(v - mm->vmas), last = first;
-    while (mm->vmas[last].end < old_addr + olen) {
+    while (!move_only && !unmap_only && mm->vmas[last].end < old_addr + olen) {
         if (last + 1 >= mm->nr_vmas || !vma_same_logical(&mm->vmas[last], &mm->vmas[last + 1])) {
             r = -EFAULT;
             goto out_unlock;

@@ -174,9 +174,9 @@ SYSCALL_DEFINE(mmap, sys_mmap, "puxxfx", SYS_PARTIAL,
                "MAP_HUGETLB gives normal pages");
 SYSCALL_DEFINE(munmap, sys_munmap, "pu", SYS_FULL, "");
 SYSCALL_DEFINE(mprotect, sys_mprotect, "pux", SYS_FULL, "");
-SYSCALL_DEFINE(mremap, sys_mremap, "puuxp", SYS_PARTIAL,
-               "the old range must lie in one mapping (Linux 6.17+ also moves several "
-               "with MREMAP_FIXED: EFAULT here)");
+SYSCALL_DEFINE(mremap, sys_mremap, "puuxp", SYS_FULL,
+               "Linux 6.18: MREMAP_DONTUNMAP of any mapping; a same-size MREMAP_FIXED "
+               "move may span several mappings and gaps");
 SYSCALL_DEFINE(madvise, sys_madvise, "pud", SYS_PARTIAL,
                "hints accepted and ignored; KSM advice returns EINVAL");
 SYSCALL_DEFINE(msync, sys_msync, "pux", SYS_FULL,
