@@ -6,8 +6,9 @@
  * clock_settime, settimeofday: validated, then EPERM (the sandbox's clock
  * is the host's and is never set, as without CAP_SYS_TIME).
  *
- * alarm, setitimer and getitimer (ITIMER_REAL on the kernel's timer
- * service) are here too.
+ * alarm, setitimer and getitimer: ITIMER_REAL on the kernel's timer
+ * service; ITIMER_VIRTUAL and ITIMER_PROF count the process's CPU time
+ * (kernel/task/task.c).
  */
 #include <errno.h>
 #include <time.h>
@@ -224,27 +225,35 @@ static void itimer_real_set(struct task *t, const struct linux_itimerval *nv)
         ktimer_arm(&t->tg->itimer_real, host_monotonic_ns() + v, tv_ns(&nv->interval));
 }
 
+/* The current setting of timer WHICH of T's process. */
+static void itimer_get(struct task *t, int which, struct linux_itimerval *out)
+{
+    if (which == ITIMER_REAL_L) {
+        itimer_real_get(t, out);
+        return;
+    }
+    uint64_t value, interval;
+    task_itimer_cpu_get(t, which, &value, &interval);
+    ns_tv(value, &out->value);
+    ns_tv(interval, &out->interval);
+}
+
 static long sys_getitimer(struct task *t, const struct sys_args *a)
 {
     struct linux_itimerval cur;
-    if ((int)a->arg[0] != ITIMER_REAL_L) {
-        if ((int)a->arg[0] == ITIMER_VIRTUAL_L || (int)a->arg[0] == ITIMER_PROF_L)
-            log_warn_once("ITIMER_VIRTUAL/ITIMER_PROF are not supported yet");
+    int which = (int)a->arg[0];
+    if (which != ITIMER_REAL_L && which != ITIMER_VIRTUAL_L && which != ITIMER_PROF_L)
         return -EINVAL;
-    }
-    itimer_real_get(t, &cur);
+    itimer_get(t, which, &cur);
     return copy_out(t, a->arg[1], &cur, sizeof(cur));
 }
-SYSCALL_DEFINE(getitimer, sys_getitimer, "dp", SYS_PARTIAL,
-               "ITIMER_REAL; VIRTUAL and PROF are EINVAL");
+SYSCALL_DEFINE(getitimer, sys_getitimer, "dp", SYS_FULL, NULL);
 
 static long sys_setitimer(struct task *t, const struct sys_args *a)
 {
-    if ((int)a->arg[0] != ITIMER_REAL_L) {
-        if ((int)a->arg[0] == ITIMER_VIRTUAL_L || (int)a->arg[0] == ITIMER_PROF_L)
-            log_warn_once("ITIMER_VIRTUAL/ITIMER_PROF are not supported yet");
+    int which = (int)a->arg[0];
+    if (which != ITIMER_REAL_L && which != ITIMER_VIRTUAL_L && which != ITIMER_PROF_L)
         return -EINVAL;
-    }
     struct linux_itimerval nv, old;
     if (a->arg[1]) {
         if (copy_in(t, &nv, a->arg[1], sizeof(nv)) < 0)
@@ -254,15 +263,19 @@ static long sys_setitimer(struct task *t, const struct sys_args *a)
             nv.interval.tv_sec < 0)
             return -EINVAL;
     }
-    itimer_real_get(t, &old);
-    if (a->arg[1])
-        itimer_real_set(t, &nv);
+    itimer_get(t, which, &old);
+    if (a->arg[1]) {
+        if (which == ITIMER_REAL_L)
+            itimer_real_set(t, &nv);
+        else
+            task_itimer_cpu_set(t, which, tv_ns(&nv.value), tv_ns(&nv.interval));
+    }
     if (a->arg[2] && copy_out(t, a->arg[2], &old, sizeof(old)) < 0)
         return -EFAULT;
     return 0;
 }
 SYSCALL_DEFINE(setitimer, sys_setitimer, "dpp", SYS_PARTIAL,
-               "ITIMER_REAL; VIRTUAL and PROF are EINVAL");
+               "VIRTUAL: the app's CPU time; PROF adds the kernel's time spent for it");
 
 static long sys_alarm(struct task *t, const struct sys_args *a)
 {

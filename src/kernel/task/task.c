@@ -329,6 +329,103 @@ static void itimer_real_fire(struct ktimer *k, void *arg)
     pthread_mutex_unlock(&g_tasks_lock);
 }
 
+/* CPU time of TG (app time for ITIMER_VIRTUAL, app + kernel for PROF).
+ * Caller holds g_tasks_lock. */
+static uint64_t tg_cputime_locked(struct thread_group *tg, int which)
+{
+    uint64_t u = tg->dead_utime, s = tg->dead_stime;
+    struct task *o;
+    list_for_each_entry(o, &tg->threads, thread_node) {
+        uint64_t ou, os;
+        thread_cputime(o, &ou, &os);
+        u += ou;
+        s += os;
+    }
+    return which == 1 ? u : u + s;
+}
+
+/* Arms IT's timer for the earliest wall time its process can have used
+ * LEFT more ns of CPU: each thread runs at most one CPU's worth. Caller
+ * holds tg->lock. */
+static void cpu_itimer_rearm_locked(struct cpu_itimer *it, uint64_t left, int nr_threads)
+{
+    int par = nr_threads < 1 ? 1 : nr_threads;
+    int ncpu = host_nr_cpus();
+    if (ncpu > 0 && par > ncpu)
+        par = ncpu;
+    ktimer_arm(&it->timer, host_monotonic_ns() + (left / (uint64_t)par ?: 1), 0);
+}
+
+static void cpu_itimer_fire(struct ktimer *k, void *arg)
+{
+    struct cpu_itimer *it = arg;
+    struct thread_group *tg = it->tg;
+    pthread_mutex_lock(&g_tasks_lock);
+    if (tg->zombie || tg->group_exiting) {
+        pthread_mutex_unlock(&g_tasks_lock);
+        return;
+    }
+    uint64_t now = tg_cputime_locked(tg, it->which);
+    bool fire = false;
+    pthread_mutex_lock(&tg->lock);
+    if (it->expires && now >= it->expires) {
+        fire = true;
+        it->expires = it->incr ? it->expires + it->incr : 0;
+    }
+    if (it->expires)
+        cpu_itimer_rearm_locked(it, it->expires > now ? it->expires - now : 0, tg->nr_threads);
+    pthread_mutex_unlock(&tg->lock);
+    if (fire) {
+        struct linux_siginfo info;
+        memset(&info, 0, sizeof(info));
+        info.si_code = 0x80; /* SI_KERNEL */
+        signal_send_tg_locked(tg, it->which == 1 ? SIGVTALRM : SIGPROF, &info, false);
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+}
+
+void task_itimer_cpu_get(struct task *t, int which, uint64_t *out_value, uint64_t *out_interval)
+{
+    struct thread_group *tg = t->tg;
+    struct cpu_itimer *it = &tg->itimer_cpu[which - 1];
+    pthread_mutex_lock(&g_tasks_lock);
+    uint64_t now = tg_cputime_locked(tg, which);
+    pthread_mutex_lock(&tg->lock);
+    /* An expiry not yet delivered reads as the smallest time left. */
+    *out_value = !it->expires ? 0 : it->expires > now ? it->expires - now : 1000;
+    *out_interval = it->incr;
+    pthread_mutex_unlock(&tg->lock);
+    pthread_mutex_unlock(&g_tasks_lock);
+}
+
+void task_itimer_cpu_set(struct task *t, int which, uint64_t value, uint64_t interval)
+{
+    struct thread_group *tg = t->tg;
+    struct cpu_itimer *it = &tg->itimer_cpu[which - 1];
+    pthread_mutex_lock(&g_tasks_lock);
+    uint64_t now = value ? tg_cputime_locked(tg, which) : 0;
+    int nr = tg->nr_threads;
+    pthread_mutex_unlock(&g_tasks_lock);
+    pthread_mutex_lock(&tg->lock);
+    it->expires = value ? now + value : 0;
+    it->incr = value ? interval : 0;
+    if (value)
+        cpu_itimer_rearm_locked(it, value, nr);
+    pthread_mutex_unlock(&tg->lock);
+    if (!value)
+        ktimer_cancel(&it->timer); /* the callback sees expires 0 and stays disarmed */
+}
+
+static void cpu_itimers_stop(struct thread_group *tg)
+{
+    for (int i = 0; i < 2; i++) {
+        pthread_mutex_lock(&tg->lock);
+        tg->itimer_cpu[i].expires = 0;
+        pthread_mutex_unlock(&tg->lock);
+        ktimer_cancel(&tg->itimer_cpu[i].timer);
+    }
+}
+
 static struct thread_group *tg_new(void)
 {
     struct thread_group *tg = calloc(1, sizeof(*tg));
@@ -345,6 +442,11 @@ static struct thread_group *tg_new(void)
     sigpending_init(&tg->shared_pending);
     waitq_init(&tg->child_wq);
     ktimer_init(&tg->itimer_real, itimer_real_fire, tg);
+    for (int i = 0; i < 2; i++) {
+        tg->itimer_cpu[i].tg = tg;
+        tg->itimer_cpu[i].which = i + 1;
+        ktimer_init(&tg->itimer_cpu[i].timer, cpu_itimer_fire, &tg->itimer_cpu[i]);
+    }
     tg->start_time_ns = now_ns();
     return tg;
 }
@@ -623,6 +725,7 @@ static void task_finish(struct task *t)
     pthread_mutex_unlock(&g_tasks_lock);
     if (last) {
         ktimer_cancel(&tg->itimer_real); /* drops its reference if armed */
+        cpu_itimers_stop(tg);
         ptimer_delete_all(tg);
     }
     tg_put(tg); /* the task's reference */

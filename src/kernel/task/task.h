@@ -43,6 +43,17 @@ struct sighand {
 };
 
 /* A process. */
+/* ITIMER_VIRTUAL / ITIMER_PROF: expiry in process CPU time, checked by a
+ * kernel timer armed for the earliest wall time the process could reach
+ * it (and re-checked then). */
+struct cpu_itimer {
+    struct ktimer timer;         /* (c) */
+    struct thread_group *tg;     /* (c) */
+    int which;                   /* (c) 1 VIRTUAL (app time), 2 PROF (app + kernel time) */
+    uint64_t expires;            /* (g) tg->lock: CPU ns; 0 disarmed */
+    uint64_t incr;               /* (g) */
+};
+
 struct thread_group {
     struct refcount ref;
     int pid;                         /* (c) */
@@ -73,6 +84,7 @@ struct thread_group {
      * memory (for /proc/PID/cmdline and environ). */
     uint64_t arg_start, arg_end, env_start, env_end; /* (g) lock */
     struct ktimer itimer_real;       /* ITIMER_REAL / alarm: SIGALRM; cancelled when the last thread exits */
+    struct cpu_itimer itimer_cpu[2]; /* ITIMER_VIRTUAL, ITIMER_PROF; cancelled likewise */
     struct ptimer_set *ptimers;      /* (g) lock: POSIX timers (kernel/time/ptimer.h), or NULL */
     /* CPU time in ns: app ("user") and kernel ("system") time of threads
      * that exited, and of reaped children (getrusage, times, wait4). */
@@ -207,6 +219,11 @@ struct group_info *tg_groups(struct thread_group *tg);
 void task_cputime(struct task *t, bool whole_process, uint64_t *out_user, uint64_t *out_sys);
 /* The same for the process TG. Takes g_tasks_lock. */
 void tg_cputime(struct thread_group *tg, uint64_t *out_user, uint64_t *out_sys);
+
+/* ITIMER_VIRTUAL (WHICH 1) or ITIMER_PROF (2) of T's process: the time
+ * left and the interval (ns; value 0: disarmed), and setting them. */
+void task_itimer_cpu_get(struct task *t, int which, uint64_t *out_value, uint64_t *out_interval);
+void task_itimer_cpu_set(struct task *t, int which, uint64_t value, uint64_t interval);
 
 /* A host signal for the sandbox (the CLI forwards SIGINT, SIGTERM …): sent
  * to the sandbox's init as from outside, so its default action applies even
