@@ -11,11 +11,15 @@
  * OPOST/ONLCR. Noncanonical reads honour VMIN = 0 (no waiting); VTIME is
  * not timed.
  *
- * Sessions: TIOCSCTTY makes the pty the controlling terminal of the
- * caller's session (opens never do); the pty records
- * the session and its foreground group (TIOCGPGRP/TIOCSPGRP/TIOCGSID). The
+ * Sessions: TIOCSCTTY, or an open without O_NOCTTY by the leader of a
+ * session made inside the sandbox that has none, makes the pty the
+ * controlling terminal of the caller's session; the pty records the
+ * session and its foreground group (TIOCGPGRP/TIOCSPGRP/TIOCGSID). The
  * task side has no controlling-tty field: /dev/tty finds the pty whose
- * session is the caller's.
+ * session is the caller's. Job control as Linux's: a background group
+ * reading gets SIGTTIN, writing with TOSTOP or changing the terminal
+ * gets SIGTTOU (EIO when ignored for reads or the group is orphaned);
+ * the session leader's exit hangs up the foreground group (SIGHUP).
  *
  * Lock order: g_pty_lock, then pty->lock, then waitq locks; signals are
  * sent after pty->lock is dropped (g_tasks_lock).
@@ -54,6 +58,7 @@
 #define T_ISIG   0000001
 #define T_ICANON 0000002
 #define T_ECHO   0000010
+#define T_TOSTOP 0000400
 #define T_ECHOE  0000020
 #define T_ECHOK  0000040
 #define T_ECHONL 0000100
@@ -208,6 +213,94 @@ static void signal_pgrp(int pgrp, int sig)
             signal_send_tg_locked(tg, sig, NULL, false);
     }
     pthread_mutex_unlock(&g_tasks_lock);
+}
+
+/* Linux's __tty_check_change: T touches P, its controlling terminal, from
+ * outside the foreground group. 0: go on; -EIO; -ERESTARTSYS once SIG
+ * (SIGTTIN for reads, SIGTTOU for writes and settings) went to T's group.
+ * Takes P->lock, then g_tasks_lock: call with neither held. */
+static int job_check(struct pty *p, struct task *t, int sig)
+{
+    if (!t)
+        return 0;
+    pthread_mutex_lock(&p->lock);
+    int psid = p->sid, fg = p->pgrp;
+    pthread_mutex_unlock(&p->lock);
+    int r = 0;
+    pthread_mutex_lock(&g_tasks_lock);
+    struct thread_group *tg = t->tg;
+    if (psid && psid == tg->sid && fg && tg->pgid != fg) {
+        pthread_mutex_lock(&tg->sighand->lock);
+        bool ignored = (t->sigmask & SIG_BIT(sig)) ||
+                       tg->sighand->action[sig - 1].handler == (uint64_t)(uintptr_t)SIG_IGN;
+        pthread_mutex_unlock(&tg->sighand->lock);
+        if (ignored) {
+            r = sig == SIGTTIN ? -EIO : 0;
+        } else if (task_pgrp_orphaned_locked(tg->pgid, NULL)) {
+            r = -EIO;
+        } else {
+            struct thread_group *m;
+            list_for_each_entry(m, task_all_tgs(), all)
+                if (!m->zombie && m->pgid == tg->pgid)
+                    signal_send_tg_locked(m, sig, NULL, false);
+            r = -ERESTARTSYS;
+        }
+    }
+    pthread_mutex_unlock(&g_tasks_lock);
+    return r;
+}
+
+/* Does session SID have a controlling terminal? Caller holds g_pty_lock. */
+static bool session_has_tty_locked(int sid)
+{
+    struct pty *p;
+    bool found = false;
+    list_for_each_entry(p, &g_ptys, link)
+    {
+        pthread_mutex_lock(&p->lock);
+        found |= p->sid == sid;
+        pthread_mutex_unlock(&p->lock);
+    }
+    return found;
+}
+
+void devpts_session_end(int sid)
+{
+    int fg = 0;
+    pthread_mutex_lock(&g_pty_lock);
+    struct pty *p;
+    list_for_each_entry(p, &g_ptys, link)
+    {
+        pthread_mutex_lock(&p->lock);
+        if (p->sid == sid) {
+            fg = p->pgrp;
+            p->sid = 0;
+            p->pgrp = 0;
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&g_pty_lock);
+    signal_pgrp(fg, SIGHUP);
+}
+
+int devpts_session_tty(int sid, int *out_tpgid)
+{
+    int nr = 0;
+    *out_tpgid = -1;
+    pthread_mutex_lock(&g_pty_lock);
+    struct pty *p;
+    list_for_each_entry(p, &g_ptys, link)
+    {
+        pthread_mutex_lock(&p->lock);
+        if (sid && p->sid == sid) {
+            /* new_encode_dev(MKDEV(136, index)) */
+            nr = (p->index & 0xff) | (136 << 8) | ((p->index & ~0xff) << 12);
+            *out_tpgid = p->pgrp ? p->pgrp : -1;
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&g_pty_lock);
+    return nr;
 }
 
 /* ---- line discipline ---- */
@@ -407,6 +500,9 @@ static ssize_t slave_read(struct file *f, void *buf, size_t n, uint64_t *pos)
     (void)pos;
     struct pty *p = f->priv;
     struct task *t = task_current();
+    int jr = job_check(p, t, SIGTTIN);
+    if (jr < 0)
+        return jr;
     if (n == 0)
         return 0;
     pthread_mutex_lock(&p->lock);
@@ -450,6 +546,14 @@ static ssize_t slave_write(struct file *f, const void *buf, size_t n, uint64_t *
     struct pty *p = f->priv;
     struct task *t = task_current();
     size_t done = 0;
+    pthread_mutex_lock(&p->lock);
+    bool tostop = p->tio.c_lflag & T_TOSTOP;
+    pthread_mutex_unlock(&p->lock);
+    if (tostop) {
+        int jr = job_check(p, t, SIGTTOU);
+        if (jr < 0)
+            return jr;
+    }
     pthread_mutex_lock(&p->lock);
     while (done < n) {
         if (!p->master_open) {
@@ -543,6 +647,13 @@ static long pty_ioctl(struct file *f, struct task *t, unsigned cmd, uint64_t arg
     struct pty *p = f->priv;
     int pid, pgid, sid;
     long r = 0;
+    /* Changing the terminal from a background group: SIGTTOU. */
+    if (!master && (cmd == L_TCSETS || cmd == L_TCSETSW || cmd == L_TCSETSF ||
+                    cmd == L_TIOCSPGRP || cmd == L_TCFLSH || cmd == L_TCXONC)) {
+        r = job_check(p, t, SIGTTOU);
+        if (r < 0)
+            return r;
+    }
     switch (cmd) {
     case L_TCGETS: {
         pthread_mutex_lock(&p->lock);
@@ -660,13 +771,16 @@ static long pty_ioctl(struct file *f, struct task *t, unsigned cmd, uint64_t arg
         file_put(sf);
         return r;
     }
-    case L_TIOCSCTTY:
+    case L_TIOCSCTTY: {
         tg_ids(t, &pid, &pgid, &sid);
+        pthread_mutex_lock(&g_pty_lock);
+        bool has = session_has_tty_locked(sid);
+        pthread_mutex_unlock(&g_pty_lock);
         pthread_mutex_lock(&p->lock);
         if (p->sid == sid) {
             r = 0;
-        } else if (pid != sid) {
-            r = -EPERM; /* not a session leader */
+        } else if (pid != sid || has) {
+            r = -EPERM; /* not a session leader, or its session has a terminal */
         } else if (p->sid && !(arg == 1 && task_capable(t, CAP_SYS_ADMIN))) {
             r = -EPERM; /* another session's terminal */
         } else {
@@ -675,6 +789,7 @@ static long pty_ioctl(struct file *f, struct task *t, unsigned cmd, uint64_t arg
         }
         pthread_mutex_unlock(&p->lock);
         return r;
+    }
     case L_TIOCNOTTY: {
         tg_ids(t, &pid, &pgid, &sid);
         pthread_mutex_lock(&p->lock);
@@ -884,7 +999,32 @@ static int pts_open(struct inode *inode, struct file *f)
     pthread_mutex_unlock(&g_pty_lock);
     if (!p)
         return -EIO;
-    return open_slave(p, f);
+    /* A session leader without a terminal acquires this one (not sessions
+     * made outside, which may have the host's). */
+    struct task *t = task_current();
+    bool acquire = false;
+    int pid = 0, pgid = 0, sid = 0;
+    if (t && !(f->fmode & FMODE_NOCTTY)) {
+        tg_ids(t, &pid, &pgid, &sid);
+        pthread_mutex_lock(&g_tasks_lock);
+        acquire = pid == sid && !t->tg->host_session;
+        pthread_mutex_unlock(&g_tasks_lock);
+    }
+    struct pty *keep = p;
+    int r = open_slave(p, f); /* consumes the reference */
+    if (r < 0 || !acquire)
+        return r;
+    pthread_mutex_lock(&g_pty_lock);
+    if (!session_has_tty_locked(sid)) {
+        pthread_mutex_lock(&keep->lock);
+        if (!keep->sid) {
+            keep->sid = sid;
+            keep->pgrp = pgid;
+        }
+        pthread_mutex_unlock(&keep->lock);
+    }
+    pthread_mutex_unlock(&g_pty_lock);
+    return 0;
 }
 
 static void pts_evict(struct inode *inode)

@@ -64,6 +64,12 @@ int devfs_new(struct inode **out_root);
 int devpts_new(struct inode **out_root);
 int devpts_open_master(struct inode *inode, struct file *f);
 int devpts_open_ctty(struct file *f);
+/* The session leader of SID exited: its controlling terminal (if any) loses
+ * the session, and its foreground group gets SIGHUP. */
+void devpts_session_end(int sid);
+/* The controlling terminal of session SID as /proc/PID/stat's tty_nr (0:
+ * none), with its foreground group in *OUT_TPGID (-1: none). */
+int devpts_session_tty(int sid, int *out_tpgid);
 
 /* procfs, generated from the sandbox's state (src/kernel/fs/procfs.c,
  * src/kernel/fs/proc/). procfs_set_mount gives where it is mounted (files

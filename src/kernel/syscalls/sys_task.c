@@ -810,6 +810,7 @@ static long sys_setsid(struct task *t, const struct sys_args *a)
         r = -EPERM;
     } else {
         t->tg->sid = t->tg->pgid = t->tg->pid;
+        t->tg->host_session = false; /* a new session: no controlling terminal */
         r = t->tg->pid;
     }
     pthread_mutex_unlock(&g_tasks_lock);

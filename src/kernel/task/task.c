@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "kernel/fs/fs.h"
 #include "kernel/host/host.h"
 #include "kernel/ipc/futex.h"
 #include "kernel/ipc/sysv.h"
@@ -274,6 +275,48 @@ void task_commit_cred(struct task *t, const struct cred *new)
     t->cred = *new;
     pthread_mutex_unlock(&g_tasks_lock);
     group_info_put(old);
+}
+
+bool task_pgrp_orphaned_locked(int pgrp, const struct thread_group *ignore)
+{
+    struct thread_group *tg;
+    list_for_each_entry(tg, &g_all_tgs, all) {
+        if (tg->pgid != pgrp || tg == ignore || tg->zombie)
+            continue;
+        struct thread_group *p = tg->parent;
+        if (p && p->pgid != pgrp && p->sid == tg->sid)
+            return false;
+    }
+    return true;
+}
+
+static bool pgrp_has_stopped_locked(int pgrp)
+{
+    struct thread_group *tg;
+    list_for_each_entry(tg, &g_all_tgs, all)
+        if (tg->pgid == pgrp && !tg->zombie && tg->stopped)
+            return true;
+    return false;
+}
+
+/* Linux's kill_orphaned_pgrp: TG's exit (FATHER NULL), or the exit of
+ * FATHER, TG's former parent, orphaned TG's process group while some of it
+ * is stopped: SIGHUP then SIGCONT to the group. Caller holds g_tasks_lock. */
+static void kill_orphaned_pgrp_locked(struct thread_group *tg, struct thread_group *father)
+{
+    struct thread_group *ignore = father ? NULL : tg;
+    struct thread_group *p = father ? father : tg->parent;
+    if (!p || p->pgid == tg->pgid || p->sid != tg->sid)
+        return;
+    if (!task_pgrp_orphaned_locked(tg->pgid, ignore) || !pgrp_has_stopped_locked(tg->pgid))
+        return;
+    int sigs[2] = {SIGHUP, SIGCONT};
+    for (int i = 0; i < 2; i++) {
+        struct thread_group *m;
+        list_for_each_entry(m, &g_all_tgs, all)
+            if (m->pgid == tg->pgid && !m->zombie)
+                signal_send_tg_locked(m, sigs[i], NULL, false);
+    }
 }
 
 struct thread_group *task_lookup_tg(int pid)
@@ -689,6 +732,7 @@ static void task_finish(struct task *t)
             list_for_each_entry(it, &g_all_tgs, all)
                 if (it->pid == 1 && !it->zombie)
                     init = it;
+        kill_orphaned_pgrp_locked(tg, NULL);
         struct thread_group *child, *tmp;
         list_for_each_entry_safe(child, tmp, &tg->children, sibling) {
             /* PR_SET_PDEATHSIG: the parent is gone. */
@@ -705,6 +749,7 @@ static void task_finish(struct task *t)
             } else {
                 child->parent = NULL;
             }
+            kill_orphaned_pgrp_locked(child, tg);
         }
         if (init)
             waitq_wake_all(&init->child_wq);
@@ -724,6 +769,8 @@ static void task_finish(struct task *t)
     }
     pthread_mutex_unlock(&g_tasks_lock);
     if (last) {
+        if (tg->pid == tg->sid)
+            devpts_session_end(tg->sid); /* the leader's terminal hangs up its foreground */
         ktimer_cancel(&tg->itimer_real); /* drops its reference if armed */
         cpu_itimers_stop(tg);
         ptimer_delete_all(tg);
@@ -1280,6 +1327,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     pthread_mutex_lock(&g_tasks_lock);
     tg->pid = pid_alloc_locked();
     tg->pgid = tg->sid = tg->pid;
+    tg->host_session = true;
     tg->nr_threads = 1;
     atomic_fetch_add(&g_nr_tasks, 1);
     tg->leader = t;
@@ -1363,6 +1411,7 @@ int task_spawn(const struct sandbox_init *init, struct thread_group **out_tg)
     }
     tg->pid = pid;
     tg->pgid = tg->sid = pid;
+    tg->host_session = true;
     tg->nr_threads = 1;
     tg->leader = t;
     t->tid = pid;

@@ -90,6 +90,10 @@ struct thread_group {
      * that exited, and of reaped children (getrusage, times, wait4). */
     uint64_t dead_utime, dead_stime;   /* (T) */
     bool child_subreaper;            /* (T) PR_SET_CHILD_SUBREAPER */
+    /* Its session was made outside the sandbox (init, moat exec) and may
+     * have a host terminal: opening a pty does not make it the session's
+     * controlling terminal (TIOCSCTTY still does). Cleared by setsid. */
+    bool host_session;               /* (T) */
     int nice;                        /* (g) lock: setpriority */
     uint64_t child_utime, child_stime; /* (T) */
 };

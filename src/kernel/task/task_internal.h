@@ -51,6 +51,11 @@ void task_exec_single_thread(struct task *t);
 /* Called by exec and exit: a vfork parent waiting on T may go on. */
 void task_vfork_done(struct task *t);
 
+/* Is process group PGRP orphaned, IGNORE (may be NULL) left out: no live
+ * member has a parent in another group of the same session
+ * (will_become_orphaned_pgrp). Caller holds g_tasks_lock. */
+bool task_pgrp_orphaned_locked(int pgrp, const struct thread_group *ignore);
+
 /* The parent's pid as T sees it (0 for init). */
 int task_ppid(struct task *t);
 

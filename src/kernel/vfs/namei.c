@@ -519,6 +519,8 @@ static int do_open(struct nameidata *nd, const struct path *p, int flags, bool s
         r = -ENOMEM;
         goto out_put;
     }
+    if (flags & O_NOCTTY)
+        f->fmode |= FMODE_NOCTTY;
     if (writer) {
         /* Counted until the file's release: a remount read-only of the
          * mount is -EBUSY meanwhile. */

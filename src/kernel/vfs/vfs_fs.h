@@ -298,6 +298,7 @@ void dcache_shrink(size_t keep);
 #define FMODE_LSEEK      0x8  /* seekable; pread/pwrite allowed */
 #define FMODE_ATOMIC_POS 0x10 /* pos_lock held across I/O */
 #define FMODE_WRITER     0x20 /* counted in path.mnt->writers (dropped at release) */
+#define FMODE_NOCTTY     0x40 /* opened with O_NOCTTY (a terminal's open sees it) */
 
 struct poll_table;
 

@@ -99,6 +99,11 @@ struct fs_struct *tg_get_fs(struct thread_group *tg)
     return g_task.fs;
 }
 
+bool task_pgrp_orphaned_locked(int pgrp, const struct thread_group *ignore)
+{
+    return false;
+}
+
 struct group_info *tg_groups(struct thread_group *tg)
 {
     return NULL;

@@ -261,9 +261,12 @@ static int show_stat(struct gen_inode *gi, struct sbuf *b)
      * majflt cmajflt utime stime cutime cstime priority nice num_threads
      * itrealvalue starttime vsize rss rsslim */
     const uint64_t tick = 1000000000ULL / CLK_TCK;
-    sbuf_printf(b, "%d (%.16s) %c %d %d %d 0 -1 4194560 0 0 0 0 %" PRIu64 " %" PRIu64 " %" PRIu64
+    int tpgid;
+    int tty_nr = devpts_session_tty(info.sid, &tpgid);
+    sbuf_printf(b, "%d (%.16s) %c %d %d %d %d %d 4194560 0 0 0 0 %" PRIu64 " %" PRIu64 " %" PRIu64
                    " %" PRIu64 " 20 0 %d 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
-                pid, info.comm, info.state, info.ppid, info.pgid, info.sid, info.utime / tick,
+                pid, info.comm, info.state, info.ppid, info.pgid, info.sid, tty_nr, tpgid,
+                info.utime / tick,
                 info.stime / tick, info.cutime / tick, info.cstime / tick, info.nr_threads,
                 start, mf.size, mf.rss / PAGE_BYTES, rss_lim);
     /* startcode endcode startstack kstkesp kstkeip signal blocked sigignore
