@@ -138,6 +138,20 @@ static void test_seals(void)
     close(fd);
 
     T_ERRNO(fcntl(0, F_GET_SEALS), EINVAL, "F_GET_SEALS of a non-memfd: EINVAL");
+    int t = T_OK(open("sealtest", O_RDWR | O_CREAT, 0600), "a file in the probe's directory");
+    T_ERRNO(fcntl(t, F_GET_SEALS), EINVAL, "F_GET_SEALS there (not tmpfs): EINVAL");
+    T_ERRNO(fcntl(t, F_ADD_SEALS, F_SEAL_WRITE), EINVAL, "F_ADD_SEALS there: EINVAL");
+    int rof = T_OK(open("sealtest", O_RDONLY), "open it read-only");
+    T_ERRNO(fcntl(rof, F_ADD_SEALS, F_SEAL_WRITE), EPERM, "F_ADD_SEALS read-only: EPERM first");
+    close(rof);
+    close(t);
+    unlink("sealtest");
+    t = T_OK(open("/dev/shm/moat-probe-seal", O_RDWR | O_CREAT | O_EXCL, 0600), "a /dev/shm file");
+    unlink("/dev/shm/moat-probe-seal");
+    T_EQ(fcntl(t, F_GET_SEALS), F_SEAL_SEAL, "tmpfs files carry F_SEAL_SEAL");
+    T_ERRNO(fcntl(t, F_ADD_SEALS, F_SEAL_WRITE), EPERM, "and take no other seal: EPERM");
+    T_ERRNO(fcntl(t, F_ADD_SEALS, 0x1000), EINVAL, "unknown seal bits: EINVAL first");
+    close(t);
 }
 
 static void test_noexec(void)

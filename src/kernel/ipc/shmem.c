@@ -6,8 +6,9 @@
  * - F_SEAL_WRITE is refused with EBUSY while any page of the file is mapped
  *   shared (Linux refuses only while a mapping may become writable: a
  *   shared mapping made through a read-only open does not count).
- * - Regular tmpfs files (/dev/shm) are not shmem files here: F_GET_SEALS on
- *   them is EINVAL (Linux: F_SEAL_SEAL).
+ * - Regular files of tmpfs mounts (/dev/shm) are shmem files on Linux, with
+ *   F_SEAL_SEAL from the start; here they are tmpfs files that report that
+ *   seal (tmpfs_sealed_file()) and refuse others, which is what apps see.
  */
 #include "kernel/ipc/shmem.h"
 
@@ -283,10 +284,18 @@ static const struct file_ops shmem_fops = {
 
 /* ---- seals ---- */
 
+/* A regular file opened through a tmpfs mount: Linux's shmem file with
+ * F_SEAL_SEAL (it can never be sealed further). */
+static bool tmpfs_sealed_file(struct file *f)
+{
+    return f->path.mnt && strcmp(f->path.mnt->sb->type, "tmpfs") == 0 &&
+           (f->inode->mode & VFS_S_IFMT) == VFS_S_IFREG;
+}
+
 int shmem_get_seals(struct file *f)
 {
     if (!shmem_is_file(f))
-        return -EINVAL;
+        return tmpfs_sealed_file(f) ? SHMEM_SEAL_SEAL : -EINVAL;
     struct shmem_inode *si = SI(f->inode);
     pthread_mutex_lock(&si->base.lock);
     int s = (int)si->seals;
@@ -306,12 +315,13 @@ static bool mapped_locked(struct shmem_inode *si)
 
 int shmem_add_seals(struct file *f, unsigned seals)
 {
-    if (!shmem_is_file(f))
-        return -EINVAL;
+    /* Linux's order: the open mode, the bits, then whether F has seals. */
     if (!(f->fmode & FMODE_WRITE))
         return -EPERM;
     if (seals & ~(unsigned)SHMEM_SEAL_ALL)
         return -EINVAL;
+    if (!shmem_is_file(f))
+        return tmpfs_sealed_file(f) ? -EPERM /* F_SEAL_SEAL */ : -EINVAL;
     struct shmem_inode *si = SI(f->inode);
     int r = 0;
     pthread_mutex_lock(&si->base.lock);

@@ -579,8 +579,8 @@ static long sys_fcntl(struct task *t, const struct sys_args *a)
     return r;
 }
 SYSCALL_DEFINE(fcntl, sys_fcntl, "fdx", SYS_PARTIAL,
-               "leases refused; no F_SETOWN; seals on memfds only; F_SETPIPE_SZ has no per-user "
-               "page limits");
+               "leases refused; no F_SETOWN; seals on memfds (tmpfs files: F_SEAL_SEAL); "
+               "F_SETPIPE_SZ has no per-user page limits");
 
 static long sys_dup(struct task *t, const struct sys_args *a)
 {
