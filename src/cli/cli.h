@@ -96,4 +96,10 @@ const char *cli_state_root(void);
 
 #define EXIT_MOAT_ERROR 125 /* moat itself failed, as env(1) and docker run use */
 
+struct oci_container;
+struct rt_err;
+/* Removes container CT's host cgroup (sandbox/cgroup.h), killing whatever
+ * is still in it; 0 if it has none. <0 with *err set. */
+int cli_remove_cgroup(struct oci_container *ct, struct rt_err **err);
+
 #endif

@@ -29,8 +29,7 @@ static int kill_and_wait(const struct oci_state *s, struct rt_err **err)
     return rt_err_make(err, ETIMEDOUT, "the sandbox (pid %d) did not die", (int)s->pid);
 }
 
-/* The sandbox's host cgroup, killing whatever is still in it. */
-static int remove_cgroup(struct oci_container *ct, struct rt_err **err)
+int cli_remove_cgroup(struct oci_container *ct, struct rt_err **err)
 {
     struct cgroup *cg;
     int r = cgroup_load(ct->dirfd, OCI_CGROUP_FILE, &cg);
@@ -75,7 +74,7 @@ int cmd_delete(int argc, char **argv)
     if (oci_state_read(&ct, &s, &err) < 0) {
         /* A half-written state (a create that crashed): nothing runs. */
         rt_err_free(&err);
-        remove_cgroup(&ct, &err);
+        cli_remove_cgroup(&ct, &err);
         if (!err)
             oci_container_remove(&ct, &err);
         oci_container_close(&ct);
@@ -87,7 +86,7 @@ int cmd_delete(int argc, char **argv)
     else if (st != OCI_STOPPED)
         kill_and_wait(&s, &err);
     if (!err)
-        remove_cgroup(&ct, &err);
+        cli_remove_cgroup(&ct, &err);
     if (!err)
         oci_container_remove(&ct, &err);
     oci_state_free(&s);

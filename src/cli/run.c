@@ -28,6 +28,8 @@ static void remove_container(const char *id)
         rt_err_free(&err);
         return;
     }
+    cli_remove_cgroup(&ct, &err);
+    rt_err_free(&err);
     oci_container_remove(&ct, &err);
     rt_err_free(&err);
     oci_container_close(&ct);

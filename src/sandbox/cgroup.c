@@ -332,7 +332,11 @@ int cgroup_create(const char *path, const char *name, struct cgroup **out, char 
         }
         struct stat st;
         bool existed = stat(full, &st) == 0;
-        r = make_path(version, h[i].mnt, rel, errbuf, errsize);
+        /* Another sandbox's clean-up may remove an empty `moat` parent
+         * between our mkdir of it and of the leaf: try again. */
+        for (int tries = 0; tries < 5; tries++)
+            if ((r = make_path(version, h[i].mnt, rel, errbuf, errsize)) != -ENOENT)
+                break;
         if (r == 0 && existed && dir_has_procs(full)) {
             errf(errbuf, errsize, "cgroups: %s already has processes", full);
             r = -EBUSY;

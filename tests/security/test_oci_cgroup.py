@@ -189,6 +189,25 @@ class OciCgroup(unittest.TestCase):
         self.ids.remove("c2")
         self.assertFalse(os.path.exists(d))
 
+    def test_run_removes_cgroup(self):
+        """`moat run` deletes the container when its process ends: the
+        cgroup goes with it."""
+        cfg = {"ociVersion": "1.0.2",
+               "process": {"terminal": False, "user": {"uid": 0, "gid": 0},
+                           "args": ["sh", "-c", "cat /proc/self/status >/dev/null; exit 3"],
+                           "env": ["PATH=/bin"], "cwd": "/"},
+               "root": {"path": "rootfs"},
+               "linux": {"resources": {"pids": {"limit": 16}}}}
+        with open(os.path.join(self.bundle, "config.json"), "w") as f:
+            json.dump(cfg, f)
+        d = cgroup_dir("pids", "moat/r9" if not is_v2() else "/moat/r9")
+        with open(os.path.join(self.tmp, "r9.out"), "w") as out:
+            r = subprocess.run([MOAT, "--root", self.root, "run", "--bundle", self.bundle, "r9"],
+                               stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                               timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 3, self.output("r9"))
+        self.assertFalse(os.path.exists(d), d)
+
     def test_pids_limit_fork_fails(self):
         self.create("c3", ["sh", "-c",
                            "i=0; while [ $i -lt 40 ]; do sleep 5 & i=$((i+1)); done; echo end"],
