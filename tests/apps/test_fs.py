@@ -41,6 +41,50 @@ os.unlink(p)
 '''
 
 
+LIMITS = r'''
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def w(name, v):
+    with open('/proc/sys/fs/inotify/' + name, 'w') as f:
+        f.write('%d\n' % v)
+def err():
+    return errno.errorcode.get(ctypes.get_errno())
+w('max_user_instances', 2)
+a, b = libc.inotify_init1(0), libc.inotify_init1(0)
+print('third instance', libc.inotify_init1(0), err())
+os.close(b)
+print('after a close', libc.inotify_init1(0) >= 0)
+w('max_user_watches', 1)
+print('watch 1', libc.inotify_add_watch(a, b'/tmp', 0x100))
+print('watch 2', libc.inotify_add_watch(a, b'/etc', 0x100), err())
+print('the same file again', libc.inotify_add_watch(a, b'/tmp', 0x200))
+w('max_user_instances', 128)
+w('max_user_watches', 10)
+w('max_queued_events', 3)
+q = libc.inotify_init1(os.O_NONBLOCK)
+print('watch', libc.inotify_add_watch(q, b'/tmp', 0x100))
+for i in range(5):
+    open('/tmp/lim%d' % i, 'w').close()
+n = ctypes.c_int()
+libc.ioctl(q, 0x541B, ctypes.byref(n))
+print('queued bytes', n.value)
+try:
+    w('max_queued_events', -1)
+except OSError as e:
+    print('negative', errno.errorcode[e.errno])
+'''
+
+LIMITS_OUT = """third instance -1 EMFILE
+after a close True
+watch 1 1
+watch 2 -1 ENOSPC
+the same file again 1
+watch 1
+queued bytes 112
+negative EINVAL
+"""
+
+
 class FsTest(MoatTestCase):
     def both(self, script, timeout=SLOW):
         """Runs the sh SCRIPT (with $T a fresh temp dir) in moat and natively."""
@@ -101,6 +145,15 @@ class FsTest(MoatTestCase):
         for name, mode in me.items():
             self.assertIn(name, ne, name)
             self.assertEqual(mode, ne[name], '/proc/self/' + name)
+
+    def test_inotify_limits(self):
+        # /proc/sys/fs/inotify is the sandbox's own (the host's cannot be
+        # changed by a test): root sets the limits and inotify enforces them
+        # as inotify(7) says: EMFILE past max_user_instances, ENOSPC past
+        # max_user_watches, and max_queued_events events plus one
+        # IN_Q_OVERFLOW (3 CREATEs of 32 bytes with their names, then 16).
+        m = moat(PY, '-c', LIMITS, timeout=60)
+        self.assertRan(m, stdout=LIMITS_OUT)
 
     def test_cpuinfo_meminfo(self):
         m = moat('/bin/cat', '/proc/cpuinfo', '/proc/meminfo', timeout=60)

@@ -17,7 +17,9 @@
  *     queued; /proc/PID/fdinfo lists the watches.
  * Differences from Linux: IN_UNMOUNT is never sent (umount here always
  * detaches lazily and the file system stays alive); fdinfo lines carry no
- * file handle (name_to_handle_at is refused in moat).
+ * file handle (name_to_handle_at is refused in moat); changes the host
+ * makes to files of a bind mount are not reported (only the sandbox's own
+ * operations go through moat's VFS).
  *
  * Lock order: g_fsnotify_lock (watches, per-user counts) -> inotify->lock
  * (queue) -> waitq locks.

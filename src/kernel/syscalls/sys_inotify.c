@@ -72,8 +72,9 @@ out_put:
     file_put(f);
     return r;
 }
-SYSCALL_DEFINE(inotify_add_watch, sys_inotify_add_watch, "dsx", SYS_PARTIAL,
-               "IN_UNMOUNT never sent (umount detaches lazily)");
+SYSCALL_DEFINE(
+        inotify_add_watch, sys_inotify_add_watch, "dsx", SYS_PARTIAL,
+        "IN_UNMOUNT never sent (umount detaches lazily); host-side changes to bind mounts not reported");
 
 static long sys_inotify_rm_watch(struct task *t, const struct sys_args *a)
 {
