@@ -14,9 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -219,6 +224,51 @@ int main(int argc, char **argv)
     show("swapon", syscall(SYS_swapon, "/dev/null", 0));
     show("acct", syscall(SYS_acct, "/tmp/acct"));
     show("lookup_dcookie", syscall(SYS_lookup_dcookie, 0, buf, 16));
+
+    /* Devices: a disk node made inside, /dev/mem, /dev/kmem, /dev/port. */
+    long mk = syscall(SYS_mknod, "/tmp/sda-escape", S_IFBLK | 0600, makedev(8, 0));
+    show("mknod block 8:0", mk);
+    char sector[512];
+    int dfd = open("/tmp/sda-escape", O_RDONLY);
+    show("open mknod'ed disk", dfd);
+    if (dfd >= 0)
+        show("read mknod'ed disk", read(dfd, sector, sizeof(sector)));
+    show("open /dev/mem", open("/dev/mem", O_RDONLY));
+    show("open /dev/kmem", open("/dev/kmem", O_RDONLY));
+    show("open /dev/port", open("/dev/port", O_RDONLY));
+
+    /* A host abstract unix socket (argv[2]): the sandbox's unix sockets
+     * are moat's own, the host's abstract namespace is not reachable. */
+    if (argc > 2) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        size_t n = strlen(argv[2]);
+        memcpy(sa.sun_path + 1, argv[2], n);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        show("connect host abstract socket",
+             connect(s, (struct sockaddr *)&sa,
+                     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)));
+        close(s);
+    }
+
+    /* chroot and mount tricks: a new procfs shows only the sandbox. */
+    mkdir("/tmp/p", 0755);
+    show("mount proc", syscall(SYS_mount, "proc", "/tmp/p", "proc", 0, NULL));
+    int others = 0;
+    DIR *d = opendir("/tmp/p");
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (atoi(e->d_name) > 1)
+            others++;
+    if (d)
+        closedir(d);
+    printf("pids in a new procfs besides 1: %d\n", others);
+    mkdir("/tmp/jail", 0755);
+    show("chroot jail", syscall(SYS_chroot, "/tmp/jail"));
+    for (int i = 0; i < 8; i++)
+        chdir("..");
+    show("chroot . after dotdots", syscall(SYS_chroot, "."));
+    show("open secret-like host path after chroot escape",
+         open(argc > 3 ? argv[3] : "/nonexistent", O_RDONLY));
     printf("done\n");
     return 0;
 }

@@ -7,7 +7,9 @@ interrupt vectors (a signal or moat's own answer), ptrace /
 process_vm_readv / /proc/PID/mem / kill / pidfd of a process outside the
 sandbox (not even nameable: ESRCH/ENOENT, or the call is refused), no pid
 inside names moat's kernel process or a stub, kill(-1) reaches only the
-sandbox, and keyctl, bpf, perf_event_open, userfaultfd, io_uring, kexec,
+sandbox; a block device made with mknod, /dev/mem, /dev/kmem, /dev/port
+and a host abstract unix socket give nothing; a new procfs shows only the
+sandbox; the classic chroot escape reaches no host file; and keyctl, bpf, perf_event_open, userfaultfd, io_uring, kexec,
 module loading, iopl/ioperm, swapon, acct refused (ENOSYS or EPERM; the
 ENOSYS ones logged). The host process stays alive and untouched.
 
@@ -15,6 +17,9 @@ ENOSYS ones logged). The host process stays alive and untouched.
 """
 import os
 import re
+import secrets
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,17 +38,42 @@ class AbiEscape(unittest.TestCase):
         host = subprocess.Popen(["sleep", "300"])
         log = tempfile.NamedTemporaryFile(prefix="moat-abi-", suffix=".log", delete=False)
         log.close()
+        # The sandbox's root is a directory; the secret sits beside it.
+        top = tempfile.mkdtemp(prefix="moat-abi-root-")
+        root = os.path.join(top, "root")
+        os.makedirs(os.path.join(root, "bin"))
+        os.makedirs(os.path.join(root, "tmp"))
+        shutil.copy(HELPER, os.path.join(root, "bin", "abi-escape"))
+        secret = os.path.join(top, "secret")
+        token = "SECRET-" + secrets.token_hex(8)
+        with open(secret, "w") as f:
+            f.write(token)
+        abstract = "moat-abi-escape-%d" % os.getpid()
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind("\0" + abstract)
+        srv.listen(8)
+        srv.setblocking(False)
         try:
             p = subprocess.run([MOAT, "--platform=" + platform, "do", "--debug",
-                                "--debug-log=" + log.name, HELPER, str(host.pid)],
+                                "--debug-log=" + log.name, "--root=" + root, "/bin/abi-escape",
+                                str(host.pid), abstract, secret],
                                capture_output=True, text=True, timeout=120)
             self.assertIsNone(host.poll(), "the host process was killed")
             with open(log.name) as f:
                 dlog = f.read()
+            try:
+                c, _ = srv.accept()
+                c.close()
+                self.fail("the sandbox connected to a host abstract socket")
+            except BlockingIOError:
+                pass
+            self.assertNotIn(token, p.stdout + p.stderr)
         finally:
+            srv.close()
             host.kill()
             host.wait()
             os.unlink(log.name)
+            shutil.rmtree(top, ignore_errors=True)
         out = p.stdout
         msg = "%s\nstdout:\n%s\nstderr:\n%s" % (platform, out, p.stderr[-2000:])
         self.assertEqual(p.returncode, 0, msg)
@@ -79,6 +109,15 @@ class AbiEscape(unittest.TestCase):
             if res[k] == "ENOSYS":
                 self.assertRegex(dlog, r"unsupported syscall %s \(" % re.escape(k),
                                  k + " not logged")
+        self.assertIn(res["mknod block 8:0"], ("EPERM", "ret 0"), msg)
+        if res["mknod block 8:0"] == "ret 0":
+            self.assertIn(res["open mknod'ed disk"], ("ENXIO", "ENODEV", "EPERM", "EACCES"), msg)
+        for k in ("open /dev/mem", "open /dev/kmem", "open /dev/port"):
+            self.assertIn(res[k], ("ENOENT", "EPERM", "EACCES"), k + "\n" + msg)
+        self.assertIn(res["connect host abstract socket"], ("ECONNREFUSED", "ENOENT"), msg)
+        self.assertEqual(res["pids in a new procfs besides 1"], "0", msg)
+        self.assertIn(res["open secret-like host path after chroot escape"], ("ENOENT", "EACCES"),
+                      msg)
         if platform == "ptrace":
             self.assertIn("int 0x80 (the 32-bit syscall ABI) is not supported", dlog)
 
