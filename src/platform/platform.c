@@ -2,17 +2,21 @@
 #include "platform/platform.h"
 
 #include <cpuid.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lib/log.h"
 
 extern const struct platform_ops g_ptrace_platform;
 extern const struct platform_ops g_systrap_platform;
 
 const struct platform_ops *g_platform;
+char g_platform_why[160];
 
 static const struct platform_ops *const g_platforms[] = {
-    &g_ptrace_platform, /* the default */
-    &g_systrap_platform,
+    &g_systrap_platform, /* the default */
+    &g_ptrace_platform,  /* the fallback */
 };
 
 const struct platform_ops *platform_lookup(const char *name)
@@ -26,6 +30,34 @@ const struct platform_ops *platform_lookup(const char *name)
         if (strcmp(g_platforms[i]->name, name) == 0)
             return g_platforms[i];
     return NULL;
+}
+
+int platform_start(const char *name, int memfd, const char **out_failed)
+{
+    if (!name) {
+        name = getenv("MOAT_PLATFORM");
+        if (name && !*name)
+            name = NULL;
+    }
+    const struct platform_ops *p = platform_lookup(name);
+    if (!p) {
+        *out_failed = name;
+        return -ENOENT;
+    }
+    int r = p->init(memfd);
+    if (r < 0 && !name && p != &g_ptrace_platform) {
+        /* Nobody asked for it: the default steps aside for ptrace, which
+         * needs nothing from the host beyond ptrace itself. */
+        log_debug("platform: %s cannot run here (%s), using ptrace", p->name,
+                  g_platform_why[0] ? g_platform_why : strerror(-r));
+        g_platform_why[0] = 0;
+        p = &g_ptrace_platform;
+        r = p->init(memfd);
+    }
+    *out_failed = p->name;
+    if (r == 0)
+        g_platform = p;
+    return r;
 }
 
 uint32_t platform_xstate_size(void)

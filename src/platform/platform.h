@@ -110,7 +110,18 @@ uint32_t platform_xstate_size(void);
 /* The xsave feature mask the host enables (XCR0). */
 uint64_t platform_xfeatures(void);
 
-/* Selects a backend by name ("ptrace"); NULL picks the default. */
+/* Selects a backend by name ("systrap", "ptrace"); NULL picks the default
+ * (MOAT_PLATFORM, else systrap). NULL for an unknown name. */
 const struct platform_ops *platform_lookup(const char *name);
+
+/* Looks up NAME (as platform_lookup) and starts it (init) as g_platform.
+ * When no platform was named (neither NAME nor MOAT_PLATFORM) and the
+ * default cannot run on this host (systrap needs FSGSBASE and seccomp
+ * traps), ptrace is started instead. 0, -ENOENT for an unknown name, or
+ * -errno; *out_failed is the name of the platform started or tried. */
+int platform_start(const char *name, int memfd, const char **out_failed);
+
+/* Why the last init failed, in words ("" if it did not say). */
+extern char g_platform_why[160];
 
 #endif

@@ -446,15 +446,16 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
             init.host_stdio[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     }
 
-    g_platform = platform_lookup(cfg->platform);
-    if (!g_platform)
-        setup_fail("unknown platform `%s` (available: ptrace, systrap)", cfg->platform);
     int r = memfile_init_limited(MEMFILE_SIZE, cfg->memory_limit);
     if (r < 0)
         setup_fail("cannot create the memory file: %s", strerror(-r));
-    r = g_platform->init(g_memfile_fd);
+    const char *pname;
+    r = platform_start(cfg->platform, g_memfile_fd, &pname);
+    if (r == -ENOENT)
+        setup_fail("unknown platform `%s` (available: systrap, ptrace)", pname);
     if (r < 0)
-        setup_fail("platform %s: cannot start: %s", g_platform->name, strerror(-r));
+        setup_fail("platform %s: cannot start: %s", pname,
+                   g_platform_why[0] ? g_platform_why : strerror(-r));
     syscall_table_init();
     task_set_max(cfg->pids_limit);
     r = vfs_init(rootfd, &init.fs);

@@ -78,6 +78,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/futex.h>
+#include <linux/seccomp.h>
 
 #include "kernel/mm/memfile.h"
 #include "lib/log.h"
@@ -370,8 +371,20 @@ static pid_t spawn_stub(uint64_t ctl_off, int cpu)
 static int systrap_init(int memfd)
 {
     if (!(getauxval(AT_HWCAP2) & 2 /* HWCAP2_FSGSBASE */)) {
-        log_error("systrap: the host does not allow wrfsbase (FSGSBASE)");
+        snprintf(g_platform_why, sizeof(g_platform_why),
+                 "the host does not allow wrfsbase (no FSGSBASE)");
         return -ENOTSUP;
+    }
+    /* The stub's filters trap app syscalls and kill on misuse. */
+    static const uint32_t actions[] = {SECCOMP_RET_TRAP, SECCOMP_RET_KILL_PROCESS};
+    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+        uint32_t a = actions[i];
+        if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &a) != 0) {
+            int e = errno;
+            snprintf(g_platform_why, sizeof(g_platform_why),
+                     "the host's seccomp lacks action %#x (%s)", actions[i], strerror(e));
+            return -e;
+        }
     }
     g_memfd = memfd;
     const char *spin = getenv("MOAT_SYSTRAP_SPIN_K");
