@@ -45,6 +45,11 @@
  *   stub goes there: before, a child's stub stayed wherever it was made
  *   and every handoff crossed cores (40-60 us each).
  *
+ * Placement: MOAT_SYSTRAP_NO_PIN=1 leaves every thread unpinned (for
+ * measuring). Under heavy load from other jobs (load average ~20 on 2
+ * vCPUs) `find /usr/lib/python3` took 1.0-2.3 s pinned and 0.3-1.9 s
+ * unpinned, ptrace 0.6-0.9 s: too noisy to choose; pinning stays.
+ *
  * Handoff spinning: MOAT_SYSTRAP_SPIN_K / MOAT_SYSTRAP_SPIN_S give the
  * number of sched_yield rounds the kernel thread / the stub's handler try
  * before FUTEX_WAIT (both 0 by default). Measured on the 2-vCPU machines:
@@ -183,9 +188,11 @@ static int pick_cpu(cpu_set_t *out, int *out_cpu)
 }
 
 /* Pins the calling kernel thread (once: a thread that execs keeps its CPU). */
+static bool g_no_pin;
+
 static void pin_self(void)
 {
-    if (t_cpu >= 0)
+    if (t_cpu >= 0 || g_no_pin)
         return;
     cpu_set_t set;
     int cpu = -1;
@@ -203,7 +210,7 @@ static void pin_self(void)
 
 static void pin_tid(pid_t tid, int cpu)
 {
-    if (cpu < 0)
+    if (cpu < 0 || g_no_pin)
         return;
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -387,6 +394,7 @@ static int systrap_init(int memfd)
         }
     }
     g_memfd = memfd;
+    g_no_pin = getenv("MOAT_SYSTRAP_NO_PIN") != NULL;
     const char *spin = getenv("MOAT_SYSTRAP_SPIN_K");
     if (spin)
         g_spin_kernel = (unsigned)atoi(spin);
