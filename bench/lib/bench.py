@@ -35,7 +35,10 @@ MOAT = os.environ.get("BENCH_MOAT") or os.path.join(ROOT, "build", "src", "moat"
 BUSYBOX = "/usr/bin/busybox"  # the same path on the host and in the rootfs
 ID_PREFIX = "moatbench-"
 
-RUNTIMES = ["native", "runc", "crun", "runsc", "moat"]
+RUNTIMES = ["native", "runc", "crun", "runsc", "moat", "moat-systrap"]
+# moat runtimes and the platform each runs with ("moat" is ptrace, the
+# fallback platform; "moat-systrap" the default one).
+MOAT_RTS = {"moat": "ptrace", "moat-systrap": "systrap"}
 
 # name: (title, unit shown, scale from the workload's unit, higher is better)
 WORKLOADS = {
@@ -288,19 +291,19 @@ class Runner:
 
     def workload_cmd(self, rt, name, args):
         binary = os.path.join(BIN, BINARY.get(name, name))
-        if name in FS_PATHS and rt in ("native", "moat"):
+        if name in FS_PATHS and (rt == "native" or rt in MOAT_RTS):
             args = workload_args(name, self.mode, container=False)
         if rt == "native":
             return [binary] + args, None
-        if rt == "moat":
-            return [MOAT, "do", "--platform=ptrace", "--", binary] + args, None
+        if rt in MOAT_RTS:
+            return [MOAT, "do", "--platform=" + MOAT_RTS[rt], "--", binary] + args, None
         self.seq += 1
         cid = f"{ID_PREFIX}{name}-{os.getpid()}-{self.seq}"
         return container_cmd(rt, os.path.join(BUNDLES, name), cid), cid
 
     def run_once(self, rt, name, args, timeout):
         """One process run of a workload: (value, None) or (None, reason)."""
-        if rt == "moat" and not self.moat_ok:
+        if rt in MOAT_RTS and not self.moat_ok:
             return None, "moat not built"
         cmd, cid = self.workload_cmd(rt, name, args)
         try:
@@ -317,21 +320,21 @@ class Runner:
             tail = (err.strip().splitlines() or out.strip().splitlines() or [""])[-1]
             what = f"exit {rc}" if rc != 0 else "no result line"
             reason = f"{what}: {tail[:160]}" if tail else what
-            if rt == "moat":
-                reason += self.moat_diagnose(name, args)
+            if rt in MOAT_RTS:
+                reason += self.moat_diagnose(MOAT_RTS[rt], name, args)
             return None, reason
         return float(m.group(2)), None
 
-    def moat_diagnose(self, name, args):
+    def moat_diagnose(self, plat, name, args):
         """Reruns a failed moat cell briefly with --debug and names the
         syscalls moat reported as unsupported."""
         binary = os.path.join(BIN, BINARY.get(name, name))
         if name in FS_PATHS:
             args = workload_args(name, self.mode, container=False)
-        cmd = [MOAT, "do", "--platform=ptrace", "--debug", "--",
+        cmd = [MOAT, "do", "--platform=" + plat, "--debug", "--",
                binary, "-t", "0.05"] if name in LOOP_WORKLOADS and name not in FS_PATHS else None
         if cmd is None:
-            cmd = [MOAT, "do", "--platform=ptrace", "--debug", "--", binary] + args
+            cmd = [MOAT, "do", "--platform=" + plat, "--debug", "--", binary] + args
         try:
             _, _, err, _ = run_bounded(cmd, 20)
         except OSError:
@@ -342,13 +345,13 @@ class Runner:
     def start_to_exit(self, rt, runs, timeout):
         """Median wall time of start-to-exit of /bin/true, measured by
         hyperfine from outside, in ms."""
-        if rt == "moat" and not self.moat_ok:
+        if rt in MOAT_RTS and not self.moat_ok:
             return None, "moat not built", []
         cid = f"{ID_PREFIX}true-{os.getpid()}"
         if rt == "native":
             cmd = f"{BUSYBOX} true"
-        elif rt == "moat":
-            cmd = f"{MOAT} do --platform=ptrace -- {BUSYBOX} true"
+        elif rt in MOAT_RTS:
+            cmd = f"{MOAT} do --platform={MOAT_RTS[rt]} -- {BUSYBOX} true"
         else:
             cmd = " ".join(container_cmd(rt, os.path.join(BUNDLES, "start_true"), cid))
         js = os.path.join(OUT, f"hyperfine-{rt}.json")
@@ -357,8 +360,9 @@ class Runner:
         hf = ["hyperfine", "-N", "--style", "none", "--warmup", "2", "--runs", str(runs),
               "--export-json", js, cmd]
         rc, out, err, _ = run_bounded(
-            hf, timeout, None if rt in ("native", "moat") else (lambda: delete_container(rt, cid)))
-        if rt not in ("native", "moat"):
+            hf, timeout,
+            None if rt == "native" or rt in MOAT_RTS else (lambda: delete_container(rt, cid)))
+        if rt != "native" and rt not in MOAT_RTS:
             if rc != 0:
                 delete_container(rt, cid)
         if rc is None:
@@ -456,16 +460,21 @@ def targets(med):
         ok = value <= limit if ok_if_le else value >= limit
         rows.append((text, "met" if ok else "not met", note))
 
-    m = g("getppid", "moat")
-    add("syscall round trip (getppid) ≤ 1.5 µs", m, 1500,
-        note=(f"moat {fmt(m)} ns; ptrace platform not expected to meet it (systrap later)"
-              if m is not None else "ptrace platform not expected to meet it (systrap later)"))
-    m, r = g("open_close", "moat"), g("open_close", "runsc")
-    add("open+close ≤ 1/10 of runsc", m, r / 10 if r else None,
-        note=f"moat {fmt(m)} ns vs runsc/10 = {fmt(r / 10 if r else None)} ns")
-    m, r = g("fork_wait", "moat"), g("fork_wait", "runsc")
-    add("fork+wait ≤ 1/5 of runsc", m, r / 5 if r else None,
-        note=f"moat {fmt(m)} µs vs runsc/5 = {fmt(r / 5 if r else None)} µs")
+    # The syscall targets are the default platform's (systrap); "moat" is ptrace.
+    st = "moat-systrap"
+    m, p, r = g("getppid", st), g("getppid", "moat"), g("getppid", "runsc")
+    add("getppid (systrap) ≤ ½ moat-ptrace", m, p / 2 if p else None,
+        note=f"systrap {fmt(m)} ns vs ptrace/2 = {fmt(p / 2 if p else None)} ns")
+    add("getppid (systrap) ≤ 1/10 runsc", m, r / 10 if r else None,
+        note=f"systrap {fmt(m)} ns vs runsc/10 = {fmt(r / 10 if r else None)} ns")
+    add("getppid (systrap) ≤ 1.5 µs", m, 1500,
+        note=f"systrap {fmt(m)} ns (needs syscall patching, not done yet)")
+    m, r = g("open_close", st), g("open_close", "runsc")
+    add("open+close (systrap) ≤ 1/10 of runsc", m, r / 10 if r else None,
+        note=f"systrap {fmt(m)} ns vs runsc/10 = {fmt(r / 10 if r else None)} ns")
+    m, r = g("fork_wait", st), g("fork_wait", "runsc")
+    add("fork+wait (systrap) ≤ 1/5 of runsc", m, r / 5 if r else None,
+        note=f"systrap {fmt(m)} µs vs runsc/5 = {fmt(r / 5 if r else None)} µs")
     m, n = g("page_touch", "moat"), g("page_touch", "native")
     add("page touch ≤ 2× native", m, 2 * n if n else None,
         note=f"moat {fmt(m)} ns/page vs 2×native = {fmt(2 * n if n else None)}")
@@ -488,7 +497,7 @@ def loadavg():
 
 def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, loads):
     L = []
-    L.append("# moat benchmarks: native, runc, crun, runsc (ptrace) and moat")
+    L.append("# moat benchmarks: native, runc, crun, runsc (ptrace) and moat (ptrace, systrap)")
     L.append("")
     L.append("Produced by `bench/run`; regenerate with the command below. Medians;"
              " lower is better except pipe (MiB/s). `fail` = the runtime could not run"
@@ -504,7 +513,8 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
              f" (other jobs on the machine add noise; compare ratios within one run)")
     L.append(f"- runc: {mach['runc']}; crun: {mach['crun']}; runsc: {mach['runsc']}"
              f" (`--platform=ptrace --network=none`); {mach['hyperfine']}")
-    L.append(f"- moat: {mach['moat']} (`moat do --platform=ptrace`); build: {build_note}")
+    L.append(f"- moat: {mach['moat']} (`moat do --platform=ptrace` as moat,"
+             f" `--platform=systrap` as moat-systrap); build: {build_note}")
     L.append("")
     L.append("## Results")
     L.append("")
@@ -513,6 +523,8 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
         head.append("moat/runc")
     if "moat" in rts and "runsc" in rts:
         head.append("moat/runsc")
+    if "moat-systrap" in rts and "runsc" in rts:
+        head.append("systrap/runsc")
     L.append("| " + " | ".join(head) + " |")
     L.append("|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|")
     for w in names:
@@ -529,6 +541,8 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
             cells.append(fmt_ratio(ratio(med.get((w, "moat")), med.get((w, "runc")))))
         if "moat/runsc" in head:
             cells.append(fmt_ratio(ratio(med.get((w, "moat")), med.get((w, "runsc")))))
+        if "systrap/runsc" in head:
+            cells.append(fmt_ratio(ratio(med.get((w, "moat-systrap")), med.get((w, "runsc")))))
         L.append("| " + " | ".join(cells) + " |")
     L.append("")
     L.append("Ratios in parentheses are to native (for the MiB/s rows, a ratio below 1 means"
@@ -548,7 +562,7 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
                      f" at the floor within noise, so the ptrace handoffs, not moat's own"
                      f" code, are the whole cost.")
         L.append("")
-    if "moat" in rts:
+    if "moat" in rts or "moat-systrap" in rts:
         L.append("## Targets (moat)")
         L.append("")
         L.append("| target | verdict | detail |")
@@ -598,7 +612,7 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
              " with its stub.")
     L.append(f"- start-to-exit: hyperfine `-N`, 2 warm-ups + {m['start_runs']} runs, wall"
              f" clock from outside; native = exec of `/usr/bin/busybox true`, moat ="
-             f" `moat do --platform=ptrace -- /usr/bin/busybox true`, containers = `run"
+             f" `moat do --platform=ptrace|systrap -- /usr/bin/busybox true`, containers = `run"
              f" --bundle` of a bundle whose process is `/bin/true`.")
     L.append("")
     L.append("## Raw repetitions")
@@ -667,7 +681,7 @@ def main():
     t_start = time.monotonic()
     load_start = loadavg()
     moat_ok = os.access(MOAT, os.X_OK)
-    if "moat" in rts and not moat_ok:
+    if any(r in MOAT_RTS for r in rts) and not moat_ok:
         log(f"bench: {MOAT} is missing: every moat cell will be 'fail'")
 
     build_workloads()
@@ -690,7 +704,7 @@ def main():
         raw.setdefault((w, rt), [])
         if v is None:
             fails[(w, rt)] = reason
-            log(f"  {w:<14} {rt:<7} fail: {reason}")
+            log(f"  {w:<14} {rt:<12} fail: {reason}")
         else:
             raw[(w, rt)].append(v)
 
@@ -705,7 +719,7 @@ def main():
                         note(w, rt, None, reason)
                     else:
                         med[(w, rt)] = v
-                        log(f"  {w:<14} {rt:<7} {fmt(v)} ms")
+                        log(f"  {w:<14} {rt:<12} {fmt(v)} ms")
                 continue
             args = workload_args(w, mode)
             timeout = m["loop_timeout"] if w in LOOP_WORKLOADS else m["heavy_timeout"]
@@ -728,7 +742,7 @@ def main():
                 vals = raw.get((w, rt), [])
                 if (w, rt) not in fails and vals:
                     med[(w, rt)] = statistics.median(vals)
-                    log(f"  {w:<14} {rt:<7} {fmt(med[(w, rt)])} {WORKLOADS[w][1]}")
+                    log(f"  {w:<14} {rt:<12} {fmt(med[(w, rt)])} {WORKLOADS[w][1]}")
     finally:
         sweep_containers()
 
