@@ -57,13 +57,40 @@
  * but +15-30% under other jobs' load (sched_yield hands the CPU to the
  * other load, not to the partner), so it stays off.
  *
- * FIXME(issue 8): syscall patching (rewrite `mov $nr,%eax; syscall` sites
- * into a jump to a stub-region trampoline that saves the registers in the
- * thread page and does the futex handoff without SIGSYS) is not done. It
- * needs a platform_trap hint ("site at RIP-7 is patchable") that the task
- * loop acts on with mm_copy_out_force (mm handles COW; never in shared
- * mappings), a trampoline table in the stub region below the seccomp IP
- * window, and a --no-syscall-patch flag. Remove this note when it lands.
+ * FIXME(issue 8): syscall patching is not done. The design worked out so
+ * far (nothing of it is built yet):
+ * - Encoding: `b8 nr32 0f 05` (mov $nr,%eax; syscall) becomes
+ *   `b9 T32 ff e1` (mov $T,%ecx; jmp *%rcx; rcx is the syscall's anyway),
+ *   T a per-site trampoline below 4 GiB; `jmp`, not `call`, so the red
+ *   zone below the app's rsp is never written. The same form covers
+ *   glibc's syscall() tail (`4c 8b 4c 24 08 0f 05`, nr in rax).
+ * - Where T lives: below PLATFORM_APP_MIN (0x10000, Linux's default
+ *   mmap_min_addr), which apps can never map in moat; the stub can map
+ *   memory-file pages there only if the host's vm.mmap_min_addr allows
+ *   it (4096 on these machines; 65536 on stock Debian: no patching there).
+ *   Trampolines are per fork family (a child's COW text holds the
+ *   parent's patches), so as_new needs to learn its parent's table: a
+ *   platform op called by task_clone for a fork.
+ * - Atomicity: one lock cmpxchg16b of the aligned 16 bytes holding the 7
+ *   (sites that straddle 16 bytes stay unpatched), through a new mm call
+ *   that breaks COW and refuses anything but private, file-backed,
+ *   non-writable executable mappings. A thread paused between the old mov
+ *   and syscall would run the new tail: patch only while no other
+ *   context of the address space runs app code (a Dekker pair of counters
+ *   in ctx_switch), and make ctx_switch turn a resume at a recorded
+ *   site+5 into the syscall it was about to make.
+ * - Per-thread data for the trampoline: %gs base = the thread's slot while
+ *   the app's own gs base is 0 (rdgsbase then shows the slot: a deviation,
+ *   hence --no-patch); otherwise the trampoline falls back to a `syscall`
+ *   outside the stub region, which traps as today.
+ * - Signals inside the trampoline: an interrupt before the trap is
+ *   published can be ignored (the kernel checks signals after the
+ *   syscall); one while waiting must set a flag the return path checks;
+ *   one on the return path turns the stop into an INTERRUPTED frame built
+ *   from the registers the kernel wrote. FPU state stays live in the stub
+ *   thread; ctx_get/set_fpstate on such a stop first converts it into a
+ *   signal-frame stop (one more round trip, rare: signals, fork, exec).
+ * Remove this note when it lands.
  */
 #include <errno.h>
 #include <fcntl.h>
