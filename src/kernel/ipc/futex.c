@@ -271,7 +271,10 @@ static long futex_requeue(struct task *t, uint64_t uaddr, bool priv, int nwake, 
         moved++;
     }
     unlock_two(b1, b2);
-    return cmp ? done + moved : done;
+    /* Both requeue operations count the waiters woken and moved, as Linux's
+     * futex_requeue returns them (the man page says only "woken" for
+     * FUTEX_REQUEUE). */
+    return done + moved;
 }
 
 struct wake_op_arg {
