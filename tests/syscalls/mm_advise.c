@@ -1,7 +1,8 @@
 /*
  * Probe: madvise (DONTNEED, FREE, WILLNEED, REMOVE, DONTFORK/DOFORK,
  * WIPEONFORK, HUGEPAGE and the other hints), msync flags and errors,
- * mincore, mlock/mlock2/munlock/mlockall/munlockall accounting (VmLck),
+ * mincore, mlock/mlock2/munlock/mlockall/munlockall accounting (VmLck) and
+ * RLIMIT_MEMLOCK without root,
  * MAP_POPULATE, MAP_LOCKED, MAP_STACK, MAP_FIXED_NOREPLACE, PROT_NONE guard
  * pages, and SIGSEGV's si_code (SEGV_MAPERR vs SEGV_ACCERR) and si_addr.
  */
@@ -9,6 +10,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "tap.h"
@@ -218,7 +220,10 @@ static void test_mlock(void)
     T_ERRNO(mlockall(0), EINVAL, "mlockall(0): EINVAL");
     T_ERRNO(mlockall(MCL_ONFAULT), EINVAL, "mlockall(MCL_ONFAULT) alone: EINVAL");
     T_ERRNO(mlockall(0x100), EINVAL, "mlockall with an unknown flag: EINVAL");
+    char *u = map(NULL, 4 * PAGE, RW, ANON, -1);
+    T_EQ(resident(u, 4), 0, "an untouched mapping is not resident");
     T_OK(mlockall(MCL_CURRENT), "mlockall(MCL_CURRENT)");
+    T_EQ(resident(u, 4), 4, "mlockall(MCL_CURRENT) makes it resident");
     /* All but the vDSO's pages (Linux never locks those). */
     long unlocked = status_kb("VmSize:") - status_kb("VmLck:");
     T_TRUE(unlocked >= 0 && unlocked <= 64, "every mapping is locked");
@@ -231,10 +236,65 @@ static void test_mlock(void)
          "with MCL_FUTURE a new mapping is locked");
     munmap(p, 4 * PAGE);
     T_OK(munlockall(), "munlockall");
+    munmap(u, 4 * PAGE);
     T_EQ(status_kb("VmLck:"), 0, "nothing is locked");
     p = map(NULL, 4 * PAGE, RW, ANON, -1);
     T_EQ(status_kb("VmLck:"), 0, "and MCL_FUTURE is off");
     munmap(p, 4 * PAGE);
+}
+
+/* RLIMIT_MEMLOCK binds a process without CAP_IPC_LOCK: run in a child that
+ * gave up root. Results land in shared memory for the parent to report. */
+static void test_memlock_limit(void)
+{
+    enum { N = 10 };
+    static const char *const names[N] = {
+            "unprivileged: MAP_LOCKED within RLIMIT_MEMLOCK works",
+            "MAP_LOCKED past it: EAGAIN",
+            "mlock past it: ENOMEM",
+            "mlockall(MCL_FUTURE) within it works",
+            "then a mapping past it: EAGAIN",
+            "and a small one works",
+            "and brk past it keeps the old break",
+            "RLIMIT_MEMLOCK 0: MAP_LOCKED is EPERM",
+            "RLIMIT_MEMLOCK 0: mlock is EPERM",
+            "RLIMIT_MEMLOCK 0: mlockall is EPERM",
+    };
+    int *res = (int *)map(NULL, PAGE, RW, MAP_SHARED | MAP_ANONYMOUS, -1);
+    for (int i = 0; i < N; i++)
+        res[i] = -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit rl = {64 * 1024, 64 * 1024};
+        if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+            setresuid(65534, 65534, 65534) != 0)
+            _exit(1);
+        char *p = map(NULL, 8 * PAGE, RW, ANON | MAP_LOCKED, -1);
+        res[0] = p != MAP_FAILED;
+        res[1] = map(NULL, 32 * PAGE, RW, ANON | MAP_LOCKED, -1) == MAP_FAILED && errno == EAGAIN;
+        munmap(p, 8 * PAGE);
+        char *q = map(NULL, 32 * PAGE, RW, ANON, -1);
+        res[2] = mlock(q, 32 * PAGE) == -1 && errno == ENOMEM;
+        res[3] = mlockall(MCL_FUTURE) == 0;
+        res[4] = map(NULL, 32 * PAGE, RW, ANON, -1) == MAP_FAILED && errno == EAGAIN;
+        p = map(NULL, 4 * PAGE, RW, ANON, -1);
+        res[5] = p != MAP_FAILED;
+        uintptr_t cur = syscall(SYS_brk, 0);
+        res[6] = (uintptr_t)syscall(SYS_brk, cur + 64 * PAGE) == cur;
+        munlockall();
+        rl.rlim_cur = 0;
+        setrlimit(RLIMIT_MEMLOCK, &rl);
+        res[7] = map(NULL, PAGE, RW, ANON | MAP_LOCKED, -1) == MAP_FAILED && errno == EPERM;
+        res[8] = mlock(q, PAGE) == -1 && errno == EPERM;
+        res[9] = mlockall(MCL_CURRENT) == -1 && errno == EPERM;
+        _exit(0);
+    }
+    int st;
+    T_TRUE(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+           "a child drops root under a 64 KiB RLIMIT_MEMLOCK");
+    for (int i = 0; i < N; i++)
+        T_EQ(res[i], 1, names[i]);
+    munmap(res, PAGE);
 }
 
 static void test_faults(void)
@@ -310,6 +370,7 @@ int main(void)
     test_madvise();
     test_msync_mincore();
     test_mlock();
+    test_memlock_limit();
     test_faults();
     test_map_flags();
     return tap_done();

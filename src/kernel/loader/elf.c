@@ -381,6 +381,7 @@ static void read_limits(struct task *t, struct mm_limits *out)
     out->as = t->tg->rlim[RLIMIT_AS].rlim_cur;
     out->data = t->tg->rlim[RLIMIT_DATA].rlim_cur;
     out->stack = t->tg->rlim[RLIMIT_STACK].rlim_cur;
+    out->memlock = MM_UNLIMITED; /* refreshed before each mapping call (sys_mm.c) */
     pthread_mutex_unlock(&t->tg->lock);
 }
 

@@ -461,7 +461,7 @@ struct mm *mm_new(void)
     pthread_rwlockattr_destroy(&attr);
     mm->mmap_base = MM_MMAP_BASE;
     mm->stack_top = MM_STACK_TOP;
-    mm->lim.as = mm->lim.data = mm->lim.stack = MM_UNLIMITED;
+    mm->lim.as = mm->lim.data = mm->lim.stack = mm->lim.memlock = MM_UNLIMITED;
     mm_all_add(mm);
     return mm;
 }
@@ -579,6 +579,14 @@ static bool may_expand_locked(const struct mm *mm, uint64_t len, bool data, uint
     if (account && g_memfile_limit && len > g_memfile_limit)
         return false;
     return true;
+}
+
+static uint64_t locked_bytes_locked(const struct mm *mm);
+
+/* Whether LEN more bytes may be locked under RLIMIT_MEMLOCK. */
+static bool may_lock_locked(const struct mm *mm, uint64_t len)
+{
+    return mm->lim.memlock == MM_UNLIMITED || locked_bytes_locked(mm) + len <= mm->lim.memlock;
 }
 
 /* Bytes of [start, end) that are mapped. */
@@ -971,6 +979,10 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
     pthread_mutex_lock(&mm->mutate);
     if (mm->lock_future)
         nv.flags |= VMA_LOCKED;
+    if ((nv.flags & VMA_LOCKED) && !may_lock_locked(mm, alen)) {
+        r = -EAGAIN; /* Linux's mlock_future_ok() */
+        goto out_unlock;
+    }
     if (fixed) {
         /* Also together with MAP_FIXED, as Linux. */
         if ((flags & MAP_FIXED_NOREPLACE) && !range_is_free(mm, addr, addr + alen)) {
@@ -1247,6 +1259,8 @@ uint64_t mm_brk(struct mm *mm, uint64_t brk)
         if (!range_allowed(oldend, newend - oldend) || !range_is_free(mm, oldend, newend))
             goto out;
         if (!may_expand_locked(mm, newend - oldend, true, 0, true))
+            goto out;
+        if (mm->lock_future && !may_lock_locked(mm, newend - oldend))
             goto out;
         if (brk_grow_locked(mm, oldend, newend) < 0)
             goto out;
@@ -2023,9 +2037,10 @@ int mm_mlockall(struct mm *mm, int flags, uint64_t limit)
             mm->vmas[i].flags |= VMA_LOCKED;
         merge_range_locked(mm, 0, UINT64_MAX);
         pthread_rwlock_unlock(&mm->lock);
+        if (!(flags & MCL_ONFAULT))
+            populate_locked(mm, 0, UINT64_MAX);
     }
-    /* FIXME: MCL_FUTURE marks new mappings locked but does not refuse those
-     * past RLIMIT_MEMLOCK, as Linux does. */
+    /* New mappings are locked (and refused past RLIMIT_MEMLOCK: EAGAIN). */
     mm->lock_future = flags & MCL_FUTURE;
 out_unlock:
     pthread_mutex_unlock(&mm->mutate);

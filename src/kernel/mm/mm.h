@@ -67,6 +67,9 @@ struct mm_limits {
     uint64_t as;    /* RLIMIT_AS: every mapping (mmap, brk, mremap, stack growth) */
     uint64_t data;  /* RLIMIT_DATA: private writable non-stack mappings and brk */
     uint64_t stack; /* RLIMIT_STACK: how far a MAP_GROWSDOWN mapping may grow */
+    uint64_t memlock; /* RLIMIT_MEMLOCK (MM_UNLIMITED with CAP_IPC_LOCK): what
+                       * MAP_LOCKED and mappings under mlockall(MCL_FUTURE) may
+                       * lock (EAGAIN past it) */
 };
 void mm_set_limits(struct mm *mm, const struct mm_limits *lim);
 /* The gap Linux keeps free below a growing stack (stack_guard_gap). */

@@ -14,8 +14,11 @@
 #include "lib/util.h"
 #include "platform/platform.h"
 
-/* Hands the thread group's RLIMIT_AS, RLIMIT_DATA and RLIMIT_STACK to T's
- * mm before a call that maps memory (setrlimit may have changed them). */
+static uint64_t memlock_limit(struct task *t);
+
+/* Hands the thread group's RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK and
+ * RLIMIT_MEMLOCK to T's mm before a call that maps memory (setrlimit may
+ * have changed them). */
 static void refresh_limits(struct task *t)
 {
     struct mm_limits lim;
@@ -24,6 +27,7 @@ static void refresh_limits(struct task *t)
     lim.data = t->tg->rlim[RLIMIT_DATA].rlim_cur;
     lim.stack = t->tg->rlim[RLIMIT_STACK].rlim_cur;
     pthread_mutex_unlock(&t->tg->lock);
+    lim.memlock = memlock_limit(t);
     mm_set_limits(t->mm, &lim);
 }
 
@@ -42,6 +46,9 @@ static long sys_mmap(struct task *t, const struct sys_args *a)
 
     if (!IS_ALIGNED(off, PAGE_SIZE))
         return -EINVAL;
+    /* Linux: locking needs CAP_IPC_LOCK or a non-zero RLIMIT_MEMLOCK. */
+    if ((flags & MAP_LOCKED) && memlock_limit(t) == 0)
+        return -EPERM;
     if (!(flags & MAP_ANONYMOUS)) {
         file = fdtable_get_file(t->files, fd);
         if (!file)
@@ -188,5 +195,6 @@ SYSCALL_DEFINE(mlock2, sys_mlock2, "pux", SYS_PARTIAL,
                "pages made resident (unless MLOCK_ONFAULT) and counted; nothing is pinned");
 SYSCALL_DEFINE(munlock, sys_munlock, "pu", SYS_FULL, "");
 SYSCALL_DEFINE(mlockall, sys_mlockall, "x", SYS_PARTIAL,
-               "accounting only; MCL_FUTURE does not enforce RLIMIT_MEMLOCK");
+               "pages made resident (unless MCL_ONFAULT) and counted (VmLck); nothing is "
+               "pinned");
 SYSCALL_DEFINE(munlockall, sys_munlockall, "", SYS_FULL, "");

@@ -972,7 +972,8 @@ END_TEST
 START_TEST(limits_enforced)
 {
     uint64_t out;
-    struct mm_limits lim = {.as = 64 * PG, .data = 16 * PG, .stack = MM_UNLIMITED};
+    struct mm_limits lim = {.as = 64 * PG, .data = 16 * PG, .stack = MM_UNLIMITED,
+                            .memlock = MM_UNLIMITED};
     mm_set_limits(g_mm, &lim);
     /* RLIMIT_DATA: private writable only. */
     ck_assert_int_eq(mm_mmap(g_mm, 0, 17 * PG, RW, ANON, NULL, 0, &out), -ENOMEM);
@@ -994,7 +995,8 @@ END_TEST
 START_TEST(stack_grows_down)
 {
     int code = 0, signo = 0;
-    struct mm_limits lim = {.as = MM_UNLIMITED, .data = MM_UNLIMITED, .stack = 1 << 20};
+    struct mm_limits lim = {.as = MM_UNLIMITED, .data = MM_UNLIMITED, .stack = 1 << 20,
+                            .memlock = MM_UNLIMITED};
     mm_set_limits(g_mm, &lim);
     uint64_t top = BASE + (64ULL << 20);
     map(top - PG, PG, RW, FIXED | MAP_GROWSDOWN);
