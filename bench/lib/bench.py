@@ -57,10 +57,21 @@ WORKLOADS = {
     "write_root": ("write 1 GiB, rootfs", "MiB/s", 1.0, True),
     "read_tmpfs": ("read 1 GiB, tmpfs", "MiB/s", 1.0, True),
     "write_tmpfs": ("write 1 GiB, tmpfs", "MiB/s", 1.0, True),
+    "tcp_stream": ("1 GiB over loopback TCP", "MiB/s", 1.0, True),
+    "redis_set": ("redis-benchmark SET", "req/s", 1.0, True),
+    "redis_get": ("redis-benchmark GET", "req/s", 1.0, True),
+    "nginx_wrk": ("nginx + wrk (4 KiB file)", "req/s", 1.0, True),
 }
 # Rows run by another row's binary.
 BINARY = {"getdents_10k": "getdents", "read_root": "fs_read", "write_root": "fs_write",
-          "read_tmpfs": "fs_read", "write_tmpfs": "fs_write"}
+          "read_tmpfs": "fs_read", "write_tmpfs": "fs_write",
+          "redis_set": "redis.sh", "redis_get": "redis.sh", "nginx_wrk": "nginx_wrk.sh"}
+# Rows that are scripts (bench/workloads/*.sh) running a real server and its
+# client inside one sandbox over 127.0.0.1; the containers' rootfs gets those
+# programs and their libraries (APP_PROGRAMS) and a tmpfs /tmp.
+SCRIPT_WORKLOADS = {"redis_set", "redis_get", "nginx_wrk"}
+APP_PROGRAMS = ["/usr/bin/redis-server", "/usr/bin/redis-cli", "/usr/bin/redis-benchmark",
+                "/usr/sbin/nginx", "/usr/bin/wrk"]
 # The file a file-system row works on: (path in a container, path natively
 # and in moat, which see the host tree). The rootfs rows use files of the
 # bundle's rootfs (bench/.out/rootfs); the tmpfs rows /dev/shm, a tmpfs in
@@ -80,9 +91,11 @@ LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait",
 # Settings of a full run and of --quick.
 MODES = {
     "full": dict(reps=7, budget=0.5, touch_reps=3, pipe_reps=1, pipe_mib=1024,
-                 start_runs=40, loop_timeout=30, heavy_timeout=90, start_timeout=120, fs_timeout=240),
+                 start_runs=40, loop_timeout=30, heavy_timeout=90, start_timeout=120, fs_timeout=240,
+                 app_reps=3, redis_n=100000, wrk_secs=5, app_timeout=600),
     "quick": dict(reps=3, budget=0.2, touch_reps=1, pipe_reps=1, pipe_mib=1024,
-                  start_runs=10, loop_timeout=15, heavy_timeout=30, start_timeout=45, fs_timeout=240),
+                  start_runs=10, loop_timeout=15, heavy_timeout=30, start_timeout=45, fs_timeout=240,
+                  app_reps=1, redis_n=10000, wrk_secs=2, app_timeout=180),
 }
 
 RESULT_RE = re.compile(r"^result (\S+) ([0-9.eE+-]+)\s*$", re.M)
@@ -139,6 +152,10 @@ def build_workloads():
     hdr = os.path.join(src, "bench.h")
     for name in sorted(set(BINARY.get(w, w) for w in WORKLOADS)) + [FLOOR]:
         c = os.path.join(src, name + ".c")
+        if name.endswith(".sh"):
+            shutil.copy2(os.path.join(src, name), os.path.join(BIN, name))
+            os.chmod(os.path.join(BIN, name), 0o755)
+            continue
         if not os.path.exists(c):
             continue
         out = os.path.join(BIN, name)
@@ -147,6 +164,36 @@ def build_workloads():
             continue
         subprocess.run(["gcc", "-O2", "-static", "-pthread", "-Wall", "-Wextra", "-Werror",
                         "-o", out, c], check=True)
+
+
+def copy_into_rootfs(path):
+    """Copies host file PATH (following links) to the same path in the rootfs."""
+    real = os.path.realpath(path)
+    dst = os.path.join(ROOTFS, path.lstrip("/"))
+    if os.path.lexists(dst):
+        return
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.copy2(real, dst)
+
+
+def add_app_programs():
+    """The servers and clients of SCRIPT_WORKLOADS with their shared
+    libraries (as ldd lists them) and the loader, at their host paths."""
+    for d in ("lib", "lib64"):
+        os.makedirs(os.path.join(ROOTFS, "usr", d), exist_ok=True)
+        if not os.path.lexists(os.path.join(ROOTFS, d)):
+            os.symlink("usr/" + d, os.path.join(ROOTFS, d))
+    for prog in APP_PROGRAMS:
+        if not os.path.exists(prog):
+            log(f"bench: {prog} is missing; its workloads will fail")
+            continue
+        copy_into_rootfs(prog)
+        out = subprocess.run(["ldd", prog], capture_output=True, text=True).stdout
+        for lib in re.findall(r"(/\S+)", out):
+            if os.path.exists(lib):
+                copy_into_rootfs(lib)
+    with open(os.path.join(ROOTFS, "etc", "group"), "w") as f:
+        f.write("root:x:0:\n")
 
 
 def make_rootfs(names=()):
@@ -183,6 +230,8 @@ def make_rootfs(names=()):
         with open(os.path.join(ROOTFS, "bench", "big.dat"), "wb") as f:
             for _ in range(1024):
                 f.write(chunk)
+    if any(n in SCRIPT_WORKLOADS for n in names):
+        add_app_programs()
 
 
 def base_spec():
@@ -209,6 +258,10 @@ def make_bundle(spec, name, args):
                 m["options"] = [o for o in m.get("options", []) if not o.startswith("size=")]
                 m["options"].append("size=2g")
     spec["hostname"] = "moatbench"
+    if name in SCRIPT_WORKLOADS:
+        # The servers write their pid and temporary files under /tmp.
+        spec["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                               "options": ["nosuid", "nodev", "mode=1777"]})
     d = os.path.join(BUNDLES, name)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "config.json"), "w") as f:
@@ -243,8 +296,12 @@ def workload_args(name, mode, container=True):
         return ["-t", str(m["budget"])]
     if name == "page_touch":
         return ["-r", str(m["touch_reps"]), "-m", "256"]
-    if name == "pipe":
+    if name in ("pipe", "tcp_stream"):
         return ["-r", str(m["pipe_reps"]), "-m", str(m["pipe_mib"])]
+    if name in ("redis_set", "redis_get"):
+        return [name[len("redis_"):], "-n", str(m["redis_n"])]
+    if name == "nginx_wrk":
+        return ["-d", str(m["wrk_secs"])]
     return []
 
 
@@ -500,7 +557,7 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
     L.append("# moat benchmarks: native, runc, crun, runsc (ptrace) and moat (ptrace, systrap)")
     L.append("")
     L.append("Produced by `bench/run`; regenerate with the command below. Medians;"
-             " lower is better except pipe (MiB/s). `fail` = the runtime could not run"
+             " lower is better except the MiB/s and req/s rows. `fail` = the runtime could not run"
              " the workload (see Failures).")
     L.append("")
     L.append("## Machine and command")
@@ -545,7 +602,7 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
             cells.append(fmt_ratio(ratio(med.get((w, "moat-systrap")), med.get((w, "runsc")))))
         L.append("| " + " | ".join(cells) + " |")
     L.append("")
-    L.append("Ratios in parentheses are to native (for the MiB/s rows, a ratio below 1 means"
+    L.append("Ratios in parentheses are to native (for the MiB/s and req/s rows, a ratio below 1 means"
              " slower).")
     L.append("")
     floor = med.get((FLOOR, "native"))
@@ -585,6 +642,16 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
              f" batches; page touch reports the median of {m['touch_reps']} fresh 256 MiB"
              f" mappings; pipe moves {m['pipe_mib']} MiB in 64 KiB writes from a forked child"
              f" ({m['pipe_reps']} transfer per process).")
+    if any(w in names for w in ("tcp_stream", "redis_set", "redis_get", "nginx_wrk")):
+        L.append(f"- Network rows run client and server inside one sandbox over 127.0.0.1"
+                 f" (moat and runsc: --network=none, a loopback of their own; runc: its own"
+                 f" network namespace): loopback TCP moves {m['pipe_mib']} MiB in 64 KiB"
+                 f" writes from a forked child; redis rows are `redis-benchmark -q -n"
+                 f" {m['redis_n']} -t set|get` (50 clients) against redis-server; nginx + wrk is"
+                 f" nginx 1 worker serving a 4 KiB file to `wrk -t1 -c16 -d{m['wrk_secs']}s`."
+                 f" These rows run {m['app_reps']} time(s) per runtime (loopback TCP:"
+                 f" {m['reps']}); the containers' rootfs gets redis, nginx and wrk with their"
+                 f" libraries (bench/workloads/redis.sh, nginx_wrk.sh).")
     L.append(f"- Each cell is the median of {m['reps']} process runs, interleaved across"
              f" runtimes (rep 1 of every runtime, then rep 2, ...). A cell that fails"
              f" once is not retried.")
@@ -726,7 +793,10 @@ def main():
             if w in FS_PATHS and w != "getdents_10k":
                 # 1 GiB to a host disk waits for writeback under load.
                 timeout = m["fs_timeout"]
-            for rep in range(m["reps"]):
+            reps = m["reps"]
+            if w in SCRIPT_WORKLOADS:
+                timeout, reps = m["app_timeout"], m["app_reps"]
+            for rep in range(reps):
                 for rt in rts:
                     if (w, rt) in fails:
                         continue
