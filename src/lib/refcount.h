@@ -33,6 +33,18 @@ static inline bool refcount_dec_at(struct refcount *r, const char *file, int lin
     return v == 0;
 }
 
+/* Takes a reference unless the count already reached zero (an object being
+ * freed, still findable in a table whose lock the caller holds). */
+static inline bool refcount_inc_not_zero(struct refcount *r)
+{
+    int v = __atomic_load_n(&r->v, __ATOMIC_RELAXED);
+    while (v > 0)
+        if (__atomic_compare_exchange_n(&r->v, &v, v + 1, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return true;
+    return false;
+}
+
 static inline int refcount_read(const struct refcount *r)
 {
     return __atomic_load_n(&r->v, __ATOMIC_RELAXED);

@@ -112,6 +112,30 @@ class VolumeTest(moattest.MoatTestCase):
         self.assertEqual(r.stderr.count('Read-only file system'), 2, r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.vol, 'x')))
 
+    def test_host_changes_are_seen(self):
+        # Names are not cached: what the host does to the volume while the
+        # sandbox runs shows inside (an editor on the host, another
+        # container on the same volume).
+        with open(os.path.join(self.vol, 'early'), 'w') as f:
+            f.write('early\n')
+        script = ('cat /data/late 2>/dev/null || echo no-late; exec 3</data/early; '
+                  'while [ ! -e /data/late ]; do sleep 0.1; done; cat /data/late; '
+                  'cat /data/early 2>/dev/null || echo early-gone; cat <&3')
+        import threading
+        import time
+
+        def host_side():
+            time.sleep(1)
+            os.unlink(os.path.join(self.vol, 'early'))
+            with open(os.path.join(self.vol, 'late.tmp'), 'w') as f:
+                f.write('late\n')
+            os.rename(os.path.join(self.vol, 'late.tmp'), os.path.join(self.vol, 'late'))
+        t = threading.Thread(target=host_side)
+        t.start()
+        r = moat('-v', self.vol + ':/data', '/bin/busybox', 'sh', '-c', script, timeout=60)
+        t.join()
+        self.assertRan(r, stdout='no-late\nlate\nearly-gone\nearly\n')
+
     def test_file_volume(self):
         f = os.path.join(self.tmp, 'single')
         with open(f, 'w') as fh:

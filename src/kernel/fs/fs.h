@@ -42,9 +42,11 @@ int tmpfs_list(struct inode *dir, int (*cb)(void *arg, const char *name, struct 
 /* hostfs over the host directory HOST_DIRFD (consumed): a read-only file
  * system; *out_root is its root (new reference). */
 int hostfs_new(int host_dirfd, struct inode **out_root);
-/* The same, writable: changes go through to the host directory (a
- * read-write bind mount; see hostfs.c for how they stay inside it). */
-int hostfs_new_rw(int host_dirfd, struct inode **out_root);
+/* hostfs over a bind mount's host directory (consumed): WRITABLE ones
+ * write through to it (see hostfs.c for how changes stay inside it); names
+ * are not cached and attributes are reread, as the host may change the
+ * tree while the sandbox runs. */
+int hostfs_new_bind(int host_dirfd, bool writable, struct inode **out_root);
 /* hostfs whose root is the host regular file FD (consumed; opened O_RDONLY,
  * or O_RDWR when WRITABLE): a file bind mount. */
 int hostfs_new_file(int fd, bool writable, struct inode **out_root);

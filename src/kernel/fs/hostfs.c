@@ -42,8 +42,18 @@
 #include "kernel/task/task.h"
 #include "lib/log.h"
 
+#define HOSTFS_ITAB 256
+
 struct hostfs_sb {
     bool writable; /* (c) a read-write bind */
+    /* (c) a bind mount: the host may change the tree behind the sandbox's
+     * back (an editor on the host, another container), so names are not
+     * cached (every walk asks the host) and attributes are reread; the
+     * inodes of host files are kept unique through ITAB (locks, shared
+     * mappings and inotify marks hang off them). */
+    bool shared;
+    pthread_mutex_t itab_lock;
+    struct list_head itab[HOSTFS_ITAB]; /* (t) itab_lock: live inodes by host identity */
 };
 
 struct hostfs_inode {
@@ -58,6 +68,8 @@ struct hostfs_inode {
     struct pagecache *pc;          /* (i) writable instances: the file's data in the memory
                                     * file once it was mapped MAP_SHARED (see cache below) */
     bool pc_dirty;                 /* (i) a writable shared mapping may have changed it */
+    struct list_head ilink;        /* (t) in the instance's itab (shared instances) */
+    bool hashed;                   /* (t) */
     int64_t blocks, blksize;       /* (c) */
 };
 
@@ -78,6 +90,7 @@ static struct hostfs_inode *hostfs_inode_new(struct vfs_sb *sb, int fd, const st
     hi->fd = fd;
     hi->rdfd = -1;
     hi->wfd = -1;
+    list_init(&hi->ilink);
     hi->host_dev = st->st_dev;
     hi->base.ino = st->st_ino;
     hi->base.uid = st->st_uid;
@@ -93,7 +106,7 @@ static struct hostfs_inode *hostfs_inode_new(struct vfs_sb *sb, int fd, const st
     return hi;
 }
 
-static int hostfs_make(int host_dirfd, bool writable, struct inode **out_root)
+static int hostfs_make(int host_dirfd, bool writable, bool shared, struct inode **out_root)
 {
     struct stat st;
     int r = host_fs_fstat(host_dirfd, &st);
@@ -103,7 +116,7 @@ static int hostfs_make(int host_dirfd, bool writable, struct inode **out_root)
         r = -ENOTDIR;
         goto out_close;
     }
-    struct vfs_sb *sb = vfs_sb_new("hostfs", false);
+    struct vfs_sb *sb = vfs_sb_new("hostfs", shared);
     struct hostfs_sb *hs = sb ? calloc(1, sizeof(*hs)) : NULL;
     struct hostfs_inode *root = hs ? hostfs_inode_new(sb, host_dirfd, &st) : NULL;
     if (!root) {
@@ -112,6 +125,10 @@ static int hostfs_make(int host_dirfd, bool writable, struct inode **out_root)
         goto out_close;
     }
     hs->writable = writable;
+    hs->shared = shared;
+    pthread_mutex_init(&hs->itab_lock, NULL);
+    for (size_t i = 0; i < HOSTFS_ITAB; i++)
+        list_init(&hs->itab[i]);
     sb->priv = hs;
     root->name = strdup("/");
     *out_root = &root->base;
@@ -123,7 +140,7 @@ out_close:
 
 int hostfs_new(int host_dirfd, struct inode **out_root)
 {
-    return hostfs_make(host_dirfd, false, out_root);
+    return hostfs_make(host_dirfd, false, false, out_root);
 }
 
 int hostfs_new_file(int fd, bool writable, struct inode **out_root)
@@ -152,15 +169,50 @@ int hostfs_new_file(int fd, bool writable, struct inode **out_root)
     return 0;
 }
 
-int hostfs_new_rw(int host_dirfd, struct inode **out_root)
+int hostfs_new_bind(int host_dirfd, bool writable, struct inode **out_root)
 {
-    return hostfs_make(host_dirfd, true, out_root);
+    return hostfs_make(host_dirfd, writable, true, out_root);
 }
 
 static bool writable(struct inode *inode)
 {
     struct hostfs_sb *hs = inode->sb->priv;
     return hs && hs->writable;
+}
+
+/* Whether INODE's attributes must be reread (the host may change them). */
+static bool volatile_attrs(struct inode *inode)
+{
+    struct hostfs_sb *hs = inode->sb->priv;
+    return hs && (hs->writable || hs->shared);
+}
+
+static struct list_head *ibucket(struct hostfs_sb *hs, uint64_t dev, uint64_t ino)
+{
+    return &hs->itab[(dev * 31 + ino) % HOSTFS_ITAB];
+}
+
+/* The live inode of host file ST (a new reference), or NULL. A dead entry
+ * of the same identity (the host file was deleted and its inode number
+ * reused) is dropped from the table. itab_lock held. */
+static struct hostfs_inode *itab_find_locked(struct hostfs_sb *hs, const struct stat *st)
+{
+    struct hostfs_inode *x;
+    list_for_each_entry(x, ibucket(hs, st->st_dev, st->st_ino), ilink)
+    {
+        if (x->host_dev != st->st_dev || x->base.ino != st->st_ino)
+            continue;
+        struct stat cur;
+        if (host_fs_fstat(x->fd, &cur) < 0 || cur.st_nlink == 0 ||
+            (cur.st_mode & S_IFMT) != (st->st_mode & S_IFMT)) {
+            list_del(&x->ilink);
+            list_init(&x->ilink);
+            x->hashed = false;
+            return NULL;
+        }
+        return refcount_inc_not_zero(&x->base.ref) ? x : NULL;
+    }
+    return NULL;
 }
 
 /* Rereads HI's attributes from the host (writable instances). */
@@ -211,18 +263,56 @@ static int hostfs_lookup(struct inode *dir, const char *name, struct inode **out
             host_fs_close(dfd);
         }
     }
+    struct hostfs_sb *hs = dir->sb->priv;
+    if (hs && hs->shared) {
+        pthread_mutex_lock(&hs->itab_lock);
+        struct hostfs_inode *found = itab_find_locked(hs, &st);
+        if (found) {
+            pthread_mutex_unlock(&hs->itab_lock);
+            host_fs_close(fd);
+            /* Its latest name (the host may have renamed it). */
+            char *n = strdup(name);
+            pthread_mutex_lock(&found->base.lock);
+            struct hostfs_inode *oldp = NULL;
+            if (n && (found->parent != d || strcmp(found->name, name) != 0)) {
+                oldp = found->parent;
+                inode_get(dir);
+                found->parent = d;
+                free(found->name);
+                found->name = n;
+                n = NULL;
+            }
+            pthread_mutex_unlock(&found->base.lock);
+            free(n);
+            if (oldp)
+                inode_put(&oldp->base);
+            if (volatile_attrs(&found->base))
+                hostfs_refresh(found);
+            *out = &found->base;
+            return 0;
+        }
+    }
     struct hostfs_inode *hi = hostfs_inode_new(dir->sb, fd, &st);
-    if (!hi) {
+    char *hname = hi ? strdup(name) : NULL;
+    if (!hi || !hname) {
+        if (hs && hs->shared)
+            pthread_mutex_unlock(&hs->itab_lock);
+        free(hname);
+        if (hi) {
+            inode_put(&hi->base);
+            return -ENOMEM;
+        }
         r = -ENOMEM;
         goto out_close;
     }
-    hi->name = strdup(name);
-    if (!hi->name) {
-        inode_put(&hi->base);
-        return -ENOMEM;
-    }
+    hi->name = hname;
     inode_get(dir);
     hi->parent = d;
+    if (hs && hs->shared) {
+        list_add(&hi->ilink, ibucket(hs, st.st_dev, st.st_ino));
+        hi->hashed = true;
+        pthread_mutex_unlock(&hs->itab_lock);
+    }
     *out = &hi->base;
     return 0;
 out_close:
@@ -300,9 +390,9 @@ out_unlock:
 static int hostfs_getattr(struct inode *inode, struct linux_stat *st)
 {
     struct hostfs_inode *hi = HI(inode);
-    /* A read-only tree's attributes read at lookup stay valid; a writable
-     * one's are reread. Reported with the sandbox's device number. */
-    if (writable(inode))
+    /* A read-only rootfs's attributes read at lookup stay valid; a bind's
+     * are reread. Reported with the sandbox's device number. */
+    if (volatile_attrs(inode))
         hostfs_refresh(hi);
     memset(st, 0, sizeof(*st));
     pthread_mutex_lock(&inode->lock);
@@ -823,6 +913,13 @@ static ssize_t hostfs_read(struct file *f, void *buf, size_t n, uint64_t *pos)
 static void hostfs_evict(struct inode *inode)
 {
     struct hostfs_inode *hi = HI(inode);
+    struct hostfs_sb *hs = inode->sb->priv;
+    if (hs && hs->shared) {
+        pthread_mutex_lock(&hs->itab_lock);
+        if (hi->hashed)
+            list_del(&hi->ilink);
+        pthread_mutex_unlock(&hs->itab_lock);
+    }
     if (hi->pc) {
         if (cache_writeback_locked(hi) < 0)
             log_warn("hostfs: writing a mapped file back to the host failed");

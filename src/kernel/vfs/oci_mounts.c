@@ -108,11 +108,11 @@ static int make_fs(const struct vfs_extra_mount *m, struct inode **out)
     case VFS_EXTRA_BIND_RO:
         if (m->is_file)
             return hostfs_new_file(m->host_fd, false, out);
-        return hostfs_new(m->host_fd, out);
+        return hostfs_new_bind(m->host_fd, false, out);
     case VFS_EXTRA_BIND_RW:
         if (m->is_file)
             return hostfs_new_file(m->host_fd, true, out);
-        return hostfs_new_rw(m->host_fd, out);
+        return hostfs_new_bind(m->host_fd, true, out);
     case VFS_EXTRA_BIND_COPY: {
         struct inode *lower, *upper;
         r = hostfs_new(m->host_fd, &lower);
