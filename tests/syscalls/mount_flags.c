@@ -221,6 +221,7 @@ static void test_bind_flags(void)
     T_OK(statvfs("b", &sv), "statvfs");
     T_EQ(sv.f_flag & ST_NOSYMFOLLOW, ST_NOSYMFOLLOW, "ST_NOSYMFOLLOW");
     T_OK(umount2("b", 0), "umount b");
+    T_OK(umount2("src", 0), "umount src");
 }
 
 static void test_propagation_and_umount(void)
