@@ -669,11 +669,15 @@ static bool notify_parent_exit_locked(struct thread_group *tg)
     struct thread_group *p = tg->parent;
     struct linux_sigaction *act = &p->sighand->action[SIGCHLD - 1];
     int st = tg->exit_status;
+    int sig = tg->exit_signal;
     struct linux_siginfo ci = {.si_code = WIFSIGNALED(st) ? CLD_KILLED : CLD_EXITED};
     ci.chld.pid = tg->pid;
     ci.chld.status = WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st);
-    bool autoreap = act->handler == (uint64_t)(uintptr_t)SIG_IGN || (act->flags & SA_NOCLDWAIT);
-    signal_send_tg_locked(p, SIGCHLD, &ci, true);
+    /* Only children that signal SIGCHLD are reaped by themselves. */
+    bool autoreap = sig == SIGCHLD && (act->handler == (uint64_t)(uintptr_t)SIG_IGN ||
+                                       (act->flags & SA_NOCLDWAIT));
+    if (sig)
+        signal_send_tg_locked(p, sig, &ci, true);
     waitq_wake_all(&p->child_wq);
     if (!autoreap)
         return false;
@@ -745,6 +749,7 @@ static void task_finish(struct task *t)
             list_del(&child->sibling);
             if (init) {
                 child->parent = init;
+                child->exit_signal = SIGCHLD; /* as Linux's reparent_leader */
                 list_add_tail(&child->sibling, &init->children);
             } else {
                 child->parent = NULL;
@@ -1000,6 +1005,7 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
         pthread_mutex_unlock(&tg->sighand->lock);
     } else {
         tg->pid = tid;
+        tg->exit_signal = (int)(flags & 0xff);
         struct thread_group *parent = (flags & CLONE_PARENT) && t->tg->parent ? t->tg->parent
                                                                               : t->tg;
         tg->parent = parent;
@@ -1067,8 +1073,13 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
 
 /* ---- wait ---- */
 
-static bool wait_matches(struct thread_group *parent, struct thread_group *child, int pid)
+static bool wait_matches(struct thread_group *parent, struct thread_group *child, int pid,
+                         int options)
 {
+    /* __WALL: every child; __WCLONE: only those whose exit signal is not
+     * SIGCHLD; otherwise only those whose is. */
+    if (!(options & __WALL) && ((child->exit_signal != SIGCHLD) != !!(options & __WCLONE)))
+        return false;
     if (pid > 0)
         return child->pid == pid;
     if (pid == -1)
@@ -1094,7 +1105,7 @@ long task_wait(struct task *t, int pid, int options, struct task_wait_result *ou
         bool any = false;
         struct thread_group *child;
         list_for_each_entry(child, &me->children, sibling) {
-            if (!wait_matches(me, child, pid))
+            if (!wait_matches(me, child, pid, options))
                 continue;
             any = true;
             int rep = child->stop_report;
@@ -1327,6 +1338,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     pthread_mutex_lock(&g_tasks_lock);
     tg->pid = pid_alloc_locked();
     tg->pgid = tg->sid = tg->pid;
+    tg->exit_signal = SIGCHLD;
     tg->host_session = true;
     tg->nr_threads = 1;
     atomic_fetch_add(&g_nr_tasks, 1);
@@ -1411,6 +1423,7 @@ int task_spawn(const struct sandbox_init *init, struct thread_group **out_tg)
     }
     tg->pid = pid;
     tg->pgid = tg->sid = pid;
+    tg->exit_signal = SIGCHLD;
     tg->host_session = true;
     tg->nr_threads = 1;
     tg->leader = t;

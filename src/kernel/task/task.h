@@ -90,6 +90,7 @@ struct thread_group {
      * that exited, and of reaped children (getrusage, times, wait4). */
     uint64_t dead_utime, dead_stime;   /* (T) */
     bool child_subreaper;            /* (T) PR_SET_CHILD_SUBREAPER */
+    int exit_signal;                 /* (T) sent to the parent at exit (clone's CSIGNAL; 0: none) */
     /* Its session was made outside the sandbox (init, moat exec) and may
      * have a host terminal: opening a pty does not make it the session's
      * controlling terminal (TIOCSCTTY still does). Cleared by setsid. */
