@@ -91,6 +91,10 @@ struct cli_create_opts {
 int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct rt_err **err);
 /* Starts created container ID (locks it). */
 int cli_start_container(const char *id, struct rt_err **err);
+/* Runs the poststop hooks saved with container CT (warnings on failure). */
+struct oci_container;
+struct oci_state;
+void cli_poststop(struct oci_container *ct, const struct oci_state *s);
 /* The state root: --root or the default. */
 const char *cli_state_root(void);
 

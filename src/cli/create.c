@@ -337,6 +337,8 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
             .gid = c->gid,
             .no_new_privs = c->no_new_privileges,
             .hostname = c->hostname,
+            .network_none = c->netns_new,
+            .netns_path = c->netns_path,
             .rlimits = rl,
             .rlimits_len = c->rlimits_len,
             .mounts = mounts,
@@ -374,11 +376,17 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
     bool zombie;
     st.start_time = oci_pid_start_time(pid, &zombie);
     r = oci_state_write(&ct, &st, err);
-    free(st.created);
     if (r == 0 && cg && (r = cgroup_save(cg, ct.dirfd, OCI_CGROUP_FILE)) < 0)
         r = rt_err_make(err, -r, "saving the cgroup in %s", ct.dir);
+    if (r == 0)
+        r = oci_hooks_save(&ct, json_get(c->doc, "hooks"), err);
+    /* The sandbox is built and waits for `start`: the hooks that set up
+     * its environment (Docker's network, CNI) run now. */
+    for (int k = OCI_HOOK_PRESTART; r == 0 && k <= OCI_HOOK_CREATE_CONTAINER; k++)
+        r = oci_hooks_run(&c->hooks, (enum oci_hook_kind)k, &st, OCI_CREATING, err);
     if (r == 0 && o->pid_file)
         r = cli_write_pid_file(o->pid_file, pid, err);
+    free(st.created);
     if (r < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);

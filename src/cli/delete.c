@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "oci/err.h"
+#include "oci/hooks.h"
 #include "oci/state.h"
 #include "sandbox/cgroup.h"
 
@@ -27,6 +28,19 @@ static int kill_and_wait(const struct oci_state *s, struct rt_err **err)
         nanosleep(&ts, NULL);
     }
     return rt_err_make(err, ETIMEDOUT, "the sandbox (pid %d) did not die", (int)s->pid);
+}
+
+void cli_poststop(struct oci_container *ct, const struct oci_state *s)
+{
+    /* runtime-spec: a failing poststop hook is a warning; delete goes on. */
+    struct oci_hooks h;
+    struct rt_err *err = NULL;
+    if (oci_hooks_load(ct, &h, &err) < 0 ||
+        oci_hooks_run(&h, OCI_HOOK_POSTSTOP, s, OCI_STOPPED, &err) < 0) {
+        rt_warn("%s", err->msg);
+        rt_err_free(&err);
+    }
+    oci_hooks_free(&h);
 }
 
 int cli_remove_cgroup(struct oci_container *ct, struct rt_err **err)
@@ -87,6 +101,8 @@ int cmd_delete(int argc, char **argv)
         kill_and_wait(&s, &err);
     if (!err)
         cli_remove_cgroup(&ct, &err);
+    if (!err)
+        cli_poststop(&ct, &s);
     if (!err)
         oci_container_remove(&ct, &err);
     oci_state_free(&s);

@@ -30,6 +30,12 @@ static void remove_container(const char *id)
     }
     cli_remove_cgroup(&ct, &err);
     rt_err_free(&err);
+    struct oci_state s;
+    if (oci_state_read(&ct, &s, &err) == 0) {
+        cli_poststop(&ct, &s);
+        oci_state_free(&s);
+    }
+    rt_err_free(&err);
     oci_container_remove(&ct, &err);
     rt_err_free(&err);
     oci_container_close(&ct);

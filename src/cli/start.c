@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "oci/err.h"
+#include "oci/hooks.h"
 #include "oci/state.h"
 #include "sandbox/sandbox.h"
 
@@ -44,6 +45,18 @@ int cli_start_container(const char *id, struct rt_err **err)
         r = rt_err_make(err, 0, "cannot start container `%s`: its sandbox exited", id);
     else if (r < 0)
         r = rt_err_make(err, -r, "cannot start container `%s`: %s", id, fifo);
+    if (r == 0) {
+        /* runtime-spec: a failing poststart hook is a warning; the
+         * container runs on. */
+        struct oci_hooks h;
+        struct rt_err *herr = NULL;
+        if (oci_hooks_load(&ct, &h, &herr) < 0 ||
+            oci_hooks_run(&h, OCI_HOOK_POSTSTART, &s, OCI_RUNNING, &herr) < 0) {
+            rt_warn("%s", herr->msg);
+            rt_err_free(&herr);
+        }
+        oci_hooks_free(&h);
+    }
 out_state:
     oci_state_free(&s);
 out_close:

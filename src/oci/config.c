@@ -627,9 +627,13 @@ static int parse_linux(struct oci_config *c, const struct json *lx, struct rt_er
             if (o->path && *o->path) {
                 if (access(o->path, F_OK) < 0)
                     return rt_err_make(err, errno, "config.json: %s: `%s`", f2, o->path);
-                /* FIXME(issue 7): join the network namespace (host network backend). */
-                rt_warn("config.json: %s: joining the %s namespace `%s` is not supported yet; the sandbox has its own",
-                        f2, type->str, o->path);
+                if (t == OCI_NS_NETWORK)
+                    c->netns_path = o->path;
+                else
+                    rt_warn("config.json: %s: joining the %s namespace `%s` is not supported; the sandbox's kernel has its own",
+                            f2, type->str, o->path);
+            } else if (t == OCI_NS_NETWORK) {
+                c->netns_new = true;
             }
         }
     }
@@ -742,8 +746,10 @@ int oci_config_load(const char *bundle, struct oci_config **out, struct rt_err *
                                         "domainname", "mounts", "linux", "annotations",
                                         "hooks", NULL};
     warn_unknown(c->doc, "", known);
-    if (json_get(c->doc, "hooks"))
-        rt_warn("config.json: hooks: not run by moat yet");
+    if ((r = oci_hooks_parse(json_get(c->doc, "hooks"), "config.json", &c->hooks, err)) < 0)
+        goto fail;
+    if (c->hooks.len[OCI_HOOK_START_CONTAINER])
+        rt_warn("config.json: hooks.startContainer: not run (they belong inside the container, where moat runs no host programs)");
     *out = c;
     return 0;
 fail:
@@ -802,5 +808,6 @@ void oci_config_free(struct oci_config *c)
     for (size_t i = 0; i < c->namespaces_len; i++)
         free(c->namespaces[i].path);
     free(c->namespaces);
+    oci_hooks_free(&c->hooks);
     free(c);
 }

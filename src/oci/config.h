@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "oci/err.h"
+#include "oci/hooks.h"
 #include "oci/json.h"
 #include "oci/seccomp_profile.h"
 
@@ -84,6 +85,13 @@ struct oci_config {
     size_t mounts_len;
     struct oci_namespace *namespaces;
     size_t namespaces_len;
+    /* The network namespace the sandbox's host sockets live in: none in
+     * linux.namespaces is the caller's (runc's rule), one without a path a
+     * new one with only lo up, one with a path that namespace (Docker's,
+     * CNI's). */
+    bool netns_new;
+    const char *netns_path;  /* in NAMESPACES; NULL unless joining */
+    struct oci_hooks hooks;
     struct oci_resources resources;
     char *cgroups_path;      /* linux.cgroupsPath; NULL if absent */
     struct oci_seccomp seccomp; /* linux.seccomp compiled; prog NULL if absent */

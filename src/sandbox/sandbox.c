@@ -748,6 +748,19 @@ int sandbox_create(const struct sandbox_config *cfg, pid_t *out_pid, char *errbu
         if (c.console_fd < 0)
             close(4);
         close_range(6, ~0U, 0);
+        /* The network namespace is the keeper's too: the container's pid
+         * is what hooks (Docker's libnetwork-setkey, CNI plugins) and
+         * `ip netns attach` look at to configure the container's network. */
+        if (c.netns_path) {
+            int nfd = open(c.netns_path, O_RDONLY | O_CLOEXEC);
+            if (nfd < 0 || setns(nfd, CLONE_NEWNET) < 0)
+                setup_fail("linux.namespaces: cannot join the network namespace %s: %s",
+                           c.netns_path, strerror(errno));
+            close(nfd);
+        } else if (c.network_none) {
+            enter_network_none();
+        }
+        c.network_none = false;
         /* The keeper, the kernel process and every stub: in the cgroup. */
         int r2 = c.cgroup ? cgroup_join(c.cgroup) : 0;
         if (r2 < 0)

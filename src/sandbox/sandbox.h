@@ -39,6 +39,7 @@ struct sandbox_config {
     bool strace;
     uint64_t memory_limit; /* bytes of memory the sandbox's apps may hold; 0: none */
     bool network_none;     /* a network namespace of its own with only lo (else the caller's) */
+    const char *netns_path; /* OCI: join this network namespace instead (Docker's, CNI's) */
     int pids_limit;        /* live tasks (threads count) the apps may have; 0: none */
     const struct cgroup *cgroup; /* host cgroup the whole sandbox runs in; NULL: none */
     /* OCI linux.seccomp as classic BPF, installed by the kernel on the

@@ -421,6 +421,120 @@ class Lifecycle(unittest.TestCase):
         cfg["linux"]["namespaces"].append({"type": "bogus"})
         self.check_bad_bundle(self.bundle(cfg), "linux.namespaces[5].type")
 
+    HOOK = """#!/usr/bin/python3
+import json, os, sys
+st = json.load(sys.stdin)
+with open(sys.argv[1], "a") as f:
+    f.write("%s %s %s %s\\n" % (sys.argv[2], st["id"], st["status"], st["pid"] > 0))
+sys.exit(int(os.environ.get("HOOK_EXIT", "0")))
+"""
+
+    def hook_config(self, args, log, kinds, fail=None):
+        hook = os.path.join(self.tmp, "hook.py")
+        with open(hook, "w") as f:
+            f.write(self.HOOK)
+        os.chmod(hook, 0o755)
+        cfg = base_config(args)
+        cfg["hooks"] = {k: [{"path": hook, "args": ["hook.py", log, k],
+                             "env": ["HOOK_EXIT=%d" % (k == fail)], "timeout": 10}]
+                        for k in kinds}
+        return cfg
+
+    def test_hooks_order_and_state(self):
+        """prestart, createRuntime and createContainer run at create (status
+        creating), poststart after start, poststop at delete (stopped), each
+        with the state on stdin, in the same order as runc's."""
+        kinds = ["prestart", "createRuntime", "createContainer", "poststart", "poststop"]
+        logs = {}
+        for rt in self.runtimes:
+            log = os.path.join(self.tmp, "hooks-%s.log" % rt.name)
+            b = self.bundle(self.hook_config(["sh", "-c", "sleep 0.2"], log, kinds))
+            self.create(rt, "h1", b)
+            with open(log) as f:
+                at_create = f.read()
+            self.assertEqual(rt.run("start", "h1").returncode, 0, rt.name)
+            rt.wait_status("h1", "stopped")
+            self.assertEqual(rt.run("delete", "h1").returncode, 0, rt.name)
+            with open(log) as f:
+                logs[rt.name] = (at_create, f.read())
+        self.assertEqual(logs["moat"][0],
+                         "prestart h1 creating True\ncreateRuntime h1 creating True\n"
+                         "createContainer h1 creating True\n")
+        self.assertEqual(logs["moat"][1].splitlines()[3:],
+                         ["poststart h1 running True", "poststop h1 stopped False"])
+        # runc 1.1 runs poststart hooks at create and no poststop hook at a
+        # delete of a stopped container, both unlike runtime-spec: compare
+        # the create-time hooks only.
+        if "runc" in logs:
+            self.assertEqual(logs["moat"][0],
+                             "".join(l + "\n" for l in logs["runc"][0].splitlines()
+                                     if not l.startswith("poststart")))
+
+    def test_hook_failure(self):
+        """A failing createRuntime hook fails create with the hook named and
+        leaves nothing behind; a failing poststart one is only a warning."""
+        for rt in self.runtimes:
+            log = os.path.join(self.tmp, "fail-%s.log" % rt.name)
+            b = self.bundle(self.hook_config(["true"], log, ["createRuntime"],
+                                             fail="createRuntime"))
+            rt.ids.add("h2")
+            rc, _, err = rt.run_files(self.tmp, "create", "--bundle", b, "h2")
+            self.assertNotEqual(rc, 0, rt.name)
+            if rt.name == "moat":
+                self.assertIn("hooks.createRuntime[0]", err)
+                self.assertIn("exited with status 1", err)
+            self.assertIsNone(rt.state("h2"), rt.name)
+            b = self.bundle(self.hook_config(["true"], log, ["poststart"], fail="poststart"))
+            if rt.name == "moat":
+                self.create(rt, "h3", b)
+                p = rt.run("start", "h3")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn("hooks.poststart[0]", p.stderr)
+
+    @staticmethod
+    def netns_ino(pid):
+        return os.stat("/proc/%d/ns/net" % pid).st_ino
+
+    def test_network_namespace(self):
+        """No network namespace in the config: the caller's; one without a
+        path: a new one (the container's pid is in it, for Docker's and
+        CNI's hooks); one with a path: that one, whose interfaces the app
+        sees."""
+        holder = subprocess.Popen(["unshare", "--net", "sh", "-c",
+                                   "ip link add moattest0 type bridge && exec sleep 60"])
+        try:
+            path = "/proc/%d/ns/net" % holder.pid
+            end = time.monotonic() + 5
+            while self.netns_ino(holder.pid) == self.netns_ino(os.getpid()) or \
+                    b"moattest0" not in subprocess.run(
+                        ["nsenter", "--net=" + path, "ip", "link"],
+                        capture_output=True).stdout:
+                self.assertLess(time.monotonic(), end, "the test's netns never came up")
+                time.sleep(0.05)
+            for rt in self.runtimes:
+                host = self.netns_ino(os.getpid())
+                cfg = base_config(["cat", "/proc/net/dev"])
+                cfg["linux"]["namespaces"] = [{"type": t} for t in ("pid", "mount", "uts", "ipc")]
+                self.create(rt, "n1", self.bundle(cfg))
+                self.assertEqual(self.netns_ino(rt.state("n1")["pid"]), host, rt.name)
+                rt.run("delete", "--force", "n1")
+                cfg["linux"]["namespaces"].append({"type": "network"})
+                self.create(rt, "n2", self.bundle(cfg))
+                self.assertNotEqual(self.netns_ino(rt.state("n2")["pid"]), host, rt.name)
+                rt.run("delete", "--force", "n2")
+                cfg["linux"]["namespaces"][-1]["path"] = path
+                out = self.create(rt, "n3", self.bundle(cfg))
+                self.assertEqual(self.netns_ino(rt.state("n3")["pid"]),
+                                 self.netns_ino(holder.pid), rt.name)
+                self.assertEqual(rt.run("start", "n3").returncode, 0, rt.name)
+                rt.wait_status("n3", "stopped")
+                with open(out) as f:
+                    self.assertIn("moattest0", f.read(), rt.name)
+                rt.run("delete", "n3")
+        finally:
+            holder.kill()
+            holder.wait()
+
     def test_missing_container(self):
         for rt in self.runtimes:
             for args in (("state", "nope"), ("start", "nope"), ("kill", "nope", "KILL"),
