@@ -12,7 +12,9 @@
  *      mounts, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER and CAP_FSETID stay
  *      (effective and permitted only), so that files keep the sandbox's
  *      owners and the app's permission checks (done by moat's VFS) are the
- *      ones that count (kernel/fs/hostfs.c);
+ *      ones that count (kernel/fs/hostfs.c); CAP_NET_BIND_SERVICE stays
+ *      when the app's bounding set has it, for its binds of ports below
+ *      1024 (which moat checks against the app's own capability first);
  *   3. RLIMIT_CORE 0 (no core file of kernel memory on the host);
  *   4. no_new_privs;
  *   5. the seccomp allow-list of src/kernel/host/seccomp_allow.c on every
@@ -31,6 +33,7 @@ struct confine_opts {
     bool host_net; /* host (or namespaced loopback) inet sockets are used */
     bool host_write; /* read-write host bind mounts exist: file capabilities and the
                         host-write seccomp group stay */
+    bool net_bind; /* the apps may bind privileged ports: CAP_NET_BIND_SERVICE stays */
     int log_fd;    /* where violations are reported */
 };
 

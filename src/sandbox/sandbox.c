@@ -489,7 +489,11 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     /* FIXME(issue 9): kernel/net/inet.c uses host inet sockets for
      * --network=none too (in the sandbox's own netns), so the inet group is
      * always on; narrow it if a netstack backend replaces them. */
-    struct confine_opts co = {.host_net = true, .host_write = has_rw_binds(cfg), .log_fd = log_fd()};
+    host_unprivileged_port_start(); /* read while /proc/sys is there */
+    struct confine_opts co = {.host_net = true,
+                              .host_write = has_rw_binds(cfg),
+                              .net_bind = caps->bounding & (1ULL << 10 /* CAP_NET_BIND_SERVICE */),
+                              .log_fd = log_fd()};
     r = confine_kernel(&co, &step);
     if (r < 0)
         setup_fail("cannot confine the kernel process (%s): %s", step, strerror(-r));

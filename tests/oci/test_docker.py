@@ -18,7 +18,24 @@ import time
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 DEADLINE = time.monotonic() + 110  # the whole test stays under 2 minutes
-APPLETS = ["sh", "echo", "sleep", "cat", "ls", "id", "true", "hostname", "ps"]
+APPLETS = ["sh", "echo", "sleep", "cat", "ls", "id", "true", "hostname", "ps", "ip", "head", "tr"]
+NGINX = "/usr/sbin/nginx"
+NGINX_CONF = """user root;
+worker_processes 1;
+daemon off;
+pid /tmp/nginx.pid;
+error_log stderr;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path /tmp/body;
+    proxy_temp_path /tmp/proxy;
+    fastcgi_temp_path /tmp/fastcgi;
+    uwsgi_temp_path /tmp/uwsgi;
+    scgi_temp_path /tmp/scgi;
+    server { listen 80; root /www; }
+}
+"""
 
 
 def skip(reason):
@@ -75,15 +92,17 @@ class Daemons:
         daemon_json = os.path.join(self.tmp, "daemon.json")
         with open(daemon_json, "w") as f:
             json.dump({"runtimes": {"moat": {"path": self.moat}}}, f)
-        d = self.spawn([dockerd, "--config-file", daemon_json,
+        # dockerd runs in a network namespace of its own: its bridge, veths,
+        # iptables rules and published ports live there, never on the host.
+        d = self.spawn(["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$0" "$@"',
+                        dockerd, "--config-file", daemon_json,
                         "--containerd", self.csock,
                         "--data-root", os.path.join(self.tmp, "data"),
                         "--exec-root", os.path.join(self.tmp, "exec"),
                         "--pidfile", os.path.join(self.tmp, "docker.pid"),
                         "-H", "unix://" + self.sock,
-                        "--bridge=none", "--iptables=false", "--ip6tables=false",
-                        "--ip-forward=false", "--ip-masq=false",
                         "--storage-driver=vfs"], "dockerd.log")
+        self.dockerd = d
         for _ in range(200):
             if d.poll() is not None:
                 break
@@ -154,6 +173,33 @@ def image_tar(tmp):
     for a in APPLETS:
         os.symlink("busybox", os.path.join(root, "bin", a))
     path = os.path.join(tmp, "rootfs.tar")
+    with tarfile.open(path, "w") as t:
+        t.add(root, arcname=".")
+    return path
+
+
+def nginx_image_tar(tmp, payload):
+    """A rootfs with Debian's nginx, the libraries it links and a 1 MiB file
+    to serve (PAYLOAD), as a tarball for `docker import`."""
+    root = os.path.join(tmp, "nginx-rootfs")
+    for d in ("etc/nginx", "www", "tmp", "proc", "dev", "sys", "var/log/nginx",
+              "var/lib/nginx", "run", "usr/sbin"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    libs = subprocess.run(["ldd", NGINX], capture_output=True, text=True,
+                          check=True).stdout.split()
+    for lib in [NGINX] + [w for w in libs if w.startswith("/")]:
+        dest = os.path.join(root, lib.lstrip("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy(os.path.realpath(lib), dest)
+    with open(os.path.join(root, "etc/nginx/nginx.conf"), "w") as f:
+        f.write(NGINX_CONF)
+    with open(os.path.join(root, "etc/passwd"), "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\n")
+    with open(os.path.join(root, "etc/group"), "w") as f:
+        f.write("root:x:0:\n")
+    with open(os.path.join(root, "www", "big"), "wb") as f:
+        f.write(payload)
+    path = os.path.join(tmp, "nginx.tar")
     with tarfile.open(path, "w") as t:
         t.add(root, arcname=".")
     return path
@@ -294,7 +340,49 @@ def main():
                          "cat", "/etc/hostname")
             assert r.stdout == "moathost\n", repr(r.stdout + r.stderr)
 
+        def bridge_and_publish():
+            # The default bridge network: the container's own eth0 and
+            # address (Docker's prestart hook configured the sandbox's
+            # network namespace), seen through moat's netlink.
+            r = d.docker("run", "--rm", "--runtime=moat", "moat-bb", "ip", "-4", "addr")
+            assert "eth0" in r.stdout and "172.17." in r.stdout, repr(r.stdout + r.stderr)
+            if not os.path.exists(NGINX):
+                print("skip: -p with nginx: nginx is not installed")
+                return
+            payload = os.urandom(1 << 20)
+            with open(nginx_image_tar(d.tmp, payload), "rb") as f:
+                d.docker("import", "-c", 'CMD ["/usr/sbin/nginx"]', "-", "moat-nginx", stdin=f)
+            cid = d.docker("run", "-d", "--runtime=moat", "-p", "8080:80",
+                           "moat-nginx").stdout.strip()
+            try:
+                # "The host" is dockerd's network namespace (see Daemons).
+                curl = ["nsenter", "--net=/proc/%d/ns/net" % d.dockerd.pid, "curl", "-sf",
+                        "--max-time", "10", "http://127.0.0.1:8080/big"]
+                got = b""
+                for _ in range(50):
+                    got = subprocess.run(curl, capture_output=True, timeout=left()).stdout
+                    if got:
+                        break
+                    time.sleep(0.2)
+                assert got == payload, (len(got), d.docker("logs", cid, check=False).stderr)
+            finally:
+                d.docker("rm", "-f", cid, check=False)
+
+        def memory_limit():
+            # 100 MB held by the shell: past --memory=64m, the app is killed
+            # (exit 137); 16 MB fits.
+            fill = "x=$(head -c %d /dev/zero | tr '\\0' a); echo ${#x}"
+            r = d.docker("run", "--rm", "--runtime=moat", "--memory=64m", "moat-bb", "sh", "-c",
+                         fill % 16000000)
+            assert r.stdout == "16000000\n", repr(r.stdout + r.stderr)
+            r = d.docker("run", "--rm", "--runtime=moat", "--memory=64m", "moat-bb", "sh", "-c",
+                         fill % 100000000, check=False)
+            assert r.returncode == 137, (r.returncode, r.stdout, r.stderr)
+
         check("docker run --rm", run_rm)
+        check("docker run --memory=64m", memory_limit)
+        if shutil.which("curl") and shutil.which("nsenter"):
+            check("docker bridge network, -p 8080:80 to nginx", bridge_and_publish)
         check("docker run -d, exec, logs, stop, rm", detached)
         check("docker stop: KILL after the timeout", stop_timeout)
         check("docker run --network=none", network_none)

@@ -122,6 +122,27 @@ int host_nr_cpus(void)
     return n;
 }
 
+int host_unprivileged_port_start(void)
+{
+    /* Read once, before confinement (sandbox.c): the network namespace's
+     * net.ipv4.ip_unprivileged_port_start, which the host applies to the
+     * kernel's own binds too. */
+    static int g_start = -1;
+    int v = __atomic_load_n(&g_start, __ATOMIC_RELAXED);
+    if (v >= 0)
+        return v;
+    v = 1024;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
+    if (f) {
+        int n;
+        if (fscanf(f, "%d", &n) == 1 && n >= 0 && n <= 65536)
+            v = n;
+        fclose(f);
+    }
+    __atomic_store_n(&g_start, v, __ATOMIC_RELAXED);
+    return v;
+}
+
 void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max)
 {
     struct rlimit rl;

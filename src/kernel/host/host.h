@@ -27,6 +27,9 @@ uint64_t host_hwcap(void);
 /* Total and free host RAM in bytes, number of CPUs online. */
 void host_meminfo(uint64_t *out_total, uint64_t *out_free);
 int host_nr_cpus(void);
+/* Ports below this need CAP_NET_BIND_SERVICE to bind (the sandbox's
+ * network namespace's value, read before confinement). */
+int host_unprivileged_port_start(void);
 /* The kernel process's own limit for RESOURCE (the caller's, inherited):
  * the defaults a sandbox starts with. */
 void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max);

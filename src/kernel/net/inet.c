@@ -35,6 +35,7 @@
 
 #include "abi/linux/errno.h"
 #include "abi/linux/types.h"
+#include "kernel/host/host.h"
 #include "kernel/host/host_io.h"
 #include "kernel/host/host_net.h"
 #include "kernel/mm/mm.h"
@@ -345,13 +346,22 @@ static void raise_sigpipe(struct task *t)
 
 /* ---- calls ---- */
 
-int inet_bind(struct file *f, const void *addr, size_t len)
+int inet_bind(const struct task *t, struct file *f, const void *addr, size_t len)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
     int r = addr_decode(addr, len, &ss, &sslen);
     if (r < 0)
         return S(f)->family == LX_AF_INET6 && r == -EAFNOSUPPORT ? -EINVAL : r;
+    /* Linux: privileged ports need CAP_NET_BIND_SERVICE, checked before
+     * the address is looked at. The app's capability is moat's to check;
+     * the kernel process keeps the host one only for sandboxes whose apps
+     * may have it (sandbox/confine.c). */
+    uint16_t port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                  : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    if (port && port < host_unprivileged_port_start() &&
+        !task_capable(t, CAP_NET_BIND_SERVICE))
+        return -EACCES;
     return host_net_bind(S(f)->hfd, &ss, sslen);
 }
 

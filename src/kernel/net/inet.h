@@ -18,7 +18,7 @@ bool inet_is_socket(struct file *f);
 void inet_for_each(int family, int type, void (*fn)(const struct sock_info *si, void *arg),
                    void *arg);
 int inet_create(int family, int type, int protocol, unsigned flags, struct file **out);
-int inet_bind(struct file *f, const void *addr, size_t len);
+int inet_bind(const struct task *t, struct file *f, const void *addr, size_t len);
 int inet_listen(struct file *f, int backlog);
 int inet_accept(struct task *t, struct file *f, unsigned flags, struct file **out, void *addr,
                 uint32_t *addrlen);

@@ -169,7 +169,7 @@ static long sys_bind(struct task *t, const struct sys_args *a)
     struct file *f = get_sock(t, (int)a->arg[0], &err);
     if (!f)
         return err;
-    r = inet_is_socket(f)      ? inet_bind(f, addr, a->arg[2])
+    r = inet_is_socket(f)      ? inet_bind(t, f, addr, a->arg[2])
         : netlink_is_socket(f) ? netlink_bind(t, f, addr, a->arg[2])
                                : sock_bind(t, f, addr, a->arg[2]);
     file_put(f);
