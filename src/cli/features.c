@@ -12,7 +12,7 @@ static const char g_features[] =
         "{\n"
         "  \"ociVersionMin\": \"1.0.0\",\n"
         "  \"ociVersionMax\": \"1.2.0\",\n"
-        "  \"hooks\": [],\n"
+        "  \"hooks\": [\"prestart\", \"createRuntime\", \"createContainer\", \"poststart\", \"poststop\"],\n"
         "  \"mountOptions\": [\"bind\", \"rbind\", \"ro\", \"rw\", \"mode\"],\n"
         "  \"linux\": {\n"
         "    \"namespaces\": [\"cgroup\", \"ipc\", \"mount\", \"network\", \"pid\", \"user\", \"uts\"],\n"
