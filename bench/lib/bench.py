@@ -52,6 +52,7 @@ WORKLOADS = {
     "pipe": ("1 GiB through a pipe", "MiB/s", 1.0, True),
     "mmap_munmap": ("mmap + munmap 1 MiB", "µs", 1.0, False),
     "start_true": ("start-to-exit /bin/true", "ms (wall)", 1.0, False),
+    "docker_true": ("docker run --rm IMG true", "ms (wall)", 1.0, False),
     "getdents_10k": ("list a 10,000-entry dir (rootfs)", "µs", 1.0, False),
     "read_root": ("read 1 GiB, rootfs", "MiB/s", 1.0, True),
     "write_root": ("write 1 GiB, rootfs", "MiB/s", 1.0, True),
@@ -91,10 +92,10 @@ LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait",
 # Settings of a full run and of --quick.
 MODES = {
     "full": dict(reps=7, budget=0.5, touch_reps=3, pipe_reps=1, pipe_mib=1024,
-                 start_runs=40, loop_timeout=30, heavy_timeout=90, start_timeout=120, fs_timeout=240,
+                 start_runs=40, docker_runs=10, loop_timeout=30, heavy_timeout=90, start_timeout=120, fs_timeout=240,
                  app_reps=3, redis_n=100000, wrk_secs=5, app_timeout=600),
     "quick": dict(reps=3, budget=0.2, touch_reps=1, pipe_reps=1, pipe_mib=1024,
-                  start_runs=10, loop_timeout=15, heavy_timeout=30, start_timeout=45, fs_timeout=240,
+                  start_runs=10, docker_runs=5, loop_timeout=15, heavy_timeout=30, start_timeout=45, fs_timeout=240,
                   app_reps=1, redis_n=10000, wrk_secs=2, app_timeout=180),
 }
 
@@ -721,6 +722,62 @@ def print_table(names, rts, med):
 
 # -------------------------------------------------------------------- main
 
+def docker_start_to_exit(rts, runs, note, med, raw):
+    """`docker run --rm --runtime=R IMG /bin/true` for every container
+    runtime, through one private dockerd and containerd (tests/oci/
+    test_docker.py's Daemons: state in a temp dir, their own network
+    namespace), median wall time of RUNS runs after one warm-up."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "oci"))
+    import test_docker as td
+    td.DEADLINE = time.monotonic() + 3600
+    paths = {"moat": MOAT, "crun": shutil.which("crun"), "runsc": shutil.which("runsc")}
+    d = td.Daemons(MOAT)
+    d.runtimes = {}
+    for rt in rts:
+        if rt in MOAT_RTS:
+            d.runtimes[rt] = {"path": MOAT, "runtimeArgs": ["--platform=" + MOAT_RTS[rt]]}
+        elif rt in ("crun", "runsc") and paths[rt]:
+            d.runtimes[rt] = {"path": paths[rt]}
+            if rt == "runsc":
+                # runsc's own network stack refuses Docker's namespace here.
+                d.runtimes[rt]["runtimeArgs"] = ["--platform=ptrace", "--network=none"]
+    try:
+        try:
+            d.start()
+        except SystemExit:
+            for rt in rts:
+                if rt != "native":
+                    note("docker_true", rt, None, "dockerd did not start: " + d.log("dockerd.log")[-200:])
+            return
+        with open(td.image_tar(d.tmp), "rb") as f:
+            d.docker("import", "-c", "ENV PATH=/bin", "-", "moat-bb", stdin=f)
+        for rt in rts:
+            if rt == "native":
+                note("docker_true", rt, None, "not a container")
+                continue
+            if rt != "runc" and rt not in d.runtimes:
+                note("docker_true", rt, None, "not installed")
+                continue
+            cmd = ["docker", "-H", "unix://" + d.sock, "run", "--rm", "--network=none",
+                   "--runtime=" + rt, "moat-bb", "true"]
+            times = []
+            for i in range(runs + 1):
+                t = time.monotonic()
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+                if p.returncode != 0:
+                    note("docker_true", rt, None, (p.stderr or "exit %d" % p.returncode)[-200:])
+                    break
+                if i:
+                    times.append((time.monotonic() - t) * 1000)
+            else:
+                raw[("docker_true", rt)] = times
+                med[("docker_true", rt)] = statistics.median(times)
+                log(f"  {'docker_true':<14} {rt:<12} {fmt(med[('docker_true', rt)])} ms")
+    finally:
+        d.stop()
+        sys.path.pop(0)
+
+
 def main():
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer, shorter repetitions (< 2 min)")
@@ -756,6 +813,8 @@ def main():
     if any(r in rts for r in ("runc", "crun", "runsc")):
         spec = base_spec()
         for w in names:
+            if w == "docker_true":
+                continue
             if w == "start_true":
                 make_bundle(spec, w, ["/bin/true"])
             else:
@@ -778,6 +837,10 @@ def main():
     try:
         for w in names:
             log(f"bench: {w}")
+            if w == "docker_true":
+                if shutil.which("dockerd"):
+                    docker_start_to_exit(rts, m["docker_runs"], note, med, raw)
+                continue
             if w == "start_true":
                 for rt in rts:
                     v, reason, times = runner.start_to_exit(rt, m["start_runs"], m["start_timeout"])

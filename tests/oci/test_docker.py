@@ -54,6 +54,8 @@ class Daemons:
         self.csock = os.path.join(self.tmp, "containerd.sock")
         self.procs = []
         self.moat = moat
+        # Runtimes in daemon.json (bench/ adds crun and runsc beside moat).
+        self.runtimes = {"moat": {"path": moat}}
 
     def spawn(self, args, log):
         f = open(os.path.join(self.tmp, log), "w")
@@ -91,7 +93,7 @@ class Daemons:
             skip("containerd did not start: " + self.log("containerd.log"))
         daemon_json = os.path.join(self.tmp, "daemon.json")
         with open(daemon_json, "w") as f:
-            json.dump({"runtimes": {"moat": {"path": self.moat}}}, f)
+            json.dump({"runtimes": self.runtimes}, f)
         # dockerd runs in a network namespace of its own: its bridge, veths,
         # iptables rules and published ports live there, never on the host.
         d = self.spawn(["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$0" "$@"',
