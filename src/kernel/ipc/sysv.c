@@ -152,6 +152,53 @@ void ipc_set_perm(struct ipc_obj *o, const struct linux_ipc64_perm *in)
     o->mode = (o->mode & ~0777u) | (in->mode & 0777u);
 }
 
+void ipc_obj_init(struct ipc_obj *o, const struct cred *cred, int32_t key, int flags)
+{
+    o->key = key;
+    o->uid = o->cuid = cred->euid;
+    o->gid = o->cgid = cred->egid;
+    o->mode = (uint32_t)flags & 0777;
+}
+
+long ipc_get_existing(const struct cred *cred, const struct ipc_obj *o, int flags, bool fits)
+{
+    if ((flags & LINUX_IPC_CREAT) && (flags & LINUX_IPC_EXCL))
+        return -EEXIST;
+    if (!fits)
+        return -EINVAL;
+    int r = ipc_check_perms(cred, o, flags);
+    return r < 0 ? r : o->id;
+}
+
+long ipc_stat_lookup(struct ipc_ids *ids, const struct cred *cred, int id, bool by_id, bool any,
+                     struct ipc_obj **out)
+{
+    struct ipc_obj *o = by_id ? ipc_ids_find_id(ids, id) : ipc_ids_at(ids, id);
+    *out = o;
+    if (!o)
+        return -EINVAL;
+    if (!any) {
+        int r = ipc_check_perms(cred, o, 0444);
+        if (r < 0)
+            return r;
+    }
+    return by_id ? 0 : o->id;
+}
+
+struct ipc_obj *ipc_ctl_lookup(struct ipc_ids *ids, const struct cred *cred, int id, long *err)
+{
+    struct ipc_obj *o = ipc_ids_find_id(ids, id);
+    if (!o) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    if (!ipc_may_control(cred, o)) {
+        *err = -EPERM;
+        return NULL;
+    }
+    return o;
+}
+
 int64_t ipc_now(void)
 {
     int64_t s = 0, ns = 0;

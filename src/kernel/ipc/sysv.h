@@ -79,6 +79,22 @@ bool ipc_may_control(const struct cred *cred, const struct ipc_obj *o);
 void ipc_fill_perm(const struct ipc_obj *o, struct linux_ipc64_perm *out);
 /* Applies IPC_SET's uid, gid and permission bits to O. */
 void ipc_set_perm(struct ipc_obj *o, const struct linux_ipc64_perm *in);
+/* Sets a new object's key, owner and creator (CRED's euid/egid) and the
+ * permission bits of FLAGS. */
+void ipc_obj_init(struct ipc_obj *o, const struct cred *cred, int32_t key, int flags);
+/* *get() on an existing object O: -EEXIST for IPC_CREAT|IPC_EXCL, -EINVAL
+ * when !FITS (smaller than asked), the permission check of FLAGS, else
+ * O's id. */
+long ipc_get_existing(const struct cred *cred, const struct ipc_obj *o, int flags, bool fits);
+/* The *_STAT lookup (the kind's lock held). BY_ID (IPC_STAT): ID is an id
+ * and the result 0; else (SHM_STAT, SEM_STAT, MSG_STAT and their _ANY) ID
+ * is an index and the result the object's id. Read permission is checked
+ * unless ANY. Sets *OUT; negative errno (-EINVAL: none) on failure. */
+long ipc_stat_lookup(struct ipc_ids *ids, const struct cred *cred, int id, bool by_id, bool any,
+                     struct ipc_obj **out);
+/* The IPC_SET / IPC_RMID lookup (the kind's lock held): the object with
+ * ID that CRED may control, or NULL with *ERR -EINVAL (none) or -EPERM. */
+struct ipc_obj *ipc_ctl_lookup(struct ipc_ids *ids, const struct cred *cred, int id, long *err);
 /* Seconds since the epoch (the *_time fields). */
 int64_t ipc_now(void);
 

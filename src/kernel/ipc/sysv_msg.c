@@ -61,12 +61,7 @@ long msg_get(struct task *t, int32_t key, int flags)
     pthread_mutex_lock(&g_msg_lock);
     struct ipc_obj *o = key == LINUX_IPC_PRIVATE ? NULL : ipc_ids_find_key(&g_msg_ids, key);
     if (o) {
-        if ((flags & LINUX_IPC_CREAT) && (flags & LINUX_IPC_EXCL))
-            r = -EEXIST;
-        else
-            r = ipc_check_perms(&t->cred, o, flags);
-        if (r == 0)
-            r = o->id;
+        r = ipc_get_existing(&t->cred, o, flags, true);
         goto out_unlock;
     }
     if (key != LINUX_IPC_PRIVATE && !(flags & LINUX_IPC_CREAT)) {
@@ -82,10 +77,7 @@ long msg_get(struct task *t, int32_t key, int flags)
     list_init(&q->msgs);
     waitq_init(&q->wq);
     q->qbytes = (uint64_t)__atomic_load_n(&g_ipc_limits.msgmnb, __ATOMIC_RELAXED);
-    q->perm.key = key;
-    q->perm.uid = q->perm.cuid = t->cred.euid;
-    q->perm.gid = q->perm.cgid = t->cred.egid;
-    q->perm.mode = (uint32_t)flags & 0777;
+    ipc_obj_init(&q->perm, &t->cred, key, flags);
     q->ctime = ipc_now();
     r = ipc_ids_add(&g_msg_ids, &q->perm, __atomic_load_n(&g_ipc_limits.msgmni, __ATOMIC_RELAXED));
     if (r < 0) {
@@ -338,17 +330,12 @@ long msg_ctl(struct task *t, int id, int cmd, uint64_t buf)
     case LINUX_MSG_STAT:
     case LINUX_MSG_STAT_ANY: {
         struct linux_msqid64_ds ds;
+        struct ipc_obj *o;
         pthread_mutex_lock(&g_msg_lock);
-        struct ipc_obj *o = cmd == LINUX_IPC_STAT ? ipc_ids_find_id(&g_msg_ids, id)
-                                                  : ipc_ids_at(&g_msg_ids, id);
-        if (!o)
-            r = -EINVAL;
-        else if (cmd != LINUX_MSG_STAT_ANY)
-            r = ipc_check_perms(&t->cred, o, 0444);
-        if (r == 0) {
+        r = ipc_stat_lookup(&g_msg_ids, &t->cred, id, cmd == LINUX_IPC_STAT,
+                            cmd == LINUX_MSG_STAT_ANY, &o);
+        if (r >= 0)
             fill_ds(q_of(o), &ds);
-            r = cmd == LINUX_IPC_STAT ? 0 : o->id;
-        }
         pthread_mutex_unlock(&g_msg_lock);
         if (r >= 0 && mm_copy_out(t->mm, buf, &ds, sizeof(ds)) < 0)
             return -EFAULT;
@@ -360,13 +347,9 @@ long msg_ctl(struct task *t, int id, int cmd, uint64_t buf)
         if (cmd == LINUX_IPC_SET && mm_copy_in(t->mm, &ds, buf, sizeof(ds)) < 0)
             return -EFAULT;
         pthread_mutex_lock(&g_msg_lock);
-        struct ipc_obj *o = ipc_ids_find_id(&g_msg_ids, id);
+        struct ipc_obj *o = ipc_ctl_lookup(&g_msg_ids, &t->cred, id, &r);
         struct msg_queue *q = o ? q_of(o) : NULL;
-        if (!o) {
-            r = -EINVAL;
-        } else if (!ipc_may_control(&t->cred, o)) {
-            r = -EPERM;
-        } else if (cmd == LINUX_IPC_SET) {
+        if (o && cmd == LINUX_IPC_SET) {
             if (ds.msg_qbytes > (uint64_t)__atomic_load_n(&g_ipc_limits.msgmnb, __ATOMIC_RELAXED) &&
                 !task_capable(t, CAP_SYS_RESOURCE)) {
                 r = -EPERM;
@@ -376,7 +359,7 @@ long msg_ctl(struct task *t, int id, int cmd, uint64_t buf)
                 q->ctime = ipc_now();
                 waitq_wake_all(&q->wq);
             }
-        } else {
+        } else if (o) {
             struct msg_msg *m, *n;
             list_for_each_entry_safe(m, n, &q->msgs, link)
             {

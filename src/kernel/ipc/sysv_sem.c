@@ -94,14 +94,7 @@ long sem_get(struct task *t, int32_t key, int nsems, int flags)
     pthread_mutex_lock(&g_sem_lock);
     struct ipc_obj *o = key == LINUX_IPC_PRIVATE ? NULL : ipc_ids_find_key(&g_sem_ids, key);
     if (o) {
-        if ((flags & LINUX_IPC_CREAT) && (flags & LINUX_IPC_EXCL))
-            r = -EEXIST;
-        else if (nsems > set_of(o)->nsems)
-            r = -EINVAL;
-        else
-            r = ipc_check_perms(&t->cred, o, flags);
-        if (r == 0)
-            r = o->id;
+        r = ipc_get_existing(&t->cred, o, flags, nsems <= set_of(o)->nsems);
         goto out_unlock;
     }
     if (key != LINUX_IPC_PRIVATE && !(flags & LINUX_IPC_CREAT)) {
@@ -127,10 +120,7 @@ long sem_get(struct task *t, int32_t key, int nsems, int flags)
     refcount_init(&s->ref);
     s->nsems = nsems;
     s->sems = sems;
-    s->perm.key = key;
-    s->perm.uid = s->perm.cuid = t->cred.euid;
-    s->perm.gid = s->perm.cgid = t->cred.egid;
-    s->perm.mode = (uint32_t)flags & 0777;
+    ipc_obj_init(&s->perm, &t->cred, key, flags);
     s->ctime = ipc_now();
     waitq_init(&s->wq);
     list_init(&s->sleepers);
@@ -440,17 +430,12 @@ long sem_ctl(struct task *t, int id, int num, int cmd, uint64_t arg)
     case LINUX_SEM_STAT:
     case LINUX_SEM_STAT_ANY: {
         struct linux_semid64_ds ds;
+        struct ipc_obj *o;
         pthread_mutex_lock(&g_sem_lock);
-        struct ipc_obj *o = cmd == LINUX_IPC_STAT ? ipc_ids_find_id(&g_sem_ids, id)
-                                                  : ipc_ids_at(&g_sem_ids, id);
-        if (!o)
-            r = -EINVAL;
-        else if (cmd != LINUX_SEM_STAT_ANY)
-            r = ipc_check_perms(&t->cred, o, 0444);
-        if (r == 0) {
+        r = ipc_stat_lookup(&g_sem_ids, &t->cred, id, cmd == LINUX_IPC_STAT,
+                            cmd == LINUX_SEM_STAT_ANY, &o);
+        if (r >= 0)
             fill_ds(set_of(o), &ds);
-            r = cmd == LINUX_IPC_STAT ? 0 : o->id;
-        }
         pthread_mutex_unlock(&g_sem_lock);
         if (r >= 0 && mm_copy_out(t->mm, arg, &ds, sizeof(ds)) < 0)
             return -EFAULT;
@@ -557,15 +542,11 @@ long sem_ctl(struct task *t, int id, int num, int cmd, uint64_t arg)
         if (cmd == LINUX_IPC_SET && mm_copy_in(t->mm, &ds, arg, sizeof(ds)) < 0)
             return -EFAULT;
         pthread_mutex_lock(&g_sem_lock);
-        struct ipc_obj *o = ipc_ids_find_id(&g_sem_ids, id);
-        if (!o) {
-            r = -EINVAL;
-        } else if (!ipc_may_control(&t->cred, o)) {
-            r = -EPERM;
-        } else if (cmd == LINUX_IPC_SET) {
+        struct ipc_obj *o = ipc_ctl_lookup(&g_sem_ids, &t->cred, id, &r);
+        if (o && cmd == LINUX_IPC_SET) {
             ipc_set_perm(o, &ds.sem_perm);
             set_of(o)->ctime = ipc_now();
-        } else {
+        } else if (o) {
             set_remove_locked(set_of(o));
         }
         pthread_mutex_unlock(&g_sem_lock);

@@ -116,14 +116,7 @@ long shm_get(struct task *t, int32_t key, uint64_t size, int flags)
     pthread_mutex_lock(&g_shm_lock);
     struct ipc_obj *o = key == LINUX_IPC_PRIVATE ? NULL : ipc_ids_find_key(&g_shm_ids, key);
     if (o) {
-        if ((flags & LINUX_IPC_CREAT) && (flags & LINUX_IPC_EXCL))
-            r = -EEXIST;
-        else if (seg_of(o)->size < size)
-            r = -EINVAL;
-        else
-            r = ipc_check_perms(&t->cred, o, flags);
-        if (r == 0)
-            r = o->id;
+        r = ipc_get_existing(&t->cred, o, flags, size <= seg_of(o)->size);
         goto out_unlock;
     }
     if (key != LINUX_IPC_PRIVATE && !(flags & LINUX_IPC_CREAT)) {
@@ -158,10 +151,7 @@ long shm_get(struct task *t, int32_t key, uint64_t size, int flags)
     }
     s->inode = inode;
     s->size = size;
-    s->perm.key = key;
-    s->perm.uid = s->perm.cuid = t->cred.euid;
-    s->perm.gid = s->perm.cgid = t->cred.egid;
-    s->perm.mode = (uint32_t)flags & 0777;
+    ipc_obj_init(&s->perm, &t->cred, key, flags);
     s->cpid = t->tg->pid;
     s->ctime = ipc_now();
     list_init(&s->attaches);
@@ -347,17 +337,12 @@ long shm_ctl(struct task *t, int id, int cmd, uint64_t buf)
     case LINUX_IPC_STAT:
     case LINUX_SHM_STAT:
     case LINUX_SHM_STAT_ANY: {
+        struct ipc_obj *o;
         pthread_mutex_lock(&g_shm_lock);
-        struct ipc_obj *o = cmd == LINUX_IPC_STAT ? ipc_ids_find_id(&g_shm_ids, id)
-                                                  : ipc_ids_at(&g_shm_ids, id);
-        if (!o)
-            r = -EINVAL;
-        else if (cmd != LINUX_SHM_STAT_ANY)
-            r = ipc_check_perms(&t->cred, o, 0444);
-        if (r == 0) {
+        r = ipc_stat_lookup(&g_shm_ids, &t->cred, id, cmd == LINUX_IPC_STAT,
+                            cmd == LINUX_SHM_STAT_ANY, &o);
+        if (r >= 0)
             fill_ds(seg_of(o), &ds);
-            r = cmd == LINUX_IPC_STAT ? 0 : o->id;
-        }
         pthread_mutex_unlock(&g_shm_lock);
         if (r >= 0 && mm_copy_out(t->mm, buf, &ds, sizeof(ds)) < 0)
             return -EFAULT;
