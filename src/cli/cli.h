@@ -59,6 +59,8 @@ int cmd_features(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_events(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
 
 /* The control channel to a running sandbox (src/cli/ctl_client.c; protocol
  * in kernel/task/ctl.h). DIR is the container's state directory. */
@@ -105,5 +107,9 @@ struct rt_err;
 /* Removes container CT's host cgroup (sandbox/cgroup.h), killing whatever
  * is still in it; 0 if it has none. <0 with *err set. */
 int cli_remove_cgroup(struct oci_container *ct, struct rt_err **err);
+
+/* Freezes (FREEZE) or thaws container CT's cgroup (src/cli/pause.c). 0 or
+ * <0 with *err set. */
+int cli_freeze(struct oci_container *ct, bool freeze, struct rt_err **err);
 
 #endif

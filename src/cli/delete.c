@@ -14,13 +14,17 @@ static const char g_delete_usage[] =
         "Usage: moat delete [--force] ID\n"
         "\n"
         "Removes container ID's state. A created container is killed first; a\n"
-        "running one only with --force (SIGKILL to the whole sandbox).\n";
+        "running or paused one only with --force (SIGKILL to the whole sandbox).\n";
 
 /* Kills the kernel process and waits (bounded) until it is gone. */
-static int kill_and_wait(const struct oci_state *s, struct rt_err **err)
+static int kill_and_wait(struct oci_container *ct, const struct oci_state *s, bool paused,
+                         struct rt_err **err)
 {
     if (kill(s->pid, SIGKILL) < 0 && errno != ESRCH)
         return rt_err_make(err, errno, "kill %d", (int)s->pid);
+    /* A frozen process dies only once thawed. */
+    if (paused && cli_freeze(ct, false, err) < 0)
+        return -1;
     for (int i = 0; i < 1000; i++) {
         if (!oci_pid_alive(s->pid, s->start_time))
             return 0;
@@ -95,10 +99,11 @@ int cmd_delete(int argc, char **argv)
         return err ? rt_err_report(&err) : 0;
     }
     enum oci_status st = oci_state_status(&ct, &s);
-    if (st == OCI_RUNNING && !force)
-        rt_err_make(&err, 0, "cannot delete container `%s` that is not stopped: running", id);
+    if ((st == OCI_RUNNING || st == OCI_PAUSED) && !force)
+        rt_err_make(&err, 0, "cannot delete container `%s` that is not stopped: %s", id,
+                    oci_status_name(st));
     else if (st != OCI_STOPPED)
-        kill_and_wait(&s, &err);
+        kill_and_wait(&ct, &s, st == OCI_PAUSED, &err);
     if (!err)
         cli_remove_cgroup(&ct, &err);
     if (!err)

@@ -315,6 +315,8 @@ int cmd_exec(int argc, char **argv)
     struct oci_config *c = NULL;
     if (status == OCI_STOPPED)
         r = rt_err_make(&err, 0, "cannot exec in a stopped container `%s`", id);
+    else if (status == OCI_PAUSED)
+        r = rt_err_make(&err, 0, "cannot exec in a paused container `%s`; resume it first", id);
     else if (o.process)
         r = oci_process_load(o.process, &c, &err);
     else

@@ -28,7 +28,8 @@ static const char g_features[] =
         "    \"selinux\": {\"enabled\": false}\n"
         "  },\n"
         "  \"annotations\": {\n"
-        "    \"org.opencontainers.runtime-spec.features\": \"sandboxed: every system call is implemented by moat's application kernel\"\n"
+        "    \"org.opencontainers.runtime-spec.features\": \"sandboxed: every system call is implemented by moat's application kernel\",\n"
+        "    \"io.github.moat.pause.enabled\": \"true\"\n"
         "  }\n"
         "}\n";
 

@@ -15,7 +15,8 @@ static const char g_kill_usage[] =
         "\n"
         "Sends SIGNAL (a name such as TERM or SIGKILL, or a number; default TERM)\n"
         "to container ID. Termination signals go to the container's first process;\n"
-        "KILL ends the whole sandbox. --all: every process of the container.\n";
+        "KILL ends the whole sandbox (a paused one is thawed to let it die).\n"
+        "--all: every process of the container.\n";
 
 static const struct {
     const char *name;
@@ -85,6 +86,9 @@ int cmd_kill(int argc, char **argv)
     enum oci_status st = oci_state_status(&ct, &s);
     if (st == OCI_STOPPED) {
         rt_err_make(&err, 0, "container `%s` is not running", id);
+    } else if (all && sig != SIGKILL && st == OCI_PAUSED) {
+        /* Its kernel is frozen: the control channel would not answer. */
+        rt_err_make(&err, 0, "container `%s` is paused; resume it first", id);
     } else if (all && sig != SIGKILL && st == OCI_RUNNING) {
         /* Every process of the sandbox, through its control channel
          * (KILL ends the whole sandbox more surely from outside). */
@@ -94,6 +98,9 @@ int cmd_kill(int argc, char **argv)
             free(rep);
     } else if (kill(s.pid, sig) < 0 && errno != ESRCH) {
         rt_err_make(&err, errno, "kill %d (container `%s`)", (int)s.pid, id);
+    } else if (sig == SIGKILL && st == OCI_PAUSED) {
+        /* A frozen process dies only once thawed. */
+        cli_freeze(&ct, false, &err);
     }
     oci_state_free(&s);
     oci_container_close(&ct);

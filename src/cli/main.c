@@ -38,6 +38,7 @@ static const char g_usage[] =
         "  ps [--format table|json] ID       the container's processes (json: host pids)\n"
         "  exec [OPTIONS] ID CMD [ARGS...]   run CMD in the running container\n"
         "  events [--stats] [--interval T] ID   stats as JSON lines\n"
+        "  pause ID / resume ID              freeze / thaw the whole sandbox (cgroup freezer)\n"
         "  features                          what this runtime supports (JSON)\n"
         "\n"
         "Global options:\n"
@@ -198,7 +199,8 @@ static const struct {
         {"create", cmd_create}, {"start", cmd_start},       {"state", cmd_state},
         {"kill", cmd_kill},     {"delete", cmd_delete},     {"run", cmd_run},
         {"list", cmd_list},     {"features", cmd_features}, {"ps", cmd_ps},
-        {"exec", cmd_exec},     {"events", cmd_events},
+        {"exec", cmd_exec},     {"events", cmd_events},     {"pause", cmd_pause},
+        {"resume", cmd_resume},
 };
 
 int main(int argc, char **argv)

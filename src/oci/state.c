@@ -12,8 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox/cgroup.h"
+
 static const char *const g_status_names[OCI_STATUS_MAX] = {"creating", "created", "running",
-                                                            "stopped"};
+                                                            "stopped",  "paused"};
 
 const char *oci_status_name(enum oci_status s)
 {
@@ -282,6 +284,15 @@ enum oci_status oci_state_status(struct oci_container *c, const struct oci_state
 {
     if (!oci_pid_alive(s->pid, s->start_time))
         return OCI_STOPPED;
+    /* Frozen by moat pause: the cgroup freezer says so (runc's order:
+     * paused before created). */
+    struct cgroup *cg;
+    if (cgroup_load(c->dirfd, OCI_CGROUP_FILE, &cg) == 0) {
+        bool frozen = cgroup_frozen(cg) == 1;
+        cgroup_free(cg);
+        if (frozen)
+            return OCI_PAUSED;
+    }
     if (faccessat(c->dirfd, "exec.fifo", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
         return OCI_CREATED;
     return OCI_RUNNING;

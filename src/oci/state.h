@@ -6,7 +6,8 @@
  *   (the directory itself is flock()ed to serialise CLI calls on one id)
  * The status is computed, never stored: the kernel process alive (same
  * start time, not a zombie) with exec.fifo present is `created`, alive
- * without it `running`, anything else `stopped`.
+ * without it `running`, anything else `stopped`; a live one whose cgroup
+ * freezer is frozen (moat pause) is `paused`.
  */
 #ifndef MOAT_OCI_STATE_H
 #define MOAT_OCI_STATE_H
@@ -23,7 +24,14 @@
 /* The container's host cgroup (sandbox/cgroup.h, cgroup_save), if any. */
 #define OCI_CGROUP_FILE  "cgroup"
 
-enum oci_status { OCI_CREATING, OCI_CREATED, OCI_RUNNING, OCI_STOPPED, OCI_STATUS_MAX };
+enum oci_status {
+    OCI_CREATING,
+    OCI_CREATED,
+    OCI_RUNNING,
+    OCI_STOPPED,
+    OCI_PAUSED,
+    OCI_STATUS_MAX
+};
 
 struct oci_state {
     char *id;

@@ -28,8 +28,9 @@ struct hier {
     char ctl[64];       /* v1: its controllers ("cpu,cpuacct"); v2: "" */
 };
 
-/* The v1 controllers moat uses; memory and pids are required. */
-static const char *const g_v1_ctls[] = {"memory", "pids", "cpu", "cpuacct"};
+/* The v1 controllers moat uses; memory and pids are required, freezer
+ * (moat pause) optional. */
+static const char *const g_v1_ctls[] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
 
 static void errf(char *buf, size_t size, const char *fmt, ...) PRINTF_FMT(3, 4);
 static void errf(char *buf, size_t size, const char *fmt, ...)
@@ -321,11 +322,12 @@ int cgroup_create(const char *path, const char *name, struct cgroup **out, char 
             full[strlen(full) - 1] = '\0';
         char procs[PATH_MAX * 2 + 16];
         snprintf(procs, sizeof(procs), "%s/cgroup.procs", full);
-        cg->dirs[i] = strdup(full);
-        cg->ctls[i] = strdup(h[i].ctl);
-        cg->procs[i] = strdup(procs);
-        cg->ndirs = i + 1;
-        if (!cg->dirs[i] || !cg->ctls[i] || !cg->procs[i]) {
+        size_t j = cg->ndirs;
+        cg->dirs[j] = strdup(full);
+        cg->ctls[j] = strdup(h[i].ctl);
+        cg->procs[j] = strdup(procs);
+        cg->ndirs = j + 1;
+        if (!cg->dirs[j] || !cg->ctls[j] || !cg->procs[j]) {
             errf(errbuf, errsize, "cgroups: out of memory");
             r = -ENOMEM;
             break;
@@ -337,6 +339,16 @@ int cgroup_create(const char *path, const char *name, struct cgroup **out, char 
         for (int tries = 0; tries < 5; tries++)
             if ((r = make_path(version, h[i].mnt, rel, errbuf, errsize)) != -ENOENT)
                 break;
+        if (r < 0 && version == 1 && strcmp(h[i].ctl, "freezer") == 0) {
+            /* The freezer is optional (only moat pause needs it). */
+            free(cg->dirs[j]);
+            free(cg->ctls[j]);
+            free(cg->procs[j]);
+            cg->dirs[j] = cg->ctls[j] = cg->procs[j] = NULL;
+            cg->ndirs = j;
+            r = 0;
+            continue;
+        }
         if (r == 0 && existed && dir_has_procs(full)) {
             errf(errbuf, errsize, "cgroups: %s already has processes", full);
             r = -EBUSY;
@@ -549,6 +561,71 @@ int cgroup_stats(const struct cgroup *cg, struct cgroup_stats *out)
     return 0;
 }
 
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+int cgroup_frozen(const struct cgroup *cg)
+{
+    const char *dir = dir_for(cg, "freezer");
+    char b[256];
+    if (!dir)
+        return -ENOTSUP;
+    if (cg->version == 2) {
+        if (read_at(dir, "cgroup.freeze", b, sizeof(b)) < 0)
+            return -ENOENT;
+        return b[0] == '1';
+    }
+    if (read_at(dir, "freezer.state", b, sizeof(b)) < 0)
+        return -ENOENT;
+    return strncmp(b, "THAWED", 6) != 0;
+}
+
+/* Whether the kernel reports the whole cgroup frozen (not still freezing). */
+static bool fully_frozen(const struct cgroup *cg, const char *dir)
+{
+    char b[256];
+    if (cg->version == 2)
+        return read_key(dir, "cgroup.events", "frozen") == 1;
+    return read_at(dir, "freezer.state", b, sizeof(b)) > 0 && strncmp(b, "FROZEN", 6) == 0;
+}
+
+int cgroup_freeze(const struct cgroup *cg, bool freeze, char *errbuf, size_t errsize)
+{
+    const char *dir = dir_for(cg, "freezer");
+    if (!dir) {
+        errf(errbuf, errsize, "cgroups: the container's cgroup has no freezer (%s)",
+             cg->version == 2 ? "cgroup v2" : "no v1 freezer hierarchy mounted");
+        return -ENOTSUP;
+    }
+    bool v2 = cg->version == 2;
+    const char *file = v2 ? "cgroup.freeze" : "freezer.state";
+    const char *val = freeze ? (v2 ? "1" : "FROZEN") : (v2 ? "0" : "THAWED");
+    int r = write_at(dir, file, val);
+    if (r < 0) {
+        errf(errbuf, errsize, "cgroups: cannot write `%s` to %s/%s: %s", val, dir, file,
+             strerror(-r));
+        return r;
+    }
+    if (!freeze)
+        return 0;
+    /* v1 can stay FREEZING while a task is in an uninterruptible sleep;
+     * writing FROZEN again retries it, as runc does. */
+    for (int i = 0; i < 500; i++) {
+        if (fully_frozen(cg, dir))
+            return 0;
+        if (!v2 && i % 10 == 9)
+            write_at(dir, file, val);
+        sleep_ms(10);
+    }
+    write_at(dir, file, v2 ? "0" : "THAWED");
+    errf(errbuf, errsize, "cgroups: %s did not freeze within 5 s (thawed again)", dir);
+    return -EBUSY;
+}
+
 static int kill_all_in(const char *dir)
 {
     char p[PATH_MAX];
@@ -562,13 +639,6 @@ static int kill_all_in(const char *dir)
             n++;
     fclose(f);
     return n;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 /* Removes DIR (killing what is in it), then its parent if that is an empty
@@ -599,6 +669,13 @@ static int remove_dir(const char *dir, int timeout_ms)
 int cgroup_destroy(const struct cgroup *cg, int timeout_ms)
 {
     int ret = 0;
+    /* SIGKILL to a frozen task takes effect only once it is thawed. */
+    if (cgroup_frozen(cg) == 1) {
+        for (size_t i = 0; i < cg->ndirs; i++)
+            if (cg->dirs[i])
+                kill_all_in(cg->dirs[i]);
+        cgroup_freeze(cg, false, NULL, 0);
+    }
     for (size_t i = 0; i < cg->ndirs; i++) {
         if (!cg->dirs[i])
             continue;

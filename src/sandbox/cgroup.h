@@ -5,7 +5,8 @@
  *
  * cgroup v2 (a cgroup2 file system at /sys/fs/cgroup) and v1 (one hierarchy
  * per controller; moat uses memory, pids, cpu and cpuacct) are both
- * supported. The CLI creates the cgroup before the kernel process exists;
+ * supported; v1's freezer hierarchy is used too when mounted (moat pause).
+ * The CLI creates the cgroup before the kernel process exists;
  * the kernel process's first act is cgroup_join, so everything it starts
  * is inside. The CLI removes it when the sandbox ends (killing whatever is
  * left), and cgroup_sweep_stale removes the ones of `moat do` runs whose CLI
@@ -25,7 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CGROUP_MAX_DIRS 4
+#define CGROUP_MAX_DIRS 6
 
 struct cgroup {
     int version;                  /* 1 or 2 */
@@ -67,6 +68,13 @@ int cgroup_join(const struct cgroup *cg);
 /* Moves process PID into the cgroup. 0 or -errno. */
 int cgroup_add_pid(const struct cgroup *cg, pid_t pid);
 int cgroup_stats(const struct cgroup *cg, struct cgroup_stats *out);
+/* Freezes (FREEZE) or thaws every process of the cgroup: v1's freezer
+ * controller (freezer.state), v2's cgroup.freeze. Freezing waits (at most
+ * about 5 s) until the kernel reports the whole cgroup frozen. 0, or
+ * -errno with one line in ERRBUF (-ENOTSUP: no freezer for this cgroup). */
+int cgroup_freeze(const struct cgroup *cg, bool freeze, char *errbuf, size_t errsize);
+/* 1 if the cgroup is frozen (or freezing), 0 if not, -errno if unknown. */
+int cgroup_frozen(const struct cgroup *cg);
 /* Kills every process still in the cgroup, waits (at most TIMEOUT_MS) for
  * them to be gone, and removes its directories (and an empty `moat`
  * parent). 0, or -errno if a directory is still there. */

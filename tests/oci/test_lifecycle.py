@@ -535,6 +535,93 @@ sys.exit(int(os.environ.get("HOOK_EXIT", "0")))
             holder.kill()
             holder.wait()
 
+    def cgroup_dir(self, rt, cid, ctl):
+        """The container's v1 cgroup directory for controller CTL (moat's
+        saved cgroup file; runc's from /proc/PID/cgroup)."""
+        pid = rt.state(cid)["pid"]
+        with open("/proc/%d/cgroup" % pid) as f:
+            for line in f:
+                _, ctls, path = line.rstrip("\n").split(":", 2)
+                if ctl in ctls.split(","):
+                    return os.path.join("/sys/fs/cgroup", ctl, path.lstrip("/"))
+        return None
+
+    def test_pause_resume(self):
+        """pause freezes the whole sandbox (every process of its cgroup),
+        state says paused, resume thaws; wrong states fail as runc's do."""
+        if not os.path.exists("/sys/fs/cgroup/freezer/freezer.state") and \
+                not os.path.exists("/sys/fs/cgroup/freezer"):
+            self.skipTest("no v1 freezer hierarchy")
+        b = self.bundle(base_config(
+            ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done"]))
+        for rt in self.runtimes:
+            self.create(rt, "z1", b)
+            # resume of a container that is not paused fails
+            p = rt.run("resume", "z1")
+            self.assertNotEqual(p.returncode, 0, rt.name)
+            self.assertIn("not paused", p.stderr, rt.name)
+            self.assertEqual(rt.run("start", "z1").returncode, 0)
+            time.sleep(0.3)
+            p = rt.run("pause", "z1")
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+            self.assertEqual(rt.state("z1")["status"], "paused", rt.name)
+            p = rt.run("list", "--format", "json")
+            self.assertEqual([c["status"] for c in json.loads(p.stdout)], ["paused"], rt.name)
+            fz = self.cgroup_dir(rt, "z1", "freezer")
+            with open(os.path.join(fz, "freezer.state")) as f:
+                self.assertEqual(f.read().strip(), "FROZEN", rt.name)
+            with open(os.path.join(fz, "cgroup.procs")) as f:
+                procs = [int(x) for x in f.read().split()]
+            self.assertIn(rt.state("z1")["pid"], procs)
+            # every process of the sandbox is frozen: none is running
+            for pid in procs:
+                with open("/proc/%d/stat" % pid) as f:
+                    stat = f.read().rsplit(")", 1)[1].split()
+                self.assertNotEqual(stat[0], "R", "%s: pid %d runs while paused" % (rt.name, pid))
+            # pausing twice fails; so does deleting without --force
+            p = rt.run("pause", "z1")
+            self.assertNotEqual(p.returncode, 0, rt.name)
+            self.assertIn("not running", p.stderr, rt.name)
+            self.assertNotEqual(rt.run("delete", "z1").returncode, 0, rt.name)
+            p = rt.run("resume", "z1")
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+            self.assertEqual(rt.state("z1")["status"], "running", rt.name)
+            with open(os.path.join(fz, "freezer.state")) as f:
+                self.assertEqual(f.read().strip(), "THAWED", rt.name)
+            # a paused container is removed by delete --force
+            self.assertEqual(rt.run("pause", "z1").returncode, 0)
+            pid = rt.state("z1")["pid"]
+            p = rt.run("delete", "--force", "z1", timeout=15)
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+            self.assertIsNone(rt.state("z1"))
+            self.assertFalse(pid_alive(pid), rt.name)
+            # pause of a stopped container fails
+            b2 = self.bundle(base_config(["true"]))
+            self.create(rt, "z2", b2)
+            rt.run("start", "z2")
+            rt.wait_status("z2", "stopped")
+            p = rt.run("pause", "z2")
+            self.assertNotEqual(p.returncode, 0, rt.name)
+            self.assertIn("not running", p.stderr, rt.name)
+            rt.run("delete", "z2")
+
+    def test_pause_then_kill(self):
+        """kill KILL of a paused moat container ends it (the sandbox is
+        thawed to let it die)."""
+        if not os.path.exists("/sys/fs/cgroup/freezer"):
+            self.skipTest("no v1 freezer hierarchy")
+        b = self.bundle(base_config(["sleep", "30"]))
+        rt = self.runtimes[0]
+        self.create(rt, "y1", b)
+        self.assertEqual(rt.run("start", "y1").returncode, 0)
+        self.assertEqual(rt.run("pause", "y1").returncode, 0)
+        pid = rt.state("y1")["pid"]
+        p = rt.run("kill", "y1", "KILL")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rt.wait_status("y1", "stopped")
+        self.assertFalse(pid_alive(pid))
+        self.assertEqual(rt.run("delete", "y1").returncode, 0)
+
     def test_missing_container(self):
         for rt in self.runtimes:
             for args in (("state", "nope"), ("start", "nope"), ("kill", "nope", "KILL"),
