@@ -27,6 +27,7 @@
 
 #include "abi/linux/types.h"
 #include "kernel/host/host.h"
+#include "kernel/loader/elf_parse.h"
 #include "kernel/mm/mm.h"
 #include "kernel/task/task.h"
 #include "kernel/time/vdso.h"
@@ -46,20 +47,11 @@
 #define MMAP_RND_BITS     28                /* pages of mmap/PIE randomisation */
 #define BRK_RND_RANGE     (32ULL << 20)
 #define STACK_SUBPAGE_RND 8192
-#define MAX_PHDRS_SIZE    65536
 #define COPY_CHUNK        (256 * 1024)
 
 int loader_check_elf(const uint8_t *hdr, size_t len)
 {
-    if (len < sizeof(Elf64_Ehdr) || memcmp(hdr, ELFMAG, SELFMAG) != 0)
-        return -ENOEXEC;
-    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)hdr;
-    if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB ||
-        eh->e_machine != EM_X86_64 || (eh->e_type != ET_EXEC && eh->e_type != ET_DYN) ||
-        eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
-        (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > MAX_PHDRS_SIZE)
-        return -ENOEXEC;
-    return 0;
+    return elf_check_header(hdr, len);
 }
 
 static int prot_of(uint32_t flags)
@@ -117,53 +109,29 @@ static int load_image(struct mm *mm, struct file *file, const uint8_t *hdr, uint
     if ((size_t)got != phsize)
         return -ENOEXEC;
 
-    uint64_t lo = UINT64_MAX, hi = 0;
-    uint64_t phdr_vaddr = 0;
-    bool have_phdr = false;
-    if (out_interp)
+    struct elf_layout l;
+    int r = elf_parse(eh, ph, out_interp ? interp_size : 0, &l);
+    if (r < 0)
+        return r;
+    if (out_interp) {
         out_interp[0] = '\0';
-    for (int i = 0; i < eh->e_phnum; i++) {
-        const Elf64_Phdr *p = &ph[i];
-        if (p->p_type == PT_INTERP && out_interp) {
-            if (p->p_filesz < 2 || p->p_filesz > interp_size)
+        if (l.interp_size) {
+            got = vfs_pread(file, out_interp, l.interp_size, l.interp_off);
+            if (got != (ssize_t)l.interp_size || out_interp[l.interp_size - 1] != '\0')
                 return -ENOEXEC;
-            got = vfs_pread(file, out_interp, p->p_filesz, p->p_offset);
-            if (got != (ssize_t)p->p_filesz || out_interp[p->p_filesz - 1] != '\0')
-                return -ENOEXEC;
-        } else if (p->p_type == PT_PHDR) {
-            phdr_vaddr = p->p_vaddr;
-            have_phdr = true;
-        } else if (p->p_type == PT_LOAD && p->p_memsz) {
-            if (p->p_filesz > p->p_memsz || p->p_vaddr + p->p_memsz < p->p_vaddr ||
-                (p->p_vaddr % PAGE_SIZE) != (p->p_offset % PAGE_SIZE))
-                return -ENOEXEC;
-            lo = MIN(lo, ALIGN_DOWN(p->p_vaddr, PAGE_SIZE));
-            hi = MAX(hi, ALIGN_UP(p->p_vaddr + p->p_memsz, PAGE_SIZE));
         }
     }
-    if (lo >= hi)
-        return -ENOEXEC;
-
+    uint64_t lo = l.lo, hi = l.hi;
     bool anywhere = eh->e_type == ET_DYN && base == 0;
-    if (!anywhere && eh->e_type == ET_DYN) {
-        /* Segments asking for more than page alignment (2 MiB text for
-         * huge pages) get it, as Linux's maximum_alignment(). */
-        uint64_t align = PAGE_SIZE;
-        for (int i = 0; i < eh->e_phnum; i++)
-            if (ph[i].p_type == PT_LOAD && ph[i].p_align > align &&
-                (ph[i].p_align & (ph[i].p_align - 1)) == 0 && ph[i].p_align <= (1ULL << 30))
-                align = ph[i].p_align;
-        base = ALIGN_UP(base, align);
-    }
-    uint64_t bias = eh->e_type == ET_DYN ? base - lo : 0;
-    if (!anywhere &&
-        (lo + bias < PLATFORM_APP_MIN || hi + bias > PLATFORM_APP_MAX || hi + bias < hi))
-        return -ENOEXEC;
+    uint64_t bias;
+    r = elf_place(&l, eh->e_type, base, &bias);
+    if (r < 0)
+        return r;
 
     /* One writable span for the whole image, filled, then protected. */
     uint64_t addr;
-    int r = mm_mmap(mm, anywhere ? 0 : lo + bias, hi - lo, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | (anywhere ? 0 : MAP_FIXED), NULL, 0, &addr);
+    r = mm_mmap(mm, anywhere ? 0 : lo + bias, hi - lo, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | (anywhere ? 0 : MAP_FIXED), NULL, 0, &addr);
     if (r < 0)
         return r;
     if (anywhere)
@@ -175,11 +143,6 @@ static int load_image(struct mm *mm, struct file *file, const uint8_t *hdr, uint
         r = copy_file_to(mm, file, p->p_offset, p->p_vaddr + bias, p->p_filesz);
         if (r < 0)
             return r;
-        if (!have_phdr && p->p_offset <= eh->e_phoff &&
-            eh->e_phoff + phsize <= p->p_offset + p->p_filesz) {
-            phdr_vaddr = p->p_vaddr + (eh->e_phoff - p->p_offset);
-            have_phdr = true;
-        }
     }
     /* Protections: gaps between segments become inaccessible. */
     r = mm_mprotect(mm, lo + bias, hi - lo, PROT_NONE);
@@ -196,7 +159,7 @@ static int load_image(struct mm *mm, struct file *file, const uint8_t *hdr, uint
 
     out->bias = bias;
     out->entry = eh->e_entry + bias;
-    out->phdr_addr = have_phdr ? phdr_vaddr + bias : 0;
+    out->phdr_addr = l.have_phdr ? l.phdr_vaddr + bias : 0;
     out->phnum = eh->e_phnum;
     out->end = hi + bias;
     return 0;
