@@ -19,6 +19,7 @@
  * ENOPROTOOPT.
  */
 #include "kernel/net/inet.h"
+#include "kernel/net/sockaddr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -211,88 +212,6 @@ int inet_create(int family, int type, int protocol, unsigned flags, struct file 
 
 /* ---- addresses ---- */
 
-/* Rebuilds the app's sockaddr ADDR/LEN in *SS (*SSLEN): only the fields of
- * a known family are copied. */
-static int addr_decode(const void *addr, size_t len, struct sockaddr_storage *ss,
-                       socklen_t *sslen)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (len < sizeof(uint16_t))
-        return -EINVAL;
-    uint16_t fam;
-    memcpy(&fam, addr, sizeof(fam));
-    if (fam == LX_AF_INET) {
-        struct sockaddr_in in;
-        if (len < sizeof(in))
-            return -EINVAL;
-        memcpy(&in, addr, sizeof(in));
-        struct sockaddr_in *o = (struct sockaddr_in *)ss;
-        o->sin_family = AF_INET;
-        o->sin_port = in.sin_port;
-        o->sin_addr = in.sin_addr;
-        *sslen = sizeof(*o);
-    } else if (fam == LX_AF_INET6) {
-        struct sockaddr_in6 in6;
-        if (len < 24) /* SIN6_LEN_RFC2133: without sin6_scope_id */
-            return -EINVAL;
-        memset(&in6, 0, sizeof(in6));
-        memcpy(&in6, addr, MIN(len, sizeof(in6)));
-        struct sockaddr_in6 *o = (struct sockaddr_in6 *)ss;
-        o->sin6_family = AF_INET6;
-        o->sin6_port = in6.sin6_port;
-        o->sin6_flowinfo = in6.sin6_flowinfo;
-        o->sin6_addr = in6.sin6_addr;
-        o->sin6_scope_id = in6.sin6_scope_id;
-        *sslen = sizeof(*o);
-    } else if (fam == 0 /* AF_UNSPEC */) {
-        /* connect(AF_UNSPEC) dissolves an association; bind accepts it as
-         * INADDR_ANY on AF_INET sockets. Only the address bytes matter. */
-        struct sockaddr_in in;
-        memset(&in, 0, sizeof(in));
-        memcpy(&in, addr, MIN(len, sizeof(in)));
-        struct sockaddr_in *o = (struct sockaddr_in *)ss;
-        o->sin_family = AF_UNSPEC;
-        o->sin_port = in.sin_port;
-        o->sin_addr = in.sin_addr;
-        *sslen = (socklen_t)MIN(len, sizeof(in));
-    } else {
-        return -EAFNOSUPPORT;
-    }
-    return 0;
-}
-
-/* Host address SS/LEN into ADDR (SOCK_ADDR_MAX bytes) / *ADDRLEN. */
-static void addr_encode(const struct sockaddr_storage *ss, socklen_t len, void *addr,
-                        uint32_t *addrlen)
-{
-    uint8_t out[SOCK_ADDR_MAX];
-    memset(out, 0, sizeof(out));
-    uint32_t n = 0;
-    if (ss->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-        uint16_t fam = LX_AF_INET;
-        memcpy(out, &fam, 2);
-        memcpy(out + 2, &in->sin_port, 2);
-        memcpy(out + 4, &in->sin_addr, 4);
-        n = 16;
-    } else if (ss->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-        uint16_t fam = LX_AF_INET6;
-        memcpy(out, &fam, 2);
-        memcpy(out + 2, &in6->sin6_port, 2);
-        memcpy(out + 4, &in6->sin6_flowinfo, 4);
-        memcpy(out + 8, &in6->sin6_addr, 16);
-        memcpy(out + 24, &in6->sin6_scope_id, 4);
-        n = 28;
-    } else if (len >= sizeof(uint16_t)) {
-        uint16_t fam = ss->ss_family; /* AF_UNSPEC from an unconnected UDP peer */
-        memcpy(out, &fam, 2);
-        n = MIN((uint32_t)len, 16u);
-    }
-    memcpy(addr, out, n);
-    *addrlen = n;
-}
-
 /* ---- waiting ---- */
 
 static bool nonblocking(struct file *f, int flags)
@@ -350,7 +269,7 @@ int inet_bind(const struct task *t, struct file *f, const void *addr, size_t len
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    int r = addr_decode(addr, len, &ss, &sslen);
+    int r = sockaddr_inet_decode(addr, len, &ss, &sslen);
     if (r < 0)
         return S(f)->family == LX_AF_INET6 && r == -EAFNOSUPPORT ? -EINVAL : r;
     /* Linux: privileged ports need CAP_NET_BIND_SERVICE, checked before
@@ -380,7 +299,7 @@ int inet_accept(struct task *t, struct file *f, unsigned flags, struct file **ou
         socklen_t sslen = sizeof(ss);
         int hfd = host_net_accept(s->hfd, &ss, &sslen);
         if (hfd >= 0) {
-            addr_encode(&ss, sslen, addr, addrlen);
+            sockaddr_inet_encode(&ss, sslen, addr, addrlen);
             return inet_file(hfd, s->family, s->type, s->proto, flags, out);
         }
         if (hfd != -EAGAIN || nonblocking(f, 0))
@@ -396,7 +315,7 @@ int inet_connect(struct task *t, struct file *f, const void *addr, size_t len)
     struct inet_sock *s = S(f);
     struct sockaddr_storage ss;
     socklen_t sslen;
-    int r = addr_decode(addr, len, &ss, &sslen);
+    int r = sockaddr_inet_decode(addr, len, &ss, &sslen);
     if (r < 0)
         return r;
     r = host_net_connect(s->hfd, &ss, sslen);
@@ -425,7 +344,7 @@ int inet_getname(struct file *f, bool peer, void *addr, uint32_t *addrlen)
     int r = host_net_getname(S(f)->hfd, peer, &ss, &sslen);
     if (r < 0)
         return r;
-    addr_encode(&ss, sslen, addr, addrlen);
+    sockaddr_inet_encode(&ss, sslen, addr, addrlen);
     return 0;
 }
 
@@ -448,7 +367,7 @@ ssize_t inet_sendmsg(struct task *t, struct file *f, const struct sock_smsg *m, 
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
     if (m->name) {
-        int r = addr_decode(m->name, m->namelen, &ss, &sslen);
+        int r = sockaddr_inet_decode(m->name, m->namelen, &ss, &sslen);
         if (r < 0)
             return r;
     }
@@ -497,7 +416,7 @@ ssize_t inet_recvmsg(struct task *t, struct file *f, struct sock_rmsg *m, int fl
                                   &sslen, flags & RECV_FLAGS, &oflags);
         if (n >= 0) {
             if (!done && s->type != LX_SOCK_STREAM)
-                addr_encode(&ss, sslen, m->name, &m->namelen);
+                sockaddr_inet_encode(&ss, sslen, m->name, &m->namelen);
             m->flags |= oflags & (MSG_TRUNC | MSG_OOB | MSG_EOR);
             done += (size_t)n;
             if (!waitall || n == 0 || done >= m->len)

@@ -21,6 +21,7 @@
  * sets up a new, still private, connection. waitq locks nest inside.
  */
 #include "kernel/net/netdev.h"
+#include "kernel/net/sockaddr.h"
 #include "kernel/net/socket.h"
 
 #include <errno.h>
@@ -49,14 +50,8 @@
 #define UNIX_MIN_BUF    2048
 #define UNIX_MAX_DGRAMS 512
 #define UNIX_CHUNK      65536
-#define SUN_PATH_OFF    2
 
 enum unix_state { US_UNCONN, US_LISTEN, US_CONN, US_STATE_MAX };
-
-struct unix_addr {
-    uint32_t len; /* whole sockaddr length; 0: unnamed */
-    uint8_t sa[SOCK_ADDR_MAX];
-};
 
 struct unix_skb {
     struct list_head link;
@@ -247,40 +242,6 @@ static void raise_sigpipe(struct task *t)
 
 /* ---- names ---- */
 
-/* Decodes a sockaddr_un: abstract (*OUT_PATH NULL) or a path copied into
- * PATH (SOCK_ADDR_MAX bytes). */
-static int decode_addr(const void *addr, size_t len, struct unix_addr *out, char *path,
-                       bool *out_fs)
-{
-    if (len < SUN_PATH_OFF || len > SOCK_ADDR_MAX)
-        return -EINVAL;
-    const uint8_t *a = addr;
-    if ((a[0] | (a[1] << 8)) != LX_AF_UNIX)
-        return -EINVAL;
-    memset(out, 0, sizeof(*out));
-    if (len == SUN_PATH_OFF) {
-        out->len = SUN_PATH_OFF;
-        *out_fs = false;
-        return 0;
-    }
-    if (a[SUN_PATH_OFF] == 0) {
-        memcpy(out->sa, a, len);
-        out->len = (uint32_t)len;
-        *out_fs = false;
-        return 0;
-    }
-    size_t n = 0;
-    while (SUN_PATH_OFF + n < len && a[SUN_PATH_OFF + n])
-        n++;
-    memcpy(path, a + SUN_PATH_OFF, n);
-    path[n] = 0;
-    out->sa[0] = LX_AF_UNIX;
-    memcpy(out->sa + SUN_PATH_OFF, path, n + 1 <= SOCK_ADDR_MAX - SUN_PATH_OFF ? n + 1 : n);
-    out->len = (uint32_t)(SUN_PATH_OFF + n + 1 <= SOCK_ADDR_MAX ? SUN_PATH_OFF + n + 1 : SOCK_ADDR_MAX);
-    *out_fs = true;
-    return 0;
-}
-
 /* The bound socket with abstract name A or fs name DEV/INO, counted. */
 static struct unix_sock *lookup_locked(const struct unix_addr *a, bool fs, uint64_t dev,
                                        uint64_t ino)
@@ -302,7 +263,7 @@ static int resolve(struct task *t, const void *addr, size_t len, struct unix_soc
     struct unix_addr a;
     char path[SOCK_ADDR_MAX];
     bool fs;
-    int r = decode_addr(addr, len, &a, path, &fs);
+    int r = sockaddr_un_decode(addr, len, &a, path, &fs);
     if (r < 0)
         return r;
     if (a.len == SUN_PATH_OFF)
@@ -343,7 +304,7 @@ int sock_bind(struct task *t, struct file *f, const void *addr, size_t len)
     struct unix_addr a;
     char path[SOCK_ADDR_MAX];
     bool fs;
-    int r = decode_addr(addr, len, &a, path, &fs);
+    int r = sockaddr_un_decode(addr, len, &a, path, &fs);
     if (r < 0)
         return r;
     pthread_mutex_lock(&u->lock);

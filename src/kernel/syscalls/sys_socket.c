@@ -16,6 +16,7 @@
 
 #include "kernel/net/inet.h"
 #include "kernel/net/netlink.h"
+#include "kernel/net/sockaddr.h"
 #include "kernel/net/socket.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/vfs/vfs.h"
@@ -345,15 +346,11 @@ static int control_in(struct task *t, uint64_t uctl, uint64_t len, struct sock_s
         r = -EFAULT;
         goto out;
     }
-    for (size_t off = 0; off + CMSG_HDR <= len;) {
-        struct linux_cmsghdr h;
-        memcpy(&h, buf + off, sizeof(h));
-        if (h.len < CMSG_HDR || h.len > len - off) {
-            r = -EINVAL;
-            goto out;
-        }
-        size_t dlen = h.len - CMSG_HDR;
-        const uint8_t *d = buf + off + CMSG_HDR;
+    size_t off = 0;
+    struct cmsg_item h;
+    while ((r = cmsg_next(buf, len, &off, &h)) > 0) {
+        size_t dlen = h.len;
+        const uint8_t *d = h.data;
         if (h.level != LX_SOL_SOCKET) {
             r = -EINVAL;
             goto out;
@@ -404,7 +401,6 @@ static int control_in(struct task *t, uint64_t uctl, uint64_t len, struct sock_s
             r = -EINVAL;
             goto out;
         }
-        off += CMSG_ALIGN8(h.len);
     }
 out:
     free(buf);
