@@ -12,7 +12,6 @@ saved to $MOAT_FUZZ_DIR (default: the temp directory).
 
     test_fuzz.py MOAT SYSCALL_FUZZ SECONDS [PLATFORM...]
 """
-import glob
 import os
 import re
 import subprocess
@@ -25,43 +24,8 @@ BAD = [r"kernel died", r"kernel made forbidden host syscall", r"Segmentation fau
        r"Bad system call"]
 
 
-def cgroup_dirs(pid):
-    name = "do-%d-*" % pid
-    return (glob.glob("/sys/fs/cgroup/*/moat/" + name) +
-            glob.glob("/sys/fs/cgroup/*/**/moat/" + name, recursive=True) +
-            glob.glob("/sys/fs/cgroup/moat/" + name))
-
-
-def start_time(pid):
-    """Field 22 of /proc/PID/stat, or None once it is gone or a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] == "Z" else fields[19]
-
-
-def procs_of(dirs):
-    """(pid, start time) of every process in DIRS: a pid alone could be
-    reused by another process of the host later."""
-    out = set()
-    for d in dirs:
-        try:
-            with open(os.path.join(d, "cgroup.procs")) as f:
-                pids = [int(x) for x in f.read().split()]
-        except OSError:
-            continue
-        for pid in pids:
-            st = start_time(pid)
-            if st is not None:
-                out.add((pid, st))
-    return out
-
-
-def alive(proc):
-    pid, st = proc
-    return start_time(pid) == st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from leftover import alive, cgroup_dirs, procs_of  # noqa: E402
 
 
 def run(moat, fuzz, seconds, platform):

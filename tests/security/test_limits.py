@@ -8,7 +8,6 @@ directories are gone and every process that was in them is gone.
 
     test_limits.py MOAT LIMITS_HELPER
 """
-import glob
 import os
 import subprocess
 import sys
@@ -21,44 +20,8 @@ PLATFORMS = ["ptrace", "systrap"]
 TIMEOUT = 150
 
 
-def cgroup_dirs(cli_pid):
-    """The `moat do` run's cgroup directories (every hierarchy)."""
-    name = "do-%d-*" % cli_pid
-    return (glob.glob("/sys/fs/cgroup/*/moat/" + name) +
-            glob.glob("/sys/fs/cgroup/*/**/moat/" + name, recursive=True) +
-            glob.glob("/sys/fs/cgroup/moat/" + name))
-
-
-def start_time(pid):
-    """Field 22 of /proc/PID/stat, or None once it is gone or a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] == "Z" else fields[19]
-
-
-def procs_of(dirs):
-    """(pid, start time) of every process in DIRS: a pid alone could be
-    reused by another process of the host later."""
-    out = set()
-    for d in dirs:
-        try:
-            with open(os.path.join(d, "cgroup.procs")) as f:
-                pids = [int(x) for x in f.read().split()]
-        except OSError:
-            continue
-        for pid in pids:
-            st = start_time(pid)
-            if st is not None:
-                out.add((pid, st))
-    return out
-
-
-def alive(proc):
-    pid, st = proc
-    return start_time(pid) == st
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from leftover import alive, cgroup_dirs, procs_of  # noqa: E402
 
 
 class Limits(unittest.TestCase):
