@@ -6,13 +6,13 @@
  * MAP_POPULATE, MAP_LOCKED, MAP_STACK, MAP_FIXED_NOREPLACE, PROT_NONE guard
  * pages, and SIGSEGV's si_code (SEGV_MAPERR vs SEGV_ACCERR) and si_addr.
  */
-#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include "fault.h"
 #include "tap.h"
 
 #define PAGE 4096UL
@@ -26,32 +26,6 @@
 #ifndef MLOCK_ONFAULT
 #define MLOCK_ONFAULT 1
 #endif
-
-static sigjmp_buf g_jb;
-static volatile int g_signo, g_code;
-static void *volatile g_addr;
-
-static void on_fault(int sig, siginfo_t *si, void *uc)
-{
-    (void)uc;
-    g_signo = sig;
-    g_code = si->si_code;
-    g_addr = si->si_addr;
-    siglongjmp(g_jb, 1);
-}
-
-static int touch(volatile char *p, int write)
-{
-    g_signo = 0;
-    g_addr = NULL;
-    if (sigsetjmp(g_jb, 1) == 0) {
-        if (write)
-            *p = 'w';
-        else
-            (void)*p;
-    }
-    return g_signo;
-}
 
 static char *map(void *addr, size_t len, int prot, int flags, int fd)
 {
@@ -362,11 +336,7 @@ static void test_map_flags(void)
 int main(void)
 {
     tap_init("mm_advise");
-    struct sigaction sa = {0};
-    sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigaction(SIGSEGV, &sa, NULL);
-    sigaction(SIGBUS, &sa, NULL);
+    fault_init();
     test_madvise();
     test_msync_mincore();
     test_mlock();

@@ -4,42 +4,16 @@
  * mapping pages past EOF (si_code, si_addr).
  */
 #include <fcntl.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include "fault.h"
 #include "tap.h"
 
 #define PAGE 4096UL
 #define MIB (1UL << 20)
-
-static sigjmp_buf g_jb;
-static volatile int g_signo, g_code;
-static void *volatile g_addr;
-
-static void on_fault(int sig, siginfo_t *si, void *uc)
-{
-    (void)uc;
-    g_signo = sig;
-    g_code = si->si_code;
-    g_addr = si->si_addr;
-    siglongjmp(g_jb, 1);
-}
-
-/* Reads (or writes) the byte at P; returns the signal it raised, or 0. */
-static int touch(volatile char *p, int write)
-{
-    g_signo = 0;
-    if (sigsetjmp(g_jb, 1) == 0) {
-        if (write)
-            *p = 1;
-        else
-            (void)*p;
-    }
-    return g_signo;
-}
 
 static void *map(void *addr, size_t len, int prot, int flags)
 {
@@ -168,11 +142,7 @@ static void test_sigbus(void)
 int main(void)
 {
     tap_init("mm_limits");
-    struct sigaction sa = {0};
-    sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigaction(SIGSEGV, &sa, NULL);
-    sigaction(SIGBUS, &sa, NULL);
+    fault_init();
     test_as();
     test_data();
     test_growsdown();

@@ -5,42 +5,15 @@
  * end of a grown shared anonymous object and past EOF after a truncate,
  * for pages touched before it.
  */
-#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include "fault.h"
 #include "tap.h"
 
 #define PAGE 4096UL
-
-static sigjmp_buf g_jb;
-static volatile int g_signo, g_code;
-static void *volatile g_addr;
-
-static void on_fault(int sig, siginfo_t *si, void *uc)
-{
-    (void)uc;
-    g_signo = sig;
-    g_code = si->si_code;
-    g_addr = si->si_addr;
-    siglongjmp(g_jb, 1);
-}
-
-/* Reads (or writes) the byte at P; returns the signal it raised, or 0. */
-static int touch(volatile char *p, int write)
-{
-    g_signo = 0;
-    g_addr = NULL;
-    if (sigsetjmp(g_jb, 1) == 0) {
-        if (write)
-            *p = 'w';
-        else
-            (void)*p;
-    }
-    return g_signo;
-}
 
 static char *mr(void *old, size_t olen, size_t nlen, int flags, void *new_addr)
 {
@@ -315,11 +288,7 @@ static void test_shared_file_grow(void)
 int main(void)
 {
     tap_init("mremap");
-    struct sigaction sa = {0};
-    sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigaction(SIGSEGV, &sa, NULL);
-    sigaction(SIGBUS, &sa, NULL);
+    fault_init();
     test_private();
     test_multi();
     test_dontunmap();
