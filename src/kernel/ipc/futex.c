@@ -1,6 +1,7 @@
 /*
- * Futexes (see futex.h). Waiters sleep on moat's per-task wake word, so a
- * signal or timeout ends a wait like any other sleep in the kernel.
+ * Futexes (see futex.h), PI locks and requeue-PI included. Waiters sleep on
+ * moat's per-task wake word, so a signal or timeout ends a wait like any
+ * other sleep in the kernel.
  */
 #include "kernel/ipc/futex.h"
 
@@ -41,7 +42,12 @@ struct futex_waiter {
     uint32_t bitset;              /* (c) */
     struct task *task;            /* (c) */
     bool woken;                   /* (b) */
+    int kind;                     /* (b) WAITER_* */
+    struct futex_key pi_key;      /* (c) WAIT_REQUEUE_PI: the PI futex it may move to */
+    bool pi_owned;                /* (b) the requeuer took the PI futex for it */
 };
+
+enum { WAITER_PLAIN, WAITER_PI, WAITER_REQUEUE_PI };
 
 static struct futex_bucket g_buckets[NR_BUCKETS];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -220,7 +226,10 @@ static long futex_wait(struct task *t, uint64_t uaddr, bool priv, uint32_t val,
     }
 }
 
-static long futex_wake(struct task *t, uint64_t uaddr, bool priv, int n, uint32_t bitset)
+/* CHECK_PI: fail with EINVAL on PI waiters, as FUTEX_WAKE does; robust-list
+ * cleanup wakes them all the same so that they take the dead owner's lock. */
+static long futex_wake(struct task *t, uint64_t uaddr, bool priv, int n, uint32_t bitset,
+                       bool check_pi)
 {
     if (!bitset)
         return -EINVAL;
@@ -230,6 +239,20 @@ static long futex_wake(struct task *t, uint64_t uaddr, bool priv, int n, uint32_
         return r;
     struct futex_bucket *b = bucket_of(&k);
     pthread_mutex_lock(&b->lock);
+    /* Linux refuses to wake PI waiters (or requeue-PI waiters) this way. */
+    int seen = 0;
+    struct futex_waiter *w;
+    list_for_each_entry(w, &b->waiters, link) {
+        if (seen >= n)
+            break;
+        if (!key_eq(&w->key, &k) || !(w->bitset & bitset))
+            continue;
+        if (check_pi && w->kind != WAITER_PLAIN) {
+            pthread_mutex_unlock(&b->lock);
+            return -EINVAL;
+        }
+        seen++;
+    }
     int woken = wake_locked(b, &k, n, bitset);
     pthread_mutex_unlock(&b->lock);
     return woken;
@@ -256,8 +279,14 @@ static long futex_requeue(struct task *t, uint64_t uaddr, bool priv, int nwake, 
             return r < 0 ? r : -EAGAIN;
         }
     }
-    long done = wake_locked(b1, &k1, nwake, FUTEX_BITSET_MATCH_ANY);
     struct futex_waiter *w, *tmp;
+    list_for_each_entry(w, &b1->waiters, link) {
+        if (key_eq(&w->key, &k1) && w->kind != WAITER_PLAIN) {
+            unlock_two(b1, b2);
+            return -EINVAL;
+        }
+    }
+    long done = wake_locked(b1, &k1, nwake, FUTEX_BITSET_MATCH_ANY);
     int moved = 0;
     list_for_each_entry_safe(w, tmp, &b1->waiters, link) {
         if (moved >= nmove)
@@ -425,7 +454,7 @@ static long futex_lock_pi(struct task *t, uint64_t uaddr, bool priv, uint64_t de
             continue; /* released meanwhile: try again */
         }
         struct futex_waiter w = {.bitset = FUTEX_BITSET_MATCH_ANY, .task = t, .key = k,
-                                 .bucket = b};
+                                 .bucket = b, .kind = WAITER_PI};
         list_add_tail(&w.link, &b->waiters);
         pthread_mutex_unlock(&b->lock);
         int s = task_sleep(t, seq, deadline);
@@ -464,6 +493,154 @@ static long futex_unlock_pi(struct task *t, uint64_t uaddr, bool priv)
     return r;
 }
 
+/* ---- requeue-PI: a condition-variable wait on UADDR that ends owning the
+ * PI futex UADDR2, and the signal/broadcast side that moves such waiters ---- */
+
+static long futex_wait_requeue_pi(struct task *t, uint64_t uaddr, bool priv, uint32_t val,
+                                  uint64_t deadline, uint64_t uaddr2)
+{
+    if (uaddr == uaddr2)
+        return -EINVAL;
+    struct futex_key k1, k2;
+    int r = get_key(t, uaddr, priv, &k1, NULL);
+    if (r == 0)
+        r = get_key(t, uaddr2, priv, &k2, NULL);
+    if (r < 0)
+        return r;
+    struct futex_waiter w = {.bitset = FUTEX_BITSET_MATCH_ANY, .task = t,
+                             .kind = WAITER_REQUEUE_PI, .pi_key = k2};
+    uint32_t seq = task_wake_seq(t);
+    struct futex_bucket *b = bucket_of(&k1);
+    pthread_mutex_lock(&b->lock);
+    uint32_t cur;
+    r = mm_word_op(t->mm, uaddr, false, read_word, &cur, NULL);
+    if (r < 0 || cur != val) {
+        pthread_mutex_unlock(&b->lock);
+        return r < 0 ? r : -EAGAIN;
+    }
+    if (key_eq(&k1, &k2)) { /* two addresses of one shared word */
+        pthread_mutex_unlock(&b->lock);
+        return -EINVAL;
+    }
+    w.key = k1;
+    w.bucket = b;
+    list_add_tail(&w.link, &b->waiters);
+    pthread_mutex_unlock(&b->lock);
+
+    for (;;) {
+        int s = task_sleep(t, seq, deadline);
+        b = lock_waiter_bucket(&w);
+        bool requeued = w.kind == WAITER_PI;
+        if (w.woken) {
+            bool owned = w.pi_owned;
+            pthread_mutex_unlock(&b->lock);
+            if (owned)
+                return 0;
+            if (!requeued)
+                return -EAGAIN; /* Linux's spurious-wakeup answer */
+            /* Requeued, and the owner released UADDR2: contend for it. */
+            long lr = futex_lock_pi(t, uaddr2, priv, deadline, false);
+            return lr == -ERESTARTNOINTR ? -EAGAIN : lr;
+        }
+        if (s == -ETIMEDOUT || s == -EINTR) {
+            list_del(&w.link);
+            pthread_mutex_unlock(&b->lock);
+            if (s == -ETIMEDOUT)
+                return -ETIMEDOUT;
+            /* Before the requeue the call restarts; after it, Linux answers
+             * EAGAIN rather than restart into a changed condition word. */
+            return requeued ? -EAGAIN : -ERESTARTNOINTR;
+        }
+        seq = task_wake_seq(t);
+        pthread_mutex_unlock(&b->lock);
+    }
+}
+
+static long futex_cmp_requeue_pi(struct task *t, uint64_t uaddr, bool priv, int nwake, int nmove,
+                                 uint64_t uaddr2, uint32_t val3)
+{
+    if (nwake < 0 || nmove < 0)
+        return -EINVAL;
+    if (uaddr == uaddr2 || nwake != 1)
+        return -EINVAL;
+    struct futex_key k1, k2;
+    int r = get_key(t, uaddr, priv, &k1, NULL);
+    if (r == 0)
+        r = get_key(t, uaddr2, priv, &k2, NULL);
+    if (r < 0)
+        return r;
+    if (key_eq(&k1, &k2))
+        return -EINVAL;
+    struct futex_bucket *b1 = bucket_of(&k1), *b2 = bucket_of(&k2);
+    lock_two(b1, b2);
+    uint32_t cur;
+    r = mm_word_op(t->mm, uaddr, false, read_word, &cur, NULL);
+    if (r < 0 || cur != val3) {
+        unlock_two(b1, b2);
+        return r < 0 ? r : -EAGAIN;
+    }
+    long count = 0;
+    struct futex_waiter *w, *tmp;
+    /* The top waiter takes UADDR2 now if it is free. */
+    list_for_each_entry(w, &b1->waiters, link) {
+        if (!key_eq(&w->key, &k1))
+            continue;
+        if (w->kind != WAITER_REQUEUE_PI || !key_eq(&w->pi_key, &k2)) {
+            unlock_two(b1, b2);
+            return -EINVAL;
+        }
+        struct pi_arg a = {.tid = (uint32_t)w->task->tid};
+        r = mm_word_op(t->mm, uaddr2, true, pi_word, &a, NULL);
+        if (r < 0) {
+            unlock_two(b1, b2);
+            return r;
+        }
+        if (r == 1) {
+            list_del(&w->link);
+            w->pi_owned = true;
+            w->woken = true;
+            task_wake(w->task);
+            count++;
+        } else if ((a.seen & FUTEX_TID_MASK) == (uint32_t)w->task->tid) {
+            unlock_two(b1, b2);
+            return -EDEADLK;
+        }
+        break;
+    }
+    /* Like Linux, the nr_wake slot counts the top waiter when it is requeued
+     * rather than woken: up to 1 + NMOVE waiters are handled. */
+    long limit = (long)nmove + 1 - count;
+    long moved = 0, ret = 0;
+    list_for_each_entry_safe(w, tmp, &b1->waiters, link) {
+        if (moved >= limit)
+            break;
+        if (!key_eq(&w->key, &k1))
+            continue;
+        if (w->kind != WAITER_REQUEUE_PI || !key_eq(&w->pi_key, &k2)) {
+            ret = -EINVAL;
+            break;
+        }
+        list_del(&w->link);
+        w->key = k2;
+        w->kind = WAITER_PI;
+        __atomic_store_n(&w->bucket, b2, __ATOMIC_RELEASE);
+        list_add_tail(&w->link, &b2->waiters);
+        moved++;
+    }
+    count += moved;
+    if (moved) {
+        /* The owner must come to the kernel to unlock. If the word went free
+         * meanwhile (an uncontended user-space unlock), wake one mover to
+         * take it. */
+        struct pi_arg a = {.mode = 1};
+        r = mm_word_op(t->mm, uaddr2, true, pi_word, &a, NULL);
+        if (r == 0)
+            wake_locked(b2, &k2, 1, FUTEX_BITSET_MATCH_ANY);
+    }
+    unlock_two(b1, b2);
+    return ret ? ret : count;
+}
+
 long futex_op(struct task *t, uint64_t uaddr, int op, uint32_t val, uint64_t utime,
               uint64_t uaddr2, uint32_t val3)
 {
@@ -485,9 +662,9 @@ long futex_op(struct task *t, uint64_t uaddr, int op, uint32_t val, uint64_t uti
         return r < 0 ? r : futex_wait(t, uaddr, priv, val, deadline, val3);
     case FUTEX_WAKE:
         return futex_wake(t, uaddr, priv, (int)MIN(val, (uint32_t)INT_MAX),
-                          FUTEX_BITSET_MATCH_ANY);
+                          FUTEX_BITSET_MATCH_ANY, true);
     case FUTEX_WAKE_BITSET:
-        return futex_wake(t, uaddr, priv, (int)MIN(val, (uint32_t)INT_MAX), val3);
+        return futex_wake(t, uaddr, priv, (int)MIN(val, (uint32_t)INT_MAX), val3, true);
     case FUTEX_REQUEUE:
         return futex_requeue(t, uaddr, priv, (int)val, (int)utime, uaddr2, false, 0);
     case FUTEX_CMP_REQUEUE:
@@ -502,6 +679,11 @@ long futex_op(struct task *t, uint64_t uaddr, int op, uint32_t val, uint64_t uti
         return futex_lock_pi(t, uaddr, priv, 0, true);
     case FUTEX_UNLOCK_PI:
         return futex_unlock_pi(t, uaddr, priv);
+    case FUTEX_WAIT_REQUEUE_PI:
+        r = futex_deadline(t, utime, true, realtime, &deadline);
+        return r < 0 ? r : futex_wait_requeue_pi(t, uaddr, priv, val, deadline, uaddr2);
+    case FUTEX_CMP_REQUEUE_PI:
+        return futex_cmp_requeue_pi(t, uaddr, priv, (int)val, (int)utime, uaddr2, val3);
     default:
         log_warn_once("futex op %d is not supported", cmd);
         return -ENOSYS;
@@ -564,8 +746,8 @@ static void robust_one(struct task *t, uint64_t entry, int64_t offset)
     struct owner_died_arg a = {.tid = (uint32_t)t->tid};
     if (mm_word_op(t->mm, word, true, mark_owner_died, &a, NULL) < 0 || !a.marked)
         return;
-    futex_wake(t, word, false, 1, FUTEX_BITSET_MATCH_ANY);
-    futex_wake(t, word, true, 1, FUTEX_BITSET_MATCH_ANY);
+    futex_wake(t, word, false, 1, FUTEX_BITSET_MATCH_ANY, false);
+    futex_wake(t, word, true, 1, FUTEX_BITSET_MATCH_ANY, false);
 }
 
 void futex_exit_robust_list(struct task *t)

@@ -13,7 +13,7 @@ static long sys_futex(struct task *t, const struct sys_args *a)
                     (uint32_t)a->arg[5]);
 }
 SYSCALL_DEFINE(futex, sys_futex, "pxupux", SYS_PARTIAL,
-               "PI futexes without priority boosting; WAIT_REQUEUE_PI/CMP_REQUEUE_PI ENOSYS");
+               "PI futexes (and requeue-PI) without priority boosting");
 
 static long sys_get_robust_list(struct task *t, const struct sys_args *a)
 {
