@@ -5,9 +5,11 @@
  * getrusage/times, sched_getaffinity/getscheduler/priority, personality.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -85,6 +87,38 @@ int main(void)
     T_EQ(si.si_status, SIGTERM, "by SIGTERM");
     close(pfd);
     T_ERRNO(syscall(SYS_pidfd_open, -1, 0), EINVAL, "pidfd_open(-1): EINVAL");
+
+    /* An fd on /proc/PID (not /proc/PID/task/TID, not a file) is a pidfd
+     * for pidfd_send_signal (Python's test_signal uses it). */
+    c = fork();
+    if (c == 0) {
+        for (;;)
+            pause();
+    }
+    char pp[64];
+    snprintf(pp, sizeof(pp), "/proc/%d", (int)c);
+    int dfd = open(pp, O_RDONLY | O_DIRECTORY);
+    T_TRUE(dfd >= 0, "open /proc/PID");
+    snprintf(pp, sizeof(pp), "/proc/%d/task/%d", (int)c, (int)c);
+    int tfd = open(pp, O_RDONLY | O_DIRECTORY);
+    T_TRUE(tfd >= 0, "open /proc/PID/task/TID");
+    T_ERRNO(syscall(SYS_pidfd_send_signal, tfd, SIGTERM, NULL, 0), EBADF,
+            "pidfd_send_signal on /proc/PID/task/TID: EBADF");
+    int sfd = open("/proc/self/status", O_RDONLY);
+    T_ERRNO(syscall(SYS_pidfd_send_signal, sfd, 0, NULL, 0), EBADF,
+            "pidfd_send_signal on a /proc file: EBADF");
+    T_ERRNO(syscall(SYS_pidfd_send_signal, 0x7ff0, 0, NULL, 0), EBADF,
+            "pidfd_send_signal on a closed fd: EBADF");
+    T_OK(syscall(SYS_pidfd_send_signal, dfd, 0, NULL, 0), "pidfd_send_signal(/proc/PID, 0)");
+    T_OK(syscall(SYS_pidfd_send_signal, dfd, SIGTERM, NULL, 0),
+         "pidfd_send_signal(/proc/PID, SIGTERM)");
+    T_EQ(waitpid(c, &st, 0), c, "waitpid after the /proc/PID signal");
+    T_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "killed through /proc/PID");
+    T_ERRNO(syscall(SYS_pidfd_send_signal, dfd, 0, NULL, 0), ESRCH,
+            "pidfd_send_signal on /proc/PID of a reaped process: ESRCH");
+    close(sfd);
+    close(tfd);
+    close(dfd);
 
     /* clone3 as fork, with CLONE_PIDFD. */
     int cfd = -1;

@@ -78,6 +78,9 @@ int devpts_session_tty(int sid, int *out_tpgid);
  * without a path reached through /proc/PID/fd links live there). */
 int procfs_new(struct inode **out_root);
 void procfs_set_mount(struct mount *mnt);
+/* The pid of the /proc/PID directory F is open on (not /proc/PID/task/TID
+ * or anything else), or 0: pidfd_send_signal takes such an fd as a pidfd. */
+int procfs_tgid_dir_pid(struct file *f);
 
 /* sysfs (read-only: cpu topology, transparent_hugepage) and the cgroup2
  * file system vfs_init mounts on /sys/fs/cgroup (the sandbox's limits). */

@@ -25,6 +25,14 @@ int proc_self_pid(void)
     return cur && cur->tg ? cur->tg->pid : 0;
 }
 
+int procfs_tgid_dir_pid(struct file *f)
+{
+    struct inode *i = f->inode;
+    if (!g_proc_sb || !i || i->sb != g_proc_sb || GI(i)->ent != &g_proc_pid_entry)
+        return 0;
+    return GI(i)->pid;
+}
+
 int proc_self_tid(void)
 {
     struct task *cur = task_current();

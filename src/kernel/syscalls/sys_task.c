@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "kernel/fs/fs.h"
 #include "kernel/host/host.h"
 #include "kernel/seccomp/seccomp.h"
 #include "kernel/syscalls/syscall.h"
@@ -267,9 +268,16 @@ static long sys_pidfd_send_signal(struct task *t, const struct sys_args *a)
     if (!f)
         return -EBADF;
     struct thread_group *tg = pidfd_tg(f);
+    /* As on Linux, an fd on a /proc/PID directory names that process too.
+     * Linux pins the struct pid there; moat's proc inode holds the number,
+     * so a process gone since the open gives ESRCH (a reused pid would be
+     * the new process). */
+    int procpid = tg ? 0 : procfs_tgid_dir_pid(f);
     file_put(f);
-    if (!tg)
+    if (!tg && !procpid)
         return -EBADF;
+    if (!tg && !(tg = task_lookup_tg(procpid)))
+        return -ESRCH;
     struct linux_siginfo info;
     memset(&info, 0, sizeof(info));
     if (a->arg[2]) {
