@@ -244,6 +244,37 @@ static void test_mmsg(void)
     close(sv[1]);
 }
 
+/* A full stream pair: poll's POLLOUT and a non-blocking send agree (a send
+ * when poll says writable takes data, one when it does not fails with
+ * EAGAIN), as Python's sendall with a timeout relies on. */
+static void test_stream_full(void)
+{
+    int sv[2];
+    T_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), "socketpair for the full test");
+    static char big[65536];
+    memset(big, 'x', sizeof(big));
+    long total = 0;
+    int writable_fail = 0;
+    for (int i = 0; i < 1000; i++) {
+        struct pollfd p = {.fd = sv[0], .events = POLLOUT};
+        int ready = poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+        ssize_t n = send(sv[0], big, sizeof(big), MSG_DONTWAIT);
+        if (n < 0) {
+            if (ready)
+                writable_fail++;
+            break;
+        }
+        total += n;
+    }
+    T_TRUE(total > 65536 && total < 4 * 1024 * 1024, "a stream fills up");
+    T_EQ(writable_fail, 0, "no EAGAIN on a socket poll calls writable");
+    struct pollfd p = {.fd = sv[0], .events = POLLOUT};
+    T_EQ(poll(&p, 1, 0), 0, "a full stream is not writable");
+    T_ERRNO(send(sv[0], big, 1, MSG_DONTWAIT), EAGAIN, "a byte more: EAGAIN");
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(void)
 {
     tap_init("unix");
@@ -253,5 +284,6 @@ int main(void)
     test_dgram();
     test_rights();
     test_mmsg();
+    test_stream_full();
     return tap_done();
 }

@@ -771,6 +771,19 @@ static struct unix_skb *skb_new(struct task *t, const struct sock_smsg *m, const
     return s;
 }
 
+/* Whether peer P (locked) takes no CHUNK now. A seqpacket record must fit
+ * (a record bigger than the buffer goes into an empty queue). A stream
+ * takes a chunk while its queue is below the buffer size, overshooting it
+ * by up to one chunk, as Linux's allocation against sk_sndbuf does: so a
+ * non-blocking send that poll calls writable sends (part of) its data
+ * instead of failing with EAGAIN. */
+static bool stream_full(const struct unix_sock *p, size_t chunk, bool seq)
+{
+    if (seq)
+        return p->rcv_bytes && p->rcv_bytes + chunk > p->rcvbuf;
+    return p->rcv_bytes >= p->rcvbuf;
+}
+
 static ssize_t send_stream(struct task *t, struct file *f, struct unix_sock *u,
                            const struct sock_smsg *m, int flags)
 {
@@ -804,7 +817,7 @@ static ssize_t send_stream(struct task *t, struct file *f, struct unix_sock *u,
             r = -EPIPE;
             break;
         }
-        if (p->rcv_bytes && p->rcv_bytes + chunk > p->rcvbuf) {
+        if (stream_full(p, chunk, seq)) {
             pthread_mutex_unlock(&p->lock);
             if (nonblocking(f, flags)) {
                 r = -EAGAIN;
@@ -814,8 +827,7 @@ static ssize_t send_stream(struct task *t, struct file *f, struct unix_sock *u,
             struct waiter w;
             waitq_add(&u->wq, &w, t);
             pthread_mutex_lock(&p->lock);
-            bool full = p->rcv_bytes && p->rcv_bytes + chunk > p->rcvbuf && !p->dead &&
-                        !p->shut_rd;
+            bool full = stream_full(p, chunk, seq) && !p->dead && !p->shut_rd;
             pthread_mutex_unlock(&p->lock);
             int sr = full ? task_sleep(t, wseq, 0) : 0;
             waitq_del(&u->wq, &w);
