@@ -354,6 +354,34 @@ static void test_fork(void)
     close(c);
 }
 
+/* UDP-Lite (IPPROTO_UDPLITE, 136), which Python's test_socket uses: a
+ * datagram round trip on loopback and SO_PROTOCOL; not for streams. */
+static void test_udplite(int family, const char *fam)
+{
+    char name[128];
+    int a = socket(family, SOCK_DGRAM, 136), b = socket(family, SOCK_DGRAM, 136);
+    snprintf(name, sizeof(name), "%s udplite: socket", fam);
+    T_TRUE(a >= 0 && b >= 0, name);
+    int proto = 0;
+    socklen_t pl = sizeof(proto);
+    getsockopt(a, SOL_SOCKET, SO_PROTOCOL, &proto, &pl);
+    snprintf(name, sizeof(name), "%s udplite: SO_PROTOCOL 136", fam);
+    T_EQ(proto, 136, name);
+    struct sockaddr_storage sb;
+    socklen_t lb = mkaddr(family, &sb, 0);
+    bind(b, (struct sockaddr *)&sb, lb);
+    lb = mkaddr(family, &sb, port_of(b));
+    snprintf(name, sizeof(name), "%s udplite: sendto", fam);
+    T_EQ(sendto(a, "lite", 4, 0, (struct sockaddr *)&sb, lb), 4, name);
+    char buf[8];
+    snprintf(name, sizeof(name), "%s udplite: recv", fam);
+    T_EQ(recv(b, buf, sizeof(buf), 0), 4, name);
+    snprintf(name, sizeof(name), "%s udplite: SOCK_STREAM: EPROTONOSUPPORT", fam);
+    T_ERRNO(socket(family, SOCK_STREAM, 136), EPROTONOSUPPORT, name);
+    close(a);
+    close(b);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -364,6 +392,8 @@ int main(void)
     test_nonblocking_connect();
     test_udp(AF_INET, "ipv4");
     test_udp(AF_INET6, "ipv6");
+    test_udplite(AF_INET, "ipv4");
+    test_udplite(AF_INET6, "ipv6");
     test_options();
     test_fork();
     return tap_done();

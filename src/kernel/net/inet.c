@@ -55,6 +55,7 @@
 #define LX_IPPROTO_IP   0
 #define LX_IPPROTO_TCP  6
 #define LX_IPPROTO_UDP  17
+#define LX_IPPROTO_UDPLITE 136
 #define LX_IPPROTO_IPV6 41
 #define LX_SOL_SOCKET   1
 #define LX_SO_RCVTIMEO  20
@@ -195,9 +196,10 @@ int inet_create(int family, int type, int protocol, unsigned flags, struct file 
             return -EPROTONOSUPPORT;
         hproto = IPPROTO_TCP;
     } else if (type == LX_SOCK_DGRAM) {
-        if (protocol != 0 && protocol != LX_IPPROTO_UDP)
+        /* UDP, or UDP-Lite (RFC 3828) when asked for by number. */
+        if (protocol != 0 && protocol != LX_IPPROTO_UDP && protocol != LX_IPPROTO_UDPLITE)
             return -EPROTONOSUPPORT;
-        hproto = IPPROTO_UDP;
+        hproto = protocol == LX_IPPROTO_UDPLITE ? IPPROTO_UDPLITE : IPPROTO_UDP;
     } else if (type == 3 /* SOCK_RAW */ || type == 10 /* SOCK_PACKET */) {
         return -EPERM;
     } else {
