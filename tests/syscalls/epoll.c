@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <time.h>
 
@@ -192,6 +193,43 @@ static void test_blocking(void)
     close(ep);
 }
 
+/* More ready items than 1024: one epoll_wait returns up to MAXEVENTS
+ * (Python's EpollSelector asks for all of them), each item once. */
+static void test_many(void)
+{
+    enum { N = 3000 };
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    struct rlimit nrl = {rl.rlim_cur < N + 64 ? N + 64 : rl.rlim_cur, rl.rlim_max};
+    T_OK(rl.rlim_max >= N + 64 ? setrlimit(RLIMIT_NOFILE, &nrl) : -1, "RLIMIT_NOFILE for 3000 fds");
+    int efd = eventfd(1, 0);
+    int ep = epoll_create1(0);
+    static int fds[N];
+    int added = 0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = dup(efd);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        if (fds[i] >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) == 0)
+            added++;
+    }
+    T_EQ(added, N, "3000 items added");
+    static struct epoll_event out[N + 100];
+    static char seen[N];
+    int n = epoll_wait(ep, out, N + 100, 0);
+    T_EQ(n, N, "one epoll_wait returns all 3000 ready items");
+    int dups = 0;
+    for (int i = 0; i < n; i++)
+        if (out[i].data.u32 < N && seen[out[i].data.u32]++)
+            dups++;
+    T_EQ(dups, 0, "each once");
+    T_EQ(epoll_wait(ep, out, 2000, 0), 2000, "maxevents 2000: 2000");
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    close(ep);
+    close(efd);
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 int main(void)
 {
     tap_init("epoll");
@@ -201,5 +239,6 @@ int main(void)
     test_oneshot();
     test_nested_and_close();
     test_blocking();
+    test_many();
     return tap_done();
 }

@@ -450,6 +450,18 @@ static int ep_scan_locked(struct epoll *ep, struct linux_epoll_event *out, int m
     return n;
 }
 
+int epoll_nitems(struct file *epf)
+{
+    struct epoll *ep = EP(epf);
+    int n = 0;
+    struct list_head *pos;
+    pthread_mutex_lock(&ep->mtx);
+    for (pos = ep->items.next; pos != &ep->items && n < INT32_MAX; pos = pos->next)
+        n++;
+    pthread_mutex_unlock(&ep->mtx);
+    return n;
+}
+
 int epoll_wait_file(struct task *t, struct file *epf, struct linux_epoll_event *out,
                     int maxevents, uint64_t deadline, bool nonblock)
 {

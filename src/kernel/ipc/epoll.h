@@ -47,6 +47,8 @@ struct linux_epoll_event {
  * 0 or -ENOMEM. */
 int epoll_create_file(struct file **out);
 bool epoll_is_epoll(struct file *f);
+/* How many items set EP watches now (a bound on the events one wait returns). */
+int epoll_nitems(struct file *ep);
 /* epoll_ctl on EP (an epoll file) for (TARGET, FD); EV is ignored for DEL.
  * Files are borrowed. 0 or -errno. */
 int epoll_ctl_file(struct file *ep, int op, int fd, struct file *target,

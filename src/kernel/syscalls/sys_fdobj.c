@@ -95,7 +95,14 @@ static long do_epoll_wait(struct task *t, int epfd, uint64_t uevents, int maxeve
     r = copy_in_temporary_sigmask(t, sigmask, sigsetsize);
     if (r < 0)
         goto out_put;
-    int n = maxevents > 1024 ? 1024 : maxevents;
+    /* The kernel buffer: MAXEVENTS, bounded by the set's size (no wait
+     * returns more events than items) so a huge MAXEVENTS costs nothing;
+     * Linux returns up to MAXEVENTS in one call, so must we. */
+    int n = maxevents;
+    if (n > 1024) {
+        int items = epoll_nitems(ep);
+        n = items > n ? n : items < 1024 ? 1024 : items;
+    }
     struct linux_epoll_event *ev = calloc((size_t)n, sizeof(*ev));
     if (!ev) {
         r = -ENOMEM;
