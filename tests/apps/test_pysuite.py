@@ -6,6 +6,9 @@ both sides (ok, skipped with the same reason, or failed), and natively all
 pass. About 15 s natively and 35 s under ptrace on the CI machine, so the
 whole list runs in CI.
 
+MOAT_PYSUITE_SET=net (meson test app-pysuite-net) runs issue 6's waiting,
+signal and socket modules instead; see NET below for which of them and why.
+
 MOAT_PYSUITE_TESTS="test_a test_b" runs another list the same way
 (e.g. test_io test_zipfile test_tarfile by hand)."""
 
@@ -16,8 +19,17 @@ import unittest
 from moattest import MoatTestCase, main, moat, native
 
 PY = '/usr/bin/python3'
-TESTS = os.environ.get('MOAT_PYSUITE_TESTS', 'test_os test_stat test_shutil test_tempfile '
-                       'test_glob test_fileio test_posixpath test_pathlib').split()
+FS = 'test_os test_stat test_shutil test_tempfile test_glob test_fileio test_posixpath test_pathlib'
+# Issue 6 lists test_socket test_selectors test_epoll test_poll test_asyncio
+# test_signal test_threading test_subprocess. CI runs the ones that fit its
+# time budget under ptrace (about 1 min in moat together); README.md, "Tests",
+# gives how the others compare when run by hand with MOAT_PYSUITE_TESTS.
+NET = 'test_epoll test_poll test_selectors test_signal'
+SETS = {'fs': (FS, 1000), 'net': (NET, 150)}
+SET = os.environ.get('MOAT_PYSUITE_SET', 'fs')
+TESTS = os.environ.get('MOAT_PYSUITE_TESTS', SETS[SET][0]).split()
+# Fewest tests a native run must list (a guard against a broken run).
+MIN_TESTS = SETS[SET][1] if 'MOAT_PYSUITE_TESTS' not in os.environ else 1
 TIMEOUT = 600
 
 LINE = re.compile(r'^(\w+) \(([\w.]+)\)(?:\n.*?)? \.\.\. (ok|skipped|FAIL|ERROR|expected failure|'
@@ -57,7 +69,7 @@ class PySuiteTest(MoatTestCase):
         m = moat(*args, cwd=self.tmp, timeout=TIMEOUT)
         self.assertNoCrash(m)
         no, mo = outcomes(n.stdout), outcomes(m.stdout)
-        self.assertGreater(len(no), 1000, 'the native run listed too few tests')
+        self.assertGreater(len(no), MIN_TESTS, 'the native run listed too few tests')
         diff = {k: (no.get(k), mo.get(k)) for k in set(no) | set(mo) if no.get(k) != mo.get(k)}
         self.assertEqual(diff, {}, 'tests that end differently (native, moat)')
         self.assertEqual(m.rc, 0, failures(m.stdout))
