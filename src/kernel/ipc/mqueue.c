@@ -489,8 +489,9 @@ static const struct file_ops mq_fops = {
 
 /* ---- syscalls ---- */
 
-int mq_open_name(struct task *t, const char *name, int oflag, uint32_t mode,
-                 const struct linux_mq_attr *attr, struct file **out)
+/* Sets the queues up once, then checks NAME as Linux does: 0, or -ENOMEM,
+ * -ENOENT (empty), -ENAMETOOLONG or -EACCES ('/', "." or ".."). */
+static int mq_start(const char *name)
 {
     pthread_once(&g_mq_once, mq_init);
     if (!g_mq_root)
@@ -502,6 +503,15 @@ int mq_open_name(struct task *t, const char *name, int oflag, uint32_t mode,
         return -ENAMETOOLONG;
     if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return -EACCES;
+    return 0;
+}
+
+int mq_open_name(struct task *t, const char *name, int oflag, uint32_t mode,
+                 const struct linux_mq_attr *attr, struct file **out)
+{
+    int nr = mq_start(name);
+    if (nr < 0)
+        return nr;
     static const int acc_of[3] = {VFS_MAY_READ, VFS_MAY_WRITE, VFS_MAY_READ | VFS_MAY_WRITE};
     struct mq_inode *q;
     struct inode *inode = NULL;
@@ -566,16 +576,9 @@ long mq_file_msgsize(struct file *f, bool write)
 
 int mq_unlink_name(struct task *t, const char *name)
 {
-    pthread_once(&g_mq_once, mq_init);
-    if (!g_mq_root)
-        return -ENOMEM;
-    size_t len = strlen(name);
-    if (len == 0)
-        return -ENOENT;
-    if (len > MQ_NAME_MAX)
-        return -ENAMETOOLONG;
-    if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-        return -EACCES;
+    int nr = mq_start(name);
+    if (nr < 0)
+        return nr;
     struct inode *put = NULL;
     pthread_mutex_lock(&g_mq_lock);
     struct mq_inode *q = find_locked(name);
