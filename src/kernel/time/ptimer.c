@@ -282,21 +282,27 @@ int ptimer_create(struct task *t, int clockid, const struct ptimer_event *ev, in
     return 0;
 }
 
+/* Timer ID of TG, or NULL (tg->lock held). */
+static struct ptimer *find_locked(struct thread_group *tg, int id)
+{
+    struct ptimer *pt;
+    if (!tg->ptimers)
+        return NULL;
+    list_for_each_entry(pt, &tg->ptimers->list, link) {
+        if (pt->id == id)
+            return pt;
+    }
+    return NULL;
+}
+
 /* Timer ID of T's process with a new reference, or NULL. */
 static struct ptimer *lookup(struct task *t, int id)
 {
     struct thread_group *tg = t->tg;
-    struct ptimer *found = NULL, *pt;
     pthread_mutex_lock(&tg->lock);
-    if (tg->ptimers) {
-        list_for_each_entry(pt, &tg->ptimers->list, link) {
-            if (pt->id == id) {
-                found = pt;
-                refcount_inc(&pt->ref);
-                break;
-            }
-        }
-    }
+    struct ptimer *found = find_locked(tg, id);
+    if (found)
+        refcount_inc(&found->ref);
     pthread_mutex_unlock(&tg->lock);
     return found;
 }
@@ -318,17 +324,11 @@ static void destroy(struct ptimer *pt)
 int ptimer_delete(struct task *t, int id)
 {
     struct thread_group *tg = t->tg;
-    struct ptimer *found = NULL, *pt;
     pthread_mutex_lock(&tg->lock);
-    if (tg->ptimers) {
-        list_for_each_entry(pt, &tg->ptimers->list, link) {
-            if (pt->id == id) {
-                found = pt;
-                list_del(&pt->link);
-                tg->ptimers->count--;
-                break;
-            }
-        }
+    struct ptimer *found = find_locked(tg, id);
+    if (found) {
+        list_del(&found->link);
+        tg->ptimers->count--;
     }
     pthread_mutex_unlock(&tg->lock);
     if (!found)
