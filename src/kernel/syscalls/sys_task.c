@@ -444,7 +444,7 @@ static long sys_vfork(struct task *t, const struct sys_args *a)
 {
     return task_clone(t, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0);
 }
-SYSCALL_DEFINE(vfork, sys_vfork, "", SYS_PARTIAL, "the child gets a copy of memory, not a share");
+SYSCALL_DEFINE(vfork, sys_vfork, "", SYS_FULL, NULL);
 
 /* Copies a NULL-terminated vector of strings from the app. *out_vec is a
  * malloc'd NULL-terminated array of malloc'd strings. */
