@@ -61,6 +61,7 @@ int cmd_exec(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+int cmd_update(int argc, char **argv);
 
 /* The control channel to a running sandbox (src/cli/ctl_client.c; protocol
  * in kernel/task/ctl.h). DIR is the container's state directory. */

@@ -29,7 +29,8 @@ static const char g_features[] =
         "  },\n"
         "  \"annotations\": {\n"
         "    \"org.opencontainers.runtime-spec.features\": \"sandboxed: every system call is implemented by moat's application kernel\",\n"
-        "    \"io.github.moat.pause.enabled\": \"true\"\n"
+        "    \"io.github.moat.pause.enabled\": \"true\",\n"
+        "    \"io.github.moat.update\": \"memory, memory-swap, pids, cpu shares/quota/period (host cgroup; pids also in moat's kernel)\"\n"
         "  }\n"
         "}\n";
 

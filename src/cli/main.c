@@ -39,6 +39,7 @@ static const char g_usage[] =
         "  exec [OPTIONS] ID CMD [ARGS...]   run CMD in the running container\n"
         "  events [--stats] [--interval T] ID   stats as JSON lines\n"
         "  pause ID / resume ID              freeze / thaw the whole sandbox (cgroup freezer)\n"
+        "  update [-r FILE] [--memory B] [--pids-limit N] [--cpu-*] ID   change its limits\n"
         "  features                          what this runtime supports (JSON)\n"
         "\n"
         "Global options:\n"
@@ -200,7 +201,7 @@ static const struct {
         {"kill", cmd_kill},     {"delete", cmd_delete},     {"run", cmd_run},
         {"list", cmd_list},     {"features", cmd_features}, {"ps", cmd_ps},
         {"exec", cmd_exec},     {"events", cmd_events},     {"pause", cmd_pause},
-        {"resume", cmd_resume},
+        {"resume", cmd_resume}, {"update", cmd_update},
 };
 
 int main(int argc, char **argv)

@@ -622,6 +622,67 @@ sys.exit(int(os.environ.get("HOOK_EXIT", "0")))
         self.assertFalse(pid_alive(pid))
         self.assertEqual(rt.run("delete", "y1").returncode, 0)
 
+    def test_update(self):
+        """update changes the limits of a running container's cgroup (moat:
+        the sandbox's, with its kernel's headroom; runc: the exact values)
+        and, for pids, what the apps can start."""
+        b = self.bundle(base_config(["sleep", "60"]))
+        forks = "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3 & done; wait; echo end"
+        for rt in self.runtimes:
+            self.create(rt, "u1", b)
+            self.assertEqual(rt.run("start", "u1").returncode, 0)
+            p = rt.run("update", "--pids-limit", "10", "--memory", "256m", "u1")
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+            pd = self.cgroup_dir(rt, "u1", "pids")
+            md = self.cgroup_dir(rt, "u1", "memory")
+            with open(os.path.join(pd, "pids.max")) as f:
+                pids_max = int(f.read())
+            with open(os.path.join(md, "memory.limit_in_bytes")) as f:
+                mem = int(f.read())
+            if rt.name == "runc":
+                self.assertEqual((pids_max, mem), (10, 256 << 20))
+            else:
+                # the apps' 10 tasks and 256 MiB, plus the kernel's own
+                self.assertGreater(pids_max, 10)
+                self.assertGreater(mem, 256 << 20)
+                self.assertIn("memory limit", p.stderr)
+                # the kernel refuses the 11th task: sh cannot fork them all
+                p = rt.run("exec", "u1", "sh", "-c", forks, timeout=30)
+                self.assertIn("can't fork", p.stderr, p.stdout)
+            # a resources file on stdin, as containerd passes it
+            with open(self.write_json({"pids": {"limit": 50}, "cpu": {"shares": 512}})) as f:
+                p = rt.run("update", "-r", "-", "u1", stdin=f)
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+            with open(os.path.join(pd, "pids.max")) as f:
+                pids_max = int(f.read())
+            with open(os.path.join(self.cgroup_dir(rt, "u1", "cpu"), "cpu.shares")) as f:
+                self.assertEqual(int(f.read()), 512, rt.name)
+            if rt.name == "runc":
+                self.assertEqual(pids_max, 50)
+            else:
+                self.assertGreater(pids_max, 50)
+                p = rt.run("exec", "u1", "sh", "-c", forks, timeout=30)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertNotIn("can't fork", p.stderr)
+                self.assertEqual(p.stdout, "end\n")
+            # unsupported options and bad values fail
+            self.assertNotEqual(rt.run("update", "--memory", "lots", "u1").returncode, 0)
+            if rt.name == "moat":
+                p = rt.run("update", "--cpuset-cpus", "0", "u1")
+                self.assertNotEqual(p.returncode, 0)
+                self.assertIn("cpuset-cpus", p.stderr)
+            rt.run("kill", "u1", "KILL")
+            rt.wait_status("u1", "stopped")
+            self.assertNotEqual(rt.run("update", "--pids-limit", "5", "u1").returncode, 0,
+                                rt.name)
+
+    def write_json(self, obj):
+        Lifecycle._n += 1
+        path = os.path.join(self.tmp, "res%d.json" % Lifecycle._n)
+        with open(path, "w") as f:
+            json.dump(obj, f)
+        return path
+
     def test_missing_container(self):
         for rt in self.runtimes:
             for args in (("state", "nope"), ("start", "nope"), ("kill", "nope", "KILL"),

@@ -377,9 +377,9 @@ static void do_stats(int fd)
     }
     memfile_stats(&used, &size, &holes);
     reply(fd,
-          "pids %zu\nmemory_used %llu\nmemory_resident %llu\nmemory_limit %llu\n"
+          "pids %zu\npids_limit %d\nmemory_used %llu\nmemory_resident %llu\nmemory_limit %llu\n"
           "cpu_user_ns %llu\ncpu_system_ns %llu\n",
-          l.len, (unsigned long long)used, (unsigned long long)memfile_resident(),
+          l.len, task_get_max(), (unsigned long long)used, (unsigned long long)memfile_resident(),
           (unsigned long long)g_memfile_limit, (unsigned long long)user,
           (unsigned long long)sys);
     free(l.pids);
@@ -444,6 +444,18 @@ static void *conn_main(void *arg)
     case 'T':
         do_stats(c->fd);
         break;
+    case 'L': {
+        char *e;
+        long lim = strtol(p, &e, 10);
+        if (e == p || *e || lim < 0 || lim > 4194304) {
+            reply(c->fd, "F %d bad task limit\n", EINVAL);
+            break;
+        }
+        task_set_max((int)lim);
+        log_info("ctl: the sandbox's task limit is now %ld (0: none)", lim);
+        reply(c->fd, "O\n");
+        break;
+    }
     default:
         reply(c->fd, "F %d unknown request\n", EINVAL);
         break;

@@ -15,7 +15,9 @@
  *           before it ends kills it (the CLI that stood for it is gone).
  *   A <signo>  -> "O\n" or "F ...": the signal to every process (kill --all)
  *   S          -> ps: lines "<pid> <ppid> <state> <uid> <nthreads> <comm>\t<cmdline>"
- *   T          -> stats: lines "<name> <value>" (pids, memory_used, ...)
+ *   T          -> stats: lines "<name> <value>" (pids, pids_limit, memory_used, ...)
+ *   L <n>      -> "O\n": at most N live app tasks from now on (moat update
+ *                 --pids-limit; 0: no limit); tasks already there stay
  */
 #ifndef MOAT_KERNEL_TASK_CTL_H
 #define MOAT_KERNEL_TASK_CTL_H

@@ -41,7 +41,7 @@ static int g_last_pid;                                         /* (T) */
 /* Live tasks (threads count, as the pids cgroup counts them) and the
  * sandbox's limit on them (0: none; moat do --pids, OCI pids.limit). */
 static atomic_int g_nr_tasks;
-static int g_task_max;
+static _Atomic int g_task_max; /* moat update may change it at any time */
 #define PID_MAX 4194304
 
 static pthread_cond_t g_init_exit = PTHREAD_COND_INITIALIZER;
@@ -907,7 +907,12 @@ static struct thread_group *clone_new_tg(struct task *t, uint64_t flags)
 
 void task_set_max(int n)
 {
-    g_task_max = n;
+    atomic_store(&g_task_max, n);
+}
+
+int task_get_max(void)
+{
+    return atomic_load(&g_task_max);
 }
 
 long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
@@ -979,10 +984,10 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
 
     pthread_mutex_lock(&g_tasks_lock);
     /* Tasks are only added under g_tasks_lock: the limit is exact. */
-    int tid = g_task_max > 0 && atomic_load(&g_nr_tasks) >= g_task_max ? -EAGAIN
-                                                                        : pid_alloc_locked();
-    if (tid == -EAGAIN && g_task_max > 0)
-        log_warn_once("sandbox task limit (%d) reached: clone fails with EAGAIN", g_task_max);
+    int max = atomic_load(&g_task_max);
+    int tid = max > 0 && atomic_load(&g_nr_tasks) >= max ? -EAGAIN : pid_alloc_locked();
+    if (tid == -EAGAIN && max > 0)
+        log_warn_once("sandbox task limit (%d) reached: clone fails with EAGAIN", max);
     if (tid < 0 || t->tg->group_exiting) {
         pthread_mutex_unlock(&g_tasks_lock);
         if (tg)

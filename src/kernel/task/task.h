@@ -185,6 +185,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status);
 /* At most N live tasks (threads included) in the sandbox: clone fails
  * with EAGAIN past it, as under a pids cgroup. 0: no limit. */
 void task_set_max(int n);
+int task_get_max(void);
 
 /* Ends the calling task's whole thread group with wait status STATUS
  * (exit code << 8, or a signal number). The caller returns to its loop. */
