@@ -103,18 +103,26 @@ static unsigned v6_scope(uint8_t rt_scope)
     }
 }
 
+/* Dumps TYPE for FAMILY into D and the links (for their names) into
+ * LINKS: 0, or negative with neither to free. */
+static int dump_with_links(int type, int family, struct rtnl_dump *d, struct rtnl_dump *links)
+{
+    int r = rtnl_dump(type, family, d);
+    if (r < 0)
+        return r;
+    r = rtnl_dump(LX_RTM_GETLINK, AF_UNSPEC, links);
+    if (r < 0)
+        rtnl_dump_free(d);
+    return r;
+}
+
 static int show_if_inet6(struct gen_inode *gi, struct sbuf *b)
 {
     (void)gi;
     struct rtnl_dump d, links;
-    int r = rtnl_dump(LX_RTM_GETADDR, AF_INET6, &d);
+    int r = dump_with_links(LX_RTM_GETADDR, AF_INET6, &d, &links);
     if (r < 0)
         return r;
-    r = rtnl_dump(LX_RTM_GETLINK, AF_UNSPEC, &links);
-    if (r < 0) {
-        rtnl_dump_free(&d);
-        return r;
-    }
     for (size_t i = 0; i < d.n; i++) {
         const struct rtnl_msg *m = &d.msgs[i];
         const uint8_t *a = rtnl_attr(m, LX_IFA_ADDRESS, NULL);
@@ -140,14 +148,9 @@ static int show_route(struct gen_inode *gi, struct sbuf *b)
 {
     (void)gi;
     struct rtnl_dump d, links;
-    int r = rtnl_dump(LX_RTM_GETROUTE, AF_INET, &d);
+    int r = dump_with_links(LX_RTM_GETROUTE, AF_INET, &d, &links);
     if (r < 0)
         return r;
-    r = rtnl_dump(LX_RTM_GETLINK, AF_UNSPEC, &links);
-    if (r < 0) {
-        rtnl_dump_free(&d);
-        return r;
-    }
     sbuf_printf(b, "%-127s\n",
                 "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU"
                 "\tWindow\tIRTT");
