@@ -3,7 +3,7 @@
  * through a MAP_SHARED mapping), value mismatch, timeouts (relative, and
  * absolute on both clocks with WAIT_BITSET), REQUEUE, CMP_REQUEUE,
  * WAKE_OP, WAIT_BITSET/WAKE_BITSET masks, LOCK_PI/UNLOCK_PI/TRYLOCK_PI,
- * robust-list clean-up when an owner thread dies, CLONE_CHILD_CLEARTID
+ * robust-list clean-up when an owner thread dies or execs, CLONE_CHILD_CLEARTID
  * wake-up (pthread_join), and argument errors.
  */
 #include <linux/futex.h>
@@ -273,6 +273,7 @@ static void test_pi(void)
 
 /* A robust mutex whose owner thread exits: the next locker gets EOWNERDEAD. */
 static pthread_mutex_t g_robust;
+static char *g_argv0;
 
 static void *robust_owner(void *arg)
 {
@@ -314,6 +315,20 @@ static void test_robust(void)
     T_EQ(pthread_mutex_lock(pm), EOWNERDEAD, "a process dying with a shared robust mutex: EOWNERDEAD");
     pthread_mutex_consistent(pm);
     pthread_mutex_unlock(pm);
+
+    /* execve releases the caller's robust futexes too. */
+    c = fork();
+    if (c == 0) {
+        pthread_mutex_lock(pm);
+        char *args[] = {g_argv0, "exit-now", NULL};
+        execv(g_argv0, args);
+        _exit(127);
+    }
+    waitpid(c, &st, 0);
+    T_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child exec'd");
+    T_EQ(pthread_mutex_lock(pm), EOWNERDEAD, "a robust mutex held across execve: EOWNERDEAD");
+    pthread_mutex_consistent(pm);
+    pthread_mutex_unlock(pm);
     munmap(pm, 4096);
 }
 
@@ -336,8 +351,11 @@ static void test_cleartid(void)
     T_TRUE(ok, "50 threads created and joined (CLONE_CHILD_CLEARTID wake-up)");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1)
+        return 0; /* exec'd by test_robust */
+    g_argv0 = argv[0];
     tap_init("futex");
     test_wait_wake();
     test_abs_timeouts();

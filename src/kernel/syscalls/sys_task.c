@@ -111,8 +111,7 @@ static long sys_set_robust_list(struct task *t, const struct sys_args *a)
     t->robust_len = a->arg[1];
     return 0;
 }
-SYSCALL_DEFINE(set_robust_list, sys_set_robust_list, "pu", SYS_PARTIAL,
-               "recorded; robust futex cleanup at thread death comes with threads");
+SYSCALL_DEFINE(set_robust_list, sys_set_robust_list, "pu", SYS_FULL, NULL);
 
 static long sys_exit(struct task *t, const struct sys_args *a)
 {

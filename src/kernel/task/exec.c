@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernel/fs/fs.h"
+#include "kernel/ipc/futex.h"
 #include "kernel/loader/loader.h"
 #include "kernel/mm/mm.h"
 #include "kernel/task/task_internal.h"
@@ -198,6 +199,9 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
 
     /* The point of no return. */
     task_exec_single_thread(t);
+    /* Robust futexes the caller holds are released as at exit (Linux's
+     * exec_mm_release), while the old memory is still its own. */
+    futex_exit_robust_list(t);
     struct platform_ctx *old_ctx = t->ctx;
     struct mm *old_mm = t->mm;
     t->ctx = ctx;
