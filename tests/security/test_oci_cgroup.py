@@ -80,7 +80,7 @@ class OciCgroup(unittest.TestCase):
             subprocess.run([MOAT, "--root", self.root, "delete", "--force", i],
                            capture_output=True, timeout=TIMEOUT)
         for p in self.parents:
-            for ctl in (["memory", "pids", "cpu", "cpuacct"] if not is_v2() else [""]):
+            for ctl in (["memory", "pids", "cpu", "cpuacct", "freezer"] if not is_v2() else [""]):
                 try:
                     os.rmdir(cgroup_dir(ctl, p))
                 except (OSError, IndexError):
