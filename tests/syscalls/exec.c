@@ -107,7 +107,7 @@ static void test_scripts(const char *self)
 
     snprintf(text, sizeof(text), "#!%s args\n", self);
     make_script("s1", text);
-    char *a1[] = {"s1", "x", "y z", NULL};
+    char *a1[] = {(char *)"s1", (char *)"x", (char *)"y z", NULL};
     T_EQ(run(path, a1, out, sizeof(out)), 0, "a #! script runs its interpreter");
     T_STREQ(out, "[args][s1][x][y z]\n", "interpreter argument, script path, then the arguments");
 
@@ -146,7 +146,7 @@ static void test_limits(const char *self)
     char *s = malloc(big + 1);
     memset(s, 'a', big);
     s[big] = 0;
-    char *a[] = {(char *)self, "args", s, NULL};
+    char *a[] = {(char *)self, (char *)"args", s, NULL};
     T_EQ(run(self, a, out, sizeof(out)), -E2BIG, "one argument over 128 KiB: E2BIG");
     s[100 * 1024] = 0;
     T_EQ(run(self, a, out, sizeof(out)), 0, "one of 100 KiB works");
@@ -160,7 +160,7 @@ static void test_limits(const char *self)
     memset(chunk, 'b', 64 * 1024 - 1);
     chunk[64 * 1024 - 1] = 0;
     many[0] = (char *)self;
-    many[1] = "args";
+    many[1] = (char *)"args";
     for (size_t i = 0; i < n; i++)
         many[2 + i] = chunk;
     T_EQ(run(self, many, out, sizeof(out)), -E2BIG, "2.5 MiB of arguments: E2BIG");
@@ -173,7 +173,7 @@ static void test_limits(const char *self)
 static void test_layout(const char *self)
 {
     char o1[256], o2[256];
-    char *a[] = {(char *)self, "layout", NULL};
+    char *a[] = {(char *)self, (char *)"layout", NULL};
     T_EQ(run(self, a, o1, sizeof(o1)), 0, "run a child that reports its layout");
     T_EQ(run(self, a, o2, sizeof(o2)), 0, "and another");
     void *m1 = NULL, *m2 = NULL, *s1 = NULL, *s2 = NULL;

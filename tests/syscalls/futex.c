@@ -320,7 +320,7 @@ static void test_robust(void)
     c = fork();
     if (c == 0) {
         pthread_mutex_lock(pm);
-        char *args[] = {g_argv0, "exit-now", NULL};
+        char *args[] = {g_argv0, (char *)"exit-now", NULL};
         execv(g_argv0, args);
         _exit(127);
     }

@@ -185,23 +185,35 @@ static void test_dontunmap(void)
     munmap(n, 4 * PAGE);
 }
 
+/* A forked child that checks M[AT] == WANT (and SIGBUS at M + BUS_AT) once
+ * the parent has done what it tests: child_ok() releases it, then waits. */
+static int g_go[2] = {-1, -1};
+
 static int child_reads(char *m, size_t at, char want, size_t bus_at)
 {
+    if (pipe(g_go) != 0)
+        return -1;
     pid_t pid = fork();
     if (pid == 0) {
-        usleep(100 * 1000);
+        char c;
+        close(g_go[1]);
+        if (read(g_go[0], &c, 1) != 1)
+            _exit(2);
         int ok = m[at] == want;
         if (bus_at)
             ok &= touch(m + bus_at, 0) == SIGBUS;
         _exit(ok ? 0 : 1);
     }
+    close(g_go[0]);
     return pid;
 }
 
 static int child_ok(pid_t pid)
 {
     int st;
-    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    int go = write(g_go[1], "g", 1) == 1;
+    close(g_go[1]);
+    return go && pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 static void test_shared_anon_grow(void)

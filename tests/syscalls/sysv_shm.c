@@ -133,7 +133,7 @@ static void test_exec(void)
         char fdarg[16];
         snprintf(fdarg, sizeof(fdarg), "%d", pfd[0]);
         close(pfd[1]);
-        char *argv[] = {"probe", "--wait-fd", fdarg, NULL};
+        char *argv[] = {(char *)"probe", (char *)"--wait-fd", fdarg, NULL};
         execv("/proc/self/exe", argv);
         _exit(127);
     }

@@ -48,7 +48,7 @@ int main(int argc, char **argv)
     c = vfork();
     if (c == 0) {
         g_var = 9; /* before exec: shared */
-        char *args[] = {argv[0], "exec-child", NULL};
+        char *args[] = {argv[0], (char *)"exec-child", NULL};
         execv(argv[0], args);
         _exit(127);
     }
