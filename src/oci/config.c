@@ -132,7 +132,7 @@ static int get_string_array(const struct json *obj, const char *key, const char 
     return 0;
 }
 
-static void free_strv(char **v)
+void oci_strv_free(char **v)
 {
     for (size_t i = 0; v && v[i]; i++)
         free(v[i]);
@@ -202,7 +202,7 @@ static int parse_capabilities(struct oci_config *c, const struct json *caps,
             else
                 rt_warn("config.json: %s: unknown capability `%s`, ignored", field, names[i]);
         }
-        free_strv(names);
+        oci_strv_free(names);
     }
     return 0;
 }
@@ -790,8 +790,8 @@ void oci_config_free(struct oci_config *c)
     json_free(c->doc);
     free(c->oci_version);
     free(c->bundle);
-    free_strv(c->args);
-    free_strv(c->env);
+    oci_strv_free(c->args);
+    oci_strv_free(c->env);
     free(c->cwd);
     free(c->additional_gids);
     free(c->rlimits);

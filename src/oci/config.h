@@ -106,6 +106,8 @@ void oci_config_free(struct oci_config *c);
 int oci_process_load(const char *path, struct oci_config **out, struct rt_err **err);
 
 const char *oci_ns_name(enum oci_ns_type t);
+/* Frees a NULL-terminated string array and its strings (NULL is fine). */
+void oci_strv_free(char **v);
 
 /* Parses a runtime-spec linux.resources object RES (FIELD names it in
  * errors: "linux.resources", or the file `moat update -r` reads). Fields

@@ -1,5 +1,6 @@
 /* OCI hooks: parsing, saving with the container's state, running. */
 #include "oci/hooks.h"
+#include "oci/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,13 +27,6 @@ const char *oci_hook_name(enum oci_hook_kind k)
     return k < OCI_HOOK_MAX ? g_hook_names[k] : "?";
 }
 
-static void free_strv(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* A NULL-terminated copy of string array J (NULL if J is absent). */
 static int copy_strv(const struct json *j, const char *file, const char *field, char ***out,
                      struct rt_err **err)
@@ -47,7 +41,7 @@ static int copy_strv(const struct json *j, const char *file, const char *field, 
         return rt_err_make(err, ENOMEM, "%s: %s", file, field);
     for (size_t i = 0; i < j->len; i++) {
         if (j->items[i]->type != JSON_STRING || !(v[i] = strdup(j->items[i]->str))) {
-            free_strv(v);
+            oci_strv_free(v);
             return rt_err_make(err, 0, "%s: %s[%zu]: must be a string", file, field, i);
         }
     }
@@ -131,8 +125,8 @@ void oci_hooks_free(struct oci_hooks *h)
     for (int k = 0; k < OCI_HOOK_MAX; k++) {
         for (size_t i = 0; i < h->len[k]; i++) {
             free(h->list[k][i].path);
-            free_strv(h->list[k][i].args);
-            free_strv(h->list[k][i].env);
+            oci_strv_free(h->list[k][i].args);
+            oci_strv_free(h->list[k][i].env);
         }
         free(h->list[k]);
     }
