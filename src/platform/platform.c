@@ -60,6 +60,11 @@ int platform_start(const char *name, int memfd, const char **out_failed)
     return r;
 }
 
+int platform_confined(void)
+{
+    return g_platform->start ? g_platform->start() : 0;
+}
+
 uint32_t platform_xstate_size(void)
 {
     static uint32_t size;

@@ -55,6 +55,12 @@ struct platform_ops {
     const char *name;
     /* Once per kernel process. MEMFD is the memory file. 0 or -errno. */
     int (*init)(int memfd);
+    /* Optional: once the kernel process is confined (no capabilities, its
+     * seccomp filter on), before the first as_new. Threads that fork stubs
+     * start here: capabilities are per thread, so a thread made before
+     * confinement would keep them and hand them to every stub it forks.
+     * 0 or -errno. */
+    int (*start)(void);
     /* A new, empty address space. The calling kernel thread becomes the owner
      * of its first context, returned in out_ctx. 0 or -errno. */
     int (*as_new)(struct platform_as **out_as, struct platform_ctx **out_ctx);
@@ -120,6 +126,9 @@ const struct platform_ops *platform_lookup(const char *name);
  * traps), ptrace is started instead. 0, -ENOENT for an unknown name, or
  * -errno; *out_failed is the name of the platform started or tried. */
 int platform_start(const char *name, int memfd, const char **out_failed);
+
+/* Runs g_platform's start op, once the kernel process is confined. */
+int platform_confined(void);
 
 /* Why the last init failed, in words ("" if it did not say). */
 extern char g_platform_why[160];

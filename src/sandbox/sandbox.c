@@ -497,6 +497,9 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     r = confine_kernel(&co, &step);
     if (r < 0)
         setup_fail("cannot confine the kernel process (%s): %s", step, strerror(-r));
+    r = platform_confined();
+    if (r < 0)
+        setup_fail("platform %s: cannot start its threads: %s", g_platform->name, strerror(-r));
 
     /* Every kernel thread blocks host signals; one thread takes the ones
      * meant for the sandbox. */

@@ -27,6 +27,13 @@ def status(pid):
     return out
 
 
+def status_or_none(pid, key):
+    try:
+        return status(pid).get(key)
+    except OSError:
+        return None
+
+
 def kernel_of(cli_pid, timeout=20):
     """The moat-kernel child of the CLI, once its app is running."""
     end = time.time() + timeout
@@ -67,10 +74,28 @@ class Confine(unittest.TestCase):
             for cap in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"):
                 allowed = net_bind if cap in ("CapEff", "CapPrm", "CapBnd") else 0
                 self.assertEqual(int(st[cap], 16) & ~allowed, 0, "%s: %s" % (cap, st[cap]))
-            # Every kernel thread carries the filter (TSYNC).
+            # Every kernel thread carries the filter (TSYNC) and no more
+            # capabilities than the main one: capabilities are per thread,
+            # so a thread started before confinement would keep them all.
             for tid in os.listdir("/proc/%d/task" % pid):
                 tst = status_task(pid, int(tid))
                 self.assertEqual(tst["Seccomp"], "2", "thread %s: %r" % (tid, tst))
+                for cap in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"):
+                    allowed = net_bind if cap in ("CapEff", "CapPrm", "CapBnd") else 0
+                    self.assertEqual(int(tst[cap], 16) & ~allowed, 0,
+                                     "thread %s %s: %s" % (tid, cap, tst[cap]))
+            # Stubs (the app's host processes) hold no capability at all.
+            stubs = [int(d) for d in os.listdir("/proc") if d.isdigit()
+                     and status_or_none(int(d), "PPid") == str(pid)
+                     and status_or_none(int(d), "Name") == "moat-stub"]
+            self.assertTrue(stubs, "no moat-stub child of the kernel")
+            for s in stubs:
+                for tid in os.listdir("/proc/%d/task" % s):
+                    tst = status_task(s, int(tid))
+                    for cap in ("CapEff", "CapPrm", "CapInh", "CapAmb"):
+                        self.assertEqual(int(tst[cap], 16), 0,
+                                         "stub %d thread %s %s: %s" % (s, tid, cap, tst[cap]))
+                    self.assertEqual(tst["Seccomp"], "2", "stub %d thread %s" % (s, tid))
             root = "/proc/%d/root" % pid
             self.assertEqual(os.listdir(root), [], "the kernel still sees host paths")
             self.assertNotEqual(os.stat(root).st_dev, os.stat("/").st_dev)

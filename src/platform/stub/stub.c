@@ -17,6 +17,7 @@
 #define NR_mprotect 10
 #define NR_munmap   11
 #define NR_prctl    157
+#define NR_capset   126
 #define NR_seccomp  317
 
 #define PR_SET_NAME                15
@@ -130,7 +131,12 @@ void _start(void)
     static const char name[16] = "moat-stub";
     struct bpf_prog prog = {sizeof(g_filter) / sizeof(g_filter[0]), g_filter};
     stub_syscall5(NR_prctl, PR_SET_NAME, (long)name, 0, 0, 0);
-    if (stub_syscall5(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+    /* No capability at all: a root exec got the kernel's bounding set. */
+    /* Static: _start's stack is not aligned the way compiled code assumes. */
+    static uint32_t cap_hdr[2] = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+    static const uint32_t cap_data[6];
+    if (stub_syscall3(NR_capset, (long)cap_hdr, (long)cap_data, 0) != 0 ||
+        stub_syscall5(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
         stub_syscall3(NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog) != 0) {
         /* Without the filter the stub must not run: crash on purpose. */
         __asm__ volatile("ud2");

@@ -51,6 +51,7 @@
 #define NR_exit           60
 #define NR_sigaltstack    131
 #define NR_prctl          157
+#define NR_capset         126
 #define NR_futex          202
 #define NR_seccomp        317
 
@@ -491,7 +492,11 @@ void stub_main(uint64_t *sp)
             die();
     build_base_filter();
     struct bpf_prog prog = {(unsigned short)g_base_len, g_base};
-    if (sc6(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0) != 0 ||
+    /* No capability at all: a root exec got the kernel's bounding set. */
+    uint32_t cap_hdr[2] = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+    uint32_t cap_data[6] = {0};
+    if (sc6(NR_capset, (long)cap_hdr, (long)cap_data, 0, 0, 0, 0) != 0 ||
+        sc6(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0) != 0 ||
         sc6(NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0, 0, 0) != 0)
         die();
     volatile struct systrap_res *res = (volatile struct systrap_res *)SYSTRAP_RES_ADDR;

@@ -242,7 +242,8 @@ static void pin_tid(pid_t tid, int cpu)
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
-    sched_setaffinity(tid, sizeof(set), &set);
+    if (sched_setaffinity(tid, sizeof(set), &set) < 0)
+        log_debug("systrap: cannot pin thread %d to CPU %d: %s", tid, cpu, strerror(errno));
 }
 
 /* ---- init and the spawner thread ---- */
@@ -455,14 +456,20 @@ static int systrap_init(int memfd)
     if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
         log_debug("systrap: cannot seal the stub memfd: %s", strerror(errno));
     g_stub_fd = fd;
+    const char *no_pool = getenv("MOAT_SYSTRAP_NO_POOL");
+    g_pool_max = no_pool && *no_pool == '1' ? 0 : POOL_MAX;
+    return 0;
+}
 
+/* The reaper and the spawner start once the kernel is confined: stubs are
+ * forked by the spawner and must inherit its empty capability sets. */
+static int systrap_start(void)
+{
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
-    const char *no_pool = getenv("MOAT_SYSTRAP_NO_POOL");
-    g_pool_max = no_pool && *no_pool == '1' ? 0 : POOL_MAX;
     int r = pthread_create(&th, &attr, reaper_main, NULL);
     if (r == 0)
         r = pthread_create(&th, &attr, spawner_main, NULL);
@@ -1182,6 +1189,7 @@ static int systrap_cputime(struct platform_ctx *ctx, bool process, uint64_t *out
 const struct platform_ops g_systrap_platform = {
     .name = "systrap",
     .init = systrap_init,
+    .start = systrap_start,
     .as_new = systrap_as_new,
     .ctx_new = systrap_ctx_new,
     .ctx_adopt = systrap_ctx_adopt,
