@@ -53,6 +53,9 @@ WORKLOADS = {
     "mmap_munmap": ("mmap + munmap 1 MiB", "µs", 1.0, False),
     "start_true": ("start-to-exit /bin/true", "ms (wall)", 1.0, False),
     "docker_true": ("docker run --rm IMG true", "ms (wall)", 1.0, False),
+    "python_pass": ("start-to-exit python3 -c pass", "ms (wall)", 1.0, False),
+    "idle_cpu": ("idle sandbox (sleep): host CPU", "% of a CPU", 1.0, False),
+    "idle_mem": ("idle sandbox (sleep): host memory (PSS)", "MiB", 1.0, False),
     "getdents_10k": ("list a 10,000-entry dir (rootfs)", "µs", 1.0, False),
     "read_root": ("read 1 GiB, rootfs", "MiB/s", 1.0, True),
     "write_root": ("write 1 GiB, rootfs", "MiB/s", 1.0, True),
@@ -84,6 +87,11 @@ FS_PATHS = {
     "read_tmpfs": ("/dev/shm/moatbench-read", "/dev/shm/moatbench-read"),
     "write_tmpfs": ("/dev/shm/moatbench-write", "/dev/shm/moatbench-write"),
 }
+# Rows measured from outside (not a workload binary's result line); the
+# containers' busybox rootfs has no python3, so python_pass is native and
+# moat only.
+OUTSIDE_WORKLOADS = {"start_true", "docker_true", "python_pass", "idle_cpu", "idle_mem"}
+NOT_APPLICABLE = {("python_pass", rt) for rt in ("runc", "crun", "runsc")}
 # Native-only calibration, measured next to getppid in every repetition.
 FLOOR = "sysemu_floor"
 LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait", "thread_create",
@@ -92,10 +100,10 @@ LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait",
 # Settings of a full run and of --quick.
 MODES = {
     "full": dict(reps=7, budget=0.5, touch_reps=3, pipe_reps=1, pipe_mib=1024,
-                 start_runs=40, docker_runs=10, loop_timeout=30, heavy_timeout=90, start_timeout=120, fs_timeout=240,
+                 start_runs=40, docker_runs=10, idle_secs=10, loop_timeout=30, heavy_timeout=90, start_timeout=120, fs_timeout=240,
                  app_reps=3, redis_n=100000, wrk_secs=5, app_timeout=600),
     "quick": dict(reps=3, budget=0.2, touch_reps=1, pipe_reps=1, pipe_mib=1024,
-                  start_runs=10, docker_runs=5, loop_timeout=15, heavy_timeout=30, start_timeout=45, fs_timeout=240,
+                  start_runs=10, docker_runs=5, idle_secs=5, loop_timeout=15, heavy_timeout=30, start_timeout=45, fs_timeout=240,
                   app_reps=1, redis_n=10000, wrk_secs=2, app_timeout=180),
 }
 
@@ -400,16 +408,18 @@ class Runner:
         missing = sorted(set(re.findall(r"unsupported syscall (\w+)", err)))
         return f" (unsupported syscalls: {', '.join(missing)})" if missing else ""
 
-    def start_to_exit(self, rt, runs, timeout):
-        """Median wall time of start-to-exit of /bin/true, measured by
-        hyperfine from outside, in ms."""
+    def start_to_exit(self, rt, runs, timeout, app=None):
+        """Median wall time of start-to-exit of /bin/true (or of the host
+        command APP, natively and in moat), measured by hyperfine from
+        outside, in ms."""
         if rt in MOAT_RTS and not self.moat_ok:
             return None, "moat not built", []
         cid = f"{ID_PREFIX}true-{os.getpid()}"
+        app = app or f"{BUSYBOX} true"
         if rt == "native":
-            cmd = f"{BUSYBOX} true"
+            cmd = app
         elif rt in MOAT_RTS:
-            cmd = f"{MOAT} do --platform={MOAT_RTS[rt]} -- {BUSYBOX} true"
+            cmd = f"{MOAT} do --platform={MOAT_RTS[rt]} -- {app}"
         else:
             cmd = " ".join(container_cmd(rt, os.path.join(BUNDLES, "start_true"), cid))
         js = os.path.join(OUT, f"hyperfine-{rt}.json")
@@ -432,6 +442,91 @@ class Runner:
             res = json.load(f)["results"][0]
         times = [t * 1000 for t in res.get("times", [])]
         return res["median"] * 1000, None, times
+
+    def idle(self, rt, secs):
+        """An idle sandbox: `sleep` in RT. After 2 s of settling, the host
+        CPU used by every process of the run (the launcher and all its
+        descendants: CLI, kernel, stubs; runtime, shim-less container;
+        runsc's sandbox and gofer) over SECS seconds, in % of one CPU, and
+        their summed PSS at the end, in MiB. Returns (cpu, mem, reason)."""
+        if rt in MOAT_RTS and not self.moat_ok:
+            return None, None, "moat not built"
+        app = [BUSYBOX, "sleep", str(secs + 30)]
+        cid = None
+        if rt == "native":
+            cmd = app
+        elif rt in MOAT_RTS:
+            cmd = [MOAT, "do", "--platform=" + MOAT_RTS[rt], "--"] + app
+        else:
+            self.seq += 1
+            cid = f"{ID_PREFIX}idle-{os.getpid()}-{self.seq}"
+            cmd = container_cmd(rt, os.path.join(BUNDLES, "idle"), cid)
+        try:
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 start_new_session=True)
+        except FileNotFoundError as e:
+            return None, None, f"not found: {e.filename}"
+        try:
+            time.sleep(2)
+            if p.poll() is not None:
+                err = p.stderr.read().decode(errors="replace").strip().splitlines()
+                return None, None, f"exit {p.returncode}: {(err or [''])[-1][:160]}"
+            t0 = {pid: cpu_ticks(pid) for pid in process_tree(p.pid)}
+            time.sleep(secs)
+            tree = process_tree(p.pid)
+            used = sum(cpu_ticks(pid) - t0[pid] for pid in tree if pid in t0)
+            mem = sum(pss_kib(pid) for pid in tree) / 1024
+            cpu = 100.0 * used / os.sysconf("SC_CLK_TCK") / secs
+            return cpu, mem, None
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            p.wait()
+            if cid:
+                delete_container(rt, cid)
+
+
+def process_tree(root):
+    """ROOT and all its descendants (pids)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(kids.get(pid, []))
+    return out
+
+
+def cpu_ticks(pid):
+    """utime + stime of PID (all its threads), in clock ticks; 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def pss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 # ------------------------------------------------------------------ report
@@ -533,15 +628,25 @@ def targets(med):
     m, r = g("fork_wait", st), g("fork_wait", "runsc")
     add("fork+wait (systrap) ≤ 1/5 of runsc", m, r / 5 if r else None,
         note=f"systrap {fmt(m)} µs vs runsc/5 = {fmt(r / 5 if r else None)} µs")
-    m, n = g("page_touch", "moat"), g("page_touch", "native")
-    add("page touch ≤ 2× native", m, 2 * n if n else None,
-        note=f"moat {fmt(m)} ns/page vs 2×native = {fmt(2 * n if n else None)}")
-    m, n = g("pipe", "moat"), g("pipe", "native")
-    add("pipe ≥ ½ native", m, n / 2 if n else None, ok_if_le=False,
-        note=f"moat {fmt(m)} MiB/s vs native/2 = {fmt(n / 2 if n else None)}")
-    m, c = g("start_true", "moat"), g("start_true", "crun")
-    add("start-to-exit ≤ crun", m, c,
-        note=f"moat {fmt(m)} ms vs crun {fmt(c)} ms")
+    m, n = g("page_touch", st), g("page_touch", "native")
+    add("page touch (systrap) ≤ 2× native", m, 2 * n if n else None,
+        note=f"systrap {fmt(m)} ns/page vs 2×native = {fmt(2 * n if n else None)}")
+    m, n = g("pipe", st), g("pipe", "native")
+    add("pipe (systrap) ≥ ½ native", m, n / 2 if n else None, ok_if_le=False,
+        note=f"systrap {fmt(m)} MiB/s vs native/2 = {fmt(n / 2 if n else None)}")
+    m, c = g("start_true", st), g("start_true", "crun")
+    add("start-to-exit (systrap) ≤ crun", m, c,
+        note=f"systrap {fmt(m)} ms vs crun {fmt(c)} ms")
+    m, n = g("python_pass", st), g("python_pass", "native")
+    add("python3 -c pass (systrap) ≤ 2× native", m, 2 * n if n else None,
+        note=f"systrap {fmt(m)} ms vs 2×native = {fmt(2 * n if n else None)} ms")
+    m = g("idle_cpu", st)
+    add("idle sandbox (systrap) < 1% of a CPU", m, 1.0,
+        note=f"systrap {fmt(m)}% over the run's whole process tree")
+    m, n = g("idle_mem", st), g("idle_mem", "native")
+    add("idle sandbox (systrap) ≤ 5 MB host memory over the app's own", m,
+        n + 5 * 1e6 / 2**20 if n is not None else None,
+        note=f"systrap {fmt(m)} MiB PSS vs native sleep {fmt(n)} MiB + 4.77 MiB")
     return rows
 
 
@@ -591,7 +696,9 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
         cells = [title, unit]
         for rt in rts:
             v = med.get((w, rt))
-            if rt == "native" or v is None or nat is None:
+            if (w, rt) in NOT_APPLICABLE:
+                cells.append("–")
+            elif rt == "native" or v is None or not nat:
                 cells.append(fmt(v))
             else:
                 cells.append(f"{fmt(v)} ({fmt_ratio(v / nat)})")
@@ -678,6 +785,13 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
              " runsc (whose tracer is not pinned to its stub) swings between ~15 and"
              " ~60 µs per syscall from one run to the next. moat pins each tracer thread"
              " with its stub.")
+    L.append(f"- Idle rows: `busybox sleep` started in each runtime; after 2 s of"
+             f" settling, the CPU time (utime+stime) of the launcher and all its descendants"
+             f" (moat: CLI, kernel process, stubs; runc/crun: the runtime's `run` process and"
+             f" the container; runsc: its sandbox and gofer too) over {m['idle_secs']} s, and"
+             f" their summed PSS (`/proc/PID/smaps_rollup`) at the end. One run per runtime.")
+    L.append(f"- python3 -c pass: like start-to-exit, hyperfine of `/usr/bin/python3 -c pass`"
+             f" natively and under `moat do` (the containers' busybox rootfs has no python3: –).")
     L.append(f"- start-to-exit: hyperfine `-N`, 2 warm-ups + {m['start_runs']} runs, wall"
              f" clock from outside; native = exec of `/usr/bin/busybox true`, moat ="
              f" `moat do --platform=ptrace|systrap -- /usr/bin/busybox true`, containers = `run"
@@ -711,7 +825,9 @@ def print_table(names, rts, med):
         row = f"{WORKLOADS[w][0]:<{w0}}{WORKLOADS[w][1]:<11}"
         for rt in rts:
             v = med.get((w, rt))
-            s = fmt(v) if rt == "native" or v is None or nat is None else f"{fmt(v)} ({fmt_ratio(v / nat)})"
+            s = fmt(v) if rt == "native" or v is None or not nat else f"{fmt(v)} ({fmt_ratio(v / nat)})"
+            if (w, rt) in NOT_APPLICABLE:
+                s = "–"
             row += f"{s:>16}"
         if "moat" in rts and "runc" in rts:
             row += f"{fmt_ratio(ratio(med.get((w, 'moat')), med.get((w, 'runc')))):>12}"
@@ -815,8 +931,12 @@ def main():
         for w in names:
             if w == "docker_true":
                 continue
-            if w == "start_true":
+            if w in ("idle_cpu", "idle_mem"):
+                make_bundle(spec, "idle", ["/bin/sleep", str(m["idle_secs"] + 30)])
+            elif w == "start_true":
                 make_bundle(spec, w, ["/bin/true"])
+            elif w == "python_pass":
+                continue
             else:
                 make_bundle(spec, w, ["/bench/" + BINARY.get(w, w)] + workload_args(w, mode))
     if "crun" in rts:
@@ -825,6 +945,7 @@ def main():
 
     runner = Runner(mode, moat_ok)
     med, raw, fails = {}, {}, {}
+    idle_done = False
 
     def note(w, rt, v, reason):
         raw.setdefault((w, rt), [])
@@ -841,9 +962,29 @@ def main():
                 if shutil.which("dockerd"):
                     docker_start_to_exit(rts, m["docker_runs"], note, med, raw)
                 continue
-            if w == "start_true":
+            if w in ("idle_cpu", "idle_mem"):
+                if idle_done:
+                    continue  # one run measures both rows
+                idle_done = True
                 for rt in rts:
-                    v, reason, times = runner.start_to_exit(rt, m["start_runs"], m["start_timeout"])
+                    cpu, mem, reason = runner.idle(rt, m["idle_secs"])
+                    for row, v in (("idle_cpu", cpu), ("idle_mem", mem)):
+                        if row not in names:
+                            continue
+                        if v is None:
+                            note(row, rt, None, reason)
+                        else:
+                            raw[(row, rt)] = [v]
+                            med[(row, rt)] = v
+                            log(f"  {row:<14} {rt:<12} {fmt(v)} {WORKLOADS[row][1]}")
+                continue
+            if w in ("start_true", "python_pass"):
+                for rt in rts:
+                    if (w, rt) in NOT_APPLICABLE:
+                        continue
+                    app = "/usr/bin/python3 -c pass" if w == "python_pass" else None
+                    v, reason, times = runner.start_to_exit(rt, m["start_runs"], m["start_timeout"],
+                                                            app)
                     raw[(w, rt)] = times
                     if v is None:
                         note(w, rt, None, reason)
