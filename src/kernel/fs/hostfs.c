@@ -38,6 +38,7 @@
 #include "kernel/fs/fs.h"
 #include "kernel/fs/pagecache.h"
 #include "kernel/ipc/pipe.h"
+#include "kernel/mm/memfile.h"
 #include "kernel/host/host_fs.h"
 #include "kernel/task/task.h"
 #include "lib/log.h"
@@ -68,6 +69,12 @@ struct hostfs_inode {
     struct pagecache *pc;          /* (i) writable instances: the file's data in the memory
                                     * file once it was mapped MAP_SHARED (see cache below) */
     bool pc_dirty;                 /* (i) a writable shared mapping may have changed it */
+    /* (i) read-only, unshared trees (the rootfs): the file's pages that
+     * private mappings (program text, libraries) map copy-on-write, each
+     * filled from the host once on first use and then shared by every
+     * mapping in the sandbox; RO_FILLED has a bit per page of the file. */
+    struct pagecache *ro_pc;
+    uint64_t *ro_filled;
     struct list_head ilink;        /* (t) in the instance's itab (shared instances) */
     bool hashed;                   /* (t) */
     int64_t blocks, blksize;       /* (c) */
@@ -870,6 +877,95 @@ static int hostfs_mmap_backing(struct file *f, uint64_t off, uint64_t len, uint6
     return r;
 }
 
+/* Whether private mappings of HI may share its pages (ro_pc): its data
+ * never changes while the sandbox runs. */
+static bool ro_cacheable(struct hostfs_inode *hi)
+{
+    struct hostfs_sb *hs = hi->base.sb->priv;
+    /* A file bind (hostfs_new_file, no parent) may change on the host. */
+    return hs && !hs->writable && !hs->shared && hi->parent && inode_is_reg(&hi->base);
+}
+
+#define RO_FILL_BUF (128 * 1024)
+
+/* Fills the pages of [off, off+len) (page aligned, backed by ro_pc from
+ * MOFF on, contiguously) that hold file data and were not filled yet,
+ * from the host through a buffer the size of a cache (memfile_write: no
+ * page faults). inode->lock held. */
+static int ro_fill_locked(struct hostfs_inode *hi, int fd, uint64_t off, uint64_t len,
+                          uint64_t moff)
+{
+    _cleanup_free_ uint8_t *buf = NULL;
+    uint64_t size = hi->base.size;
+    uint64_t end = MIN(off + len, ALIGN_UP(size, PAGE_SIZE));
+    for (uint64_t at = off; at < end;) {
+        uint64_t pg = at / PAGE_SIZE;
+        if (hi->ro_filled[pg / 64] & (1ULL << (pg % 64))) {
+            at += PAGE_SIZE;
+            continue;
+        }
+        /* A run of unfilled pages. */
+        uint64_t run_end = at + PAGE_SIZE;
+        while (run_end < end) {
+            uint64_t p = run_end / PAGE_SIZE;
+            if (hi->ro_filled[p / 64] & (1ULL << (p % 64)))
+                break;
+            run_end += PAGE_SIZE;
+        }
+        if (!buf && !(buf = malloc(RO_FILL_BUF)))
+            return -ENOMEM;
+        for (uint64_t done = at; done < MIN(run_end, size);) {
+            size_t want = (size_t)MIN(MIN(run_end, size) - done, (uint64_t)RO_FILL_BUF);
+            ssize_t n = host_fs_pread(fd, buf, want, done);
+            if (n < 0)
+                return (int)n;
+            if (n == 0)
+                break; /* shorter on the host: the rest reads as zero */
+            if (memfile_write(moff + (done - off), buf, (size_t)n) < 0)
+                return -ENOMEM; /* the host refused a page (the memory limit) */
+            done += (uint64_t)n;
+        }
+        for (uint64_t p = at / PAGE_SIZE; p < run_end / PAGE_SIZE; p++)
+            hi->ro_filled[p / 64] |= 1ULL << (p % 64);
+        at = run_end;
+    }
+    return 0;
+}
+
+static int hostfs_mmap_private_backing(struct file *f, uint64_t off, uint64_t len,
+                                       uint64_t *out_moff, uint64_t *out_len)
+{
+    struct hostfs_inode *hi = HI(f->inode);
+    if (!ro_cacheable(hi))
+        return -ENODEV;
+    int fd = hostfs_rdfd(hi);
+    if (fd < 0)
+        return fd;
+    int r = 0;
+    pthread_mutex_lock(&hi->base.lock);
+    if (!hi->ro_pc) {
+        uint64_t pages = ALIGN_UP(hi->base.size, PAGE_SIZE) / PAGE_SIZE;
+        hi->ro_pc = calloc(1, sizeof(*hi->ro_pc));
+        hi->ro_filled = calloc(pages / 64 + 1, sizeof(uint64_t));
+        if (!hi->ro_pc || !hi->ro_filled) {
+            free(hi->ro_pc);
+            free(hi->ro_filled);
+            hi->ro_pc = NULL;
+            hi->ro_filled = NULL;
+            r = -ENOMEM;
+        }
+    }
+    if (r == 0)
+        r = pagecache_backing(hi->ro_pc, off, len, out_moff, out_len);
+    if (r == 0) {
+        r = ro_fill_locked(hi, fd, off, *out_len, *out_moff);
+        if (r < 0)
+            memfile_free(*out_moff, *out_len);
+    }
+    pthread_mutex_unlock(&hi->base.lock);
+    return r;
+}
+
 ssize_t hostfs_pread(struct inode *inode, void *buf, size_t n, uint64_t off)
 {
     struct hostfs_inode *hi = HI(inode);
@@ -925,6 +1021,11 @@ static void hostfs_evict(struct inode *inode)
             log_warn("hostfs: writing a mapped file back to the host failed");
         pagecache_release(hi->pc);
         free(hi->pc);
+    }
+    if (hi->ro_pc) {
+        pagecache_release(hi->ro_pc); /* mapped pages live on */
+        free(hi->ro_pc);
+        free(hi->ro_filled);
     }
     host_fs_close(hi->fd);
     if (hi->rdfd >= 0 && hi->rdfd != hi->fd)
@@ -1039,5 +1140,6 @@ static const struct file_ops hostfs_fops = {
         .fsync = hostfs_fsync,
         .release = hostfs_release,
         .mmap_backing = hostfs_mmap_backing,
+        .mmap_private_backing = hostfs_mmap_private_backing,
         .fallocate = hostfs_fallocate,
 };

@@ -146,3 +146,11 @@ int pagecache_file_backing(struct file *f, uint64_t off, uint64_t len, uint64_t 
         return -ENODEV;
     return f->ops->mmap_backing(f, off, len, out_moff, out_len);
 }
+
+int pagecache_file_private_backing(struct file *f, uint64_t off, uint64_t len,
+                                   uint64_t *out_moff, uint64_t *out_len)
+{
+    if (!f->ops || !f->ops->mmap_private_backing)
+        return -ENODEV;
+    return f->ops->mmap_private_backing(f, off, len, out_moff, out_len);
+}

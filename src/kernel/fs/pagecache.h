@@ -53,4 +53,9 @@ int pagecache_backing(struct pagecache *pc, uint64_t off, uint64_t len, uint64_t
 int pagecache_file_backing(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
                            uint64_t *out_len);
 
+/* The same through F's file_ops mmap_private_backing (read-only files
+ * shared by private mappings). -ENODEV when F has none. */
+int pagecache_file_private_backing(struct file *f, uint64_t off, uint64_t len,
+                                   uint64_t *out_moff, uint64_t *out_len);
+
 #endif

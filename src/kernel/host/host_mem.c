@@ -69,6 +69,24 @@ int host_mem_allocate(int fd, uint64_t off, uint64_t len)
     return 0;
 }
 
+int host_mem_write(int fd, uint64_t off, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        if (w == 0)
+            return -ENOSPC;
+        p += w;
+        off += (uint64_t)w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 int host_mem_resident(int fd, uint64_t *out_bytes)
 {
     struct stat st;

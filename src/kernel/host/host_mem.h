@@ -6,6 +6,7 @@
 #ifndef MOAT_KERNEL_HOST_HOST_MEM_H
 #define MOAT_KERNEL_HOST_HOST_MEM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Creates a memfd named NAME of SIZE bytes (sparse; no pages allocated).
@@ -21,6 +22,10 @@ int host_mem_create_limited(uint64_t size, uint64_t limit, int *out_fd);
 /* Allocates the pages of [off, off+len) of FD (holes become zero pages).
  * 0, -ENOSPC past a limited file's limit, or -errno. */
 int host_mem_allocate(int fd, uint64_t off, uint64_t len);
+/* Writes N bytes of BUF at OFF of FD (pwrite: the host allocates the pages
+ * it fills without faulting them in or zeroing them first). 0, -ENOSPC past
+ * a limited file's limit, or -errno. */
+int host_mem_write(int fd, uint64_t off, const void *buf, size_t n);
 /* Bytes of FD's pages the host holds (st_blocks). 0 or -errno. */
 int host_mem_resident(int fd, uint64_t *out_bytes);
 /* Maps SIZE bytes of FD shared and read-write into the kernel process

@@ -136,13 +136,33 @@ static int load_image(struct mm *mm, struct file *file, const uint8_t *hdr, uint
         return r;
     if (anywhere)
         bias = addr - lo;
+    /* Each segment's file pages are mapped privately as Linux does (a
+     * read-only rootfs file shares one cached copy among all its mappings,
+     * copy-on-write); what lies past p_filesz in its last page is zeroed
+     * when the segment has bss. A segment whose pages overlap the one
+     * before, or whose offset is not congruent to its address, is copied. */
+    uint64_t prev_end = 0;
     for (int i = 0; i < eh->e_phnum; i++) {
         const Elf64_Phdr *p = &ph[i];
         if (p->p_type != PT_LOAD || !p->p_filesz)
             continue;
-        r = copy_file_to(mm, file, p->p_offset, p->p_vaddr + bias, p->p_filesz);
+        uint64_t s = ALIGN_DOWN(p->p_vaddr, PAGE_SIZE) + bias;
+        uint64_t e = ALIGN_UP(p->p_vaddr + p->p_filesz, PAGE_SIZE) + bias;
+        uint64_t fend = p->p_vaddr + p->p_filesz + bias;
+        if ((p->p_offset - p->p_vaddr) % PAGE_SIZE != 0 || s < prev_end) {
+            r = copy_file_to(mm, file, p->p_offset, p->p_vaddr + bias, p->p_filesz);
+        } else {
+            uint64_t got_addr;
+            r = mm_mmap(mm, s, e - s, PROT_READ, MAP_PRIVATE | MAP_FIXED, file,
+                        ALIGN_DOWN(p->p_offset, PAGE_SIZE), &got_addr);
+            if (r == 0 && p->p_memsz > p->p_filesz && fend < e) {
+                static const uint8_t zeroes[PAGE_SIZE];
+                r = mm_copy_out_force(mm, fend, zeroes, e - fend);
+            }
+        }
         if (r < 0)
             return r;
+        prev_end = e;
     }
     /* Protections: gaps between segments become inaccessible. */
     r = mm_mprotect(mm, lo + bias, hi - lo, PROT_NONE);

@@ -493,6 +493,11 @@ int memfile_commit(uint64_t off, uint64_t len)
     return r == 0 ? 0 : -ENOMEM;
 }
 
+int memfile_write(uint64_t off, const void *buf, size_t n)
+{
+    return host_mem_write(g_memfile_fd, off, buf, n) == 0 ? 0 : -ENOMEM;
+}
+
 int memfile_populate(uint64_t off, uint64_t len)
 {
     /* Under a limit the host allocates first (so touching cannot SIGBUS

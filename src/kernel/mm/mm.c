@@ -610,28 +610,27 @@ void mm_set_brk_start(struct mm *mm, uint64_t start)
 
 /* Fills the memory-file range [off, off+len) from FILE at FOFF; what lies
  * past the end of the file stays zero. 0 or -errno. */
+#define FILL_BUF (128 * 1024)
+
 static int fill_from_file(struct file *file, uint64_t foff, uint64_t off, uint64_t len)
 {
     uint64_t done = 0;
-    uint32_t mode;
-    uint64_t size;
 
-    /* Under a memory limit, the pages the file fills are allocated first:
-     * the copy below (a memcpy from a tmpfs file) must not meet SIGBUS. */
-    if (g_memfile_limit && vfs_file_mode(file, &mode, &size) == 0) {
-        uint64_t n = size > foff ? MIN(len, ALIGN_UP(size - foff, PAGE_SIZE)) : 0;
-        if (memfile_commit(off, n) < 0)
-            return -ENOMEM;
-    }
+    /* Through a buffer the size of a cache and the host's write path
+     * (memfile_write): fresh pages are neither faulted in nor zeroed
+     * first, and a page the memory limit refuses is an error, not SIGBUS. */
+    _cleanup_free_ uint8_t *buf = malloc((size_t)MIN(len, (uint64_t)FILL_BUF));
+    if (!buf)
+        return -ENOMEM;
     while (done < len) {
-        size_t chunk = (size_t)MIN(len - done, (uint64_t)1 << 30);
-        ssize_t n = vfs_pread(file, memfile_ptr(off + done), chunk, foff + done);
-        if (n == -EFAULT)
-            return -ENOMEM; /* the host refused a page (the memory limit) */
+        size_t chunk = (size_t)MIN(len - done, (uint64_t)FILL_BUF);
+        ssize_t n = vfs_pread(file, buf, chunk, foff + done);
         if (n < 0)
             return (int)n;
         if (n == 0)
             break;
+        if (memfile_write(off + done, buf, (size_t)n) < 0)
+            return -ENOMEM; /* the host refused a page (the memory limit) */
         done += (uint64_t)n;
     }
     return 0;
@@ -827,13 +826,17 @@ static int file_map_kind(struct file *file)
     return -ENODEV;
 }
 
-/* The pieces of a MAP_SHARED mapping of [foff, foff+len) of FILE: its
- * page-cache pages in the memory file, as VMAs based at 0 made from TMPL,
- * each holding a file reference and its pages' references. 0 and
- * *out_v/*out_n (malloc'd), -ENODEV when FILE's data is not in the memory
+typedef int (*file_backing_fn)(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
+                               uint64_t *out_len);
+
+/* The pieces of a mapping of [foff, foff+len) of FILE made of its pages in
+ * the memory file as BACKING hands them out, as VMAs based at 0 made from
+ * TMPL, each holding a file reference and its pages' references. 0 and
+ * *out_v, *out_n (malloc'd), -ENODEV when FILE's data is not in the memory
  * file, or another -errno. */
-static int shared_file_pieces(struct file *file, uint64_t foff, uint64_t len,
-                              const struct vma *tmpl, struct vma **out_v, size_t *out_n)
+
+static int file_pieces(struct file *file, uint64_t foff, uint64_t len, const struct vma *tmpl,
+                       file_backing_fn backing, struct vma **out_v, size_t *out_n)
 {
     struct vma *v = NULL;
     size_t n = 0, cap = 0;
@@ -841,7 +844,7 @@ static int shared_file_pieces(struct file *file, uint64_t foff, uint64_t len,
     int r = 0;
 
     while (at < len) {
-        r = pagecache_file_backing(file, foff + at, len - at, &moff, &mlen);
+        r = backing(file, foff + at, len - at, &moff, &mlen);
         if (r < 0)
             goto out_fail;
         if (n == cap) {
@@ -873,6 +876,26 @@ out_fail:
         vma_release(&v[i]);
     free(v);
     return r;
+}
+
+/* A MAP_SHARED mapping: the file's page-cache pages. */
+static int shared_file_pieces(struct file *file, uint64_t foff, uint64_t len,
+                              const struct vma *tmpl, struct vma **out_v, size_t *out_n)
+{
+    return file_pieces(file, foff, len, tmpl, pagecache_file_backing, out_v, out_n);
+}
+
+/* The pieces of a private mapping of [foff, foff+len) of FILE whose pages
+ * its file system shares read-only (mmap_private_backing): the file's
+ * cached pages, copy-on-write (VMA_COW), so that every process mapping a
+ * library or program shares one copy and writes get their own. As
+ * shared_file_pieces; -ENODEV when FILE has no such pages. */
+static int private_file_pieces(struct file *file, uint64_t foff, uint64_t len,
+                               const struct vma *tmpl, struct vma **out_v, size_t *out_n)
+{
+    struct vma t = *tmpl;
+    t.flags |= VMA_COW;
+    return file_pieces(file, foff, len, &t, pagecache_file_private_backing, out_v, out_n);
 }
 
 int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, struct file *file,
@@ -963,15 +986,24 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
             return -ENOMEM;
         nv.off = nv.shared->off;
     } else if (!shared) {
-        if (!anon) {
-            file_get(file);
-            nv.file = file;
-            nv.file_off = off;
-        }
-        r = vma_back_private(&nv);
-        if (r < 0) {
-            if (nv.file)
-                file_put(nv.file);
+        r = -ENODEV;
+        if (!anon)
+            r = private_file_pieces(file, off, alen, &nv, &pieces, &npieces);
+        if (r == -ENODEV) {
+            pieces = &nv;
+            npieces = 1;
+            if (!anon) {
+                file_get(file);
+                nv.file = file;
+                nv.file_off = off;
+            }
+            r = vma_back_private(&nv);
+            if (r < 0) {
+                if (nv.file)
+                    file_put(nv.file);
+                return r;
+            }
+        } else if (r < 0) {
             return r;
         }
     }

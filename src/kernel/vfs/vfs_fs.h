@@ -337,6 +337,14 @@ struct file_ops {
      * 0 or -errno. */
     int (*mmap_backing)(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
                         uint64_t *out_len);
+    /* Optional, for MAP_PRIVATE mappings (and read-only MAP_SHARED ones)
+     * of a file whose data never changes while the sandbox runs (the
+     * read-only rootfs): memory-file pages holding [OFF, OFF+LEN) of the
+     * file (zero past its end), filled once and shared by every such
+     * mapping; the caller maps them copy-on-write. Contract as
+     * mmap_backing's. NULL or -ENODEV: the caller makes a private copy. */
+    int (*mmap_private_backing)(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
+                                uint64_t *out_len);
     /* Optional: whether a MAP_SHARED mapping made now may ever be writable
      * (false: mprotect(PROT_WRITE) on it is EACCES, as a write-sealed
      * memfd's). NULL: as the open mode allows. No lock held on entry. */

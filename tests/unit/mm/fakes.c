@@ -382,6 +382,14 @@ int pagecache_file_backing(struct file *f, uint64_t off, uint64_t len, uint64_t 
     return 0;
 }
 
+int pagecache_file_private_backing(struct file *f, uint64_t off, uint64_t len,
+                                   uint64_t *out_moff, uint64_t *out_len)
+{
+    if (!f->private_cache)
+        return -ENODEV;
+    return pagecache_file_backing(f, off, len, out_moff, out_len);
+}
+
 /* ---- fake host ---- */
 
 void host_meminfo(uint64_t *out_total, uint64_t *out_free)

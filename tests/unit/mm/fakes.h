@@ -46,6 +46,9 @@ struct file {
      * chunks of CHUNK bytes at scattered offsets, one reference each. */
     uint64_t chunk;
     uint64_t moff[FAKE_FILE_CHUNKS];
+    /* Private mappings share those pages too (a read-only rootfs file's
+     * mmap_private_backing) instead of getting a copy. */
+    bool private_cache;
 };
 
 extern const struct platform_ops fake_platform_ops;
