@@ -7,12 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "kernel/task/ctl.h"
 #include "oci/err.h"
+
+/* How long a request (ps, stats, kill --all, update) waits for its reply. */
+#define CTL_REPLY_TIMEOUT_S 10
 
 /* The socket's address: DIR/ctl, or through /proc/self/fd when that is too
  * long for sun_path (Docker's state directories come close). *out_dirfd
@@ -112,14 +116,25 @@ int cli_ctl_request(const char *dir, const char *msg, size_t len, char **out, st
         close(s);
         return rt_err_make(err, ENOMEM, "control socket");
     }
+    /* A kernel that stopped answering (frozen by hand, stuck) must not
+     * hang the caller (containerd's shim waits on us). */
+    struct timeval tv = {.tv_sec = CTL_REPLY_TIMEOUT_S};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     ssize_t n;
     while ((n = recv(s, buf, CTL_MSG_MAX, 0)) < 0 && errno == EINTR)
         ;
     int e = errno;
     close(s);
+    if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {
+        free(buf);
+        return rt_err_make(err, 0, "control socket: the sandbox did not answer within %d s",
+                           CTL_REPLY_TIMEOUT_S);
+    }
     if (n <= 0) {
         free(buf);
-        return rt_err_make(err, n < 0 ? e : 0, "control socket: no reply from the sandbox");
+        return rt_err_make(err, n < 0 ? e : 0,
+                           "control socket: the sandbox closed the connection without a "
+                           "reply (it has ended or failed: see its log)");
     }
     buf[n] = '\0';
     if (buf[0] == 'F') {

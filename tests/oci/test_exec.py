@@ -160,6 +160,23 @@ class ExecTest(unittest.TestCase):
             time.sleep(0.05)
         self.assertNotIn("sleep 40", self.moat("ps", "c").stdout)
 
+    def test_ps_timeout(self):
+        """A kernel that does not answer (stopped here) gives a clear error
+        after the client's timeout, never a hang."""
+        with open("/proc/%d/task/%d/children" % (self.pid, self.pid)) as f:
+            kernel = int(f.read().split()[0])
+        os.kill(kernel, signal.SIGSTOP)
+        try:
+            t = time.monotonic()
+            r = self.moat("ps", "c", ok=False)
+            took = time.monotonic() - t
+        finally:
+            os.kill(kernel, signal.SIGCONT)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("did not answer within 10 s", r.stderr)
+        self.assertTrue(9 < took < 15, took)
+        self.assertIn("sleep 60", self.moat("ps", "c").stdout)
+
     def test_events_stats(self):
         for _ in range(100):  # until the first process exists
             ev = json.loads(self.moat("events", "--stats", "c").stdout)

@@ -24,6 +24,7 @@
 #include "kernel/signal/signal.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/vfs/vfs.h"
+#include "lib/list.h"
 #include "lib/log.h"
 
 static const struct sandbox_init *g_defaults;
@@ -140,7 +141,30 @@ static int live_count(void)
 struct exec_wait {
     struct waiter w;
     int efd;
+    struct thread_group *tg;
+    struct list_head node; /* in g_execs while the end is unreported */
 };
+
+/* The exec'd processes whose connection has not reported their end yet:
+ * kill --all waits for those reports before it ends init (and with it this
+ * process). */
+static pthread_mutex_t g_execs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head g_execs = LIST_HEAD_INIT(g_execs);
+
+static int unreported_exits(void)
+{
+    int n = 0;
+    pthread_mutex_lock(&g_execs_lock);
+    struct exec_wait *ew;
+    list_for_each_entry(ew, &g_execs, node)
+    {
+        pthread_mutex_lock(&g_tasks_lock);
+        n += ew->tg->zombie;
+        pthread_mutex_unlock(&g_tasks_lock);
+    }
+    pthread_mutex_unlock(&g_execs_lock);
+    return n;
+}
 
 static void exit_wake(struct waiter *w, unsigned key)
 {
@@ -226,6 +250,10 @@ static void do_exec(int fd, char *p, char *end, int *fds, int nfds)
     for (int i = 0; i < 3; i++)
         fds[i] = -1;
     waitq_add_func(&tg->exit_wq, &ew.w, exit_wake);
+    ew.tg = tg;
+    pthread_mutex_lock(&g_execs_lock);
+    list_add(&ew.node, &g_execs);
+    pthread_mutex_unlock(&g_execs_lock);
     reply(fd, "P %d\n", tg->pid);
     bool killed = false;
     for (;;) {
@@ -267,6 +295,9 @@ static void do_exec(int fd, char *p, char *end, int *fds, int nfds)
                 signal_one(tg->pid, atoi(msg + 1));
         }
     }
+    pthread_mutex_lock(&g_execs_lock);
+    list_del(&ew.node);
+    pthread_mutex_unlock(&g_execs_lock);
     waitq_del(&tg->exit_wq, &ew.w);
 out:
     if (tg)
@@ -434,8 +465,12 @@ static void *conn_main(void *arg)
          * report it) before init's end takes the sandbox down. */
         for (int i = 0; i < 50 && live_count() > 1; i++)
             usleep(10000);
-        signal_one(1, sig);
+        for (int i = 0; i < 200 && unreported_exits() > 0; i++)
+            usleep(10000);
+        /* The reply goes first: a signal that ends init ends this process
+         * too, and the caller must not read that as no reply. */
         reply(c->fd, "O\n");
+        signal_one(1, sig);
         break;
     }
     case 'S':
@@ -487,7 +522,11 @@ static void *listen_main(void *arg)
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&attr, 256 * 1024);
-        if (!c || (c->fd = fd, pthread_create(&th, &attr, conn_main, c) != 0)) {
+        int r = c ? (c->fd = fd, pthread_create(&th, &attr, conn_main, c)) : ENOMEM;
+        if (r != 0) {
+            /* The caller gets a reason rather than a closed connection. */
+            log_error("ctl: cannot serve a request: %s", strerror(r));
+            reply(fd, "F %d cannot serve the request: %s\n", r, strerror(r));
             free(c);
             close(fd);
         }

@@ -205,7 +205,9 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
     struct platform_ctx *old_ctx = t->ctx;
     struct mm *old_mm = t->mm;
     t->ctx = ctx;
+    pthread_mutex_lock(&g_tasks_lock); /* against tg_get_mm (task.c) */
     t->mm = mm;
+    pthread_mutex_unlock(&g_tasks_lock);
     if (old_ctx)
         g_platform->ctx_destroy(old_ctx);
     if (old_mm)

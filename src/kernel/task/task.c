@@ -699,12 +699,23 @@ static void task_finish(struct task *t)
     thread_cputime(t, &ut, &st);
     if (t->ctx)
         g_platform->ctx_destroy(t->ctx);
-    if (t->mm)
-        mm_put(t->mm);
-    if (t->files)
-        fdtable_put(t->files);
-    if (t->fs)
-        fs_struct_put(t->fs);
+    /* Detached under g_tasks_lock: tg_get_mm/files/fs (ps over the control
+     * channel, /proc/PID) take a reference under it and must never see a
+     * pointer whose last reference is being dropped. */
+    pthread_mutex_lock(&g_tasks_lock);
+    struct mm *mm = t->mm;
+    struct fdtable *files = t->files;
+    struct fs_struct *fs = t->fs;
+    t->mm = NULL;
+    t->files = NULL;
+    t->fs = NULL;
+    pthread_mutex_unlock(&g_tasks_lock);
+    if (mm)
+        mm_put(mm);
+    if (files)
+        fdtable_put(files);
+    if (fs)
+        fs_struct_put(fs);
 
     pthread_mutex_lock(&g_tasks_lock);
     pthread_mutex_lock(&tg->sighand->lock);
