@@ -163,6 +163,10 @@ class ExecTest(unittest.TestCase):
     def test_ps_timeout(self):
         """A kernel that does not answer (stopped here) gives a clear error
         after the client's timeout, never a hang."""
+        for _ in range(100):  # until the first process has exec'd
+            if "sleep 60" in self.moat("ps", "c").stdout:
+                break
+            time.sleep(0.05)
         with open("/proc/%d/task/%d/children" % (self.pid, self.pid)) as f:
             kernel = int(f.read().split()[0])
         os.kill(kernel, signal.SIGSTOP)
