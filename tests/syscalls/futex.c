@@ -4,7 +4,10 @@
  * absolute on both clocks with WAIT_BITSET), REQUEUE, CMP_REQUEUE,
  * WAKE_OP, WAIT_BITSET/WAKE_BITSET masks, LOCK_PI/UNLOCK_PI/TRYLOCK_PI,
  * robust-list clean-up when an owner thread dies or execs, CLONE_CHILD_CLEARTID
- * wake-up (pthread_join), and argument errors.
+ * wake-up (pthread_join), and argument errors. Keys: shared futexes in a
+ * memfd or file mapped at different addresses in two processes meet,
+ * private ones (and private memory at one address) do not.
+ * get_robust_list of another thread or process (ptrace read access).
  */
 #include <linux/futex.h>
 #include <pthread.h>
@@ -226,6 +229,175 @@ static void test_shared(void)
     munmap(w, 4096);
 }
 
+
+/* Waits in a child on the word at offset 0 of memfd/file FD, mapped anew
+ * there (at another address than the parent's map P); the parent wakes
+ * through P. Returns the number woken. */
+static long cross_wake(int fd, uint32_t *p, int child_op, int wake_op, int *child_errno)
+{
+    *p = 0;
+    int pfd[2];
+    if (pipe(pfd) < 0)
+        return -100;
+    pid_t c = fork();
+    if (c == 0) {
+        /* Map it again: a fresh address, never the parent's. */
+        void *hole = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        uint32_t *q = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        (void)hole;
+        char b = q != p ? 'y' : 'n';
+        if (write(pfd[1], &b, 1) != 1)
+            _exit(3);
+        struct timespec to = {1, 0};
+        long r = fx(q, child_op, 0, &to, NULL, 0);
+        _exit(r == 0 ? 0 : errno == ETIMEDOUT ? 1 : 2);
+    }
+    close(pfd[1]);
+    char b = 0;
+    if (read(pfd[0], &b, 1) != 1 || b != 'y')
+        tap_printf("# the child's mapping was not at another address\n");
+    close(pfd[0]);
+    ms_sleep(150);
+    long n = fx(p, wake_op, 1, NULL, NULL, 0);
+    int st;
+    waitpid(c, &st, 0);
+    *child_errno = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return n;
+}
+
+static void test_shared_keys(void)
+{
+    int st;
+    /* A memfd, and a file on disk, mapped at different addresses in two
+     * processes: a shared wake through one reaches a waiter on the other. */
+    const char *kinds[] = {"memfd", "file"};
+    for (int k = 0; k < 2; k++) {
+        int fd = k == 0 ? memfd_create("fx", 0) : open("fxfile", O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || ftruncate(fd, 4096) < 0) {
+            tap_result(0, "%s: created", kinds[k]);
+            continue;
+        }
+        uint32_t *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        long n = cross_wake(fd, p, FUTEX_WAIT, FUTEX_WAKE, &st);
+        tap_result(n == 1 && st == 0, "%s at two addresses: a shared wake reaches the other process", kinds[k]);
+        /* A private wait keys on the waiter's address space: another
+         * process's shared wake does not reach it. */
+        n = cross_wake(fd, p, FUTEX_WAIT_PRIVATE, FUTEX_WAKE, &st);
+        tap_result(n == 0 && st == 1, "%s: a private waiter is not woken by another process's shared wake", kinds[k]);
+        /* A private wake does not reach a shared waiter in another process. */
+        n = cross_wake(fd, p, FUTEX_WAIT, FUTEX_WAKE_PRIVATE, &st);
+        tap_result(n == 0 && st == 1, "%s: another process's private wake does not reach a shared waiter", kinds[k]);
+        munmap(p, 4096);
+        close(fd);
+        if (k == 1)
+            unlink("fxfile");
+    }
+
+    /* The same address in two processes, private memory (copied at fork):
+     * distinct futexes even for non-private operations. */
+    uint32_t *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *w = 0;
+    pid_t c = fork();
+    if (c == 0) {
+        struct timespec to = {1, 0};
+        long r = fx(w, FUTEX_WAIT, 0, &to, NULL, 0);
+        _exit(r == 0 ? 0 : errno == ETIMEDOUT ? 1 : 2);
+    }
+    ms_sleep(150);
+    long n = fx(w, FUTEX_WAKE, 1, NULL, NULL, 0);
+    waitpid(c, &st, 0);
+    T_TRUE(n == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
+           "private memory at the same address in two processes: separate futexes");
+    munmap(w, 4096);
+
+    /* A shared anonymous mapping: a private wait and a shared wake in the
+     * same process do not meet either; a shared wait does. */
+    w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    *w = 0;
+    T_EQ(fx(w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), 0, "no waiters: WAKE_PRIVATE wakes 0");
+    munmap(w, 4096);
+}
+
+static void *robust_reader(void *arg)
+{
+    void *head = NULL;
+    size_t len = 0;
+    syscall(SYS_get_robust_list, 0, &head, &len);
+    *(void **)arg = head;
+    ms_sleep(300); /* stay alive while the main thread reads ours */
+    return NULL;
+}
+
+static volatile pid_t g_reader_tid;
+
+static void *robust_reader_tid(void *arg)
+{
+    g_reader_tid = (pid_t)syscall(SYS_gettid);
+    return robust_reader(arg);
+}
+
+static void test_get_robust_other(void)
+{
+    void *head = NULL, *theirs = NULL;
+    size_t len = 0;
+    pthread_t th;
+    g_reader_tid = 0;
+    pthread_create(&th, NULL, robust_reader_tid, &theirs);
+    while (!g_reader_tid || !theirs)
+        ms_sleep(5);
+    T_OK(syscall(SYS_get_robust_list, g_reader_tid, &head, &len), "get_robust_list of another thread");
+    T_TRUE(head == theirs && len == 24, "it is the list that thread set");
+    pthread_join(th, NULL);
+
+    /* Another process of the same user. */
+    int pfd[2], back[2];
+    if (pipe(pfd) < 0 || pipe(back) < 0)
+        tap_bail("pipe");
+    pid_t c = fork();
+    if (c == 0) {
+        void *mine = NULL;
+        size_t l;
+        syscall(SYS_get_robust_list, 0, &mine, &l);
+        char b;
+        if (write(pfd[1], &mine, sizeof(mine)) != sizeof(mine) || read(back[0], &b, 1) != 1)
+            _exit(1);
+        /* Now as another user without capabilities: the parent (root) is
+         * out of reach; our own list is not. */
+        if (setresgid(54321, 54321, 54321) < 0 || setresuid(54321, 54321, 54321) < 0)
+            _exit(2);
+        void *h;
+        int r1 = (int)syscall(SYS_get_robust_list, getppid(), &h, &l);
+        int e1 = errno;
+        int r2 = (int)syscall(SYS_get_robust_list, getpid(), &h, &l);
+        if (write(pfd[1], &b, 1) != 1 || read(back[0], &b, 1) != 1)
+            _exit(1);
+        _exit(r1 == -1 && e1 == EPERM && r2 == 0 ? 0 : 3);
+    }
+    void *childs = NULL;
+    if (read(pfd[0], &childs, sizeof(childs)) != sizeof(childs))
+        tap_bail("read");
+    T_OK(syscall(SYS_get_robust_list, c, &head, &len), "get_robust_list of a child process (same user)");
+    T_TRUE(head == childs, "it is the child's list");
+    char b = 'x';
+    if (write(back[1], &b, 1) != 1 || read(pfd[0], &b, 1) != 1)
+        tap_bail("pipe");
+    T_OK(syscall(SYS_get_robust_list, c, &head, &len),
+         "of a process of another user, with CAP_SYS_PTRACE");
+    if (write(back[1], &b, 1) != 1)
+        tap_bail("pipe");
+    int st;
+    waitpid(c, &st, 0);
+    T_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+           "without CAP_SYS_PTRACE, another user's list: EPERM; one's own: fine");
+    close(pfd[0]);
+    close(pfd[1]);
+    close(back[0]);
+    close(back[1]);
+    T_ERRNO(syscall(SYS_get_robust_list, 4000000, &head, &len), ESRCH, "no such thread: ESRCH");
+    T_ERRNO(syscall(SYS_get_robust_list, 0, BAD_PTR, &len), EFAULT, "a bad head pointer: EFAULT");
+    T_ERRNO(syscall(SYS_get_robust_list, 0, &head, BAD_PTR), EFAULT, "a bad length pointer: EFAULT");
+}
+
 static uint32_t g_pi;
 
 static void *pi_locker(void *arg)
@@ -363,8 +535,10 @@ int main(int argc, char **argv)
     test_requeue();
     test_wake_op();
     test_shared();
+    test_shared_keys();
     test_pi();
     test_robust();
     test_cleartid();
+    test_get_robust_other();
     return tap_done();
 }

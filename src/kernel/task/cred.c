@@ -146,3 +146,13 @@ bool cred_exec(struct cred *c, uint32_t mode, uint32_t file_uid, uint32_t file_g
     c->securebits &= ~SECBIT_KEEP_CAPS;
     return is_setid || (c->uid != 0 && (effective || (c->cap_permitted & ~c->cap_ambient)));
 }
+
+bool cred_may_ptrace_read(const struct cred *caller, const struct cred *target, bool fscreds)
+{
+    uint32_t uid = fscreds ? caller->fsuid : caller->uid;
+    uint32_t gid = fscreds ? caller->fsgid : caller->gid;
+    if (uid == target->uid && uid == target->euid && uid == target->suid && gid == target->gid &&
+        gid == target->egid && gid == target->sgid)
+        return true;
+    return cred_capable(caller, CAP_SYS_PTRACE);
+}

@@ -116,6 +116,12 @@ static inline bool cred_capable(const struct cred *c, int cap)
 /* True if GID is C's fsgid or one of its supplementary groups. */
 bool cred_in_group(const struct cred *c, uint32_t gid);
 
+/* Linux's ptrace_may_access() in a read mode, credentials part: CALLER's
+ * real (FSCREDS false) or filesystem ids are every uid and every gid of
+ * TARGET, or CALLER has CAP_SYS_PTRACE. (Same-process access is the
+ * caller's to allow before asking.) */
+bool cred_may_ptrace_read(const struct cred *caller, const struct cred *target, bool fscreds);
+
 /* Linux's cap_emulate_setxuid: what a change of uids from OLD to C does to
  * C's capabilities (unless SECBIT_NO_SETUID_FIXUP). */
 void cred_fixup_setuid(struct cred *c, const struct cred *old);
