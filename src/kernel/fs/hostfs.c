@@ -562,6 +562,9 @@ static ssize_t hostfs_write(struct file *f, const void *buf, size_t n, uint64_t 
             return r;
         *pos = (uint64_t)st.st_size;
     }
+    int lr = task_fsize_write_check(*pos, &n);
+    if (lr < 0)
+        return lr;
     ssize_t r = host_fs_pwrite(fd, buf, n, *pos);
     if (r > 0) {
         pthread_mutex_lock(&hi->base.lock);

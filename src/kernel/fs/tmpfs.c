@@ -414,10 +414,14 @@ static ssize_t tmpfs_read(struct file *f, void *buf, size_t n, uint64_t *pos)
 }
 
 static ssize_t tmpfs_write_locked(struct tmpfs_inode *ti, const void *buf, size_t n,
-                                  uint64_t *pos, bool append)
+                                  uint64_t *pos, bool append, bool app)
 {
     if (append)
         *pos = ti->base.size;
+    /* An app's write: within its RLIMIT_FSIZE. */
+    int lr = app ? task_fsize_write_check(*pos, &n) : 0;
+    if (lr < 0)
+        return lr;
     uint64_t end;
     if (__builtin_add_overflow(*pos, n, &end) || (int64_t)end < 0)
         return -EFBIG;
@@ -438,7 +442,7 @@ static ssize_t tmpfs_write(struct file *f, const void *buf, size_t n, uint64_t *
     struct tmpfs_inode *ti = TI(f->inode);
     bool append = vfs_file_flags(f) & O_APPEND;
     pthread_mutex_lock(&ti->base.lock);
-    ssize_t r = tmpfs_write_locked(ti, buf, n, pos, append);
+    ssize_t r = tmpfs_write_locked(ti, buf, n, pos, append, true);
     pthread_mutex_unlock(&ti->base.lock);
     return r;
 }
@@ -447,7 +451,7 @@ ssize_t tmpfs_pwrite(struct inode *inode, const void *buf, size_t n, uint64_t of
 {
     struct tmpfs_inode *ti = TI(inode);
     pthread_mutex_lock(&ti->base.lock);
-    ssize_t r = tmpfs_write_locked(ti, buf, n, &off, false);
+    ssize_t r = tmpfs_write_locked(ti, buf, n, &off, false, false);
     pthread_mutex_unlock(&ti->base.lock);
     return r;
 }
@@ -674,6 +678,11 @@ static int tmpfs_fallocate(struct file *f, int mode, uint64_t off, uint64_t len)
     struct tmpfs_inode *ti = TI(f->inode);
     uint64_t end = off + len;
     int r = 0;
+    /* RLIMIT_FSIZE applies even with KEEP_SIZE here, as in Linux's
+     * shmem_fallocate (the VFS checked the size-changing case). */
+    if ((mode & L_FALLOC_FL_KEEP_SIZE) && !(mode & L_FALLOC_FL_PUNCH_HOLE) &&
+        (r = vfs_truncate_check(f->inode, end)) < 0)
+        return r;
     pthread_mutex_lock(&ti->base.lock);
     if (mode & L_FALLOC_FL_PUNCH_HOLE) {
         uint64_t to = MIN(end, ti->base.size);

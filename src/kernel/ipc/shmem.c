@@ -185,11 +185,15 @@ static ssize_t shmem_write(struct file *f, const void *buf, size_t n, uint64_t *
     struct shmem_inode *si = SI(f->inode);
     bool append = vfs_file_flags(f) & O_APPEND;
     ssize_t r = (ssize_t)n;
+    int lr;
     pthread_mutex_lock(&si->base.lock);
     if (append)
         *pos = si->base.size;
     uint64_t end;
-    if (si->seals & (SHMEM_SEAL_WRITE | SHMEM_SEAL_FUTURE_WRITE)) {
+    /* RLIMIT_FSIZE is checked before the seals, as in Linux. */
+    if ((lr = task_fsize_write_check(*pos, &n)) < 0) {
+        r = lr;
+    } else if (si->seals & (SHMEM_SEAL_WRITE | SHMEM_SEAL_FUTURE_WRITE)) {
         r = -EPERM;
     } else if (__builtin_add_overflow(*pos, n, &end) || (int64_t)end < 0) {
         r = -EFBIG;
@@ -202,6 +206,7 @@ static ssize_t shmem_write(struct file *f, const void *buf, size_t n, uint64_t *
                 r = e;
         }
         if (r >= 0) {
+            r = (ssize_t)n; /* cut at RLIMIT_FSIZE */
             pagecache_write(&si->data, buf, n, *pos);
             *pos = end;
             host_fs_now(&si->base.mtime);
@@ -235,6 +240,11 @@ static int shmem_fallocate(struct file *f, int mode, uint64_t off, uint64_t len)
     struct shmem_inode *si = SI(f->inode);
     uint64_t end = off + len;
     int r = 0;
+    /* RLIMIT_FSIZE applies even with KEEP_SIZE here, as in Linux's
+     * shmem_fallocate (the VFS checked the size-changing case). */
+    if ((mode & L_FALLOC_FL_KEEP_SIZE) && !(mode & L_FALLOC_FL_PUNCH_HOLE) &&
+        (r = vfs_truncate_check(f->inode, end)) < 0)
+        return r;
     pthread_mutex_lock(&si->base.lock);
     if (mode & L_FALLOC_FL_PUNCH_HOLE) {
         if (si->seals & (SHMEM_SEAL_WRITE | SHMEM_SEAL_FUTURE_WRITE)) {

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "abi/linux/errno.h"
 #include "abi/linux/syscall_nr.h"
@@ -25,12 +26,62 @@ struct sigqueue {
     struct list_head link;
     struct linux_siginfo info;
     struct sigqueue_owner *owner; /* or NULL */
+    uint32_t uid;                 /* (c) the real uid charged for it (RLIMIT_SIGPENDING) */
 };
+
+/* RLIMIT_SIGPENDING: queued entries per real uid of the receiver, across
+ * the sandbox (Linux counts per user of the user namespace). */
+struct sigq_user {
+    uint32_t uid;
+    uint64_t count;
+};
+static pthread_mutex_t g_sigq_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sigq_user *g_sigq_users; /* (q) g_sigq_lock */
+static size_t g_sigq_nusers;           /* (q) */
+
+/* Charges one entry to UID: true if that keeps its count within LIMIT
+ * (or OVERRIDE: counted anyway), false (nothing charged) otherwise. */
+static bool sigq_charge(uint32_t uid, uint64_t limit, bool override)
+{
+    bool ok = false;
+    pthread_mutex_lock(&g_sigq_lock);
+    struct sigq_user *u = NULL;
+    for (size_t i = 0; i < g_sigq_nusers; i++)
+        if (g_sigq_users[i].uid == uid)
+            u = &g_sigq_users[i];
+    if (!u) {
+        struct sigq_user *n = realloc(g_sigq_users, (g_sigq_nusers + 1) * sizeof(*n));
+        if (n) {
+            g_sigq_users = n;
+            u = &n[g_sigq_nusers++];
+            *u = (struct sigq_user){.uid = uid};
+        }
+    }
+    if (u && (override || u->count + 1 <= limit)) {
+        u->count++;
+        ok = true;
+    }
+    pthread_mutex_unlock(&g_sigq_lock);
+    return ok;
+}
+
+static void sigq_uncharge(uint32_t uid)
+{
+    pthread_mutex_lock(&g_sigq_lock);
+    for (size_t i = 0; i < g_sigq_nusers; i++) {
+        if (g_sigq_users[i].uid == uid && g_sigq_users[i].count) {
+            g_sigq_users[i].count--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_sigq_lock);
+}
 
 /* Unlinks and frees Q. Caller holds sighand->lock (or owns P alone). */
 static void sigqueue_free(struct sigqueue *q)
 {
     list_del(&q->link);
+    sigq_uncharge(q->uid);
     if (q->owner) {
         q->owner->queued = false;
         q->owner->overrun = 0;
@@ -124,8 +175,10 @@ void signal_kick_locked(struct task *t)
         g_platform->ctx_interrupt(t->ctx);
 }
 
+/* Queues SIG with INFO on P, for the receiving thread RCV (its real uid
+ * is charged, within its RLIMIT_SIGPENDING; NULL: not counted). */
 static int queue_locked(struct sigpending *p, int sig, const struct linux_siginfo *info,
-                        struct sigqueue_owner *owner)
+                        struct sigqueue_owner *owner, struct task *rcv)
 {
     if (owner && owner->queued) {
         owner->overrun += 1 + info->timer.overrun;
@@ -134,14 +187,31 @@ static int queue_locked(struct sigpending *p, int sig, const struct linux_siginf
     /* Standard signals do not queue twice. */
     if (sig < LINUX_SIGRTMIN && (p->set & SIG_BIT(sig)))
         return 0;
-    struct sigqueue *q = calloc(1, sizeof(*q));
+    /* As Linux's __send_signal_locked: standard signals from the kernel
+     * or kill() are queued past RLIMIT_SIGPENDING (counted all the same);
+     * timers own their entry. Past the limit a real-time signal with
+     * queued info (sigqueue, tgkill's SI_TKILL…) fails with EAGAIN; any
+     * other signal is still made pending, without its info. */
+    bool special = !info;
+    bool override = owner || (sig < LINUX_SIGRTMIN && (special || info->si_code >= 0));
+    uint32_t uid = rcv ? rcv->cred.uid : 0;
+    uint64_t limit = rcv ? __atomic_load_n(&rcv->tg->rlim[RLIMIT_SIGPENDING].rlim_cur,
+                                           __ATOMIC_RELAXED)
+                         : UINT64_MAX;
+    struct sigqueue *q = NULL;
+    if (sigq_charge(uid, limit, override)) {
+        q = calloc(1, sizeof(*q));
+        if (!q)
+            sigq_uncharge(uid);
+    }
     if (!q) {
-        if (sig >= LINUX_SIGRTMIN)
+        if (!special && sig >= LINUX_SIGRTMIN && info->si_code != SI_USER_CODE)
             return -EAGAIN;
-        /* Out of memory: still mark it pending, with kernel info. */
+        /* Pending without its info (dequeued as SI_USER from pid 0). */
         __atomic_or_fetch(&p->set, SIG_BIT(sig), __ATOMIC_RELEASE);
         return 0;
     }
+    q->uid = uid;
     if (info) {
         q->info = *info;
     } else {
@@ -253,7 +323,10 @@ static int send_tg_locked(struct thread_group *tg, int sig, const struct linux_s
         pthread_mutex_unlock(&sh->lock);
         return 0;
     }
-    int r = queue_locked(&tg->shared_pending, sig, info, owner);
+    struct task *rcv = target;
+    if (!rcv && !list_empty(&tg->threads))
+        rcv = list_first_entry(&tg->threads, struct task, thread_node);
+    int r = queue_locked(&tg->shared_pending, sig, info, owner, rcv);
     if (r == 0)
         waitq_wake_key(&sh->signalfd_wq, LPOLLIN | LPOLLRDNORM);
     if (r == 0 && target)
@@ -292,7 +365,7 @@ static int send_task_locked(struct task *t, int sig, const struct linux_siginfo 
         pthread_mutex_unlock(&sh->lock);
         return 0;
     }
-    int r = queue_locked(&t->pending, sig, info, owner);
+    int r = queue_locked(&t->pending, sig, info, owner, t);
     if (r == 0)
         waitq_wake_key(&sh->signalfd_wq, LPOLLIN | LPOLLRDNORM);
     if (r == 0 && !blocked)
@@ -303,6 +376,13 @@ static int send_task_locked(struct task *t, int sig, const struct linux_siginfo 
 
 int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo *info)
 {
+    return send_task_locked(t, sig, info, NULL);
+}
+
+int signal_send_self(struct task *t, int sig, const struct linux_siginfo *info)
+{
+    /* Thread-directed and not a stop, continue or kill: only T's
+     * sighand->lock is needed, and T (the caller) is alive. */
     return send_task_locked(t, sig, info, NULL);
 }
 
@@ -385,9 +465,11 @@ static int dequeue_set_locked(struct task *t, uint64_t set, struct linux_siginfo
             }
             sigqueue_free(found);
         } else {
+            /* Queued without its info (past RLIMIT_SIGPENDING or out of
+             * memory): Linux reports SI_USER from pid 0. */
             memset(out, 0, sizeof(*out));
             out->si_signo = sig;
-            out->si_code = SI_KERNEL_CODE;
+            out->si_code = SI_USER_CODE;
         }
         if (!more)
             __atomic_and_fetch(&p->set, ~SIG_BIT(sig), __ATOMIC_RELEASE);
@@ -655,7 +737,7 @@ void signal_force_fault(struct task *t, int signo, int code, uint64_t addr)
         act->handler = (uint64_t)(uintptr_t)SIG_DFL;
         __atomic_and_fetch(&t->sigmask, ~SIG_BIT(signo), __ATOMIC_RELEASE);
     }
-    queue_locked(&t->pending, signo, &info, NULL);
+    queue_locked(&t->pending, signo, &info, NULL, t);
     pthread_mutex_unlock(&sh->lock);
 }
 

@@ -47,6 +47,10 @@ void sigpending_flush(struct sigpending *p);
 int signal_send_tg_locked(struct thread_group *tg, int sig, const struct linux_siginfo *info,
                           bool from_outside);
 int signal_send_task_locked(struct task *t, int sig, const struct linux_siginfo *info);
+/* Sends SIG (not SIGKILL, SIGSTOP or SIGCONT) to the calling task T
+ * itself, thread-directed. Needs no g_tasks_lock, so it may be called with
+ * file system locks held. */
+int signal_send_self(struct task *t, int sig, const struct linux_siginfo *info);
 
 /* As signal_send_tg_locked (TG) or signal_send_task_locked (T, when TG
  * is NULL) for an entry owned by OWNER: if OWNER already has an entry

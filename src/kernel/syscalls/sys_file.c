@@ -19,6 +19,7 @@
 #include "kernel/ipc/shmem.h"
 #include "kernel/ipc/fasync.h"
 #include "kernel/syscalls/syscall.h"
+#include "kernel/task/task.h"
 #include "kernel/task/task_internal.h"
 #include "kernel/vfs/notify.h"
 #include "kernel/vfs/poll.h"
@@ -222,6 +223,24 @@ static long do_rwv(struct task *t, uint64_t fd, uint64_t uiov, uint64_t cnt, int
     if (cnt == 0) {
         r = write ? do_write(t, f, 0, 0, off) : do_read(t, f, 0, 0, off);
         goto out_free;
+    }
+    if (write && total && (f->inode->mode & VFS_S_IFMT) == VFS_S_IFREG) {
+        /* RLIMIT_FSIZE once for the whole vector, as Linux checks one
+         * write: cut at the limit, or SIGXFSZ and EFBIG at it (the file
+         * system's check then never fires per segment). */
+        int64_t pos = off;
+        struct linux_stat st;
+        if (pos < 0 && (vfs_file_flags(f) & O_APPEND))
+            pos = vfs_fstat(f, &st) == 0 ? st.st_size : -1;
+        else if (pos < 0)
+            pos = vfs_llseek(f, 0, SEEK_CUR);
+        size_t allowed = (size_t)total;
+        if (pos >= 0 && (r = task_fsize_write_check((uint64_t)pos, &allowed)) < 0)
+            goto out_free;
+        for (uint64_t i = 0; i < cnt; i++) {
+            iov[i].iov_len = MIN(iov[i].iov_len, allowed);
+            allowed -= iov[i].iov_len;
+        }
     }
     long done = 0;
     for (uint64_t i = 0; i < cnt; i++) {

@@ -6,8 +6,8 @@
  *
  * moat places each app thread itself (next to its kernel thread); an
  * affinity mask is recorded and reported, the placement stays moat's.
- * Real-time policies are not available in the sandbox (EPERM, as for an
- * unprivileged Linux process).
+ * Scheduling policies and real-time priorities are recorded per thread
+ * and reported, with Linux's permission checks; the placement stays moat's.
  */
 #include <errno.h>
 #include <sched.h>
@@ -72,61 +72,118 @@ static long sys_sched_setaffinity(struct task *t, const struct sys_args *a)
 SYSCALL_DEFINE(sched_setaffinity, sys_sched_setaffinity, "dup", SYS_PARTIAL,
                "recorded and reported; moat keeps placing app threads itself");
 
-static long check_pid(struct task *t, int pid)
-{
-    if (pid < 0)
-        return -EINVAL;
-    pthread_mutex_lock(&g_tasks_lock);
-    struct task *x = sched_target(t, pid);
-    pthread_mutex_unlock(&g_tasks_lock);
-    return x ? 0 : -ESRCH;
-}
-
 static long sys_sched_getscheduler(struct task *t, const struct sys_args *a)
 {
-    long r = check_pid(t, (int)a->arg[0]);
-    return r < 0 ? r : SCHED_OTHER;
+    if ((int)a->arg[0] < 0)
+        return -EINVAL;
+    pthread_mutex_lock(&g_tasks_lock);
+    struct task *x = sched_target(t, (int)a->arg[0]);
+    long r = !x ? -ESRCH : x->sched_policy | (x->sched_reset_on_fork ? SCHED_RESET_ON_FORK : 0);
+    pthread_mutex_unlock(&g_tasks_lock);
+    return r;
 }
 SYSCALL_DEFINE(sched_getscheduler, sys_sched_getscheduler, "d", SYS_FULL, NULL);
 
 static long sys_sched_getparam(struct task *t, const struct sys_args *a)
 {
-    long r = check_pid(t, (int)a->arg[0]);
-    if (r < 0)
-        return r;
-    int32_t prio = 0;
+    if ((int)a->arg[0] < 0 || !a->arg[1])
+        return -EINVAL;
+    pthread_mutex_lock(&g_tasks_lock);
+    struct task *x = sched_target(t, (int)a->arg[0]);
+    int32_t prio = x ? x->rt_priority : 0;
+    pthread_mutex_unlock(&g_tasks_lock);
+    if (!x)
+        return -ESRCH;
     return copy_out(t, a->arg[1], &prio, sizeof(prio));
 }
 SYSCALL_DEFINE(sched_getparam, sys_sched_getparam, "dp", SYS_FULL, NULL);
 
+static bool rt_policy(int policy)
+{
+    return policy == SCHED_FIFO || policy == SCHED_RR;
+}
+
+/* Linux's can_nice: may X's process take nice value NICE without
+ * CAP_SYS_NICE? (RLIMIT_NICE counts 20 - nice.) Caller holds g_tasks_lock. */
+static bool can_nice(struct task *x, int nice)
+{
+    return (uint64_t)(20 - nice) <= x->tg->rlim[RLIMIT_NICE].rlim_cur;
+}
+
+/* sched_setscheduler (POLICY >= 0) and sched_setparam (POLICY -1: keep
+ * the thread's), with Linux's checks: without CAP_SYS_NICE, a real-time
+ * policy needs a non-zero RLIMIT_RTPRIO and a priority within it (or no
+ * higher than the thread has), leaving SCHED_IDLE needs RLIMIT_NICE to
+ * cover the nice value, the target must be one's own (euid is its uid or
+ * euid), and SCHED_RESET_ON_FORK cannot be cleared. */
 static long set_policy(struct task *t, int pid, int policy, uint64_t param_addr)
 {
-    long r = check_pid(t, pid);
-    if (r < 0)
-        return r;
+    if (pid < 0 || !param_addr)
+        return -EINVAL;
     int32_t prio;
     if (copy_in(t, &prio, param_addr, sizeof(prio)) < 0)
         return -EFAULT;
-    policy &= ~SCHED_RESET_ON_FORK;
-    if (policy == SCHED_OTHER || policy == SCHED_BATCH || policy == SCHED_IDLE)
-        return prio == 0 ? 0 : -EINVAL;
-    if (policy == SCHED_FIFO || policy == SCHED_RR)
-        return prio < 1 || prio > 99 ? -EINVAL : -EPERM;
-    return -EINVAL;
+    long r = 0;
+    pthread_mutex_lock(&g_tasks_lock);
+    struct task *x = sched_target(t, pid);
+    if (!x) {
+        r = -ESRCH;
+        goto out;
+    }
+    bool reset = x->sched_reset_on_fork;
+    if (policy >= 0) {
+        reset = (policy & SCHED_RESET_ON_FORK) != 0;
+        policy &= ~SCHED_RESET_ON_FORK;
+    } else {
+        policy = x->sched_policy;
+    }
+    if (policy != SCHED_OTHER && policy != SCHED_BATCH && policy != SCHED_IDLE &&
+        !rt_policy(policy)) {
+        r = -EINVAL;
+        goto out;
+    }
+    if (prio < 0 || prio > 99 || rt_policy(policy) != (prio != 0)) {
+        r = -EINVAL;
+        goto out;
+    }
+    if (!task_capable(t, CAP_SYS_NICE)) {
+        uint64_t rtprio = x->tg->rlim[RLIMIT_RTPRIO].rlim_cur;
+        if (rt_policy(policy) && ((policy != x->sched_policy && !rtprio) ||
+                                  (prio > x->rt_priority && (uint64_t)prio > rtprio)))
+            r = -EPERM;
+        else if (x->sched_policy == SCHED_IDLE && policy != SCHED_IDLE &&
+                 !can_nice(x, x->tg->nice))
+            r = -EPERM;
+        else if (t->cred.euid != x->cred.euid && t->cred.euid != x->cred.uid)
+            r = -EPERM;
+        else if (x->sched_reset_on_fork && !reset)
+            r = -EPERM;
+        if (r < 0)
+            goto out;
+    }
+    x->sched_policy = policy;
+    x->rt_priority = prio;
+    x->sched_reset_on_fork = reset;
+out:
+    pthread_mutex_unlock(&g_tasks_lock);
+    return r;
 }
 
 static long sys_sched_setscheduler(struct task *t, const struct sys_args *a)
 {
+    if ((int)a->arg[1] < 0)
+        return -EINVAL;
     return set_policy(t, (int)a->arg[0], (int)a->arg[1], a->arg[2]);
 }
 SYSCALL_DEFINE(sched_setscheduler, sys_sched_setscheduler, "ddp", SYS_PARTIAL,
-               "normal policies only; FIFO/RR are EPERM");
+               "policies and priorities recorded and reported with Linux's permission checks "
+               "(RLIMIT_RTPRIO, RLIMIT_NICE); moat's placement of app threads is unchanged");
 
 static long sys_sched_setparam(struct task *t, const struct sys_args *a)
 {
-    return set_policy(t, (int)a->arg[0], SCHED_OTHER, a->arg[1]);
+    return set_policy(t, (int)a->arg[0], -1, a->arg[1]);
 }
-SYSCALL_DEFINE(sched_setparam, sys_sched_setparam, "dp", SYS_FULL, NULL);
+SYSCALL_DEFINE(sched_setparam, sys_sched_setparam, "dp", SYS_PARTIAL, "see sched_setscheduler");
 
 static long sys_sched_get_priority_max(struct task *t, const struct sys_args *a)
 {
@@ -198,7 +255,9 @@ static long sys_setpriority(struct task *t, const struct sys_args *a)
         return -EPERM;
     }
     pthread_mutex_lock(&tg->lock);
-    if (nice < tg->nice && !task_capable(t, CAP_SYS_NICE))
+    /* Lowering nice: within RLIMIT_NICE (20 - nice), or CAP_SYS_NICE. */
+    if (nice < tg->nice && (uint64_t)(20 - nice) > tg->rlim[RLIMIT_NICE].rlim_cur &&
+        !task_capable(t, CAP_SYS_NICE))
         r = -EACCES;
     else
         tg->nice = nice;

@@ -15,6 +15,7 @@
 
 #include "kernel/ipc/pipe.h"
 #include "kernel/syscalls/syscall.h"
+#include "kernel/task/task.h"
 #include "kernel/vfs/notify.h"
 #include "kernel/vfs/poll.h"
 #include "kernel/vfs/vfs.h"
@@ -207,6 +208,12 @@ static long sys_copy_file_range(struct task *t, const struct sys_args *a)
     size_t len = (size_t)a->arg[4];
     if (len > MAX_RW)
         len = MAX_RW;
+    /* RLIMIT_FSIZE for the whole copy, up front (as Linux's
+     * generic_copy_file_checks: a copy across the limit is cut without a
+     * signal, where sendfile and splice write again and get SIGXFSZ). */
+    int64_t wpos = poo ? oo : vfs_llseek(out, 0, SEEK_CUR);
+    if (wpos >= 0 && (r = task_fsize_write_check((uint64_t)wpos, &len)) < 0)
+        goto out;
     /* The same file: the ranges must not overlap. */
     if (in->inode == out->inode) {
         int64_t si = poi ? oi : vfs_llseek(in, 0, SEEK_CUR);

@@ -869,6 +869,9 @@ static long do_prlimit(struct task *t, int pid, unsigned res, uint64_t new_addr,
             tg->rlim[res] = nl;
     }
     pthread_mutex_unlock(&tg->lock);
+    /* A finite RLIMIT_CPU starts being watched (Linux's update_rlimit_cpu). */
+    if (r == 0 && new_addr && res == RLIMIT_CPU && nl.rlim_cur != RLIM_INFINITY)
+        task_rlimit_cpu_changed(tg);
     if (tg != t->tg)
         tg_put(tg);
     if (r == 0 && old_addr && copy_out(t, old_addr, &old, sizeof(old)) < 0)
@@ -881,7 +884,10 @@ static long sys_prlimit64(struct task *t, const struct sys_args *a)
     return do_prlimit(t, (int)a->arg[0], (unsigned)a->arg[1], a->arg[2], a->arg[3]);
 }
 SYSCALL_DEFINE(prlimit64, sys_prlimit64, "duppp", SYS_PARTIAL,
-               "limits are recorded; enforcement per resource lands with each subsystem");
+               "enforced as Linux: NOFILE, FSIZE, CPU, NPROC, SIGPENDING, MSGQUEUE, NICE, "
+               "RTPRIO, AS, DATA, STACK, MEMLOCK; CORE recorded (no core files are written); "
+               "RTTIME recorded (real-time policies do not change scheduling); RSS and LOCKS "
+               "recorded (Linux ignores them too); execve does not recheck NPROC");
 
 static long sys_getrlimit(struct task *t, const struct sys_args *a)
 {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,6 +460,113 @@ void task_itimer_cpu_set(struct task *t, int which, uint64_t value, uint64_t int
         ktimer_cancel(&it->timer); /* the callback sees expires 0 and stays disarmed */
 }
 
+/* ---- RLIMIT_FSIZE ---- */
+
+static int fsize_exceeded(struct task *t)
+{
+    struct linux_siginfo info;
+    memset(&info, 0, sizeof(info));
+    info.si_code = 0; /* SI_USER from the task itself, as Linux's send_sig(..., 0) */
+    info.kill.pid = t->tg->pid;
+    info.kill.uid = t->cred.uid;
+    signal_send_self(t, SIGXFSZ, &info);
+    return -EFBIG;
+}
+
+int task_fsize_write_check(uint64_t pos, size_t *n)
+{
+    struct task *t = task_current();
+    if (!t || !*n)
+        return 0;
+    uint64_t lim = __atomic_load_n(&t->tg->rlim[RLIMIT_FSIZE].rlim_cur, __ATOMIC_RELAXED);
+    if (lim == RLIM_INFINITY)
+        return 0;
+    if (pos >= lim)
+        return fsize_exceeded(t);
+    if (*n > lim - pos)
+        *n = (size_t)(lim - pos);
+    return 0;
+}
+
+int task_fsize_grow_check(uint64_t size)
+{
+    struct task *t = task_current();
+    if (!t)
+        return 0;
+    uint64_t lim = __atomic_load_n(&t->tg->rlim[RLIMIT_FSIZE].rlim_cur, __ATOMIC_RELAXED);
+    return lim != RLIM_INFINITY && size > lim ? fsize_exceeded(t) : 0;
+}
+
+/* ---- RLIMIT_CPU ---- */
+
+#define NS_PER_SEC 1000000000ULL
+/* The shortest wait before looking again at a process already past its
+ * soft limit (Linux looks at every tick). */
+#define RLIM_CPU_RECHECK_NS 4000000ULL
+
+/* Sends what TG's RLIMIT_CPU calls for at its CPU time now and arms the
+ * next check. Caller holds g_tasks_lock. */
+static void rlim_cpu_check_locked(struct thread_group *tg)
+{
+    if (tg->zombie || tg->group_exiting || tg->nr_threads == 0)
+        return;
+    uint64_t now = tg_cputime_locked(tg, 2);
+    int sig = 0;
+    uint64_t next = 0;
+    pthread_mutex_lock(&tg->lock);
+    uint64_t soft = tg->rlim[RLIMIT_CPU].rlim_cur, hard = tg->rlim[RLIMIT_CPU].rlim_max;
+    if (soft != RLIM_INFINITY) {
+        uint64_t softns = soft > UINT64_MAX / NS_PER_SEC ? UINT64_MAX : soft * NS_PER_SEC;
+        uint64_t hardns = hard > UINT64_MAX / NS_PER_SEC ? UINT64_MAX : hard * NS_PER_SEC;
+        if (hard != RLIM_INFINITY && now >= hardns) {
+            sig = SIGKILL;
+        } else {
+            if (now >= softns) {
+                /* A SIGXCPU per second past it: the soft limit moves on
+                 * (even past the hard one, as in Linux). */
+                sig = SIGXCPU;
+                tg->rlim[RLIMIT_CPU].rlim_cur = soft + 1;
+                softns += NS_PER_SEC;
+            }
+            next = hard != RLIM_INFINITY && hardns < softns ? hardns : softns;
+        }
+    }
+    if (next) {
+        uint64_t left = next > now ? next - now : 0;
+        int par = tg->nr_threads < 1 ? 1 : tg->nr_threads;
+        int ncpu = host_nr_cpus();
+        if (ncpu > 0 && par > ncpu)
+            par = ncpu;
+        left /= (uint64_t)par;
+        ktimer_arm(&tg->rlim_cpu_timer, host_monotonic_ns() + MAX(left, RLIM_CPU_RECHECK_NS), 0);
+    }
+    pthread_mutex_unlock(&tg->lock);
+    if (sig == SIGKILL) {
+        /* From the kernel: it ends even the sandbox's init. */
+        signal_send_tg_locked(tg, SIGKILL, NULL, true);
+    } else if (sig) {
+        struct linux_siginfo info;
+        memset(&info, 0, sizeof(info));
+        info.si_code = 0x80; /* SI_KERNEL */
+        signal_send_tg_locked(tg, sig, &info, false);
+    }
+}
+
+static void rlim_cpu_fire(struct ktimer *k, void *arg)
+{
+    (void)k;
+    pthread_mutex_lock(&g_tasks_lock);
+    rlim_cpu_check_locked(arg);
+    pthread_mutex_unlock(&g_tasks_lock);
+}
+
+void task_rlimit_cpu_changed(struct thread_group *tg)
+{
+    pthread_mutex_lock(&g_tasks_lock);
+    rlim_cpu_check_locked(tg);
+    pthread_mutex_unlock(&g_tasks_lock);
+}
+
 static void cpu_itimers_stop(struct thread_group *tg)
 {
     for (int i = 0; i < 2; i++) {
@@ -490,6 +598,7 @@ static struct thread_group *tg_new(void)
         tg->itimer_cpu[i].which = i + 1;
         ktimer_init(&tg->itimer_cpu[i].timer, cpu_itimer_fire, &tg->itimer_cpu[i]);
     }
+    ktimer_init(&tg->rlim_cpu_timer, rlim_cpu_fire, tg);
     tg->start_time_ns = now_ns();
     return tg;
 }
@@ -734,6 +843,7 @@ static void task_finish(struct task *t)
     if (--tg->nr_threads == 0) {
         sem_exit(tg); /* SEM_UNDO, before the parent can see the exit */
         tg->zombie = true;
+        tg->zombie_uid = t->cred.uid;
         waitq_wake_all(&tg->exit_wq);
         tg->exit_status = tg->group_exiting ? tg->exit_status : t->exit_code;
         tg->vfork_pending = false;
@@ -789,6 +899,7 @@ static void task_finish(struct task *t)
             devpts_session_end(tg->sid); /* the leader's terminal hangs up its foreground */
         ktimer_cancel(&tg->itimer_real); /* drops its reference if armed */
         cpu_itimers_stop(tg);
+        ktimer_cancel(&tg->rlim_cpu_timer);
         ptimer_delete_all(tg);
     }
     tg_put(tg); /* the task's reference */
@@ -916,6 +1027,28 @@ static struct thread_group *clone_new_tg(struct task *t, uint64_t flags)
     return tg;
 }
 
+/* RLIMIT_NPROC, as Linux's copy_process: would one more task of T's real
+ * uid be more than T's limit allows? Root and holders of CAP_SYS_RESOURCE
+ * or CAP_SYS_ADMIN are exempt. Threads count, and a zombie until it is
+ * reaped. Caller holds g_tasks_lock. */
+static bool nproc_exceeded_locked(struct task *t)
+{
+    uint64_t limit = __atomic_load_n(&t->tg->rlim[RLIMIT_NPROC].rlim_cur, __ATOMIC_RELAXED);
+    uint32_t uid = t->cred.uid;
+    if (limit == RLIM_INFINITY || uid == 0 || task_capable(t, CAP_SYS_RESOURCE) ||
+        task_capable(t, CAP_SYS_ADMIN))
+        return false;
+    uint64_t n = 1; /* the new one */
+    struct thread_group *tg;
+    list_for_each_entry(tg, &g_all_tgs, all) {
+        struct task *o;
+        list_for_each_entry(o, &tg->threads, thread_node)
+            n += o->cred.uid == uid;
+        n += tg->zombie && tg->zombie_uid == uid;
+    }
+    return n > limit;
+}
+
 void task_set_max(int n)
 {
     atomic_store(&g_task_max, n);
@@ -979,6 +1112,15 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
     c->strace = t->strace;
     c->no_new_privs = t->no_new_privs;
     c->affinity = t->affinity;
+    c->sched_policy = t->sched_policy;
+    c->rt_priority = t->rt_priority;
+    if (t->sched_reset_on_fork) {
+        /* SCHED_RESET_ON_FORK: the child starts with a normal policy. */
+        if (c->sched_policy == SCHED_FIFO || c->sched_policy == SCHED_RR) {
+            c->sched_policy = SCHED_OTHER;
+            c->rt_priority = 0;
+        }
+    }
     if (thread)
         c->altstack = (struct linux_stack){0, 0, 0, 0};
     else
@@ -996,7 +1138,9 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
     pthread_mutex_lock(&g_tasks_lock);
     /* Tasks are only added under g_tasks_lock: the limit is exact. */
     int max = atomic_load(&g_task_max);
-    int tid = max > 0 && atomic_load(&g_nr_tasks) >= max ? -EAGAIN : pid_alloc_locked();
+    int tid = max > 0 && atomic_load(&g_nr_tasks) >= max ? -EAGAIN
+              : nproc_exceeded_locked(t)                 ? -EAGAIN
+                                                         : pid_alloc_locked();
     if (tid == -EAGAIN && max > 0)
         log_warn_once("sandbox task limit (%d) reached: clone fails with EAGAIN", max);
     if (tid < 0 || t->tg->group_exiting) {
@@ -1050,6 +1194,8 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
 
     tg_get(tg); /* held across the vfork wait below */
     r = task_spawn_thread(c);
+    if (r == 0 && !thread && tg->rlim[RLIMIT_CPU].rlim_cur != RLIM_INFINITY)
+        task_rlimit_cpu_changed(tg); /* the limit is inherited */
     if (r < 0) {
         /* The child never ran: it ends as if killed before its first
          * instruction. */
@@ -1368,7 +1514,11 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     pthread_cond_broadcast(&g_init_exit); /* task_wait_init_started() */
     pthread_mutex_unlock(&g_tasks_lock);
 
+    tg_get(tg); /* kept until RLIMIT_CPU is armed */
     int r = task_spawn_thread(t);
+    if (r == 0 && tg->rlim[RLIMIT_CPU].rlim_cur != RLIM_INFINITY)
+        task_rlimit_cpu_changed(tg);
+    tg_put(tg);
     if (r < 0)
         return r;
     pthread_mutex_lock(&g_tasks_lock);
@@ -1462,6 +1612,8 @@ int task_spawn(const struct sandbox_init *init, struct thread_group **out_tg)
         tg_put(tg);
         return r;
     }
+    if (tg->rlim[RLIMIT_CPU].rlim_cur != RLIM_INFINITY)
+        task_rlimit_cpu_changed(tg);
     *out_tg = tg;
     return 0;
 }

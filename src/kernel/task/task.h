@@ -66,6 +66,7 @@ struct thread_group {
     struct file *exe;                /* (g) lock; counted; what /proc/PID/exe names */
     int nr_threads;                  /* (T) live threads */
     bool zombie;                     /* (T) exited, not yet reaped */
+    uint32_t zombie_uid;             /* (T) real uid of its last thread (RLIMIT_NPROC counts zombies) */
     int exit_status;                 /* (T) wait status, as wait4 reports it */
     bool group_exiting;              /* (g) exit_group in progress */
     struct task *leader;             /* (T) the thread whose tid is the pid, or another live one */
@@ -85,6 +86,7 @@ struct thread_group {
     uint64_t arg_start, arg_end, env_start, env_end; /* (g) lock */
     struct ktimer itimer_real;       /* ITIMER_REAL / alarm: SIGALRM; cancelled when the last thread exits */
     struct cpu_itimer itimer_cpu[2]; /* ITIMER_VIRTUAL, ITIMER_PROF; cancelled likewise */
+    struct ktimer rlim_cpu_timer;    /* RLIMIT_CPU's next check; cancelled likewise */
     struct ptimer_set *ptimers;      /* (g) lock: POSIX timers (kernel/time/ptimer.h), or NULL */
     /* CPU time in ns: app ("user") and kernel ("system") time of threads
      * that exited, and of reaped children (getrusage, times, wait4). */
@@ -138,6 +140,11 @@ struct task {
     bool no_new_privs;               /* (o) PR_SET_NO_NEW_PRIVS: kept across fork and exec */
     bool secureexec;                 /* (o) the last exec raised privileges (AT_SECURE) */
     uint64_t affinity;               /* (o) sched_setaffinity mask (CPUs 0..63) */
+    /* sched_setscheduler: recorded and reported (moat's placement of the
+     * app thread does not change). */
+    int sched_policy;                /* (T) g_tasks_lock: SCHED_* */
+    int rt_priority;                 /* (T) 1..99 for FIFO/RR, else 0 */
+    bool sched_reset_on_fork;        /* (T) */
     const struct sandbox_init *init; /* (c) set for the sandbox's first task only */
     /* seccomp (kernel/seccomp/seccomp.h): changed by T or by a TSYNC in
      * another thread of its process, under g_tasks_lock; T's dispatch reads
@@ -230,6 +237,22 @@ void tg_cputime(struct thread_group *tg, uint64_t *out_user, uint64_t *out_sys);
  * left and the interval (ns; value 0: disarmed), and setting them. */
 void task_itimer_cpu_get(struct task *t, int which, uint64_t *out_value, uint64_t *out_interval);
 void task_itimer_cpu_set(struct task *t, int which, uint64_t value, uint64_t interval);
+
+/* RLIMIT_FSIZE of the calling task (none for the kernel's own work), as
+ * Linux's generic_write_check_limits: a write of *N (> 0) bytes at POS to a
+ * regular file past the limit sends the caller SIGXFSZ and fails with
+ * -EFBIG; one across it is cut to end at the limit (*N lowered). 0 or
+ * -EFBIG. Safe under file system locks. */
+int task_fsize_write_check(uint64_t pos, size_t *n);
+/* The same for growing a regular file to SIZE (truncate, fallocate:
+ * Linux's inode_newsize_ok): SIGXFSZ and -EFBIG when SIZE is above the
+ * limit. */
+int task_fsize_grow_check(uint64_t size);
+
+/* RLIMIT_CPU of TG changed (or TG is new): checks it now and arms the
+ * timer that sends SIGXCPU at the soft limit (raising it by a second each
+ * time, as Linux) and SIGKILL at the hard one. Takes g_tasks_lock. */
+void task_rlimit_cpu_changed(struct thread_group *tg);
 
 /* A host signal for the sandbox (the CLI forwards SIGINT, SIGTERM …): sent
  * to the sandbox's init as from outside, so its default action applies even

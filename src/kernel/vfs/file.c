@@ -310,6 +310,14 @@ int vfs_fallocate(struct file *f, int mode, int64_t off, int64_t len)
         return -EFBIG;
     if (!f->ops->fallocate)
         return -EOPNOTSUPP;
+    /* Growing the file: within RLIMIT_FSIZE (inode_newsize_ok). */
+    if (!(mode & (L_FALLOC_FL_KEEP_SIZE | L_FALLOC_FL_COLLAPSE_RANGE | L_FALLOC_FL_INSERT_RANGE))) {
+        struct linux_stat st;
+        int sr = vfs_getattr(f->inode, &st);
+        if (sr == 0 && (uint64_t)end > (uint64_t)st.st_size &&
+            (sr = task_fsize_grow_check((uint64_t)end)) < 0)
+            return sr;
+    }
     int r = f->ops->fallocate(f, mode, (uint64_t)off, (uint64_t)len);
     if (r == 0)
         fsnotify_file(f, FSN_MODIFY);
@@ -333,7 +341,9 @@ int vfs_ftruncate(struct file *f, uint64_t len)
         return -EINVAL;
     struct inode *inode = f->path.dentry ? dentry_inode(f->path.dentry) : NULL;
     struct vfs_attr a = {.valid = VFS_ATTR_SIZE, .size = len};
-    int r = vfs_setattr(inode ? inode : f->inode, &a);
+    int r = vfs_truncate_check(inode ? inode : f->inode, len);
+    if (r == 0)
+        r = vfs_setattr(inode ? inode : f->inode, &a);
     inode_put(inode);
     if (r == 0)
         fsnotify_file(f, FSN_MODIFY);

@@ -146,6 +146,15 @@ void inode_apply_attr(struct inode *inode, const struct vfs_attr *attr)
     pthread_mutex_unlock(&inode->lock);
 }
 
+int vfs_truncate_check(struct inode *inode, uint64_t len)
+{
+    struct linux_stat st;
+    int r = vfs_getattr(inode, &st);
+    if (r < 0 || len <= (uint64_t)st.st_size)
+        return 0;
+    return task_fsize_grow_check(len);
+}
+
 int vfs_setattr(struct inode *inode, const struct vfs_attr *attr)
 {
     if ((attr->valid & VFS_ATTR_SIZE)) {

@@ -1027,6 +1027,8 @@ int vfs_truncate(struct task *t, const char *path, uint64_t len)
         r = -EINVAL;
     else if ((r = mnt_want_write(p.mnt)) == 0)
         r = inode_permission(inode, t ? &t->cred : &g_root_cred, VFS_MAY_WRITE);
+    if (r == 0)
+        r = vfs_truncate_check(inode, len);
     if (r == 0) {
         struct vfs_attr a = {.valid = VFS_ATTR_SIZE, .size = len};
         r = vfs_setattr(inode, &a);

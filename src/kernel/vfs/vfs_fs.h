@@ -193,6 +193,10 @@ static inline bool inode_is_lnk(const struct inode *inode)
 int inode_permission(struct inode *inode, const struct cred *cred, int mask);
 /* stat of INODE (ops->getattr or the fields). */
 int vfs_getattr(struct inode *inode, struct linux_stat *st);
+/* Before truncating INODE to LEN: growing it past the caller's
+ * RLIMIT_FSIZE sends SIGXFSZ and fails with -EFBIG (Linux's
+ * inode_newsize_ok). 0 or -errno. */
+int vfs_truncate_check(struct inode *inode, uint64_t len);
 /* Applies ATTR through ops->setattr or to the fields. */
 int vfs_setattr(struct inode *inode, const struct vfs_attr *attr);
 /* Applies ATTR to the fields of INODE; takes inode->lock. For setattr ops. */
