@@ -86,6 +86,9 @@ int procfs_tgid_dir_pid(struct file *f);
  * file system vfs_init mounts on /sys/fs/cgroup (the sandbox's limits). */
 int sysfs_new(struct inode **out_root);
 int cgroupfs_new(struct inode **out_root);
+/* Whether INODE is a cgroup (a directory of the cgroup2 file system). The
+ * sandbox has one, its root, which every process is in. */
+bool cgroupfs_is_cgroup(struct inode *inode);
 
 /* What a mount shows in /proc/PID/mounts and statfs (struct mount.info).
  * Must live forever. */

@@ -260,3 +260,8 @@ int cgroupfs_new(struct inode **out_root)
 {
     return gen_root("cgroup2", &g_cgroup_sb, &g_cgroup_root, out_root);
 }
+
+bool cgroupfs_is_cgroup(struct inode *inode)
+{
+    return g_cgroup_sb && inode->sb == g_cgroup_sb && inode_is_dir(inode);
+}

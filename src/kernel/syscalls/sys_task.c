@@ -336,27 +336,82 @@ static long clone_pidfd(struct task *t, long pid, uint64_t addr)
     return copy_out(t, addr, &v, sizeof(v));
 }
 
+#define CLONE_ARGS_SIZE_VER0 64
+#define CLONE_ARGS_SIZE_VER2 88
+#define MAX_PID_NS_LEVEL     32
+#define CSIGNAL_L            0xffULL
+#define CLONE_NEWTIME_L      0x80ULL
+#define CLONE_DETACHED_L     0x400000ULL
+
 static long sys_clone3(struct task *t, const struct sys_args *a)
 {
     struct linux_clone_args ca;
     size_t size = a->arg[1];
-    if (size < 64 || size > 4096)
+    /* As Linux's copy_clone_args_from_user and clone3_args_valid. */
+    if (size > 4096)
+        return -E2BIG;
+    if (size < CLONE_ARGS_SIZE_VER0)
         return -EINVAL;
     memset(&ca, 0, sizeof(ca));
     if (copy_in(t, &ca, a->arg[0], MIN(size, sizeof(ca))) < 0)
         return -EFAULT;
-    if (ca.exit_signal & ~0xffULL)
-        return -EINVAL;
-    if ((ca.flags & 0xff) || (ca.flags & (CLONE_INTO_CGROUP_L | CLONE_CLEAR_SIGHAND_L)) ||
-        ca.set_tid || ca.set_tid_size) {
-        log_warn_once("clone3 flags %#llx are not supported", (unsigned long long)ca.flags);
-        return -EINVAL;
+    if (size > sizeof(ca)) {
+        /* A newer struct: what moat does not know must be zero. */
+        uint8_t rest[4096];
+        size_t n = size - sizeof(ca);
+        if (copy_in(t, rest, a->arg[0] + sizeof(ca), n) < 0)
+            return -EFAULT;
+        for (size_t i = 0; i < n; i++)
+            if (rest[i])
+                return -E2BIG;
     }
+    if (ca.set_tid_size > MAX_PID_NS_LEVEL || (!ca.set_tid && ca.set_tid_size) ||
+        (ca.set_tid && !ca.set_tid_size))
+        return -EINVAL;
+    if ((ca.exit_signal & ~CSIGNAL_L) || ca.exit_signal > LINUX_NSIG)
+        return -EINVAL;
+    if ((ca.flags & CLONE_INTO_CGROUP_L) && (ca.cgroup > INT32_MAX || size < CLONE_ARGS_SIZE_VER2))
+        return -EINVAL;
+    int32_t set_tid[MAX_PID_NS_LEVEL];
+    if (ca.set_tid_size && copy_in(t, set_tid, ca.set_tid, ca.set_tid_size * sizeof(int32_t)) < 0)
+        return -EFAULT;
+    if ((ca.flags & ~(0xffffffffULL | CLONE_CLEAR_SIGHAND_L | CLONE_INTO_CGROUP_L)) ||
+        (ca.flags & (CLONE_DETACHED_L | (CSIGNAL_L & ~CLONE_NEWTIME_L))) ||
+        ((ca.flags & CLONE_SIGHAND) && (ca.flags & CLONE_CLEAR_SIGHAND_L)) ||
+        ((ca.flags & (CLONE_THREAD | CLONE_PARENT)) && ca.exit_signal) ||
+        (!ca.stack && ca.stack_size) || (ca.stack && !ca.stack_size))
+        return -EINVAL;
     if ((ca.flags & CLONE_PIDFD_L) && (ca.flags & CLONE_THREAD))
         return -EINVAL;
+    if (ca.flags & CLONE_NEWTIME_L) {
+        log_warn_once("clone3 CLONE_NEWTIME: time namespaces are not supported");
+        return -EINVAL;
+    }
+    /* One PID namespace: set_tid holds at most its pid in it. */
+    if (ca.set_tid_size > 1)
+        return -EINVAL;
+    if (ca.flags & CLONE_INTO_CGROUP_L) {
+        /* The sandbox has one cgroup, its root, which every process is
+         * in: placing the child there is what happens anyway. Any other
+         * fd is not a cgroup2 directory: EBADF, as Linux. */
+        struct file *f = fdtable_get_file(t->files, (int)ca.cgroup);
+        if (!f)
+            return -EBADF;
+        bool cg = cgroupfs_is_cgroup(f->inode);
+        file_put(f);
+        if (!cg)
+            return -EBADF;
+    }
+    struct task_clone_extra x = {
+        .has_set_tid = ca.set_tid_size != 0,
+        .set_tid = ca.set_tid_size ? set_tid[0] : 0,
+        .clear_sighand = (ca.flags & CLONE_CLEAR_SIGHAND_L) != 0,
+    };
     uint64_t stack = ca.stack ? ca.stack + ca.stack_size : 0;
-    uint64_t flags = (ca.flags & ~(uint64_t)CLONE_PIDFD_L) | ca.exit_signal;
-    long pid = task_clone(t, flags, stack, ca.parent_tid, ca.child_tid, ca.tls);
+    uint64_t flags = (ca.flags & ~(uint64_t)(CLONE_PIDFD_L | CLONE_CLEAR_SIGHAND_L |
+                                             CLONE_INTO_CGROUP_L)) |
+                     ca.exit_signal;
+    long pid = task_clone_ex(t, flags, stack, ca.parent_tid, ca.child_tid, ca.tls, &x);
     if (pid > 0 && (ca.flags & CLONE_PIDFD_L)) {
         long r = clone_pidfd(t, pid, ca.pidfd);
         if (r < 0)
@@ -365,7 +420,8 @@ static long sys_clone3(struct task *t, const struct sys_args *a)
     return pid;
 }
 SYSCALL_DEFINE(clone3, sys_clone3, "pu", SYS_PARTIAL,
-               "no set_tid, CLONE_INTO_CGROUP or CLONE_CLEAR_SIGHAND");
+               "set_tid in moat's one PID namespace (size 1); CLONE_INTO_CGROUP into the "
+               "sandbox's one cgroup (other fds EBADF); no CLONE_NEW* namespaces");
 
 #define RUSAGE_SELF_L     0
 #define RUSAGE_CHILDREN_L (-1)

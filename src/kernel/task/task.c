@@ -220,7 +220,10 @@ void tg_info(struct thread_group *tg, struct tg_info *out)
         out->seccomp_mode = seccomp_get_mode(t);
         out->seccomp_filters = seccomp_filter_count(t);
         out->no_new_privs = t->no_new_privs;
+        out->sched_policy = t->sched_policy;
+        out->rt_priority = t->rt_priority;
     }
+    out->nice = __atomic_load_n(&tg->nice, __ATOMIC_RELAXED);
     out->sigpending |= tg->shared_pending.set;
     out->utime = tg->dead_utime;
     out->stime = tg->dead_stime;
@@ -1062,6 +1065,23 @@ int task_get_max(void)
 long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
                 uint64_t child_tid, uint64_t tls)
 {
+    return task_clone_ex(t, flags, stack, parent_tid, child_tid, tls, NULL);
+}
+
+/* The pid clone3's set_tid asks for, as Linux's alloc_pid. Caller holds
+ * g_tasks_lock. The pid, or -errno. */
+static int pid_alloc_set_locked(struct task *t, int tid)
+{
+    if (tid < 1 || tid >= PID_MAX)
+        return -EINVAL;
+    if (!task_capable(t, CAP_SYS_ADMIN) && !task_capable(t, CAP_CHECKPOINT_RESTORE))
+        return -EPERM;
+    return pid_in_use_locked(tid) ? -EEXIST : tid;
+}
+
+long task_clone_ex(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
+                   uint64_t child_tid, uint64_t tls, const struct task_clone_extra *x)
+{
     int r = clone_check_flags(flags);
     if (r < 0)
         return r;
@@ -1103,6 +1123,17 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
         if (!tg)
             r = -ENOMEM;
     }
+    if (r == 0 && x && x->clear_sighand && tg) {
+        /* As Linux's flush_signal_handlers(child, 0): handled signals go
+         * back to SIG_DFL, ignored ones stay ignored; flags, masks and
+         * restorers are cleared. (Never with CLONE_SIGHAND.) */
+        for (int i = 0; i < LINUX_NSIG; i++) {
+            struct linux_sigaction *act = &tg->sighand->action[i];
+            if (act->handler != (uint64_t)(uintptr_t)SIG_IGN)
+                act->handler = (uint64_t)(uintptr_t)SIG_DFL;
+            act->flags = act->restorer = act->mask = 0;
+        }
+    }
     if (r < 0) {
         task_free_unstarted(c);
         return r;
@@ -1140,6 +1171,7 @@ long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_
     int max = atomic_load(&g_task_max);
     int tid = max > 0 && atomic_load(&g_nr_tasks) >= max ? -EAGAIN
               : nproc_exceeded_locked(t)                 ? -EAGAIN
+              : x && x->has_set_tid                      ? pid_alloc_set_locked(t, x->set_tid)
                                                          : pid_alloc_locked();
     if (tid == -EAGAIN && max > 0)
         log_warn_once("sandbox task limit (%d) reached: clone fails with EAGAIN", max);

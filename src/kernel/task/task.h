@@ -218,6 +218,8 @@ struct tg_info {
     uint64_t sigmask, sigpending, sigignored, sigcaught;
     uint64_t utime, stime, cutime, cstime; /* ns: own and reaped children's CPU time */
     int seccomp_mode, seccomp_filters;     /* the leader's (SECCOMP_MODE_*, chain length) */
+    int nice;                              /* the process's nice value */
+    int sched_policy, rt_priority;         /* the leader's (sched_setscheduler) */
     bool no_new_privs;
 };
 void tg_info(struct thread_group *tg, struct tg_info *out);

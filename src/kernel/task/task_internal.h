@@ -22,6 +22,17 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
 /* fork/vfork/clone for T. Returns the child's pid or -errno. */
 long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
                 uint64_t child_tid, uint64_t tls);
+/* What clone3 adds to clone. */
+struct task_clone_extra {
+    bool has_set_tid;   /* a pid is asked for: */
+    int set_tid;        /* the child's pid (set_tid[0]) */
+    bool clear_sighand; /* CLONE_CLEAR_SIGHAND: handled signals back to SIG_DFL */
+};
+/* task_clone with clone3's extras: a pid asked for (EINVAL out of range,
+ * EPERM without CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE, EEXIST if in use
+ * as a pid, process group or session) and CLONE_CLEAR_SIGHAND. */
+long task_clone_ex(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
+                   uint64_t child_tid, uint64_t tls, const struct task_clone_extra *x);
 
 /* What a wait reaped or saw. */
 struct task_wait_result {

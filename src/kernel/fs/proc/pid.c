@@ -263,11 +263,15 @@ static int show_stat(struct gen_inode *gi, struct sbuf *b)
     const uint64_t tick = 1000000000ULL / CLK_TCK;
     int tpgid;
     int tty_nr = devpts_session_tty(info.sid, &tpgid);
+    /* priority: 20 + nice, or -1 - the real-time priority (Linux's
+     * task_prio). */
+    int prio = info.rt_priority ? -1 - info.rt_priority : 20 + info.nice;
     sbuf_printf(b, "%d (%.16s) %c %d %d %d %d %d 4194560 0 0 0 0 %" PRIu64 " %" PRIu64 " %" PRIu64
-                   " %" PRIu64 " 20 0 %d 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+                   " %" PRIu64 " %d %d %d 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
                 pid, info.comm, info.state, info.ppid, info.pgid, info.sid, tty_nr, tpgid,
                 info.utime / tick,
-                info.stime / tick, info.cutime / tick, info.cstime / tick, info.nr_threads,
+                info.stime / tick, info.cutime / tick, info.cstime / tick, prio, info.nice,
+                info.nr_threads,
                 start, mf.size, mf.rss / PAGE_BYTES, rss_lim);
     /* startcode endcode startstack kstkesp kstkeip signal blocked sigignore
      * sigcatch wchan nswap cnswap exit_signal processor rt_priority policy
@@ -275,10 +279,11 @@ static int show_stat(struct gen_inode *gi, struct sbuf *b)
      * arg_start arg_end env_start env_end exit_code. Addresses Linux hides
      * from other users are 0 here for everyone. */
     sbuf_printf(b, " 0 0 0 0 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-                   " 0 0 0 17 0 0 0 0 0 0 0 0 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+                   " 0 0 0 17 0 %d %d 0 0 0 0 0 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
                    " 0\n",
                 info.sigpending & 0x7fffffff, info.sigmask & 0x7fffffff,
-                info.sigignored & 0x7fffffff, info.sigcaught & 0x7fffffff, as, ae, es, ee);
+                info.sigignored & 0x7fffffff, info.sigcaught & 0x7fffffff, info.rt_priority,
+                info.sched_policy, as, ae, es, ee);
     return 0;
 }
 
