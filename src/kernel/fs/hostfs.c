@@ -57,6 +57,8 @@ struct hostfs_sb {
     struct list_head itab[HOSTFS_ITAB]; /* (t) itab_lock: live inodes by host identity */
 };
 
+struct hostfs_listing;
+
 struct hostfs_inode {
     struct inode base;
     int fd;                        /* (c) */
@@ -75,6 +77,7 @@ struct hostfs_inode {
      * mapping in the sandbox; RO_FILLED has a bit per page of the file. */
     struct pagecache *ro_pc;
     uint64_t *ro_filled;
+    struct hostfs_listing *listing; /* (i) set once: read-only, unshared trees' directories */
     struct list_head ilink;        /* (t) in the instance's itab (shared instances) */
     bool hashed;                   /* (t) */
     int64_t blocks, blksize;       /* (c) */
@@ -334,7 +337,7 @@ struct linux_dirent64_hdr {
     uint8_t d_type;
 } __attribute__((packed));
 
-static int hostfs_readdir(struct inode *dir, struct dir_emit *ctx)
+static int readdir_host(struct inode *dir, struct dir_emit *ctx)
 {
     struct hostfs_inode *d = HI(dir);
     int fd = host_fs_openat(d->fd, ".", O_RDONLY | O_DIRECTORY);
@@ -362,6 +365,81 @@ static int hostfs_readdir(struct inode *dir, struct dir_emit *ctx)
     free(buf);
     host_fs_close(fd);
     return r;
+}
+
+/* A directory's entries, kept for directories of read-only, unshared
+ * trees (the rootfs), which never change while the sandbox runs: every
+ * listing after the first is served without asking the host. */
+struct hostfs_listing {
+    size_t n, cap;
+    struct hostfs_dent {
+        char *name;
+        uint64_t ino;
+        unsigned type;
+    } *e;
+};
+
+struct listing_ctx {
+    struct dir_emit base;
+    struct hostfs_listing *l;
+};
+
+static int listing_emit(struct dir_emit *ctx, const char *name, size_t len, uint64_t ino,
+                        unsigned type)
+{
+    struct hostfs_listing *l = container_of(ctx, struct listing_ctx, base)->l;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        struct hostfs_dent *e = realloc(l->e, cap * sizeof(*e));
+        if (!e)
+            return -ENOMEM;
+        l->e = e;
+        l->cap = cap;
+    }
+    char *nm = strndup(name, len);
+    if (!nm)
+        return -ENOMEM;
+    l->e[l->n++] = (struct hostfs_dent){nm, ino, type};
+    return 0;
+}
+
+static void listing_free(struct hostfs_listing *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->e[i].name);
+    free(l->e);
+    free(l);
+}
+
+static int hostfs_readdir(struct inode *dir, struct dir_emit *ctx)
+{
+    struct hostfs_inode *d = HI(dir);
+    struct hostfs_sb *hs = dir->sb->priv;
+    if (!hs || hs->writable || hs->shared)
+        return readdir_host(dir, ctx);
+    pthread_mutex_lock(&dir->lock);
+    struct hostfs_listing *l = d->listing;
+    if (!l) {
+        l = calloc(1, sizeof(*l));
+        struct listing_ctx lc = {.base.emit = listing_emit, .l = l};
+        int r = l ? readdir_host(dir, &lc.base) : -ENOMEM;
+        if (r < 0) {
+            pthread_mutex_unlock(&dir->lock);
+            listing_free(l);
+            return r;
+        }
+        d->listing = l;
+    }
+    pthread_mutex_unlock(&dir->lock);
+    /* Never changed once set; freed with the inode, which the caller holds. */
+    for (size_t i = 0; i < l->n; i++) {
+        int r = ctx->emit(ctx, l->e[i].name, strlen(l->e[i].name), l->e[i].ino, l->e[i].type);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 static int hostfs_readlink(struct inode *inode, char *buf, size_t size)
@@ -1025,6 +1103,7 @@ static void hostfs_evict(struct inode *inode)
         pagecache_release(hi->pc);
         free(hi->pc);
     }
+    listing_free(hi->listing);
     if (hi->ro_pc) {
         pagecache_release(hi->ro_pc); /* mapped pages live on */
         free(hi->ro_pc);
