@@ -93,13 +93,16 @@ void pagecache_read(const struct pagecache *pc, void *buf, size_t n, uint64_t of
     });
 }
 
-void pagecache_write(struct pagecache *pc, const void *buf, size_t n, uint64_t off)
+int pagecache_write(struct pagecache *pc, const void *buf, size_t n, uint64_t off)
 {
     const uint8_t *p = buf;
+    int r = 0;
     FOR_EACH_PIECE(pc, off, n, moff, len, {
-        memcpy(memfile_ptr(moff), p, len);
+        if (r == 0 && memfile_write(moff, p, len) < 0)
+            r = -ENOSPC;
         p += len;
     });
+    return r;
 }
 
 void pagecache_zero(struct pagecache *pc, uint64_t from, uint64_t to)

@@ -425,12 +425,27 @@ static ssize_t tmpfs_write_locked(struct tmpfs_inode *ti, const void *buf, size_
     uint64_t end;
     if (__builtin_add_overflow(*pos, n, &end) || (int64_t)end < 0)
         return -EFBIG;
-    if (end > ti->base.size) {
-        int r = resize_locked(ti, end);
+    uint64_t old = ti->base.size;
+    if (end > old) {
+        /* Grows without zeroing what the write covers: only the gap
+         * before it and, in the old last page (the one part past the end
+         * a shared mapping can have written), what follows it. Whole pages
+         * past the old end are zero already (resize_locked). */
+        int r = pagecache_reserve(&ti->data, end);
         if (r < 0)
             return r;
+        uint64_t dirty_end = MIN(ALIGN_UP(old, PAGE_SIZE), ti->data.cap);
+        if (*pos > old)
+            pagecache_zero(&ti->data, old, *pos);
+        if (end < dirty_end)
+            pagecache_zero(&ti->data, MAX(end, old), dirty_end);
+        ti->base.size = end;
     }
-    pagecache_write(&ti->data, buf, n, *pos);
+    if (pagecache_write(&ti->data, buf, n, *pos) < 0) {
+        if (end > old)
+            resize_locked(ti, old);
+        return -ENOSPC; /* the sandbox memory limit */
+    }
     *pos = end;
     host_fs_now(&ti->base.mtime);
     ti->base.ctime = ti->base.mtime;

@@ -205,9 +205,10 @@ static ssize_t shmem_write(struct file *f, const void *buf, size_t n, uint64_t *
             if (e < 0)
                 r = e;
         }
+        if (r >= 0 && pagecache_write(&si->data, buf, n, *pos) < 0)
+            r = -ENOSPC; /* the sandbox memory limit */
         if (r >= 0) {
             r = (ssize_t)n; /* cut at RLIMIT_FSIZE */
-            pagecache_write(&si->data, buf, n, *pos);
             *pos = end;
             host_fs_now(&si->base.mtime);
             si->base.ctime = si->base.mtime;
