@@ -1217,6 +1217,7 @@ static const struct inode_ops hostfs_iops = {
 };
 
 static const struct file_ops hostfs_fops = {
+        .direct_io = true,
         .read = hostfs_read,
         .write = hostfs_write,
         .fsync = hostfs_fsync,

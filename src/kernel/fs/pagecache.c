@@ -88,7 +88,7 @@ void pagecache_read(const struct pagecache *pc, void *buf, size_t n, uint64_t of
 {
     uint8_t *p = buf;
     FOR_EACH_PIECE(pc, off, n, moff, len, {
-        memcpy(p, memfile_ptr(moff), len);
+        memmove(p, memfile_ptr(moff), len); /* P may be a mapping of this file */
         p += len;
     });
 }

@@ -715,6 +715,7 @@ static int tmpfs_fallocate(struct file *f, int mode, uint64_t off, uint64_t len)
 }
 
 static const struct file_ops tmpfs_fops = {
+        .direct_io = true,
         .read = tmpfs_read,
         .write = tmpfs_write,
         .mmap_backing = tmpfs_mmap_backing,

@@ -2340,6 +2340,60 @@ int mm_copy_out_force(struct mm *mm, uint64_t dst, const void *src, size_t n)
     return copy_user(mm, dst, (void *)src, n, COPY_OUT_FORCE);
 }
 
+long mm_io_user(struct mm *mm, uint64_t addr, size_t n, bool out, mm_io_fn fn, void *ctx)
+{
+    int need = out ? PROT_WRITE : PROT_READ;
+    size_t done = 0;
+    long r = -EFAULT;
+
+    if (g_memfile_limit)
+        return -EOPNOTSUPP; /* FN's copies could meet SIGBUS on a refused page */
+    if (n == 0)
+        return 0;
+    if (addr + n < addr)
+        return -EFAULT;
+restart:
+    pthread_rwlock_rdlock(&mm->lock);
+    size_t i = vma_lower_bound(mm, addr);
+    while (done < n) {
+        if (i < mm->nr_vmas && mm->vmas[i].start > addr &&
+            (mm->vmas[i].flags & VMA_GROWSDOWN)) {
+            pthread_rwlock_unlock(&mm->lock); /* as copy_user */
+            pthread_mutex_lock(&mm->mutate);
+            int g = stack_grow_locked(mm, addr);
+            pthread_mutex_unlock(&mm->mutate);
+            if (g < 0)
+                return done ? (long)done : -EFAULT;
+            goto restart;
+        }
+        if (i >= mm->nr_vmas || mm->vmas[i].start > addr ||
+            (mm->vmas[i].prot & need) != need || (mm->vmas[i].flags & VMA_NOBACK))
+            break;
+        const struct vma *v = &mm->vmas[i];
+        size_t chunk = (size_t)MIN((uint64_t)(n - done), v->end - addr);
+        if (out && (v->flags & VMA_COW)) {
+            pthread_rwlock_unlock(&mm->lock);
+            if (mm_cow_break(mm, addr, addr + chunk) < 0)
+                return done ? (long)done : -EFAULT;
+            goto restart;
+        }
+        long got = fn(ctx, memfile_ptr(v->off + (addr - v->start)), chunk);
+        if (got < 0) {
+            r = got;
+            break;
+        }
+        done += (size_t)got;
+        addr += (uint64_t)got;
+        if ((size_t)got < chunk) {
+            r = 0; /* a short count (0 at EOF) ends it */
+            break;
+        }
+        i++;
+    }
+    pthread_rwlock_unlock(&mm->lock);
+    return done ? (long)done : r;
+}
+
 long mm_strncpy_in(struct mm *mm, char *dst, uint64_t src, size_t max)
 {
     size_t done = 0;

@@ -91,6 +91,17 @@ int mm_copy_in(struct mm *mm, void *dst, uint64_t src, size_t n);
 int mm_copy_out(struct mm *mm, uint64_t dst, const void *src, size_t n);
 /* Writes regardless of VMA protection (the loader filling read-only text). */
 int mm_copy_out_force(struct mm *mm, uint64_t dst, const void *src, size_t n);
+/* Zero-copy I/O on app memory: calls FN(CTX, P, LEN) on the kernel's own
+ * view (the memory file) of [addr, addr+n), one piece per VMA, in order,
+ * with the VMA array held for reading, so the pieces stay mapped. The
+ * range must be readable (OUT false: FN reads it) or writable (OUT true:
+ * FN fills it; copy-on-write pages are made this mm's own first). FN
+ * returns bytes (fewer than LEN stops) or -errno, must not block for long
+ * and must not call into mm. Returns the bytes FN handled, else FN's
+ * error or -EFAULT (a bad range); -EOPNOTSUPP under a sandbox memory
+ * limit (the caller copies through a buffer of its own then). */
+typedef long (*mm_io_fn)(void *ctx, void *p, size_t len);
+long mm_io_user(struct mm *mm, uint64_t addr, size_t n, bool out, mm_io_fn fn, void *ctx);
 /* Copies a NUL-terminated string of at most MAX bytes (NUL included).
  * Returns its length, -EFAULT, or -ENAMETOOLONG when no NUL within MAX. */
 long mm_strncpy_in(struct mm *mm, char *dst, uint64_t src, size_t max);

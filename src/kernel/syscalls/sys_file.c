@@ -6,7 +6,9 @@
  * fallocate, name_to_handle_at and open_by_handle_at (refused).
  *
  * Data moves between app memory and files through a bounded kernel buffer
- * (IO_CHUNK bytes at a time); a fault after some bytes moved returns the
+ * (IO_CHUNK bytes at a time), or, for files whose I/O only copies
+ * (file_ops direct_io: tmpfs, hostfs), straight between the file and the
+ * app's pages (mm_io_user); a fault after some bytes moved returns the
  * count moved so far.
  */
 #include <errno.h>
@@ -57,6 +59,31 @@ static struct file *get_io_file(struct task *t, uint64_t fd)
     return f;
 }
 
+/* Files whose read and write only copy (file_ops direct_io: tmpfs,
+ * hostfs) move data straight between the file and app memory. */
+struct direct_io {
+    struct file *f;
+    int64_t off; /* < 0: at f->pos */
+};
+
+static long direct_read(void *ctx, void *p, size_t len)
+{
+    struct direct_io *d = ctx;
+    ssize_t got = d->off < 0 ? vfs_read(d->f, p, len) : vfs_pread(d->f, p, len, (uint64_t)d->off);
+    if (got > 0 && d->off >= 0)
+        d->off += got;
+    return got;
+}
+
+static long direct_write(void *ctx, void *p, size_t len)
+{
+    struct direct_io *d = ctx;
+    ssize_t put = d->off < 0 ? vfs_write(d->f, p, len) : vfs_pwrite(d->f, p, len, (uint64_t)d->off);
+    if (put > 0 && d->off >= 0)
+        d->off += put;
+    return put;
+}
+
 /* Reads up to N bytes at app address BUF: OFF < 0 means at f->pos. */
 static long do_read(struct task *t, struct file *f, uint64_t buf, size_t n, int64_t off)
 {
@@ -67,6 +94,12 @@ static long do_read(struct task *t, struct file *f, uint64_t buf, size_t n, int6
         char c;
         ssize_t r = off < 0 ? vfs_read(f, &c, 0) : vfs_pread(f, &c, 0, (uint64_t)off);
         return r < 0 ? r : 0;
+    }
+    if (f->ops && f->ops->direct_io) {
+        struct direct_io d = {f, off};
+        long r = mm_io_user(t->mm, buf, n, true, direct_read, &d);
+        if (r != -EOPNOTSUPP)
+            return r;
     }
     char *kbuf = malloc(MIN(n, (size_t)IO_CHUNK));
     if (!kbuf)
@@ -107,6 +140,12 @@ static long do_write(struct task *t, struct file *f, uint64_t buf, size_t n, int
     if (n == 0) {
         ssize_t r = off < 0 ? vfs_write(f, "", 0) : vfs_pwrite(f, "", 0, (uint64_t)off);
         return r < 0 ? r : 0;
+    }
+    if (f->ops && f->ops->direct_io) {
+        struct direct_io d = {f, off};
+        long r = mm_io_user(t->mm, buf, n, false, direct_write, &d);
+        if (r != -EOPNOTSUPP)
+            return r;
     }
     char *kbuf = malloc(MIN(n, (size_t)IO_CHUNK));
     if (!kbuf)

@@ -307,6 +307,11 @@ void dcache_shrink(size_t keep);
 struct poll_table;
 
 struct file_ops {
+    /* read and write only copy to or from BUF and never wait for another
+     * task (regular files of tmpfs and hostfs): the syscall layer may pass
+     * the kernel's view of app memory as BUF (mm_io_user), so data moves
+     * with one copy. */
+    bool direct_io;
     /* Reads up to N bytes at *POS into kernel BUF and advances *POS.
      * Bytes (0 at EOF) or -errno. Called with pos_lock held when
      * FMODE_ATOMIC_POS. */
