@@ -56,12 +56,20 @@ int host_net_shutdown(int fd, int how)
 ssize_t host_net_send(int fd, const void *buf, size_t len, const struct sockaddr_storage *to,
                       socklen_t tolen, int flags)
 {
+    return host_net_sendmsg(fd, buf, len, to, tolen, NULL, 0, flags);
+}
+
+ssize_t host_net_sendmsg(int fd, const void *buf, size_t len, const struct sockaddr_storage *to,
+                         socklen_t tolen, const void *ctl, size_t ctllen, int flags)
+{
     struct iovec iov = {(void *)buf, len};
     struct msghdr h = {
             .msg_name = (void *)to,
             .msg_namelen = to ? tolen : 0,
             .msg_iov = &iov,
             .msg_iovlen = 1,
+            .msg_control = ctllen ? (void *)ctl : NULL,
+            .msg_controllen = ctllen,
     };
     ssize_t r = sendmsg(fd, &h, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
     return r < 0 ? -errno : r;
@@ -70,18 +78,28 @@ ssize_t host_net_send(int fd, const void *buf, size_t len, const struct sockaddr
 ssize_t host_net_recv(int fd, void *buf, size_t len, struct sockaddr_storage *from,
                       socklen_t *fromlen, int flags, int *oflags)
 {
+    return host_net_recvmsg(fd, buf, len, from, fromlen, NULL, NULL, flags, oflags);
+}
+
+ssize_t host_net_recvmsg(int fd, void *buf, size_t len, struct sockaddr_storage *from,
+                         socklen_t *fromlen, void *ctl, size_t *ctllen, int flags, int *oflags)
+{
     struct iovec iov = {buf, len};
     struct msghdr h = {
             .msg_name = from,
             .msg_namelen = from ? *fromlen : 0,
             .msg_iov = &iov,
             .msg_iovlen = 1,
+            .msg_control = ctllen && *ctllen ? ctl : NULL,
+            .msg_controllen = ctllen ? *ctllen : 0,
     };
     ssize_t r = recvmsg(fd, &h, flags | MSG_DONTWAIT);
     if (r < 0)
         return -errno;
     if (from)
         *fromlen = h.msg_namelen;
+    if (ctllen)
+        *ctllen = h.msg_control ? h.msg_controllen : 0;
     *oflags = h.msg_flags;
     return r;
 }

@@ -30,6 +30,14 @@ ssize_t host_net_send(int fd, const void *buf, size_t len, const struct sockaddr
  * the host's msg_flags in *OFLAGS. */
 ssize_t host_net_recv(int fd, void *buf, size_t len, struct sockaddr_storage *from,
                       socklen_t *fromlen, int flags, int *oflags);
+/* host_net_send with control messages CTL/CTLLEN, which the caller built
+ * from validated fields (inet.c). */
+ssize_t host_net_sendmsg(int fd, const void *buf, size_t len, const struct sockaddr_storage *to,
+                         socklen_t tolen, const void *ctl, size_t ctllen, int flags);
+/* host_net_recv that also takes the host's control messages into CTL
+ * (*CTLLEN in: room, out: bytes used); the caller parses them. */
+ssize_t host_net_recvmsg(int fd, void *buf, size_t len, struct sockaddr_storage *from,
+                         socklen_t *fromlen, void *ctl, size_t *ctllen, int flags, int *oflags);
 int host_net_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 int host_net_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
 /* FIONREAD / SIOCOUTQ-style byte counts. */

@@ -14,9 +14,20 @@
  * one after its fd closed): a closed socket's queue goes to a free list
  * and a later socket reuses it; a stale wake-up is only spurious.
  *
- * Differences from Linux: no ancillary data (control messages are refused
- * on send, none are received); options outside the allow-list fail with
- * ENOPROTOOPT.
+ * Ancillary data: the control messages of a send are parsed and checked as
+ * Linux checks them (lengths, value ranges, which levels a protocol looks
+ * at) and rebuilt for the host from an allow-list (IP_PKTINFO, IP_TTL,
+ * IP_TOS, IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS, IPV6_DONTFRAG,
+ * UDP_SEGMENT). The host's control messages of a receive are parsed the
+ * same way and rebuilt for the app from an allow-list (timestamps, packet
+ * info, TTL/hop limit, TOS/traffic class, original destination, path
+ * MTU, drop counts); sys_socket.c copies them out with Linux's truncation
+ * rules (MSG_CTRUNC).
+ *
+ * Differences from Linux: options outside the allow-list fail with
+ * ENOPROTOOPT; control messages outside it fail with EINVAL on send (and
+ * are logged) and are dropped on receive (logged); no error queue
+ * (MSG_ERRQUEUE, IP_RECVERR).
  */
 #include "kernel/net/inet.h"
 #include "kernel/net/sockaddr.h"
@@ -25,6 +36,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -58,6 +70,31 @@
 #define LX_IPPROTO_UDPLITE 136
 #define LX_IPPROTO_IPV6 41
 #define LX_SOL_SOCKET   1
+#define LX_SCM_RIGHTS   1
+#define LX_SCM_CREDENTIALS 2
+#define LX_SO_PRIORITY        12
+#define LX_SO_TIMESTAMP_OLD   29
+#define LX_SO_MARK            36
+#define LX_SO_TIMESTAMPING_OLD 37
+#define LX_SCM_TXTIME         61
+#define LX_SO_TIMESTAMPING_NEW 65
+#define LX_SOF_TIMESTAMPING_TX_RECORD_MASK 0x303u
+#define LX_SO_TIMESTAMPNS_OLD 35
+#define LX_SO_RXQ_OVFL        40
+#define LX_SO_TIMESTAMP_NEW   63
+#define LX_SO_TIMESTAMPNS_NEW 64
+#define LX_IP_TOS       1
+#define LX_IP_TTL       2
+#define LX_IP_RETOPTS   7
+#define LX_IP_PKTINFO   8
+#define LX_IP_ORIGDSTADDR 20
+#define LX_IPV6_PKTINFO 50
+#define LX_IPV6_HOPLIMIT 52
+#define LX_IPV6_PATHMTU 61
+#define LX_IPV6_DONTFRAG 62
+#define LX_IPV6_TCLASS  67
+#define LX_IPV6_ORIGDSTADDR 74
+#define LX_UDP_SEGMENT  103
 #define LX_SO_RCVTIMEO  20
 #define LX_SO_SNDTIMEO  21
 #define LX_FIONREAD     0x541B
@@ -265,6 +302,301 @@ static void raise_sigpipe(struct task *t)
     pthread_mutex_unlock(&g_tasks_lock);
 }
 
+/* ---- control messages ---- */
+
+#define CMSG_SPACE8(n) (CMSG_HDR_SIZE + (((n) + 7) & ~(size_t)7))
+
+/* Appends a control message with LEN bytes of DATA to BUF at *OFF (the
+ * caller sized BUF). */
+static void ctl_put(uint8_t *buf, size_t *off, int level, int type, const void *data,
+                    size_t len)
+{
+    uint64_t clen = CMSG_HDR_SIZE + len;
+    int32_t lv[2] = {level, type};
+    memcpy(buf + *off, &clen, 8);
+    memcpy(buf + *off + 8, lv, 8);
+    memcpy(buf + *off + CMSG_HDR_SIZE, data, len);
+    memset(buf + *off + clen, 0, CMSG_SPACE8(len) - clen);
+    *off += CMSG_SPACE8(len);
+}
+
+static int32_t ctl_int(const struct cmsg_item *it)
+{
+    int32_t v;
+    memcpy(&v, it->data, sizeof(v));
+    return v;
+}
+
+/* Whether the datagram goes to an IPv4-mapped address (an AF_INET6 socket
+ * then sends over IPv4 and Linux reads IPv4 control messages). */
+static bool v4mapped_dest(struct inet_sock *s, const struct sockaddr_storage *to)
+{
+    struct sockaddr_storage peer;
+    if (!to) {
+        socklen_t len = sizeof(peer);
+        if (host_net_getname(s->hfd, 1, &peer, &len) < 0)
+            return false;
+        to = &peer;
+    }
+    if (to->ss_family != AF_INET6)
+        return false;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)to)->sin6_addr;
+    return IN6_IS_ADDR_V4MAPPED(a);
+}
+
+/* One SOL_SOCKET control message of an inet send (as Linux's
+ * __sock_cmsg_send). */
+static int ctl_sol_socket(const struct cmsg_item *it, uint8_t *out, size_t *off)
+{
+    switch (it->type) {
+    case LX_SCM_RIGHTS:
+    case LX_SCM_CREDENTIALS:
+        return 0; /* AF_UNIX's: Linux ignores them here */
+    case LX_SO_PRIORITY: {
+        if (it->len != sizeof(int32_t))
+            return -EINVAL;
+        int32_t v = ctl_int(it);
+        /* Above 6 needs CAP_NET_ADMIN or CAP_NET_RAW over the network,
+         * which the sandbox never has. */
+        if (v < 0 || v > 6)
+            return -EPERM;
+        ctl_put(out, off, SOL_SOCKET, SO_PRIORITY, &v, sizeof(v));
+        return 0;
+    }
+    case LX_SO_MARK:
+        return -EPERM; /* needs CAP_NET_ADMIN over the network */
+    case LX_SO_TIMESTAMPING_OLD:
+    case LX_SO_TIMESTAMPING_NEW: {
+        if (it->len != sizeof(uint32_t))
+            return -EINVAL;
+        uint32_t v = (uint32_t)ctl_int(it);
+        if (v & ~LX_SOF_TIMESTAMPING_TX_RECORD_MASK)
+            return -EINVAL;
+        if (v) {
+            /* Transmit timestamps go to the error queue moat lacks. */
+            log_warn_once("sendmsg: transmit timestamps (SO_TIMESTAMPING) are not supported");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    case LX_SCM_TXTIME:
+        return -EINVAL; /* SO_TXTIME is never on */
+    default:
+        log_warn_once("sendmsg: SOL_SOCKET control message %d on an inet socket is not "
+                      "supported",
+                      it->type);
+        return -EINVAL;
+    }
+}
+
+/* One IPv4 control message of a UDP send (as Linux's ip_cmsg_send). */
+static int ctl_ip(const struct cmsg_item *it, uint8_t *out, size_t *off)
+{
+    switch (it->type) {
+    case LX_IP_PKTINFO: {
+        struct in_pktinfo pi;
+        if (it->len != sizeof(pi))
+            return -EINVAL;
+        memcpy(&pi, it->data, sizeof(pi));
+        ctl_put(out, off, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
+        return 0;
+    }
+    case LX_IP_TTL: {
+        if (it->len != sizeof(int32_t))
+            return -EINVAL;
+        int32_t v = ctl_int(it);
+        if (v < 1 || v > 255)
+            return -EINVAL;
+        ctl_put(out, off, IPPROTO_IP, IP_TTL, &v, sizeof(v));
+        return 0;
+    }
+    case LX_IP_TOS: {
+        int32_t v;
+        if (it->len == sizeof(int32_t))
+            v = ctl_int(it);
+        else if (it->len == 1)
+            v = it->data[0];
+        else
+            return -EINVAL;
+        if (v < 0 || v > 255)
+            return -EINVAL;
+        ctl_put(out, off, IPPROTO_IP, IP_TOS, &v, sizeof(v));
+        return 0;
+    }
+    case LX_IP_RETOPTS:
+        log_warn_once("sendmsg: IP_RETOPTS control messages are not supported");
+        return -EINVAL;
+    default:
+        return -EINVAL;
+    }
+}
+
+/* One IPv6 control message of a UDP send (as Linux's
+ * ip6_datagram_send_ctl). */
+static int ctl_ipv6(const struct cmsg_item *it, uint8_t *out, size_t *off)
+{
+    switch (it->type) {
+    case LX_IPV6_PKTINFO: {
+        struct in6_pktinfo pi;
+        if (it->len < sizeof(pi))
+            return -EINVAL;
+        memcpy(&pi, it->data, sizeof(pi));
+        ctl_put(out, off, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
+        return 0;
+    }
+    case LX_IPV6_HOPLIMIT:
+    case LX_IPV6_TCLASS: {
+        if (it->len != sizeof(int32_t))
+            return -EINVAL;
+        int32_t v = ctl_int(it);
+        if (v < -1 || v > 255)
+            return -EINVAL;
+        ctl_put(out, off, IPPROTO_IPV6,
+                it->type == LX_IPV6_HOPLIMIT ? IPV6_HOPLIMIT : IPV6_TCLASS, &v, sizeof(v));
+        return 0;
+    }
+    case LX_IPV6_DONTFRAG: {
+        if (it->len != sizeof(int32_t))
+            return -EINVAL;
+        int32_t v = ctl_int(it) != 0;
+        ctl_put(out, off, IPPROTO_IPV6, IPV6_DONTFRAG, &v, sizeof(v));
+        return 0;
+    }
+    default:
+        log_warn_once("sendmsg: IPv6 control message type %d is not supported", it->type);
+        return -EINVAL;
+    }
+}
+
+/* Checks the app's control messages M->ctl as Linux would for socket S
+ * sending to TO (NULL: the peer) and rebuilds the allowed ones for the
+ * host in OUT (*OUTLEN). Levels a protocol does not read are skipped, as
+ * Linux skips them. */
+static int ctl_to_host(struct inet_sock *s, const struct sock_smsg *m,
+                       const struct sockaddr_storage *to, uint8_t *out, size_t *outlen)
+{
+    bool udp = s->type == LX_SOCK_DGRAM;
+    bool mapped = udp && s->family == LX_AF_INET6 && v4mapped_dest(s, to);
+    bool ip4 = udp && (s->family == LX_AF_INET || mapped);
+    size_t in = 0, off = 0;
+    struct cmsg_item it;
+    int r;
+    while ((r = cmsg_next(m->ctl, m->ctllen, &in, &it)) > 0) {
+        if (it.level == LX_SOL_SOCKET) {
+            r = ctl_sol_socket(&it, out, &off);
+            if (r < 0)
+                return udp ? r : -EINVAL; /* TCP reports every error as EINVAL */
+            continue;
+        }
+        if (!udp)
+            continue; /* TCP reads only SOL_SOCKET */
+        if (it.level == LX_IPPROTO_UDP) {
+            uint16_t gso;
+            if (it.type != LX_UDP_SEGMENT || it.len != sizeof(gso))
+                return -EINVAL;
+            memcpy(&gso, it.data, sizeof(gso));
+            ctl_put(out, &off, SOL_UDP, UDP_SEGMENT, &gso, sizeof(gso));
+        } else if (it.level == LX_IPPROTO_IP && ip4) {
+            r = ctl_ip(&it, out, &off);
+            if (r < 0)
+                return r;
+        } else if (it.level == LX_IPPROTO_IPV6 && mapped) {
+            /* Over IPv4 only the source address of IPV6_PKTINFO counts,
+             * and it must be IPv4-mapped (Linux's ip_cmsg_send). */
+            struct in6_pktinfo pi;
+            if (it.type != LX_IPV6_PKTINFO)
+                continue;
+            if (it.len < sizeof(pi))
+                return -EINVAL;
+            memcpy(&pi, it.data, sizeof(pi));
+            if (!IN6_IS_ADDR_V4MAPPED(&pi.ipi6_addr))
+                return -EINVAL;
+            ctl_put(out, &off, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
+        } else if (it.level == LX_IPPROTO_IPV6 && s->family == LX_AF_INET6) {
+            r = ctl_ipv6(&it, out, &off);
+            if (r < 0)
+                return r;
+        }
+    }
+    if (r < 0)
+        return r;
+    *outlen = off;
+    return 0;
+}
+
+enum ctl_kind { CK_BYTES, CK_SIN, CK_SIN6, CK_MTUINFO6 };
+
+struct ctl_rule {
+    int hlevel, htype; /* host */
+    int level, type;   /* Linux */
+    enum ctl_kind kind;
+    size_t len;        /* exact data length */
+};
+
+/* The host control messages a receive passes on (the options that ask for
+ * them are in g_opts). */
+static const struct ctl_rule g_rctl[] = {
+        {SOL_SOCKET, SO_TIMESTAMP_OLD, LX_SOL_SOCKET, LX_SO_TIMESTAMP_OLD, CK_BYTES, 16},
+        {SOL_SOCKET, SO_TIMESTAMPNS_OLD, LX_SOL_SOCKET, LX_SO_TIMESTAMPNS_OLD, CK_BYTES, 16},
+        {SOL_SOCKET, SO_TIMESTAMP_NEW, LX_SOL_SOCKET, LX_SO_TIMESTAMP_NEW, CK_BYTES, 16},
+        {SOL_SOCKET, SO_TIMESTAMPNS_NEW, LX_SOL_SOCKET, LX_SO_TIMESTAMPNS_NEW, CK_BYTES, 16},
+        {SOL_SOCKET, SO_RXQ_OVFL, LX_SOL_SOCKET, LX_SO_RXQ_OVFL, CK_BYTES, 4},
+        {IPPROTO_IP, IP_PKTINFO, LX_IPPROTO_IP, LX_IP_PKTINFO, CK_BYTES, 12},
+        {IPPROTO_IP, IP_TTL, LX_IPPROTO_IP, LX_IP_TTL, CK_BYTES, 4},
+        {IPPROTO_IP, IP_TOS, LX_IPPROTO_IP, LX_IP_TOS, CK_BYTES, 1},
+        {IPPROTO_IP, IP_ORIGDSTADDR, LX_IPPROTO_IP, LX_IP_ORIGDSTADDR, CK_SIN, 16},
+        {IPPROTO_IPV6, IPV6_PKTINFO, LX_IPPROTO_IPV6, LX_IPV6_PKTINFO, CK_BYTES, 20},
+        {IPPROTO_IPV6, IPV6_HOPLIMIT, LX_IPPROTO_IPV6, LX_IPV6_HOPLIMIT, CK_BYTES, 4},
+        {IPPROTO_IPV6, IPV6_TCLASS, LX_IPPROTO_IPV6, LX_IPV6_TCLASS, CK_BYTES, 4},
+        {IPPROTO_IPV6, IPV6_ORIGDSTADDR, LX_IPPROTO_IPV6, LX_IPV6_ORIGDSTADDR, CK_SIN6, 28},
+        {IPPROTO_IPV6, IPV6_PATHMTU, LX_IPPROTO_IPV6, LX_IPV6_PATHMTU, CK_MTUINFO6, 32},
+};
+
+/* Rebuilds the host's control messages HCTL/HLEN for the app into M->ctl:
+ * only allow-listed ones with the expected length; addresses re-encoded. */
+static void ctl_from_host(const uint8_t *hctl, size_t hlen, struct sock_rmsg *m)
+{
+    size_t in = 0, off = 0;
+    struct cmsg_item it;
+    while (cmsg_next(hctl, hlen, &in, &it) > 0) {
+        const struct ctl_rule *c = NULL;
+        for (size_t i = 0; i < ARRAY_SIZE(g_rctl); i++)
+            if (g_rctl[i].hlevel == it.level && g_rctl[i].htype == it.type)
+                c = &g_rctl[i];
+        if (!c || it.len != c->len) {
+            log_warn_once("recvmsg: host control message (%d, %d) of %zu bytes dropped",
+                          it.level, it.type, it.len);
+            continue;
+        }
+        if (off + CMSG_SPACE8(c->len) > sizeof(m->ctl)) {
+            m->flags |= LX_MSG_CTRUNC;
+            break;
+        }
+        uint8_t data[32];
+        memset(data, 0, sizeof(data));
+        if (c->kind == CK_BYTES) {
+            memcpy(data, it.data, c->len);
+        } else {
+            /* A sockaddr_in/sockaddr_in6 first (ip6_mtuinfo: then the MTU). */
+            struct sockaddr_storage ss;
+            memset(&ss, 0, sizeof(ss));
+            size_t alen = c->kind == CK_SIN ? sizeof(struct sockaddr_in)
+                                            : sizeof(struct sockaddr_in6);
+            memcpy(&ss, it.data, alen);
+            if (ss.ss_family != (c->kind == CK_SIN ? AF_INET : AF_INET6))
+                continue;
+            uint8_t sa[SOCK_ADDR_MAX];
+            uint32_t salen = 0;
+            sockaddr_inet_encode(&ss, (socklen_t)alen, sa, &salen);
+            memcpy(data, sa, MIN((size_t)salen, alen));
+            if (c->kind == CK_MTUINFO6)
+                memcpy(data + alen, it.data + alen, 4);
+        }
+        ctl_put(m->ctl, &off, c->level, c->type, data, c->len);
+    }
+    m->ctllen = (uint32_t)off;
+}
+
 /* ---- calls ---- */
 
 int inet_bind(const struct task *t, struct file *f, const void *addr, size_t len)
@@ -357,6 +689,10 @@ int inet_shutdown(struct file *f, int how)
     return host_net_shutdown(S(f)->hfd, how);
 }
 
+static ssize_t send_loop(struct task *t, struct file *f, const struct sock_smsg *m,
+                         const struct sockaddr_storage *to, socklen_t tolen, const uint8_t *ctl,
+                         size_t ctllen, int flags);
+
 /* Flags passed on to the host; DONTWAIT, NOSIGNAL and WAITALL are moat's. */
 #define SEND_FLAGS (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_CONFIRM)
 #define RECV_FLAGS (MSG_OOB | MSG_PEEK | MSG_TRUNC)
@@ -373,13 +709,38 @@ ssize_t inet_sendmsg(struct task *t, struct file *f, const struct sock_smsg *m, 
         if (r < 0)
             return r;
     }
+    uint8_t *hctl = NULL;
+    size_t hctllen = 0;
+    if (m->ctllen) {
+        /* Rebuilt messages are never longer than the app's. */
+        hctl = malloc(m->ctllen + 8);
+        if (!hctl)
+            return -ENOMEM;
+        int r = ctl_to_host(s, m, m->name ? &ss : NULL, hctl, &hctllen);
+        if (r < 0) {
+            free(hctl);
+            return r;
+        }
+    }
+    ssize_t res = send_loop(t, f, m, m->name ? &ss : NULL, sslen, hctl, hctllen, flags);
+    free(hctl);
+    return res;
+}
+
+static ssize_t send_loop(struct task *t, struct file *f, const struct sock_smsg *m,
+                         const struct sockaddr_storage *to, socklen_t tolen, const uint8_t *ctl,
+                         size_t ctllen, int flags)
+{
+    struct inet_sock *s = S(f);
     uint64_t deadline = 0;
     bool have_deadline = false;
     size_t done = 0;
     bool stream = s->type == LX_SOCK_STREAM;
     for (;;) {
-        ssize_t n = host_net_send(s->hfd, (const uint8_t *)m->buf + done, m->len - done,
-                                  m->name ? &ss : NULL, sslen, flags & SEND_FLAGS);
+        /* The control messages go with the first part of a stream only. */
+        ssize_t n = host_net_sendmsg(s->hfd, (const uint8_t *)m->buf + done, m->len - done, to,
+                                     tolen, done ? NULL : ctl, done ? 0 : ctllen,
+                                     flags & SEND_FLAGS);
         if (n >= 0) {
             done += (size_t)n;
             if (!stream || done >= m->len || nonblocking(f, flags))
@@ -410,16 +771,21 @@ ssize_t inet_recvmsg(struct task *t, struct file *f, struct sock_rmsg *m, int fl
     size_t done = 0;
     m->flags = 0;
     m->namelen = 0;
+    m->ctllen = 0;
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sslen = sizeof(ss);
         int oflags = 0;
-        ssize_t n = host_net_recv(s->hfd, (uint8_t *)m->buf + done, m->len - done, &ss,
-                                  &sslen, flags & RECV_FLAGS, &oflags);
+        uint8_t hctl[SOCK_CTL_MAX] __attribute__((aligned(8)));
+        size_t hctllen = m->want_ctl ? sizeof(hctl) : 0;
+        ssize_t n = host_net_recvmsg(s->hfd, (uint8_t *)m->buf + done, m->len - done, &ss,
+                                     &sslen, hctl, &hctllen, flags & RECV_FLAGS, &oflags);
         if (n >= 0) {
             if (!done && s->type != LX_SOCK_STREAM)
                 sockaddr_inet_encode(&ss, sslen, m->name, &m->namelen);
-            m->flags |= oflags & (MSG_TRUNC | MSG_OOB | MSG_EOR);
+            m->flags |= oflags & (MSG_TRUNC | MSG_OOB | MSG_EOR | MSG_CTRUNC);
+            if (hctllen)
+                ctl_from_host(hctl, hctllen, m);
             done += (size_t)n;
             if (!waitall || n == 0 || done >= m->len)
                 return (ssize_t)done;
@@ -439,7 +805,16 @@ ssize_t inet_recvmsg(struct task *t, struct file *f, struct sock_rmsg *m, int fl
 
 /* ---- options ---- */
 
-enum opt_kind { OPT_INT, OPT_LINGER, OPT_TCPINFO, OPT_MREQ, OPT_MREQ6, OPT_RO };
+enum opt_kind {
+    OPT_INT,
+    OPT_LINGER,
+    OPT_TCPINFO,
+    OPT_MREQ,
+    OPT_MREQ6,
+    OPT_PKTINFO6, /* struct in6_pktinfo (IPV6_PKTINFO's sticky source) */
+    OPT_MTUINFO6, /* struct ip6_mtuinfo, read-only (IPV6_PATHMTU) */
+    OPT_RO,
+};
 
 struct opt_rule {
     int level, name;       /* Linux */
@@ -461,6 +836,11 @@ static const struct opt_rule g_opts[] = {
         {LX_SOL_SOCKET, 15, SOL_SOCKET, SO_REUSEPORT, OPT_INT},
         {LX_SOL_SOCKET, 18, SOL_SOCKET, SO_RCVLOWAT, OPT_INT},
         {LX_SOL_SOCKET, 19, SOL_SOCKET, SO_SNDLOWAT, OPT_INT},
+        {LX_SOL_SOCKET, LX_SO_TIMESTAMP_OLD, SOL_SOCKET, SO_TIMESTAMP_OLD, OPT_INT},
+        {LX_SOL_SOCKET, LX_SO_TIMESTAMPNS_OLD, SOL_SOCKET, SO_TIMESTAMPNS_OLD, OPT_INT},
+        {LX_SOL_SOCKET, LX_SO_RXQ_OVFL, SOL_SOCKET, SO_RXQ_OVFL, OPT_INT},
+        {LX_SOL_SOCKET, LX_SO_TIMESTAMP_NEW, SOL_SOCKET, SO_TIMESTAMP_NEW, OPT_INT},
+        {LX_SOL_SOCKET, LX_SO_TIMESTAMPNS_NEW, SOL_SOCKET, SO_TIMESTAMPNS_NEW, OPT_INT},
         {LX_SOL_SOCKET, 30, SOL_SOCKET, SO_ACCEPTCONN, OPT_RO},
         {LX_SOL_SOCKET, 38, SOL_SOCKET, SO_PROTOCOL, OPT_RO},
         {LX_SOL_SOCKET, 39, SOL_SOCKET, SO_DOMAIN, OPT_RO},
@@ -477,6 +857,14 @@ static const struct opt_rule g_opts[] = {
         {LX_IPPROTO_TCP, 23, IPPROTO_TCP, TCP_FASTOPEN, OPT_INT},
         {LX_IPPROTO_IP, 1, IPPROTO_IP, IP_TOS, OPT_INT},
         {LX_IPPROTO_IP, 2, IPPROTO_IP, IP_TTL, OPT_INT},
+        {LX_IPPROTO_IP, 8, IPPROTO_IP, IP_PKTINFO, OPT_INT},
+        {LX_IPPROTO_IP, 10, IPPROTO_IP, IP_MTU_DISCOVER, OPT_INT},
+        {LX_IPPROTO_IP, 12, IPPROTO_IP, IP_RECVTTL, OPT_INT},
+        {LX_IPPROTO_IP, 13, IPPROTO_IP, IP_RECVTOS, OPT_INT},
+        {LX_IPPROTO_IP, 14, IPPROTO_IP, IP_MTU, OPT_RO},
+        {LX_IPPROTO_IP, 15, IPPROTO_IP, IP_FREEBIND, OPT_INT},
+        {LX_IPPROTO_IP, 20, IPPROTO_IP, IP_RECVORIGDSTADDR, OPT_INT},
+        {LX_IPPROTO_IP, 24, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, OPT_INT},
         {LX_IPPROTO_IP, 32, IPPROTO_IP, IP_MULTICAST_IF, OPT_MREQ},
         {LX_IPPROTO_IP, 33, IPPROTO_IP, IP_MULTICAST_TTL, OPT_INT},
         {LX_IPPROTO_IP, 34, IPPROTO_IP, IP_MULTICAST_LOOP, OPT_INT},
@@ -488,8 +876,20 @@ static const struct opt_rule g_opts[] = {
         {LX_IPPROTO_IPV6, 19, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, OPT_INT},
         {LX_IPPROTO_IPV6, 20, IPPROTO_IPV6, IPV6_JOIN_GROUP, OPT_MREQ6},
         {LX_IPPROTO_IPV6, 21, IPPROTO_IPV6, IPV6_LEAVE_GROUP, OPT_MREQ6},
+        {LX_IPPROTO_IPV6, 23, IPPROTO_IPV6, IPV6_MTU_DISCOVER, OPT_INT},
+        {LX_IPPROTO_IPV6, 24, IPPROTO_IPV6, IPV6_MTU, OPT_INT},
         {LX_IPPROTO_IPV6, 26, IPPROTO_IPV6, IPV6_V6ONLY, OPT_INT},
+        {LX_IPPROTO_IPV6, 49, IPPROTO_IPV6, IPV6_RECVPKTINFO, OPT_INT},
+        {LX_IPPROTO_IPV6, 50, IPPROTO_IPV6, IPV6_PKTINFO, OPT_PKTINFO6},
+        {LX_IPPROTO_IPV6, 51, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, OPT_INT},
+        {LX_IPPROTO_IPV6, 52, IPPROTO_IPV6, IPV6_HOPLIMIT, OPT_INT},
+        {LX_IPPROTO_IPV6, 60, IPPROTO_IPV6, IPV6_RECVPATHMTU, OPT_INT},
+        {LX_IPPROTO_IPV6, 61, IPPROTO_IPV6, IPV6_PATHMTU, OPT_MTUINFO6},
+        {LX_IPPROTO_IPV6, 62, IPPROTO_IPV6, IPV6_DONTFRAG, OPT_INT},
+        {LX_IPPROTO_IPV6, 66, IPPROTO_IPV6, IPV6_RECVTCLASS, OPT_INT},
         {LX_IPPROTO_IPV6, 67, IPPROTO_IPV6, IPV6_TCLASS, OPT_INT},
+        {LX_IPPROTO_IPV6, 74, IPPROTO_IPV6, IPV6_RECVORIGDSTADDR, OPT_INT},
+        {LX_IPPROTO_IPV6, 78, IPPROTO_IPV6, IPV6_FREEBIND, OPT_INT},
 };
 
 static const struct opt_rule *opt_find(int level, int name)
@@ -512,6 +912,10 @@ static uint32_t opt_max(enum opt_kind kind)
         return sizeof(struct ip_mreqn);
     case OPT_MREQ6:
         return sizeof(struct ipv6_mreq);
+    case OPT_PKTINFO6:
+        return sizeof(struct in6_pktinfo);
+    case OPT_MTUINFO6:
+        return 32; /* struct ip6_mtuinfo */
     default:
         return sizeof(int);
     }
@@ -577,7 +981,7 @@ int inet_setsockopt(struct file *f, int level, int name, const void *val, uint32
         log_warn_once("setsockopt(%d, %d) on an inet socket: not supported", level, name);
         return -ENOPROTOOPT;
     }
-    if (o->kind == OPT_RO || o->kind == OPT_TCPINFO)
+    if (o->kind == OPT_RO || o->kind == OPT_TCPINFO || o->kind == OPT_MTUINFO6)
         return -ENOPROTOOPT;
     uint8_t buf[INET_OPT_MAX];
     memset(buf, 0, sizeof(buf));

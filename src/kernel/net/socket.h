@@ -54,7 +54,13 @@ struct sock_smsg {
     int nfds;
     bool has_cred;
     struct sock_cred cred;
+    /* inet: the app's control buffer as given (a kernel copy), which
+     * inet.c validates and rebuilds for the host. */
+    const uint8_t *ctl;
+    size_t ctllen;
 };
+
+#define SOCK_CTL_MAX 512
 
 /* A received message: BUF/LEN in; the rest out. FDS: new references the
  * caller installs (or puts), malloc'd array. */
@@ -68,6 +74,12 @@ struct sock_rmsg {
     bool has_cred;
     struct sock_cred cred;
     int flags; /* LX_MSG_TRUNC for a cut message */
+    /* inet: WANT_CTL in (the app passed a msghdr); out, the message's
+     * control messages in Linux's layout, each padded to 8 bytes (CTLLEN
+     * bytes), for the caller to copy out with Linux's truncation rules. */
+    bool want_ctl;
+    uint32_t ctllen;
+    uint8_t ctl[SOCK_CTL_MAX] __attribute__((aligned(8)));
 };
 
 /* One socket as /proc/net lists it. Addresses in network byte order. */

@@ -5,7 +5,8 @@
  *
  * Decodes sockaddrs, iovecs and control messages (SCM_RIGHTS,
  * SCM_CREDENTIALS) and calls kernel/net: unix.c for AF_UNIX, inet.c for
- * AF_INET/AF_INET6 (host sockets; no control messages), netlink.c for
+ * AF_INET/AF_INET6 (host sockets; IP/IPv6 control messages checked and
+ * rebuilt there, copied out here with Linux's truncation), netlink.c for
  * AF_NETLINK (NETLINK_ROUTE, answered by the kernel).
  */
 #include <errno.h>
@@ -421,6 +422,7 @@ static ssize_t do_sendmsg(struct task *t, struct file *f, const struct linux_msg
     if (total > MAX_IO)
         total = MAX_IO;
     uint8_t *buf = malloc(total ? total : 1);
+    uint8_t *ctl = NULL;
     ssize_t res;
     if (!buf) {
         res = -ENOMEM;
@@ -444,10 +446,31 @@ static ssize_t do_sendmsg(struct task *t, struct file *f, const struct linux_msg
         m.name = addr;
         m.namelen = h->namelen;
     }
-    r = control_in(t, h->control, h->controllen, &m);
-    if (r < 0) {
-        res = r;
-        goto out;
+    if (inet_is_socket(f)) {
+        /* inet.c checks and rebuilds the messages itself. */
+        if (h->controllen > MAX_CONTROL) {
+            res = -ENOBUFS;
+            goto out;
+        }
+        if (h->controllen) {
+            ctl = malloc(h->controllen);
+            if (!ctl) {
+                res = -ENOMEM;
+                goto out;
+            }
+            if (copy_in(t, ctl, h->control, h->controllen) < 0) {
+                res = -EFAULT;
+                goto out;
+            }
+            m.ctl = ctl;
+            m.ctllen = h->controllen;
+        }
+    } else {
+        r = control_in(t, h->control, h->controllen, &m);
+        if (r < 0) {
+            res = r;
+            goto out;
+        }
     }
     m.buf = buf;
     m.len = total;
@@ -456,6 +479,7 @@ static ssize_t do_sendmsg(struct task *t, struct file *f, const struct linux_msg
                                  : sock_sendmsg(t, f, &m, flags);
 out:
     put_files(m.fds, m.nfds);
+    free(ctl);
     free(buf);
     free(iov);
     return res;
@@ -514,6 +538,27 @@ static int control_out(struct task *t, struct sock_rmsg *m, uint64_t uctl, uint6
             free(fds);
         }
     }
+    /* Other control messages (inet), as Linux's put_cmsg: a message whose
+     * header does not fit is dropped, one whose data does not is cut to
+     * the room left; either sets MSG_CTRUNC. */
+    size_t in = 0;
+    struct cmsg_item it;
+    while (cmsg_next(m->ctl, m->ctllen, &in, &it) > 0) {
+        size_t clen = CMSG_HDR + it.len;
+        if (!uctl || len - off < CMSG_HDR) {
+            *flags |= LX_MSG_CTRUNC;
+            break;
+        }
+        if (len - off < clen) {
+            *flags |= LX_MSG_CTRUNC;
+            clen = len - off;
+        }
+        struct linux_cmsghdr h = {clen, it.level, it.type};
+        if (copy_out(t, uctl + off, &h, sizeof(h)) < 0 ||
+            (clen > CMSG_HDR && copy_out(t, uctl + off + CMSG_HDR, it.data, clen - CMSG_HDR) < 0))
+            return -EFAULT;
+        off += MIN(CMSG_ALIGN8(CMSG_HDR + it.len), (size_t)len - off);
+    }
     *out_len = off;
     return 0;
 }
@@ -532,6 +577,7 @@ static ssize_t do_recvmsg(struct task *t, struct file *f, struct linux_msghdr *h
     memset(&m, 0, sizeof(m));
     m.buf = malloc(total ? total : 1);
     m.len = total;
+    m.want_ctl = true;
     ssize_t res;
     if (!m.buf) {
         res = -ENOMEM;
@@ -655,7 +701,10 @@ static long sys_sendmsg(struct task *t, const struct sys_args *a)
     file_put(f);
     return r;
 }
-SYSCALL_DEFINE(sendmsg, sys_sendmsg, "fpx", SYS_FULL, NULL);
+SYSCALL_DEFINE(sendmsg, sys_sendmsg, "fpx", SYS_PARTIAL,
+               "inet control messages: IP_PKTINFO, IP_TTL, IP_TOS, IPV6_PKTINFO, "
+               "IPV6_HOPLIMIT, IPV6_TCLASS, IPV6_DONTFRAG, UDP_SEGMENT, SO_PRIORITY; others "
+               "EINVAL");
 
 static int msghdr_out(struct task *t, uint64_t uh, const struct linux_msghdr *h)
 {
@@ -808,4 +857,5 @@ static long sys_setsockopt(struct task *t, const struct sys_args *a)
 }
 SYSCALL_DEFINE(setsockopt, sys_setsockopt, "fddpu", SYS_PARTIAL,
                "AF_UNIX: SOL_SOCKET options; inet: an allow-list of SOL_SOCKET, TCP, IP and "
-               "IPv6 options, others ENOPROTOOPT");
+               "IPv6 options (with the IP_RECV*, IPV6_RECV* and SO_TIMESTAMP* ancillary-data "
+               "ones), others ENOPROTOOPT");
