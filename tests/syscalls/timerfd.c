@@ -1,6 +1,7 @@
 /* Probe: timerfd_create, timerfd_settime, timerfd_gettime. */
 #include <poll.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <time.h>
 
@@ -97,6 +98,27 @@ static void test_cancel_on_set(void)
            "armed, time left relative");
     uint64_t v;
     T_ERRNO(read(fd, &v, 8), EAGAIN, "not cancelled while the clock is not set");
+    /* A second one, far off, on a blocking fd: not readable, in poll and
+     * epoll alike, while nothing sets the clock. */
+    int far = timerfd_create(CLOCK_REALTIME, 0);
+    struct itimerspec fits = {{0, 0}, now};
+    fits.it_value.tv_sec += 3600;
+    T_OK(timerfd_settime(far, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &fits, NULL),
+         "a second CANCEL_ON_SET timer, an hour off");
+    struct pollfd fp = {far, POLLIN, 0};
+    T_EQ(poll(&fp, 1, 50), 0, "not readable");
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN}, got;
+    epoll_ctl(ep, EPOLL_CTL_ADD, far, &ev);
+    T_EQ(epoll_wait(ep, &got, 1, 50), 0, "epoll: not ready");
+    T_OK(timerfd_settime(far, 0, &fits, NULL), "re-armed without the flag");
+    fits.it_value.tv_sec = 0;
+    T_OK(timerfd_settime(far, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &fits, NULL),
+         "disarmed with the flag");
+    T_OK(timerfd_gettime(far, &cur), "gettime of the disarmed timer");
+    T_TRUE(cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0, "disarmed");
+    close(ep);
+    close(far);
     its.it_value = now;
     its.it_value.tv_sec -= 1;
     T_OK(timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL),

@@ -36,6 +36,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -120,6 +122,10 @@ static const struct allow_entry g_allow[] = {
     {E(epoll_create1, GRP_BASE, 0, {{0}}), "any", "host readiness loop"},
     {E(pipe2, GRP_BASE, 0, {{0}}), "any", "internal wake-up pipes"},
     {E(eventfd2, GRP_BASE, 0, {{0}}), "any", "internal wake-ups"},
+    {E(timerfd_create, GRP_BASE, 0, {EQ(0, CLOCK_REALTIME)}), "CLOCK_REALTIME",
+     "watching the host clock being set (TFD_TIMER_CANCEL_ON_SET, host_io.c)"},
+    {E(timerfd_settime, GRP_BASE, 0, {EQ(1, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)}),
+     "flags ABSTIME|CANCEL_ON_SET", "watching the host clock being set (host_io.c)"},
     {E(ioctl, GRP_BASE, 0, {EQ(1, TCGETS)}), "cmd TCGETS", "host tty of the sandbox"},
     {E(ioctl, GRP_BASE, 0, {EQ(1, TCSETS)}), "cmd TCSETS", "host tty of the sandbox"},
     {E(ioctl, GRP_BASE, 0, {EQ(1, TCSETSW)}), "cmd TCSETSW", "host tty of the sandbox"},

@@ -6,16 +6,22 @@
  * (clock_settime and settimeofday are EPERM, as for a process without
  * CAP_SYS_TIME).
  *
- * TFD_TIMER_CANCEL_ON_SET is accepted as Linux accepts it (it matters only
- * together with TFD_TIMER_ABSTIME on CLOCK_REALTIME(_ALARM) and is ignored
- * otherwise). Linux makes such a timer read ECANCELED when the realtime
- * clock is set; the sandbox's clock is never set, so the timer expires as
- * a plain absolute timer and ECANCELED cannot happen.
- * FIXME: count cancellations here if moat ever lets a sandbox set its
- * clock.
+ * TFD_TIMER_CANCEL_ON_SET (with TFD_TIMER_ABSTIME on CLOCK_REALTIME(_ALARM);
+ * ignored otherwise, as in Linux): apps cannot set the clock, but the host's
+ * realtime clock can be stepped (NTP, date -s). The first such timer makes
+ * the kernel watch the host clock (host_io_watch_clock_set: a host timerfd
+ * with CANCEL_ON_SET in the host epoll loop); each host clock set cancels
+ * every timer armed with the flag: its next read fails with ECANCELED (it
+ * is readable until then) and its count is dropped. As in Linux the timer
+ * stays armed, and a later settime does not clear a cancellation that was
+ * not read yet.
+ * Difference from Linux: other absolute REALTIME deadlines keep the
+ * CLOCK_MONOTONIC deadline they were converted to, so a host clock step
+ * does not move them.
  *
- * Lock order: timerfd->lock, then waitq locks. The ktimer callback takes
- * timerfd->lock with no service lock held.
+ * Lock order: g_cancel_lock, then timerfd->lock, then waitq locks. The
+ * ktimer callback takes timerfd->lock with no service lock held; the clock
+ * watch calls timerfd_clock_was_set() under its own queue's lock.
  */
 #include "kernel/ipc/timerfd.h"
 
@@ -27,6 +33,7 @@
 
 #include "abi/linux/errno.h"
 #include "kernel/host/host.h"
+#include "kernel/host/host_io.h"
 #include "kernel/ipc/anon.h"
 #include "kernel/task/ktimer.h"
 #include "kernel/task/task.h"
@@ -34,6 +41,7 @@
 #include "kernel/vfs/poll.h"
 #include "kernel/vfs/vfs.h"
 #include "kernel/vfs/vfs_fs.h"
+#include "lib/list.h"
 
 #define CLK_REALTIME       0
 #define CLK_MONOTONIC      1
@@ -48,8 +56,15 @@ struct timerfd {
     uint64_t ticks;     /* (l) expirations not yet read */
     uint64_t next;      /* (l) monotonic deadline of the next expiry, 0 = disarmed */
     uint64_t interval;  /* (l) */
+    bool cancelled;     /* (l) the host clock was set since the last read */
+    bool might_cancel;  /* (g_cancel_lock and l) armed with CANCEL_ON_SET */
+    struct list_head cancel_link; /* (g_cancel_lock) on g_cancel if might_cancel */
     struct waitq wq;
 };
+
+/* The timers armed with TFD_TIMER_CANCEL_ON_SET. */
+static pthread_mutex_t g_cancel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head g_cancel = LIST_HEAD_INIT(g_cancel); /* (g_cancel_lock) */
 
 static const struct file_ops timerfd_fops;
 
@@ -119,6 +134,13 @@ static ssize_t timerfd_read(struct file *f, void *buf, size_t n, uint64_t *pos)
             return -ERESTARTSYS;
         pthread_mutex_lock(&tf->lock);
     }
+    if (tf->might_cancel && tf->cancelled) {
+        /* The clock was set: the count means nothing any more. */
+        tf->cancelled = false;
+        tf->ticks = 0;
+        pthread_mutex_unlock(&tf->lock);
+        return -ECANCELED;
+    }
     uint64_t v = tf->ticks;
     tf->ticks = 0;
     pthread_mutex_unlock(&tf->lock);
@@ -136,9 +158,27 @@ static unsigned timerfd_poll(struct file *f, struct poll_table *pt)
     return mask;
 }
 
+void timerfd_clock_was_set(void)
+{
+    pthread_mutex_lock(&g_cancel_lock);
+    struct timerfd *tf;
+    list_for_each_entry(tf, &g_cancel, cancel_link) {
+        pthread_mutex_lock(&tf->lock);
+        tf->cancelled = true;
+        tf->ticks++;
+        pthread_mutex_unlock(&tf->lock);
+        waitq_wake_key(&tf->wq, LPOLLIN | LPOLLRDNORM);
+    }
+    pthread_mutex_unlock(&g_cancel_lock);
+}
+
 static void timerfd_release(struct file *f)
 {
     struct timerfd *tf = T(f);
+    pthread_mutex_lock(&g_cancel_lock);
+    if (tf->might_cancel)
+        list_del(&tf->cancel_link);
+    pthread_mutex_unlock(&g_cancel_lock);
     ktimer_cancel(&tf->kt);
     pthread_mutex_destroy(&tf->lock);
     free(tf);
@@ -196,9 +236,23 @@ int timerfd_settime_file(struct file *f, int flags, uint64_t value, uint64_t int
     struct timerfd *tf = T(f);
     if (flags & ~(TIMERFD_ABSTIME | TIMERFD_CANCEL_ON_SET))
         return -EINVAL;
+    bool might_cancel = (tf->clockid == CLK_REALTIME || tf->clockid == CLK_REALTIME_ALARM) &&
+                        (flags & TIMERFD_ABSTIME) && (flags & TIMERFD_CANCEL_ON_SET);
+    if (might_cancel) {
+        int r = host_io_watch_clock_set(timerfd_clock_was_set);
+        if (r < 0)
+            return r == -EMFILE || r == -ENFILE ? -ENOMEM : r;
+    }
     /* Cancel first: the callback then cannot race with the new setting. */
     ktimer_cancel(&tf->kt);
+    pthread_mutex_lock(&g_cancel_lock);
+    if (might_cancel && !tf->might_cancel)
+        list_add_tail(&tf->cancel_link, &g_cancel);
+    else if (!might_cancel && tf->might_cancel)
+        list_del(&tf->cancel_link);
     pthread_mutex_lock(&tf->lock);
+    tf->might_cancel = might_cancel;
+    pthread_mutex_unlock(&g_cancel_lock);
     get_locked(tf, out_value, out_interval);
     tf->ticks = 0;
     tf->interval = interval;

@@ -21,5 +21,9 @@ bool timerfd_is_timerfd(struct file *f);
 int timerfd_settime_file(struct file *f, int flags, uint64_t value, uint64_t interval,
                          uint64_t *out_value, uint64_t *out_interval);
 void timerfd_gettime_file(struct file *f, uint64_t *out_value, uint64_t *out_interval);
+/* The host's realtime clock was set: cancels every timer armed with
+ * TFD_TIMER_CANCEL_ON_SET (called from the host clock watch; unit tests
+ * call it directly). */
+void timerfd_clock_was_set(void);
 
 #endif

@@ -195,7 +195,8 @@ static long sys_timerfd_create(struct task *t, const struct sys_args *a)
     return install(t, f, flags & O_CLOEXEC);
 }
 SYSCALL_DEFINE(timerfd_create, sys_timerfd_create, "dx", SYS_PARTIAL,
-               "TFD_TIMER_CANCEL_ON_SET accepted; the sandbox clock is never set");
+               "TFD_TIMER_CANCEL_ON_SET timers are cancelled when the host clock is set; "
+               "other absolute CLOCK_REALTIME deadlines do not move with it");
 
 static struct file *get_timerfd(struct task *t, int fd, long *out_err)
 {
