@@ -22,10 +22,11 @@ PY = '/usr/bin/python3'
 FS = 'test_os test_stat test_shutil test_tempfile test_glob test_fileio test_posixpath test_pathlib'
 # Issue 6 lists test_socket test_selectors test_epoll test_poll test_asyncio
 # test_signal test_threading test_subprocess. CI runs the ones that fit its
-# time budget under ptrace (about 1 min in moat together); README.md, "Tests",
-# gives how the others compare when run by hand with MOAT_PYSUITE_TESTS.
-NET = 'test_epoll test_poll test_selectors test_signal'
-SETS = {'fs': (FS, 1000), 'net': (NET, 150)}
+# time budget under ptrace; README.md, "Tests", gives how the others compare
+# when run by hand with MOAT_PYSUITE_TESTS. test_socket's VSOCK tests are
+# left out: they hang natively on hosts without a vsock transport.
+NET = 'test_epoll test_poll test_selectors test_signal test_socket -i *VSOCK*'
+SETS = {'fs': (FS, 1000), 'net': (NET, 800)}
 SET = os.environ.get('MOAT_PYSUITE_SET', 'fs')
 TESTS = os.environ.get('MOAT_PYSUITE_TESTS', SETS[SET][0]).split()
 # Fewest tests a native run must list (a guard against a broken run).
