@@ -42,8 +42,13 @@ extern const size_t g_vdso_image_size;
 
 #define NSEC_PER_SEC       1000000000LL
 #define VDSO_SHIFT         32
-#define VDSO_CALIBRATE_NS  100000000LL /* the first rate estimate spans 100 ms */
-#define VDSO_REFRESH_SEC   1
+/* The first rate estimate spans 2 ms (longer while the samples are too
+ * noisy for it), so that short-lived sandboxes (a program start takes tens
+ * of ms) read clocks without trapping; refreshes then come after 10, 50
+ * and 250 ms, then every second, each steering onto the host's rate. */
+#define VDSO_CALIBRATE_NS     2000000LL
+#define VDSO_CALIBRATE_MAX_NS 100000000LL
+#define VDSO_REFRESH_SEC      1
 #define VDSO_MAX_ERR_NS    20000000LL /* beyond this the TSC is not trusted */
 #define VDSO_OFF_JITTER_NS 500        /* offset changes smaller than this are noise */
 
@@ -102,7 +107,7 @@ static bool cpu_has_rdtscp(void)
 /* Takes the tightest of a few tries: the monotonic reading is placed at the
  * middle of the two TSC reads around it, each offset between monotonic
  * readings on both sides of it. */
-static void take_sample(struct vdso_sample *out)
+static uint64_t take_sample(struct vdso_sample *out)
 {
     uint64_t best = UINT64_MAX;
     for (int i = 0; i < 5; i++) {
@@ -126,6 +131,7 @@ static void take_sample(struct vdso_sample *out)
         int64_t tai_off = tai - real2;
         out->tai_off = (tai_off + NSEC_PER_SEC / 2) / NSEC_PER_SEC * NSEC_PER_SEC;
     }
+    return best; /* the TSC window the monotonic reading lies in */
 }
 
 /* The vDSO's CLOCK_MONOTONIC at TSC with the published parameters: the
@@ -193,9 +199,9 @@ static void publish_syscall_mode(struct vdso_data *d)
     write_end(d);
 }
 
-/* One refresh from sample S. Returns false when the TSC cannot be trusted
- * any more. */
-static bool refresh(struct vdso_data *d, const struct vdso_sample *s)
+/* One refresh from sample S, the next one NEXT_NS later. Returns false
+ * when the TSC cannot be trusted any more. */
+static bool refresh(struct vdso_data *d, const struct vdso_sample *s, int64_t next_ns)
 {
     if (s->tsc <= g_prev.tsc || s->mono <= g_prev.mono)
         return false;
@@ -207,9 +213,12 @@ static bool refresh(struct vdso_data *d, const struct vdso_sample *s)
         return false;
     }
     uint64_t host_rate = rate_between(&g_prev, s);
-    /* Steer: cancel ERR over about one more interval, the length of the
-     * last one, slewing at most 1/1024 (~1000 ppm). */
-    uint64_t interval = s->tsc - g_prev.tsc;
+    /* Steer: cancel ERR by the next refresh, slewing at most 1/1024
+     * (~1000 ppm). */
+    uint64_t interval = (uint64_t)((unsigned __int128)(s->tsc - g_prev.tsc) * (uint64_t)next_ns /
+                                   (uint64_t)(s->mono - g_prev.mono));
+    if (interval == 0)
+        interval = 1;
     __int128 corr = (__int128)err * ((__int128)1 << VDSO_SHIFT) / (__int128)interval;
     __int128 limit = host_rate >> 10;
     corr = corr > limit ? limit : corr < -limit ? -limit : corr;
@@ -235,21 +244,33 @@ static void *vdso_time_thread(void *arg)
     struct vdso_data *d = arg;
     struct vdso_sample s;
 
-    take_sample(&g_prev);
-    host_nanosleep(0, VDSO_CALIBRATE_NS);
-    take_sample(&s);
-    if (s.tsc <= g_prev.tsc || s.mono <= g_prev.mono)
-        return NULL; /* stays in syscall mode */
+    uint64_t w0 = take_sample(&g_prev), w1;
+    for (int64_t span = VDSO_CALIBRATE_NS;; span *= 2) {
+        host_nanosleep(0, span);
+        w1 = take_sample(&s);
+        if (s.tsc <= g_prev.tsc || s.mono <= g_prev.mono)
+            return NULL; /* stays in syscall mode */
+        /* The windows (preemption widens them) bound the rate's error:
+         * at most 1/2000 (500 ppm, 1 us over the 2 ms before the next
+         * refresh), or the longest span there is. */
+        if ((w0 + w1) * 2000 <= s.tsc - g_prev.tsc || span >= VDSO_CALIBRATE_MAX_NS)
+            break;
+    }
     publish_first(d, &s, rate_between(&g_prev, &s));
     g_prev = s;
-    for (;;) {
-        while (host_nanosleep(VDSO_REFRESH_SEC, 0) == -EINTR)
+    static const int64_t early_ns[] = {10000000, 40000000, 200000000, 750000000};
+    int64_t wait_ns = early_ns[0];
+    for (size_t k = 0;; k++) {
+        int64_t next_ns = k + 1 < sizeof(early_ns) / sizeof(early_ns[0]) ? early_ns[k + 1]
+                                                                         : VDSO_REFRESH_SEC * NSEC_PER_SEC;
+        while (host_nanosleep(wait_ns / NSEC_PER_SEC, wait_ns % NSEC_PER_SEC) == -EINTR)
             ;
         take_sample(&s);
-        if (!refresh(d, &s)) {
+        if (!refresh(d, &s, next_ns)) {
             publish_syscall_mode(d);
             return NULL;
         }
+        wait_ns = next_ns;
     }
 }
 
