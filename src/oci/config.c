@@ -584,6 +584,52 @@ int oci_resources_parse(const struct json *res, const char *field, struct oci_re
     return 0;
 }
 
+/* linux.sysctl: the keys runc accepts (those of a namespace the container
+ * has its own of), refused by name otherwise. moat's sandbox always has
+ * its own IPC and UTS namespaces (its kernel's); net.* ones need a network
+ * namespace in linux.namespaces, as with runc. */
+static int parse_sysctl(struct oci_config *c, const struct json *sc, struct rt_err **err)
+{
+    if (!sc)
+        return 0;
+    int r = want_type(sc, JSON_OBJECT, "linux.sysctl", err);
+    if (r < 0)
+        return r;
+    static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+                                      "kernel.sem", "kernel.shmall", "kernel.shmmax",
+                                      "kernel.shmmni", "kernel.shm_rmid_forced", NULL};
+    c->sysctl = calloc(sc->len * 2 + 1, sizeof(char *));
+    if (!c->sysctl)
+        return rt_err_make(err, ENOMEM, "config.json: linux.sysctl");
+    for (size_t i = 0; i < sc->len; i++) {
+        const struct json *m = sc->items[i];
+        const char *k = m->key;
+        char field[300];
+        snprintf(field, sizeof(field), "linux.sysctl.%s", k);
+        if ((r = want_type(m, JSON_STRING, field, err)) < 0)
+            return r;
+        bool ok = strncmp(k, "fs.mqueue.", 10) == 0 || strcmp(k, "kernel.domainname") == 0;
+        for (size_t j = 0; !ok && ipc[j]; j++)
+            ok = strcmp(k, ipc[j]) == 0;
+        if (strcmp(k, "kernel.hostname") == 0)
+            return rt_err_make(err, 0, "config.json: linux.sysctl: `%s` conflicts with the "
+                               "`hostname` field", k);
+        if (strncmp(k, "net.", 4) == 0) {
+            if (!c->netns_new && !c->netns_path)
+                return rt_err_make(err, 0, "config.json: linux.sysctl: `%s` is not allowed in "
+                                   "the host's network namespace", k);
+            ok = true;
+        }
+        if (!ok)
+            return rt_err_make(err, 0, "config.json: linux.sysctl: `%s` is not in a separate "
+                               "kernel namespace", k);
+        c->sysctl[c->sysctl_len * 2] = k;
+        c->sysctl[c->sysctl_len * 2 + 1] = m->str;
+        c->sysctl_len++;
+    }
+    return 0;
+}
+
 static int parse_linux(struct oci_config *c, const struct json *lx, struct rt_err **err)
 {
     int r;
@@ -643,6 +689,8 @@ static int parse_linux(struct oci_config *c, const struct json *lx, struct rt_er
     if ((r = get_string(lx, "cgroupsPath", "linux.cgroupsPath", &c->cgroups_path, err)) < 0)
         return r;
     if ((r = oci_seccomp_compile(json_get(lx, "seccomp"), "linux.seccomp", &c->seccomp, err)) < 0)
+        return r;
+    if ((r = parse_sysctl(c, json_get(lx, "sysctl"), err)) < 0)
         return r;
     static const char *const known[] = {"namespaces", "resources", "cgroupsPath", "maskedPaths",
                                         "readonlyPaths", "uidMappings", "gidMappings",
@@ -727,6 +775,8 @@ int oci_config_load(const char *bundle, struct oci_config **out, struct rt_err *
         goto fail;
     if ((r = get_string(c->doc, "hostname", "hostname", &c->hostname, err)) < 0)
         goto fail;
+    if ((r = get_string(c->doc, "domainname", "domainname", &c->domainname, err)) < 0)
+        goto fail;
     if ((r = parse_mounts(c, json_get(c->doc, "mounts"), err)) < 0)
         goto fail;
     if ((r = parse_linux(c, json_get(c->doc, "linux"), err)) < 0)
@@ -797,6 +847,8 @@ void oci_config_free(struct oci_config *c)
     free(c->rlimits);
     free(c->rootfs);
     free(c->hostname);
+    free(c->domainname);
+    free(c->sysctl);
     free(c->cgroups_path);
     oci_seccomp_free(&c->seccomp);
     for (size_t i = 0; i < c->mounts_len; i++) {

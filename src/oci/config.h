@@ -81,6 +81,11 @@ struct oci_config {
     char *rootfs;            /* absolute host path */
     bool root_readonly;
     char *hostname;          /* NULL if absent */
+    char *domainname;        /* NULL if absent */
+    /* linux.sysctl: key, value, key, value ... (strings in DOC), checked
+     * against the namespaces moat's sandbox has its own of. */
+    const char **sysctl;
+    size_t sysctl_len;       /* pairs */
     struct oci_mount *mounts;
     size_t mounts_len;
     struct oci_namespace *namespaces;

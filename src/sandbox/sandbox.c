@@ -38,11 +38,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kernel/fs/fs.h"
 #include "kernel/host/host.h"
 #include "kernel/mm/memfile.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/ctl.h"
 #include "kernel/task/task.h"
+#include "kernel/task/uts.h"
 #include "kernel/vfs/vfs.h"
 #include "lib/log.h"
 #include "platform/platform.h"
@@ -153,6 +155,42 @@ static void apply_rlimits(const struct sandbox_config *cfg)
             setup_fail("process.rlimits: cannot set limit %d to %llu/%llu: %s", l->resource,
                        (unsigned long long)l->soft, (unsigned long long)l->hard,
                        strerror(errno));
+    }
+}
+
+/* OCI linux.sysctl, as runc writes /proc/sys/KEY in the container: net.*
+ * keys in the sandbox's network namespace (the host kernel's, where moat's
+ * sockets live; this process is in it and its /proc is still there), the
+ * others in moat's kernel (its /proc/sys, IPC limits, domain name). */
+static void apply_sysctl(const struct sandbox_config *cfg)
+{
+    for (size_t i = 0; i < cfg->sysctl_len; i++) {
+        const char *k = cfg->sysctl[2 * i], *v = cfg->sysctl[2 * i + 1];
+        int r;
+        if (strncmp(k, "net.", 4) == 0) {
+            char path[512];
+            int n = snprintf(path, sizeof(path), "/proc/sys/%s", k);
+            if (n < 0 || (size_t)n >= sizeof(path) || strstr(k, ".."))
+                setup_fail("linux.sysctl: `%s`: bad key", k);
+            for (char *p = path + 10; *p; p++)
+                if (*p == '.')
+                    *p = '/';
+            int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+            r = fd < 0 ? -errno : 0;
+            if (fd >= 0) {
+                if (write(fd, v, strlen(v)) < 0)
+                    r = -errno;
+                close(fd);
+            }
+        } else if (strcmp(k, "kernel.domainname") == 0) {
+            r = uts_set_domainname(v, strlen(v));
+        } else {
+            r = procfs_sysctl_write(k, v);
+        }
+        if (r == -ENOENT)
+            setup_fail("linux.sysctl: `%s` is not supported by moat (no such /proc/sys file)", k);
+        if (r < 0)
+            setup_fail("linux.sysctl: cannot set `%s` to `%s`: %s", k, v, strerror(-r));
     }
 }
 
@@ -465,6 +503,9 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     if (cfg->root_readonly)
         vfs_root_set_readonly();
     apply_rlimits(cfg);
+    if (cfg->domainname)
+        uts_set_domainname(cfg->domainname, strlen(cfg->domainname));
+    apply_sysctl(cfg);
     /* FIXME(issue 7): the app's own no_new_privs flag (task->no_new_privs)
      * needs a field in struct sandbox_init; the kernel process sets it on
      * itself meanwhile. */

@@ -57,6 +57,12 @@ struct sandbox_config {
     const uint32_t *additional_gids; /* supplementary groups */
     size_t additional_gids_len;
     const char *hostname; /* NULL: unchanged */
+    const char *domainname; /* NULL: unchanged */
+    /* OCI linux.sysctl (key, value pairs), already checked by the caller
+     * (oci/config.c): net.* ones go to the sandbox's host network
+     * namespace, the others to the sandbox kernel's /proc/sys. */
+    const char *const *sysctl;
+    size_t sysctl_len;
     const struct sandbox_rlimit *rlimits;
     size_t rlimits_len;
     const struct sandbox_mount *mounts;

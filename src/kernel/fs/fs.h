@@ -77,6 +77,10 @@ int devpts_session_tty(int sid, int *out_tpgid);
  * src/kernel/fs/proc/). procfs_set_mount gives where it is mounted (files
  * without a path reached through /proc/PID/fd links live there). */
 int procfs_new(struct inode **out_root);
+/* Writes VALUE to the sandbox's /proc/sys file KEY ("kernel.msgmax", dots
+ * or slashes), as OCI linux.sysctl asks: 0, -ENOENT when moat has no such
+ * file, -EROFS when it is read-only, or the file's own error (-EINVAL). */
+int procfs_sysctl_write(const char *key, const char *value);
 void procfs_set_mount(struct mount *mnt);
 /* The pid of the /proc/PID directory F is open on (not /proc/PID/task/TID
  * or anything else), or 0: pidfd_send_signal takes such an fd as a pidfd. */

@@ -649,6 +649,37 @@ static const struct gen_entry g_sys[] = {
         {0},
 };
 
+int procfs_sysctl_write(const char *key, const char *value)
+{
+    /* KEY's components separated by dots (or slashes, as runc takes them). */
+    char path[256];
+    size_t len = strlen(key);
+    if (len == 0 || len >= sizeof(path))
+        return -ENOENT;
+    memcpy(path, key, len + 1);
+    const struct gen_entry *dir = g_sys, *e = NULL;
+    for (char *save = NULL, *c = strtok_r(path, "./", &save); c;
+         c = strtok_r(NULL, "./", &save)) {
+        if (!dir)
+            return -ENOENT; /* a component below a file */
+        e = NULL;
+        for (const struct gen_entry *it = dir; it->name; it++)
+            if (strcmp(it->name, c) == 0) {
+                e = it;
+                break;
+            }
+        if (!e)
+            return -ENOENT;
+        dir = ((e->mode & VFS_S_IFMT) == VFS_S_IFDIR) ? e->children : NULL;
+    }
+    if (!e || ((e->mode & VFS_S_IFMT) == VFS_S_IFDIR))
+        return -ENOENT;
+    if (!e->store)
+        return -EROFS;
+    ssize_t r = e->store(NULL, value, strlen(value));
+    return r < 0 ? (int)r : 0;
+}
+
 const struct gen_entry g_proc_root_children[] = {
         REG("cpuinfo", show_cpuinfo),
         REG("filesystems", show_filesystems),
