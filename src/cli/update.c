@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -31,8 +32,9 @@ static const char g_update_usage[] =
         "  --cpu-period US        the period, microseconds\n"
         "The host cgroup of the whole sandbox changes; the pids limit also in\n"
         "moat's kernel (clone fails with EAGAIN past it), so --pids-limit needs a\n"
-        "running container (not created or paused). The apps' memory limit\n"
-        "moat's kernel enforces stays the one set at create (a warning says so).\n"
+        "running container (not created or paused). --memory also changes the\n"
+        "apps' limit in moat's kernel (MemTotal, the point where an app is killed)\n"
+        "of a running container created with one (else a warning says it does not).\n"
         "cpuset, realtime, blkio, kernel-memory, memory-reservation, l3-cache and\n"
         "mem-bw options are refused (not supported).\n";
 
@@ -109,6 +111,123 @@ static int read_resources(const char *path, struct oci_resources *res, struct rt
     r = oci_resources_parse(doc, field, res, err);
     json_free(doc);
     return r;
+}
+
+/* The host pid of the sandbox's kernel process: PID itself or the child
+ * of PID, its keeper (sandbox.c). -1 if neither. */
+static pid_t kernel_pid(pid_t pid)
+{
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f) {
+        if (!fgets(comm, sizeof(comm), f))
+            comm[0] = '\0';
+        fclose(f);
+    }
+    if (strncmp(comm, "moat-kernel", 11) == 0)
+        return pid;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    f = fopen(path, "re");
+    int child = -1;
+    if (f) {
+        if (fscanf(f, "%d", &child) != 1)
+            child = -1;
+        fclose(f);
+    }
+    return child;
+}
+
+/* Resizes the tmpfs holding the kernel's memory file (fd MNT of process
+ * KPID, a detached mount) to BYTES: the host's bound on the apps' pages. */
+static int resize_memory_mount(pid_t kpid, int mnt, uint64_t bytes)
+{
+    char path[64], size[32];
+    snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)kpid, mnt);
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int fc = fspick(fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC | FSPICK_NO_AUTOMOUNT);
+    int e = errno;
+    close(fd);
+    if (fc < 0)
+        return -e;
+    snprintf(size, sizeof(size), "%llu", (unsigned long long)bytes);
+    int r = 0;
+    if (fsconfig(fc, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
+        fsconfig(fc, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+        r = -errno;
+    close(fc);
+    return r;
+}
+
+static uint64_t stat_value(const char *stats, const char *name, bool *found)
+{
+    size_t n = strlen(name);
+    for (const char *l = stats; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (strncmp(l, name, n) == 0 && l[n] == ' ') {
+            *found = true;
+            return strtoull(l + n + 1, NULL, 10);
+        }
+    *found = false;
+    return 0;
+}
+
+/* The apps' memory limit in the running kernel of the container in DIR
+ * (keeper PID): its memory file's tmpfs and its own accounting (MemTotal,
+ * the ENOMEM/SIGKILL point), raised host side first, lowered kernel side
+ * first. 1 when the sandbox has no limit of its own to change (created
+ * without one), 0 when changed, <0 with *err set. */
+static int kernel_memory_update(const char *dir, pid_t pid, uint64_t limit, struct rt_err **err)
+{
+    char *stats = NULL;
+    int r = cli_ctl_request(dir, "T", 1, &stats, err);
+    if (r < 0)
+        return r;
+    bool f1, f2, f3;
+    uint64_t cur = stat_value(stats, "memory_limit", &f1);
+    long long mnt = (long long)stat_value(stats, "memory_mount_fd", &f2);
+    uint64_t used = stat_value(stats, "memory_used", &f3);
+    free(stats);
+    if (!f1 || !f2 || cur == 0)
+        return 1;
+    /* As the host refuses a cgroup limit below what it cannot reclaim. */
+    if (f3 && limit < used)
+        return rt_err_make(err, 0, "update: --memory %llu: the apps hold more than that "
+                           "(%llu bytes; limit left at %llu)", (unsigned long long)limit,
+                           (unsigned long long)used, (unsigned long long)cur);
+    pid_t kpid = kernel_pid(pid);
+    if (kpid <= 0)
+        return rt_err_make(err, ESRCH, "update: the sandbox's kernel process");
+    limit = (limit + 4095) & ~4095ULL;
+    char req[32];
+    int n = snprintf(req, sizeof(req), "M%llu", (unsigned long long)limit);
+    char *rep = NULL;
+    if (limit > cur) {
+        if ((r = resize_memory_mount(kpid, (int)mnt, limit)) < 0)
+            return rt_err_make(err, -r, "update: --memory: resizing the sandbox's memory file");
+        if (cli_ctl_request(dir, req, (size_t)n, &rep, err) < 0) {
+            resize_memory_mount(kpid, (int)mnt, cur);
+            return -1;
+        }
+        free(rep);
+        return 0;
+    }
+    if (cli_ctl_request(dir, req, (size_t)n, &rep, err) < 0)
+        return -1;
+    free(rep);
+    if ((r = resize_memory_mount(kpid, (int)mnt, limit)) < 0) {
+        /* tmpfs refuses a size below what it holds: the apps use more. */
+        n = snprintf(req, sizeof(req), "M%llu", (unsigned long long)cur);
+        struct rt_err *ignored = NULL;
+        if (cli_ctl_request(dir, req, (size_t)n, &rep, &ignored) == 0)
+            free(rep);
+        rt_err_free(&ignored);
+        return rt_err_make(err, r == -EINVAL ? 0 : -r,
+                           "update: --memory %llu: the apps hold more than that (limit left at "
+                           "%llu)", (unsigned long long)limit, (unsigned long long)cur);
+    }
+    return 0;
 }
 
 int cmd_update(int argc, char **argv)
@@ -222,6 +341,7 @@ int cmd_update(int argc, char **argv)
         return rt_err_report(&err);
     }
     enum oci_status st = oci_state_status(&ct, &s);
+    pid_t cpid = s.pid;
     oci_state_free(&s);
     struct cgroup *cg = NULL;
     if (st == OCI_STOPPED) {
@@ -255,6 +375,19 @@ int cmd_update(int argc, char **argv)
     l.cpu_shares = res.cpu_shares;
     l.cpu_quota = res.cpu_quota;
     l.cpu_period = res.cpu_period;
+    /* The kernel's own limit first: it refuses one below what the apps
+     * hold, and the host cgroup then stays as it was. */
+    if (res.memory_limit > 0 && st == OCI_RUNNING) {
+        r = kernel_memory_update(ct.dir, cpid, (uint64_t)res.memory_limit, &err);
+        if (r == 1)
+            rt_warn("update: the container was created without a memory limit: moat's kernel "
+                    "takes none later, only the host cgroup's changed");
+        if (r < 0) {
+            cgroup_free(cg);
+            oci_container_close(&ct);
+            return rt_err_report(&err);
+        }
+    }
     char msg[512];
     if ((r = cgroup_set(cg, &l, msg, sizeof(msg))) < 0)
         rt_err_make(&err, -r, "update: %s", msg);
@@ -266,9 +399,10 @@ int cmd_update(int argc, char **argv)
         if (cli_ctl_request(ct.dir, req, (size_t)n, &rep, &err) == 0)
             free(rep);
     }
-    if (!err && res.memory_limit)
-        rt_warn("update: the apps' memory limit in moat's kernel stays the one set at create; "
-                "only the host cgroup's changed");
+    if (!err && res.memory_limit && !(res.memory_limit > 0 && st == OCI_RUNNING)) {
+        rt_warn("update: the apps' memory limit in moat's kernel changes only while the "
+                "container runs with one (set at create); only the host cgroup's changed");
+    }
     oci_container_close(&ct);
     return err ? rt_err_report(&err) : 0;
 }

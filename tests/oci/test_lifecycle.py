@@ -20,7 +20,7 @@ RUNC = shutil.which("runc")
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 TIMEOUT = 20
 APPLETS = ["sh", "echo", "sleep", "true", "false", "cat", "ls", "id", "env", "pwd",
-           "touch", "hostname", "test", "mkdir"]
+           "touch", "hostname", "test", "mkdir", "head", "tr"]
 
 
 def make_rootfs(path):
@@ -722,6 +722,56 @@ sys.exit(int(os.environ.get("HOOK_EXIT", "0")))
             rt.wait_status("u1", "stopped")
             self.assertNotEqual(rt.run("update", "--pids-limit", "5", "u1").returncode, 0,
                                 rt.name)
+
+    def test_update_memory_in_kernel(self):
+        """moat: update --memory of a running container created with a
+        limit changes the limit its kernel enforces (MemTotal; an app past
+        it is killed), not only the host cgroup's."""
+        moat = self.runtimes[0]
+        cfg = base_config(["sleep", "60"])
+        cfg["linux"]["resources"] = {"memory": {"limit": 32 << 20}}
+        self.create(moat, "um", self.bundle(cfg))
+        self.assertEqual(moat.run("start", "um").returncode, 0)
+        fill = "x=$(head -c %d /dev/zero | tr '\\0' a); echo ${#x}"
+
+        def memtotal():
+            p = moat.run("exec", "um", "head", "-1", "/proc/meminfo")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return int(p.stdout.split()[1])
+
+        self.assertEqual(memtotal(), 32768)
+        # 20 MB (twice that at the shell's peak) do not fit in 32 MiB ...
+        p = moat.run("exec", "um", "sh", "-c", fill % 20000000, timeout=90)
+        self.assertEqual(p.returncode, 137, p.stdout + p.stderr)
+        # ... but do in 256 MiB.
+        p = moat.run("update", "--memory", "256m", "um")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("memory limit", p.stderr)
+        self.assertEqual(memtotal(), 262144)
+        p = moat.run("exec", "um", "sh", "-c", fill % 20000000, timeout=90)
+        self.assertEqual((p.returncode, p.stdout), (0, "20000000\n"), p.stderr)
+        ev = json.loads(moat.run("events", "--stats", "um").stdout)
+        self.assertEqual(ev["data"]["memory"]["raw"]["app_limit"], 256 << 20)
+        # Lowered: 10 MB no longer fit in 16 MiB.
+        p = moat.run("update", "--memory", "16m", "um")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(memtotal(), 16384)
+        p = moat.run("exec", "um", "sh", "-c", fill % 10000000, timeout=90)
+        self.assertEqual(p.returncode, 137, p.stdout + p.stderr)
+        # Below what the apps hold: refused, the limit stays.
+        subprocess.run(moat.cmd("exec", "--detach", "um", "sh", "-c",
+                                "x=$(head -c 3000000 /dev/zero | tr '\\0' a); sleep 30"),
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=TIMEOUT, check=True)
+        for _ in range(100):
+            ev = json.loads(moat.run("events", "--stats", "um").stdout)
+            if ev["data"]["memory"]["raw"]["app_used"] > 5 << 20:
+                break
+            time.sleep(0.1)
+        p = moat.run("update", "--memory", "4m", "um")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("hold more than that", p.stderr)
+        self.assertEqual(memtotal(), 16384)
 
     def write_json(self, obj):
         Lifecycle._n += 1

@@ -28,6 +28,16 @@ int host_mem_create(const char *name, uint64_t size, int *out_fd)
     return 0;
 }
 
+/* The limited file's tmpfs (a detached mount), kept open so that a
+ * privileged caller outside (`moat update --memory`) can resize it through
+ * /proc/PID/fd; -1 without one. */
+static int g_limited_mnt = -1;
+
+int host_mem_limited_mount(void)
+{
+    return g_limited_mnt;
+}
+
 int host_mem_create_limited(uint64_t size, uint64_t limit, int *out_fd)
 {
     char opt[32];
@@ -48,7 +58,9 @@ int host_mem_create_limited(uint64_t size, uint64_t limit, int *out_fd)
     fd = openat(mnt, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
         goto out_err;
-    close(mnt);
+    if (g_limited_mnt >= 0)
+        close(g_limited_mnt);
+    g_limited_mnt = mnt;
     close(fs);
     *out_fd = fd;
     return 0;

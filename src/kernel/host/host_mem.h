@@ -19,6 +19,9 @@ int host_mem_create(const char *name, uint64_t size, int *out_fd);
  * there fails with EFAULT; punched pages count no more. 0 and *out_fd, or
  * -errno (the host cannot mount a tmpfs). */
 int host_mem_create_limited(uint64_t size, uint64_t limit, int *out_fd);
+/* The fd of that tmpfs's mount (open, close-on-exec), or -1: `moat update`
+ * resizes it from outside (fspick through /proc/PID/fd/N). */
+int host_mem_limited_mount(void);
 /* Allocates the pages of [off, off+len) of FD (holes become zero pages).
  * 0, -ENOSPC past a limited file's limit, or -errno. */
 int host_mem_allocate(int fd, uint64_t off, uint64_t len);

@@ -34,7 +34,7 @@
 
 int g_memfile_fd = -1;
 uint8_t *g_memfile_base;
-uint64_t g_memfile_limit;             /* (c) after memfile_init_limited */
+uint64_t g_memfile_limit;             /* (c) after memfile_init_limited; memfile_set_limit */
 static uint32_t *g_mf_refs;           /* (a) atomic; (c) pointer after memfile_init */
 
 struct fext {
@@ -475,6 +475,19 @@ void memfile_stats(uint64_t *out_used, uint64_t *out_size, uint64_t *out_free_ex
     if (out_free_extents)
         *out_free_extents = g_mf_extents;
     pthread_mutex_unlock(&g_mf_lock);
+}
+
+int memfile_set_limit(uint64_t limit)
+{
+    if (!g_memfile_limit || !limit)
+        return -EINVAL;
+    __atomic_store_n(&g_memfile_limit, ALIGN_UP(limit, PAGE_SIZE), __ATOMIC_RELAXED);
+    return 0;
+}
+
+int memfile_mount_fd(void)
+{
+    return g_memfile_limit ? host_mem_limited_mount() : -1;
 }
 
 uint64_t memfile_resident(void)

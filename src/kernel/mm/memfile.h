@@ -29,6 +29,12 @@ int memfile_init(uint64_t size);
 int memfile_init_limited(uint64_t size, uint64_t limit);
 /* The sandbox memory limit in bytes, 0 if none. */
 extern uint64_t g_memfile_limit;
+/* Changes a limited sandbox's limit to LIMIT bytes (page-aligned up): 0,
+ * or -EINVAL without a limit at start (no tmpfs to bound the pages). The
+ * host side (the tmpfs's size, memfile_mount_fd) is the caller's. */
+int memfile_set_limit(uint64_t limit);
+/* The fd of the limited memory file's tmpfs mount, or -1. */
+int memfile_mount_fd(void);
 /* Bytes of memory-file pages the host holds for the sandbox now. */
 uint64_t memfile_resident(void);
 /* An offset past the end of the memory file: a stub mapping pages there

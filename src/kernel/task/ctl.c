@@ -409,10 +409,10 @@ static void do_stats(int fd)
     memfile_stats(&used, &size, &holes);
     reply(fd,
           "pids %zu\npids_limit %d\nmemory_used %llu\nmemory_resident %llu\nmemory_limit %llu\n"
-          "cpu_user_ns %llu\ncpu_system_ns %llu\n",
+          "cpu_user_ns %llu\ncpu_system_ns %llu\nmemory_mount_fd %d\n",
           l.len, task_get_max(), (unsigned long long)used, (unsigned long long)memfile_resident(),
           (unsigned long long)g_memfile_limit, (unsigned long long)user,
-          (unsigned long long)sys);
+          (unsigned long long)sys, memfile_mount_fd());
     free(l.pids);
 }
 
@@ -488,6 +488,23 @@ static void *conn_main(void *arg)
         }
         task_set_max((int)lim);
         log_info("ctl: the sandbox's task limit is now %ld (0: none)", lim);
+        reply(c->fd, "O\n");
+        break;
+    }
+    case 'M': {
+        /* The apps' memory limit (`moat update --memory`; the caller
+         * resizes the memory file's tmpfs). */
+        char *e;
+        unsigned long long lim = strtoull(p, &e, 10);
+        if (e == p || *e || lim == 0) {
+            reply(c->fd, "F %d bad memory limit\n", EINVAL);
+            break;
+        }
+        if (memfile_set_limit(lim) < 0) {
+            reply(c->fd, "F %d the sandbox was created without a memory limit\n", EINVAL);
+            break;
+        }
+        log_info("ctl: the apps' memory limit is now %llu bytes", lim);
         reply(c->fd, "O\n");
         break;
     }

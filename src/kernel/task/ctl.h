@@ -18,6 +18,10 @@
  *   T          -> stats: lines "<name> <value>" (pids, pids_limit, memory_used, ...)
  *   L <n>      -> "O\n": at most N live app tasks from now on (moat update
  *                 --pids-limit; 0: no limit); tasks already there stay
+ *   M <bytes>  -> "O\n" or "F ...": the apps' memory limit (moat update
+ *                 --memory; only for a sandbox created with one). The
+ *                 caller resizes the memory file's tmpfs, whose mount is
+ *                 fd "memory_mount_fd" of the stats (T) in this process
  */
 #ifndef MOAT_KERNEL_TASK_CTL_H
 #define MOAT_KERNEL_TASK_CTL_H
