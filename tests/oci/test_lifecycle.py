@@ -752,17 +752,16 @@ sys.exit(int(os.environ.get("HOOK_EXIT", "0")))
         self.assertEqual((p.returncode, p.stdout), (0, "20000000\n"), p.stderr)
         ev = json.loads(moat.run("events", "--stats", "um").stdout)
         self.assertEqual(ev["data"]["memory"]["raw"]["app_limit"], 256 << 20)
-        # Lowered: 10 MB no longer fit in 16 MiB.
-        p = moat.run("update", "--memory", "16m", "um")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(memtotal(), 16384)
-        p = moat.run("exec", "um", "sh", "-c", fill % 10000000, timeout=90)
-        self.assertEqual(p.returncode, 137, p.stdout + p.stderr)
         # Below what the apps hold: refused, the limit stays.
-        subprocess.run(moat.cmd("exec", "--detach", "um", "sh", "-c",
-                                "x=$(head -c 3000000 /dev/zero | tr '\\0' a); sleep 30"),
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=TIMEOUT, check=True)
+        holder = os.path.join(self.tmp, "holder.pid")
+        with tempfile.TemporaryFile("w+") as err:
+            p = subprocess.run(moat.cmd("exec", "--detach", "--pid-file", holder, "um", "sh", "-c",
+                                        "x=$(head -c 3000000 /dev/zero | tr '\\0' a); "
+                                        "sleep 30"),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=err, timeout=TIMEOUT)
+            err.seek(0)
+            self.assertEqual(p.returncode, 0, err.read())
         for _ in range(100):
             ev = json.loads(moat.run("events", "--stats", "um").stdout)
             if ev["data"]["memory"]["raw"]["app_used"] > 5 << 20:
@@ -771,7 +770,20 @@ sys.exit(int(os.environ.get("HOOK_EXIT", "0")))
         p = moat.run("update", "--memory", "4m", "um")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("hold more than that", p.stderr)
+        self.assertEqual(memtotal(), 262144)
+        with open(holder) as f:
+            os.kill(int(f.read()), signal.SIGKILL)  # the exec'd process goes with it
+        for _ in range(100):
+            ev = json.loads(moat.run("events", "--stats", "um").stdout)
+            if ev["data"]["memory"]["raw"]["app_used"] < 12 << 20:
+                break
+            time.sleep(0.1)
+        # Lowered: 10 MB no longer fit in 16 MiB.
+        p = moat.run("update", "--memory", "16m", "um")
+        self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(memtotal(), 16384)
+        p = moat.run("exec", "um", "sh", "-c", fill % 10000000, timeout=90)
+        self.assertEqual(p.returncode, 137, p.stdout + p.stderr)
 
     def write_json(self, obj):
         Lifecycle._n += 1
