@@ -246,6 +246,22 @@ static int build_mounts(const struct oci_config *c, struct sandbox_mount **out, 
     return 0;
 }
 
+/* The state startContainer hooks read (struct sandbox_config.hook_state):
+ * ARG's, with PID, status "created" (runc's). */
+static char *start_hook_state(void *arg, pid_t pid)
+{
+    struct oci_state s = *(const struct oci_state *)arg;
+    s.pid = pid;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    oci_state_print(f, &s, OCI_CREATED);
+    fclose(f);
+    return buf;
+}
+
 int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct rt_err **err)
 {
     int r = oci_check_id(o->id, err);
@@ -322,6 +338,23 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
     }
     struct sandbox_caps caps = {c->cap_effective, c->cap_permitted, c->cap_inheritable,
                                 c->cap_bounding, c->cap_ambient};
+    /* startContainer hooks run inside the sandbox (sandbox.c), with the
+     * state as it will be: the keeper's pid goes in there. */
+    char *created = oci_now_rfc3339();
+    struct oci_state st = {
+            .id = (char *)o->id,
+            .bundle = c->bundle,
+            .rootfs = c->rootfs,
+            .created = created,
+            .owner = NULL,
+            .annotations = (struct json *)c->annotations,
+    };
+    size_t nstart = c->hooks.len[OCI_HOOK_START_CONTAINER];
+    struct sandbox_hook *start_hooks = calloc(nstart + 1, sizeof(*start_hooks));
+    for (size_t i = 0; start_hooks && i < nstart; i++) {
+        const struct oci_hook *h = &c->hooks.list[OCI_HOOK_START_CONTAINER][i];
+        start_hooks[i] = (struct sandbox_hook){h->path, h->args, h->env, h->timeout};
+    }
     struct sandbox_config cfg = {
             .caps = c->has_caps ? &caps : NULL,
             .additional_gids = c->additional_gids,
@@ -357,25 +390,23 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
             .seccomp_prog = c->seccomp.prog,
             .seccomp_len = c->seccomp.len,
             .seccomp_flags = c->seccomp.flags,
+            .start_hooks = start_hooks,
+            .start_hooks_len = start_hooks ? nstart : 0,
+            .hook_state = start_hook_state,
+            .hook_state_arg = &st,
     };
     char msg[512];
     pid_t pid;
     r = sandbox_create(&cfg, &pid, msg, sizeof(msg));
     free(rl);
     free(mounts);
+    free(start_hooks);
     if (r < 0) {
+        free(created);
         r = rt_err_make(err, 0, "%s", msg);
         goto out_cgroup;
     }
-    struct oci_state st = {
-            .id = (char *)o->id,
-            .bundle = c->bundle,
-            .rootfs = c->rootfs,
-            .created = oci_now_rfc3339(),
-            .owner = NULL,
-            .pid = pid,
-            .annotations = (struct json *)c->annotations,
-    };
+    st.pid = pid;
     bool zombie;
     st.start_time = oci_pid_start_time(pid, &zombie);
     r = oci_state_write(&ct, &st, err);
@@ -389,7 +420,7 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
         r = oci_hooks_run(&c->hooks, (enum oci_hook_kind)k, &st, OCI_CREATING, err);
     if (r == 0 && o->pid_file)
         r = cli_write_pid_file(o->pid_file, pid, err);
-    free(st.created);
+    free(created);
     if (r < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);

@@ -798,8 +798,6 @@ int oci_config_load(const char *bundle, struct oci_config **out, struct rt_err *
     warn_unknown(c->doc, "", known);
     if ((r = oci_hooks_parse(json_get(c->doc, "hooks"), "config.json", &c->hooks, err)) < 0)
         goto fail;
-    if (c->hooks.len[OCI_HOOK_START_CONTAINER])
-        rt_warn("config.json: hooks.startContainer: not run (they belong inside the container, where moat runs no host programs)");
     *out = c;
     return 0;
 fail:

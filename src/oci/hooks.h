@@ -7,12 +7,13 @@
  *   poststart                                  `start`, after the release
  *   poststop                                   `delete`
  *
- * All run in the runtime's namespaces, as moat's caller. createContainer
- * and startContainer hooks are meant for the container's namespaces, which
- * host programs cannot enter in moat (the sandbox's kernel is moat's own):
- * createContainer hooks run with the others (after the network namespace
- * exists, which is what they are used for), startContainer ones are not run
- * (a warning says so at create).
+ * All of those run in the runtime's namespaces, as moat's caller:
+ * createContainer ones too (after the network namespace exists, which is
+ * what they are used for; the sandbox's other namespaces are its kernel's,
+ * which host programs cannot enter). startContainer hooks are programs of
+ * the container's, run by the sandbox's kernel as processes inside it after
+ * `start`, before the first process's program (sandbox.c,
+ * run_start_hooks), as runc runs them in the container.
  *
  * The hooks are saved in the container's state directory at create, so
  * `start` and `delete` do not depend on the bundle still being there.

@@ -158,6 +158,83 @@ static void apply_rlimits(const struct sandbox_config *cfg)
     }
 }
 
+static const struct sandbox_config *g_kernel_cfg; /* kernel_main's */
+static pid_t g_keeper_pid;                        /* the container's pid */
+
+/* OCI startContainer hooks, as runc runs them in the container just before
+ * the user's program: each a process of the sandbox (the first process's
+ * credentials, root and mounts; no parent inside) with the state JSON on
+ * stdin, waited for in order. Called on the first process's task before
+ * its exec (struct sandbox_init.before_exec). A failure is logged naming
+ * the hook (and what it printed) and ends that process with status 1. */
+static int run_start_hooks(const struct sandbox_init *first)
+{
+    const struct sandbox_config *cfg = g_kernel_cfg;
+    for (size_t i = 0; cfg && i < cfg->start_hooks_len; i++) {
+        const struct sandbox_hook *h = &cfg->start_hooks[i];
+        int in[2], out[2];
+        if (pipe2(in, O_CLOEXEC) < 0) {
+            log_error("hooks.startContainer[%zu]: %s", i, strerror(errno));
+            return 1 << 8;
+        }
+        if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0) {
+            log_error("hooks.startContainer[%zu]: %s", i, strerror(errno));
+            close(in[0]);
+            close(in[1]);
+            return 1 << 8;
+        }
+        char *state = cfg->hook_state ? cfg->hook_state(cfg->hook_state_arg, g_keeper_pid) : NULL;
+        /* A pipe holds the few hundred bytes; a hook need not read them. */
+        for (size_t off = 0, len = state ? strlen(state) : 0; off < len;) {
+            ssize_t n = write(in[1], state + off, len - off);
+            if (n <= 0)
+                break;
+            off += (size_t)n;
+        }
+        free(state);
+        close(in[1]);
+        char *argv0[] = {(char *)h->path, NULL};
+        char *env0[] = {NULL};
+        struct sandbox_init hi = {
+                .argv = h->argv ? h->argv : argv0,
+                .envp = h->envp ? h->envp : env0,
+                .path = h->path,
+                .cwd = "/",
+                .cred = first->cred,
+                .nice = first->nice,
+                .strace = first->strace,
+                .host_stdio = {in[0], out[1], fcntl(out[1], F_DUPFD_CLOEXEC, 3)},
+        };
+        int status = 0;
+        int r = ctl_run_process(&hi, h->timeout, &status);
+        if (r < 0 && r != -ETIMEDOUT)
+            for (int k = 0; k < 3; k++)
+                if (hi.host_stdio[k] >= 0)
+                    close(hi.host_stdio[k]);
+        char said[512];
+        ssize_t n = read(out[0], said, sizeof(said) - 1);
+        said[n > 0 ? n : 0] = '\0';
+        said[strcspn(said, "\n")] = '\0';
+        close(out[0]);
+        if (r == -ETIMEDOUT)
+            log_error("hooks.startContainer[%zu]: `%s` did not finish within its timeout of %d s",
+                      i, h->path, h->timeout);
+        else if (r < 0)
+            log_error("hooks.startContainer[%zu]: cannot run `%s`: %s", i, h->path,
+                      strerror(-r));
+        else if (WIFSIGNALED(status))
+            log_error("hooks.startContainer[%zu]: `%s` was killed by signal %d", i, h->path,
+                      WTERMSIG(status));
+        else if (WEXITSTATUS(status) != 0)
+            log_error("hooks.startContainer[%zu]: `%s` exited with status %d%s%s", i, h->path,
+                      WEXITSTATUS(status), said[0] ? ": " : "", said);
+        else
+            continue;
+        return 1 << 8;
+    }
+    return 0;
+}
+
 /* OCI linux.sysctl, as runc writes /proc/sys/KEY in the container: net.*
  * keys in the sandbox's network namespace (the host kernel's, where moat's
  * sockets live; this process is in it and its /proc is still there), the
@@ -408,6 +485,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     else
         setsid();
     prctl(PR_SET_NAME, "moat-kernel");
+    g_kernel_cfg = cfg;
 
     if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
         log_debug("cannot unshare mount/IPC/UTS namespaces: %s", strerror(errno));
@@ -453,6 +531,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         .seccomp_prog = cfg->seccomp_prog,
         .seccomp_len = cfg->seccomp_len,
         .seccomp_flags = cfg->seccomp_flags,
+        .before_exec = cfg->start_hooks_len ? run_start_hooks : NULL,
     };
     const struct sandbox_caps *caps = cfg->caps ? cfg->caps : &g_caller_caps;
     init.cred.cap_effective = caps->effective & CAP_FULL_SET;
@@ -717,6 +796,7 @@ static void oci_keeper(void)
     if (pipe2(p, O_CLOEXEC) < 0 || unshare(CLONE_NEWPID) < 0)
         _exit(125);
     setsid();
+    g_keeper_pid = getpid(); /* the kernel, init of its PID namespace, has no parent there */
     pid_t k = fork();
     if (k < 0)
         _exit(125);

@@ -29,6 +29,15 @@ struct sandbox_caps {
     uint64_t effective, permitted, inheritable, bounding, ambient;
 };
 
+/* An OCI startContainer hook: a program of the container's, run inside
+ * the sandbox after `start`, before the first process's program. */
+struct sandbox_hook {
+    const char *path;   /* absolute, in the sandbox */
+    char *const *argv;  /* NULL: { path } */
+    char *const *envp;  /* NULL: empty */
+    int timeout;        /* seconds; 0: none */
+};
+
 struct sandbox_config {
     char *const *argv;    /* the app's command line; argv[0] resolved in the sandbox */
     char *const *envp;    /* its environment */
@@ -68,6 +77,14 @@ struct sandbox_config {
     const struct sandbox_mount *mounts;
     size_t mounts_len;
     const char *exec_fifo; /* the kernel waits until `start` opens it */
+    /* OCI startContainer hooks, in order; a failing one ends the sandbox
+     * (status 1) before the first process's program runs. Their stdin:
+     * HOOK_STATE(HOOK_STATE_ARG, PID), the state JSON (malloc'd) of the
+     * container whose pid is PID (the keeper's). */
+    const struct sandbox_hook *start_hooks;
+    size_t start_hooks_len;
+    char *(*hook_state)(void *arg, pid_t pid);
+    void *hook_state_arg;
     int console_fd;        /* >= 0: the app's stdio is this terminal (consumed) */
     int ctl_fd;            /* >= 0: the listening control socket (kernel/task/ctl.h; consumed) */
 };

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kernel/mm/memfile.h"
@@ -306,6 +307,68 @@ out:
         close(ew.efd);
     free(argv);
     free(envp);
+}
+
+int ctl_run_process(struct sandbox_init *init, int timeout, int *out_status)
+{
+    for (int i = 0; i < 3; i++)
+        if (init->host_stdio[i] < 0)
+            init->host_stdio[i] = -1;
+    struct thread_group *first = task_lookup_tg(1);
+    struct fs_struct *fs = first ? tg_get_fs(first) : NULL;
+    if (first)
+        tg_put(first);
+    if (!fs)
+        return -ESRCH;
+    int r = fs_struct_copy(fs, &init->fs);
+    fs_struct_put(fs);
+    if (r < 0)
+        return r;
+    struct exec_wait ew = {.efd = eventfd(0, EFD_CLOEXEC)};
+    if (ew.efd < 0) {
+        r = -errno;
+        fs_struct_put(init->fs);
+        return r;
+    }
+    struct thread_group *tg = NULL;
+    r = task_spawn(init, &tg);
+    if (r < 0) {
+        fs_struct_put(init->fs);
+        close(ew.efd);
+        return r;
+    }
+    /* The task owns the stdio fds and fs now. */
+    waitq_add_func(&tg->exit_wq, &ew.w, exit_wake);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool killed = false;
+    for (;;) {
+        pthread_mutex_lock(&g_tasks_lock);
+        bool done = tg->zombie;
+        int status = tg->exit_status;
+        pthread_mutex_unlock(&g_tasks_lock);
+        if (done) {
+            *out_status = status;
+            break;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (timeout > 0 && !killed && now.tv_sec - t0.tv_sec >= timeout) {
+            signal_one(tg->pid, SIGKILL);
+            killed = true;
+        }
+        struct pollfd pf = {.fd = ew.efd, .events = POLLIN};
+        if (poll(&pf, 1, 100) > 0) {
+            uint64_t v;
+            if (read(ew.efd, &v, sizeof(v)) < 0) {
+                /* the state is re-read */
+            }
+        }
+    }
+    waitq_del(&tg->exit_wq, &ew.w);
+    tg_put(tg);
+    close(ew.efd);
+    return killed ? -ETIMEDOUT : 0;
 }
 
 /* ---- ps, stats ---- */

@@ -34,6 +34,12 @@
 /* Serves the listening socket LISTEN_FD (consumed) on a new thread.
  * DEFAULTS: the first process's settings (its cred and strace flag) for
  * processes started later. 0 or -errno. */
+/* Runs INIT as a process of the sandbox with no parent inside (as exec'd
+ * ones: OCI startContainer hooks), in the root and mounts of pid 1, which
+ * must exist, and waits for its end: 0 and its wait status in *STATUS,
+ * -ETIMEDOUT when it was killed after TIMEOUT seconds (0: none), or -errno
+ * (it did not start; INIT's stdio fds are then still the caller's). */
+int ctl_run_process(struct sandbox_init *init, int timeout, int *status);
 int ctl_start(int listen_fd, const struct sandbox_init *defaults);
 
 #endif

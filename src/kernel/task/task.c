@@ -1436,7 +1436,7 @@ static void init_error(struct task *t, const char *fmt, ...)
 static void task_init_start(struct task *t)
 {
     const struct sandbox_init *init = t->init;
-    const char *cmd = init->argv[0];
+    const char *cmd = init->path ? init->path : init->argv[0];
     char path[LINUX_PATH_MAX];
     int status = 0;
 
@@ -1458,6 +1458,8 @@ static void task_init_start(struct task *t)
     }
     if (init->cwd && vfs_chdir(t, init->cwd) < 0)
         log_debug("cwd %s does not exist in the sandbox; staying in /", init->cwd);
+    if (init->before_exec && (status = init->before_exec(init)) != 0)
+        goto fail;
 
     if (init->seccomp_len) {
         long sr = seccomp_install_prog(t, init->seccomp_prog, init->seccomp_len,

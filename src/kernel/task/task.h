@@ -187,6 +187,13 @@ struct sandbox_init {
     const struct bpf_insn *seccomp_prog;
     uint32_t seccomp_len; /* 0: none */
     unsigned int seccomp_flags;
+    /* The program to exec; NULL: argv[0], looked up as a shell does (OCI
+     * hooks give a path apart from their argv). */
+    const char *path;
+    /* Called on the new process's task before its program is exec'd (OCI
+     * startContainer hooks run there for the container's first process):
+     * 0 to go on, else the wait status the process ends with. */
+    int (*before_exec)(const struct sandbox_init *init);
 };
 int task_run_init(const struct sandbox_init *init, int *out_status);
 /* At most N live tasks (threads included) in the sandbox: clone fails
