@@ -744,14 +744,17 @@ exit "${HOOK_EXIT:-0}"
         the sandbox's, with its kernel's headroom; runc: the exact values)
         and, for pids, what the apps can start."""
         b = self.bundle(base_config(["sleep", "60"]))
+        # The default cgroup path is moat/ID: an ID of this run's own, as
+        # other checkouts' suites may run beside this one.
+        u1 = "u1-%d" % os.getpid()
         forks = "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3 & done; wait; echo end"
         for rt in self.runtimes:
-            self.create(rt, "u1", b)
-            self.assertEqual(rt.run("start", "u1").returncode, 0)
-            p = rt.run("update", "--pids-limit", "10", "--memory", "256m", "u1")
+            self.create(rt, u1, b)
+            self.assertEqual(rt.run("start", u1).returncode, 0)
+            p = rt.run("update", "--pids-limit", "10", "--memory", "256m", u1)
             self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
-            pd = self.cgroup_dir(rt, "u1", "pids")
-            md = self.cgroup_dir(rt, "u1", "memory")
+            pd = self.cgroup_dir(rt, u1, "pids")
+            md = self.cgroup_dir(rt, u1, "memory")
             with open(os.path.join(pd, "pids.max")) as f:
                 pids_max = int(f.read())
             with open(os.path.join(md, "memory.limit_in_bytes")) as f:
@@ -764,33 +767,33 @@ exit "${HOOK_EXIT:-0}"
                 self.assertGreater(mem, 256 << 20)
                 self.assertIn("memory limit", p.stderr)
                 # the kernel refuses the 11th task: sh cannot fork them all
-                p = rt.run("exec", "u1", "sh", "-c", forks, timeout=30)
+                p = rt.run("exec", u1, "sh", "-c", forks, timeout=30)
                 self.assertIn("can't fork", p.stderr, p.stdout)
             # a resources file on stdin, as containerd passes it
             with open(self.write_json({"pids": {"limit": 50}, "cpu": {"shares": 512}})) as f:
-                p = rt.run("update", "-r", "-", "u1", stdin=f)
+                p = rt.run("update", "-r", "-", u1, stdin=f)
             self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
             with open(os.path.join(pd, "pids.max")) as f:
                 pids_max = int(f.read())
-            with open(os.path.join(self.cgroup_dir(rt, "u1", "cpu"), "cpu.shares")) as f:
+            with open(os.path.join(self.cgroup_dir(rt, u1, "cpu"), "cpu.shares")) as f:
                 self.assertEqual(int(f.read()), 512, rt.name)
             if rt.name == "runc":
                 self.assertEqual(pids_max, 50)
             else:
                 self.assertGreater(pids_max, 50)
-                p = rt.run("exec", "u1", "sh", "-c", forks, timeout=30)
+                p = rt.run("exec", u1, "sh", "-c", forks, timeout=30)
                 self.assertEqual(p.returncode, 0, p.stderr)
                 self.assertNotIn("can't fork", p.stderr)
                 self.assertEqual(p.stdout, "end\n")
             # unsupported options and bad values fail
-            self.assertNotEqual(rt.run("update", "--memory", "lots", "u1").returncode, 0)
+            self.assertNotEqual(rt.run("update", "--memory", "lots", u1).returncode, 0)
             if rt.name == "moat":
-                p = rt.run("update", "--cpuset-cpus", "0", "u1")
+                p = rt.run("update", "--cpuset-cpus", "0", u1)
                 self.assertNotEqual(p.returncode, 0)
                 self.assertIn("cpuset-cpus", p.stderr)
-            rt.run("kill", "u1", "KILL")
-            rt.wait_status("u1", "stopped")
-            self.assertNotEqual(rt.run("update", "--pids-limit", "5", "u1").returncode, 0,
+            rt.run("kill", u1, "KILL")
+            rt.wait_status(u1, "stopped")
+            self.assertNotEqual(rt.run("update", "--pids-limit", "5", u1).returncode, 0,
                                 rt.name)
 
     def test_update_memory_in_kernel(self):
@@ -798,34 +801,35 @@ exit "${HOOK_EXIT:-0}"
         limit changes the limit its kernel enforces (MemTotal; an app past
         it is killed), not only the host cgroup's."""
         moat = self.runtimes[0]
+        um = "um-%d" % os.getpid()
         cfg = base_config(["sleep", "60"])
         cfg["linux"]["resources"] = {"memory": {"limit": 32 << 20}}
-        self.create(moat, "um", self.bundle(cfg))
-        self.assertEqual(moat.run("start", "um").returncode, 0)
+        self.create(moat, um, self.bundle(cfg))
+        self.assertEqual(moat.run("start", um).returncode, 0)
         fill = "x=$(head -c %d /dev/zero | tr '\\0' a); echo ${#x}"
 
         def memtotal():
-            p = moat.run("exec", "um", "head", "-1", "/proc/meminfo")
+            p = moat.run("exec", um, "head", "-1", "/proc/meminfo")
             self.assertEqual(p.returncode, 0, p.stderr)
             return int(p.stdout.split()[1])
 
         self.assertEqual(memtotal(), 32768)
         # 20 MB (twice that at the shell's peak) do not fit in 32 MiB ...
-        p = moat.run("exec", "um", "sh", "-c", fill % 20000000, timeout=90)
+        p = moat.run("exec", um, "sh", "-c", fill % 20000000, timeout=90)
         self.assertEqual(p.returncode, 137, p.stdout + p.stderr)
         # ... but do in 256 MiB.
-        p = moat.run("update", "--memory", "256m", "um")
+        p = moat.run("update", "--memory", "256m", um)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("memory limit", p.stderr)
         self.assertEqual(memtotal(), 262144)
-        p = moat.run("exec", "um", "sh", "-c", fill % 20000000, timeout=90)
+        p = moat.run("exec", um, "sh", "-c", fill % 20000000, timeout=90)
         self.assertEqual((p.returncode, p.stdout), (0, "20000000\n"), p.stderr)
-        ev = json.loads(moat.run("events", "--stats", "um").stdout)
+        ev = json.loads(moat.run("events", "--stats", um).stdout)
         self.assertEqual(ev["data"]["memory"]["raw"]["app_limit"], 256 << 20)
         # Below what the apps hold: refused, the limit stays.
         holder = os.path.join(self.tmp, "holder.pid")
         with tempfile.TemporaryFile("w+") as err:
-            p = subprocess.run(moat.cmd("exec", "--detach", "--pid-file", holder, "um", "sh", "-c",
+            p = subprocess.run(moat.cmd("exec", "--detach", "--pid-file", holder, um, "sh", "-c",
                                         "x=$(head -c 3000000 /dev/zero | tr '\\0' a); "
                                         "sleep 30"),
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -833,26 +837,26 @@ exit "${HOOK_EXIT:-0}"
             err.seek(0)
             self.assertEqual(p.returncode, 0, err.read())
         for _ in range(100):
-            ev = json.loads(moat.run("events", "--stats", "um").stdout)
+            ev = json.loads(moat.run("events", "--stats", um).stdout)
             if ev["data"]["memory"]["raw"]["app_used"] > 5 << 20:
                 break
             time.sleep(0.1)
-        p = moat.run("update", "--memory", "4m", "um")
+        p = moat.run("update", "--memory", "4m", um)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("hold more than that", p.stderr)
         self.assertEqual(memtotal(), 262144)
         with open(holder) as f:
             os.kill(int(f.read()), signal.SIGKILL)  # the exec'd process goes with it
         for _ in range(100):
-            ev = json.loads(moat.run("events", "--stats", "um").stdout)
+            ev = json.loads(moat.run("events", "--stats", um).stdout)
             if ev["data"]["memory"]["raw"]["app_used"] < 12 << 20:
                 break
             time.sleep(0.1)
         # Lowered: 10 MB no longer fit in 16 MiB.
-        p = moat.run("update", "--memory", "16m", "um")
+        p = moat.run("update", "--memory", "16m", um)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(memtotal(), 16384)
-        p = moat.run("exec", "um", "sh", "-c", fill % 10000000, timeout=90)
+        p = moat.run("exec", um, "sh", "-c", fill % 10000000, timeout=90)
         self.assertEqual(p.returncode, 137, p.stdout + p.stderr)
 
     def write_json(self, obj):
