@@ -15,11 +15,13 @@
  * is readable until then) and its count is dropped. As in Linux the timer
  * stays armed, and a later settime does not clear a cancellation that was
  * not read yet.
- * Difference from Linux: other absolute REALTIME deadlines keep the
- * CLOCK_MONOTONIC deadline they were converted to, so a host clock step
- * does not move them.
+ * The same watch moves absolute deadlines on the realtime clocks: each
+ * host clock set converts their realtime expiry to CLOCK_MONOTONIC again
+ * (a step past it fires them at once).
+ * Difference from Linux: relative timers on CLOCK_REALTIME keep their
+ * CLOCK_MONOTONIC deadline (Linux's move with a clock set).
  *
- * Lock order: g_cancel_lock, then timerfd->lock, then waitq locks. The
+ * Lock order: g_rt_lock, then timerfd->lock, then waitq locks. The
  * ktimer callback takes timerfd->lock with no service lock held; the clock
  * watch calls timerfd_clock_was_set() under its own queue's lock.
  */
@@ -57,14 +59,18 @@ struct timerfd {
     uint64_t next;      /* (l) monotonic deadline of the next expiry, 0 = disarmed */
     uint64_t interval;  /* (l) */
     bool cancelled;     /* (l) the host clock was set since the last read */
-    bool might_cancel;  /* (g_cancel_lock and l) armed with CANCEL_ON_SET */
-    struct list_head cancel_link; /* (g_cancel_lock) on g_cancel if might_cancel */
+    bool rt_abs;        /* (l) armed ABSTIME on a realtime clock: NEXT follows it */
+    int64_t rt_off;     /* (l) if rt_abs: realtime - monotonic when NEXT was computed */
+    bool might_cancel;  /* (l) armed with CANCEL_ON_SET */
+    bool listed;        /* (g_rt_lock and l) last set ABSTIME on a realtime clock */
+    struct list_head rt_link; /* (g_rt_lock) on g_rt if listed */
     struct waitq wq;
 };
 
-/* The timers armed with TFD_TIMER_CANCEL_ON_SET. */
-static pthread_mutex_t g_cancel_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct list_head g_cancel = LIST_HEAD_INIT(g_cancel); /* (g_cancel_lock) */
+/* The timers last set with TFD_TIMER_ABSTIME on a realtime clock (those
+ * with TFD_TIMER_CANCEL_ON_SET among them): a host clock set concerns them. */
+static pthread_mutex_t g_rt_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head g_rt = LIST_HEAD_INIT(g_rt); /* (g_rt_lock) */
 
 static const struct file_ops timerfd_fops;
 
@@ -84,7 +90,9 @@ static void timerfd_fire(struct ktimer *k, void *arg)
     (void)k;
     uint64_t now = host_monotonic_ns();
     pthread_mutex_lock(&tf->lock);
-    if (!tf->next) {
+    /* Early: a callback that was under way when a host clock set moved
+     * the deadline later. */
+    if (!tf->next || now < tf->next) {
         pthread_mutex_unlock(&tf->lock);
         return;
     }
@@ -160,25 +168,45 @@ static unsigned timerfd_poll(struct file *f, struct poll_table *pt)
 
 void timerfd_clock_was_set(void)
 {
-    pthread_mutex_lock(&g_cancel_lock);
+    pthread_mutex_lock(&g_rt_lock);
     struct timerfd *tf;
-    list_for_each_entry(tf, &g_cancel, cancel_link) {
+    list_for_each_entry(tf, &g_rt, rt_link) {
         pthread_mutex_lock(&tf->lock);
-        tf->cancelled = true;
-        tf->ticks++;
+        bool wake = tf->might_cancel;
+        if (wake) {
+            tf->cancelled = true;
+            tf->ticks++;
+        }
+        if (tf->next && tf->rt_abs) {
+            /* The realtime expiry, in CLOCK_MONOTONIC again; one that the
+             * clock stepped past is due now. */
+            int64_t real_exp = (int64_t)tf->next + tf->rt_off;
+            int64_t mono = (int64_t)host_monotonic_ns();
+            tf->rt_off = (int64_t)clock_now(tf->clockid) - mono;
+            int64_t next = real_exp - tf->rt_off;
+            if (next < mono)
+                next = mono;
+            if (next <= 0)
+                next = 1;
+            if ((uint64_t)next != tf->next) {
+                tf->next = (uint64_t)next;
+                ktimer_arm(&tf->kt, tf->next, tf->interval);
+            }
+        }
         pthread_mutex_unlock(&tf->lock);
-        waitq_wake_key(&tf->wq, LPOLLIN | LPOLLRDNORM);
+        if (wake)
+            waitq_wake_key(&tf->wq, LPOLLIN | LPOLLRDNORM);
     }
-    pthread_mutex_unlock(&g_cancel_lock);
+    pthread_mutex_unlock(&g_rt_lock);
 }
 
 static void timerfd_release(struct file *f)
 {
     struct timerfd *tf = T(f);
-    pthread_mutex_lock(&g_cancel_lock);
-    if (tf->might_cancel)
-        list_del(&tf->cancel_link);
-    pthread_mutex_unlock(&g_cancel_lock);
+    pthread_mutex_lock(&g_rt_lock);
+    if (tf->listed)
+        list_del(&tf->rt_link);
+    pthread_mutex_unlock(&g_rt_lock);
     ktimer_cancel(&tf->kt);
     pthread_mutex_destroy(&tf->lock);
     free(tf);
@@ -236,33 +264,40 @@ int timerfd_settime_file(struct file *f, int flags, uint64_t value, uint64_t int
     struct timerfd *tf = T(f);
     if (flags & ~(TIMERFD_ABSTIME | TIMERFD_CANCEL_ON_SET))
         return -EINVAL;
-    bool might_cancel = (tf->clockid == CLK_REALTIME || tf->clockid == CLK_REALTIME_ALARM) &&
-                        (flags & TIMERFD_ABSTIME) && (flags & TIMERFD_CANCEL_ON_SET);
-    if (might_cancel) {
+    bool listed = (tf->clockid == CLK_REALTIME || tf->clockid == CLK_REALTIME_ALARM) &&
+                  (flags & TIMERFD_ABSTIME);
+    bool might_cancel = listed && (flags & TIMERFD_CANCEL_ON_SET);
+    if (listed) {
         int r = host_io_watch_clock_set(timerfd_clock_was_set);
-        if (r < 0)
+        /* Without the watch a plain absolute timer still works (it just
+         * does not follow a host clock step); one that must be cancelled
+         * cannot. */
+        if (r < 0 && might_cancel)
             return r == -EMFILE || r == -ENFILE ? -ENOMEM : r;
     }
     /* Cancel first: the callback then cannot race with the new setting. */
     ktimer_cancel(&tf->kt);
-    pthread_mutex_lock(&g_cancel_lock);
-    if (might_cancel && !tf->might_cancel)
-        list_add_tail(&tf->cancel_link, &g_cancel);
-    else if (!might_cancel && tf->might_cancel)
-        list_del(&tf->cancel_link);
+    pthread_mutex_lock(&g_rt_lock);
+    if (listed && !tf->listed)
+        list_add_tail(&tf->rt_link, &g_rt);
+    else if (!listed && tf->listed)
+        list_del(&tf->rt_link);
     pthread_mutex_lock(&tf->lock);
+    tf->listed = listed;
     tf->might_cancel = might_cancel;
-    pthread_mutex_unlock(&g_cancel_lock);
+    pthread_mutex_unlock(&g_rt_lock);
     get_locked(tf, out_value, out_interval);
     tf->ticks = 0;
     tf->interval = interval;
     tf->next = 0;
+    tf->rt_abs = listed && value;
     if (value) {
         uint64_t mono = host_monotonic_ns();
         uint64_t deadline;
         if (flags & TIMERFD_ABSTIME) {
             uint64_t now = clock_now(tf->clockid);
             deadline = value > now ? mono + (value - now) : mono;
+            tf->rt_off = (int64_t)now - (int64_t)mono;
         } else {
             deadline = mono + value;
         }

@@ -195,8 +195,8 @@ static long sys_timerfd_create(struct task *t, const struct sys_args *a)
     return install(t, f, flags & O_CLOEXEC);
 }
 SYSCALL_DEFINE(timerfd_create, sys_timerfd_create, "dx", SYS_PARTIAL,
-               "TFD_TIMER_CANCEL_ON_SET timers are cancelled when the host clock is set; "
-               "other absolute CLOCK_REALTIME deadlines do not move with it");
+               "a host clock set cancels TFD_TIMER_CANCEL_ON_SET timers and moves absolute "
+               "CLOCK_REALTIME deadlines; relative CLOCK_REALTIME timers do not move");
 
 static struct file *get_timerfd(struct task *t, int fd, long *out_err)
 {

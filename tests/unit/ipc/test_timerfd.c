@@ -194,6 +194,7 @@ static void expire(struct tf t)
     uint64_t d = t.kt->deadline - g_mono;
     g_mono += d;
     g_real += d;
+    t.kt->deadline = t.kt->interval ? t.kt->deadline + t.kt->interval : 0;
     t.kt->fire(t.kt, t.kt->arg);
 }
 
@@ -261,9 +262,10 @@ START_TEST(test_not_cancelled)
     struct tf rel = tfd(CLK_REALTIME), abs = tfd(CLK_REALTIME), mono = tfd(CLK_MONOTONIC);
     uint64_t v;
     ck_assert_int_eq(arm(rel, TIMERFD_CANCEL_ON_SET, 60), 0);
-    ck_assert_int_eq(arm(abs, TIMERFD_ABSTIME, 60), 0);
     ck_assert_int_eq(arm(mono, CANCEL_FLAGS, 60), 0);
     ck_assert_int_eq(g_watch_calls, 0);
+    ck_assert_int_eq(arm(abs, TIMERFD_ABSTIME, 60), 0);
+    ck_assert_int_eq(g_watch_calls, 1); /* its deadline follows the clock */
     struct tf c = tfd(CLK_REALTIME); /* one that is cancelled, for the watch */
     ck_assert_int_eq(arm(c, CANCEL_FLAGS, 60), 0);
     clock_set(SEC);
@@ -346,6 +348,69 @@ START_TEST(test_watch_fails)
 }
 END_TEST
 
+START_TEST(test_abs_follows_clock)
+{
+    struct tf t = tfd(CLK_REALTIME), rel = tfd(CLK_REALTIME), mono = tfd(CLK_MONOTONIC);
+    uint64_t v, left, iv;
+    ck_assert_int_eq(arm(t, TIMERFD_ABSTIME, 60), 0);
+    ck_assert_int_eq(arm(rel, 0, 60), 0);
+    ck_assert_int_eq(arm(mono, TIMERFD_ABSTIME, 60), 0);
+    uint64_t rel_d = rel.kt->deadline, mono_d = mono.kt->deadline;
+    ck_assert_uint_eq(t.kt->deadline, g_mono + 60 * SEC);
+    /* Forward 30 s: due in 30 s; back 60 s: due in 90 s. */
+    clock_set(30 * (int64_t)SEC);
+    ck_assert_uint_eq(t.kt->deadline, g_mono + 30 * SEC);
+    timerfd_gettime_file(t.f, &left, &iv);
+    ck_assert_uint_eq(left, 30 * SEC);
+    ck_assert_int_eq(rd(t, &v), -EAGAIN); /* no CANCEL_ON_SET: not cancelled */
+    clock_set(-60 * (int64_t)SEC);
+    ck_assert_uint_eq(t.kt->deadline, g_mono + 90 * SEC);
+    /* Relative and CLOCK_MONOTONIC timers do not move. */
+    ck_assert_uint_eq(rel.kt->deadline, rel_d);
+    ck_assert_uint_eq(mono.kt->deadline, mono_d);
+    /* Past the expiry: due now, fires once. */
+    clock_set(1000 * (int64_t)SEC);
+    ck_assert_uint_eq(t.kt->deadline, g_mono);
+    expire(t);
+    ck_assert_int_eq(rd(t, &v), 8);
+    ck_assert_uint_eq(v, 1);
+    /* A one-shot that expired is left alone by later sets. */
+    clock_set(-1000 * (int64_t)SEC);
+    ck_assert_uint_eq(t.kt->deadline, 0);
+    tfd_close(t);
+    tfd_close(rel);
+    tfd_close(mono);
+}
+END_TEST
+
+START_TEST(test_abs_periodic)
+{
+    struct tf t = tfd(CLK_REALTIME);
+    uint64_t ov, oi, v;
+    ck_assert_int_eq(timerfd_settime_file(t.f, TIMERFD_ABSTIME, g_real + 10 * SEC, 5 * SEC, &ov,
+                                          &oi),
+                     0);
+    expire(t); /* at +10 s; next at +15 s */
+    ck_assert_int_eq(rd(t, &v), 8);
+    clock_set(3 * (int64_t)SEC);
+    ck_assert_uint_eq(t.kt->deadline, g_mono + 2 * SEC);
+    ck_assert_uint_eq(t.kt->interval, 5 * SEC);
+    /* A callback already under way for the old deadline counts nothing. */
+    t.kt->fire(t.kt, t.kt->arg);
+    ck_assert_int_eq(rd(t, &v), -EAGAIN);
+    expire(t);
+    ck_assert_int_eq(rd(t, &v), 8);
+    ck_assert_uint_eq(v, 1);
+    /* With CANCEL_ON_SET too: cancelled and moved. */
+    ck_assert_int_eq(timerfd_settime_file(t.f, CANCEL_FLAGS, g_real + 10 * SEC, 0, &ov, &oi),
+                     0);
+    clock_set(-10 * (int64_t)SEC);
+    ck_assert_uint_eq(t.kt->deadline, g_mono + 20 * SEC);
+    ck_assert_int_eq(rd(t, &v), -ECANCELED);
+    tfd_close(t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("timerfd");
@@ -356,6 +421,8 @@ int main(void)
     tcase_add_test(tc, test_rearm);
     tcase_add_test(tc, test_many);
     tcase_add_test(tc, test_watch_fails);
+    tcase_add_test(tc, test_abs_follows_clock);
+    tcase_add_test(tc, test_abs_periodic);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
