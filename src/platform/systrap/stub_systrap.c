@@ -405,6 +405,13 @@ struct k_siginfo {
 extern char stub_restorer[];
 void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc);
 
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
 static inline uint64_t rdfsbase(void)
 {
     uint64_t v;
@@ -432,22 +439,31 @@ void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
     th->uc = (uint64_t)(uintptr_t)uc;
     th->fs_base = rdfsbase();
     th->gs_base = rdgsbase();
-    __atomic_store_n(&th->state, SYSTRAP_TRAPPED, __ATOMIC_RELEASE);
-    sc6(NR_futex, (long)&th->state, FUTEX_WAKE, 1, 0, 0, 0);
-    uint32_t spin = th->spin;
+    /* Dekker with the kernel's wait_state: TRAPPED before kwait is read,
+     * its kwait before it reads state (both seq_cst). */
+    __atomic_store_n(&th->state, SYSTRAP_TRAPPED, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&th->kwait, __ATOMIC_SEQ_CST))
+        sc6(NR_futex, (long)&th->state, FUTEX_WAKE, 1, 0, 0, 0);
+    /* Poll for the reply first when the kernel asked (its thread runs on
+     * another CPU), then sleep, saying so in swait. */
+    uint64_t budget = th->spin_tsc, t0 = budget ? rdtsc() : 0;
     for (;;) {
         uint32_t s = __atomic_load_n(&th->state, __ATOMIC_ACQUIRE);
         if (s == SYSTRAP_RUN)
             break;
         if (s == SYSTRAP_EXIT)
             sc6(NR_exit, 0, 0, 0, 0, 0, 0);
-        if (spin) {
-            spin--;
-            sc6(NR_sched_yield, 0, 0, 0, 0, 0, 0);
+        if (budget && rdtsc() - t0 < budget) {
+            __builtin_ia32_pause();
             continue;
+        }
+        if (!__atomic_load_n(&th->swait, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&th->swait, 1, __ATOMIC_SEQ_CST);
+            continue; /* look at state once more before sleeping */
         }
         sc6(NR_futex, (long)&th->state, FUTEX_WAIT, s, 0, 0, 0);
     }
+    __atomic_store_n(&th->swait, 0, __ATOMIC_RELAXED);
     uint64_t fs = th->fs_base, gs = th->gs_base;
     __asm__ volatile("wrfsbase %0" ::"r"(fs));
     __asm__ volatile("wrgsbase %0" ::"r"(gs));

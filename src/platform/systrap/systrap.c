@@ -14,12 +14,13 @@
  * own mapping (memfile_ptr).
  *
  * A switch: the kernel writes the registers into the waiting signal frame,
- * sets the state to RUN and wakes the stub; the handler returns into the
- * app (rt_sigreturn); the next syscall or fault enters the handler, which
- * publishes the new frame, sets TRAPPED and wakes the kernel thread. Each
- * kernel thread and its app thread are pinned to one CPU (cross-core
- * wake-ups cost 40-60 us on our machines, same-core ones 2-3 us); the
- * helper is moved to the CPU of whoever calls it.
+ * sets the state to RUN and wakes the stub if it sleeps; the handler
+ * returns into the app (rt_sigreturn); the next syscall or fault enters
+ * the handler, which publishes the new frame, sets TRAPPED and wakes the
+ * kernel thread if it sleeps. Each kernel thread and its app thread are
+ * pinned to one CPU (cross-core wake-ups cost 40-60 us on our machines),
+ * except in fast mode (below); the helper is moved to the CPU of whoever
+ * calls it.
  *
  * Everything in the slot and result pages is written by app code as it
  * likes: the kernel reads each value once, checks addresses against the
@@ -50,12 +51,27 @@
  * vCPUs) `find /usr/lib/python3` took 1.0-2.3 s pinned and 0.3-1.9 s
  * unpinned, ptrace 0.6-0.9 s: too noisy to choose; pinning stays.
  *
- * Handoff spinning: MOAT_SYSTRAP_SPIN_K / MOAT_SYSTRAP_SPIN_S give the
- * number of sched_yield rounds the kernel thread / the stub's handler try
- * before FUTEX_WAIT (both 0 by default). Measured on the 2-vCPU machines:
- * 5 rounds each side gave -2% (getppid) and -6% (open+close) when idle,
- * but +15-30% under other jobs' load (sched_yield hands the CPU to the
- * other load, not to the partner), so it stays off.
+ * Handoff: slow and fast mode. A same-core handoff costs two host
+ * context switches, ~3.5-4 us each on these VMs whatever the address
+ * spaces (a futex ping-pong between two threads of one process costs as
+ * much as between processes), so a slow-mode getppid was ~9 us, as with
+ * ptrace. In fast mode the app thread runs on another CPU and each side
+ * polls the state word for up to MOAT_SYSTRAP_SPIN_US (20) before
+ * FUTEX_WAIT: no context switch at all while the app makes syscalls in
+ * quick succession (getppid 2.7 us, open+close 5.9 us; slow: 8.8, 18.5).
+ * kwait/swait in the thread page say that a side sleeps, so the other
+ * wakes it only then (a Dekker pair: each stores its flag or the state
+ * seq_cst, then reads the other's). A context goes fast after 16 quick
+ * cycles in a row (trap to trap under the poll time + 10 us) and back to
+ * slow after two handoffs in a row where a side had to sleep (the app
+ * computes, or the kernel blocks): polling then only burns CPU and a
+ * cross-core wake-up costs 40-60 us. Each fall-back soon after going fast
+ * doubles the quick cycles needed (up to 4096). Fast pairs are limited to
+ * one per two CPUs (polling on a shared CPU costs ~45 us a handoff) and
+ * need pinning; a context goes or stays fast only while no other app
+ * thread ran during its handoff (a sandbox-wide count of running
+ * contexts). MOAT_SYSTRAP_FAST=0 turns fast mode off. An idle sandbox
+ * polls for at most 20 us after its last syscall, then sleeps.
  *
  * FIXME(issue 8): syscall patching is not done. The design worked out so
  * far (nothing of it is built yet):
@@ -121,6 +137,9 @@
 #define STUB_EXEC_FD 4
 #define WAIT_SLICE_NS 100000000LL /* how often a waiting kernel thread checks the stub lives */
 #define EXIT_WAIT_NS  1000000000LL
+#define FAST_QUICK_MIN 16    /* quick cycles before a context first goes fast */
+#define FAST_QUICK_MAX 4096  /* the most, after it kept falling back */
+#define FAST_MISSES    2     /* handoffs in a row where a side slept: back to slow */
 
 extern const unsigned char g_systrap_stub_elf[];
 extern const size_t g_systrap_stub_elf_size;
@@ -159,11 +178,25 @@ struct platform_ctx {
     uint32_t fp_size;       /* (o) bytes of it */
     int stat_fd;            /* (o) /proc/<pid>/task/<tid>/schedstat, or -1 */
     bool running;           /* (a) in ctx_switch with the app running */
+    /* Fast mode (see "Handoff" above), all (o): */
+    bool fast;              /* holds a fast token; the app thread runs on stub_cpu */
+    int stub_cpu;           /* CPU the app thread is pinned to, or -1 */
+    uint32_t quick;         /* slow mode: consecutive quick cycles */
+    uint32_t quick_need;    /* quick cycles needed to go fast */
+    uint32_t misses;        /* fast mode: consecutive handoffs where a side slept */
+    uint64_t fast_runs;     /* fast mode: handoffs since it began */
+    uint64_t last_trap;     /* TSC when the last trap was seen */
+    uint64_t n_fast, n_slow; /* handoffs in each mode (for --debug) */
+    uint32_t n_periods;     /* times it went fast */
 };
 
 static int g_memfd = -1;
-static unsigned g_spin_kernel; /* (c) sched_yield rounds before FUTEX_WAIT, kernel side */
-static unsigned g_spin_stub;   /* (c) the same in the stub's handler */
+static int g_fast_tokens;      /* (a) contexts that may still go fast */
+static int g_nr_running;       /* (a) contexts whose app thread runs or traps now */
+static uint64_t g_spin_ns = 20000; /* (c) how long each side polls in fast mode */
+static uint64_t g_tsc_per_us;  /* (a) 0 until calibrated */
+static uint64_t g_cal_tsc, g_cal_ns; /* (c) calibration start */
+static cpu_set_t g_all_cpus;   /* (c) the kernel's allowed CPUs at init */
 static int g_stub_fd = -1;
 static int g_nr_cpus = 1;
 static unsigned g_next_cpu;
@@ -193,6 +226,37 @@ static bool process_alive(struct platform_as *as)
 static bool thread_alive(struct platform_ctx *ctx)
 {
     return syscall(SYS_tgkill, ctx->as->pid, ctx->tid, 0) == 0 && process_alive(ctx->as);
+}
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* TSC ticks per microsecond, measured against CLOCK_MONOTONIC over the
+ * kernel's first 20 ms or more; 0 before that. */
+static uint64_t tsc_per_us(void)
+{
+    uint64_t v = __atomic_load_n(&g_tsc_per_us, __ATOMIC_RELAXED);
+    if (v)
+        return v;
+    uint64_t ns = mono_ns() - g_cal_ns, ticks = rdtsc() - g_cal_tsc;
+    if (ns < 20000000)
+        return 0;
+    v = ticks * 1000 / ns;
+    if (v == 0)
+        v = 1;
+    __atomic_store_n(&g_tsc_per_us, v, __ATOMIC_RELAXED);
+    return v;
 }
 
 static int pick_cpu(cpu_set_t *out, int *out_cpu)
@@ -423,15 +487,21 @@ static int systrap_init(int memfd)
     }
     g_memfd = memfd;
     g_no_pin = getenv("MOAT_SYSTRAP_NO_PIN") != NULL;
-    const char *spin = getenv("MOAT_SYSTRAP_SPIN_K");
+    if (sched_getaffinity(0, sizeof(g_all_cpus), &g_all_cpus) == 0)
+        g_nr_cpus = CPU_COUNT(&g_all_cpus) > 0 ? CPU_COUNT(&g_all_cpus) : 1;
+    else
+        CPU_ZERO(&g_all_cpus);
+    /* One fast pair per two CPUs: a polling thread never shares a CPU
+     * with the thread it waits for. */
+    g_fast_tokens = g_no_pin ? 0 : g_nr_cpus / 2;
+    const char *fast = getenv("MOAT_SYSTRAP_FAST");
+    if (fast && *fast == '0')
+        g_fast_tokens = 0;
+    const char *spin = getenv("MOAT_SYSTRAP_SPIN_US");
     if (spin)
-        g_spin_kernel = (unsigned)atoi(spin);
-    spin = getenv("MOAT_SYSTRAP_SPIN_S");
-    if (spin)
-        g_spin_stub = (unsigned)atoi(spin);
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0)
-        g_nr_cpus = CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
+        g_spin_ns = strtoull(spin, NULL, 10) * 1000;
+    g_cal_ns = mono_ns();
+    g_cal_tsc = rdtsc();
     uint8_t fx[512] __attribute__((aligned(16)));
     memset(fx, 0, sizeof(fx));
     __asm__ volatile("fxsave %0" : "=m"(fx));
@@ -682,24 +752,44 @@ static void regs_to_frame(struct platform_ctx *ctx, const struct platform_regs *
 
 /* ---- waiting for a thread ---- */
 
-/* Waits until CTX's state is WANT. 0, or -ESRCH once the thread is gone. */
-static int wait_state(struct platform_ctx *ctx, uint32_t want)
+/* Waits until CTX's state is WANT, polling for up to SPIN TSC ticks first.
+ * 0, or -ESRCH once the thread is gone. *SLEPT: it had to sleep. */
+static int wait_state_spin(struct platform_ctx *ctx, uint32_t want, uint64_t spin, bool *slept)
 {
-    uint32_t *state = &ctx->th->state;
-    unsigned spin = g_spin_kernel;
+    struct systrap_thread *th = ctx->th;
+    uint32_t *state = &th->state;
+    uint64_t t0 = spin ? rdtsc() : 0;
+    int r = 0;
     for (;;) {
         uint32_t s = __atomic_load_n(state, __ATOMIC_ACQUIRE);
         if (s == want)
-            return 0;
-        if (spin && s != SYSTRAP_DEAD) {
-            spin--;
-            sched_yield();
+            break;
+        if (spin && s != SYSTRAP_DEAD && rdtsc() - t0 < spin) {
+            __builtin_ia32_pause();
             continue;
         }
-        long r = futex_wait(state, s, s == SYSTRAP_DEAD ? 1000000 : WAIT_SLICE_NS);
-        if ((r == -ETIMEDOUT || s == SYSTRAP_DEAD) && !thread_alive(ctx))
-            return -ESRCH;
+        /* Dekker with the stub's handler: kwait before state is read
+         * again, its TRAPPED before it reads kwait. A stub that clears
+         * kwait only delays its own thread (to the next slice). */
+        if (!__atomic_load_n(&th->kwait, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&th->kwait, 1, __ATOMIC_SEQ_CST);
+            *slept = true;
+            continue;
+        }
+        long e = futex_wait(state, s, s == SYSTRAP_DEAD ? 1000000 : WAIT_SLICE_NS);
+        if ((e == -ETIMEDOUT || s == SYSTRAP_DEAD) && !thread_alive(ctx)) {
+            r = -ESRCH;
+            break;
+        }
     }
+    __atomic_store_n(&th->kwait, 0, __ATOMIC_RELAXED);
+    return r;
+}
+
+static int wait_state(struct platform_ctx *ctx, uint32_t want)
+{
+    bool slept;
+    return wait_state_spin(ctx, want, 0, &slept);
 }
 
 /* ---- contexts ---- */
@@ -753,7 +843,8 @@ static int thread_new(struct platform_as *as, struct platform_ctx **out)
     ctx->kslot = memfile_ptr(as->slot_off[slot]);
     ctx->th = (struct systrap_thread *)ctx->kslot;
     memset(ctx->th, 0, sizeof(*ctx->th));
-    ctx->th->spin = g_spin_stub;
+    ctx->stub_cpu = -1;
+    ctx->quick_need = FAST_QUICK_MIN;
     __atomic_store_n(&ctx->th->state, SYSTRAP_STARTING, __ATOMIC_RELEASE);
     r = helper_call_locked(as, SYS_clone, SYSTRAP_THREAD_FLAGS, addr + SYSTRAP_SLOT_PAGE, 0,
                            addr + offsetof(struct systrap_thread, state), 0, 0);
@@ -1008,6 +1099,12 @@ static void systrap_ctx_destroy(struct platform_ctx *ctx)
     if (!ctx)
         return;
     struct platform_as *as = ctx->as;
+    if (ctx->fast) {
+        ctx->fast = false;
+        __atomic_fetch_add(&g_fast_tokens, 1, __ATOMIC_RELEASE);
+    }
+    log_debug("systrap: thread %d: %llu fast handoffs, %llu slow, %u fast periods", ctx->tid,
+              (unsigned long long)ctx->n_fast, (unsigned long long)ctx->n_slow, ctx->n_periods);
     if (ctx->stat_fd >= 0)
         close(ctx->stat_fd);
     /* nr_ctx counts the contexts that still use AS, and this one does
@@ -1048,6 +1145,76 @@ static struct platform_as *systrap_ctx_as(struct platform_ctx *ctx)
 
 /* ---- switch ---- */
 
+/* Fast mode on: the app thread moves to another CPU and both sides poll. */
+static void fast_enter(struct platform_ctx *ctx, uint64_t tpu)
+{
+    int cpu = next_cpu(t_cpu, &g_all_cpus);
+    if (cpu < 0 || cpu == t_cpu)
+        return;
+    int n = __atomic_load_n(&g_fast_tokens, __ATOMIC_RELAXED);
+    do {
+        if (n <= 0)
+            return;
+    } while (!__atomic_compare_exchange_n(&g_fast_tokens, &n, n - 1, false, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_RELAXED));
+    __atomic_store_n(&ctx->th->spin_tsc, g_spin_ns * tpu / 1000, __ATOMIC_RELAXED);
+    pin_tid(ctx->tid, cpu);
+    ctx->stub_cpu = cpu;
+    ctx->fast = true;
+    ctx->n_periods++;
+    ctx->misses = 0;
+    ctx->fast_runs = 0;
+}
+
+/* Back to slow mode: the app thread sleeps between traps on our CPU. */
+static void fast_leave(struct platform_ctx *ctx)
+{
+    if (!ctx->fast)
+        return;
+    __atomic_store_n(&ctx->th->spin_tsc, 0, __ATOMIC_RELAXED);
+    pin_tid(ctx->tid, t_cpu);
+    ctx->stub_cpu = t_cpu;
+    ctx->fast = false;
+    __atomic_fetch_add(&g_fast_tokens, 1, __ATOMIC_RELEASE);
+    /* Fell back soon: wait longer before trying again. */
+    if (ctx->fast_runs < 1000)
+        ctx->quick_need = ctx->quick_need * 2 > FAST_QUICK_MAX ? FAST_QUICK_MAX : ctx->quick_need * 2;
+    else
+        ctx->quick_need = FAST_QUICK_MIN;
+    ctx->quick = 0;
+}
+
+/* After a handoff: chooses the mode for the next. CYCLE is the TSC time
+ * since the previous trap (kernel work + app run + handoffs), SLEPT
+ * whether either side had to sleep. */
+static void fast_adapt(struct platform_ctx *ctx, uint64_t cycle, bool slept)
+{
+    /* Another app thread ran meanwhile: polling would share its CPU. */
+    bool crowded = __atomic_load_n(&g_nr_running, __ATOMIC_RELAXED) > 0;
+    if (ctx->fast) {
+        ctx->n_fast++;
+        ctx->fast_runs++;
+        ctx->misses = slept || crowded ? ctx->misses + 1 : 0;
+        if (ctx->misses >= FAST_MISSES)
+            fast_leave(ctx);
+        return;
+    }
+    ctx->n_slow++;
+    if (g_fast_tokens <= 0 || t_cpu < 0)
+        return;
+    uint64_t tpu = tsc_per_us();
+    if (!tpu)
+        return;
+    /* Quick: polling would have caught the reply (the slow handoffs
+     * themselves cost ~8 us of the cycle). */
+    if (cycle < (g_spin_ns / 1000 + 10) * tpu && !crowded)
+        ctx->quick++;
+    else
+        ctx->quick = 0;
+    if (ctx->quick >= ctx->quick_need)
+        fast_enter(ctx, tpu);
+}
+
 static int systrap_switch(struct platform_ctx *ctx, struct platform_regs *regs,
                           struct platform_trap *out)
 {
@@ -1063,12 +1230,26 @@ static int systrap_switch(struct platform_ctx *ctx, struct platform_regs *regs,
     }
     regs_to_frame(ctx, regs);
     __atomic_store_n(&ctx->running, true, __ATOMIC_RELEASE);
-    __atomic_store_n(&th->state, SYSTRAP_RUN, __ATOMIC_RELEASE);
-    futex_wake(&th->state);
-    int r = wait_state(ctx, SYSTRAP_TRAPPED);
+    __atomic_fetch_add(&g_nr_running, 1, __ATOMIC_RELAXED);
+    /* Dekker with the handler: RUN before swait is read, its swait
+     * before it reads state again. */
+    __atomic_store_n(&th->state, SYSTRAP_RUN, __ATOMIC_SEQ_CST);
+    bool slept = false;
+    if (__atomic_load_n(&th->swait, __ATOMIC_SEQ_CST)) {
+        futex_wake(&th->state);
+        slept = true;
+    }
+    uint64_t spin = ctx->fast ? __atomic_load_n(&th->spin_tsc, __ATOMIC_RELAXED) : 0;
+    int r = wait_state_spin(ctx, SYSTRAP_TRAPPED, spin, &slept);
+    __atomic_fetch_sub(&g_nr_running, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&ctx->running, false, __ATOMIC_RELEASE);
     if (r < 0)
         return r;
+    if (g_fast_tokens > 0 || ctx->fast) {
+        uint64_t now = rdtsc();
+        fast_adapt(ctx, now - ctx->last_trap, slept);
+        ctx->last_trap = now;
+    }
     r = capture_frame(ctx);
     if (r < 0) {
         log_debug("systrap: thread %d published a bad signal frame", ctx->tid);

@@ -105,8 +105,9 @@ struct systrap_thread {
     uint64_t uc;      /* stub address of the signal frame's ucontext */
     uint64_t fs_base; /* both ways: the app thread's fs/gs base */
     uint64_t gs_base;
-    uint32_t spin;    /* kernel -> stub: sched_yield rounds before FUTEX_WAIT */
-    uint32_t pad;
+    uint32_t kwait;   /* the kernel thread sleeps (or is about to) on state: wake it */
+    uint32_t swait;   /* the handler sleeps (or is about to) on state: wake it */
+    uint64_t spin_tsc; /* kernel -> stub: TSC ticks to poll state before FUTEX_WAIT */
 };
 
 /* x86-64 signal frame pieces (the host's struct ucontext / sigcontext). */
