@@ -15,6 +15,11 @@
  *                 syscalls
  *   write-ro      writes to the stub's code and read-only pages
  *   remap         munmap/mprotect/mmap MAP_FIXED over the stub region
+ *   recycle       a child leaves a marker in every writable stub page it
+ *                 can reach and in its vector registers, and exits; the
+ *                 next child (which may get the same stub, recycled)
+ *                 must find the marker nowhere: "recycle: N rounds, M
+ *                 leaks"
  *
  * Output: one line per attack, "<mode> <detail>: exit N" or "signal N",
  * then "alive <ppid>".
@@ -213,6 +218,80 @@ static void run_remap(void)
            r3 == (void *)STUB_BASE ? "mapped" : "refused");
 }
 
+/* The marker, made at run time so the binary's own pages never hold it. */
+static uint64_t marker(void)
+{
+    return 0x5245435943004c4bULL ^ 0x1111111111111111ULL;
+}
+
+static void run_recycle(void)
+{
+    int leaks = 0, rounds = 20;
+    for (int round = 0; round < rounds; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            guard_faults();
+            uint64_t m = marker();
+            /* Below the handler's stack and frame: the low half of each
+             * slot, the thread page after its header, the result page. */
+            for (uintptr_t a = STUB_BASE + 0x10000; a < STUB_PROBE_END; a += 4096) {
+                if ((a - STUB_BASE) % 0x8000 >= 0x5000 || !writable(a))
+                    continue;
+                for (size_t i = 0x100; i < 4096; i += 8)
+                    *(volatile uint64_t *)(a + i) = m;
+            }
+            __asm__ volatile("movq %0, %%xmm0\n"
+                             "punpcklqdq %%xmm0, %%xmm0\n"
+                             "movdqa %%xmm0, %%xmm1\n"
+                             "movdqa %%xmm0, %%xmm7\n"
+                             "movdqa %%xmm0, %%xmm15\n"
+                             "mov $231, %%eax\n"
+                             "xor %%edi, %%edi\n"
+                             "syscall\n" ::"r"(m)
+                             : "rax", "rdi", "rcx", "r11", "xmm0", "xmm1", "xmm7", "xmm15",
+                               "memory");
+            _exit(0);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        int fds[2];
+        if (pipe(fds) < 0)
+            return;
+        pid = fork();
+        if (pid == 0) {
+            uint64_t x[2] __attribute__((aligned(16)));
+            __asm__ volatile("movdqa %%xmm0, %0" : "=m"(x));
+            int found = 0;
+            guard_faults();
+            /* Readable pages first (faults trap into the kernel), then the
+             * scan, with no trap while the marker is in a register. */
+            static uintptr_t pages[64];
+            int np = 0;
+            uint8_t b;
+            for (uintptr_t a = STUB_BASE + 0x10000; a < STUB_PROBE_END && np < 64; a += 4096)
+                if (readable(a, &b))
+                    pages[np++] = a;
+            uint64_t m = marker();
+            found += x[0] == m || x[1] == m;
+            for (int i = 0; i < np; i++)
+                for (size_t o = 0; o < 4096; o += 8)
+                    if (*(volatile uint64_t *)(pages[i] + o) == m)
+                        found++;
+            char c = found ? 'L' : 'C';
+            if (write(fds[1], &c, 1) != 1)
+                _exit(1);
+            _exit(0);
+        }
+        close(fds[1]);
+        char c = 0;
+        if (read(fds[0], &c, 1) != 1 || c != 'C')
+            leaks++;
+        close(fds[0]);
+        waitpid(pid, &status, 0);
+    }
+    printf("recycle: %d rounds, %d leaks\n", rounds, leaks);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -228,6 +307,8 @@ int main(int argc, char **argv)
             run_write_ro();
         else if (strcmp(m, "remap") == 0)
             run_remap();
+        else if (strcmp(m, "recycle") == 0)
+            run_recycle();
     }
     printf("alive %ld\n", (long)syscall(SYS_getppid));
     return 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """App code attacks the platform stub (tests/security/stub_attack.c): jumps
 into the stub's code with its own syscall arguments, scribbles on the
-stub's writable pages, writes its read-only ones, remaps the stub region.
+stub's writable pages, writes its read-only ones, remaps the stub region,
+leaves data in the stub for the next process that may get it.
 On every platform each attack ends the attacking child or is emulated as an
 app syscall, never maps the memory file for real (exit 99), and the kernel
 survives ("alive" at the end). On systrap, where app threads can reach the
@@ -16,7 +17,7 @@ import unittest
 
 MOAT = None
 ATTACK = None
-MODES = ["jump-mmap", "jump-other", "jump-start", "scribble", "write-ro", "remap"]
+MODES = ["jump-mmap", "jump-other", "jump-start", "scribble", "write-ro", "remap", "recycle"]
 
 
 class StubAttack(unittest.TestCase):
@@ -32,6 +33,9 @@ class StubAttack(unittest.TestCase):
         self.assertRegex(out, r"write-ro 0x7ffbf0001000: signal 11", out)
         self.assertIn("mmap refused", out, out)
         self.assertRegex(out, r"jump-start 0x[0-9a-f]+: (signal 9|exit 0)", out)
+        # Nothing a process leaves in the stub (systrap recycles stubs of
+        # exited processes) reaches the next one.
+        self.assertRegex(out, r"recycle: 20 rounds, 0 leaks", out)
         return out
 
     def test_ptrace(self):

@@ -161,6 +161,8 @@ struct platform_as {
     struct systrap_map_ent batch[SYSTRAP_MAP_BATCH_MAX]; /* (l) */
     struct platform_as *next; /* (g_pool_lock) in the pool or the reap list */
     struct platform_ctx *pool_ctx; /* (g_pool_lock) in the pool: its first context */
+    bool moved;           /* the stub went to another platform_as (recycled): free only this */
+    uint64_t cpu_base;    /* (c) process CPU time the stub had used before this address space */
     uint8_t slot_use[SYSTRAP_NSLOTS];     /* (l) enum slot_use */
     bool slot_mapped[SYSTRAP_NSLOTS];     /* (l) the slot's pages are in the stub */
     uint64_t slot_off[SYSTRAP_NSLOTS];    /* (l) their memory-file offsets */
@@ -188,6 +190,7 @@ struct platform_ctx {
     uint64_t last_trap;     /* TSC when the last trap was seen */
     uint64_t n_fast, n_slow; /* handoffs in each mode (for --debug) */
     uint32_t n_periods;     /* times it went fast */
+    bool lost;              /* (o) the thread died or published a bad frame */
 };
 
 static int g_memfd = -1;
@@ -334,6 +337,7 @@ static int g_pool_cpu = -1;              /* (a) CPU of the last as_new: where th
 static struct platform_as *g_reap_list;  /* (g_pool_lock) killed stubs to wait for */
 
 #define POOL_MAX 2 /* ready stubs kept ahead: each is two idle host threads */
+#define POOL_RECYCLED_EXTRA 2 /* recycled stubs may fill the pool this far beyond */
 
 static int as_build(int cpu, bool in_spawner, struct platform_as **out_as,
                     struct platform_ctx **out_ctx);
@@ -573,6 +577,9 @@ static int flush_maps_locked(struct platform_as *as)
 static long helper_call_locked(struct platform_as *as, long nr, uint64_t a0, uint64_t a1,
                                uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
+    /* Recycled: the stub serves another address space now. */
+    if (as->moved)
+        return -ESRCH;
     if (as->nr_batch && nr != (long)SYSTRAP_NR_MAP_BATCH) {
         int e = flush_maps_locked(as);
         if (e < 0)
@@ -621,7 +628,7 @@ static int systrap_map(struct platform_as *as, uint64_t addr, uint64_t len, int 
     if (!range_ok(addr, len))
         return -EINVAL;
     pthread_mutex_lock(&as->lock);
-    if (!as->started) {
+    if (!as->started && !as->moved) {
         /* Before the address space first runs (mm_attach after fork or
          * exec) maps wait for one batch; the first switch sends it and
          * fails if it fails, as the task could not have run anyway. */
@@ -881,6 +888,11 @@ out_unlock:
 /* Reaps a killed stub and frees what it used. */
 static void as_reap(struct platform_as *as)
 {
+    if (as->moved) {
+        pthread_mutex_destroy(&as->lock);
+        free(as);
+        return;
+    }
     if (as->pid > 0) {
         int status;
         while (waitpid(as->pid, &status, __WALL) < 0 && errno == EINTR)
@@ -1033,13 +1045,21 @@ static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out
         pthread_mutex_lock(&as->lock);
         if (as->helper_cpu != t_cpu) {
             pin_tid(as->pid, t_cpu);
-            pin_tid(ctx->tid, t_cpu);
+            if (ctx)
+                pin_tid(ctx->tid, t_cpu);
             as->helper_cpu = t_cpu;
         }
         pthread_mutex_unlock(&as->lock);
-        *out_as = as;
-        *out_ctx = ctx;
-        return 0;
+        /* A recycled stub gets its app thread now (the helper is here). */
+        if (!ctx && thread_new(as, &ctx) < 0) {
+            as_free(as);
+            ctx = NULL;
+        }
+        if (ctx) {
+            *out_as = as;
+            *out_ctx = ctx;
+            return 0;
+        }
     }
     struct platform_ctx *ctx;
     int r = as_build(t_cpu, false, &as, &ctx);
@@ -1094,6 +1114,150 @@ static void as_put(struct platform_as *as)
         as_free(as);
 }
 
+/* CPU time of a stub process (all its threads) or of one of its threads,
+ * in ns; 0 if unknown. */
+static uint64_t stub_cputime(pid_t pid, pid_t tid, int *fd)
+{
+    if (!tid) {
+        clockid_t clk = (clockid_t)((~(unsigned)pid << 3) | 2);
+        struct timespec ts;
+        if (clock_gettime(clk, &ts) < 0)
+            return 0;
+        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    }
+    /* The host refuses thread CPU clocks of other processes. */
+    if (*fd < 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid, tid);
+        *fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (*fd < 0)
+            return 0;
+    }
+    char buf[96];
+    ssize_t n = pread(*fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    return strtoull(buf, NULL, 10);
+}
+
+/* Ends CTX's host thread (not the last of its stub): true once the host
+ * cleared its state word, false if it did not within EXIT_WAIT_NS. */
+static bool thread_end(struct platform_ctx *ctx)
+{
+    uint32_t *state = &ctx->th->state;
+    __atomic_store_n(state, SYSTRAP_EXIT, __ATOMIC_SEQ_CST);
+    futex_wake(state);
+    for (long long waited = 0; waited < EXIT_WAIT_NS; waited += 10000000) {
+        uint32_t s = __atomic_load_n(state, __ATOMIC_ACQUIRE);
+        if (s == SYSTRAP_DEAD)
+            return true;
+        if (!thread_alive(ctx))
+            return __atomic_load_n(state, __ATOMIC_ACQUIRE) == SYSTRAP_DEAD;
+        futex_wait(state, s, 10000000);
+    }
+    return false;
+}
+
+/*
+ * Recycling: the last context of an address space hands its stub, cleaned,
+ * to the pool instead of killing it (fork+exit+wait paid ~400 us of CPU
+ * for a new stub, its start-up, the kill and the reap). The clean-up runs
+ * no app code and leaves nothing of the old process:
+ * - its last app thread ends (EXIT; the host clears its state word), so
+ *   no thread that ran the old app's code is left; a stub that leaked a
+ *   thread (one that did not end in time) is killed instead;
+ * - the helper unmaps everything outside the stub region, as for a new
+ *   stub; res->seq is reset first (the app is gone), so a value the app
+ *   planted there cannot fake the munmap's completion;
+ * - every slot page and the result page (but for its header) is zeroed,
+ *   and the as_new that takes the stub starts a new app thread in a free
+ *   slot
+ *   as in a new stub (its FPU state is the helper's, never the app's);
+ * - the stub moves to a new platform_as (the old one is freed as before,
+ *   and refuses helper calls meanwhile), with a CPU-time baseline so the
+ *   next process's clocks start near 0.
+ * MOAT_SYSTRAP_NO_POOL=1 also turns this off. Returns true if AS's stub
+ * went to the pool; CTX is then gone (the caller frees the struct).
+ */
+static bool as_recycle(struct platform_ctx *ctx)
+{
+    struct platform_as *as = ctx->as;
+    if (ctx->lost || g_pool_max == 0 || as->pid <= 0)
+        return false;
+    pthread_mutex_lock(&g_pool_lock);
+    bool room = g_pool_nr < g_pool_max + POOL_RECYCLED_EXTRA;
+    pthread_mutex_unlock(&g_pool_lock);
+    if (!room)
+        return false;
+    struct platform_as *nas = calloc(1, sizeof(*nas));
+    if (!nas)
+        return false;
+    if (ctx->fast) {
+        ctx->fast = false;
+        __atomic_fetch_add(&g_fast_tokens, 1, __ATOMIC_RELEASE);
+    }
+    if (!thread_end(ctx))
+        goto fail;
+    pthread_mutex_lock(&as->lock);
+    as->slot_use[ctx->slot] = SLOT_FREE;
+    for (size_t i = 0; i < SYSTRAP_NSLOTS; i++) {
+        if (as->slot_use[i] != SLOT_FREE) {
+            pthread_mutex_unlock(&as->lock);
+            goto fail;
+        }
+    }
+    as->nr_batch = 0;
+    __atomic_store_n(&as->res->seq, as->seq, __ATOMIC_RELEASE);
+    long r = helper_call_locked(as, SYS_munmap, 0, PLATFORM_STUB_BASE, 0, 0, 0, 0);
+    if (r == 0)
+        r = helper_call_locked(as, SYS_munmap, PLATFORM_STUB_END,
+                               PLATFORM_APP_MAX - PLATFORM_STUB_END, 0, 0, 0, 0);
+    if (r != 0) {
+        pthread_mutex_unlock(&as->lock);
+        goto fail;
+    }
+    /* Punched, not written: zero pages without allocating any (a memset
+     * of never-touched pages fails at the sandbox memory limit). */
+    for (size_t i = 0; i < SYSTRAP_NSLOTS; i++)
+        if (as->slot_mapped[i])
+            memfile_discard(as->slot_off[i], SYSTRAP_SLOT_SIZE);
+    memset((uint8_t *)as->res + sizeof(*as->res), 0, 0x1000 - sizeof(*as->res));
+    *nas = *as;
+    pthread_mutex_init(&nas->lock, NULL);
+    nas->next = NULL;
+    nas->pool_ctx = NULL;
+    nas->nr_ctx = 0;
+    nas->started = false;
+    nas->helper_cpu = as->helper_cpu;
+    nas->cpu_base = stub_cputime(as->pid, 0, NULL);
+    /* The old platform_as keeps nothing: the reaper only frees it. */
+    as->moved = true;
+    as->pid = -1;
+    as->pidfd = -1;
+    as->nr_ctx = 0;
+    as->req = NULL;
+    as->res = NULL;
+    pthread_mutex_unlock(&as->lock);
+    as_free(as);
+
+    /* as_new starts its app thread (and pins it) when it takes it: the
+     * old process's memory may still fill the sandbox's limit now. */
+    pthread_mutex_lock(&g_pool_lock);
+    nas->pool_ctx = NULL;
+    nas->next = g_pool;
+    g_pool = nas;
+    g_pool_nr++;
+    pthread_cond_broadcast(&g_spawn_cond);
+    pthread_mutex_unlock(&g_pool_lock);
+    log_debug("systrap: stub %d recycled", nas->pid);
+    return true;
+
+fail:
+    free(nas);
+    return false;
+}
+
 static void systrap_ctx_destroy(struct platform_ctx *ctx)
 {
     if (!ctx)
@@ -1107,6 +1271,7 @@ static void systrap_ctx_destroy(struct platform_ctx *ctx)
               (unsigned long long)ctx->n_fast, (unsigned long long)ctx->n_slow, ctx->n_periods);
     if (ctx->stat_fd >= 0)
         close(ctx->stat_fd);
+    ctx->stat_fd = -1;
     /* nr_ctx counts the contexts that still use AS, and this one does
      * until its slot is released: dropping it first let the process's
      * last thread free AS (through the reaper) while this one still
@@ -1133,6 +1298,9 @@ static void systrap_ctx_destroy(struct platform_ctx *ctx)
             futex_wait(state, s, 10000000);
         }
         slot_release(as, ctx->slot, dead);
+    } else if (as_recycle(ctx)) {
+        free(ctx);
+        return;
     }
     as_put(as);
     free(ctx);
@@ -1243,8 +1411,10 @@ static int systrap_switch(struct platform_ctx *ctx, struct platform_regs *regs,
     int r = wait_state_spin(ctx, SYSTRAP_TRAPPED, spin, &slept);
     __atomic_fetch_sub(&g_nr_running, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&ctx->running, false, __ATOMIC_RELEASE);
-    if (r < 0)
+    if (r < 0) {
+        ctx->lost = true;
         return r;
+    }
     if (g_fast_tokens > 0 || ctx->fast) {
         uint64_t now = rdtsc();
         fast_adapt(ctx, now - ctx->last_trap, slept);
@@ -1252,6 +1422,7 @@ static int systrap_switch(struct platform_ctx *ctx, struct platform_regs *regs,
     }
     r = capture_frame(ctx);
     if (r < 0) {
+        ctx->lost = true;
         log_debug("systrap: thread %d published a bad signal frame", ctx->tid);
         return r;
     }
@@ -1342,28 +1513,12 @@ static int systrap_set_fpstate(struct platform_ctx *ctx, const struct platform_f
 
 static int systrap_cputime(struct platform_ctx *ctx, bool process, uint64_t *out_ns)
 {
-    if (process) {
-        clockid_t clk = (clockid_t)((~(unsigned)ctx->as->pid << 3) | 2);
-        struct timespec ts;
-        if (clock_gettime(clk, &ts) < 0)
-            return -errno;
-        *out_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-        return 0;
-    }
-    /* The host refuses thread CPU clocks of other processes. */
-    if (ctx->stat_fd < 0) {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", ctx->as->pid, ctx->tid);
-        ctx->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (ctx->stat_fd < 0)
-            return -errno;
-    }
-    char buf[96];
-    ssize_t n = pread(ctx->stat_fd, buf, sizeof(buf) - 1, 0);
-    if (n <= 0)
-        return n < 0 ? -errno : -EIO;
-    buf[n] = 0;
-    *out_ns = strtoull(buf, NULL, 10);
+    uint64_t v = process ? stub_cputime(ctx->as->pid, 0, NULL)
+                         : stub_cputime(ctx->as->pid, ctx->tid, &ctx->stat_fd);
+    if (!v)
+        return -ESRCH;
+    uint64_t base = process ? ctx->as->cpu_base : 0;
+    *out_ns = v > base ? v - base : 0;
     return 0;
 }
 
