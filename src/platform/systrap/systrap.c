@@ -40,8 +40,10 @@
  *   or exec) are batched: one helper round trip maps them all
  *   (SYSTRAP_NR_MAP_BATCH); any other helper call or the first switch
  *   sends the batch first, so the stub sees calls in the kernel's order.
- * - The last context's destroy kills the stub and the reaper thread waits
- *   for it, off the exiting task's path (a process exit takes ~0.7 ms).
+ * - The last context's destroy recycles the stub into the pool (see
+ *   as_recycle: cleaned, its app thread replaced); when it cannot, it
+ *   kills the stub and the reaper thread waits for it, off the exiting
+ *   task's path (a process exit takes ~0.7 ms).
  * - A task thread keeps the one CPU it inherited from its creator, and its
  *   stub goes there: before, a child's stub stayed wherever it was made
  *   and every handoff crossed cores (40-60 us each).
