@@ -43,6 +43,13 @@ int main(void)
     T_EQ(pread(fd, now, sizeof(now), 0), 16L, "pread after the write");
     T_TRUE(memcmp(now, want, sizeof(now)) == 0, "the file is unchanged");
 
+    unsigned char *w = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    T_TRUE(w != MAP_FAILED && memcmp(w, want, sizeof(want)) == 0,
+           "a writable private mapping reads the file");
+    w[2 * PAGE] = 'W';
+    T_TRUE(w[2 * PAGE] == 'W' && a[2 * PAGE] == (unsigned char)want[2 * PAGE],
+           "its write stays in it");
+
     unsigned char *d = mmap(NULL, 3 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
     T_TRUE(d != MAP_FAILED && memcmp(d, want, sizeof(want)) == 0,
            "a mapping made after the write reads the file");

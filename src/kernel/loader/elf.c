@@ -153,8 +153,10 @@ static int load_image(struct mm *mm, struct file *file, const uint8_t *hdr, uint
             r = copy_file_to(mm, file, p->p_offset, p->p_vaddr + bias, p->p_filesz);
         } else {
             uint64_t got_addr;
-            r = mm_mmap(mm, s, e - s, PROT_READ, MAP_PRIVATE | MAP_FIXED, file,
-                        ALIGN_DOWN(p->p_offset, PAGE_SIZE), &got_addr);
+            /* Writable segments get a private copy at once (see mm_mmap). */
+            r = mm_mmap(mm, s, e - s, PROT_READ | (prot_of(p->p_flags) & PROT_WRITE),
+                        MAP_PRIVATE | MAP_FIXED, file, ALIGN_DOWN(p->p_offset, PAGE_SIZE),
+                        &got_addr);
             if (r == 0 && p->p_memsz > p->p_filesz && fend < e) {
                 static const uint8_t zeroes[PAGE_SIZE];
                 r = mm_copy_out_force(mm, fend, zeroes, e - fend);

@@ -986,8 +986,11 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
             return -ENOMEM;
         nv.off = nv.shared->off;
     } else if (!shared) {
+        /* A writable private mapping (a data segment) is written soon
+         * after: a copy of its own now costs less than copy-on-write
+         * faults later. */
         r = -ENODEV;
-        if (!anon)
+        if (!anon && !(prot & PROT_WRITE))
             r = private_file_pieces(file, off, alen, &nv, &pieces, &npieces);
         if (r == -ENODEV) {
             pieces = &nv;
