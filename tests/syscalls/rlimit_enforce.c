@@ -6,7 +6,8 @@
  * /dev/shm file: SIGXFSZ then EFBIG past it, writes cut across it, SIGXFSZ's
  * default action), RLIMIT_CPU (SIGXCPU at the soft limit, which then rises
  * by a second; SIGKILL at the hard limit), RLIMIT_NPROC (fork EAGAIN for a
- * non-root user), RLIMIT_SIGPENDING (real-time sigqueue EAGAIN, kill and
+ * non-root user; a change to a user past it makes the next execve fail
+ * with EAGAIN), RLIMIT_SIGPENDING (real-time sigqueue EAGAIN, kill and
  * standard signals still pending without their info), RLIMIT_NICE
  * (setpriority EACCES), RLIMIT_RTPRIO (sched_setscheduler EPERM) and
  * RLIMIT_CORE 0 (no core dumped in the wait status).
@@ -61,14 +62,17 @@ static void set_limit(int res, rlim_t cur, rlim_t max)
 
 /* Runs FN in a child and returns its wait status. The child's TAP lines
  * go to the shared stdout; its counts come back through a pipe. */
+static int g_counts_fd = -1; /* in a child: where its counts go */
+
 static int in_child(void (*fn)(void))
 {
     int cp[2];
-    if (pipe(cp) < 0)
+    if (pipe2(cp, O_CLOEXEC) < 0)
         tap_bail("pipe");
     pid_t c = fork();
     if (c == 0) {
         close(cp[0]);
+        g_counts_fd = cp[1];
         fn();
         int counts[2] = {tap_count, tap_failed};
         if (write(cp[1], counts, sizeof(counts)) != sizeof(counts))
@@ -308,10 +312,63 @@ static void nproc_child(void)
     waitpid(c, NULL, 0);
 }
 
+static char *g_argv0;
+
+/* execve of ourselves (which then exits 0 at once): 0, or the errno. */
+static int exec_self(void)
+{
+    char *args[] = {g_argv0, (char *)"exit-now", NULL};
+    execv(g_argv0, args);
+    return errno;
+}
+
+/* A change of real uid to a user already past RLIMIT_NPROC succeeds; the
+ * next execve fails with EAGAIN while it still is. */
+static void nproc_exec_child(void)
+{
+    set_limit(RLIMIT_NPROC, 0, KEEP);
+    int p[2], ready[2];
+    if (pipe(p) < 0 || pipe(ready) < 0)
+        tap_bail("pipe");
+    pid_t g = fork();
+    if (g == 0) {
+        char b = 'r';
+        close(p[1]);
+        if (setresgid(OTHER_UID + 1, OTHER_UID + 1, OTHER_UID + 1) < 0 ||
+            setresuid(OTHER_UID + 1, OTHER_UID + 1, OTHER_UID + 1) < 0)
+            _exit(3);
+        if (write(ready[1], &b, 1) != 1 || read(p[0], &b, 1) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    close(p[0]);
+    close(ready[1]);
+    char b;
+    if (read(ready[0], &b, 1) != 1) /* until it has changed users */
+        tap_bail("read");
+    close(ready[0]);
+    T_EQ(setresgid(OTHER_UID + 1, OTHER_UID + 1, OTHER_UID + 1), 0, "setresgid");
+    T_EQ(setresuid(OTHER_UID + 1, OTHER_UID + 1, OTHER_UID + 1), 0,
+         "setresuid to a user past RLIMIT_NPROC succeeds");
+    T_EQ(exec_self(), EAGAIN, "the next execve: EAGAIN");
+    close(p[1]);
+    waitpid(g, NULL, 0);
+    T_EQ(exec_self(), EAGAIN, "still past the limit (ourselves, limit 0): EAGAIN");
+    set_limit(RLIMIT_NPROC, 1, KEEP);
+    fflush(stdout);
+    int counts[2] = {tap_count, tap_failed};
+    if (write(g_counts_fd, counts, sizeof(counts)) != sizeof(counts))
+        _exit(2);
+    exec_self(); /* within the limit now: exits 0 */
+    _exit(4);
+}
+
 static void test_nproc(void)
 {
     int st = in_child(nproc_child);
     T_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "RLIMIT_NPROC child ran through");
+    st = in_child(nproc_exec_child);
+    T_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "within the limit again, execve works");
 }
 
 /* ---- RLIMIT_SIGPENDING ---- */
@@ -460,8 +517,11 @@ static void test_core(void)
     T_TRUE(!WCOREDUMP(st), "RLIMIT_CORE 0: no core dumped");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1)
+        return 0; /* exec'd by exec_self */
+    g_argv0 = argv[0];
     tap_init("rlimit_enforce");
     test_fsize();
     test_nproc();

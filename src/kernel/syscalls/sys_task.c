@@ -943,7 +943,7 @@ SYSCALL_DEFINE(prlimit64, sys_prlimit64, "duppp", SYS_PARTIAL,
                "enforced as Linux: NOFILE, FSIZE, CPU, NPROC, SIGPENDING, MSGQUEUE, NICE, "
                "RTPRIO, AS, DATA, STACK, MEMLOCK; CORE recorded (no core files are written); "
                "RTTIME recorded (real-time policies do not change scheduling); RSS and LOCKS "
-               "recorded (Linux ignores them too); execve does not recheck NPROC");
+               "recorded (Linux ignores them too)");
 
 static long sys_getrlimit(struct task *t, const struct sys_args *a)
 {

@@ -100,6 +100,9 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
 
     if (strlen(path) >= sizeof(cur))
         return -ENAMETOOLONG;
+    r = task_exec_nproc_check(t);
+    if (r < 0)
+        return r;
     strcpy(cur, path);
     for (int depth = 0;; depth++) {
         r = vfs_open_exec(t, cur, &f);

@@ -272,9 +272,19 @@ int tg_cred(struct thread_group *tg, struct cred *out)
     return r;
 }
 
+static uint64_t nproc_count_locked(uint32_t uid, const struct task *exclude);
+
 void task_commit_cred(struct task *t, const struct cred *new)
 {
     pthread_mutex_lock(&g_tasks_lock);
+    if (new->uid != t->cred.uid) {
+        /* A new real uid already past its RLIMIT_NPROC: the change stands
+         * (programs rarely check), the next execve fails with EAGAIN if it
+         * still is (Linux's PF_NPROC_EXCEEDED). */
+        uint64_t limit = __atomic_load_n(&t->tg->rlim[RLIMIT_NPROC].rlim_cur, __ATOMIC_RELAXED);
+        t->nproc_exceeded = new->uid != 0 && limit != RLIM_INFINITY &&
+                            nproc_count_locked(new->uid, t) > limit;
+    }
     struct group_info *old = t->cred.groups;
     t->cred = *new;
     pthread_mutex_unlock(&g_tasks_lock);
@@ -1030,10 +1040,24 @@ static struct thread_group *clone_new_tg(struct task *t, uint64_t flags)
     return tg;
 }
 
+/* Tasks of real uid UID (threads, and zombies until reaped), EXCLUDE
+ * aside. Caller holds g_tasks_lock. */
+static uint64_t nproc_count_locked(uint32_t uid, const struct task *exclude)
+{
+    uint64_t n = 0;
+    struct thread_group *tg;
+    list_for_each_entry(tg, &g_all_tgs, all) {
+        struct task *o;
+        list_for_each_entry(o, &tg->threads, thread_node)
+            n += o != exclude && o->cred.uid == uid;
+        n += tg->zombie && tg->zombie_uid == uid;
+    }
+    return n;
+}
+
 /* RLIMIT_NPROC, as Linux's copy_process: would one more task of T's real
  * uid be more than T's limit allows? Root and holders of CAP_SYS_RESOURCE
- * or CAP_SYS_ADMIN are exempt. Threads count, and a zombie until it is
- * reaped. Caller holds g_tasks_lock. */
+ * or CAP_SYS_ADMIN are exempt. Caller holds g_tasks_lock. */
 static bool nproc_exceeded_locked(struct task *t)
 {
     uint64_t limit = __atomic_load_n(&t->tg->rlim[RLIMIT_NPROC].rlim_cur, __ATOMIC_RELAXED);
@@ -1041,15 +1065,21 @@ static bool nproc_exceeded_locked(struct task *t)
     if (limit == RLIM_INFINITY || uid == 0 || task_capable(t, CAP_SYS_RESOURCE) ||
         task_capable(t, CAP_SYS_ADMIN))
         return false;
-    uint64_t n = 1; /* the new one */
-    struct thread_group *tg;
-    list_for_each_entry(tg, &g_all_tgs, all) {
-        struct task *o;
-        list_for_each_entry(o, &tg->threads, thread_node)
-            n += o->cred.uid == uid;
-        n += tg->zombie && tg->zombie_uid == uid;
-    }
-    return n > limit;
+    return nproc_count_locked(uid, NULL) + 1 > limit; /* with the new one */
+}
+
+int task_exec_nproc_check(struct task *t)
+{
+    if (!t->nproc_exceeded)
+        return 0;
+    pthread_mutex_lock(&g_tasks_lock);
+    uint64_t limit = __atomic_load_n(&t->tg->rlim[RLIMIT_NPROC].rlim_cur, __ATOMIC_RELAXED);
+    bool over = limit != RLIM_INFINITY && nproc_count_locked(t->cred.uid, NULL) > limit;
+    pthread_mutex_unlock(&g_tasks_lock);
+    if (over)
+        return -EAGAIN;
+    t->nproc_exceeded = false;
+    return 0;
 }
 
 void task_set_max(int n)
@@ -1183,6 +1213,10 @@ long task_clone_ex(struct task *t, uint64_t flags, uint64_t stack, uint64_t pare
         return tid < 0 ? tid : -EINTR;
     }
     c->tid = tid;
+    /* The RLIMIT_NPROC mark of a real-uid change goes to the child; the
+     * parent, which just passed the check, loses it (Linux's copy_process). */
+    c->nproc_exceeded = t->nproc_exceeded;
+    t->nproc_exceeded = false;
     /* seccomp mode and filters: copied under g_tasks_lock, so a TSYNC in
      * another thread cannot miss the new task. */
     seccomp_task_inherit(c, t);

@@ -138,6 +138,7 @@ struct task {
     bool strace;                     /* (c) log each syscall */
     int pdeathsig;                   /* (o) PR_SET_PDEATHSIG */
     bool no_new_privs;               /* (o) PR_SET_NO_NEW_PRIVS: kept across fork and exec */
+    bool nproc_exceeded;             /* (o) the last real-uid change went past RLIMIT_NPROC */
     bool secureexec;                 /* (o) the last exec raised privileges (AT_SECURE) */
     uint64_t affinity;               /* (o) sched_setaffinity mask (CPUs 0..63) */
     /* sched_setscheduler: recorded and reported (moat's placement of the

@@ -19,6 +19,11 @@ struct list_head *task_all_tgs(void);
  * program when it next switches; on failure T is unchanged. 0 or -errno. */
 int task_exec(struct task *t, const char *path, char *const *argv, char *const *envp);
 
+/* execve's RLIMIT_NPROC check: after a change of real uid past the limit,
+ * -EAGAIN while the uid still has more tasks than T's limit; else 0 (and
+ * the mark is cleared). */
+int task_exec_nproc_check(struct task *t);
+
 /* fork/vfork/clone for T. Returns the child's pid or -errno. */
 long task_clone(struct task *t, uint64_t flags, uint64_t stack, uint64_t parent_tid,
                 uint64_t child_tid, uint64_t tls);
