@@ -8,7 +8,8 @@
  * by a second; SIGKILL at the hard limit), RLIMIT_NPROC (fork EAGAIN for a
  * non-root user; a change to a user past it makes the next execve fail
  * with EAGAIN), RLIMIT_SIGPENDING (real-time sigqueue EAGAIN, kill and
- * standard signals still pending without their info), RLIMIT_NICE
+ * standard signals still pending without their info, POSIX timers
+ * holding an entry each), RLIMIT_NICE
  * (setpriority EACCES), RLIMIT_RTPRIO (sched_setscheduler EPERM) and
  * RLIMIT_CORE 0 (no core dumped in the wait status).
  */
@@ -427,6 +428,32 @@ static void sigpending_child(void)
     sigemptyset(&set);
     sigaddset(&set, SIGRTMIN);
     T_EQ(sigtimedwait(&set, &si, &zero), SIGRTMIN, "and it is delivered");
+
+    /* A POSIX timer holds an entry for its life, whatever its event. */
+    set_limit(RLIMIT_SIGPENDING, 2, KEEP);
+    timer_t t1, t2, t3;
+    struct sigevent ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = SIGRTMIN;
+    T_EQ(timer_create(CLOCK_MONOTONIC, &ev, &t1), 0, "a timer");
+    ev.sigev_notify = SIGEV_NONE;
+    T_EQ(timer_create(CLOCK_MONOTONIC, &ev, &t2), 0, "a SIGEV_NONE timer");
+    T_ERRNO(timer_create(CLOCK_MONOTONIC, &ev, &t3), EAGAIN, "a third past the limit of 2: EAGAIN");
+    v.sival_int = 6;
+    T_ERRNO(sigqueue(getpid(), SIGRTMIN, v), EAGAIN, "the timers' entries count for sigqueue too");
+    T_EQ(timer_delete(t2), 0, "one deleted");
+    T_EQ(sigqueue(getpid(), SIGRTMIN, v), 0, "sigqueue works again");
+    T_ERRNO(timer_create(CLOCK_MONOTONIC, &ev, &t3), EAGAIN, "the queued signal counts for timers");
+    sigtimedwait(&set, &si, &zero);
+    /* A firing timer's signal does not count twice. */
+    struct itimerspec its = {{0, 0}, {0, 1000000}};
+    T_EQ(timer_settime(t1, 0, &its, NULL), 0, "armed");
+    T_EQ(sigtimedwait(&set, &si, &(struct timespec){5, 0}), SIGRTMIN, "it fired");
+    T_EQ(si.si_code, SI_TIMER, "SI_TIMER");
+    T_EQ(timer_create(CLOCK_MONOTONIC, &ev, &t3), 0, "room for one more timer again");
+    timer_delete(t3);
+    timer_delete(t1);
 }
 
 static void test_sigpending(void)

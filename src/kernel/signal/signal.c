@@ -27,6 +27,7 @@ struct sigqueue {
     struct linux_siginfo info;
     struct sigqueue_owner *owner; /* or NULL */
     uint32_t uid;                 /* (c) the real uid charged for it (RLIMIT_SIGPENDING) */
+    bool charged;                 /* (c) false for an owner's entry (charged at its creation) */
 };
 
 /* RLIMIT_SIGPENDING: queued entries per real uid of the receiver, across
@@ -77,11 +78,26 @@ static void sigq_uncharge(uint32_t uid)
     pthread_mutex_unlock(&g_sigq_lock);
 }
 
+int signal_charge_prealloc(struct task *t, uint32_t *out_uid)
+{
+    uint64_t limit = __atomic_load_n(&t->tg->rlim[RLIMIT_SIGPENDING].rlim_cur, __ATOMIC_RELAXED);
+    if (!sigq_charge(t->cred.uid, limit, false))
+        return -EAGAIN;
+    *out_uid = t->cred.uid;
+    return 0;
+}
+
+void signal_uncharge_prealloc(uint32_t uid)
+{
+    sigq_uncharge(uid);
+}
+
 /* Unlinks and frees Q. Caller holds sighand->lock (or owns P alone). */
 static void sigqueue_free(struct sigqueue *q)
 {
     list_del(&q->link);
-    sigq_uncharge(q->uid);
+    if (q->charged)
+        sigq_uncharge(q->uid);
     if (q->owner) {
         q->owner->queued = false;
         q->owner->overrun = 0;
@@ -189,17 +205,19 @@ static int queue_locked(struct sigpending *p, int sig, const struct linux_siginf
         return 0;
     /* As Linux's __send_signal_locked: standard signals from the kernel
      * or kill() are queued past RLIMIT_SIGPENDING (counted all the same);
-     * timers own their entry. Past the limit a real-time signal with
+     * a timer's entry was charged when the timer was made. Past the limit a real-time signal with
      * queued info (sigqueue, tgkill's SI_TKILL…) fails with EAGAIN; any
      * other signal is still made pending, without its info. */
     bool special = !info;
-    bool override = owner || (sig < LINUX_SIGRTMIN && (special || info->si_code >= 0));
+    bool override = sig < LINUX_SIGRTMIN && (special || info->si_code >= 0);
     uint32_t uid = rcv ? rcv->cred.uid : 0;
     uint64_t limit = rcv ? __atomic_load_n(&rcv->tg->rlim[RLIMIT_SIGPENDING].rlim_cur,
                                            __ATOMIC_RELAXED)
                          : UINT64_MAX;
     struct sigqueue *q = NULL;
-    if (sigq_charge(uid, limit, override)) {
+    if (owner) {
+        q = calloc(1, sizeof(*q)); /* charged when its owner was made */
+    } else if (sigq_charge(uid, limit, override)) {
         q = calloc(1, sizeof(*q));
         if (!q)
             sigq_uncharge(uid);
@@ -212,6 +230,7 @@ static int queue_locked(struct sigpending *p, int sig, const struct linux_siginf
         return 0;
     }
     q->uid = uid;
+    q->charged = !owner;
     if (info) {
         q->info = *info;
     } else {

@@ -58,6 +58,13 @@ int signal_send_self(struct task *t, int sig, const struct linux_siginfo *info);
  * queueing another. Caller holds g_tasks_lock. */
 int signal_send_owned_locked(struct thread_group *tg, struct task *t, int sig,
                              const struct linux_siginfo *info, struct sigqueue_owner *owner);
+/* RLIMIT_SIGPENDING for a sender that owns its entry (a POSIX timer, as
+ * Linux preallocates its sigqueue): charges T's real uid one entry within
+ * T's limit for the owner's life. 0 and *OUT_UID (for the uncharge), or
+ * -EAGAIN past the limit. */
+int signal_charge_prealloc(struct task *t, uint32_t *out_uid);
+void signal_uncharge_prealloc(uint32_t uid);
+
 /* Removes OWNER's queued entries from TG and its threads (the timer is
  * deleted). Caller holds g_tasks_lock. */
 void signal_disown_locked(struct thread_group *tg, struct sigqueue_owner *owner);

@@ -35,8 +35,8 @@
 #define SIGEV_THREAD_ID_L 4
 #define SI_TIMER_L        (-2)
 
-/* Timers per process, as a sanity bound (Linux bounds them by
- * RLIMIT_SIGPENDING). */
+/* Timers per process, a sanity bound besides RLIMIT_SIGPENDING (each
+ * timer holds an entry of it, as in Linux). */
 #define PTIMER_MAX 4096
 /* The shortest wait before a CPU-time timer looks at the clock again. */
 #define CPU_RECHECK_MIN_NS 100000ULL
@@ -55,6 +55,7 @@ struct ptimer {
     uint64_t deadline;           /* (l) next expiry (monotonic ns, or CPU ns); 0 = disarmed */
     uint64_t interval;           /* (l) ns */
     struct sigqueue_owner owner; /* (s) tg->sighand->lock */
+    uint32_t charged_uid;        /* (c) charged one entry of RLIMIT_SIGPENDING */
 };
 
 struct ptimer_set {
@@ -72,6 +73,7 @@ static void ptimer_put(struct ptimer *pt)
 {
     if (!pt || !refcount_dec(&pt->ref))
         return;
+    signal_uncharge_prealloc(pt->charged_uid);
     pthread_mutex_destroy(&pt->lock);
     free(pt);
 }
@@ -217,28 +219,37 @@ int ptimer_create(struct task *t, int clockid, const struct ptimer_event *ev, in
     int r = check_clock(clockid);
     if (r < 0)
         return r;
+    /* Each timer holds a signal queue entry of RLIMIT_SIGPENDING for its
+     * life (Linux preallocates it, before looking at the event). */
+    uint32_t uid;
+    r = signal_charge_prealloc(t, &uid);
+    if (r < 0)
+        return r;
     struct ptimer_event e = {SIGEV_SIGNAL_L, SIGALRM, 0, 0};
     if (ev) {
         e = *ev;
         switch (e.notify) {
         case SIGEV_THREAD_ID_L:
             if (!thread_in_tg(t->tg, e.tid))
-                return -EINVAL;
+                r = -EINVAL;
             /* fall through */
         case SIGEV_SIGNAL_L:
         case SIGEV_THREAD_L: /* the C library's business: a signal to the process */
             if (e.signo <= 0 || e.signo > LINUX_NSIG)
-                return -EINVAL;
+                r = -EINVAL;
             break;
         case SIGEV_NONE_L:
             break;
         default:
-            return -EINVAL;
+            r = -EINVAL;
         }
     }
-    struct ptimer *pt = calloc(1, sizeof(*pt));
-    if (!pt)
-        return -ENOMEM;
+    struct ptimer *pt = r < 0 ? NULL : calloc(1, sizeof(*pt));
+    if (!pt) {
+        signal_uncharge_prealloc(uid);
+        return r < 0 ? r : -ENOMEM;
+    }
+    pt->charged_uid = uid;
     refcount_init(&pt->ref);
     pthread_mutex_init(&pt->lock, NULL);
     pt->clockid = clockid;
