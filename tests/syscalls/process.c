@@ -2,7 +2,9 @@
  * Process management: waitid (P_PID, P_ALL, WNOWAIT, WSTOPPED/WCONTINUED),
  * pidfd_open/pidfd_send_signal/waitid(P_PIDFD), clone3, the set*id family,
  * prctl (NAME, PDEATHSIG, NO_NEW_PRIVS, CHILD_SUBREAPER), setitimer/alarm,
- * getrusage/times, sched_getaffinity/getscheduler/priority, personality.
+ * getrusage/times, sched_getaffinity/getscheduler/priority (also of a
+ * process group and a user), sched_setattr/getattr/rr_get_interval,
+ * personality.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,150 @@ static volatile int g_alarms;
 static void on_alarm(int s)
 {
     g_alarms++;
+}
+
+/* A child that says it is ready on the pipe READY, waits for a byte on FD,
+ * then exits 0 (after setpgid(0,0) if NEWPGRP, or as uid 54321 if USER). */
+static pid_t waiter(int fd, const int ready[2], int newpgrp, int user)
+{
+    pid_t c = fork();
+    if (c == 0) {
+        if (newpgrp)
+            setpgid(0, 0);
+        if (user && (setresgid(54321, 54321, 54321) < 0 || setresuid(54321, 54321, 54321) < 0))
+            _exit(3);
+        char b = 'r';
+        if (write(ready[1], &b, 1) != 1 || read(fd, &b, 1) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    char b;
+    if (read(ready[0], &b, 1) != 1)
+        tap_bail("ready");
+    return c;
+}
+
+static int prio_of(int which, int who)
+{
+    errno = 0;
+    int n = getpriority(which, who);
+    return errno ? -100 - errno : n;
+}
+
+/* getpriority/setpriority on a process group and on a user. */
+static void test_prio_groups(int nice0)
+{
+    int p[2], r[2];
+    if (pipe(p) < 0 || pipe(r) < 0)
+        tap_bail("pipe");
+    pid_t a = waiter(p[0], r, 1, 0);
+    setpgid(a, a); /* whichever of us gets there first */
+    pid_t b = fork();
+    if (b == 0) {
+        setpgid(0, a);
+        char c;
+        if (read(p[0], &c, 1) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    setpgid(b, a);
+    pid_t u = waiter(p[0], r, 0, 1);
+    /* Our own group (natively we came with the group of the process that
+     * made the namespace; in moat, PID 1 leads its session already). */
+    setpgid(0, 0);
+    int n = nice0 < 15 ? nice0 + 3 : 18;
+    T_OK(setpriority(PRIO_PGRP, a, n), "setpriority(PRIO_PGRP)");
+    T_TRUE(prio_of(PRIO_PROCESS, a) == n && prio_of(PRIO_PROCESS, b) == n, "both processes of the group");
+    T_EQ(prio_of(PRIO_PROCESS, 0), nice0, "not the caller (another group)");
+    T_OK(setpriority(PRIO_PROCESS, b, n + 1), "one of them one higher");
+    T_EQ(prio_of(PRIO_PGRP, a), n, "getpriority(PRIO_PGRP): the group's lowest nice");
+    T_EQ(prio_of(PRIO_PGRP, 0), nice0, "PRIO_PGRP 0: the caller's group");
+    T_EQ(prio_of(PRIO_PGRP, 31999), -100 - ESRCH, "an empty group: ESRCH");
+    T_ERRNO(setpriority(PRIO_PGRP, 31999, 5), ESRCH, "setpriority on an empty group: ESRCH");
+    T_OK(setpriority(PRIO_USER, 54321, n), "setpriority(PRIO_USER)");
+    T_EQ(prio_of(PRIO_PROCESS, u), n, "that user's process");
+    T_EQ(prio_of(PRIO_USER, 54321), n, "getpriority(PRIO_USER)");
+    T_EQ(prio_of(PRIO_USER, 54322), -100 - ESRCH, "a user without processes: ESRCH");
+    T_ERRNO(setpriority(3, 0, 0), EINVAL, "which 3: EINVAL");
+    for (int i = 0; i < 3; i++)
+        if (write(p[1], "x", 1) != 1)
+            tap_bail("write");
+    int st, ok = 1;
+    ok &= waitpid(a, &st, 0) == a && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    ok &= waitpid(b, &st, 0) == b && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    ok &= waitpid(u, &st, 0) == u && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    T_TRUE(ok, "the three children ended");
+    close(p[0]);
+    close(p[1]);
+    close(r[0]);
+    close(r[1]);
+}
+
+struct sattr {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t prio;
+    uint64_t runtime, deadline, period;
+    uint32_t util_min, util_max;
+};
+
+/* sched_getattr, sched_setattr and sched_rr_get_interval, in a child (it
+ * takes real-time policies). Exits with the number of failures. */
+static void sched_attr_child(int nice0)
+{
+    struct sattr at;
+    memset(&at, 0xff, sizeof(at));
+    T_OK(syscall(SYS_sched_getattr, 0, &at, sizeof(at), 0), "sched_getattr");
+    T_TRUE(at.size == 56 && at.policy == SCHED_OTHER && at.flags == 0 && at.nice == nice0 &&
+           at.prio == 0, "size 56, SCHED_OTHER, our nice, priority 0");
+    T_ERRNO(syscall(SYS_sched_getattr, 0, &at, 47, 0), EINVAL, "sched_getattr size 47: EINVAL");
+    T_ERRNO(syscall(SYS_sched_getattr, 0, &at, sizeof(at), 1), EINVAL, "flags 1: EINVAL");
+    T_ERRNO(syscall(SYS_sched_getattr, 0, NULL, sizeof(at), 0), EINVAL, "no attr: EINVAL");
+    T_ERRNO(syscall(SYS_sched_getattr, 31999, &at, sizeof(at), 0), ESRCH, "no such thread: ESRCH");
+
+    memset(&at, 0, sizeof(at));
+    at.size = sizeof(at);
+    at.policy = SCHED_BATCH;
+    at.nice = nice0 < 19 ? nice0 + 1 : 19;
+    T_OK(syscall(SYS_sched_setattr, 0, &at, 0), "sched_setattr SCHED_BATCH with a nice value");
+    T_EQ(sched_getscheduler(0), SCHED_BATCH, "SCHED_BATCH");
+    T_EQ(getpriority(PRIO_PROCESS, 0), at.nice, "the nice value is set");
+    at.size = 40;
+    T_ERRNO(syscall(SYS_sched_setattr, 0, &at, 0), E2BIG, "size 40: E2BIG");
+    T_EQ(at.size, 56, "and the size the kernel knows is written back");
+    at.size = sizeof(at);
+    at.flags = 1 << 10;
+    T_ERRNO(syscall(SYS_sched_setattr, 0, &at, 0), EINVAL, "an unknown flag: EINVAL");
+    at.flags = 0;
+    T_ERRNO(syscall(SYS_sched_setattr, 0, &at, 1), EINVAL, "flags argument 1: EINVAL");
+
+    struct timespec ts;
+    T_OK(sched_rr_get_interval(0, &ts), "sched_rr_get_interval");
+    at.policy = SCHED_FIFO;
+    at.prio = 10;
+    T_OK(syscall(SYS_sched_setattr, 0, &at, 0), "SCHED_FIFO priority 10 (CAP_SYS_NICE)");
+    memset(&at, 0, sizeof(at));
+    syscall(SYS_sched_getattr, 0, &at, sizeof(at), 0);
+    T_TRUE(at.policy == SCHED_FIFO && at.prio == 10, "sched_getattr: SCHED_FIFO 10");
+    struct sched_param sp = {0};
+    sched_getparam(0, &sp);
+    T_EQ(sp.sched_priority, 10, "sched_getparam: 10");
+    sched_rr_get_interval(0, &ts);
+    T_TRUE(ts.tv_sec == 0 && ts.tv_nsec == 0, "SCHED_FIFO: no time slice");
+    sp.sched_priority = 3;
+    T_OK(sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &sp), "SCHED_RR 3 with RESET_ON_FORK");
+    T_EQ(sched_getscheduler(0), SCHED_RR | SCHED_RESET_ON_FORK, "reported with the flag");
+    sched_rr_get_interval(0, &ts);
+    T_TRUE(ts.tv_sec == 0 && ts.tv_nsec == 100000000, "SCHED_RR: a 100 ms slice");
+    pid_t c = fork();
+    if (c == 0)
+        _exit(sched_getscheduler(0) == SCHED_OTHER ? 0 : 1);
+    int st;
+    waitpid(c, &st, 0);
+    T_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a fork child starts at SCHED_OTHER");
+    sp.sched_priority = 0;
+    T_OK(sched_setscheduler(0, SCHED_OTHER | SCHED_RESET_ON_FORK, &sp), "back to SCHED_OTHER");
 }
 
 int main(void)
@@ -218,6 +364,25 @@ int main(void)
     int nst;
     waitpid(nc, &nst, 0);
     T_TRUE(WIFEXITED(nst) && WEXITSTATUS(nst) == 0, "a fork child inherits the nice value");
+    test_prio_groups(nice1);
+    fflush(stdout);
+    int cp[2];
+    if (pipe(cp) < 0)
+        tap_bail("pipe");
+    pid_t sc = fork();
+    if (sc == 0) {
+        sched_attr_child(nice1);
+        int counts[2] = {tap_count, tap_failed};
+        _exit(write(cp[1], counts, sizeof(counts)) == sizeof(counts) ? 0 : 1);
+    }
+    int counts[2];
+    if (read(cp[0], counts, sizeof(counts)) == sizeof(counts)) {
+        tap_count = counts[0];
+        tap_failed = counts[1];
+    }
+    waitpid(sc, NULL, 0);
+    close(cp[0]);
+    close(cp[1]);
     T_EQ(syscall(SYS_personality, 0xffffffffUL), 0L, "personality query: PER_LINUX");
     return tap_done();
 }

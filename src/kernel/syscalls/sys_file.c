@@ -133,6 +133,25 @@ static long do_read(struct task *t, struct file *f, uint64_t buf, size_t n, int6
     return done ? (long)done : r;
 }
 
+/* RLIMIT_FSIZE once for a whole write of *N bytes to the regular file F
+ * at OFF (< 0: its position, or its end with O_APPEND), as Linux checks
+ * one write: cut at the limit, or SIGXFSZ and -EFBIG at it. The file
+ * system's own check then never fires for a later piece of the same
+ * write (chunks, iovecs, VMA pieces). 0 or -EFBIG. */
+static long fsize_clamp(struct task *t, struct file *f, int64_t off, size_t *n)
+{
+    if (__atomic_load_n(&t->tg->rlim[RLIMIT_FSIZE].rlim_cur, __ATOMIC_RELAXED) == RLIM_INFINITY ||
+        (f->inode->mode & VFS_S_IFMT) != VFS_S_IFREG)
+        return 0;
+    int64_t pos = off;
+    struct linux_stat st;
+    if (pos < 0 && (vfs_file_flags(f) & O_APPEND))
+        pos = vfs_fstat(f, &st) == 0 ? st.st_size : -1;
+    else if (pos < 0)
+        pos = vfs_llseek(f, 0, SEEK_CUR);
+    return pos >= 0 ? task_fsize_write_check((uint64_t)pos, n) : 0;
+}
+
 static long do_write(struct task *t, struct file *f, uint64_t buf, size_t n, int64_t off)
 {
     if (n > MAX_RW)
@@ -141,6 +160,9 @@ static long do_write(struct task *t, struct file *f, uint64_t buf, size_t n, int
         ssize_t r = off < 0 ? vfs_write(f, "", 0) : vfs_pwrite(f, "", 0, (uint64_t)off);
         return r < 0 ? r : 0;
     }
+    long lr = fsize_clamp(t, f, off, &n);
+    if (lr < 0)
+        return lr;
     if (f->ops && f->ops->direct_io) {
         struct direct_io d = {f, off};
         long r = mm_io_user(t->mm, buf, n, false, direct_write, &d);
@@ -263,18 +285,10 @@ static long do_rwv(struct task *t, uint64_t fd, uint64_t uiov, uint64_t cnt, int
         r = write ? do_write(t, f, 0, 0, off) : do_read(t, f, 0, 0, off);
         goto out_free;
     }
-    if (write && total && (f->inode->mode & VFS_S_IFMT) == VFS_S_IFREG) {
-        /* RLIMIT_FSIZE once for the whole vector, as Linux checks one
-         * write: cut at the limit, or SIGXFSZ and EFBIG at it (the file
-         * system's check then never fires per segment). */
-        int64_t pos = off;
-        struct linux_stat st;
-        if (pos < 0 && (vfs_file_flags(f) & O_APPEND))
-            pos = vfs_fstat(f, &st) == 0 ? st.st_size : -1;
-        else if (pos < 0)
-            pos = vfs_llseek(f, 0, SEEK_CUR);
+    if (write && total) {
+        /* RLIMIT_FSIZE once for the whole vector (see fsize_clamp). */
         size_t allowed = (size_t)total;
-        if (pos >= 0 && (r = task_fsize_write_check((uint64_t)pos, &allowed)) < 0)
+        if ((r = fsize_clamp(t, f, off, &allowed)) < 0)
             goto out_free;
         for (uint64_t i = 0; i < cnt; i++) {
             iov[i].iov_len = MIN(iov[i].iov_len, allowed);
