@@ -6,8 +6,12 @@
  * (MSG_CTRUNC, msg_controllen), and sendmsg's control messages (IP_TTL,
  * IP_TOS, IP_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS, IPV6_PKTINFO,
  * IPV6_DONTFRAG): bad lengths and values (EINVAL), unknown types (EINVAL)
- * and levels (ignored), and IPv4-mapped destinations of IPv6 sockets. */
+ * and levels (ignored), and IPv4-mapped destinations of IPv6 sockets; the
+ * error queue (IP_RECVERR, IPV6_RECVERR, MSG_ERRQUEUE) after an ICMP port
+ * unreachable. */
 #include <arpa/inet.h>
+#include <linux/errqueue.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -692,6 +696,78 @@ static void test_send_errors(void)
     close(c6);
 }
 
+/* A UDP port on loopback that nothing listens on (bound, then closed). */
+static uint16_t closed_port(int family)
+{
+    int s = udp_bound(family);
+    uint16_t p = port_of(s);
+    close(s);
+    return p;
+}
+
+static void test_errqueue(int family, const char *fam)
+{
+    int s = socket(family, SOCK_DGRAM, 0);
+    int level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+    int opt = family == AF_INET ? IP_RECVERR : IPV6_RECVERR;
+    char name[160];
+    snprintf(name, sizeof(name), "%s errqueue: RECVERR on", fam);
+    T_OK(on(s, level, opt), name);
+    struct sockaddr_storage ss;
+    socklen_t l = mkaddr(family, &ss, closed_port(family));
+    connect(s, (struct sockaddr *)&ss, l);
+    struct rmsg m;
+    recv_ctl(s, sizeof(m.ctl), false, MSG_ERRQUEUE, &m);
+    snprintf(name, sizeof(name), "%s errqueue: empty, EAGAIN without blocking", fam);
+    T_TRUE(m.n == -1 && errno == EAGAIN, name);
+    snprintf(name, sizeof(name), "%s errqueue: send to a closed port", fam);
+    T_EQ(send(s, "x", 1, 0), 1, name);
+    struct pollfd pf = {s, POLLIN, 0};
+    snprintf(name, sizeof(name), "%s errqueue: poll says POLLERR", fam);
+    T_TRUE(poll(&pf, 1, 2000) == 1 && (pf.revents & POLLERR), name);
+    recv_ctl(s, sizeof(m.ctl), false, MSG_ERRQUEUE, &m);
+    snprintf(name, sizeof(name), "%s errqueue: the datagram back", fam);
+    T_EQ(m.n, 1, name);
+    snprintf(name, sizeof(name), "%s errqueue: MSG_ERRQUEUE in flags", fam);
+    T_EQ(m.flags, MSG_ERRQUEUE, name);
+    char d[256];
+    describe(&m, d, sizeof(d));
+    snprintf(name, sizeof(name), "%s errqueue: one RECVERR message", fam);
+    T_STREQ(d, family == AF_INET ? "0/11/48" : "41/25/60", name);
+    struct cmsghdr *h = find(&m, level, opt);
+    if (h) {
+        struct sock_extended_err ee;
+        memcpy(&ee, CMSG_DATA(h), sizeof(ee));
+        tap_result(ee.ee_errno == ECONNREFUSED, "%s errqueue: ee_errno %s, origin %d, type %d, "
+                   "code %d", fam, tap_errname((int)ee.ee_errno), ee.ee_origin, ee.ee_type,
+                   ee.ee_code);
+        struct sockaddr_storage off;
+        memset(&off, 0, sizeof(off));
+        memcpy(&off, CMSG_DATA(h) + sizeof(ee),
+               family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+        bool lo = family == AF_INET
+                          ? ntohl(((struct sockaddr_in *)&off)->sin_addr.s_addr) == INADDR_LOOPBACK
+                          : IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&off)->sin6_addr);
+        snprintf(name, sizeof(name), "%s errqueue: offender is loopback", fam);
+        T_TRUE(off.ss_family == family && lo, name);
+    }
+    recv_ctl(s, sizeof(m.ctl), false, MSG_ERRQUEUE, &m);
+    snprintf(name, sizeof(name), "%s errqueue: empty again", fam);
+    T_TRUE(m.n == -1 && errno == EAGAIN, name);
+    char c;
+    snprintf(name, sizeof(name), "%s errqueue: the error was taken with it", fam);
+    T_ERRNO(recv(s, &c, 1, MSG_DONTWAIT), EAGAIN, name);
+    /* Truncated: the header fits, the data does not. */
+    send(s, "y", 1, 0);
+    poll(&pf, 1, 2000);
+    recv_ctl(s, 20, false, MSG_ERRQUEUE, &m);
+    snprintf(name, sizeof(name), "%s errqueue: cut to 20 bytes: flags", fam);
+    T_EQ(m.flags, MSG_ERRQUEUE | MSG_CTRUNC, name);
+    snprintf(name, sizeof(name), "%s errqueue: cut to 20 bytes: controllen", fam);
+    T_EQ(m.controllen, 20, name);
+    close(s);
+}
+
 int main(void)
 {
     tap_init("inet_cmsg");
@@ -701,5 +777,7 @@ int main(void)
     test_udp6();
     test_timestamps();
     test_send_errors();
+    test_errqueue(AF_INET, "udp4");
+    test_errqueue(AF_INET6, "udp6");
     return tap_done();
 }

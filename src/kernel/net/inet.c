@@ -21,13 +21,14 @@
  * UDP_SEGMENT). The host's control messages of a receive are parsed the
  * same way and rebuilt for the app from an allow-list (timestamps, packet
  * info, TTL/hop limit, TOS/traffic class, original destination, path
- * MTU, drop counts); sys_socket.c copies them out with Linux's truncation
+ * MTU, drop counts, and IP_RECVERR/IPV6_RECVERR from the error queue
+ * (MSG_ERRQUEUE)); sys_socket.c copies them out with Linux's truncation
  * rules (MSG_CTRUNC).
  *
  * Differences from Linux: options outside the allow-list fail with
  * ENOPROTOOPT; control messages outside it fail with EINVAL on send (and
- * are logged) and are dropped on receive (logged); no error queue
- * (MSG_ERRQUEUE, IP_RECVERR).
+ * are logged) and are dropped on receive (logged); no transmit
+ * timestamps (SO_TIMESTAMPING through the error queue).
  */
 #include "kernel/net/inet.h"
 #include "kernel/net/sockaddr.h"
@@ -87,7 +88,9 @@
 #define LX_IP_TTL       2
 #define LX_IP_RETOPTS   7
 #define LX_IP_PKTINFO   8
+#define LX_IP_RECVERR   11
 #define LX_IP_ORIGDSTADDR 20
+#define LX_IPV6_RECVERR 25
 #define LX_IPV6_PKTINFO 50
 #define LX_IPV6_HOPLIMIT 52
 #define LX_IPV6_PATHMTU 61
@@ -524,32 +527,43 @@ static int ctl_to_host(struct inet_sock *s, const struct sock_smsg *m,
     return 0;
 }
 
-enum ctl_kind { CK_BYTES, CK_SIN, CK_SIN6, CK_MTUINFO6 };
+/* What a received control message holds besides plain numbers. */
+enum ctl_kind {
+    CK_BYTES,   /* numbers and raw addresses only */
+    CK_SIN,     /* a sockaddr_in at SA_OFF */
+    CK_SIN6,    /* a sockaddr_in6 at SA_OFF */
+    CK_SIN_OPT, /* a sockaddr_in at SA_OFF, or zeros (no offender) */
+    CK_SIN6_OPT,
+};
 
 struct ctl_rule {
     int hlevel, htype; /* host */
     int level, type;   /* Linux */
     enum ctl_kind kind;
     size_t len;        /* exact data length */
+    size_t sa_off;     /* where the sockaddr starts */
 };
 
 /* The host control messages a receive passes on (the options that ask for
- * them are in g_opts). */
+ * them are in g_opts). IP_RECVERR/IPV6_RECVERR: struct sock_extended_err
+ * (16 bytes), then the offender's address. */
 static const struct ctl_rule g_rctl[] = {
-        {SOL_SOCKET, SO_TIMESTAMP_OLD, LX_SOL_SOCKET, LX_SO_TIMESTAMP_OLD, CK_BYTES, 16},
-        {SOL_SOCKET, SO_TIMESTAMPNS_OLD, LX_SOL_SOCKET, LX_SO_TIMESTAMPNS_OLD, CK_BYTES, 16},
-        {SOL_SOCKET, SO_TIMESTAMP_NEW, LX_SOL_SOCKET, LX_SO_TIMESTAMP_NEW, CK_BYTES, 16},
-        {SOL_SOCKET, SO_TIMESTAMPNS_NEW, LX_SOL_SOCKET, LX_SO_TIMESTAMPNS_NEW, CK_BYTES, 16},
-        {SOL_SOCKET, SO_RXQ_OVFL, LX_SOL_SOCKET, LX_SO_RXQ_OVFL, CK_BYTES, 4},
-        {IPPROTO_IP, IP_PKTINFO, LX_IPPROTO_IP, LX_IP_PKTINFO, CK_BYTES, 12},
-        {IPPROTO_IP, IP_TTL, LX_IPPROTO_IP, LX_IP_TTL, CK_BYTES, 4},
-        {IPPROTO_IP, IP_TOS, LX_IPPROTO_IP, LX_IP_TOS, CK_BYTES, 1},
-        {IPPROTO_IP, IP_ORIGDSTADDR, LX_IPPROTO_IP, LX_IP_ORIGDSTADDR, CK_SIN, 16},
-        {IPPROTO_IPV6, IPV6_PKTINFO, LX_IPPROTO_IPV6, LX_IPV6_PKTINFO, CK_BYTES, 20},
-        {IPPROTO_IPV6, IPV6_HOPLIMIT, LX_IPPROTO_IPV6, LX_IPV6_HOPLIMIT, CK_BYTES, 4},
-        {IPPROTO_IPV6, IPV6_TCLASS, LX_IPPROTO_IPV6, LX_IPV6_TCLASS, CK_BYTES, 4},
-        {IPPROTO_IPV6, IPV6_ORIGDSTADDR, LX_IPPROTO_IPV6, LX_IPV6_ORIGDSTADDR, CK_SIN6, 28},
-        {IPPROTO_IPV6, IPV6_PATHMTU, LX_IPPROTO_IPV6, LX_IPV6_PATHMTU, CK_MTUINFO6, 32},
+        {SOL_SOCKET, SO_TIMESTAMP_OLD, LX_SOL_SOCKET, LX_SO_TIMESTAMP_OLD, CK_BYTES, 16, 0},
+        {SOL_SOCKET, SO_TIMESTAMPNS_OLD, LX_SOL_SOCKET, LX_SO_TIMESTAMPNS_OLD, CK_BYTES, 16, 0},
+        {SOL_SOCKET, SO_TIMESTAMP_NEW, LX_SOL_SOCKET, LX_SO_TIMESTAMP_NEW, CK_BYTES, 16, 0},
+        {SOL_SOCKET, SO_TIMESTAMPNS_NEW, LX_SOL_SOCKET, LX_SO_TIMESTAMPNS_NEW, CK_BYTES, 16, 0},
+        {SOL_SOCKET, SO_RXQ_OVFL, LX_SOL_SOCKET, LX_SO_RXQ_OVFL, CK_BYTES, 4, 0},
+        {IPPROTO_IP, IP_PKTINFO, LX_IPPROTO_IP, LX_IP_PKTINFO, CK_BYTES, 12, 0},
+        {IPPROTO_IP, IP_TTL, LX_IPPROTO_IP, LX_IP_TTL, CK_BYTES, 4, 0},
+        {IPPROTO_IP, IP_TOS, LX_IPPROTO_IP, LX_IP_TOS, CK_BYTES, 1, 0},
+        {IPPROTO_IP, IP_ORIGDSTADDR, LX_IPPROTO_IP, LX_IP_ORIGDSTADDR, CK_SIN, 16, 0},
+        {IPPROTO_IP, IP_RECVERR, LX_IPPROTO_IP, LX_IP_RECVERR, CK_SIN_OPT, 32, 16},
+        {IPPROTO_IPV6, IPV6_PKTINFO, LX_IPPROTO_IPV6, LX_IPV6_PKTINFO, CK_BYTES, 20, 0},
+        {IPPROTO_IPV6, IPV6_HOPLIMIT, LX_IPPROTO_IPV6, LX_IPV6_HOPLIMIT, CK_BYTES, 4, 0},
+        {IPPROTO_IPV6, IPV6_TCLASS, LX_IPPROTO_IPV6, LX_IPV6_TCLASS, CK_BYTES, 4, 0},
+        {IPPROTO_IPV6, IPV6_ORIGDSTADDR, LX_IPPROTO_IPV6, LX_IPV6_ORIGDSTADDR, CK_SIN6, 28, 0},
+        {IPPROTO_IPV6, IPV6_PATHMTU, LX_IPPROTO_IPV6, LX_IPV6_PATHMTU, CK_SIN6, 32, 0},
+        {IPPROTO_IPV6, IPV6_RECVERR, LX_IPPROTO_IPV6, LX_IPV6_RECVERR, CK_SIN6_OPT, 44, 16},
 };
 
 /* Rebuilds the host's control messages HCTL/HLEN for the app into M->ctl:
@@ -572,25 +586,24 @@ static void ctl_from_host(const uint8_t *hctl, size_t hlen, struct sock_rmsg *m)
             m->flags |= LX_MSG_CTRUNC;
             break;
         }
-        uint8_t data[32];
-        memset(data, 0, sizeof(data));
-        if (c->kind == CK_BYTES) {
-            memcpy(data, it.data, c->len);
-        } else {
-            /* A sockaddr_in/sockaddr_in6 first (ip6_mtuinfo: then the MTU). */
+        uint8_t data[64];
+        memcpy(data, it.data, c->len);
+        if (c->kind != CK_BYTES) {
+            bool v6 = c->kind == CK_SIN6 || c->kind == CK_SIN6_OPT;
+            bool opt = c->kind == CK_SIN_OPT || c->kind == CK_SIN6_OPT;
+            size_t alen = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
             struct sockaddr_storage ss;
             memset(&ss, 0, sizeof(ss));
-            size_t alen = c->kind == CK_SIN ? sizeof(struct sockaddr_in)
-                                            : sizeof(struct sockaddr_in6);
-            memcpy(&ss, it.data, alen);
-            if (ss.ss_family != (c->kind == CK_SIN ? AF_INET : AF_INET6))
-                continue;
+            memcpy(&ss, it.data + c->sa_off, alen);
             uint8_t sa[SOCK_ADDR_MAX];
-            uint32_t salen = 0;
-            sockaddr_inet_encode(&ss, (socklen_t)alen, sa, &salen);
-            memcpy(data, sa, MIN((size_t)salen, alen));
-            if (c->kind == CK_MTUINFO6)
-                memcpy(data + alen, it.data + alen, 4);
+            memset(sa, 0, sizeof(sa));
+            if (ss.ss_family == (v6 ? AF_INET6 : AF_INET)) {
+                uint32_t salen = 0;
+                sockaddr_inet_encode(&ss, (socklen_t)alen, sa, &salen);
+            } else if (!(opt && ss.ss_family == AF_UNSPEC)) {
+                continue;
+            }
+            memcpy(data + c->sa_off, sa, alen);
         }
         ctl_put(m->ctl, &off, c->level, c->type, data, c->len);
     }
@@ -695,7 +708,7 @@ static ssize_t send_loop(struct task *t, struct file *f, const struct sock_smsg 
 
 /* Flags passed on to the host; DONTWAIT, NOSIGNAL and WAITALL are moat's. */
 #define SEND_FLAGS (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_CONFIRM)
-#define RECV_FLAGS (MSG_OOB | MSG_PEEK | MSG_TRUNC)
+#define RECV_FLAGS (MSG_OOB | MSG_PEEK | MSG_TRUNC | MSG_ERRQUEUE)
 
 ssize_t inet_sendmsg(struct task *t, struct file *f, const struct sock_smsg *m, int flags)
 {
@@ -764,8 +777,9 @@ static ssize_t send_loop(struct task *t, struct file *f, const struct sock_smsg 
 ssize_t inet_recvmsg(struct task *t, struct file *f, struct sock_rmsg *m, int flags)
 {
     struct inet_sock *s = S(f);
+    bool errqueue = flags & MSG_ERRQUEUE;
     bool waitall = (flags & LX_MSG_WAITALL) && s->type == LX_SOCK_STREAM &&
-                   !(flags & (LX_MSG_PEEK | LX_MSG_DONTWAIT));
+                   !(flags & (LX_MSG_PEEK | LX_MSG_DONTWAIT)) && !errqueue;
     uint64_t deadline = 0;
     bool have_deadline = false;
     size_t done = 0;
@@ -781,9 +795,9 @@ ssize_t inet_recvmsg(struct task *t, struct file *f, struct sock_rmsg *m, int fl
         ssize_t n = host_net_recvmsg(s->hfd, (uint8_t *)m->buf + done, m->len - done, &ss,
                                      &sslen, hctl, &hctllen, flags & RECV_FLAGS, &oflags);
         if (n >= 0) {
-            if (!done && s->type != LX_SOCK_STREAM)
+            if (!done && (s->type != LX_SOCK_STREAM || errqueue))
                 sockaddr_inet_encode(&ss, sslen, m->name, &m->namelen);
-            m->flags |= oflags & (MSG_TRUNC | MSG_OOB | MSG_EOR | MSG_CTRUNC);
+            m->flags |= oflags & (MSG_TRUNC | MSG_OOB | MSG_EOR | MSG_CTRUNC | MSG_ERRQUEUE);
             if (hctllen)
                 ctl_from_host(hctl, hctllen, m);
             done += (size_t)n;
@@ -791,7 +805,8 @@ ssize_t inet_recvmsg(struct task *t, struct file *f, struct sock_rmsg *m, int fl
                 return (ssize_t)done;
             continue;
         }
-        if (n != -EAGAIN || nonblocking(f, flags))
+        /* The error queue never blocks (Linux). */
+        if (n != -EAGAIN || nonblocking(f, flags) || errqueue)
             return done ? (ssize_t)done : n;
         if (!have_deadline) {
             deadline = deadline_of(s, false);
@@ -859,6 +874,7 @@ static const struct opt_rule g_opts[] = {
         {LX_IPPROTO_IP, 2, IPPROTO_IP, IP_TTL, OPT_INT},
         {LX_IPPROTO_IP, 8, IPPROTO_IP, IP_PKTINFO, OPT_INT},
         {LX_IPPROTO_IP, 10, IPPROTO_IP, IP_MTU_DISCOVER, OPT_INT},
+        {LX_IPPROTO_IP, LX_IP_RECVERR, IPPROTO_IP, IP_RECVERR, OPT_INT},
         {LX_IPPROTO_IP, 12, IPPROTO_IP, IP_RECVTTL, OPT_INT},
         {LX_IPPROTO_IP, 13, IPPROTO_IP, IP_RECVTOS, OPT_INT},
         {LX_IPPROTO_IP, 14, IPPROTO_IP, IP_MTU, OPT_RO},
@@ -878,6 +894,7 @@ static const struct opt_rule g_opts[] = {
         {LX_IPPROTO_IPV6, 21, IPPROTO_IPV6, IPV6_LEAVE_GROUP, OPT_MREQ6},
         {LX_IPPROTO_IPV6, 23, IPPROTO_IPV6, IPV6_MTU_DISCOVER, OPT_INT},
         {LX_IPPROTO_IPV6, 24, IPPROTO_IPV6, IPV6_MTU, OPT_INT},
+        {LX_IPPROTO_IPV6, LX_IPV6_RECVERR, IPPROTO_IPV6, IPV6_RECVERR, OPT_INT},
         {LX_IPPROTO_IPV6, 26, IPPROTO_IPV6, IPV6_V6ONLY, OPT_INT},
         {LX_IPPROTO_IPV6, 49, IPPROTO_IPV6, IPV6_RECVPKTINFO, OPT_INT},
         {LX_IPPROTO_IPV6, 50, IPPROTO_IPV6, IPV6_PKTINFO, OPT_PKTINFO6},
