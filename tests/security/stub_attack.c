@@ -233,8 +233,9 @@ static void run_recycle(void)
             guard_faults();
             uint64_t m = marker();
             /* Below the handler's stack and frame: the low half of each
-             * slot, the thread page after its header, the result page. */
-            for (uintptr_t a = STUB_BASE + 0x10000; a < STUB_PROBE_END; a += 4096) {
+             * slot, the thread page after its header, the result page,
+             * any writable page of the stub program. */
+            for (uintptr_t a = STUB_BASE; a < STUB_PROBE_END; a += 4096) {
                 if ((a - STUB_BASE) % 0x8000 >= 0x5000 || !writable(a))
                     continue;
                 for (size_t i = 0x100; i < 4096; i += 8)
@@ -268,7 +269,7 @@ static void run_recycle(void)
             static uintptr_t pages[64];
             int np = 0;
             uint8_t b;
-            for (uintptr_t a = STUB_BASE + 0x10000; a < STUB_PROBE_END && np < 64; a += 4096)
+            for (uintptr_t a = STUB_BASE; a < STUB_PROBE_END && np < 64; a += 4096)
                 if (readable(a, &b))
                     pages[np++] = a;
             uint64_t m = marker();

@@ -159,6 +159,7 @@ static void label(int l)
 #define RET(k)             emit(RET_K, (k), 0, 0)
 
 extern char stub_helper_ret[], stub_helper_batch_ret[], stub_setup_start[], stub_setup_end[];
+extern char __bss_start[], _end[];
 
 static void build_base_filter(void)
 {
@@ -507,6 +508,14 @@ void stub_main(uint64_t *sp)
         if (sc6(NR_rt_sigaction, g_trap_signals[i], (long)&sa, 0, 8, 0, 0) != 0)
             die();
     build_base_filter();
+    /* The program's only writable pages (.bss: the filter being built)
+     * become read-only: app code finds nothing in the program it could
+     * write, so nothing it leaves there reaches the next process when the
+     * kernel recycles this stub. seccomp() only reads the filter. */
+    uintptr_t bss = (uintptr_t)__bss_start & ~(uintptr_t)0xfff;
+    uintptr_t bss_end = ((uintptr_t)_end + 0xfff) & ~(uintptr_t)0xfff;
+    if (bss_end > bss && sc6(NR_mprotect, (long)bss, (long)(bss_end - bss), PROT_READ, 0, 0, 0) != 0)
+        die();
     struct bpf_prog prog = {(unsigned short)g_base_len, g_base};
     /* No capability at all: a root exec got the kernel's bounding set. */
     uint32_t cap_hdr[2] = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
