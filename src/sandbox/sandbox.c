@@ -132,29 +132,22 @@ static void created_signal(int sig)
     _exit(128 + sig);
 }
 
-static const int g_rlimit_kernel_only[] = {RLIMIT_AS, RLIMIT_DATA, RLIMIT_NPROC, RLIMIT_MEMLOCK,
-                                           RLIMIT_STACK, RLIMIT_RSS};
-
-static void apply_rlimits(const struct sandbox_config *cfg)
+/* OCI process.rlimits become the first process's limits in moat's kernel,
+ * which enforces them (kernel/task/rlimit.c and friends). None is set on
+ * the kernel process: RLIMIT_FSIZE, CPU or NOFILE there would limit or
+ * kill the whole sandbox, not the app. */
+static void apply_rlimits(const struct sandbox_config *cfg, struct sandbox_init *init)
 {
     for (size_t i = 0; i < cfg->rlimits_len; i++) {
         const struct sandbox_rlimit *l = &cfg->rlimits[i];
-        bool skip = false;
-        for (size_t k = 0; k < ARRAY_SIZE(g_rlimit_kernel_only); k++)
-            if (g_rlimit_kernel_only[k] == l->resource)
-                skip = true;
-        /* FIXME(issue 7): these would limit the kernel process itself (its
-         * threads, its memory file mapping); they need per-sandbox limits
-         * in the kernel (struct sandbox_init). */
-        if (skip) {
-            log_debug("rlimit %d: not applied to the kernel process", l->resource);
-            continue;
-        }
-        struct rlimit rl = {.rlim_cur = l->soft, .rlim_max = l->hard};
-        if (setrlimit(l->resource, &rl) < 0)
-            setup_fail("process.rlimits: cannot set limit %d to %llu/%llu: %s", l->resource,
-                       (unsigned long long)l->soft, (unsigned long long)l->hard,
-                       strerror(errno));
+        if (l->resource < 0 || l->resource >= LINUX_RLIM_NLIMITS)
+            setup_fail("process.rlimits: unknown resource %d", l->resource);
+        if (l->soft > l->hard)
+            setup_fail("process.rlimits: soft limit %llu above hard limit %llu (resource %d)",
+                       (unsigned long long)l->soft, (unsigned long long)l->hard, l->resource);
+        init->rlim[l->resource].rlim_cur = l->soft;
+        init->rlim[l->resource].rlim_max = l->hard;
+        init->rlim_set |= 1u << l->resource;
     }
 }
 
@@ -581,7 +574,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     setup_mounts(cfg, init.fs);
     if (cfg->root_readonly)
         vfs_root_set_readonly();
-    apply_rlimits(cfg);
+    apply_rlimits(cfg, &init);
     if (cfg->domainname)
         uts_set_domainname(cfg->domainname, strlen(cfg->domainname));
     apply_sysctl(cfg);

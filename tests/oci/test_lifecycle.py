@@ -315,6 +315,29 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
             self.assertEqual(p.stdout.split(), ["bar", "/tmp", "1000", "1001"], rt.name)
 
+    def test_rlimits(self):
+        # process.rlimits are the app's: moat's kernel enforces them; none
+        # may land on the kernel process (FSIZE there would kill the whole
+        # sandbox the first time it grows the memory file).
+        script = ("ulimit -Sn; ulimit -Hn; ulimit -St; ulimit -Ht; "
+                  "dd if=/dev/zero of=/tmp/f bs=1024 count=64 2>/dev/null; echo dd=$?; "
+                  "wc -c </tmp/f; head -c 300000 /dev/zero | cat >/dev/null; echo big=$?")
+        cfg = base_config(["sh", "-c", script], rlimits=[
+            {"type": "RLIMIT_NOFILE", "soft": 64, "hard": 128},
+            {"type": "RLIMIT_CPU", "soft": 100, "hard": 200},
+            {"type": "RLIMIT_FSIZE", "soft": 8192, "hard": 8192}])
+        b = self.bundle(cfg)
+        outs = {}
+        for rt in self.runtimes:
+            rt.ids.add("rl1")
+            p = rt.run("run", "--bundle", b, "rl1")
+            self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+            outs[rt.name] = p.stdout.split()
+        # SIGXFSZ ends dd (128 + 25) after 8 KiB.
+        self.assertEqual(outs["moat"], ["64", "128", "100", "200", "dd=153", "8192", "big=0"])
+        if "runc" in outs:
+            self.assertEqual(outs["moat"], outs["runc"])
+
     def test_tmpfs_mount(self):
         b = self.bundle(base_config(["sh", "-c", "echo x > /tmp/f && cat /tmp/f"]))
         for rt in self.runtimes:

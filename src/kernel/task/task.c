@@ -1398,6 +1398,17 @@ out:
 
 static const int g_rlimit_resources = LINUX_RLIM_NLIMITS;
 
+/* A first process's limits: the caller's, with INIT's (OCI) over them. */
+static void init_rlimits(struct thread_group *tg, const struct sandbox_init *init)
+{
+    for (int i = 0; i < g_rlimit_resources; i++) {
+        if (init->rlim_set & (1u << i))
+            tg->rlim[i] = init->rlim[i];
+        else
+            host_getrlimit(i, &tg->rlim[i].rlim_cur, &tg->rlim[i].rlim_max);
+    }
+}
+
 /* Finds CMD as a shell does: a name with a slash is used as is, others
  * are looked up in PATH from ENVP. Returns 0 with the path in BUF, or the
  * -errno of the best candidate. */
@@ -1555,8 +1566,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
         tg_put(tg);
         return -ENOMEM;
     }
-    for (int i = 0; i < g_rlimit_resources; i++)
-        host_getrlimit(i, &tg->rlim[i].rlim_cur, &tg->rlim[i].rlim_max);
+    init_rlimits(tg, init);
     tg->nice = init->nice;
     sigpending_init(&t->pending);
     int ncpu = host_nr_cpus();
@@ -1634,8 +1644,7 @@ int task_spawn(const struct sandbox_init *init, struct thread_group **out_tg)
         tg->nice = init->nice;
         tg_put(init_tg);
     } else {
-        for (int i = 0; i < g_rlimit_resources; i++)
-            host_getrlimit(i, &tg->rlim[i].rlim_cur, &tg->rlim[i].rlim_max);
+        init_rlimits(tg, init);
     }
     sigpending_init(&t->pending);
     list_init(&t->thread_node);

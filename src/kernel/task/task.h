@@ -182,6 +182,11 @@ struct sandbox_init {
     int host_stdio[3];         /* host fds for the app's 0, 1, 2 (consumed) */
     struct cred cred;          /* ids, capabilities and groups (its group reference stays the caller's) */
     int nice;                  /* the starting nice value (the caller's) */
+    /* OCI process.rlimits: resource I starts at rlim[I] where bit I of
+     * RLIM_SET is on, else at the kernel process's own limit (the
+     * caller's). Enforced by moat's kernel, never set on the host. */
+    struct linux_rlimit rlim[LINUX_RLIM_NLIMITS];
+    uint32_t rlim_set;
     bool strace;
     /* OCI linux.seccomp compiled to classic BPF (oci/seccomp_profile.h):
      * installed on the process before its program is exec'd. */
