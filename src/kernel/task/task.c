@@ -831,6 +831,17 @@ static void task_finish(struct task *t)
     t->mm = NULL;
     t->files = NULL;
     t->fs = NULL;
+    /* The program file goes with the last thread, as Linux drops exe_file
+     * with the mm: its close (inotify's CLOSE_NOWRITE) happens before the
+     * parent can reap, and a zombie's /proc/PID/exe is gone. The only
+     * thread cannot gain siblings while it exits. */
+    struct file *exe = NULL;
+    if (tg->nr_threads == 1) {
+        pthread_mutex_lock(&tg->lock);
+        exe = tg->exe;
+        tg->exe = NULL;
+        pthread_mutex_unlock(&tg->lock);
+    }
     pthread_mutex_unlock(&g_tasks_lock);
     if (mm)
         mm_put(mm);
@@ -838,6 +849,8 @@ static void task_finish(struct task *t)
         fdtable_put(files);
     if (fs)
         fs_struct_put(fs);
+    if (exe)
+        file_put(exe);
 
     pthread_mutex_lock(&g_tasks_lock);
     pthread_mutex_lock(&tg->sighand->lock);
