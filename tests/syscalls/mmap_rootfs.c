@@ -94,6 +94,13 @@ int main(void)
         nonzero += e[i] != 0;
     T_EQ(nonzero, 0L, "past the end of the file it reads zero");
 
+    /* Far past the end of the file (moat copies such a mapping). */
+    size_t big = ((size_t)st.st_size & ~(PAGE - 1)) + (64L << 20);
+    unsigned char *h = mmap(NULL, big, PROT_READ, MAP_PRIVATE, fd, 0);
+    T_TRUE(h != MAP_FAILED && memcmp(h, want, sizeof(want)) == 0,
+           "a mapping 64 MiB longer than the file reads it");
+    T_OK(munmap(h, big), "munmap it");
+
     /* ld.so's way: a span mapped at offset 0, then part of it replaced by
      * another MAP_FIXED mapping of the same file. */
     unsigned char *f = mmap(NULL, 3 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);

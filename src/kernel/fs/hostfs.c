@@ -968,6 +968,7 @@ static bool ro_cacheable(struct hostfs_inode *hi)
 }
 
 #define RO_FILL_BUF (128 * 1024)
+#define RO_PAST_EOF_MAX ((uint64_t)16 << 20)
 
 /* Fills the pages of [off, off+len) (page aligned, backed by ro_pc from
  * MOFF on, contiguously) that hold file data and were not filled yet,
@@ -1018,6 +1019,12 @@ static int hostfs_mmap_private_backing(struct file *f, uint64_t off, uint64_t le
 {
     struct hostfs_inode *hi = HI(f->inode);
     if (!ro_cacheable(hi))
+        return -ENODEV;
+    /* The cache reserves memory-file offsets (not memory) for as much as
+     * is mapped, for as long as the inode lives: a little past the end (an
+     * ELF image's span with its bss) is fine, a huge mapping past it gets
+     * a private copy instead. */
+    if (off + len < off || off + len > ALIGN_UP(hi->base.size, PAGE_SIZE) + RO_PAST_EOF_MAX)
         return -ENODEV;
     int fd = hostfs_rdfd(hi);
     if (fd < 0)
