@@ -164,6 +164,7 @@ struct platform_as {
     struct platform_as *next; /* (g_pool_lock) in the pool or the reap list */
     struct platform_ctx *pool_ctx; /* (g_pool_lock) in the pool: its first context */
     bool moved;           /* the stub went to another platform_as (recycled): free only this */
+    struct platform_ctx *recycle_ctx; /* (g_pool_lock) on the reap list: recycle, its last context */
     uint64_t cpu_base;    /* (c) process CPU time the stub had used before this address space */
     uint8_t slot_use[SYSTRAP_NSLOTS];     /* (l) enum slot_use */
     bool slot_mapped[SYSTRAP_NSLOTS];     /* (l) the slot's pages are in the stub */
@@ -335,6 +336,7 @@ static struct platform_as *g_pool;       /* (g_pool_lock) ready stubs, not pinne
 static int g_pool_nr;                    /* (g_pool_lock) */
 static int g_pool_max;                   /* (g_pool_lock) */
 static bool g_pool_building;             /* (g_pool_lock) the spawner is making one */
+static int g_recycling;                  /* (g_pool_lock) stubs the reaper is recycling */
 static int g_pool_cpu = -1;              /* (a) CPU of the last as_new: where the next is likely */
 static struct platform_as *g_reap_list;  /* (g_pool_lock) killed stubs to wait for */
 
@@ -344,6 +346,8 @@ static struct platform_as *g_reap_list;  /* (g_pool_lock) killed stubs to wait f
 static int as_build(int cpu, bool in_spawner, struct platform_as **out_as,
                     struct platform_ctx **out_ctx);
 static void *reaper_main(void *arg);
+static bool as_recycle(struct platform_ctx *ctx);
+static void as_put(struct platform_as *as);
 
 /* In the vfork child: becomes the stub. Only raw, async-signal-safe calls. */
 static NORETURN void stub_child(int cpu, const char *arg)
@@ -415,7 +419,7 @@ static void *spawner_main(void *arg)
         CPU_ZERO(&all_cpus);
     pthread_mutex_lock(&g_pool_lock);
     for (;;) {
-        while (!g_spawn_queue && g_pool_nr >= g_pool_max)
+        while (!g_spawn_queue && g_pool_nr + g_recycling >= g_pool_max)
             pthread_cond_wait(&g_spawn_cond, &g_pool_lock);
         if (!g_spawn_queue) {
             g_pool_building = true;
@@ -939,7 +943,25 @@ static void *reaper_main(void *arg)
             pthread_cond_wait(&g_reap_cond, &g_pool_lock);
         struct platform_as *as = g_reap_list;
         g_reap_list = as->next;
+        struct platform_ctx *ctx = as->recycle_ctx;
+        as->recycle_ctx = NULL;
         pthread_mutex_unlock(&g_pool_lock);
+        if (ctx) {
+            /* On the stub's CPU: its handoffs stay on one core. */
+            if (!g_no_pin && as->helper_cpu >= 0) {
+                cpu_set_t set;
+                CPU_ZERO(&set);
+                CPU_SET(as->helper_cpu, &set);
+                pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+            }
+            if (!as_recycle(ctx))
+                as_put(as);
+            free(ctx);
+            pthread_mutex_lock(&g_pool_lock);
+            g_recycling--;
+            pthread_cond_broadcast(&g_spawn_cond);
+            continue;
+        }
         as_reap(as);
         pthread_mutex_lock(&g_pool_lock);
     }
@@ -1030,7 +1052,7 @@ static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out
     struct platform_as *as = NULL;
     pthread_mutex_lock(&g_pool_lock);
     /* A stub on its way is ready sooner than one asked for now. */
-    while (!g_pool && g_pool_building)
+    while (!g_pool && (g_pool_building || g_recycling > 0))
         pthread_cond_wait(&g_spawn_cond, &g_pool_lock);
     if (g_pool) {
         as = g_pool;
@@ -1179,8 +1201,10 @@ static bool thread_end(struct platform_ctx *ctx)
  * - the stub moves to a new platform_as (the old one is freed as before,
  *   and refuses helper calls meanwhile), with a CPU-time baseline so the
  *   next process's clocks start near 0.
- * MOAT_SYSTRAP_NO_POOL=1 also turns this off. Returns true if AS's stub
- * went to the pool; CTX is then gone (the caller frees the struct).
+ * The reaper thread runs it (as_new waits for recycles under way rather
+ * than make a stub). MOAT_SYSTRAP_NO_POOL=1 also turns this off. Returns
+ * true if AS's stub went to the pool; CTX is then gone (the caller frees
+ * the struct); on false the caller drops AS (as_put).
  */
 static bool as_recycle(struct platform_ctx *ctx)
 {
@@ -1300,8 +1324,16 @@ static void systrap_ctx_destroy(struct platform_ctx *ctx)
             futex_wait(state, s, 10000000);
         }
         slot_release(as, ctx->slot, dead);
-    } else if (as_recycle(ctx)) {
-        free(ctx);
+    } else if (!ctx->lost && g_pool_max > 0 && as->pid > 0) {
+        /* Recycled by the reaper thread, off the exiting task's path
+         * (~100-200 us, most of it the munmaps). */
+        pthread_mutex_lock(&g_pool_lock);
+        as->recycle_ctx = ctx;
+        as->next = g_reap_list;
+        g_reap_list = as;
+        g_recycling++;
+        pthread_cond_broadcast(&g_reap_cond);
+        pthread_mutex_unlock(&g_pool_lock);
         return;
     }
     as_put(as);
