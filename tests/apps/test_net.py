@@ -124,13 +124,11 @@ class Net(MoatTestCase):
         self.assertIn('--network', m.stderr)
 
     def test_redis_benchmark(self):
-        # 20,000 requests per command, not the issue's 100,000: on this
-        # 2-core machine shared by parallel test runs moat's ptrace platform
-        # served ~600 requests/s (load average 18), so 2 x 100,000 would
-        # outlast the test's timeout. The 100,000-request run is the
-        # redis-benchmark row of bench/run. Measured again on 2026-11-28
-        # (load average 10-15 from parallel work): -n 100000 -t set,get took
-        # 164-250 s on systrap and 64-89 s on ptrace, 5 s natively.
+        # Issue 6's run: 100,000 requests per command. With systrap's fast
+        # hand-off it took 29-35 s on systrap and 33 s on ptrace (load
+        # average 3-6; 5 s natively); under the load of parallel test runs
+        # (load average 10-15) it took up to 250 s, hence the generous
+        # timeout (and app-net's meson timeout of 600 s).
         server = shutil.which('redis-server')
         bench = shutil.which('redis-benchmark')
         cli = shutil.which('redis-cli')
@@ -142,11 +140,11 @@ class Net(MoatTestCase):
             'pid=$!\n'
             'for i in $(seq 100); do %s -p 6399 ping >/dev/null 2>&1 && break; '
             'sleep 0.1; done\n'
-            '%s -p 6399 -q -n 20000 -t set,get\n'
+            '%s -p 6399 -q -n 100000 -t set,get\n'
             'kill $pid\n'
             'wait $pid\n'
             'true\n' % (server, cli, bench))
-        m = moat('/bin/sh', '-c', script, timeout=150)
+        m = moat('/bin/sh', '-c', script, timeout=450)
         self.assertRan(m)
         out = m.stdout.replace('\r', '\n')
         self.assertRegex(out, r'SET: [0-9.]+ requests per second', m.stderr)
