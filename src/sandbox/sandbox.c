@@ -578,11 +578,11 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     if (cfg->domainname)
         uts_set_domainname(cfg->domainname, strlen(cfg->domainname));
     apply_sysctl(cfg);
-    /* FIXME(issue 7): the app's own no_new_privs flag (task->no_new_privs)
-     * needs a field in struct sandbox_init; the kernel process sets it on
-     * itself meanwhile. */
-    if (cfg->no_new_privs)
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    /* OCI noNewPrivileges: the app's own flag in moat's kernel (set-id and
+     * file-capability execs inside the sandbox stop elevating; prctl and
+     * /proc/PID/status report it). The kernel process has its own anyway
+     * (confine.c). */
+    init.no_new_privs = cfg->no_new_privs;
 
     if (oci) {
         if (write(g_sync_fd, "K", 1) != 1)

@@ -338,6 +338,19 @@ class Lifecycle(unittest.TestCase):
         if "runc" in outs:
             self.assertEqual(outs["moat"], outs["runc"])
 
+    def test_no_new_privileges(self):
+        # The app's own flag, as /proc/self/status shows it.
+        for nnp in (True, False):
+            b = self.bundle(base_config(["sh", "-c", "while read k v; do [ $k = NoNewPrivs: ]"
+                                         " && echo $k $v; done </proc/self/status; true"],
+                                        noNewPrivileges=nnp))
+            for rt in self.runtimes:
+                rt.ids.add("nnp")
+                p = rt.run("run", "--bundle", b, "nnp")
+                self.assertEqual(p.returncode, 0, "%s: %s" % (rt.name, p.stderr))
+                self.assertEqual(p.stdout.split(), ["NoNewPrivs:", "1" if nnp else "0"],
+                                 "%s noNewPrivileges=%s" % (rt.name, nnp))
+
     def test_tmpfs_mount(self):
         b = self.bundle(base_config(["sh", "-c", "echo x > /tmp/f && cat /tmp/f"]))
         for rt in self.runtimes:

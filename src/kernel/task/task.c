@@ -1587,6 +1587,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
     t->fs = init->fs;
     cred_copy(&t->cred, &init->cred);
     t->strace = init->strace;
+    t->no_new_privs = init->no_new_privs;
     t->init = init;
     pthread_mutex_lock(&g_tasks_lock);
     tg->pid = pid_alloc_locked();
@@ -1666,6 +1667,7 @@ int task_spawn(const struct sandbox_init *init, struct thread_group **out_tg)
     t->fs = init->fs;
     cred_copy(&t->cred, &init->cred);
     t->strace = init->strace;
+    t->no_new_privs = init->no_new_privs;
     t->init = init;
     pthread_mutex_lock(&g_tasks_lock);
     int pid = pid_alloc_locked();

@@ -187,6 +187,7 @@ struct sandbox_init {
      * caller's). Enforced by moat's kernel, never set on the host. */
     struct linux_rlimit rlim[LINUX_RLIM_NLIMITS];
     uint32_t rlim_set;
+    bool no_new_privs;         /* PR_SET_NO_NEW_PRIVS from the start (OCI noNewPrivileges) */
     bool strace;
     /* OCI linux.seccomp compiled to classic BPF (oci/seccomp_profile.h):
      * installed on the process before its program is exec'd. */
