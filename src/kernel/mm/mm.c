@@ -491,6 +491,7 @@ int mm_attach(struct mm *mm, struct platform_as *as)
     int r = 0;
     pthread_mutex_lock(&mm->mutate);
     mm->as = as;
+    mm->nr_ctx = 1;
     for (size_t i = 0; i < mm->nr_vmas && r == 0; i++)
         r = stub_map(mm, &mm->vmas[i]);
     pthread_mutex_unlock(&mm->mutate);
@@ -499,7 +500,34 @@ int mm_attach(struct mm *mm, struct platform_as *as)
 
 struct platform_as *mm_as(struct mm *mm)
 {
-    return mm->as;
+    pthread_mutex_lock(&mm->mutate);
+    struct platform_as *as = mm->as;
+    pthread_mutex_unlock(&mm->mutate);
+    return as;
+}
+
+void mm_ctx_add(struct mm *mm)
+{
+    pthread_mutex_lock(&mm->mutate);
+    mm->nr_ctx++;
+    pthread_mutex_unlock(&mm->mutate);
+}
+
+void mm_ctx_destroy(struct mm *mm, struct platform_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (mm) {
+        /* Every map/unmap/protect of mm->as happens under mutate: once it
+         * is NULL here, none can reach the address space the platform
+         * frees with this context. The count only drops before a destroy,
+         * so it never undercounts the platform's live contexts. */
+        pthread_mutex_lock(&mm->mutate);
+        if (mm->nr_ctx > 0 && --mm->nr_ctx == 0)
+            mm->as = NULL;
+        pthread_mutex_unlock(&mm->mutate);
+    }
+    g_platform->ctx_destroy(ctx);
 }
 
 uint64_t mm_stack_top(struct mm *mm)
@@ -735,7 +763,7 @@ static int install_vec_locked(struct mm *mm, const struct vma *nv, size_t n)
             pthread_rwlock_wrlock(&mm->lock);
             remove_range_locked(mm, start, end, &old);
             pthread_rwlock_unlock(&mm->lock);
-            int r2 = g_platform->unmap(mm->as, start, end - start);
+            int r2 = mm->as ? g_platform->unmap(mm->as, start, end - start) : 0;
             vec_release_unmapped(&old, r2);
         }
         free(old.v);

@@ -23,6 +23,7 @@
 struct mm;
 struct file;
 struct platform_as;
+struct platform_ctx;
 
 /* A new empty address space, count 1. NULL only for ENOMEM. */
 struct mm *mm_new(void);
@@ -34,6 +35,13 @@ void mm_put(struct mm *mm);
 int mm_attach(struct mm *mm, struct platform_as *as);
 /* The platform address space MM is bound to, or NULL. */
 struct platform_as *mm_as(struct mm *mm);
+/* Another context now runs in MM's address space (CLONE_VM, threads). */
+void mm_ctx_add(struct mm *mm);
+/* Destroys CTX, a context in MM's address space (MM may be NULL). The
+ * address space goes with its last context: MM forgets it first, so that a
+ * holder of MM that outlives it (/proc readers, mm_file_resized) never
+ * reaches the freed platform_as. */
+void mm_ctx_destroy(struct mm *mm, struct platform_ctx *ctx);
 
 /* A copy of PARENT for fork: same VMAs, private memory copied (shared
  * mappings shared). Not yet attached. 0 or -errno. */

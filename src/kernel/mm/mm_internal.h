@@ -70,7 +70,9 @@ struct mm {
     struct refcount ref;
     pthread_mutex_t mutate;
     pthread_rwlock_t lock;
-    struct platform_as *as;     /* (M) mutate; set once by mm_attach */
+    struct platform_as *as;     /* (M) mutate; set by mm_attach, NULL once its
+                                 * last context is gone (mm_ctx_destroy) */
+    unsigned nr_ctx;            /* (M) contexts running in as */
     struct vma *vmas;           /* (M+L) sorted by start, non-overlapping */
     size_t nr_vmas, cap_vmas;   /* (M+L) */
     uint64_t brk_start, brk;    /* (M) brk is the app's value, not page aligned */

@@ -194,7 +194,7 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
         r = loader_load(t, mm, f, hdr, args ? args : argv, envp, path, &img);
     if (r < 0) {
         task_commit_cred(t, &old_cred); /* consumes the reference OLD_CRED held */
-        g_platform->ctx_destroy(ctx);
+        mm_ctx_destroy(mm, ctx);
         mm_put(mm);
         goto out;
     }
@@ -212,7 +212,7 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
     t->mm = mm;
     pthread_mutex_unlock(&g_tasks_lock);
     if (old_ctx)
-        g_platform->ctx_destroy(old_ctx);
+        mm_ctx_destroy(old_mm, old_ctx);
     if (old_mm)
         mm_put(old_mm);
     memset(&t->regs, 0, sizeof(t->regs));

@@ -820,7 +820,7 @@ static void task_finish(struct task *t)
     uint64_t ut, st;
     thread_cputime(t, &ut, &st);
     if (t->ctx)
-        g_platform->ctx_destroy(t->ctx);
+        mm_ctx_destroy(t->mm, t->ctx);
     /* Detached under g_tasks_lock: tg_get_mm/files/fs (ps over the control
      * channel, /proc/PID) take a reference under it and must never see a
      * pointer whose last reference is being dropped. */
@@ -1011,7 +1011,7 @@ static int clone_check_flags(uint64_t flags)
 static void task_free_unstarted(struct task *c)
 {
     if (c->ctx)
-        g_platform->ctx_destroy(c->ctx);
+        mm_ctx_destroy(c->mm, c->ctx);
     if (c->mm)
         mm_put(c->mm);
     if (c->files)
@@ -1141,6 +1141,8 @@ long task_clone_ex(struct task *t, uint64_t flags, uint64_t stack, uint64_t pare
         c->mm = t->mm;
         /* A context of its own in the same address space. */
         r = g_platform->ctx_new(t->ctx, &c->ctx);
+        if (r == 0)
+            mm_ctx_add(c->mm);
     } else {
         r = mm_fork(t->mm, &c->mm);
     }

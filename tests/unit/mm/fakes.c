@@ -138,8 +138,14 @@ static int fake_protect(struct platform_as *as, uint64_t addr, uint64_t len, int
     return 0;
 }
 
+static void fake_ctx_destroy(struct platform_ctx *ctx)
+{
+    ctx->destroyed++;
+}
+
 const struct platform_ops fake_platform_ops = {
         .name = "fake",
+        .ctx_destroy = fake_ctx_destroy,
         .map = fake_map,
         .unmap = fake_unmap,
         .protect = fake_protect,

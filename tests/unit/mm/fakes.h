@@ -53,6 +53,10 @@ struct file {
 
 extern const struct platform_ops fake_platform_ops;
 
+/* A context: fake_platform_ops.ctx_destroy only counts its calls. */
+struct platform_ctx {
+    int destroyed;
+};
 struct platform_as *fake_as_new(void);
 void fake_as_free(struct platform_as *as);
 /* Reads or writes app memory the way the stub sees it. false if unmapped

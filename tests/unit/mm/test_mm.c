@@ -690,6 +690,34 @@ START_TEST(attach_maps_existing)
 }
 END_TEST
 
+/* The address space goes with its last context: the mm forgets it then,
+ * and a holder of the mm that outlives it never calls the platform with it
+ * (ASan: the freed platform_as). */
+START_TEST(last_ctx_clears_as)
+{
+    struct mm *mm = mm_new();
+    uint64_t out;
+    ck_assert_int_eq(mm_mmap(mm, BASE, 4 * PG, RW, FIXED, NULL, 0, &out), 0);
+    struct platform_as *as = fake_as_new();
+    struct platform_ctx c1 = {0}, c2 = {0};
+    ck_assert_int_eq(mm_attach(mm, as), 0);
+    mm_ctx_add(mm); /* a thread */
+    mm_ctx_destroy(mm, &c1);
+    ck_assert_int_eq(c1.destroyed, 1);
+    ck_assert_ptr_eq(mm_as(mm), as);
+    mm_ctx_destroy(mm, &c2);
+    ck_assert_int_eq(c2.destroyed, 1);
+    ck_assert_ptr_null(mm_as(mm));
+    fake_as_free(as);
+    ck_assert_int_eq(mm_mprotect(mm, BASE, PG, PROT_READ), 0);
+    ck_assert_int_eq(mm_mmap(mm, BASE + PG, PG, RW, FIXED, NULL, 0, &out), 0);
+    ck_assert_int_eq(mm_munmap(mm, BASE + 2 * PG, PG), 0);
+    ck_assert_int_eq(mm_copy_out(mm, BASE + PG, "q", 1), 0);
+    mm_ctx_destroy(NULL, NULL);
+    mm_put(mm);
+}
+END_TEST
+
 START_TEST(fork_private_and_shared)
 {
     uint64_t p = map(BASE, 2 * PG, RW, FIXED);
@@ -1315,6 +1343,7 @@ static Suite *mm_suite(void)
     tcase_add_test(tc, private_file_mapping);
     tcase_add_test(tc, maps_format);
     tcase_add_test(tc, attach_maps_existing);
+    tcase_add_test(tc, last_ctx_clears_as);
     tcase_add_test(tc, fork_private_and_shared);
     tcase_add_test(tc, fork_cow);
     tcase_add_test(tc, fork_cow_word_and_exit);
