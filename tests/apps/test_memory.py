@@ -73,6 +73,25 @@ class Memory(MoatTestCase):
         # The host is fine: the next sandbox runs.
         self.assertRan(moat('--memory=256m', '/bin/echo', 'ok'), 0, 'ok\n')
 
+    def test_shell_capture_past_the_limit_is_killed(self):
+        # dash's $(...) reads its pipe 128 bytes at a time into a buffer
+        # that glibc grows with mremap: the page past the limit ends the
+        # shell with SIGKILL and the log line, on both platforms. (A 64 MiB
+        # limit takes ~9 s unloaded, all of it moving the bytes through the
+        # pipe; the kill itself follows the refused page within ~50 ms.)
+        cmd = 'x=$(head -c 40000000 /dev/zero | tr "\\0" a); echo ${#x}'
+        for platform in ('systrap', 'ptrace'):
+            with self.subTest(platform=platform):
+                t0 = time.monotonic()
+                r = moat('--platform=' + platform, '--memory=16m', '/bin/sh', '-c', cmd,
+                         timeout=90)
+                self.assertNoCrash(r)
+                self.assertEqual(r.rc, 128 + 9, r)
+                self.assertEqual(r.stdout, '', r)
+                self.assertIn('sandbox memory limit (16777216 bytes) reached: killed pid', r.stderr, r)
+                self.assertEqual(r.stderr.count('sandbox memory limit'), 1, r)
+                self.assertLess(time.monotonic() - t0, 45)
+
     def test_hog_in_c_via_mmap_noreserve(self):
         # MAP_NORESERVE escapes the commit check; the pages themselves are
         # refused by the host at the limit.
