@@ -31,7 +31,8 @@ ROOTFS = os.path.join(OUT, "rootfs")
 BUNDLES = os.path.join(OUT, "bundles")
 # BENCH_MOAT=/path/to/moat measures another moat build (bench/run then does
 # not build moat itself).
-MOAT = os.environ.get("BENCH_MOAT") or os.path.join(ROOT, "build", "src", "moat")
+MOAT = os.path.abspath(os.environ.get("BENCH_MOAT")
+                       or os.path.join(ROOT, "build", "src", "moat"))
 BUSYBOX = "/usr/bin/busybox"  # the same path on the host and in the rootfs
 ID_PREFIX = "moatbench-"
 
@@ -91,7 +92,8 @@ FS_PATHS = {
 # containers' busybox rootfs has no python3, so python_pass is native and
 # moat only.
 OUTSIDE_WORKLOADS = {"start_true", "docker_true", "python_pass", "idle_cpu", "idle_mem"}
-NOT_APPLICABLE = {("python_pass", rt) for rt in ("runc", "crun", "runsc")}
+NOT_APPLICABLE = {("python_pass", rt) for rt in ("runc", "crun", "runsc")} | {
+    ("docker_true", "native")}
 # Native-only calibration, measured next to getppid in every repetition.
 FLOOR = "sysemu_floor"
 LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait", "thread_create",
@@ -106,6 +108,8 @@ MODES = {
                   start_runs=10, docker_runs=5, idle_secs=5, loop_timeout=15, heavy_timeout=30, start_timeout=45, fs_timeout=240,
                   app_reps=1, redis_n=10000, wrk_secs=2, app_timeout=180),
 }
+
+MOAT_REV = None  # set by main() when the run starts
 
 RESULT_RE = re.compile(r"^result (\S+) ([0-9.eE+-]+)\s*$", re.M)
 
@@ -595,7 +599,10 @@ def machine():
         "crun": ver(["crun", "--version"]),
         "runsc": ver(["runsc", "--version"]),
         "hyperfine": ver(["hyperfine", "--version"]),
-        "moat": git("rev-parse", "--short", "HEAD") + (" + uncommitted changes in src/" if dirty else ""),
+        # The commit bench/run built (main() reads it before measuring:
+        # commits landing during a long run must not relabel it).
+        "moat": MOAT_REV or git("rev-parse", "--short", "HEAD") + (
+            " + uncommitted changes in src/" if dirty else ""),
     }
 
 
@@ -869,8 +876,7 @@ def docker_start_to_exit(rts, runs, note, med, raw):
             d.docker("import", "-c", "ENV PATH=/bin", "-", "moat-bb", stdin=f)
         for rt in rts:
             if rt == "native":
-                note("docker_true", rt, None, "not a container")
-                continue
+                continue  # not a container: shown as –
             if rt != "runc" and rt not in d.runtimes:
                 note("docker_true", rt, None, "not installed")
                 continue
@@ -918,6 +924,8 @@ def main():
     names = [w for w in WORKLOADS if w in only] or list(WORKLOADS)
     rts = [r for r in RUNTIMES if r in only] or list(RUNTIMES)
 
+    global MOAT_REV
+    MOAT_REV = machine()["moat"]
     t_start = time.monotonic()
     load_start = loadavg()
     moat_ok = os.access(MOAT, os.X_OK)

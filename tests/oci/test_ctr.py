@@ -22,16 +22,13 @@ import tarfile
 import tempfile
 import time
 
+from test_docker import private_run, skip  # shared with the docker test
+
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 DEADLINE = time.monotonic() + 100  # the whole test stays under 2 minutes
 APPLETS = ["sh", "echo", "sleep", "cat", "id", "true", "hostname", "ps", "trap"]
 IMAGE = "docker.io/library/moat-ctr-bb:latest"
 NS = "moat-test"
-
-
-def skip(reason):
-    print(f"SKIP: {reason}")
-    sys.exit(77)
 
 
 def left():
@@ -182,26 +179,9 @@ class Containerd:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def private_run():
-    """Re-runs this test in a mount namespace of its own with a tmpfs on
-    /run: the shim's sockets (/run/containerd/s), ctr's fifos and the runc
-    root it gives moat (/run/containerd/runc) never touch the host's."""
-    if os.environ.get("MOAT_CTR_PRIVATE") == "1":
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "moat-ctr-run", "/run"],
-                       check=True)
-        return
-    if os.geteuid() != 0:
-        skip("containerd needs root")
-    if not shutil.which("unshare"):
-        skip("unshare (util-linux) is not installed")
-    os.environ["MOAT_CTR_PRIVATE"] = "1"
-    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", "--",
-                          sys.executable] + sys.argv)
-
-
 def main():
     moat = os.path.abspath(sys.argv[1])
-    private_run()
+    private_run("ctr", "containerd")
     c = Containerd(moat)
     failures = []
 

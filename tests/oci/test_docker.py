@@ -207,19 +207,21 @@ def nginx_image_tar(tmp, payload):
     return path
 
 
-def private_run():
-    """Re-runs this test in a mount namespace of its own with a tmpfs on
-    /run: the shims' sockets (/run/containerd/s), dockerd's /run/docker and
-    the runc roots never touch the host's."""
-    if os.environ.get("MOAT_DOCKER_PRIVATE") == "1":
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "moat-docker-run", "/run"],
+def private_run(name="docker", needs="dockerd"):
+    """Re-runs this test (also test_ctr.py, NAME ctr) in a mount namespace
+    of its own with a tmpfs on /run: the shims' sockets (/run/containerd/s),
+    ctr's fifos, dockerd's /run/docker and the runc roots never touch the
+    host's. NEEDS names the daemon in the skip message of a non-root run."""
+    var = "MOAT_%s_PRIVATE" % name.upper()
+    if os.environ.get(var) == "1":
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "moat-%s-run" % name, "/run"],
                        check=True)
         return
     if os.geteuid() != 0:
-        skip("dockerd needs root")
+        skip("%s needs root" % needs)
     if not shutil.which("unshare"):
         skip("unshare (util-linux) is not installed")
-    os.environ["MOAT_DOCKER_PRIVATE"] = "1"
+    os.environ[var] = "1"
     os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", "--",
                           sys.executable] + sys.argv)
 
