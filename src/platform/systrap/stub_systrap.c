@@ -19,12 +19,12 @@
  * The filters. The base filter (all threads) traps every syscall from
  * outside the stub region, kills every non-x86-64 call, and from inside the
  * region allows only: futex WAIT/WAKE on stub-region words, rt_sigreturn,
- * exit and sched_yield anywhere; mmap (fd 3, MAP_SHARED|MAP_FIXED only),
+ * and exit anywhere; mmap (fd 3, MAP_SHARED|MAP_FIXED only),
  * munmap, mprotect and clone (SYSTEM_THREAD_FLAGS only) at the helper's one
  * syscall instruction; sigaltstack, rt_sigprocmask and seccomp in the thread
  * setup code. The app filter, added by every app thread before it runs app
- * code, kills anything from the stub region but futex, rt_sigreturn, exit
- * and sched_yield: an app that jumps into the helper or setup code dies.
+ * code, kills anything from the stub region but futex, rt_sigreturn and
+ * exit: an app that jumps into the helper or setup code dies.
  *
  * Code that runs with only the base filter (the helper, a new thread before
  * its app filter) uses no memory the app can write except the new thread's
@@ -46,7 +46,6 @@
 #define NR_mmap           9
 #define NR_mprotect       10
 #define NR_munmap         11
-#define NR_sched_yield    24
 #define NR_clone          56
 #define NR_exit           60
 #define NR_sigaltstack    131
@@ -101,20 +100,18 @@ struct bpf_prog {
 
 __attribute__((used)) static const struct bpf_insn g_app_filter[] = {
     /* 0 */ {LD_W_ABS, 0, 0, OFF_IP_HI},
-    /* 1 */ {JEQ_K, 0, 10, SYSTRAP_REGION_HI},  /* -> allow (12) */
+    /* 1 */ {JEQ_K, 0, 8, SYSTRAP_REGION_HI},  /* -> allow (10) */
     /* 2 */ {LD_W_ABS, 0, 0, OFF_IP_LO},
-    /* 3 */ {JGE_K, 0, 8, SYSTRAP_REGION_LO},   /* -> allow */
-    /* 4 */ {JGE_K, 7, 0, SYSTRAP_REGION_LO_END}, /* -> allow */
+    /* 3 */ {JGE_K, 0, 6, SYSTRAP_REGION_LO},   /* -> allow */
+    /* 4 */ {JGE_K, 5, 0, SYSTRAP_REGION_LO_END}, /* -> allow */
     /* 5 */ {LD_W_ABS, 0, 0, OFF_NR},
-    /* 6 */ {JEQ_K, 5, 0, NR_futex},
-    /* 7 */ {JEQ_K, 4, 0, NR_rt_sigreturn},
-    /* 8 */ {JEQ_K, 3, 0, NR_exit},
-    /* 9 */ {JEQ_K, 2, 0, NR_sched_yield},
-    /* 10 */ {RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS},
-    /* 11 */ {RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS},
-    /* 12 */ {RET_K, 0, 0, SECCOMP_RET_ALLOW}, /* the base filter decides */
+    /* 6 */ {JEQ_K, 3, 0, NR_futex},
+    /* 7 */ {JEQ_K, 2, 0, NR_rt_sigreturn},
+    /* 8 */ {JEQ_K, 1, 0, NR_exit},
+    /* 9 */ {RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS},
+    /* 10 */ {RET_K, 0, 0, SECCOMP_RET_ALLOW}, /* the base filter decides */
 };
-_Static_assert(sizeof(g_app_filter) / sizeof(g_app_filter[0]) == 13, "g_app_prog length");
+_Static_assert(sizeof(g_app_filter) / sizeof(g_app_filter[0]) == 11, "g_app_prog length");
 __attribute__((used)) static const uint64_t g_empty_mask = 0;
 /* Its sock_fprog, written in assembly: a C initializer with a pointer would
  * land in .data.rel.ro, which nothing makes read-only in a static program,
@@ -122,7 +119,7 @@ __attribute__((used)) static const uint64_t g_empty_mask = 0;
 __asm__(".section .rodata\n"
         ".balign 8\n"
         "g_app_prog:\n"
-        "    .short 13\n"
+        "    .short 11\n"
         "    .zero 6\n"
         "    .quad g_app_filter\n"
         ".text\n");
@@ -175,7 +172,6 @@ static void build_base_filter(void)
     JEQ(NR_futex, L_FUTEX, L_NEXT);
     JEQ(NR_rt_sigreturn, L_ALLOW, L_NEXT);
     JEQ(NR_exit, L_ALLOW, L_NEXT);
-    JEQ(NR_sched_yield, L_ALLOW, L_NEXT);
     LD(OFF_IP_LO);
     JEQ((uint32_t)(uintptr_t)stub_helper_ret, L_HELPER, L_NEXT);
     JEQ((uint32_t)(uintptr_t)stub_helper_batch_ret, L_BATCH, L_NEXT);
