@@ -41,6 +41,9 @@ struct cli_opt {
  * return 1. */
 int cli_parse_opts(const char *cmd, int argc, char **argv, const struct cli_opt *opts,
                    const char *usage, int *out_next);
+/* The one operand of CMD, the container id at ARGV[NEXT], or NULL after
+ * reporting that it is missing or that more follow. */
+const char *cli_one_id(const char *cmd, int argc, char **argv, int next);
 
 /* Reports an error object and returns runc's failure status (1). */
 struct rt_err;

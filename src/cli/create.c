@@ -466,12 +466,10 @@ int cmd_create(int argc, char **argv)
     if (cli_apply_global() < 0)
         return 1;
     struct rt_err *err = NULL;
-    if (i + 1 != argc) {
-        rt_err_make(&err, 0, "create: %s; see moat create --help",
-                    i >= argc ? "missing the container id" : "too many arguments");
-        return rt_err_report(&err);
-    }
-    o.id = argv[i];
+    const char *id = cli_one_id("create", argc, argv, i);
+    if (!id)
+        return 1;
+    o.id = id;
     pid_t pid;
     if (cli_create_container(&o, &pid, &err) < 0)
         return rt_err_report(&err);

@@ -73,12 +73,9 @@ int cmd_delete(int argc, char **argv)
     if (cli_apply_global() < 0)
         return 1;
     struct rt_err *err = NULL;
-    if (i + 1 != argc) {
-        rt_err_make(&err, 0, "delete: %s; see moat delete --help",
-                    i >= argc ? "missing the container id" : "too many arguments");
-        return rt_err_report(&err);
-    }
-    const char *id = argv[i];
+    const char *id = cli_one_id("delete", argc, argv, i);
+    if (!id)
+        return 1;
     struct oci_container ct = {.dirfd = -1};
     if (oci_container_open(cli_state_root(), id, true, &ct, &err) < 0) {
         /* runc: deleting a missing container with --force succeeds. */

@@ -144,12 +144,9 @@ int cmd_events(int argc, char **argv)
     if (cli_apply_global() < 0)
         return 1;
     struct rt_err *err = NULL;
-    if (i + 1 != argc) {
-        rt_err_make(&err, 0, "events: %s; see moat events --help",
-                    i >= argc ? "missing the container id" : "too many arguments");
-        return rt_err_report(&err);
-    }
-    const char *id = argv[i];
+    const char *id = cli_one_id("events", argc, argv, i);
+    if (!id)
+        return 1;
     uint64_t every = parse_duration(interval);
     if (every == 0) {
         rt_err_make(&err, 0, "events: --interval `%s` is not a duration", interval);

@@ -139,6 +139,17 @@ const char *cli_state_root(void)
     return g_cli.root ? g_cli.root : OCI_DEFAULT_ROOT;
 }
 
+const char *cli_one_id(const char *cmd, int argc, char **argv, int next)
+{
+    if (next + 1 == argc)
+        return argv[next];
+    struct rt_err *err = NULL;
+    rt_err_make(&err, 0, "%s: %s; see moat %s --help", cmd,
+                next >= argc ? "missing the container id" : "too many arguments", cmd);
+    rt_err_report(&err);
+    return NULL;
+}
+
 int cli_parse_opts(const char *cmd, int argc, char **argv, const struct cli_opt *opts,
                    const char *usage, int *out_next)
 {

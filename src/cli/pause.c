@@ -46,13 +46,11 @@ static int pause_resume(int argc, char **argv, bool pause)
     if (cli_apply_global() < 0)
         return 1;
     struct rt_err *err = NULL;
-    if (i + 1 != argc) {
-        rt_err_make(&err, 0, "%s: %s; see moat %s --help", cmd,
-                    i >= argc ? "missing the container id" : "too many arguments", cmd);
-        return rt_err_report(&err);
-    }
+    const char *id = cli_one_id(cmd, argc, argv, i);
+    if (!id)
+        return 1;
     struct oci_container ct = {.dirfd = -1};
-    if (oci_container_open(cli_state_root(), argv[i], true, &ct, &err) < 0)
+    if (oci_container_open(cli_state_root(), id, true, &ct, &err) < 0)
         return rt_err_report(&err);
     struct oci_state s;
     if (oci_state_read(&ct, &s, &err) < 0) {

@@ -73,12 +73,10 @@ int cmd_start(int argc, char **argv)
     if (cli_apply_global() < 0)
         return 1;
     struct rt_err *err = NULL;
-    if (i + 1 != argc) {
-        rt_err_make(&err, 0, "start: %s; see moat start --help",
-                    i >= argc ? "missing the container id" : "too many arguments");
-        return rt_err_report(&err);
-    }
-    if (cli_start_container(argv[i], &err) < 0)
+    const char *id = cli_one_id("start", argc, argv, i);
+    if (!id)
+        return 1;
+    if (cli_start_container(id, &err) < 0)
         return rt_err_report(&err);
     return 0;
 }

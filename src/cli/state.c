@@ -20,13 +20,11 @@ int cmd_state(int argc, char **argv)
     if (cli_apply_global() < 0)
         return 1;
     struct rt_err *err = NULL;
-    if (i + 1 != argc) {
-        rt_err_make(&err, 0, "state: %s; see moat state --help",
-                    i >= argc ? "missing the container id" : "too many arguments");
-        return rt_err_report(&err);
-    }
+    const char *id = cli_one_id("state", argc, argv, i);
+    if (!id)
+        return 1;
     struct oci_container ct = {.dirfd = -1};
-    if (oci_container_open(cli_state_root(), argv[i], false, &ct, &err) < 0)
+    if (oci_container_open(cli_state_root(), id, false, &ct, &err) < 0)
         return rt_err_report(&err);
     struct oci_state s;
     if (oci_state_read(&ct, &s, &err) < 0) {

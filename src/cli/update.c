@@ -267,17 +267,14 @@ int cmd_update(int argc, char **argv)
     if (cli_apply_global() < 0)
         return 1;
     struct rt_err *err = NULL;
-    if (i + 1 != argc) {
-        rt_err_make(&err, 0, "update: %s; see moat update --help",
-                    i >= argc ? "missing the container id" : "too many arguments");
-        return rt_err_report(&err);
-    }
+    const char *id = cli_one_id("update", argc, argv, i);
+    if (!id)
+        return 1;
     for (size_t k = 0; k < ARRAY_SIZE(unsupported); k++)
         if (unsupported[k]) {
             rt_err_make(&err, 0, "update: --%s is not supported by moat", unsupported_names[k]);
             return rt_err_report(&err);
         }
-    const char *id = argv[i];
     struct oci_resources res = {0};
     if (resources && read_resources(resources, &res, &err) < 0)
         return rt_err_report(&err);
