@@ -22,7 +22,7 @@ import tarfile
 import tempfile
 import time
 
-from test_docker import private_run, skip  # shared with the docker test
+from test_docker import private_run, skip, sweep  # shared with the docker test
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 DEADLINE = time.monotonic() + 100  # the whole test stays under 2 minutes
@@ -157,26 +157,7 @@ class Containerd:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-        # Shims and sandboxes of ours that outlived containerd.
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
-            except OSError:
-                continue
-            if self.tmp.encode() in cmd or (b"containerd-shim" in cmd and
-                                            self.sock.encode() in cmd):
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except OSError:
-                    pass
-        with open("/proc/self/mountinfo") as f:
-            mounts = [l.split()[4] for l in f if self.tmp in l.split()[4]]
-        for m in sorted(mounts, key=len, reverse=True):
-            subprocess.run(["umount", "-l", m], capture_output=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        sweep(self.tmp, self.sock)
 
 
 def main():

@@ -143,27 +143,33 @@ class Daemons:
                 except subprocess.TimeoutExpired:
                     os.killpg(p.pid, signal.SIGKILL)
                     p.wait()
-        # Shims and sandboxes of ours that outlived the daemons.
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
+        sweep(self.tmp, self.csock)
+
+
+def sweep(tmp, containerd_sock):
+    """After the daemons stopped (also test_ctr.py's): kills shims and
+    sandboxes of ours that outlived them (their command line names TMP, or
+    a shim of CONTAINERD_SOCK), unmounts what they left under TMP, deepest
+    first, and removes TMP."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if tmp.encode() in cmd or (b"containerd-shim" in cmd and
+                                   containerd_sock.encode() in cmd):
             try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
+                os.kill(int(pid), signal.SIGKILL)
             except OSError:
-                continue
-            if self.tmp.encode() in cmd or (b"containerd-shim" in cmd and
-                                            self.csock.encode() in cmd):
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except OSError:
-                    pass
-        # Mounts dockerd and containerd left behind, deepest first.
-        with open("/proc/self/mountinfo") as f:
-            mounts = [l.split()[4] for l in f if self.tmp in l.split()[4]]
-        for m in sorted(mounts, key=len, reverse=True):
-            subprocess.run(["umount", "-l", m], capture_output=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+                pass
+    with open("/proc/self/mountinfo") as f:
+        mounts = [l.split()[4] for l in f if tmp in l.split()[4]]
+    for m in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", m], capture_output=True)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def image_tar(tmp):
