@@ -133,18 +133,16 @@ static void created_signal(int sig)
 }
 
 /* OCI process.rlimits become the first process's limits in moat's kernel,
- * which enforces them (kernel/task/rlimit.c and friends). None is set on
- * the kernel process: RLIMIT_FSIZE, CPU or NOFILE there would limit or
- * kill the whole sandbox, not the app. */
+ * which enforces them (kernel/task/task.c and the syscalls that check
+ * tg->rlim). None is set on the kernel process: RLIMIT_FSIZE, CPU or
+ * NOFILE there would limit or kill the whole sandbox, not the app.
+ * oci/config.c has checked each entry (known type, soft <= hard). */
 static void apply_rlimits(const struct sandbox_config *cfg, struct sandbox_init *init)
 {
     for (size_t i = 0; i < cfg->rlimits_len; i++) {
         const struct sandbox_rlimit *l = &cfg->rlimits[i];
         if (l->resource < 0 || l->resource >= LINUX_RLIM_NLIMITS)
             setup_fail("process.rlimits: unknown resource %d", l->resource);
-        if (l->soft > l->hard)
-            setup_fail("process.rlimits: soft limit %llu above hard limit %llu (resource %d)",
-                       (unsigned long long)l->soft, (unsigned long long)l->hard, l->resource);
         init->rlim[l->resource].rlim_cur = l->soft;
         init->rlim[l->resource].rlim_max = l->hard;
         init->rlim_set |= 1u << l->resource;
