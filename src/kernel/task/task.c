@@ -401,16 +401,22 @@ static uint64_t tg_cputime_locked(struct thread_group *tg, int which)
     return which == 1 ? u : u + s;
 }
 
-/* Arms IT's timer for the earliest wall time its process can have used
- * LEFT more ns of CPU: each thread runs at most one CPU's worth. Caller
- * holds tg->lock. */
-static void cpu_itimer_rearm_locked(struct cpu_itimer *it, uint64_t left, int nr_threads)
+/* The shortest wall time in which a process of NR_THREADS threads can use
+ * LEFT ns of CPU: each thread runs at most one CPU's worth. */
+static uint64_t cpu_left_wall_ns(uint64_t left, int nr_threads)
 {
     int par = nr_threads < 1 ? 1 : nr_threads;
     int ncpu = host_nr_cpus();
     if (ncpu > 0 && par > ncpu)
         par = ncpu;
-    ktimer_arm(&it->timer, host_monotonic_ns() + (left / (uint64_t)par ?: 1), 0);
+    return left / (uint64_t)par;
+}
+
+/* Arms IT's timer for the earliest wall time its process can have used
+ * LEFT more ns of CPU. Caller holds tg->lock. */
+static void cpu_itimer_rearm_locked(struct cpu_itimer *it, uint64_t left, int nr_threads)
+{
+    ktimer_arm(&it->timer, host_monotonic_ns() + (cpu_left_wall_ns(left, nr_threads) ?: 1), 0);
 }
 
 static void cpu_itimer_fire(struct ktimer *k, void *arg)
@@ -545,12 +551,7 @@ static void rlim_cpu_check_locked(struct thread_group *tg)
         }
     }
     if (next) {
-        uint64_t left = next > now ? next - now : 0;
-        int par = tg->nr_threads < 1 ? 1 : tg->nr_threads;
-        int ncpu = host_nr_cpus();
-        if (ncpu > 0 && par > ncpu)
-            par = ncpu;
-        left /= (uint64_t)par;
+        uint64_t left = cpu_left_wall_ns(next > now ? next - now : 0, tg->nr_threads);
         ktimer_arm(&tg->rlim_cpu_timer, host_monotonic_ns() + MAX(left, RLIM_CPU_RECHECK_NS), 0);
     }
     pthread_mutex_unlock(&tg->lock);
