@@ -838,7 +838,9 @@ exit "${HOOK_EXIT:-0}"
         it is killed), not only the host cgroup's."""
         moat = self.runtimes[0]
         um = "um-%d" % os.getpid()
-        cfg = base_config(["sleep", "60"])
+        # Its first process outlives the test: the shell fills below take
+        # 8-12 s, but over 60 s on a loaded machine.
+        cfg = base_config(["sleep", "600"])
         cfg["linux"]["resources"] = {"memory": {"limit": 32 << 20}}
         self.create(moat, um, self.bundle(cfg))
         self.assertEqual(moat.run("start", um).returncode, 0)
@@ -848,6 +850,11 @@ exit "${HOOK_EXIT:-0}"
             p = moat.run("exec", um, "head", "-1", "/proc/meminfo")
             self.assertEqual(p.returncode, 0, p.stderr)
             return int(p.stdout.split()[1])
+
+        def stats():
+            p = moat.run("events", "--stats", um)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return json.loads(p.stdout)
 
         self.assertEqual(memtotal(), 32768)
         # 20 MB (twice that at the shell's peak) do not fit in 32 MiB ...
@@ -860,7 +867,7 @@ exit "${HOOK_EXIT:-0}"
         self.assertEqual(memtotal(), 262144)
         p = moat.run("exec", um, "sh", "-c", fill % 20000000, timeout=90)
         self.assertEqual((p.returncode, p.stdout), (0, "20000000\n"), p.stderr)
-        ev = json.loads(moat.run("events", "--stats", um).stdout)
+        ev = stats()
         self.assertEqual(ev["data"]["memory"]["raw"]["app_limit"], 256 << 20)
         # Below what the apps hold: refused, the limit stays.
         holder = os.path.join(self.tmp, "holder.pid")
@@ -873,7 +880,7 @@ exit "${HOOK_EXIT:-0}"
             err.seek(0)
             self.assertEqual(p.returncode, 0, err.read())
         for _ in range(100):
-            ev = json.loads(moat.run("events", "--stats", um).stdout)
+            ev = stats()
             if ev["data"]["memory"]["raw"]["app_used"] > 5 << 20:
                 break
             time.sleep(0.1)
@@ -884,7 +891,7 @@ exit "${HOOK_EXIT:-0}"
         with open(holder) as f:
             os.kill(int(f.read()), signal.SIGKILL)  # the exec'd process goes with it
         for _ in range(100):
-            ev = json.loads(moat.run("events", "--stats", um).stdout)
+            ev = stats()
             if ev["data"]["memory"]["raw"]["app_used"] < 12 << 20:
                 break
             time.sleep(0.1)

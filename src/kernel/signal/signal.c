@@ -187,8 +187,9 @@ static bool is_ignored_locked(struct thread_group *tg, int sig)
 void signal_kick_locked(struct task *t)
 {
     task_wake(t);
-    if (t->in_app && t->ctx)
-        g_platform->ctx_interrupt(t->ctx);
+    struct platform_ctx *ctx = __atomic_load_n(&t->ctx, __ATOMIC_ACQUIRE);
+    if (t->in_app && ctx)
+        g_platform->ctx_interrupt(ctx);
 }
 
 /* Queues SIG with INFO on P, for the receiving thread RCV (its real uid

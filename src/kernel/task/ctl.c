@@ -496,8 +496,10 @@ static void *conn_main(void *arg)
     ssize_t n;
     while ((n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
         ;
-    if (n <= 0)
+    if (n <= 0) {
+        log_debug("ctl: request: %s", n < 0 ? strerror(errno) : "connection closed");
         goto out;
+    }
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;

@@ -207,8 +207,8 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
     futex_exit_robust_list(t);
     struct platform_ctx *old_ctx = t->ctx;
     struct mm *old_mm = t->mm;
+    pthread_mutex_lock(&g_tasks_lock); /* against tg_get_mm and tg_cputime (task.c) */
     t->ctx = ctx;
-    pthread_mutex_lock(&g_tasks_lock); /* against tg_get_mm (task.c) */
     t->mm = mm;
     pthread_mutex_unlock(&g_tasks_lock);
     if (old_ctx)

@@ -820,8 +820,17 @@ static void task_finish(struct task *t)
         futex_clear_and_wake(t->mm, t->clear_child_tid);
     uint64_t ut, st;
     thread_cputime(t, &ut, &st);
-    if (t->ctx)
-        mm_ctx_destroy(t->mm, t->ctx);
+    /* Detached under g_tasks_lock: tg_info and tg_cputime (the control
+     * channel's stats, /proc/PID/stat) read a thread's CPU time through
+     * its context under it, and must never use one being destroyed (its
+     * lazily opened schedstat fd was read, opened and closed from both
+     * sides at once). */
+    pthread_mutex_lock(&g_tasks_lock);
+    struct platform_ctx *ctx = t->ctx;
+    t->ctx = NULL;
+    pthread_mutex_unlock(&g_tasks_lock);
+    if (ctx)
+        mm_ctx_destroy(t->mm, ctx);
     /* Detached under g_tasks_lock: tg_get_mm/files/fs (ps over the control
      * channel, /proc/PID) take a reference under it and must never see a
      * pointer whose last reference is being dropped. */
