@@ -18,6 +18,13 @@
  * MM_COW_RUN bytes around it (only the pages holding data: holes stay holes)
  * into fresh pages, or, when nobody else holds the pages any more, just makes
  * them writable again.
+ *
+ * A fork of a single-threaded process whose private writable memory holds
+ * little data (at most g_mm_fork_copy_max bytes over those VMAs) gives the
+ * child a copy of it at once instead (mm_fork): a copy-on-write fault costs
+ * a trap and a stub call or two (tens of microseconds), and small processes
+ * write most of those pages right after fork anyway (the stack, libc's
+ * globals). The parent keeps its pages writable and unshared.
  */
 #include "kernel/mm/mm.h"
 
@@ -58,6 +65,8 @@
  * so a process rewriting a big region after fork takes one fault per run,
  * not per page. Holes are not copied, so a sparse run costs what it uses. */
 #define MM_COW_RUN (64 * PAGE_SIZE)
+/* The most data fork copies for the child at once (fork_copy_small_locked). */
+#define MM_FORK_COPY_MAX (64 * PAGE_SIZE)
 
 /* Pieces taken out of the VMA array, released (or reused) by the caller. */
 struct vma_vec {
@@ -2145,20 +2154,24 @@ uint64_t mm_total_bytes(struct mm *mm)
 
 /* Before fork shares MM's private pages: write-protects them in the stub
  * (one call per run of adjacent writable VMAs) and marks them VMA_COW. From
- * then on neither the app's threads nor the kernel write them in place. */
-static int cow_protect_locked(struct mm *mm)
+ * then on neither the app's threads nor the kernel write them in place.
+ * VMAs whose COPIED entry is not MM_NO_COPY (the child got a copy) stay as
+ * they are. */
+#define MM_NO_COPY UINT64_MAX
+static int cow_protect_locked(struct mm *mm, const uint64_t *copied)
 {
-#define COW_CANDIDATE(v)                                                                           \
-    (!((v)->flags & (VMA_SHARED | VMA_COW | VMA_DONTFORK | VMA_WIPEONFORK)))
+#define COW_CANDIDATE(i)                                                                           \
+    (!(mm->vmas[i].flags & (VMA_SHARED | VMA_COW | VMA_DONTFORK | VMA_WIPEONFORK)) &&             \
+     copied[i] == MM_NO_COPY)
     for (size_t i = 0; mm->as && i < mm->nr_vmas;) {
         const struct vma *v = &mm->vmas[i];
-        if (!COW_CANDIDATE(v) || !(v->prot & PROT_WRITE)) {
+        if (!COW_CANDIDATE(i) || !(v->prot & PROT_WRITE)) {
             i++;
             continue;
         }
         uint64_t s = v->start, e = v->end;
         int prot = v->prot;
-        for (i++; i < mm->nr_vmas && mm->vmas[i].start == e && COW_CANDIDATE(&mm->vmas[i]) &&
+        for (i++; i < mm->nr_vmas && mm->vmas[i].start == e && COW_CANDIDATE(i) &&
                   mm->vmas[i].prot == prot;
              i++)
             e = mm->vmas[i].end;
@@ -2168,16 +2181,91 @@ static int cow_protect_locked(struct mm *mm)
     }
     pthread_rwlock_wrlock(&mm->lock);
     for (size_t i = 0; i < mm->nr_vmas; i++)
-        if (COW_CANDIDATE(&mm->vmas[i]))
+        if (COW_CANDIDATE(i))
             mm->vmas[i].flags |= VMA_COW;
     pthread_rwlock_unlock(&mm->lock);
     return 0;
 #undef COW_CANDIDATE
 }
 
+uint64_t g_mm_fork_copy_max = MM_FORK_COPY_MAX;
+
+/* Whether fork may give the child a copy of V's pages at once: private,
+ * writable memory with pages of its own (not shared memory, not a kernel
+ * range, not one fork treats specially). */
+static bool fork_copy_candidate(const struct vma *v)
+{
+    return (v->prot & PROT_WRITE) && !v->shared &&
+           !(v->flags & (VMA_SHARED | VMA_SHARED_COPY | VMA_DONTFORK | VMA_WIPEONFORK |
+                         VMA_KERNEL | VMA_NOBACK));
+}
+
+/* Bytes of [off, off+len) of the memory file holding data, counted up to
+ * just past LIMIT; UINT64_MAX if the file cannot tell. */
+static uint64_t data_bytes(uint64_t off, uint64_t len, uint64_t limit)
+{
+    uint64_t at = off, end = off + len, ds, de, n = 0;
+    int r = 0;
+    while (at < end && n <= limit && (r = memfile_next_data(at, end, &ds, &de)) == 0) {
+        n += de - ds;
+        at = de;
+    }
+    return at >= end || n > limit || r == -ENXIO ? n : UINT64_MAX;
+}
+
+/* Copies the pages of [src, src+len) holding data into the fresh pages at
+ * DST (holes stay holes) through the host's write path: the new pages are
+ * neither faulted in nor zeroed first. 0 or -ENOMEM. */
+static int copy_data_fresh(uint64_t src, uint64_t dst, uint64_t len)
+{
+    uint64_t at = src, end = src + len, ds, de;
+    int r;
+    while (at < end && (r = memfile_next_data(at, end, &ds, &de)) == 0) {
+        if (memfile_write(dst + (ds - src), memfile_ptr(ds), de - ds) < 0)
+            return -ENOMEM;
+        at = de;
+    }
+    return (at >= end || r == -ENXIO) ? 0 : r;
+}
+
+/* Chooses the VMAs of PARENT (a fork with no other thread in it) whose
+ * pages the child gets a copy of now, at most g_mm_fork_copy_max bytes of
+ * data in all, from the top of the address space down (the stack first),
+ * and makes the copies: COPIED[i] is the child's memory-file offset for
+ * VMA i, or MM_NO_COPY (shared copy-on-write as usual). Caller holds
+ * mutate; mm->lock is held for writing meanwhile, so no copy-out from
+ * another process (process_vm_writev, /proc/PID/mem) changes the pages
+ * half-way through a copy. Failures just leave VMAs to copy-on-write. */
+static void fork_copy_small_locked(struct mm *parent, uint64_t *copied)
+{
+    uint64_t budget = g_mm_fork_copy_max;
+    if (budget == 0 || parent->nr_ctx > 1)
+        return;
+    pthread_rwlock_wrlock(&parent->lock);
+    for (size_t i = parent->nr_vmas; i-- > 0 && budget > 0;) {
+        const struct vma *v = &parent->vmas[i];
+        if (!fork_copy_candidate(v))
+            continue;
+        uint64_t n = data_bytes(v->off, vma_len(v), budget);
+        if (n > budget)
+            continue;
+        uint64_t off;
+        if (memfile_alloc(vma_len(v), &off) < 0)
+            break;
+        if (copy_data_fresh(v->off, off, vma_len(v)) < 0) {
+            memfile_free(off, vma_len(v));
+            break; /* the memory limit: copy-on-write costs nothing now */
+        }
+        copied[i] = off;
+        budget -= n;
+    }
+    pthread_rwlock_unlock(&parent->lock);
+}
+
 int mm_fork(struct mm *parent, struct mm **out_child)
 {
     struct mm *c = mm_new();
+    uint64_t *copied = NULL;
     int r = 0;
 
     if (!c)
@@ -2196,7 +2284,15 @@ int mm_fork(struct mm *parent, struct mm **out_child)
     c->lim = parent->lim;
     c->personality = parent->personality;
     c->pid = parent->pid;
-    r = cow_protect_locked(parent);
+    copied = malloc(MAX(parent->nr_vmas, (size_t)1) * sizeof(*copied));
+    if (!copied) {
+        r = -ENOMEM;
+        goto out_unlock;
+    }
+    for (size_t i = 0; i < parent->nr_vmas; i++)
+        copied[i] = MM_NO_COPY;
+    fork_copy_small_locked(parent, copied);
+    r = cow_protect_locked(parent, copied);
     if (r < 0)
         goto out_unlock;
     for (size_t i = 0; i < parent->nr_vmas; i++) {
@@ -2205,7 +2301,12 @@ int mm_fork(struct mm *parent, struct mm **out_child)
         if (pv->flags & VMA_DONTFORK)
             continue;
         cv.flags &= ~VMA_LOCKED; /* memory locks are not inherited */
-        if (pv->shared) {
+        if (copied[i] != MM_NO_COPY) {
+            /* A copy of its own (fork_copy_small_locked). */
+            cv.off = copied[i];
+            cv.flags &= ~VMA_COW;
+            copied[i] = MM_NO_COPY;
+        } else if (pv->shared) {
             shared_get(cv.shared);
         } else if (pv->flags & VMA_NOBACK) {
             /* nothing to share */
@@ -2224,6 +2325,11 @@ int mm_fork(struct mm *parent, struct mm **out_child)
         c->vmas[c->nr_vmas++] = cv;
     }
 out_unlock:
+    /* Copies not handed to the child (an error part-way). */
+    for (size_t i = 0; copied && i < parent->nr_vmas; i++)
+        if (copied[i] != MM_NO_COPY)
+            memfile_free(copied[i], vma_len(&parent->vmas[i]));
+    free(copied);
     pthread_mutex_unlock(&parent->mutate);
     if (r < 0) {
         mm_put(c);

@@ -87,6 +87,10 @@ struct mm {
                                      * truncate zap (mm_file_resized) */
 };
 
+/* The most bytes of data a fork copies for the child at once rather than
+ * share copy-on-write (mm_fork; 0: none). Tests of copy-on-write set 0. */
+extern uint64_t g_mm_fork_copy_max;
+
 /* Gives MM its own copy of the copy-on-write pages in [start, end) (page
  * aligned), so the kernel may write them. Takes mutate. 0 or -errno. */
 int mm_cow_break(struct mm *mm, uint64_t start, uint64_t end);

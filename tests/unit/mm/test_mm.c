@@ -38,6 +38,8 @@ static void setup(void)
     ck_assert_ptr_nonnull(g_mm);
     g_as = fake_as_new();
     ck_assert_int_eq(mm_attach(g_mm, g_as), 0);
+    /* Forks share everything copy-on-write unless a test says otherwise. */
+    g_mm_fork_copy_max = 0;
 }
 
 static void teardown(void)
@@ -843,6 +845,70 @@ START_TEST(fork_cow)
 }
 END_TEST
 
+/* A small single-threaded fork: the child gets its own copy of the private
+ * writable pages at once; the parent keeps its pages writable. Past the
+ * budget, with another thread, and for shared memory it is copy-on-write
+ * or sharing as before. */
+START_TEST(fork_copy_small)
+{
+    g_mm_fork_copy_max = 4 * PG;
+    uint64_t a = map(BASE, 8 * PG, RW, FIXED);      /* 2 data pages: copied */
+    uint64_t big = map(BASE + 16 * PG, 8 * PG, RW, FIXED); /* 5: over the budget */
+    uint64_t s = map(BASE + 32 * PG, PG, RW, SANON | MAP_FIXED);
+    uint64_t ro = map(BASE + 40 * PG, PG, PROT_READ, FIXED);
+    put_byte(a, 1);
+    put_byte(a + 5 * PG, 2);
+    for (int i = 0; i < 5; i++)
+        put_byte(big + (uint64_t)i * PG, (uint8_t)(10 + i));
+    put_byte(s, 3);
+    uint64_t before = used_bytes();
+    struct mm *c;
+    ck_assert_int_eq(mm_fork(g_mm, &c), 0);
+    struct platform_as *cas = fake_as_new();
+    ck_assert_int_eq(mm_attach(c, cas), 0);
+    fake_check_consistent(g_mm, g_as);
+    fake_check_consistent(c, cas);
+    /* Copied: 8 pages of offsets, the 2 data pages; holes stay holes. */
+    ck_assert_uint_eq(used_bytes(), before + 8 * PG);
+    ck_assert_uint_ne(vma_off(c, a), vma_off(g_mm, a));
+    ck_assert_uint_eq(memfile_refcount(vma_off(g_mm, a)), 1);
+    uint64_t ds, de;
+    ck_assert_int_eq(memfile_next_data(vma_off(c, a), vma_off(c, a) + 8 * PG, &ds, &de), 0);
+    ck_assert_uint_eq(ds, vma_off(c, a));
+    ck_assert_uint_eq(de, vma_off(c, a) + PG);
+    /* Both stubs write in place, and neither sees the other's writes. */
+    ck_assert(fake_as_write(g_as, a, "\x41", 1));
+    ck_assert(fake_as_write(cas, a + 5 * PG, "\x42", 1));
+    uint8_t v;
+    ck_assert_int_eq(mm_copy_in(c, &v, a, 1), 0);
+    ck_assert_uint_eq(v, 1);
+    ck_assert_uint_eq(get_byte(a + 5 * PG), 2);
+    ck_assert_int_eq(mm_copy_in(c, &v, a + 5 * PG, 1), 0);
+    ck_assert_uint_eq(v, 0x42);
+    ck_assert_uint_eq(get_byte(a), 0x41);
+    /* Over the budget: shared copy-on-write, read-only in both stubs. */
+    ck_assert_uint_eq(vma_off(c, big), vma_off(g_mm, big));
+    ck_assert_uint_eq(memfile_refcount(vma_off(g_mm, big)), 2);
+    ck_assert(!fake_as_write(g_as, big, "x", 1));
+    ck_assert(!fake_as_write(cas, big, "x", 1));
+    /* Read-only private memory is shared; shared memory stays shared. */
+    ck_assert_uint_eq(vma_off(c, ro), vma_off(g_mm, ro));
+    ck_assert(fake_as_write(cas, s, "\x43", 1));
+    ck_assert_uint_eq(get_byte(s), 0x43);
+    mm_put(c);
+    fake_as_free(cas);
+    ck_assert_uint_eq(used_bytes(), before);
+    /* With a second thread in the parent, nothing is copied at fork. */
+    mm_ctx_add(g_mm);
+    ck_assert_int_eq(mm_fork(g_mm, &c), 0);
+    ck_assert_uint_eq(used_bytes(), before);
+    ck_assert_uint_eq(vma_off(c, a), vma_off(g_mm, a));
+    ck_assert(!fake_as_write(g_as, a, "x", 1));
+    mm_put(c);
+    check();
+}
+END_TEST
+
 static int add_one(uint32_t *w, void *arg)
 {
     (void)arg;
@@ -1346,6 +1412,7 @@ static Suite *mm_suite(void)
     tcase_add_test(tc, last_ctx_clears_as);
     tcase_add_test(tc, fork_private_and_shared);
     tcase_add_test(tc, fork_cow);
+    tcase_add_test(tc, fork_copy_small);
     tcase_add_test(tc, fork_cow_word_and_exit);
     tcase_add_test(tc, shared_file_mapping);
     tcase_add_test(tc, fault_codes);
