@@ -148,6 +148,11 @@ int host_mem_seek_hole(int fd, uint64_t off, uint64_t *out)
     return seek(fd, off, SEEK_HOLE, out);
 }
 
+int host_mem_incore(const uint8_t *addr, uint64_t len, uint8_t *vec)
+{
+    return mincore((void *)addr, (size_t)len, vec) == 0 ? 0 : -errno;
+}
+
 void host_mem_close(int fd)
 {
     close(fd);

@@ -47,6 +47,10 @@ int host_mem_punch(int fd, uint64_t off, uint64_t len);
 int host_mem_seek_data(int fd, uint64_t off, uint64_t *out);
 int host_mem_seek_hole(int fd, uint64_t off, uint64_t *out);
 
+/* mincore(2) of [ADDR, ADDR+LEN) of a mapping of a memory file: VEC[i] & 1
+ * for each page the file holds. 0 or -errno. */
+int host_mem_incore(const uint8_t *addr, uint64_t len, uint8_t *vec);
+
 void host_mem_close(int fd);
 
 #endif

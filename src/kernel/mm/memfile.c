@@ -465,6 +465,11 @@ int memfile_next_data(uint64_t off, uint64_t end, uint64_t *out_start, uint64_t 
     return 0;
 }
 
+int memfile_incore(uint64_t off, uint64_t len, uint8_t *vec)
+{
+    return host_mem_incore(memfile_ptr(off), len, vec);
+}
+
 void memfile_stats(uint64_t *out_used, uint64_t *out_size, uint64_t *out_free_extents)
 {
     pthread_mutex_lock(&g_mf_lock);

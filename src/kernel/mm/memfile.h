@@ -99,6 +99,11 @@ int memfile_alloc_at(uint64_t off, uint64_t len);
  * Never-touched and punched pages are holes. */
 int memfile_next_data(uint64_t off, uint64_t end, uint64_t *out_start, uint64_t *out_end);
 
+/* Which pages of [off, off+len) hold data, in one host call: VEC[i] & 1 for
+ * page i (as memfile_next_data sees them, except that pages a commit
+ * allocated and nothing wrote yet count too). 0 or -errno. */
+int memfile_incore(uint64_t off, uint64_t len, uint8_t *vec);
+
 /* Bytes handed out, the file size, and the number of free extents. */
 void memfile_stats(uint64_t *out_used, uint64_t *out_size, uint64_t *out_free_extents);
 

@@ -414,6 +414,41 @@ static void vec_release_unmapped(struct vma_vec *vv, int unmap_err)
 /* ------------------------------------------------------------------------ */
 /* Lifetime. */
 
+struct off_range {
+    uint64_t off, len;
+};
+
+static int off_range_cmp(const void *a, const void *b)
+{
+    const struct off_range *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* vma_release of each of the N VMAs at V, with the private pages released
+ * in offset order and adjacent ranges together: one punch for a run of
+ * them (the copies a fork made sit side by side in the memory file). */
+static void vmas_release_all(struct vma *v, size_t n)
+{
+    struct off_range *r = n ? malloc(n * sizeof(*r)) : NULL;
+    size_t nr = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r && !v[i].shared && !(v[i].flags & VMA_NOBACK)) {
+            r[nr++] = (struct off_range){v[i].off, vma_len(&v[i])};
+            v[i].flags |= VMA_NOBACK; /* released below */
+        }
+        vma_release(&v[i]);
+    }
+    if (nr > 1)
+        qsort(r, nr, sizeof(*r), off_range_cmp);
+    for (size_t i = 0; i < nr;) {
+        uint64_t off = r[i].off, end = off + r[i].len;
+        for (i++; i < nr && r[i].off == end; i++)
+            end += r[i].len;
+        memfile_free(off, end - off);
+    }
+    free(r);
+}
+
 /* Every mm with references, so that a file shrinking reaches each address
  * space mapping it (mm_file_resized). Leaf lock. */
 static pthread_mutex_t g_mm_all_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -487,8 +522,7 @@ void mm_put(struct mm *mm)
     mm_all_del(mm);
     /* The stub is destroyed separately; nothing maps this memory once the
      * last reference is gone. */
-    for (size_t i = 0; i < mm->nr_vmas; i++)
-        vma_release(&mm->vmas[i]);
+    vmas_release_all(mm->vmas, mm->nr_vmas);
     free(mm->vmas);
     pthread_rwlock_destroy(&mm->lock);
     pthread_mutex_destroy(&mm->mutate);
@@ -2200,32 +2234,58 @@ static bool fork_copy_candidate(const struct vma *v)
                          VMA_KERNEL | VMA_NOBACK));
 }
 
-/* Bytes of [off, off+len) of the memory file holding data, counted up to
- * just past LIMIT; UINT64_MAX if the file cannot tell. */
-static uint64_t data_bytes(uint64_t off, uint64_t len, uint64_t limit)
+/* Copies the pages of the private VMA V marked in VEC (memfile_incore of
+ * its pages) into the fresh pages at DST, a run at a time, through the
+ * host's write path: the new pages are neither faulted in nor zeroed
+ * first, and the others stay holes. 0 or -ENOMEM. */
+static int copy_incore(const struct vma *v, const uint8_t *vec, uint64_t dst)
 {
-    uint64_t at = off, end = off + len, ds, de, n = 0;
-    int r = 0;
-    while (at < end && n <= limit && (r = memfile_next_data(at, end, &ds, &de)) == 0) {
-        n += de - ds;
-        at = de;
+    uint64_t n = vma_len(v) / PAGE_SIZE;
+    for (uint64_t i = 0; i < n;) {
+        if (!(vec[i] & 1)) {
+            i++;
+            continue;
+        }
+        uint64_t j = i + 1;
+        while (j < n && (vec[j] & 1))
+            j++;
+        if (memfile_write(dst + i * PAGE_SIZE, memfile_ptr(v->off + i * PAGE_SIZE),
+                          (j - i) * PAGE_SIZE) < 0)
+            return -ENOMEM;
+        i = j;
     }
-    return at >= end || n > limit || r == -ENXIO ? n : UINT64_MAX;
+    return 0;
 }
 
-/* Copies the pages of [src, src+len) holding data into the fresh pages at
- * DST (holes stay holes) through the host's write path: the new pages are
- * neither faulted in nor zeroed first. 0 or -ENOMEM. */
-static int copy_data_fresh(uint64_t src, uint64_t dst, uint64_t len)
+/* The most pages of a VMA fork_copy_small_locked looks at (one byte each). */
+#define FORK_COPY_SCAN_MAX 16384
+/* Up to this many pages, mincore finds a VMA's data in one host call;
+ * bigger ones are walked by SEEK_DATA (mincore looks up every page). */
+#define FORK_INCORE_MAX 64
+
+/* Marks in VEC (a byte a page, bit 0) the pages of V that hold data;
+ * returns how many, or more than MAX once there are (the map is then
+ * incomplete), or UINT64_MAX if the host cannot tell. */
+static uint64_t data_map(const struct vma *v, uint8_t *vec, uint64_t max)
 {
-    uint64_t at = src, end = src + len, ds, de;
-    int r;
-    while (at < end && (r = memfile_next_data(at, end, &ds, &de)) == 0) {
-        if (memfile_write(dst + (ds - src), memfile_ptr(ds), de - ds) < 0)
-            return -ENOMEM;
+    uint64_t pages = vma_len(v) / PAGE_SIZE, n = 0;
+    if (pages <= FORK_INCORE_MAX) {
+        if (memfile_incore(v->off, vma_len(v), vec) < 0)
+            return UINT64_MAX;
+        for (uint64_t p = 0; p < pages; p++)
+            n += vec[p] & 1;
+        return n;
+    }
+    memset(vec, 0, pages);
+    uint64_t at = v->off, end = v->off + vma_len(v), ds, de;
+    int r = 0;
+    while (at < end && n <= max && (r = memfile_next_data(at, end, &ds, &de)) == 0) {
+        for (uint64_t p = (ds - v->off) / PAGE_SIZE; p < (de - v->off) / PAGE_SIZE; p++)
+            vec[p] = 1;
+        n += (de - ds) / PAGE_SIZE;
         at = de;
     }
-    return (at >= end || r == -ENXIO) ? 0 : r;
+    return at >= end || n > max || r == -ENXIO ? n : UINT64_MAX;
 }
 
 /* Chooses the VMAs of PARENT (a fork with no other thread in it) whose
@@ -2241,25 +2301,30 @@ static void fork_copy_small_locked(struct mm *parent, uint64_t *copied)
     uint64_t budget = g_mm_fork_copy_max;
     if (budget == 0 || parent->nr_ctx > 1)
         return;
+    uint8_t *vec = malloc(FORK_COPY_SCAN_MAX);
+    if (!vec)
+        return;
     pthread_rwlock_wrlock(&parent->lock);
     for (size_t i = parent->nr_vmas; i-- > 0 && budget > 0;) {
         const struct vma *v = &parent->vmas[i];
-        if (!fork_copy_candidate(v))
+        uint64_t pages = vma_len(v) / PAGE_SIZE;
+        if (!fork_copy_candidate(v) || pages > FORK_COPY_SCAN_MAX)
             continue;
-        uint64_t n = data_bytes(v->off, vma_len(v), budget);
-        if (n > budget)
+        uint64_t n = data_map(v, vec, budget / PAGE_SIZE);
+        if (n * PAGE_SIZE > budget)
             continue;
         uint64_t off;
         if (memfile_alloc(vma_len(v), &off) < 0)
             break;
-        if (copy_data_fresh(v->off, off, vma_len(v)) < 0) {
+        if (copy_incore(v, vec, off) < 0) {
             memfile_free(off, vma_len(v));
             break; /* the memory limit: copy-on-write costs nothing now */
         }
         copied[i] = off;
-        budget -= n;
+        budget -= n * PAGE_SIZE;
     }
     pthread_rwlock_unlock(&parent->lock);
+    free(vec);
 }
 
 int mm_fork(struct mm *parent, struct mm **out_child)
