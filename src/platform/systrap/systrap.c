@@ -43,7 +43,15 @@
  * - The last context's destroy recycles the stub into the pool (see
  *   as_recycle: cleaned, its app thread replaced); when it cannot, it
  *   kills the stub and the reaper thread waits for it, off the exiting
- *   task's path (a process exit takes ~0.7 ms).
+ *   task's path (a process exit takes ~0.7 ms). The reaper recycles on
+ *   the CPU after the stub's, with the stub moved there, and starts the
+ *   new app thread itself: that work (~100 us) then overlaps the parent's
+ *   wake-up and next fork instead of delaying them on their core
+ *   (fork+exit+wait 475 -> ~330 us).
+ * - The only app thread a stub had reports the stub process's CPU time
+ *   (less what it used before: cpu_base), read with one clock_gettime;
+ *   the thread's /proc schedstat file cost ~15 us to open and read on
+ *   every process's exit.
  * - A task thread keeps the one CPU it inherited from its creator, and its
  *   stub goes there: before, a child's stub stayed wherever it was made
  *   and every handoff crossed cores (40-60 us each).
@@ -130,6 +138,7 @@
 #include <linux/futex.h>
 #include <linux/seccomp.h>
 
+#include "kernel/host/seccomp_allow.h"
 #include "kernel/mm/memfile.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -166,6 +175,7 @@ struct platform_as {
     bool moved;           /* the stub went to another platform_as (recycled): free only this */
     struct platform_ctx *recycle_ctx; /* (g_pool_lock) on the reap list: recycle, its last context */
     uint64_t cpu_base;    /* (c) process CPU time the stub had used before this address space */
+    bool had_threads;     /* (l, read relaxed) a second app thread was ever made in it */
     uint8_t slot_use[SYSTRAP_NSLOTS];     /* (l) enum slot_use */
     bool slot_mapped[SYSTRAP_NSLOTS];     /* (l) the slot's pages are in the stub */
     uint64_t slot_off[SYSTRAP_NSLOTS];    /* (l) their memory-file offsets */
@@ -343,6 +353,7 @@ static struct platform_as *g_reap_list;  /* (g_pool_lock) killed stubs to wait f
 #define POOL_MAX 2 /* ready stubs kept ahead: each is two idle host threads */
 #define POOL_RECYCLED_EXTRA 2 /* recycled stubs may fill the pool this far beyond */
 
+static uint64_t stub_cputime(pid_t pid, pid_t tid, int *fd);
 static int as_build(int cpu, bool in_spawner, struct platform_as **out_as,
                     struct platform_ctx **out_ctx);
 static void *reaper_main(void *arg);
@@ -868,7 +879,8 @@ static int thread_new(struct platform_as *as, struct platform_ctx **out)
     }
     ctx->tid = (pid_t)r;
     as->slot_use[slot] = SLOT_USED;
-    as->nr_ctx++;
+    if (++as->nr_ctx > 1)
+        __atomic_store_n(&as->had_threads, true, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&as->lock);
 
     r = wait_state(ctx, SYSTRAP_TRAPPED);
@@ -947,12 +959,21 @@ static void *reaper_main(void *arg)
         as->recycle_ctx = NULL;
         pthread_mutex_unlock(&g_pool_lock);
         if (ctx) {
-            /* On the stub's CPU: its handoffs stay on one core. */
+            /* On the CPU after the stub's, with the stub: its handoffs
+             * stay on one core, and off the core where the exiting task's
+             * parent (likely waiting for it) runs on. as_new moves the
+             * stub back to its caller's CPU. */
             if (!g_no_pin && as->helper_cpu >= 0) {
+                int cpu = next_cpu(as->helper_cpu, &g_all_cpus);
                 cpu_set_t set;
                 CPU_ZERO(&set);
-                CPU_SET(as->helper_cpu, &set);
+                CPU_SET(cpu, &set);
                 pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+                if (cpu != as->helper_cpu) {
+                    pin_tid(ctx->tid, cpu);
+                    pin_tid(as->pid, cpu);
+                    as->helper_cpu = cpu;
+                }
             }
             if (!as_recycle(ctx))
                 as_put(as);
@@ -1036,6 +1057,8 @@ static int as_build(int cpu, bool in_spawner, struct platform_as **out_as,
     r = thread_new(as, &ctx);
     if (r < 0)
         goto out_free;
+    /* The process's clocks start near 0, without the stub's start-up. */
+    as->cpu_base = stub_cputime(as->pid, 0, NULL);
     *out_as = as;
     *out_ctx = ctx;
     return 0;
@@ -1149,11 +1172,18 @@ static uint64_t stub_cputime(pid_t pid, pid_t tid, int *fd)
             return 0;
         return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
     }
-    /* The host refuses thread CPU clocks of other processes. */
+    /* The host refuses thread CPU clocks of other processes. Opened under
+     * the kernel's /proc fd when it has one: an open of "/proc/..." traps
+     * into the kernel's SIGSYS handler, which does just that. */
     if (*fd < 0) {
         char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid, tid);
-        *fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (g_host_proc_fd >= 0) {
+            snprintf(path, sizeof(path), "%d/task/%d/schedstat", pid, tid);
+            *fd = openat(g_host_proc_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        } else {
+            snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid, tid);
+            *fd = open(path, O_RDONLY | O_CLOEXEC);
+        }
         if (*fd < 0)
             return 0;
     }
@@ -1195,9 +1225,9 @@ static bool thread_end(struct platform_ctx *ctx)
  *   stub; res->seq is reset first (the app is gone), so a value the app
  *   planted there cannot fake the munmap's completion;
  * - every slot page and the result page (but for its header) is zeroed,
- *   and the as_new that takes the stub starts a new app thread in a free
- *   slot
- *   as in a new stub (its FPU state is the helper's, never the app's);
+ *   and a new app thread starts in a free slot as in a new stub (its FPU
+ *   state is the helper's, never the app's): here, or under a memory limit
+ *   in the as_new that takes the stub;
  * - the stub moves to a new platform_as (the old one is freed as before,
  *   and refuses helper calls meanwhile), with a CPU-time baseline so the
  *   next process's clocks start near 0.
@@ -1255,6 +1285,7 @@ static bool as_recycle(struct platform_ctx *ctx)
     nas->pool_ctx = NULL;
     nas->nr_ctx = 0;
     nas->started = false;
+    nas->had_threads = false;
     nas->helper_cpu = as->helper_cpu;
     nas->cpu_base = stub_cputime(as->pid, 0, NULL);
     /* The old platform_as keeps nothing: the reaper only frees it. */
@@ -1267,10 +1298,16 @@ static bool as_recycle(struct platform_ctx *ctx)
     pthread_mutex_unlock(&as->lock);
     as_free(as);
 
-    /* as_new starts its app thread (and pins it) when it takes it: the
-     * old process's memory may still fill the sandbox's limit now. */
+    /* Its new app thread starts now, off the path of the as_new that
+     * takes it; under a memory limit as_new starts it (the old process's
+     * memory may still fill the limit now). */
+    struct platform_ctx *nctx = NULL;
+    if (!g_memfile_limit && thread_new(nas, &nctx) < 0) {
+        as_free(nas);
+        return true;
+    }
     pthread_mutex_lock(&g_pool_lock);
-    nas->pool_ctx = NULL;
+    nas->pool_ctx = nctx;
     nas->next = g_pool;
     g_pool = nas;
     g_pool_nr++;
@@ -1547,11 +1584,15 @@ static int systrap_set_fpstate(struct platform_ctx *ctx, const struct platform_f
 
 static int systrap_cputime(struct platform_ctx *ctx, bool process, uint64_t *out_ns)
 {
-    uint64_t v = process ? stub_cputime(ctx->as->pid, 0, NULL)
-                         : stub_cputime(ctx->as->pid, ctx->tid, &ctx->stat_fd);
+    /* The only app thread its stub has had: its time is the process's (with
+     * the helper's, which works for it alone), without a /proc file to
+     * open and read (~15 us, on every process's exit path). */
+    bool whole = process || !__atomic_load_n(&ctx->as->had_threads, __ATOMIC_RELAXED);
+    uint64_t v = whole ? stub_cputime(ctx->as->pid, 0, NULL)
+                       : stub_cputime(ctx->as->pid, ctx->tid, &ctx->stat_fd);
     if (!v)
         return -ESRCH;
-    uint64_t base = process ? ctx->as->cpu_base : 0;
+    uint64_t base = whole ? ctx->as->cpu_base : 0;
     *out_ns = v > base ? v - base : 0;
     return 0;
 }
