@@ -125,7 +125,12 @@ int confine_kernel(const struct confine_opts *o, const char **out_step)
      * writes what moat's VFS allowed (kernel/fs/hostfs.c). */
     const uint32_t file_caps = (1u << CAP_CHOWN) | (1u << CAP_DAC_OVERRIDE) | (1u << CAP_FOWNER) |
                                (1u << CAP_FSETID);
-    r = drop_caps((o->host_write ? file_caps : 0) | (o->net_bind ? 1u << CAP_NET_BIND_SERVICE : 0));
+    /* A root app reads a 0700 directory of another owner in its rootfs, as
+     * under runc: moat's VFS checks the app's credentials first, and the host
+     * must then let the kernel read what was allowed (reads only: the rootfs
+     * and read-only binds are read-only mounts to the host). */
+    r = drop_caps((o->host_write ? file_caps : 0) | (o->net_bind ? 1u << CAP_NET_BIND_SERVICE : 0) |
+                  (o->read_any ? 1u << CAP_DAC_READ_SEARCH : 0));
     if (r < 0)
         return r;
     *out_step = "RLIMIT_CORE";

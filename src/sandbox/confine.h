@@ -34,6 +34,9 @@ struct confine_opts {
     bool host_write; /* read-write host bind mounts exist: file capabilities and the
                         host-write seccomp group stay */
     bool net_bind; /* the apps may bind privileged ports: CAP_NET_BIND_SERVICE stays */
+    bool read_any; /* the apps may read any file (CAP_DAC_READ_SEARCH or CAP_DAC_OVERRIDE
+                      in their bounding set): CAP_DAC_READ_SEARCH stays, so the host lets
+                      the kernel read rootfs and bind files moat's VFS allowed */
     int log_fd;    /* where violations are reported */
 };
 

@@ -592,7 +592,8 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     }
 
     /* The second wall (issue 9): from here on the kernel process has no
-     * host path, no capability and only its seccomp allow-list. */
+     * host path, only the few capabilities confine.c keeps and only its
+     * seccomp allow-list. */
     const char *step;
     host_nr_cpus(); /* counted while /sys is still there (host.c) */
     if (confine_keep_proc() < 0)
@@ -604,6 +605,8 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     struct confine_opts co = {.host_net = true,
                               .host_write = has_rw_binds(cfg),
                               .net_bind = caps->bounding & (1ULL << 10 /* CAP_NET_BIND_SERVICE */),
+                              .read_any = caps->bounding & ((1ULL << 1 /* CAP_DAC_OVERRIDE */) |
+                                                            (1ULL << 2 /* CAP_DAC_READ_SEARCH */)),
                               .log_fd = log_fd()};
     r = confine_kernel(&co, &step);
     if (r < 0)

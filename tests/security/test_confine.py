@@ -2,7 +2,8 @@
 """The kernel process's own confinement (issue 9, the second wall): while an
 app runs, on every platform, the kernel process (the child of `moat do`,
 named moat-kernel) has its seccomp filter (Seccomp: 2), no_new_privs, no
-effective, permitted or bounding capability, and an empty root directory
+effective, permitted or bounding capability but CAP_NET_BIND_SERVICE and
+CAP_DAC_READ_SEARCH for a root caller's apps, and an empty root directory
 (no host path). A host syscall outside the allow-list ends the sandbox with
 one clear line, never a hang.
 
@@ -67,10 +68,13 @@ class Confine(unittest.TestCase):
             st = status(pid)
             self.assertEqual(st["Seccomp"], "2", st)
             self.assertEqual(st["NoNewPrivs"], "1", st)
-            # Only CAP_NET_BIND_SERVICE may stay, and only when the app may
-            # have it (a root caller): the kernel binds the app's privileged
-            # ports after checking the app's own capability.
-            net_bind = 1 << 10 if os.geteuid() == 0 else 0
+            # Only CAP_NET_BIND_SERVICE and CAP_DAC_READ_SEARCH may stay, and
+            # only when the app may have them (a root caller): the kernel
+            # binds the app's privileged ports and reads files of the rootfs
+            # after checking the app's own capability.
+            net_bind = (1 << 10 | 1 << 2) if os.geteuid() == 0 else 0
+            if os.geteuid() == 0:
+                self.assertEqual(int(st["CapEff"], 16), 1 << 10 | 1 << 2, st)
             for cap in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"):
                 allowed = net_bind if cap in ("CapEff", "CapPrm", "CapBnd") else 0
                 self.assertEqual(int(st[cap], 16) & ~allowed, 0, "%s: %s" % (cap, st[cap]))
