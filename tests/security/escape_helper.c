@@ -7,9 +7,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,6 +39,18 @@ static void try_open(const char *name, const char *path)
 struct open_how_l {
     unsigned long long flags, mode, resolve;
 };
+
+/* Moves /tmp/r/a/b out to /tmp/r/b and back until told to stop. */
+static volatile int g_stop;
+static void *mover(void *arg)
+{
+    (void)arg;
+    while (!g_stop) {
+        rename("/tmp/r/a/b", "/tmp/r/b");
+        rename("/tmp/r/b", "/tmp/r/a/b");
+    }
+    return NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -87,6 +101,56 @@ int main(int argc, char **argv)
     chdir("/tmp/a/b");
     rename("/tmp/a", "/tmp/z");
     try_open("rename race dotdots", "../../../../../secret");
+
+    /* A bind mount's source directory moved out from under the mount
+     * while we stand in it: on Linux ".." then climbs past the mount's
+     * root; here it must still stop at /. */
+    mkdir("/tmp/bm", 0777);
+    mkdir("/tmp/bm/x", 0777);
+    mkdir("/tmp/bm/x/y", 0777);
+    mkdir("/tmp/mnt", 0777);
+    if (mount("/tmp/bm/x", "/tmp/mnt", NULL, MS_BIND, NULL) < 0)
+        printf("bind mount: %s\n", strerrorname_np(errno));
+    chdir("/tmp/mnt/y");
+    rename("/tmp/bm/x/y", "/tmp/bm/y");
+    try_open("bind mount moved-out dotdots", "../../../../../../secret");
+    int ydir = open(".", O_PATH | O_DIRECTORY);
+    report("bind mount moved-out openat dotdots",
+           openat(ydir, "../../../../../../secret", O_RDONLY));
+    close(ydir);
+    chdir("/");
+    umount2("/tmp/mnt", MNT_DETACH);
+
+    /* The same with a racing thread: ".." walked while another thread
+     * moves the directory in and out of its parent (and of a bind mount). */
+    mkdir("/tmp/r", 0777);
+    mkdir("/tmp/r/a", 0777);
+    mkdir("/tmp/r/a/b", 0777);
+    mkdir("/tmp/rmnt", 0777);
+    mount("/tmp/r/a", "/tmp/rmnt", NULL, MS_BIND, NULL);
+    int bdir = open("/tmp/r/a/b", O_PATH | O_DIRECTORY);
+    pthread_t th;
+    pthread_create(&th, NULL, mover, NULL);
+    int reads = 0, errs = 0;
+    for (int i = 0; i < 2000; i++) {
+        const char *paths[] = {"../../../../../../secret", "/tmp/rmnt/b/../../../../secret"};
+        for (int k = 0; k < 2; k++) {
+            int fd = k == 0 ? openat(bdir, paths[0], O_RDONLY) : open(paths[1], O_RDONLY);
+            if (fd < 0) {
+                errs++;
+                continue;
+            }
+            if (reads++ == 0)
+                report("rename race with a thread", fd);
+            else
+                close(fd);
+        }
+    }
+    g_stop = 1;
+    pthread_join(th, NULL);
+    printf("rename race with a thread: %d opens refused, %d succeeded\n", errs, reads);
+    close(bdir);
+    umount2("/tmp/rmnt", MNT_DETACH);
 
     link("/../secret", "/tmp/hard");
     try_open("hard link via dotdot", "/tmp/hard");

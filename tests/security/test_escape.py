@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Escape tests: from inside `moat do --root=DIR`, try to reach a secret file
 that sits beside DIR on the host (.., symlinks, /proc/*/root and cwd, openat2,
-rename races, hard links). Every attempt must stay inside the sandbox root.
+rename races, a bind mount's source moved out while in use, a thread
+moving a directory during ".." walks, hard links). Every attempt must stay
+inside the sandbox root.
 
 Usage: python3 test_escape.py MOAT [HELPER]   (HELPER: escape_helper built
 static; compiled with cc when not given)."""
@@ -48,6 +50,10 @@ class EscapeTest(unittest.TestCase):
         with open(self.secret) as f:
             self.assertEqual(f.read().strip(), self.token, "the secret was changed")
         self.assertIn("cwd after chdir dotdot: /\n", out)
+        self.assertNotIn("bind mount:", out, "the in-sandbox bind mount failed:\n" + out)
+        self.assertIn("bind mount moved-out dotdots: ENOENT\n", out, out)
+        self.assertIn("bind mount moved-out openat dotdots: ENOENT\n", out, out)
+        self.assertRegex(out, r"rename race with a thread: \d+ opens refused, 0 succeeded\n")
 
 
 def main():
