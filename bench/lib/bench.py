@@ -28,6 +28,10 @@ BENCH = os.path.join(ROOT, "bench")
 OUT = os.path.join(BENCH, ".out")
 BIN = os.path.join(OUT, "bin")
 ROOTFS = os.path.join(OUT, "rootfs")
+# The python rows' container root: an empty skeleton on which the bundle binds
+# the host's /usr and /etc read-only (see make_pyroot).
+PYROOT = os.path.join(OUT, "pyroot")
+PYTHON = "/usr/bin/python3"  # Debian's, the same file in every runtime
 BUNDLES = os.path.join(OUT, "bundles")
 # BENCH_MOAT=/path/to/moat measures another moat build (bench/run then does
 # not build moat itself).
@@ -55,6 +59,7 @@ WORKLOADS = {
     "start_true": ("start-to-exit /bin/true", "ms (wall)", 1.0, False),
     "docker_true": ("docker run --rm IMG true", "ms (wall)", 1.0, False),
     "python_pass": ("start-to-exit python3 -c pass", "ms (wall)", 1.0, False),
+    "compileall": ("python3 compileall, stdlib part → /tmp", "ms", 1.0, False),
     "idle_cpu": ("idle sandbox (sleep): host CPU", "% of a CPU", 1.0, False),
     "idle_mem": ("idle sandbox (sleep): host memory (PSS)", "MiB", 1.0, False),
     "getdents_10k": ("list a 10,000-entry dir (rootfs)", "µs", 1.0, False),
@@ -70,7 +75,8 @@ WORKLOADS = {
 # Rows run by another row's binary.
 BINARY = {"getdents_10k": "getdents", "read_root": "fs_read", "write_root": "fs_write",
           "read_tmpfs": "fs_read", "write_tmpfs": "fs_write",
-          "redis_set": "redis.sh", "redis_get": "redis.sh", "nginx_wrk": "nginx_wrk.sh"}
+          "redis_set": "redis.sh", "redis_get": "redis.sh", "nginx_wrk": "nginx_wrk.sh",
+          "compileall": "compileall_stdlib.py"}
 # Rows that are scripts (bench/workloads/*.sh) running a real server and its
 # client inside one sandbox over 127.0.0.1; the containers' rootfs gets those
 # programs and their libraries (APP_PROGRAMS) and a tmpfs /tmp.
@@ -88,12 +94,14 @@ FS_PATHS = {
     "read_tmpfs": ("/dev/shm/moatbench-read", "/dev/shm/moatbench-read"),
     "write_tmpfs": ("/dev/shm/moatbench-write", "/dev/shm/moatbench-write"),
 }
-# Rows measured from outside (not a workload binary's result line); the
-# containers' busybox rootfs has no python3, so python_pass is native and
-# moat only.
+# Rows measured from outside (not a workload binary's result line).
 OUTSIDE_WORKLOADS = {"start_true", "docker_true", "python_pass", "idle_cpu", "idle_mem"}
-NOT_APPLICABLE = {("python_pass", rt) for rt in ("runc", "crun", "runsc")} | {
-    ("docker_true", "native")}
+NOT_APPLICABLE = {("docker_true", "native")}
+# Rows that run the host's python3: their containers' bundle is PYROOT with
+# the host's /usr and /etc bound read-only (the busybox rootfs of the other
+# rows is left as it is); natively and in moat (which sees the host tree) the
+# same files are used directly.
+PY_WORKLOADS = {"python_pass", "compileall"}
 # Native-only calibration, measured next to getppid in every repetition.
 FLOOR = "sysemu_floor"
 LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait", "thread_create",
@@ -101,10 +109,10 @@ LOOP_WORKLOADS = {"getppid", "clock_gettime", "open_close", "stat", "fork_wait",
 
 # Settings of a full run and of --quick.
 MODES = {
-    "full": dict(reps=7, budget=0.5, touch_reps=3, pipe_reps=1, pipe_mib=1024,
+    "full": dict(reps=7, py_reps=5, budget=0.5, touch_reps=3, pipe_reps=1, pipe_mib=1024,
                  start_runs=40, docker_runs=10, idle_secs=10, loop_timeout=30, heavy_timeout=90, start_timeout=120, fs_timeout=240,
                  app_reps=3, redis_n=100000, wrk_secs=5, app_timeout=600),
-    "quick": dict(reps=3, budget=0.2, touch_reps=1, pipe_reps=1, pipe_mib=1024,
+    "quick": dict(reps=3, py_reps=1, budget=0.2, touch_reps=1, pipe_reps=1, pipe_mib=1024,
                   start_runs=10, docker_runs=5, idle_secs=5, loop_timeout=15, heavy_timeout=30, start_timeout=45, fs_timeout=240,
                   app_reps=1, redis_n=10000, wrk_secs=2, app_timeout=180),
 }
@@ -165,7 +173,7 @@ def build_workloads():
     hdr = os.path.join(src, "bench.h")
     for name in sorted(set(BINARY.get(w, w) for w in WORKLOADS)) + [FLOOR]:
         c = os.path.join(src, name + ".c")
-        if name.endswith(".sh"):
+        if name.endswith((".sh", ".py")):
             shutil.copy2(os.path.join(src, name), os.path.join(BIN, name))
             os.chmod(os.path.join(BIN, name), 0o755)
             continue
@@ -247,6 +255,20 @@ def make_rootfs(names=()):
         add_app_programs()
 
 
+def make_pyroot():
+    """The python rows' container root: empty mount points and the host's
+    merged-/usr links (bin -> usr/bin, lib64 -> usr/lib64 ...); the bundle
+    binds the host's /usr and /etc on it read-only (make_bundle)."""
+    if os.path.exists(PYROOT):
+        shutil.rmtree(PYROOT)
+    for d in ("usr", "etc", "tmp", "proc", "dev", "sys", "bench"):
+        os.makedirs(os.path.join(PYROOT, d))
+    os.chmod(os.path.join(PYROOT, "tmp"), 0o1777)
+    for n in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        if os.path.islink("/" + n):
+            os.symlink(os.readlink("/" + n), os.path.join(PYROOT, n))
+
+
 def base_spec():
     tmp = os.path.join(OUT, "spec")
     if os.path.exists(tmp):
@@ -260,11 +282,20 @@ def base_spec():
 def make_bundle(spec, name, args):
     """An OCI bundle whose process is args; runc's default namespaces
     (including its own network namespace), no terminal, read-only root
-    (writable for write_root; /dev/shm of 2 GiB for the tmpfs rows)."""
+    (writable for write_root; /dev/shm of 2 GiB for the tmpfs rows). The
+    python rows' root is PYROOT with the host's /usr and /etc bound read-only
+    on it, the workloads on /bench (read-only) and a tmpfs /tmp."""
     spec = json.loads(json.dumps(spec))
     spec["process"]["terminal"] = False
     spec["process"]["args"] = args
     spec["root"] = {"path": ROOTFS, "readonly": name != "write_root"}
+    if name in PY_WORKLOADS:
+        spec["root"] = {"path": PYROOT, "readonly": True}
+        for src, dst in (("/usr", "/usr"), ("/etc", "/etc"), (BIN, "/bench")):
+            spec["mounts"].append({"destination": dst, "type": "bind", "source": src,
+                                   "options": ["rbind", "ro", "nosuid", "nodev"]})
+        spec["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                               "options": ["nosuid", "nodev", "mode=1777"]})
     if name in ("read_tmpfs", "write_tmpfs"):
         for m in spec.get("mounts", []):
             if m.get("destination") == "/dev/shm":
@@ -363,6 +394,13 @@ class Runner:
         binary = os.path.join(BIN, BINARY.get(name, name))
         if name in FS_PATHS and (rt == "native" or rt in MOAT_RTS):
             args = workload_args(name, self.mode, container=False)
+        if rt == "native" and name == "compileall":
+            # /tmp is a tmpfs in the containers and moat's in-memory layer in
+            # moat: natively too, a tmpfs on /tmp in a private mount namespace
+            # (the host's /tmp is neither used nor changed).
+            return (["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                     'mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp && exec "$0" "$@"',
+                     binary] + args, None)
         if rt == "native":
             return [binary] + args, None
         if rt in MOAT_RTS:
@@ -412,10 +450,10 @@ class Runner:
         missing = sorted(set(re.findall(r"unsupported syscall (\w+)", err)))
         return f" (unsupported syscalls: {', '.join(missing)})" if missing else ""
 
-    def start_to_exit(self, rt, runs, timeout, app=None):
+    def start_to_exit(self, rt, runs, timeout, app=None, bundle="start_true"):
         """Median wall time of start-to-exit of /bin/true (or of the host
-        command APP, natively and in moat), measured by hyperfine from
-        outside, in ms."""
+        command APP natively and in moat, and BUNDLE's process in a
+        container), measured by hyperfine from outside, in ms."""
         if rt in MOAT_RTS and not self.moat_ok:
             return None, "moat not built", []
         cid = f"{ID_PREFIX}true-{os.getpid()}"
@@ -425,7 +463,7 @@ class Runner:
         elif rt in MOAT_RTS:
             cmd = f"{MOAT} do --platform={MOAT_RTS[rt]} -- {app}"
         else:
-            cmd = " ".join(container_cmd(rt, os.path.join(BUNDLES, "start_true"), cid))
+            cmd = " ".join(container_cmd(rt, os.path.join(BUNDLES, bundle), cid))
         js = os.path.join(OUT, f"hyperfine-{rt}.json")
         if os.path.exists(js):
             os.remove(js)
@@ -490,6 +528,40 @@ class Runner:
             p.wait()
             if cid:
                 delete_container(rt, cid)
+
+
+# What the compileall row found: the stdlib dir and its number of sources
+# (asked of PYTHON), and the host's files under that dir modified during the
+# row (there must be none: the workload writes only under /tmp).
+PYC = {}
+
+
+def compileall_sources():
+    if "sources" not in PYC:
+        try:
+            r = subprocess.run([os.path.join(BIN, BINARY["compileall"]), "--count"],
+                               capture_output=True, text=True, timeout=60)
+            lib, n, size = r.stdout.split()
+            PYC["lib"], PYC["sources"], PYC["bytes"] = lib, int(n), int(size)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            PYC["lib"], PYC["sources"], PYC["bytes"] = None, None, None
+    return PYC["lib"], PYC["sources"], PYC["bytes"]
+
+
+def host_usr_check(t0):
+    lib, _, _ = compileall_sources()
+    written = []
+    for d, _, files in os.walk(lib or "/nonexistent"):
+        for f in files:
+            try:
+                if os.lstat(os.path.join(d, f)).st_mtime >= t0 - 1:
+                    written.append(os.path.join(d, f))
+            except OSError:
+                pass
+    PYC["host_written"] = written
+    if written:
+        log(f"bench: compileall: {len(written)} host files under {lib} were written during"
+            f" the row, e.g. {written[0]}")
 
 
 def process_tree(root):
@@ -797,8 +869,39 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
              f" (moat: CLI, kernel process, stubs; runc/crun: the runtime's `run` process and"
              f" the container; runsc: its sandbox and gofer too) over {m['idle_secs']} s, and"
              f" their summed PSS (`/proc/PID/smaps_rollup`) at the end. One run per runtime.")
-    L.append(f"- python3 -c pass: like start-to-exit, hyperfine of `/usr/bin/python3 -c pass`"
-             f" natively and under `moat do` (the containers' busybox rootfs has no python3: –).")
+    if PY_WORKLOADS & set(names):
+        L.append(f"- Python rows run Debian's `{PYTHON}` in every runtime. The containers get a"
+                 f" bundle of their own: a read-only root that is an empty skeleton"
+                 f" (`bench/.out/pyroot`: mount points and the host's merged-/usr links `/bin`,"
+                 f" `/lib64` ...) with the host's `/usr` and `/etc` bound on it read-only, the"
+                 f" workloads on `/bench` (read-only) and a tmpfs `/tmp`; the busybox rootfs and"
+                 f" the bundles of the other rows are unchanged. Natively and under `moat do`"
+                 f" (which sees the host `/` read-only, writes going to its in-memory layer)"
+                 f" the same files are used directly, so every runtime loads the same"
+                 f" interpreter, libraries and stdlib.")
+    if "python_pass" in names:
+        L.append(f"- python3 -c pass: like start-to-exit, hyperfine of `{PYTHON} -c pass`"
+                 f" natively and under `moat do`, `run --bundle` of the python bundle in the"
+                 f" containers.")
+    if "compileall" in names:
+        lib, n, size = compileall_sources()
+        w = PYC.get("host_written")
+        host = ("not checked" if w is None else "none" if not w else
+                f"{len(w)}, e.g. `{w[0]}`")
+        L.append(f"- compileall (`bench/workloads/compileall_stdlib.py`, run as `python3 -B`):"
+                 f" compileall (force, one worker) of the top-level modules of `{lib}` and the"
+                 f" packages asyncio, collections, concurrent, email, html, http, importlib,"
+                 f" json, logging, multiprocessing, unittest, urllib, xml, xmlrpc ({n} source"
+                 f" files, {(size or 0) / 1e6:.1f} MB) into a fresh directory under `/tmp` (`sys.pycache_prefix`);"
+                 f" the value is the wall time of the compilation measured inside (interpreter"
+                 f" start-up excluded: that is the python3 -c pass row). Every run then counts"
+                 f" the .pyc files in that directory (the cell fails unless there are {n}) and"
+                 f" checks that no file under `{lib}` was modified, and removes the directory."
+                 f" `/tmp` is a fresh tmpfs in the containers (the bundle's), natively too (mounted"
+                 f" on `/tmp` in a private mount namespace, `unshare --mount`: the host's `/tmp`"
+                 f" is a disk) and moat's in-memory layer in moat. Median of"
+                 f" {m['py_reps']} runs per runtime, interleaved. Host files under `{lib}`"
+                 f" modified during the row, checked from outside: {host}.")
     L.append(f"- start-to-exit: hyperfine `-N`, 2 warm-ups + {m['start_runs']} runs, wall"
              f" clock from outside; native = exec of `/usr/bin/busybox true`, moat ="
              f" `moat do --platform=ptrace|systrap -- /usr/bin/busybox true`, containers = `run"
@@ -935,6 +1038,8 @@ def main():
     build_workloads()
     make_rootfs(names)
     if any(r in rts for r in ("runc", "crun", "runsc")):
+        if PY_WORKLOADS & set(names):
+            make_pyroot()
         spec = base_spec()
         for w in names:
             if w == "docker_true":
@@ -944,7 +1049,7 @@ def main():
             elif w == "start_true":
                 make_bundle(spec, w, ["/bin/true"])
             elif w == "python_pass":
-                continue
+                make_bundle(spec, w, [PYTHON, "-c", "pass"])
             else:
                 make_bundle(spec, w, ["/bench/" + BINARY.get(w, w)] + workload_args(w, mode))
     if "crun" in rts:
@@ -990,9 +1095,9 @@ def main():
                 for rt in rts:
                     if (w, rt) in NOT_APPLICABLE:
                         continue
-                    app = "/usr/bin/python3 -c pass" if w == "python_pass" else None
+                    app = f"{PYTHON} -c pass" if w == "python_pass" else None
                     v, reason, times = runner.start_to_exit(rt, m["start_runs"], m["start_timeout"],
-                                                            app)
+                                                            app, w)
                     raw[(w, rt)] = times
                     if v is None:
                         note(w, rt, None, reason)
@@ -1008,6 +1113,10 @@ def main():
             reps = m["reps"]
             if w in SCRIPT_WORKLOADS:
                 timeout, reps = m["app_timeout"], m["app_reps"]
+            if w == "compileall":
+                timeout, reps = m["app_timeout"], m["py_reps"]
+                compileall_sources()
+                t_row = time.time()
             for rep in range(reps):
                 for rt in rts:
                     if (w, rt) in fails:
@@ -1020,6 +1129,8 @@ def main():
             if w == "getppid" and raw.get((FLOOR, "native")):
                 med[(FLOOR, "native")] = statistics.median(raw[(FLOOR, "native")])
                 log(f"  {FLOOR:<14} native  {fmt(med[(FLOOR, 'native')])} ns/call")
+            if w == "compileall":
+                host_usr_check(t_row)
             for rt in rts:
                 vals = raw.get((w, rt), [])
                 if (w, rt) not in fails and vals:
