@@ -1014,7 +1014,7 @@ static int ro_fill_locked(struct hostfs_inode *hi, int fd, uint64_t off, uint64_
     return 0;
 }
 
-static int hostfs_mmap_private_backing(struct file *f, uint64_t off, uint64_t len,
+static int hostfs_mmap_private_backing(struct file *f, uint64_t off, uint64_t len, bool fill,
                                        uint64_t *out_moff, uint64_t *out_len)
 {
     struct hostfs_inode *hi = HI(f->inode);
@@ -1026,7 +1026,7 @@ static int hostfs_mmap_private_backing(struct file *f, uint64_t off, uint64_t le
      * a private copy instead. */
     if (off + len < off || off + len > ALIGN_UP(hi->base.size, PAGE_SIZE) + RO_PAST_EOF_MAX)
         return -ENODEV;
-    int fd = hostfs_rdfd(hi);
+    int fd = fill ? hostfs_rdfd(hi) : 0;
     if (fd < 0)
         return fd;
     int r = 0;
@@ -1045,13 +1045,62 @@ static int hostfs_mmap_private_backing(struct file *f, uint64_t off, uint64_t le
     }
     if (r == 0)
         r = pagecache_backing(hi->ro_pc, off, len, out_moff, out_len);
-    if (r == 0) {
+    if (r == 0 && fill) {
         r = ro_fill_locked(hi, fd, off, *out_len, *out_moff);
         if (r < 0)
             memfile_free(*out_moff, *out_len);
     }
     pthread_mutex_unlock(&hi->base.lock);
     return r;
+}
+
+static int hostfs_mmap_private_fill(struct file *f, uint64_t off, uint64_t len, uint64_t moff)
+{
+    struct hostfs_inode *hi = HI(f->inode);
+    int fd = hostfs_rdfd(hi);
+    if (fd < 0)
+        return fd;
+    int r = 0;
+    pthread_mutex_lock(&hi->base.lock);
+    if (!hi->ro_pc)
+        r = -EIO; /* never handed out: not what the caller maps */
+    for (uint64_t at = off, m, n; r == 0 && at < off + len; at += n) {
+        /* Only offsets the caller holds (references) are looked up: the
+         * cache's chunks never move, so they are where they were. */
+        r = pagecache_backing(hi->ro_pc, at, off + len - at, &m, &n);
+        if (r < 0)
+            break;
+        if (m != moff + (at - off))
+            r = -EIO;
+        else
+            r = ro_fill_locked(hi, fd, at, n, m);
+        memfile_free(m, n);
+    }
+    pthread_mutex_unlock(&hi->base.lock);
+    return r;
+}
+
+static int hostfs_mmap_private_filled(struct file *f, uint64_t off, uint64_t lo, uint64_t hi_off,
+                                      uint64_t *out_lo, uint64_t *out_hi)
+{
+    struct hostfs_inode *hi = HI(f->inode);
+    pthread_mutex_lock(&hi->base.lock);
+    /* Pages past the end of the file hold zeros: filled as far as any
+     * reader can tell (mappings send the app SIGBUS there anyway). */
+    uint64_t eof = ALIGN_UP(hi->base.size, PAGE_SIZE);
+#define RO_FILLED(a) \
+    ((a) >= eof || (hi->ro_filled && (hi->ro_filled[(a) / PAGE_SIZE / 64] >> ((a) / PAGE_SIZE % 64) & 1)))
+    int state = RO_FILLED(off) ? 1 : 0;
+    uint64_t s = off, e = off + PAGE_SIZE;
+    while (s > lo && (RO_FILLED(s - PAGE_SIZE) ? 1 : 0) == state)
+        s -= PAGE_SIZE;
+    while (e < hi_off && (RO_FILLED(e) ? 1 : 0) == state)
+        e += PAGE_SIZE;
+#undef RO_FILLED
+    pthread_mutex_unlock(&hi->base.lock);
+    *out_lo = s;
+    *out_hi = e;
+    return state;
 }
 
 ssize_t hostfs_pread(struct inode *inode, void *buf, size_t n, uint64_t off)
@@ -1231,5 +1280,7 @@ static const struct file_ops hostfs_fops = {
         .release = hostfs_release,
         .mmap_backing = hostfs_mmap_backing,
         .mmap_private_backing = hostfs_mmap_private_backing,
+        .mmap_private_fill = hostfs_mmap_private_fill,
+        .mmap_private_filled = hostfs_mmap_private_filled,
         .fallocate = hostfs_fallocate,
 };

@@ -155,5 +155,32 @@ int pagecache_file_private_backing(struct file *f, uint64_t off, uint64_t len,
 {
     if (!f->ops || !f->ops->mmap_private_backing)
         return -ENODEV;
-    return f->ops->mmap_private_backing(f, off, len, out_moff, out_len);
+    return f->ops->mmap_private_backing(f, off, len, true, out_moff, out_len);
+}
+
+int pagecache_file_private_backing_lazy(struct file *f, uint64_t off, uint64_t len,
+                                        uint64_t *out_moff, uint64_t *out_len)
+{
+    if (!f->ops || !f->ops->mmap_private_backing || !f->ops->mmap_private_fill ||
+        !f->ops->mmap_private_filled)
+        return -ENODEV;
+    return f->ops->mmap_private_backing(f, off, len, false, out_moff, out_len);
+}
+
+int pagecache_file_private_fill(struct file *f, uint64_t off, uint64_t len, uint64_t moff)
+{
+    if (!f->ops || !f->ops->mmap_private_fill)
+        return -EIO;
+    return f->ops->mmap_private_fill(f, off, len, moff);
+}
+
+int pagecache_file_private_filled(struct file *f, uint64_t off, uint64_t lo, uint64_t hi,
+                                  uint64_t *out_lo, uint64_t *out_hi)
+{
+    if (!f->ops || !f->ops->mmap_private_filled) {
+        *out_lo = lo;
+        *out_hi = hi;
+        return 1;
+    }
+    return f->ops->mmap_private_filled(f, off, lo, hi, out_lo, out_hi);
 }

@@ -60,5 +60,13 @@ int pagecache_file_backing(struct file *f, uint64_t off, uint64_t len, uint64_t 
  * shared by private mappings). -ENODEV when F has none. */
 int pagecache_file_private_backing(struct file *f, uint64_t off, uint64_t len,
                                    uint64_t *out_moff, uint64_t *out_len);
+/* The same without filling the pages (mm fills them when first read:
+ * pagecache_file_private_fill). -ENODEV when F cannot do that. */
+int pagecache_file_private_backing_lazy(struct file *f, uint64_t off, uint64_t len,
+                                        uint64_t *out_moff, uint64_t *out_len);
+/* F's mmap_private_fill and mmap_private_filled (vfs_fs.h). */
+int pagecache_file_private_fill(struct file *f, uint64_t off, uint64_t len, uint64_t moff);
+int pagecache_file_private_filled(struct file *f, uint64_t off, uint64_t lo, uint64_t hi,
+                                  uint64_t *out_lo, uint64_t *out_hi);
 
 #endif

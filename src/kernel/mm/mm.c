@@ -25,6 +25,16 @@
  * a trap and a stub call or two (tens of microseconds), and small processes
  * write most of those pages right after fork anyway (the stack, libc's
  * globals). The parent keeps its pages writable and unshared.
+ *
+ * Read-only private mappings of the read-only rootfs share the file's cache
+ * pages (VMA_COW). Big ones (an ELF image's span) are lazy (VMA_LAZY): the
+ * cache hands out its pages unfilled, the stub maps those past the end of
+ * the memory file, and the first access faults (SIGBUS): mm_fault_signal
+ * fills the MM_LAZY_WINDOW around the page from the host file and maps it.
+ * The kernel fills what it reads itself (mm_lazy_fill in the copy paths,
+ * copy-on-write and futex words), so it never sees an unfilled page as
+ * zeros; a process start then copies what it uses instead of every byte of
+ * every library it maps.
  */
 #include "kernel/mm/mm.h"
 
@@ -67,6 +77,19 @@
 #define MM_COW_RUN (64 * PAGE_SIZE)
 /* The most data fork copies for the child at once (fork_copy_small_locked). */
 #define MM_FORK_COPY_MAX (64 * PAGE_SIZE)
+/* Private mappings of a read-only file's shared cache at least this big
+ * are filled lazily (VMA_LAZY): an ELF image maps its whole span, much of
+ * which a run never reads. Smaller ones are filled at once (one fault
+ * would cost more than the copy). */
+#define MM_LAZY_MIN (128 * 1024)
+/* What a fault on a lazy page fills and maps: the aligned window around
+ * it (Linux's fault-around maps 16 pages of the page cache; a fault
+ * costs moat a round trip to the kernel and one to the stub's helper, so
+ * it fills more). */
+#define MM_LAZY_WINDOW (128 * 1024)
+/* Filled runs shorter than this inside a lazy VMA are left to fault when
+ * the whole VMA is mapped again (after fork): fewer stub calls. */
+#define MM_LAZY_MAP_MIN (64 * 1024)
 
 /* Pieces taken out of the VMA array, released (or reused) by the caller. */
 struct vma_vec {
@@ -273,7 +296,7 @@ static bool vma_same_logical(const struct vma *a, const struct vma *b)
         return (a->flags & ~VMA_NOBACK) == (b->flags & ~VMA_NOBACK) &&
                ((b->flags & VMA_NOBACK) ||
                 (a->shared == b->shared && a->off + vma_len(a) == b->off));
-    return (a->flags & ~VMA_COW) == (b->flags & ~VMA_COW) && !b->shared &&
+    return (a->flags & ~(VMA_COW | VMA_LAZY)) == (b->flags & ~(VMA_COW | VMA_LAZY)) && !b->shared &&
            !(b->flags & VMA_NOBACK) && a->file == b->file &&
            (!a->file || a->file_off + vma_len(a) == b->file_off);
 }
@@ -352,13 +375,43 @@ static uint64_t vma_file_bytes(const struct vma *v)
     return MIN(vma_len(v), eof - v->file_off);
 }
 
+/* Maps [s, e) of the lazy VMA V: the filled runs of its pages at their
+ * offsets, the rest (and filled runs shorter than MM_LAZY_MAP_MIN) past
+ * the end of the memory file, where an access faults (mm_fault_signal). */
+static int stub_map_lazy(struct mm *mm, const struct vma *v, uint64_t s, uint64_t e)
+{
+    uint64_t bus = s; /* start of the pending not-mapped-yet part */
+    int r = 0;
+    for (uint64_t at = s; r == 0 && at < e;) {
+        uint64_t lo, hi;
+        int filled = pagecache_file_private_filled(v->file, v->file_off + (at - v->start),
+                                                   v->file_off + (s - v->start),
+                                                   v->file_off + (e - v->start), &lo, &hi);
+        uint64_t run_end = v->start + (hi - v->file_off);
+        if (filled == 1 && (run_end - at >= MM_LAZY_MAP_MIN || (at == s && run_end == e))) {
+            if (bus < at)
+                r = g_platform->map(mm->as, bus, at - bus, vma_stub_prot(v), memfile_bus_off());
+            if (r == 0)
+                r = g_platform->map(mm->as, at, run_end - at, vma_stub_prot(v),
+                                    v->off + (at - v->start));
+            bus = run_end;
+        }
+        at = run_end;
+    }
+    if (r == 0 && bus < e)
+        r = g_platform->map(mm->as, bus, e - bus, vma_stub_prot(v), memfile_bus_off());
+    return r;
+}
+
 static int stub_map(struct mm *mm, const struct vma *v)
 {
     if (!mm->as)
         return 0;
     uint64_t n = vma_file_bytes(v);
     int r = 0;
-    if (n)
+    if (n && (v->flags & VMA_LAZY))
+        r = stub_map_lazy(mm, v, v->start, v->start + n);
+    else if (n)
         r = g_platform->map(mm->as, v->start, n, vma_stub_prot(v), v->off);
     /* File pages wholly past EOF: mapped past the end of the memory file,
      * so the host raises SIGBUS (BUS_ADRERR, the address) as Linux does. */
@@ -961,12 +1014,31 @@ static int shared_file_pieces(struct file *file, uint64_t foff, uint64_t len,
  * cached pages, copy-on-write (VMA_COW), so that every process mapping a
  * library or program shares one copy and writes get their own. As
  * shared_file_pieces; -ENODEV when FILE has no such pages. */
-static int private_file_pieces(struct file *file, uint64_t foff, uint64_t len,
+static int private_file_pieces(struct file *file, uint64_t foff, uint64_t len, bool populate,
                                const struct vma *tmpl, struct vma **out_v, size_t *out_n)
 {
     struct vma t = *tmpl;
     t.flags |= VMA_COW;
+    if (len >= MM_LAZY_MIN && !populate) {
+        t.flags |= VMA_LAZY;
+        int r = file_pieces(file, foff, len, &t, pagecache_file_private_backing_lazy, out_v, out_n);
+        if (r != -ENODEV)
+            return r;
+        t.flags &= ~VMA_LAZY;
+    }
     return file_pieces(file, foff, len, &t, pagecache_file_private_backing, out_v, out_n);
+}
+
+int mm_lazy_fill(const struct vma *v, uint64_t s, uint64_t e)
+{
+    if (!(v->flags & VMA_LAZY))
+        return 0;
+    s = MAX(ALIGN_DOWN(s, PAGE_SIZE), v->start);
+    e = MIN(ALIGN_UP(e, PAGE_SIZE), v->end);
+    if (s >= e)
+        return 0;
+    return pagecache_file_private_fill(v->file, v->file_off + (s - v->start), e - s,
+                                       v->off + (s - v->start));
 }
 
 int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, struct file *file,
@@ -1062,7 +1134,8 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
          * faults later. */
         r = -ENODEV;
         if (!anon && !(prot & PROT_WRITE))
-            r = private_file_pieces(file, off, alen, &nv, &pieces, &npieces);
+            r = private_file_pieces(file, off, alen, flags & (MAP_POPULATE | MAP_LOCKED), &nv,
+                                    &pieces, &npieces);
         if (r == -ENODEV) {
             pieces = &nv;
             npieces = 1;
@@ -1392,7 +1465,7 @@ static int vma_continuation(const struct vma *v, uint64_t vend_off, uint64_t sta
     out->start = start;
     out->end = end;
     out->shared = NULL;
-    out->flags &= ~VMA_COW; /* fresh pages */
+    out->flags &= ~(VMA_COW | VMA_LAZY); /* fresh pages */
     out->file_off = v->file_off + (vend_off - v->off);
     if (v->file)
         file_get(v->file);
@@ -1505,7 +1578,7 @@ static int dontunmap_pieces(struct mm *mm, uint64_t start, uint64_t end, struct 
         p.file_off += s - p.start;
         p.start = s;
         p.end = e;
-        p.flags &= ~(VMA_LOCKED | VMA_COW);
+        p.flags &= ~(VMA_LOCKED | VMA_COW | VMA_LAZY);
         if (p.shared) {
             shared_get(p.shared);
         } else if (p.flags & VMA_NOBACK) {
@@ -1799,8 +1872,10 @@ static int private_reback_locked(struct mm *mm, uint64_t s, uint64_t e, bool cop
     piece.start = s;
     piece.end = e;
     piece.off = noff;
-    piece.flags &= ~VMA_COW;
+    piece.flags &= ~(VMA_COW | VMA_LAZY);
     if (copy)
+        r = mm_lazy_fill(vma_lookup(mm, s), s, e);
+    if (copy && r == 0)
         r = copy_data(old, noff, len);
     if (r == 0)
         r = stub_map(mm, &piece);
@@ -1812,7 +1887,7 @@ static int private_reback_locked(struct mm *mm, uint64_t s, uint64_t e, bool cop
     split_range_locked(mm, s, e);
     struct vma *m = vma_lookup(mm, s);
     m->off = noff;
-    m->flags &= ~VMA_COW;
+    m->flags &= ~(VMA_COW | VMA_LAZY);
     merge_range_locked(mm, s, e);
     pthread_rwlock_unlock(&mm->lock);
     /* The stub maps the new pages there now. */
@@ -1827,6 +1902,11 @@ static int cow_break_piece_locked(struct mm *mm, uint64_t s, uint64_t e)
     if (r < 0)
         return r;
     const struct vma *v = vma_lookup(mm, s);
+    if (v->flags & VMA_LAZY) {
+        /* Pages of the file's cache (which holds them too): always a copy,
+         * never made writable in place. */
+        return private_reback_locked(mm, s, e, true);
+    }
     if (memfile_exclusive(v->off, vma_len(v))) {
         /* The other side copied or went away: write in place. */
         s = v->start;
@@ -2231,7 +2311,7 @@ static bool fork_copy_candidate(const struct vma *v)
 {
     return (v->prot & PROT_WRITE) && !v->shared &&
            !(v->flags & (VMA_SHARED | VMA_SHARED_COPY | VMA_DONTFORK | VMA_WIPEONFORK |
-                         VMA_KERNEL | VMA_NOBACK));
+                         VMA_KERNEL | VMA_NOBACK | VMA_LAZY));
 }
 
 /* Copies the pages of the private VMA V marked in VEC (memfile_incore of
@@ -2379,7 +2459,7 @@ int mm_fork(struct mm *parent, struct mm **out_child)
             r = memfile_alloc(vma_len(pv), &cv.off);
             if (r < 0)
                 goto out_unlock;
-            cv.flags &= ~VMA_COW;
+            cv.flags &= ~(VMA_COW | VMA_LAZY);
         } else {
             /* Private memory (marked VMA_COW by cow_protect_locked) and
              * shared file pages: the same pages, one more reference. */
@@ -2512,6 +2592,10 @@ restart:
                 return -EFAULT;
             goto restart;
         }
+        if (mm_lazy_fill(v, addr, addr + chunk) < 0) {
+            r = -EFAULT;
+            break;
+        }
         uint8_t *mem = memfile_ptr(v->off + (addr - v->start));
         /* Under a memory limit the host may refuse a page: -EFAULT then. */
         if ((dir == COPY_IN ? memfile_copy(p, mem, chunk) : memfile_copy(mem, p, chunk)) < 0) {
@@ -2579,6 +2663,8 @@ restart:
                 return done ? (long)done : -EFAULT;
             goto restart;
         }
+        if (mm_lazy_fill(v, addr, addr + chunk) < 0)
+            break;
         long got = fn(ctx, memfile_ptr(v->off + (addr - v->start)), chunk);
         if (got < 0) {
             r = got;
@@ -2614,7 +2700,7 @@ long mm_strncpy_in(struct mm *mm, char *dst, uint64_t src, size_t max)
         size_t chunk = (size_t)MIN((uint64_t)(max - done),
                                    MIN(v->end, ALIGN_DOWN(src, PAGE_SIZE) + PAGE_SIZE) - src);
         const char *mem = memfile_ptr(v->off + (src - v->start));
-        if (memfile_copy(dst + done, mem, chunk) < 0) {
+        if (mm_lazy_fill(v, src, src + chunk) < 0 || memfile_copy(dst + done, mem, chunk) < 0) {
             r = -EFAULT;
             break;
         }
@@ -2663,6 +2749,30 @@ int mm_fault_signal(struct mm *mm, uint64_t addr, bool write, int host_signo, in
         if (page >= v->start + backed) {
             *out_signo = SIGBUS;
             *out_code = BUS_ADRERR;
+            goto out_unlock;
+        }
+        if ((v->flags & VMA_LAZY) && mm->as && mm->repaired_page != page) {
+            /* Not filled yet (or filled by another address space, or left
+             * unmapped by stub_map_lazy): fill the window around the page
+             * and map it. */
+            uint64_t win = ALIGN_DOWN(page, MM_LAZY_WINDOW);
+            uint64_t ws = MAX(v->start, win), we = MIN(v->start + backed, win + MM_LAZY_WINDOW);
+            int r2 = mm_lazy_fill(v, ws, we);
+            if (r2 == 0)
+                r2 = g_platform->map(mm->as, ws, we - ws, vma_stub_prot(v),
+                                     v->off + (ws - v->start));
+            if (r2 == 0) {
+                mm->repaired_page = page;
+                r = 0;
+            } else if (r2 == -ENOMEM && g_memfile_limit) {
+                memfile_log_limit(pid);
+                *out_signo = SIGKILL;
+                *out_code = SI_KERNEL;
+            } else {
+                log_debug("mm: filling the file page at %#" PRIx64 " failed (%d)", addr, r2);
+                *out_signo = SIGBUS;
+                *out_code = BUS_ADRERR;
+            }
             goto out_unlock;
         }
         if (host_signo == SIGBUS && mm->as && mm->repaired_page != page) {

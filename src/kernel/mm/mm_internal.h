@@ -40,6 +40,12 @@ enum {
                                  * its shared object's end: no memory-file pages (off,
                                  * shared and file unused), every access is SIGBUS
                                  * (BUS_ADRERR) and the kernel's copies fail (EFAULT) */
+    VMA_LAZY = 1u << 10,        /* private pages of a read-only file's shared cache
+                                 * (VMA_COW) not all filled yet: the stub maps the
+                                 * unfilled ones past the end of the memory file, a
+                                 * fault there fills a window around it and maps it
+                                 * (mm_fault_signal), and the kernel fills what it
+                                 * reads first (mm_lazy_fill) */
 };
 
 /* One mapping [start, end). Unless it is shared anonymous memory (shared
@@ -94,5 +100,10 @@ extern uint64_t g_mm_fork_copy_max;
 /* Gives MM its own copy of the copy-on-write pages in [start, end) (page
  * aligned), so the kernel may write them. Takes mutate. 0 or -errno. */
 int mm_cow_break(struct mm *mm, uint64_t start, uint64_t end);
+
+/* Makes sure the pages of V (VMA_LAZY) in [s, e) hold the file's data
+ * before the kernel reads them; nothing for other VMAs. Caller holds
+ * mm->lock or mutate. 0 or -errno. */
+int mm_lazy_fill(const struct vma *v, uint64_t s, uint64_t e);
 
 #endif

@@ -44,6 +44,10 @@ restart:
             return -EFAULT;
         goto restart;
     }
+    if (mm_lazy_fill(v, addr, addr + sizeof(uint32_t)) < 0) {
+        r = -EFAULT;
+        goto out;
+    }
     uint64_t off = v->off + (addr - v->start);
     if (out_key) {
         out_key->shared = (v->flags & VMA_SHARED) != 0;

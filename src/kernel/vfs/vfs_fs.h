@@ -351,9 +351,22 @@ struct file_ops {
      * read-only rootfs): memory-file pages holding [OFF, OFF+LEN) of the
      * file (zero past its end), filled once and shared by every such
      * mapping; the caller maps them copy-on-write. Contract as
-     * mmap_backing's. NULL or -ENODEV: the caller makes a private copy. */
-    int (*mmap_private_backing)(struct file *f, uint64_t off, uint64_t len, uint64_t *out_moff,
-                                uint64_t *out_len);
+     * mmap_backing's. NULL or -ENODEV: the caller makes a private copy.
+     * Without FILL the pages are handed out as they are: those not filled
+     * yet read as zero until mmap_private_fill fills them. */
+    int (*mmap_private_backing)(struct file *f, uint64_t off, uint64_t len, bool fill,
+                                uint64_t *out_moff, uint64_t *out_len);
+    /* With mmap_private_backing: fills the pages of [OFF, OFF+LEN) (page
+     * aligned) not filled yet; MOFF is where the caller's backing put OFF
+     * (its references keep them there). 0 or -errno (-EIO: MOFF is not
+     * the file's). No lock held on entry. */
+    int (*mmap_private_fill)(struct file *f, uint64_t off, uint64_t len, uint64_t moff);
+    /* With mmap_private_backing: 1 if the page at OFF is filled, 0 if not,
+     * and [*out_lo, *out_hi), the longest run of pages in the same state
+     * around it within [LO, HI) (page aligned, LO <= OFF < HI). Pages past
+     * the file's end count as filled (zero). */
+    int (*mmap_private_filled)(struct file *f, uint64_t off, uint64_t lo, uint64_t hi,
+                               uint64_t *out_lo, uint64_t *out_hi);
     /* Optional: whether a MAP_SHARED mapping made now may ever be writable
      * (false: mprotect(PROT_WRITE) on it is EACCES, as a write-sealed
      * memfd's). NULL: as the open mode allows. No lock held on entry. */

@@ -396,6 +396,27 @@ int pagecache_file_private_backing(struct file *f, uint64_t off, uint64_t len,
     return pagecache_file_backing(f, off, len, out_moff, out_len);
 }
 
+/* The fake cache is filled from the start: lazy mappings behave as
+ * filled ones. */
+int pagecache_file_private_backing_lazy(struct file *f, uint64_t off, uint64_t len,
+                                        uint64_t *out_moff, uint64_t *out_len)
+{
+    return pagecache_file_private_backing(f, off, len, out_moff, out_len);
+}
+
+int pagecache_file_private_fill(struct file *f, uint64_t off, uint64_t len, uint64_t moff)
+{
+    return 0;
+}
+
+int pagecache_file_private_filled(struct file *f, uint64_t off, uint64_t lo, uint64_t hi,
+                                  uint64_t *out_lo, uint64_t *out_hi)
+{
+    *out_lo = lo;
+    *out_hi = hi;
+    return 1;
+}
+
 /* ---- fake host ---- */
 
 void host_meminfo(uint64_t *out_total, uint64_t *out_free)
