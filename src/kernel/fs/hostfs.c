@@ -1054,9 +1054,9 @@ static int hostfs_mmap_private_backing(struct file *f, uint64_t off, uint64_t le
     return r;
 }
 
-static int hostfs_mmap_private_fill(struct file *f, uint64_t off, uint64_t len, uint64_t moff)
+static int hostfs_mmap_private_fill(struct inode *inode, uint64_t off, uint64_t len, uint64_t moff)
 {
-    struct hostfs_inode *hi = HI(f->inode);
+    struct hostfs_inode *hi = HI(inode);
     int fd = hostfs_rdfd(hi);
     if (fd < 0)
         return fd;

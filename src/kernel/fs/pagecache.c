@@ -4,11 +4,13 @@
 #include "kernel/fs/pagecache.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernel/mm/memfile.h"
 #include "kernel/vfs/vfs_fs.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 #define PAGECACHE_MAX_SIZE  ((uint64_t)1 << 40)
@@ -171,7 +173,7 @@ int pagecache_file_private_fill(struct file *f, uint64_t off, uint64_t len, uint
 {
     if (!f->ops || !f->ops->mmap_private_fill)
         return -EIO;
-    return f->ops->mmap_private_fill(f, off, len, moff);
+    return f->ops->mmap_private_fill(f->inode, off, len, moff);
 }
 
 int pagecache_file_private_filled(struct file *f, uint64_t off, uint64_t lo, uint64_t hi,
@@ -183,4 +185,86 @@ int pagecache_file_private_filled(struct file *f, uint64_t off, uint64_t lo, uin
         return 1;
     }
     return f->ops->mmap_private_filled(f, off, lo, hi, out_lo, out_hi);
+}
+
+/* ---- filling lazy private mappings ahead of their faults ---- */
+
+/* What the prefetch thread fills per call: the file's lock is held that
+ * long, so a fault filling its own window waits at most this much. */
+#define PREFETCH_CHUNK (64 * 1024)
+/* Queued work beyond this is dropped (faults fill what is used). */
+#define PREFETCH_MAX_JOBS 256
+
+struct prefetch_job {
+    struct inode *inode; /* counted */
+    int (*fill)(struct inode *inode, uint64_t off, uint64_t len, uint64_t moff);
+    uint64_t off, len, moff;
+    struct prefetch_job *next;
+};
+
+static pthread_mutex_t g_prefetch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_prefetch_cond = PTHREAD_COND_INITIALIZER;
+static struct prefetch_job *g_prefetch_head, **g_prefetch_tail = &g_prefetch_head; /* (lock) */
+static int g_prefetch_nr;                                                        /* (lock) */
+static bool g_prefetch_started, g_prefetch_failed;                               /* (lock) */
+
+static void *prefetch_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&g_prefetch_lock);
+        while (!g_prefetch_head)
+            pthread_cond_wait(&g_prefetch_cond, &g_prefetch_lock);
+        struct prefetch_job *j = g_prefetch_head;
+        g_prefetch_head = j->next;
+        if (!g_prefetch_head)
+            g_prefetch_tail = &g_prefetch_head;
+        g_prefetch_nr--;
+        pthread_mutex_unlock(&g_prefetch_lock);
+        for (uint64_t at = 0; at < j->len; at += PREFETCH_CHUNK) {
+            uint64_t n = MIN((uint64_t)PREFETCH_CHUNK, j->len - at);
+            if (j->fill(j->inode, j->off + at, n, j->moff + at) < 0)
+                break; /* the faults will say what went wrong */
+        }
+        inode_put(j->inode);
+        free(j);
+    }
+    return NULL;
+}
+
+void pagecache_file_private_prefetch(struct file *f, uint64_t off, uint64_t len, uint64_t moff)
+{
+    /* Under a memory limit only what the app touches is filled. */
+    if (g_memfile_limit || !f->ops || !f->ops->mmap_private_fill || len == 0)
+        return;
+    struct prefetch_job *j = malloc(sizeof(*j));
+    if (!j)
+        return;
+    *j = (struct prefetch_job){
+        .inode = f->inode, .fill = f->ops->mmap_private_fill, .off = off, .len = len, .moff = moff};
+    pthread_mutex_lock(&g_prefetch_lock);
+    if (!g_prefetch_started && !g_prefetch_failed) {
+        pthread_t th;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &attr, prefetch_main, NULL) == 0) {
+            g_prefetch_started = true;
+        } else {
+            g_prefetch_failed = true;
+            log_debug("pagecache: no prefetch thread; faults fill lazy mappings");
+        }
+        pthread_attr_destroy(&attr);
+    }
+    if (!g_prefetch_started || g_prefetch_nr >= PREFETCH_MAX_JOBS) {
+        pthread_mutex_unlock(&g_prefetch_lock);
+        free(j);
+        return;
+    }
+    inode_get(f->inode);
+    *g_prefetch_tail = j;
+    g_prefetch_tail = &j->next;
+    g_prefetch_nr++;
+    pthread_cond_signal(&g_prefetch_cond);
+    pthread_mutex_unlock(&g_prefetch_lock);
 }

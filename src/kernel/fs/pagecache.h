@@ -68,5 +68,12 @@ int pagecache_file_private_backing_lazy(struct file *f, uint64_t off, uint64_t l
 int pagecache_file_private_fill(struct file *f, uint64_t off, uint64_t len, uint64_t moff);
 int pagecache_file_private_filled(struct file *f, uint64_t off, uint64_t lo, uint64_t hi,
                                   uint64_t *out_lo, uint64_t *out_hi);
+/* Fills [OFF, OFF+LEN) of F's cache (at MOFF, which the caller's backing
+ * handed out) on a thread of its own, in the order asked, so that the
+ * faults of a lazy mapping mostly find their pages filled and map long
+ * runs. Holds a reference on F's inode (not on F) meanwhile. Best effort:
+ * nothing happens under a sandbox memory limit (only what the app touches
+ * is filled then) or when the thread cannot be made. */
+void pagecache_file_private_prefetch(struct file *f, uint64_t off, uint64_t len, uint64_t moff);
 
 #endif

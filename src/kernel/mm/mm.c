@@ -90,6 +90,9 @@
 /* Filled runs shorter than this inside a lazy VMA are left to fault when
  * the whole VMA is mapped again (after fork): fewer stub calls. */
 #define MM_LAZY_MAP_MIN (64 * 1024)
+/* A fault on a lazy page maps the run of filled pages around it (filled by
+ * pagecache_file_private_prefetch meanwhile), up to this far each way. */
+#define MM_LAZY_MAP_MAX (2 * 1024 * 1024)
 
 /* Pieces taken out of the VMA array, released (or reused) by the caller. */
 struct vma_vec {
@@ -1198,6 +1201,11 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, str
     r = install_vec_locked(mm, pieces, npieces);
     if (r == 0) {
         *out_addr = addr;
+        /* Lazy pieces: fill their pages ahead of the app's faults. */
+        for (size_t i = 0; i < npieces; i++)
+            if (pieces[i].flags & VMA_LAZY)
+                pagecache_file_private_prefetch(pieces[i].file, pieces[i].file_off,
+                                                vma_file_bytes(&pieces[i]), pieces[i].off);
         /* Linux faults in MAP_POPULATE and locked mappings at once (and
          * ignores what it could not). */
         if ((flags & (MAP_POPULATE | MAP_LOCKED)) || mm->lock_future)
@@ -2758,9 +2766,21 @@ int mm_fault_signal(struct mm *mm, uint64_t addr, bool write, int host_signo, in
             uint64_t win = ALIGN_DOWN(page, MM_LAZY_WINDOW);
             uint64_t ws = MAX(v->start, win), we = MIN(v->start + backed, win + MM_LAZY_WINDOW);
             int r2 = mm_lazy_fill(v, ws, we);
-            if (r2 == 0)
+            if (r2 == 0) {
+                /* With the pages filled around it. */
+                uint64_t lo = v->start + (page - v->start > MM_LAZY_MAP_MAX
+                                              ? page - v->start - MM_LAZY_MAP_MAX : 0);
+                uint64_t hi = MIN(v->start + backed, page + MM_LAZY_MAP_MAX);
+                uint64_t rs, re;
+                if (pagecache_file_private_filled(v->file, v->file_off + (page - v->start),
+                                                  v->file_off + (lo - v->start),
+                                                  v->file_off + (hi - v->start), &rs, &re) == 1) {
+                    ws = MIN(ws, v->start + (rs - v->file_off));
+                    we = MAX(we, v->start + (re - v->file_off));
+                }
                 r2 = g_platform->map(mm->as, ws, we - ws, vma_stub_prot(v),
                                      v->off + (ws - v->start));
+            }
             if (r2 == 0) {
                 mm->repaired_page = page;
                 r = 0;

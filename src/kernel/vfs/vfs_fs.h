@@ -357,10 +357,12 @@ struct file_ops {
     int (*mmap_private_backing)(struct file *f, uint64_t off, uint64_t len, bool fill,
                                 uint64_t *out_moff, uint64_t *out_len);
     /* With mmap_private_backing: fills the pages of [OFF, OFF+LEN) (page
-     * aligned) not filled yet; MOFF is where the caller's backing put OFF
-     * (its references keep them there). 0 or -errno (-EIO: MOFF is not
-     * the file's). No lock held on entry. */
-    int (*mmap_private_fill)(struct file *f, uint64_t off, uint64_t len, uint64_t moff);
+     * aligned) of INODE's data not filled yet; MOFF is where the caller's
+     * backing put OFF (its references keep them there). 0 or -errno (-EIO:
+     * MOFF is not the file's). By inode, so that filling ahead after the
+     * file is closed keeps no file open (its mount stays free to go). No
+     * lock held on entry. */
+    int (*mmap_private_fill)(struct inode *inode, uint64_t off, uint64_t len, uint64_t moff);
     /* With mmap_private_backing: 1 if the page at OFF is filled, 0 if not,
      * and [*out_lo, *out_hi), the longest run of pages in the same state
      * around it within [LO, HI) (page aligned, LO <= OFF < HI). Pages past

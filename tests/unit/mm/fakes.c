@@ -417,6 +417,10 @@ int pagecache_file_private_filled(struct file *f, uint64_t off, uint64_t lo, uin
     return 1;
 }
 
+void pagecache_file_private_prefetch(struct file *f, uint64_t off, uint64_t len, uint64_t moff)
+{
+}
+
 /* ---- fake host ---- */
 
 void host_meminfo(uint64_t *out_total, uint64_t *out_free)
