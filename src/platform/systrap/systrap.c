@@ -1081,7 +1081,10 @@ static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out
         as = g_pool;
         g_pool = as->next;
         g_pool_nr--;
-        pthread_cond_broadcast(&g_spawn_cond);
+        /* The spawner makes the next one (a wake-up crosses cores: only
+         * when it has something to do). */
+        if (g_pool_nr + g_recycling < g_pool_max)
+            pthread_cond_broadcast(&g_spawn_cond);
     }
     pthread_mutex_unlock(&g_pool_lock);
     if (as) {
@@ -1305,6 +1308,15 @@ static bool as_recycle(struct platform_ctx *ctx)
     if (!g_memfile_limit && thread_new(nas, &nctx) < 0) {
         as_free(nas);
         return true;
+    }
+    /* Back to the CPU of the last as_new, where the next one likely runs:
+     * moved from here, off its path, it needs no moving there. */
+    int home = __atomic_load_n(&g_pool_cpu, __ATOMIC_RELAXED);
+    if (!g_no_pin && home >= 0 && nas->helper_cpu != home) {
+        pin_tid(nas->pid, home);
+        if (nctx)
+            pin_tid(nctx->tid, home);
+        nas->helper_cpu = home;
     }
     pthread_mutex_lock(&g_pool_lock);
     nas->pool_ctx = nctx;
