@@ -2398,6 +2398,10 @@ static void fork_copy_small_locked(struct mm *parent, uint64_t *copied)
         uint64_t pages = vma_len(v) / PAGE_SIZE;
         if (!fork_copy_candidate(v) || pages > FORK_COPY_SCAN_MAX)
             continue;
+        /* A file's pages only once they are this mm's own copy: the file
+         * system's shared pages (private_file_pieces) are its business. */
+        if (v->file && !memfile_exclusive(v->off, vma_len(v)))
+            continue;
         uint64_t n = data_map(v, vec, budget / PAGE_SIZE);
         if (n * PAGE_SIZE > budget)
             continue;

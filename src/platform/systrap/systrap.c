@@ -349,6 +349,8 @@ static bool g_pool_building;             /* (g_pool_lock) the spawner is making 
 static int g_recycling;                  /* (g_pool_lock) stubs the reaper is recycling */
 static int g_pool_cpu = -1;              /* (a) CPU of the last as_new: where the next is likely */
 static struct platform_as *g_reap_list;  /* (g_pool_lock) killed stubs to wait for */
+static uint64_t g_reap_here_until;       /* (a) until then recycle on the stub's CPU (mono_ns) */
+#define REAP_HERE_NS 1000000000ULL        /* after as_new had to wait for a recycle */
 
 #define POOL_MAX 2 /* ready stubs kept ahead: each is two idle host threads */
 #define POOL_RECYCLED_EXTRA 2 /* recycled stubs may fill the pool this far beyond */
@@ -961,10 +963,13 @@ static void *reaper_main(void *arg)
         if (ctx) {
             /* On the CPU after the stub's, with the stub: its handoffs
              * stay on one core, and off the core where the exiting task's
-             * parent (likely waiting for it) runs on. as_new moves the
-             * stub back to its caller's CPU. */
+             * parent (likely waiting for it) runs. When that core is busy
+             * with other work, a wake-up there waits for its time slice
+             * (ms), recycles fall behind and as_new waits for them: then
+             * (g_reap_here_until) on the stub's own CPU, as before. */
             if (!g_no_pin && as->helper_cpu >= 0) {
-                int cpu = next_cpu(as->helper_cpu, &g_all_cpus);
+                bool away = mono_ns() >= __atomic_load_n(&g_reap_here_until, __ATOMIC_RELAXED);
+                int cpu = away ? next_cpu(as->helper_cpu, &g_all_cpus) : as->helper_cpu;
                 cpu_set_t set;
                 CPU_ZERO(&set);
                 CPU_SET(cpu, &set);
@@ -1075,6 +1080,8 @@ static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out
     struct platform_as *as = NULL;
     pthread_mutex_lock(&g_pool_lock);
     /* A stub on its way is ready sooner than one asked for now. */
+    if (!g_pool && g_recycling > 0)
+        __atomic_store_n(&g_reap_here_until, mono_ns() + REAP_HERE_NS, __ATOMIC_RELAXED);
     while (!g_pool && (g_pool_building || g_recycling > 0))
         pthread_cond_wait(&g_spawn_cond, &g_pool_lock);
     if (g_pool) {
