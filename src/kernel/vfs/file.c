@@ -263,7 +263,15 @@ int vfs_fsync(struct file *f)
 {
     if (f->fmode & FMODE_PATH)
         return -EBADF;
-    return f->ops->fsync ? f->ops->fsync(f) : 0;
+    if (f->ops->fsync)
+        return f->ops->fsync(f);
+    /* Linux has no fsync for pipes, sockets and character devices (EINVAL);
+     * files and directories of moat's memory file systems have nothing to
+     * flush. */
+    uint32_t type = f->inode->mode & VFS_S_IFMT;
+    if (type == VFS_S_IFIFO || type == VFS_S_IFSOCK || type == VFS_S_IFCHR)
+        return -EINVAL;
+    return 0;
 }
 
 #define L_FALLOC_FL_KEEP_SIZE      0x01
