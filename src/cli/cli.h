@@ -12,6 +12,7 @@ struct cli_global {
     const char *debug_log;
     bool debug;
     bool strace;
+    bool no_syscall_patch;  /* --no-syscall-patch */
     /* runc's global options, as Docker and containerd pass them. */
     const char *root;       /* --root: state directory (default /run/moat) */
     const char *log;        /* --log: where errors and warnings go */

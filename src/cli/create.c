@@ -364,6 +364,7 @@ int cli_create_container(const struct cli_create_opts *o, pid_t *out_pid, struct
             .cwd = c->cwd,
             .root = c->rootfs,
             .platform = g_cli.platform,
+            .no_syscall_patch = g_cli.no_syscall_patch,
             .strace = g_cli.strace,
             .set_ids = true,
             .uid = c->uid,

@@ -93,6 +93,8 @@ static const char g_do_usage[] =
         "Options:\n"
         "  --platform=NAME     interception backend: systrap (default; ptrace when the\n"
         "                      host cannot run it) or ptrace\n"
+        "  --no-syscall-patch  systrap: trap every syscall instead of rewriting hot\n"
+        "                      `mov $nr,%eax; syscall` sites into jumps to trampolines\n"
         "  --root=DIR          host directory that becomes the sandbox's / (default /);\n"
         "                      the command starts in / there\n"
         "  --memory=BYTES      memory the sandbox's apps may hold (suffix k, m, g: KiB,\n"
@@ -248,6 +250,7 @@ int cmd_do(int argc, char **argv)
         .cwd = cwd,
         .root = root ? root : "/",
         .platform = g_cli.platform,
+        .no_syscall_patch = g_cli.no_syscall_patch,
         .strace = g_cli.strace,
         .memory_limit = memory_limit,
         .network_none = network_none,

@@ -47,6 +47,9 @@ static const char g_usage[] =
         "                      seccomp traps handled in the stub; ptrace when the host\n"
         "                      lacks FSGSBASE or seccomp traps) or ptrace (needs only\n"
         "                      ptrace); MOAT_PLATFORM sets the default\n"
+        "  --no-syscall-patch  systrap: never rewrite the app's syscall instructions into\n"
+        "                      jumps to trampolines (on by default where the host allows;\n"
+        "                      MOAT_SYSTRAP_PATCH=0 does the same)\n"
         "  --strace            log every syscall of the app with its arguments and result\n"
         "  --debug             verbose kernel logging\n"
         "  --debug-log=FILE    write logs (and --strace) to FILE instead of stderr\n"
@@ -72,6 +75,10 @@ int cli_parse_global(int argc, char **argv, int *i)
 #define OPT_IS(name) (strncmp(a, name, n) == 0 && strlen(name) == n)
     if (OPT_IS("--strace") && !has_eq) {
         g_cli.strace = true;
+        return 1;
+    }
+    if (OPT_IS("--no-syscall-patch") && !has_eq) {
+        g_cli.no_syscall_patch = true;
         return 1;
     }
     if (OPT_IS("--debug") && !has_eq) {

@@ -12,6 +12,7 @@ extern const struct platform_ops g_ptrace_platform;
 extern const struct platform_ops g_systrap_platform;
 
 const struct platform_ops *g_platform;
+bool g_platform_no_patch;
 char g_platform_why[160];
 
 static const struct platform_ops *const g_platforms[] = {

@@ -46,6 +46,7 @@ struct platform_trap {
     int code;       /* FAULT: its si_code */
     uint64_t addr;  /* FAULT: its si_addr */
     int trapno;     /* FAULT: hardware trap number where known, else -1 */
+    bool patchable; /* SYSCALL: its site may be worth patching (ops patch_site) */
 };
 
 struct platform_as;
@@ -97,6 +98,27 @@ struct platform_ops {
     /* From any thread: makes a running ctx_switch() return INTERRUPTED soon.
      * Harmless if the context is not running. */
     void (*ctx_interrupt)(struct platform_ctx *ctx);
+
+    /* Syscall patching (optional: NULL where the platform has none). A
+     * patch rewrites the 7 bytes of a syscall site (ending at the address
+     * after its `syscall`) into `mov $T,%ecx; jmp *%rcx`, T a trampoline of
+     * the platform's; the kernel checks and writes the text (mm_patch_text).
+     * patch_site: the trampoline for SITE, whose first 5 bytes INSN the
+     * trampoline runs first; CTX must be the only context of its address
+     * space (else -EBUSY). 0 and *out_tramp, or -errno (no patching). */
+    int (*patch_site)(struct platform_ctx *ctx, uint64_t site, const uint8_t insn[5],
+                      uint64_t *out_tramp);
+    /* SITE is not to be patched: later traps there are not patchable. */
+    void (*patch_refuse)(struct platform_ctx *ctx, uint64_t site);
+    /* A trampoline AS's fork family holds for SITE (any), or 0. */
+    uint64_t (*patch_lookup)(struct platform_as *as, uint64_t site);
+    /* The trampolines of AS's fork family, a counted reference (NULL if
+     * none), for the child of a fork, whose text holds the same patches;
+     * patch_family_set gives them to the child's address space (mapping
+     * them; it takes its own reference); patch_family_put drops one. */
+    void *(*patch_family_get)(struct platform_as *as);
+    int (*patch_family_set)(struct platform_as *as, void *fam);
+    void (*patch_family_put)(void *fam);
 };
 
 /* Lowest and highest+1 address an app may map. The stub's own code and data
@@ -129,6 +151,10 @@ int platform_start(const char *name, int memfd, const char **out_failed);
 
 /* Runs g_platform's start op, once the kernel process is confined. */
 int platform_confined(void);
+
+/* Set before platform_start: no syscall patching (`--no-syscall-patch`;
+ * MOAT_SYSTRAP_PATCH=0 does the same). */
+extern bool g_platform_no_patch;
 
 /* Why the last init failed, in words ("" if it did not say). */
 extern char g_platform_why[160];

@@ -558,6 +558,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     if (r < 0)
         setup_fail("cannot create the memory file: %s", strerror(-r));
     const char *pname;
+    g_platform_no_patch = cfg->no_syscall_patch;
     r = platform_start(cfg->platform, g_memfile_fd, &pname);
     if (r == -ENOENT)
         setup_fail("unknown platform `%s` (available: systrap, ptrace)", pname);

@@ -45,6 +45,7 @@ struct sandbox_config {
     const char *root;     /* host directory that becomes the sandbox's / */
     bool root_readonly;   /* the root mount is read-only (OCI root.readonly, --read-only) */
     const char *platform; /* NULL: the default */
+    bool no_syscall_patch; /* systrap: no syscall patching */
     bool strace;
     uint64_t memory_limit; /* bytes of memory the sandbox's apps may hold; 0: none */
     bool network_none;     /* a network namespace of its own with only lo (else the caller's) */

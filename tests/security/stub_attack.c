@@ -20,6 +20,14 @@
  *                 next child (which may get the same stub, recycled)
  *                 must find the marker nowhere: "recycle: N rounds, M
  *                 leaks"
+ *   tramp         systrap's syscall trampolines (below 64 KiB, readable):
+ *                 jumps into them and into every byte of their common code
+ *                 in the stub with garbage registers and stacks, with %gs
+ *                 not the thread's slot (the trampoline must fall back to
+ *                 an ordinary trapped syscall: "tramp-fallback: exit 42"),
+ *                 with a garbage thread page (state, kind, saved
+ *                 registers) before patched syscalls, and a child stuck
+ *                 in the trampoline's wait loop must still be killable
  *
  * Output: one line per attack, "<mode> <detail>: exit N" or "signal N",
  * then "alive <ppid>".
@@ -73,11 +81,17 @@ static int writable(uintptr_t addr)
     return 1;
 }
 
+static volatile uintptr_t g_jump_to;
+
 /* After the jump, any fault lands here: did the host map something at
- * TARGET? */
-static void after_jump(int sig)
+ * TARGET? Exit 98: the jump faulted on its target itself (a `0f 05` pair
+ * in a page that is not executable, e.g. the file bytes after the stub's
+ * rodata): no stub code ran. */
+static void after_jump(int sig, siginfo_t *si, void *uc)
 {
-    (void)sig;
+    (void)uc;
+    if (sig == SIGSEGV && (uintptr_t)si->si_addr == g_jump_to)
+        _exit(98);
     struct sigaction sa = {.sa_handler = on_fault, .sa_flags = SA_NODEFER};
     sigaction(SIGSEGV, &sa, NULL);
     sigaction(SIGBUS, &sa, NULL);
@@ -87,7 +101,9 @@ static void after_jump(int sig)
 
 static void jump(uintptr_t to, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-    struct sigaction sa = {.sa_handler = after_jump, .sa_flags = SA_NODEFER | SA_ONSTACK};
+    struct sigaction sa = {.sa_sigaction = after_jump,
+                           .sa_flags = SA_NODEFER | SA_ONSTACK | SA_SIGINFO};
+    g_jump_to = to;
     static char altstack[65536];
     stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
     sigaltstack(&ss, NULL);
@@ -208,6 +224,155 @@ static void run_write_ro(void)
     }
 }
 
+/* Jumps to TO with the given rax, rbx, rdi and rsp (faults land in
+ * after_jump, on the alternate stack). */
+static void jump_regs(uintptr_t to, uint64_t rax, uint64_t rbx, uint64_t rdi, uint64_t rsp)
+{
+    struct sigaction sa = {.sa_sigaction = after_jump,
+                           .sa_flags = SA_NODEFER | SA_ONSTACK | SA_SIGINFO};
+    static char altstack[65536];
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
+    sigaltstack(&ss, NULL);
+    int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+    g_jump_to = to;
+    __asm__ volatile("mov %[sp], %%rsp\n"
+                     "jmp *%[to]"
+                     :
+                     : [to] "r"(to), [sp] "r"(rsp), "a"(rax), "b"(rbx), "D"(rdi)
+                     : "memory");
+    __builtin_unreachable();
+}
+
+static uint64_t rdgs(void)
+{
+    uint64_t v;
+    __asm__ volatile("rdgsbase %0" : "=r"(v));
+    return v;
+}
+
+static void wrgs(uint64_t v)
+{
+    __asm__ volatile("wrgsbase %0" ::"r"(v));
+}
+
+/* Waits for PID up to 2 s, then kills it: "<what> <at>: exit N" /
+ * "signal N", "killed" if it had to be killed. */
+static void report_kill(const char *what, uintptr_t at, pid_t pid)
+{
+    int status;
+    for (int i = 0; i < 200; i++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            if (WIFEXITED(status))
+                printf("%s %#lx: exit %d\n", what, (unsigned long)at, WEXITSTATUS(status));
+            else
+                printf("%s %#lx: signal %d\n", what, (unsigned long)at, WTERMSIG(status));
+            return;
+        }
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    printf("%s %#lx: killed\n", what, (unsigned long)at);
+}
+
+#define TRAMP_ADDR 0x1000UL
+
+static void run_tramp(void)
+{
+    uint8_t b;
+    guard_faults();
+    if (!readable(TRAMP_ADDR, &b)) {
+        /* Patching is off, or this is not systrap: nothing to attack. */
+        printf("tramp: none\n");
+        return;
+    }
+    int n = 0;
+    while (n < 1920 && readable(TRAMP_ADDR + 32 * (uintptr_t)n, &b) && b != 0)
+        n++;
+    uint64_t entry;
+    memcpy(&entry, (const void *)(TRAMP_ADDR + 17), 8); /* movabs $entry, %r11 */
+    printf("tramp: %d trampolines, entry in the stub: %s\n", n,
+           entry >= STUB_BASE && entry < STUB_BASE + 0x10000 ? "yes" : "no");
+    uint64_t junk = 0x4141414141414141ULL;
+    /* Every trampoline with a garbage stack and number. */
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            jump_regs(TRAMP_ADDR + 32 * (uintptr_t)i, junk, junk, junk, 8);
+        report_kill("tramp-bad-stack", TRAMP_ADDR + 32 * (uintptr_t)i, pid);
+    }
+    /* %gs not a slot (0, or inside a slot): the fallback makes the
+     * syscall in rax, trapped as usual. */
+    uint64_t gs_vals[] = {0, rdgs() + 8};
+    for (int i = 0; i < 2; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            wrgs(gs_vals[i]);
+            static char stack[4096] __attribute__((aligned(16)));
+            jump_regs(entry, SYS_exit_group, junk, 42, (uint64_t)(stack + sizeof(stack)));
+        }
+        report_kill("tramp-fallback", (uintptr_t)i, pid);
+    }
+    /* Every byte of the common code, with garbage registers (rbx too, the
+     * thread page pointer of its second half) and a valid stack. */
+    int ended = 0, killed = 0;
+    for (uintptr_t off = 0; off < 0x220; off++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            static char stack[8192] __attribute__((aligned(16)));
+            jump_regs(entry + off, junk, junk, junk, (uint64_t)(stack + sizeof(stack) - 256));
+        }
+        int status;
+        pid_t r = 0;
+        for (int k = 0; k < 100 && r == 0; k++) {
+            r = waitpid(pid, &status, WNOHANG);
+            if (r == 0)
+                usleep(2000);
+        }
+        if (r == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            killed++;
+        } else {
+            ended++;
+        }
+    }
+    printf("tramp-mid: %d jumps ended, %d killed\n", ended, killed);
+    /* The wait loop with rbx = the thread page, a garbage state: it
+     * sleeps there, and must still be killable. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        uint64_t slot = rdgs();
+        *(volatile uint32_t *)slot = 0x41414141;
+        static char stack[4096] __attribute__((aligned(16)));
+        /* Past the entry checks: from the first futex wake test on. */
+        for (uintptr_t off = 0; off < 0x200; off++) {
+            const uint8_t *p = (const uint8_t *)(entry + off);
+            /* cmpl $0, 48(%rbx): 83 7b 30 00 */
+            if (p[0] == 0x83 && p[1] == 0x7b && p[2] == 0x30 && p[3] == 0x00)
+                jump_regs(entry + off, junk, slot, junk, (uint64_t)(stack + sizeof(stack)));
+        }
+        _exit(3);
+    }
+    report_kill("tramp-wait", 0, pid);
+    /* A garbage thread page, then syscalls at patched sites. */
+    pid = fork();
+    if (pid == 0) {
+        volatile uint64_t *th = (volatile uint64_t *)rdgs();
+        for (int i = 0; i < 512; i++)
+            th[i] = junk + (uint64_t)i;
+        th[0] = 0x0000000100000002ULL; /* TRAPPED, then a signo */
+        th[8] = 1;                     /* kind PATCHED */
+        long a = syscall(SYS_getppid);
+        long b2 = getppid();
+        _exit(a == b2 ? 0 : 1);
+    }
+    report_kill("tramp-scribble", 0, pid);
+}
+
 static void run_remap(void)
 {
     long r1 = syscall(SYS_munmap, STUB_BASE, 0x10000);
@@ -310,6 +475,8 @@ int main(int argc, char **argv)
             run_remap();
         else if (strcmp(m, "recycle") == 0)
             run_recycle();
+        else if (strcmp(m, "tramp") == 0)
+            run_tramp();
     }
     printf("alive %ld\n", (long)syscall(SYS_getppid));
     return 0;

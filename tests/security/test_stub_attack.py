@@ -10,6 +10,7 @@ stub's syscall instructions, every jump must kill the child.
 
     test_stub_attack.py MOAT STUB_ATTACK
 """
+import os
 import re
 import subprocess
 import sys
@@ -17,13 +18,23 @@ import unittest
 
 MOAT = None
 ATTACK = None
-MODES = ["jump-mmap", "jump-other", "jump-start", "scribble", "write-ro", "remap", "recycle"]
+MODES = ["jump-mmap", "jump-other", "jump-start", "scribble", "write-ro", "remap", "recycle",
+         "tramp"]
+
+
+def patching_possible():
+    """systrap patches syscalls only where the host lets the stub map page 0x1000."""
+    try:
+        with open("/proc/sys/vm/mmap_min_addr") as f:
+            return int(f.read()) <= 0x1000
+    except (OSError, ValueError):
+        return False
 
 
 class StubAttack(unittest.TestCase):
-    def run_on(self, platform):
+    def run_on(self, platform, env=None):
         p = subprocess.run([MOAT, "do", "--platform=" + platform, ATTACK] + MODES,
-                           capture_output=True, text=True, timeout=240)
+                           capture_output=True, text=True, timeout=240, env=env)
         out = p.stdout
         self.assertEqual(p.returncode, 0, "moat failed:\n" + out + p.stderr)
         self.assertRegex(out, r"(?m)^alive \d+$", "the sandbox did not survive:\n" + out)
@@ -44,8 +55,29 @@ class StubAttack(unittest.TestCase):
     def test_systrap(self):
         out = self.run_on("systrap")
         jumps = re.findall(r"^jump-(?:mmap|other) 0x[0-9a-f]+: (.*)$", out, re.M)
+        # exit 98: the pair was not in executable memory (no code ran).
+        jumps = [j for j in jumps if j != "exit 98"]
         self.assertTrue(jumps)
         self.assertEqual(set(jumps), {"signal 9"}, "a jump into the stub survived:\n" + out)
+        if not patching_possible():
+            self.assertIn("tramp: none", out)
+            return
+        # Syscall patching (on by default): the trampolines exist, and no
+        # jump into them or their common code, nor a garbage thread page,
+        # hurts the kernel ("alive" above) or leaves an unkillable child.
+        self.assertRegex(out, r"tramp: [1-9]\d* trampolines, entry in the stub: yes", out)
+        self.assertEqual(re.findall(r"^tramp-fallback \S+: (.*)$", out, re.M),
+                         ["exit 42", "exit 42"], out)
+        self.assertRegex(out, r"tramp-mid: \d+ jumps ended, \d+ killed", out)
+        self.assertRegex(out, r"tramp-wait 0: (killed|exit \d+|signal \d+)", out)
+        self.assertRegex(out, r"tramp-scribble 0: (exit \d+|signal \d+)", out)
+        for line in re.findall(r"^tramp-bad-stack \S+: (.*)$", out, re.M):
+            self.assertNotEqual(line, "killed", out)
+
+    def test_systrap_nopatch(self):
+        env = dict(os.environ, MOAT_SYSTRAP_PATCH="0")
+        out = self.run_on("systrap", env)
+        self.assertIn("tramp: none", out)
 
 
 if __name__ == "__main__":

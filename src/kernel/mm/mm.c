@@ -580,6 +580,8 @@ void mm_put(struct mm *mm)
      * last reference is gone. */
     vmas_release_all(mm->vmas, mm->nr_vmas);
     free(mm->vmas);
+    if (mm->patch_fam)
+        g_platform->patch_family_put(mm->patch_fam);
     pthread_rwlock_destroy(&mm->lock);
     pthread_mutex_destroy(&mm->mutate);
     free(mm);
@@ -591,6 +593,8 @@ int mm_attach(struct mm *mm, struct platform_as *as)
     pthread_mutex_lock(&mm->mutate);
     mm->as = as;
     mm->nr_ctx = 1;
+    if (mm->patch_fam)
+        r = g_platform->patch_family_set(as, mm->patch_fam);
     for (size_t i = 0; i < mm->nr_vmas && r == 0; i++)
         r = stub_map(mm, &mm->vmas[i]);
     pthread_mutex_unlock(&mm->mutate);
@@ -1954,6 +1958,73 @@ static int cow_break_locked(struct mm *mm, uint64_t start, uint64_t end)
     return 0;
 }
 
+int mm_patch_text(struct mm *mm, uint64_t addr, const uint8_t *old, const uint8_t *new, size_t n)
+{
+    uint64_t page = ALIGN_DOWN(addr, PAGE_SIZE);
+    if (n == 0 || n > 16 || addr + n < addr || ALIGN_DOWN(addr + n - 1, PAGE_SIZE) != page)
+        return -EINVAL;
+    int r = 0;
+    pthread_mutex_lock(&mm->mutate);
+    /* No other context runs app code here that could be between the old
+     * instructions (and none can appear: only this one could make it). */
+    if (mm->nr_ctx != 1) {
+        r = -EBUSY;
+        goto out;
+    }
+    const struct vma *v = vma_lookup(mm, addr);
+    if (!v || v->end < addr + n) {
+        r = -EFAULT;
+        goto out;
+    }
+    /* Private, file-backed, executable and not writable: the program and
+     * libraries as loaded. Never a shared mapping, nor memory the app
+     * writes. */
+    if (!v->file || v->shared ||
+        (v->flags & (VMA_SHARED | VMA_KERNEL | VMA_NOBACK | VMA_SHARED_COPY)) ||
+        !(v->prot & PROT_EXEC) || (v->prot & PROT_WRITE)) {
+        r = -EPERM;
+        goto out;
+    }
+    /* This mm's own copy of the page: the file's cached page, mapped by
+     * every process using the library, is never written. */
+    r = cow_break_locked(mm, page, page + PAGE_SIZE);
+    if (r < 0)
+        goto out;
+    v = vma_lookup(mm, addr);
+    if (!v || (v->flags & VMA_COW) || !memfile_exclusive(v->off + (page - v->start), PAGE_SIZE)) {
+        r = -EBUSY;
+        goto out;
+    }
+    uint8_t *p = memfile_ptr(v->off + (addr - v->start));
+    if (memcmp(p, old, n) != 0) {
+        r = -EAGAIN;
+        goto out;
+    }
+    uint8_t *w = (uint8_t *)ALIGN_DOWN((uintptr_t)p, 16);
+    if ((uintptr_t)p + n <= (uintptr_t)w + 16) {
+        /* One locked 16-byte store when the bytes share an aligned 16-byte
+         * block (belt and braces: no other thread runs this text). */
+        uint64_t cur[2], nv[2];
+        memcpy(cur, w, 16);
+        memcpy(nv, cur, 16);
+        memcpy((uint8_t *)nv + (p - w), new, n);
+        bool ok;
+        __asm__ volatile("lock cmpxchg16b %1"
+                         : "=@ccz"(ok), "+m"(*(volatile uint64_t(*)[2])w), "+a"(cur[0]),
+                           "+d"(cur[1])
+                         : "b"(nv[0]), "c"(nv[1])
+                         : "memory");
+        if (!ok)
+            r = -EAGAIN;
+    } else {
+        memcpy(p, new, n);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    }
+out:
+    pthread_mutex_unlock(&mm->mutate);
+    return r;
+}
+
 int mm_cow_break(struct mm *mm, uint64_t start, uint64_t end)
 {
     pthread_mutex_lock(&mm->mutate);
@@ -2441,6 +2512,10 @@ int mm_fork(struct mm *parent, struct mm **out_child)
     c->lim = parent->lim;
     c->personality = parent->personality;
     c->pid = parent->pid;
+    /* The child's text holds the parent's syscall patches: it needs their
+     * trampolines (mapped by mm_attach). */
+    if (parent->as && g_platform && g_platform->patch_family_get)
+        c->patch_fam = g_platform->patch_family_get(parent->as);
     copied = malloc(MAX(parent->nr_vmas, (size_t)1) * sizeof(*copied));
     if (!copied) {
         r = -ENOMEM;

@@ -190,6 +190,14 @@ int mm_map_kernel_range(struct mm *mm, uint64_t addr, uint64_t len, int prot, ui
 int mm_find_vma(struct mm *mm, uint64_t addr, uint64_t *out_start, uint64_t *out_end,
                 struct file **out_file, uint64_t *out_file_off);
 
+/* Rewrites N (at most 16) bytes of program text at ADDR, all in one page,
+ * from OLD to NEW, for syscall patching: only in a private, file-backed,
+ * executable, non-writable mapping, after giving this mm its own copy of
+ * the page (the file's pages and other processes' copies are never
+ * written), and only while MM has a single context. 0, -EAGAIN (the bytes
+ * are not OLD), -EPERM (not such a mapping), -EBUSY or -errno. */
+int mm_patch_text(struct mm *mm, uint64_t addr, const uint8_t *old, const uint8_t *new, size_t n);
+
 /* Formats /proc/PID/maps into BUF; returns the length (truncated at SIZE). */
 size_t mm_format_maps(struct mm *mm, char *buf, size_t size);
 /* Formats /proc/PID/smaps into BUF (each maps line followed by Size, Rss,

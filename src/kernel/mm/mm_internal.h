@@ -89,6 +89,9 @@ struct mm {
     int pid;                    /* (M) the process the loader built it for (log lines) */
     bool lock_future;           /* (M) mlockall(MCL_FUTURE) */
     uint64_t repaired_page;     /* (M) last page mm_fault() re-mapped, or 0 */
+    void *patch_fam;            /* (M) the platform's syscall trampolines this mm's text
+                                 * may jump to (a counted reference from the forked
+                                 * parent), given to the platform by mm_attach */
     struct mm *all_prev, *all_next; /* g_mm_all_lock: every live mm, for the
                                      * truncate zap (mm_file_resized) */
 };

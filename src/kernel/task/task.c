@@ -661,6 +661,72 @@ static void task_handle_fault(struct task *t, const struct platform_trap *trap)
     signal_force_fault(t, signo, code, trap->addr);
 }
 
+/* ---- syscall patching (the platform's patch ops; systrap) ---- */
+
+static bool insn_prefix(uint8_t b)
+{
+    return (b >= 0x40 && b <= 0x4f) || b == 0x66 || b == 0x67 || b == 0xf0 || b == 0xf2 ||
+           b == 0xf3 || b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 ||
+           b == 0x65;
+}
+
+/* T's syscall trapped at a site the platform may patch: if the 7 bytes
+ * before its rip are `mov $nr,%eax; syscall` (the number it made) or
+ * glibc syscall()'s `mov 8(%rsp),%r9; syscall`, not preceded by a prefix
+ * byte, they become `mov $tramp,%ecx; jmp *%rcx` (mm_patch_text checks the
+ * mapping). Before the syscall runs: T resumes past the site either way. */
+static void task_patch_site(struct task *t)
+{
+    static const uint8_t r9_form[7] = {0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05};
+    uint64_t rip = t->regs.rip, site = rip - 7, tramp;
+    uint8_t b[8];
+    bool ok = false;
+    if ((site >> 12) == ((rip - 1) >> 12) && mm_copy_in(t->mm, b, site - 1, 8) == 0 &&
+        !insn_prefix(b[0])) {
+        uint32_t imm;
+        memcpy(&imm, b + 2, 4);
+        ok = (b[1] == 0xb8 && imm == t->regs.orig_rax && b[6] == 0x0f && b[7] == 0x05) ||
+             memcmp(b + 1, r9_form, 7) == 0;
+    }
+    if (ok) {
+        int r = g_platform->patch_site(t->ctx, site, b + 1, &tramp);
+        if (r == -EBUSY)
+            return; /* another thread runs: maybe later */
+        if (r == 0) {
+            uint8_t nw[7] = {0xb9, 0, 0, 0, 0, 0xff, 0xe1};
+            uint32_t t32 = (uint32_t)tramp;
+            memcpy(nw + 1, &t32, 4);
+            r = mm_patch_text(t->mm, site, b + 1, nw, 7);
+            if (r == 0 || r == -EBUSY)
+                return;
+            log_debug("[%d] cannot patch the syscall at %#llx: %s", t->tid,
+                      (unsigned long long)site, strerror(-r));
+        }
+    }
+    g_platform->patch_refuse(t->ctx, site);
+}
+
+/* T resumes at a new rip (a restarted syscall, rt_sigreturn): if that is
+ * the `syscall` of a patched site (its last two bytes now `jmp *%rcx`),
+ * it resumes in the site's trampoline instead, after its first
+ * instruction, which makes the syscall in rax and returns past the site. */
+static void task_patch_fix_resume(struct task *t)
+{
+    uint64_t rip = t->regs.rip, site = rip - 5;
+    uint8_t b[7];
+    if (rip < PLATFORM_APP_MIN + 5 || rip >= PLATFORM_APP_MAX)
+        return;
+    if (!g_platform->patch_lookup(g_platform->ctx_as(t->ctx), site))
+        return;
+    if (mm_copy_in(t->mm, b, site, 7) < 0 || b[0] != 0xb9 || b[5] != 0xff || b[6] != 0xe1)
+        return;
+    uint32_t tramp;
+    memcpy(&tramp, b + 1, 4);
+    if (tramp >= PLATFORM_APP_MIN || tramp < 0x1000 || (tramp & 31))
+        return;
+    t->regs.rip = tramp + 5;
+}
+
 static void task_set_in_app(struct task *t, bool v)
 {
     pthread_mutex_lock(&t->tg->sighand->lock);
@@ -671,13 +737,18 @@ static void task_set_in_app(struct task *t, bool v)
 static void task_loop(struct task *t)
 {
     struct platform_trap trap;
+    uint64_t stop_rip = 0;
     while (!t->exiting && !__atomic_load_n(&t->killed, __ATOMIC_ACQUIRE)) {
         signal_deliver(t);
         if (__atomic_load_n(&t->tg->group_exiting, __ATOMIC_ACQUIRE) ||
             __atomic_load_n(&t->killed, __ATOMIC_ACQUIRE))
             break;
+        if (t->regs.rip != stop_rip && g_platform->patch_lookup)
+            task_patch_fix_resume(t);
         task_set_in_app(t, true);
+        trap.patchable = false;
         int r = g_platform->ctx_switch(t->ctx, &t->regs, &trap);
+        stop_rip = t->regs.rip;
         task_set_in_app(t, false);
         if (r < 0) {
             log_debug("[%d] stub lost: %s", t->tid, strerror(-r));
@@ -686,6 +757,8 @@ static void task_loop(struct task *t)
         }
         switch (trap.ev) {
         case PLATFORM_EV_SYSCALL:
+            if (trap.patchable)
+                task_patch_site(t);
             syscall_dispatch(t);
             break;
         case PLATFORM_EV_FAULT:

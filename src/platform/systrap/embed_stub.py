@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Build step: turns the systrap stub executable into a C array
-(g_systrap_stub_elf) and checks that its loaded image fits the first
+(g_systrap_stub_elf), with the address of the syscall trampoline's common
+entry (g_systrap_tramp_entry, from its symbol table), and checks that its loaded image fits the first
 SYSTRAP_PROG_MAX bytes of the stub region.
 
     embed_stub.py STUB_ELF OUT_C BASE LIMIT
@@ -20,6 +21,26 @@ for i in range(phnum):
     if vaddr < base or vaddr + memsz > base + limit:
         sys.exit("embed_stub.py: segment %#x+%#x is outside [%#x, %#x)" %
                  (vaddr, memsz, base, base + limit))
+
+def symbol(name):
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3a)
+    secs = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    for sec in secs:
+        if sec[1] != 2:  # SHT_SYMTAB
+            continue
+        strtab = secs[sec[6]]
+        for off in range(sec[4], sec[4] + sec[5], 24):
+            st_name, _info, _other, _shndx, value, _size = struct.unpack_from("<IBBHQQ", data, off)
+            at = strtab[4] + st_name
+            if data[at:data.index(b"\0", at)] == name:
+                return value
+    sys.exit("embed_stub.py: no symbol %s in the stub" % name.decode())
+
+
+tramp_entry = symbol(b"stub_tramp_entry")
+if not base <= tramp_entry < base + limit:
+    sys.exit("embed_stub.py: stub_tramp_entry is outside the stub program")
 with open(out_path, "w") as out:
     out.write("/* Generated from the systrap stub executable by embed_stub.py. */\n")
     out.write("#include <stddef.h>\n")
@@ -29,3 +50,6 @@ with open(out_path, "w") as out:
     for i in range(0, len(data), 16):
         out.write("    " + "".join("0x%02x," % b for b in data[i:i + 16]) + "\n")
     out.write("};\nconst size_t g_systrap_stub_elf_size = sizeof(g_systrap_stub_elf);\n")
+    out.write("#include <stdint.h>\n")
+    out.write("extern const uint64_t g_systrap_tramp_entry;\n")
+    out.write("const uint64_t g_systrap_tramp_entry = %#xULL;\n" % tramp_entry)

@@ -375,6 +375,159 @@ __asm__(".text\n"
         "    syscall\n"
         "    ud2\n");
 
+/*
+ * The syscall trampoline's common part (see "Syscall patching" in
+ * systrap.c). A patched site jumps to its trampoline below
+ * PLATFORM_APP_MIN, which jumps here with rax = the syscall number, rcx =
+ * the return address (site + 7) and r11 free, on the app's stack, with the
+ * app's flags, FPU state and everything else live. %gs base is the
+ * thread's slot (the kernel sets it so while the app's own is 0).
+ *
+ * 1. Save the flags and rcx 16 bytes below the red zone (the app stack
+ *    takes a signal frame there anyway) and check that gs is a slot; if
+ *    not, ud2 at stub_tramp_fallback: the handler turns that into the
+ *    syscall trap it stands for.
+ * 2. Store every register in the thread page (regs), kind PATCHED, and
+ *    publish TRAPPED (stub_tramp_publish: an xchg, seq_cst like the
+ *    handler's store), waking the kernel thread if it sleeps.
+ * 3. Poll, then sleep, until the kernel answers: RUN (restore every
+ *    register it wrote and jump to its rip), EXIT (end the thread) or
+ *    CONVERT (ud2 at stub_tramp_convert: the handler then publishes a
+ *    signal frame, which the kernel needs to reach the FPU state).
+ * Only general registers are used: the FPU state stays the app's. The
+ * handler knows these addresses (see stub_handler) for signals arriving
+ * in here. Nothing here is trusted by the kernel: an app jumping in with
+ * any registers gets at most what it could do with a syscall.
+ */
+__asm__(".text\n"
+        ".globl stub_tramp_entry\n"
+        "stub_tramp_entry:\n"
+        "    lea -128(%rsp), %rsp\n"
+        "    pushfq\n"
+        "    push %rcx\n"
+        "    rdgsbase %rcx\n"
+        "    movabs $0x7ffbf0020000, %r11\n"
+        "    sub %r11, %rcx\n"
+        "    cmp $0x3fe0000, %rcx\n"
+        "    jae 18f\n"
+        "    test $0x7fff, %ecx\n"
+        "    jnz 18f\n"
+        "    rdgsbase %r11\n"
+        "    pop %rcx\n"
+        "    popq 264(%r11)\n"            /* rflags */
+        "    lea 128(%rsp), %rsp\n"
+        "    mov %rsp, 184(%r11)\n"
+        "    mov %rcx, 256(%r11)\n"        /* rip */
+        "    mov %rax, 128(%r11)\n"
+        "    mov %rbx, 136(%r11)\n"
+        "    mov %rcx, 144(%r11)\n"
+        "    mov %rdx, 152(%r11)\n"
+        "    mov %rsi, 160(%r11)\n"
+        "    mov %rdi, 168(%r11)\n"
+        "    mov %rbp, 176(%r11)\n"
+        "    mov %r8, 192(%r11)\n"
+        "    mov %r9, 200(%r11)\n"
+        "    mov %r10, 208(%r11)\n"
+        "    mov %r12, 224(%r11)\n"
+        "    mov %r13, 232(%r11)\n"
+        "    mov %r14, 240(%r11)\n"
+        "    mov %r15, 248(%r11)\n"
+        "    rdfsbase %rax\n"
+        "    mov %rax, 272(%r11)\n"
+        "    mov %r11, %rbx\n"
+        "    lea 0x1000(%rbx), %rsp\n"
+        "    movl $1, 64(%rbx)\n"          /* kind = PATCHED */
+        "    mov $2, %eax\n"               /* TRAPPED */
+        ".globl stub_tramp_publish\n"
+        "stub_tramp_publish:\n"
+        "    xchg %eax, (%rbx)\n"
+        "    cmpl $0, 48(%rbx)\n"          /* kwait */
+        "    je 11f\n"
+        "    mov $202, %eax\n"
+        "    mov %rbx, %rdi\n"
+        "    mov $1, %esi\n"
+        "    mov $1, %edx\n"
+        "    syscall\n"
+        "11: mov 56(%rbx), %r12\n"         /* spin budget in TSC ticks */
+        "    rdtsc\n"
+        "    shl $32, %rdx\n"
+        "    or %rdx, %rax\n"
+        "    mov %rax, %r13\n"
+        "12: mov (%rbx), %eax\n"
+        "    cmp $3, %eax\n"               /* RUN */
+        "    je 15f\n"
+        "    cmp $4, %eax\n"               /* EXIT */
+        "    je 16f\n"
+        "    cmp $5, %eax\n"               /* CONVERT */
+        "    je 17f\n"
+        "    test %r12, %r12\n"
+        "    jz 13f\n"
+        "    rdtsc\n"
+        "    shl $32, %rdx\n"
+        "    or %rdx, %rax\n"
+        "    sub %r13, %rax\n"
+        "    cmp %r12, %rax\n"
+        "    jae 13f\n"
+        "    pause\n"
+        "    jmp 12b\n"
+        "13: xor %r12d, %r12d\n"
+        "    cmpl $0, 52(%rbx)\n"          /* swait */
+        "    jne 14f\n"
+        "    mov $1, %ecx\n"
+        "    xchg %ecx, 52(%rbx)\n"
+        "    jmp 12b\n"
+        "14: mov (%rbx), %edx\n"
+        "    mov $202, %eax\n"
+        "    mov %rbx, %rdi\n"
+        "    xor %esi, %esi\n"
+        "    xor %r10d, %r10d\n"
+        "    syscall\n"
+        "    jmp 12b\n"
+        "15: movl $0, 52(%rbx)\n"
+        "    pushq 264(%rbx)\n"
+        "    popfq\n"
+        "    mov 128(%rbx), %rax\n"
+        "    mov 144(%rbx), %rcx\n"
+        "    mov 152(%rbx), %rdx\n"
+        "    mov 160(%rbx), %rsi\n"
+        "    mov 168(%rbx), %rdi\n"
+        "    mov 176(%rbx), %rbp\n"
+        "    mov 192(%rbx), %r8\n"
+        "    mov 200(%rbx), %r9\n"
+        "    mov 208(%rbx), %r10\n"
+        "    mov 216(%rbx), %r11\n"
+        "    mov 224(%rbx), %r12\n"
+        "    mov 232(%rbx), %r13\n"
+        "    mov 240(%rbx), %r14\n"
+        "    mov 248(%rbx), %r15\n"
+        "    mov 184(%rbx), %rsp\n"
+        "    mov %gs:136, %rbx\n"
+        ".globl stub_tramp_jmp\n"
+        "stub_tramp_jmp:\n"
+        "    jmp *%gs:256\n"
+        "16: mov $60, %eax\n"
+        "    xor %edi, %edi\n"
+        "    syscall\n"
+        "    ud2\n"
+        ".globl stub_tramp_convert\n"
+        "stub_tramp_convert:\n"
+        "17: ud2\n"
+        "18: pop %rcx\n"
+        "    popfq\n"
+        "    lea 128(%rsp), %rsp\n"
+        ".globl stub_tramp_fallback\n"
+        "stub_tramp_fallback:\n"
+        "    ud2\n");
+
+_Static_assert(SYSTRAP_TH_REGS == 128 && SYSTRAP_TH_KIND == 64 && SYSTRAP_TH_KWAIT == 48 &&
+                       SYSTRAP_TH_SWAIT == 52 && SYSTRAP_TH_SPIN == 56 &&
+                       SYSTRAP_KIND_PATCHED == 1 && SYSTRAP_TRAPPED == 2 && SYSTRAP_RUN == 3 &&
+                       SYSTRAP_EXIT == 4 && SYSTRAP_CONVERT == 5,
+               "thread page layout in stub_tramp_entry");
+_Static_assert(SYSTRAP_SLOTS_ADDR == 0x7ffbf0020000ULL &&
+                       PLATFORM_STUB_END - SYSTRAP_SLOTS_ADDR == 0x3fe0000ULL,
+               "slot range in stub_tramp_entry");
+
 _Static_assert(SYSTRAP_REQ_ADDR == 0x7ffbf0010000ULL, "request page address in stub_helper");
 _Static_assert(SYSTRAP_RES_ADDR == 0x7ffbf0011000ULL, "result page address in stub_helper");
 _Static_assert(SYSTRAP_SLOT_SIZE == 0x8000 && SYSTRAP_SLOT_PAGE == 0x1000, "slot layout in asm");
@@ -400,6 +553,7 @@ struct k_siginfo {
 };
 
 extern char stub_restorer[];
+extern char stub_tramp_entry[], stub_tramp_publish[], stub_tramp_jmp[], stub_tramp_fallback[];
 void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc);
 
 static inline uint64_t rdtsc(void)
@@ -429,10 +583,59 @@ void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
     if (slot < SYSTRAP_SLOTS_ADDR || slot >= PLATFORM_STUB_END)
         die();
     volatile struct systrap_thread *th = (volatile struct systrap_thread *)slot;
+    uint64_t rip = uc->mc.rip;
+    int32_t code = si->code, nr = si->syscall;
+    uint64_t addr = si->addr;
+    if (rip >= (uintptr_t)stub_tramp_entry && rip <= (uintptr_t)stub_tramp_jmp &&
+        sig == SYSTRAP_SIG_INTERRUPT) {
+        /* The kernel's interrupt, in the trampoline. Before the trap is
+         * published, and while the kernel has it (TRAPPED), it is moot: the
+         * kernel looks at signals before it answers. Once it answered
+         * (RUN), the thread is on its way back: stop it where it lands,
+         * with the registers the kernel wrote. */
+        uint32_t s = __atomic_load_n(&th->state, __ATOMIC_ACQUIRE);
+        if (s == SYSTRAP_EXIT)
+            sc6(NR_exit, 0, 0, 0, 0, 0, 0);
+        if (rip <= (uintptr_t)stub_tramp_publish || s == SYSTRAP_TRAPPED)
+            return;
+        if (s == SYSTRAP_RUN) {
+            volatile struct systrap_pregs *p = &th->regs;
+            struct systrap_mcontext *mc = &uc->mc;
+            mc->rax = p->rax;
+            mc->rbx = p->rbx;
+            mc->rcx = p->rcx;
+            mc->rdx = p->rdx;
+            mc->rsi = p->rsi;
+            mc->rdi = p->rdi;
+            mc->rbp = p->rbp;
+            mc->rsp = p->rsp;
+            mc->r8 = p->r8;
+            mc->r9 = p->r9;
+            mc->r10 = p->r10;
+            mc->r11 = p->r11;
+            mc->r12 = p->r12;
+            mc->r13 = p->r13;
+            mc->r14 = p->r14;
+            mc->r15 = p->r15;
+            mc->rip = p->rip;
+            mc->eflags = p->rflags;
+        }
+    } else if (rip == (uintptr_t)stub_tramp_fallback && sig == 4 /* SIGILL */) {
+        /* %gs was not a slot: the syscall the trampoline stands for, as
+         * the seccomp trap would have reported it (rcx = return address,
+         * r11 = flags). */
+        uc->mc.rip = uc->mc.rcx;
+        uc->mc.r11 = uc->mc.eflags;
+        sig = 31; /* SIGSYS */
+        code = 1; /* SYS_SECCOMP */
+        nr = (int32_t)uc->mc.rax;
+        addr = uc->mc.rip;
+    }
+    th->kind = SYSTRAP_KIND_FRAME;
     th->signo = (uint32_t)sig;
-    th->code = si->code;
-    th->addr = si->addr;
-    th->nr = si->syscall;
+    th->code = code;
+    th->addr = addr;
+    th->nr = nr;
     th->uc = (uint64_t)(uintptr_t)uc;
     th->fs_base = rdfsbase();
     th->gs_base = rdgsbase();

@@ -92,8 +92,40 @@ enum systrap_state {
     SYSTRAP_TRAPPED = 2, /* stub -> kernel: a signal frame is ready */
     SYSTRAP_RUN = 3,     /* kernel -> stub: return into the app */
     SYSTRAP_EXIT = 4,    /* kernel -> stub: end the thread */
+    SYSTRAP_CONVERT = 5, /* kernel -> trampoline: stop again with a signal frame */
     SYSTRAP_STATE_MAX,
 };
+
+/* What stopped a TRAPPED thread (kind): its signal handler, with a frame
+ * (uc), or the syscall trampoline, with the registers in regs. */
+enum systrap_kind {
+    SYSTRAP_KIND_FRAME = 0,
+    SYSTRAP_KIND_PATCHED = 1,
+};
+
+/* Registers the trampoline saves at a patched syscall and restores on the
+ * way back (written by the kernel then). */
+struct systrap_pregs {
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rip, rflags, fs_base;
+};
+
+/*
+ * Syscall patching (see systrap.c). Trampolines: TRAMP_SIZE bytes each in
+ * [SYSTRAP_TRAMP_ADDR, PLATFORM_APP_MIN), below anything an app can map:
+ *   +0  the site's first instruction (5 bytes: mov $nr,%eax or
+ *       mov 8(%rsp),%r9)
+ *   +5  movabs $site+7, %rcx      (the raw entry: rax already holds nr)
+ *   +15 movabs $stub_tramp_entry, %r11
+ *   +25 jmp *%r11
+ *   +28 int3 x 4
+ */
+#define SYSTRAP_TRAMP_ADDR 0x1000ULL
+#define SYSTRAP_TRAMP_SIZE 32
+#define SYSTRAP_TRAMP_LEN  (PLATFORM_APP_MIN - SYSTRAP_TRAMP_ADDR)
+#define SYSTRAP_TRAMP_MAX  (SYSTRAP_TRAMP_LEN / SYSTRAP_TRAMP_SIZE)
+#define SYSTRAP_TRAMP_RAW  5
 
 /* The thread page, at the start of each slot. */
 struct systrap_thread {
@@ -108,7 +140,23 @@ struct systrap_thread {
     uint32_t kwait;   /* the kernel thread sleeps (or is about to) on state: wake it */
     uint32_t swait;   /* the handler sleeps (or is about to) on state: wake it */
     uint64_t spin_tsc; /* kernel -> stub: TSC ticks to poll state before FUTEX_WAIT */
+    uint32_t kind;     /* stub -> kernel: enum systrap_kind of a TRAPPED stop */
+    uint32_t pad;
+    uint64_t pad2[7];
+    struct systrap_pregs regs; /* KIND_PATCHED: the app's registers, both ways */
 };
+/* Offsets the trampoline code (stub_systrap.c, assembly) uses. */
+#define SYSTRAP_TH_KWAIT 48
+#define SYSTRAP_TH_SWAIT 52
+#define SYSTRAP_TH_SPIN  56
+#define SYSTRAP_TH_KIND  64
+#define SYSTRAP_TH_REGS  128
+_Static_assert(__builtin_offsetof(struct systrap_thread, kwait) == SYSTRAP_TH_KWAIT, "kwait");
+_Static_assert(__builtin_offsetof(struct systrap_thread, swait) == SYSTRAP_TH_SWAIT, "swait");
+_Static_assert(__builtin_offsetof(struct systrap_thread, spin_tsc) == SYSTRAP_TH_SPIN, "spin");
+_Static_assert(__builtin_offsetof(struct systrap_thread, kind) == SYSTRAP_TH_KIND, "kind");
+_Static_assert(__builtin_offsetof(struct systrap_thread, regs) == SYSTRAP_TH_REGS, "regs");
+_Static_assert(sizeof(struct systrap_pregs) == 19 * 8, "pregs");
 
 /* x86-64 signal frame pieces (the host's struct ucontext / sigcontext). */
 struct systrap_mcontext {
