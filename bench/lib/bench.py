@@ -40,10 +40,12 @@ MOAT = os.path.abspath(os.environ.get("BENCH_MOAT")
 BUSYBOX = "/usr/bin/busybox"  # the same path on the host and in the rootfs
 ID_PREFIX = "moatbench-"
 
-RUNTIMES = ["native", "runc", "crun", "runsc", "moat", "moat-systrap"]
-# moat runtimes and the platform each runs with ("moat" is ptrace, the
-# fallback platform; "moat-systrap" the default one).
-MOAT_RTS = {"moat": "ptrace", "moat-systrap": "systrap"}
+RUNTIMES = ["native", "runc", "crun", "runsc", "moat", "moat-systrap", "moat-systrap-nopatch"]
+# moat runtimes and the options each runs with ("moat" is ptrace, the
+# fallback platform; "moat-systrap" the default one, with syscall patching;
+# "moat-systrap-nopatch" the same without it).
+MOAT_RTS = {"moat": ["--platform=ptrace"], "moat-systrap": ["--platform=systrap"],
+            "moat-systrap-nopatch": ["--platform=systrap", "--no-syscall-patch"]}
 
 # name: (title, unit shown, scale from the workload's unit, higher is better)
 WORKLOADS = {
@@ -404,7 +406,7 @@ class Runner:
         if rt == "native":
             return [binary] + args, None
         if rt in MOAT_RTS:
-            return [MOAT, "do", "--platform=" + MOAT_RTS[rt], "--", binary] + args, None
+            return [MOAT, "do"] + MOAT_RTS[rt] + ["--", binary] + args, None
         self.seq += 1
         cid = f"{ID_PREFIX}{name}-{os.getpid()}-{self.seq}"
         return container_cmd(rt, os.path.join(BUNDLES, name), cid), cid
@@ -439,10 +441,10 @@ class Runner:
         binary = os.path.join(BIN, BINARY.get(name, name))
         if name in FS_PATHS:
             args = workload_args(name, self.mode, container=False)
-        cmd = [MOAT, "do", "--platform=" + plat, "--debug", "--",
+        cmd = [MOAT, "do"] + plat + ["--debug", "--",
                binary, "-t", "0.05"] if name in LOOP_WORKLOADS and name not in FS_PATHS else None
         if cmd is None:
-            cmd = [MOAT, "do", "--platform=" + plat, "--debug", "--", binary] + args
+            cmd = [MOAT, "do"] + plat + ["--debug", "--", binary] + args
         try:
             _, _, err, _ = run_bounded(cmd, 20)
         except OSError:
@@ -461,7 +463,7 @@ class Runner:
         if rt == "native":
             cmd = app
         elif rt in MOAT_RTS:
-            cmd = f"{MOAT} do --platform={MOAT_RTS[rt]} -- {app}"
+            cmd = f"{MOAT} do {' '.join(MOAT_RTS[rt])} -- {app}"
         else:
             cmd = " ".join(container_cmd(rt, os.path.join(BUNDLES, bundle), cid))
         js = os.path.join(OUT, f"hyperfine-{rt}.json")
@@ -498,7 +500,7 @@ class Runner:
         if rt == "native":
             cmd = app
         elif rt in MOAT_RTS:
-            cmd = [MOAT, "do", "--platform=" + MOAT_RTS[rt], "--"] + app
+            cmd = [MOAT, "do"] + MOAT_RTS[rt] + ["--"] + app
         else:
             self.seq += 1
             cid = f"{ID_PREFIX}idle-{os.getpid()}-{self.seq}"
@@ -700,7 +702,8 @@ def targets(med):
     add("getppid (systrap) ≤ 1/10 runsc", m, r / 10 if r else None,
         note=f"systrap {fmt(m)} ns vs runsc/10 = {fmt(r / 10 if r else None)} ns")
     add("getppid (systrap) ≤ 1.5 µs", m, 1500,
-        note=f"systrap {fmt(m)} ns (needs syscall patching, not done yet)")
+        note=f"systrap {fmt(m)} ns with syscall patching (default);"
+             f" {fmt(g('getppid', 'moat-systrap-nopatch'))} ns without")
     m, r = g("open_close", st), g("open_close", "runsc")
     add("open+close (systrap) ≤ 1/10 of runsc", m, r / 10 if r else None,
         note=f"systrap {fmt(m)} ns vs runsc/10 = {fmt(r / 10 if r else None)} ns")
@@ -756,7 +759,8 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
     L.append(f"- runc: {mach['runc']}; crun: {mach['crun']}; runsc: {mach['runsc']}"
              f" (`--platform=ptrace --network=none`); {mach['hyperfine']}")
     L.append(f"- moat: {mach['moat']} (`moat do --platform=ptrace` as moat,"
-             f" `--platform=systrap` as moat-systrap); build: {build_note}")
+             f" `--platform=systrap` as moat-systrap, `--platform=systrap --no-syscall-patch`"
+             f" as moat-systrap-nopatch); build: {build_note}")
     L.append("")
     L.append("## Results")
     L.append("")
@@ -961,7 +965,7 @@ def docker_start_to_exit(rts, runs, note, med, raw):
     d.runtimes = {}
     for rt in rts:
         if rt in MOAT_RTS:
-            d.runtimes[rt] = {"path": MOAT, "runtimeArgs": ["--platform=" + MOAT_RTS[rt]]}
+            d.runtimes[rt] = {"path": MOAT, "runtimeArgs": list(MOAT_RTS[rt])}
         elif rt in ("crun", "runsc") and paths[rt]:
             d.runtimes[rt] = {"path": paths[rt]}
             if rt == "runsc":

@@ -147,6 +147,21 @@ int main(int argc, char **argv)
     T_EQ(g_bad, 0, "handlers use the sites");
     T_EQ(g_alarms >= 20, 1, "signals arrived");
 
+    /* 2b. A signal generated while the kernel handles a (patched) syscall,
+     * right before it returns to code that spins without syscalls until
+     * the handler ran: the signal must still interrupt the spin. */
+    int spins = 0;
+    for (int round = 0; round < 500; round++) {
+        int before = g_alarms;
+        struct itimerval shot = {{0, 0}, {0, 5 + round % 40}};
+        setitimer(ITIMER_REAL, &shot, NULL);
+        for (int i = 0; i < 5; i++)
+            call_getppid();
+        while (g_alarms == before)
+            spins++;
+    }
+    T_EQ(spins >= 0, 1, "signals interrupted spins after syscalls");
+
     /* 3. SA_RESTART: a read blocked at a patched site, interrupted by a
      * handled signal, restarts there and gets the data written later. */
     int p[2];

@@ -484,6 +484,8 @@ __asm__(".text\n"
         "    syscall\n"
         "    jmp 12b\n"
         "15: movl $0, 52(%rbx)\n"
+        "    cmpl $0, 68(%rbx)\n"         /* intr: see stub_handler */
+        "    jne 19f\n"
         "    pushq 264(%rbx)\n"
         "    popfq\n"
         "    mov 128(%rbx), %rax\n"
@@ -512,6 +514,12 @@ __asm__(".text\n"
         ".globl stub_tramp_convert\n"
         "stub_tramp_convert:\n"
         "17: ud2\n"
+        ".globl stub_tramp_intr_clear\n"
+        "stub_tramp_intr_clear:\n"
+        "19: movl $0, 68(%rbx)\n"
+        ".globl stub_tramp_intr\n"
+        "stub_tramp_intr:\n"
+        "    ud2\n"
         "18: pop %rcx\n"
         "    popfq\n"
         "    lea 128(%rsp), %rsp\n"
@@ -519,7 +527,7 @@ __asm__(".text\n"
         "stub_tramp_fallback:\n"
         "    ud2\n");
 
-_Static_assert(SYSTRAP_TH_REGS == 128 && SYSTRAP_TH_KIND == 64 && SYSTRAP_TH_KWAIT == 48 &&
+_Static_assert(SYSTRAP_TH_REGS == 128 && SYSTRAP_TH_KIND == 64 && SYSTRAP_TH_INTR == 68 && SYSTRAP_TH_KWAIT == 48 &&
                        SYSTRAP_TH_SWAIT == 52 && SYSTRAP_TH_SPIN == 56 &&
                        SYSTRAP_KIND_PATCHED == 1 && SYSTRAP_TRAPPED == 2 && SYSTRAP_RUN == 3 &&
                        SYSTRAP_EXIT == 4 && SYSTRAP_CONVERT == 5,
@@ -553,7 +561,8 @@ struct k_siginfo {
 };
 
 extern char stub_restorer[];
-extern char stub_tramp_entry[], stub_tramp_publish[], stub_tramp_jmp[], stub_tramp_fallback[];
+extern char stub_tramp_entry[], stub_tramp_publish[], stub_tramp_jmp[], stub_tramp_fallback[],
+        stub_tramp_intr[], stub_tramp_intr_clear[];
 void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc);
 
 static inline uint64_t rdtsc(void)
@@ -586,7 +595,8 @@ void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
     uint64_t rip = uc->mc.rip;
     int32_t code = si->code, nr = si->syscall;
     uint64_t addr = si->addr;
-    if (rip >= (uintptr_t)stub_tramp_entry && rip <= (uintptr_t)stub_tramp_jmp &&
+    if (((rip >= (uintptr_t)stub_tramp_entry && rip <= (uintptr_t)stub_tramp_jmp) ||
+         (rip >= (uintptr_t)stub_tramp_intr_clear && rip <= (uintptr_t)stub_tramp_intr)) &&
         sig == SYSTRAP_SIG_INTERRUPT) {
         /* The kernel's interrupt, in the trampoline. Before the trap is
          * published, and while the kernel has it (TRAPPED), it is moot: the
@@ -596,9 +606,17 @@ void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
         uint32_t s = __atomic_load_n(&th->state, __ATOMIC_ACQUIRE);
         if (s == SYSTRAP_EXIT)
             sc6(NR_exit, 0, 0, 0, 0, 0, 0);
-        if (rip <= (uintptr_t)stub_tramp_publish || s == SYSTRAP_TRAPPED)
+        if (rip <= (uintptr_t)stub_tramp_publish)
             return;
+        if (s == SYSTRAP_TRAPPED || s == SYSTRAP_CONVERT) {
+            /* The kernel has the trap and may have looked at signals
+             * already: stop once it answers (the trampoline's return
+             * path, or this handler's, checks intr). */
+            __atomic_store_n(&th->intr, 1, __ATOMIC_RELAXED);
+            return;
+        }
         if (s == SYSTRAP_RUN) {
+            __atomic_store_n(&th->intr, 0, __ATOMIC_RELAXED);
             volatile struct systrap_pregs *p = &th->regs;
             struct systrap_mcontext *mc = &uc->mc;
             mc->rax = p->rax;
@@ -620,6 +638,31 @@ void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
             mc->rip = p->rip;
             mc->eflags = p->rflags;
         }
+    } else if (rip == (uintptr_t)stub_tramp_intr && sig == 4 /* SIGILL */) {
+        /* The trampoline's return path found an interrupt that arrived
+         * while the kernel had the trap: stop where it would land. */
+        volatile struct systrap_pregs *p = &th->regs;
+        struct systrap_mcontext *mc = &uc->mc;
+        mc->rax = p->rax;
+        mc->rbx = p->rbx;
+        mc->rcx = p->rcx;
+        mc->rdx = p->rdx;
+        mc->rsi = p->rsi;
+        mc->rdi = p->rdi;
+        mc->rbp = p->rbp;
+        mc->rsp = p->rsp;
+        mc->r8 = p->r8;
+        mc->r9 = p->r9;
+        mc->r10 = p->r10;
+        mc->r11 = p->r11;
+        mc->r12 = p->r12;
+        mc->r13 = p->r13;
+        mc->r14 = p->r14;
+        mc->r15 = p->r15;
+        mc->rip = p->rip;
+        mc->eflags = p->rflags;
+        sig = SYSTRAP_SIG_INTERRUPT;
+        code = 0;
     } else if (rip == (uintptr_t)stub_tramp_fallback && sig == 4 /* SIGILL */) {
         /* %gs was not a slot: the syscall the trampoline stands for, as
          * the seccomp trap would have reported it (rcx = return address,
@@ -639,6 +682,7 @@ void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
     th->uc = (uint64_t)(uintptr_t)uc;
     th->fs_base = rdfsbase();
     th->gs_base = rdgsbase();
+again:
     /* Dekker with the kernel's wait_state: TRAPPED before kwait is read,
      * its kwait before it reads state (both seq_cst). */
     __atomic_store_n(&th->state, SYSTRAP_TRAPPED, __ATOMIC_SEQ_CST);
@@ -664,6 +708,18 @@ void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
         sc6(NR_futex, (long)&th->state, FUTEX_WAIT, s, 0, 0, 0);
     }
     __atomic_store_n(&th->swait, 0, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&th->intr, __ATOMIC_RELAXED)) {
+        /* An interrupt came while the kernel had a patched trap that it
+         * then converted to this frame: stop again, where the app would
+         * resume (the frame and fs/gs bases hold what the kernel wrote). */
+        __atomic_store_n(&th->intr, 0, __ATOMIC_RELAXED);
+        th->kind = SYSTRAP_KIND_FRAME;
+        th->signo = SYSTRAP_SIG_INTERRUPT;
+        th->code = 0;
+        th->addr = 0;
+        th->nr = 0;
+        goto again;
+    }
     uint64_t fs = th->fs_base, gs = th->gs_base;
     __asm__ volatile("wrfsbase %0" ::"r"(fs));
     __asm__ volatile("wrgsbase %0" ::"r"(gs));

@@ -141,7 +141,7 @@ struct systrap_thread {
     uint32_t swait;   /* the handler sleeps (or is about to) on state: wake it */
     uint64_t spin_tsc; /* kernel -> stub: TSC ticks to poll state before FUTEX_WAIT */
     uint32_t kind;     /* stub -> kernel: enum systrap_kind of a TRAPPED stop */
-    uint32_t pad;
+    uint32_t intr;     /* stub only: an interrupt to report once the kernel answers */
     uint64_t pad2[7];
     struct systrap_pregs regs; /* KIND_PATCHED: the app's registers, both ways */
 };
@@ -150,11 +150,13 @@ struct systrap_thread {
 #define SYSTRAP_TH_SWAIT 52
 #define SYSTRAP_TH_SPIN  56
 #define SYSTRAP_TH_KIND  64
+#define SYSTRAP_TH_INTR  68
 #define SYSTRAP_TH_REGS  128
 _Static_assert(__builtin_offsetof(struct systrap_thread, kwait) == SYSTRAP_TH_KWAIT, "kwait");
 _Static_assert(__builtin_offsetof(struct systrap_thread, swait) == SYSTRAP_TH_SWAIT, "swait");
 _Static_assert(__builtin_offsetof(struct systrap_thread, spin_tsc) == SYSTRAP_TH_SPIN, "spin");
 _Static_assert(__builtin_offsetof(struct systrap_thread, kind) == SYSTRAP_TH_KIND, "kind");
+_Static_assert(__builtin_offsetof(struct systrap_thread, intr) == SYSTRAP_TH_INTR, "intr");
 _Static_assert(__builtin_offsetof(struct systrap_thread, regs) == SYSTRAP_TH_REGS, "regs");
 _Static_assert(sizeof(struct systrap_pregs) == 19 * 8, "pregs");
 
