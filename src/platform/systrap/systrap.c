@@ -148,10 +148,14 @@
  *   handler publishes its frame): one more round trip, rare.
  * - Signals arriving in the trampoline (only the kernel's interrupt can:
  *   faults there are the app's own doing and are reported as usual):
- *   before the trap is published, or while the kernel has it, it is moot
- *   (the kernel looks at signals before it answers); once the kernel
- *   answered (RUN), the handler rewrites its frame to the registers the
- *   kernel wrote and reports an interrupt where the thread would land.
+ *   before the trap is published it is moot (the kernel looks at signals
+ *   after it gets the trap); while the kernel has the trap (TRAPPED,
+ *   CONVERT) it may already have looked, so the handler notes it (intr)
+ *   and the trampoline's return path (or the handler's, after a
+ *   conversion) stops the thread where it lands; once the kernel answered
+ *   (RUN), the handler rewrites its frame to the registers the kernel
+ *   wrote and reports the interrupt there. Any other state (an app
+ *   jumping in with garbage) gets the plain handler: a frame stop.
  *   tests/syscalls/syspatch.c covers signal storms over patched sites,
  *   SA_RESTART, sigreturn onto a site, threads, fork and exec, also with
  *   patching off; tests/security (stub_attack, mode tramp) jumps into the
