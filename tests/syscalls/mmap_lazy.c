@@ -173,6 +173,13 @@ int main(void)
     unsigned char *moved = mremap(e, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to + PAGE);
     T_TRUE(moved == to + PAGE && same(moved, 0, size), "moved with mremap, it reads the file");
 
+    /* Grown in place or moved by mremap before anything read it. */
+    size_t part = (npages / 3) * PAGE;
+    unsigned char *gr = mmap(NULL, part, PROT_READ, MAP_PRIVATE, fd, 0);
+    T_TRUE(gr != MAP_FAILED, "a mapping of the file's first third");
+    unsigned char *grown = mremap(gr, part, npages * PAGE, MREMAP_MAYMOVE);
+    T_TRUE(grown != MAP_FAILED && same(grown, 0, size), "grown to all of it, it reads the file");
+
     /* ld.so's way: a span, then MAP_FIXED pieces of it at other offsets. */
     unsigned char *f = map_ro(fd);
     size_t half = (npages / 2) * PAGE;
