@@ -45,9 +45,13 @@
  *   kills the stub and the reaper thread waits for it, off the exiting
  *   task's path (a process exit takes ~0.7 ms). The reaper recycles on
  *   the CPU after the stub's, with the stub moved there, and starts the
- *   new app thread itself: that work (~100 us) then overlaps the parent's
+ *   new app thread itself: that work (~200 us) then overlaps the parent's
  *   wake-up and next fork instead of delaying them on their core
- *   (fork+exit+wait 475 -> ~330 us).
+ *   (fork+exit+wait 475 -> ~250 us idle). When that CPU is busy with other
+ *   work its wake-ups take a time slice (ms) and as_new ends up waiting
+ *   for recycles (10-17 ms a fork at load 15): after a wait over
+ *   REAP_SLOW_NS the reaper stays on the stub's CPU for a second (longer
+ *   each time it is slow again soon after).
  * - The only app thread a stub had reports the stub process's CPU time
  *   (less what it used before: cpu_base), read with one clock_gettime;
  *   the thread's /proc schedstat file cost ~15 us to open and read on
@@ -423,7 +427,10 @@ static int g_recycling;                  /* (g_pool_lock) stubs the reaper is re
 static int g_pool_cpu = -1;              /* (a) CPU of the last as_new: where the next is likely */
 static struct platform_as *g_reap_list;  /* (g_pool_lock) killed stubs to wait for */
 static uint64_t g_reap_here_until;       /* (a) until then recycle on the stub's CPU (mono_ns) */
-#define REAP_HERE_NS 1000000000ULL        /* after as_new had to wait for a recycle */
+#define REAP_HERE_NS 1000000000ULL        /* after as_new waited this long for a recycle: */
+#define REAP_SLOW_NS 1000000ULL
+#define REAP_HERE_MAX_NS 30000000000ULL   /* (doubling each time it is slow again soon) */
+static uint64_t g_reap_here_ns = REAP_HERE_NS; /* (g_pool_lock) the last stay */
 
 #define POOL_MAX 2 /* ready stubs kept ahead: each is two idle host threads */
 #define POOL_RECYCLED_EXTRA 2 /* recycled stubs may fill the pool this far beyond */
@@ -1125,8 +1132,11 @@ static void *reaper_main(void *arg)
              * stay on one core, and off the core where the exiting task's
              * parent (likely waiting for it) runs. When that core is busy
              * with other work, a wake-up there waits for its time slice
-             * (ms), recycles fall behind and as_new waits for them: then
-             * (g_reap_here_until) on the stub's own CPU, as before. */
+             * (ms), recycles fall behind and as_new waits for them: after
+             * a wait of over REAP_SLOW_NS, on the stub's own CPU for a
+             * while, as before (g_reap_here_until, set by as_new). Shorter
+             * waits happen with the other core idle too, and it still wins
+             * there. */
             if (!g_no_pin && as->helper_cpu >= 0) {
                 bool away = mono_ns() >= __atomic_load_n(&g_reap_here_until, __ATOMIC_RELAXED);
                 int cpu = away ? next_cpu(as->helper_cpu, &g_all_cpus) : as->helper_cpu;
@@ -1240,10 +1250,20 @@ static int systrap_as_new(struct platform_as **out_as, struct platform_ctx **out
     struct platform_as *as = NULL;
     pthread_mutex_lock(&g_pool_lock);
     /* A stub on its way is ready sooner than one asked for now. */
-    if (!g_pool && g_recycling > 0)
-        __atomic_store_n(&g_reap_here_until, mono_ns() + REAP_HERE_NS, __ATOMIC_RELAXED);
+    uint64_t t0 = !g_pool && g_recycling > 0 ? mono_ns() : 0;
     while (!g_pool && (g_pool_building || g_recycling > 0))
         pthread_cond_wait(&g_spawn_cond, &g_pool_lock);
+    if (t0) {
+        uint64_t now = mono_ns();
+        if (now - t0 > REAP_SLOW_NS) {
+            /* Slow again soon after the last time: stay longer. */
+            uint64_t until = __atomic_load_n(&g_reap_here_until, __ATOMIC_RELAXED);
+            uint64_t here = now < until + REAP_HERE_NS ? MIN(g_reap_here_ns * 2, REAP_HERE_MAX_NS)
+                                                       : REAP_HERE_NS;
+            g_reap_here_ns = here;
+            __atomic_store_n(&g_reap_here_until, now + here, __ATOMIC_RELAXED);
+        }
+    }
     if (g_pool) {
         as = g_pool;
         g_pool = as->next;
