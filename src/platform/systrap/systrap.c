@@ -1746,7 +1746,15 @@ static int systrap_patch_family_set(struct platform_as *as, void *fam)
     struct patch_family *f = fam;
     int r = 0;
     pthread_mutex_lock(&as->lock);
-    if (f && !as->fam) {
+    if (f && !as->fam && !as->started && !as->moved && as->nr_batch < SYSTRAP_MAP_BATCH_MAX) {
+        /* A forked child before it first runs: with its other maps, in
+         * the one batch its first switch sends (a helper round trip
+         * less per fork). The stub cannot tell the two apart. */
+        as->batch[as->nr_batch++] = (struct systrap_map_ent){
+                SYSTRAP_TRAMP_ADDR, SYSTRAP_TRAMP_LEN, PROT_READ | PROT_EXEC, f->off};
+        __atomic_add_fetch(&f->ref, 1, __ATOMIC_RELAXED);
+        as->fam = f;
+    } else if (f && !as->fam) {
         r = fam_map_locked(as, f);
         if (r == 0) {
             __atomic_add_fetch(&f->ref, 1, __ATOMIC_RELAXED);
