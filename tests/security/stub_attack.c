@@ -28,14 +28,21 @@
  *                 with a garbage thread page (state, kind, saved
  *                 registers) before patched syscalls, and a child stuck
  *                 in the trampoline's wait loop must still be killable
+ *   state-scribble a thread keeps overwriting another thread's state word
+ *                 (systrap's thread page) while that thread makes syscalls,
+ *                 then the process exits: the exit must complete (the
+ *                 kernel stops waiting for a thread that cannot answer),
+ *                 "state-scribble: exit 0" or "signal 9", never "stuck"
  *
  * Output: one line per attack, "<mode> <detail>: exit N" or "signal N",
  * then "alive <ppid>".
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +50,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STUB_BASE 0x7ffbf0000000ULL
@@ -458,6 +466,71 @@ static void run_recycle(void)
     printf("recycle: %d rounds, %d leaks\n", rounds, leaks);
 }
 
+static volatile uintptr_t g_victim_slot;
+
+static void *victim(void *arg)
+{
+    (void)arg;
+    /* Under syscall patching %gs holds the thread's slot; otherwise the
+     * second thread of a fresh stub has slot 1. */
+    uint64_t g = rdgs();
+    g_victim_slot = g ? g : STUB_BASE + 0x20000 + 0x8000;
+    for (;;)
+        syscall(SYS_getppid);
+    return NULL;
+}
+
+/* Waits up to SECS for PID; true if it ended (STATUS set). */
+static bool wait_for(pid_t pid, int secs, int *status)
+{
+    for (int i = 0; i < secs * 20; i++) {
+        if (waitpid(pid, status, WNOHANG) == pid)
+            return true;
+        usleep(50000);
+    }
+    return false;
+}
+
+static void run_state_scribble(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        uint8_t b;
+        guard_faults();
+        if (!readable(STUB_BASE + 0x20000, &b))
+            _exit(96); /* no stub thread pages here (ptrace) */
+        signal(SIGSEGV, SIG_DFL);
+        signal(SIGBUS, SIG_DFL);
+        pthread_t t;
+        if (pthread_create(&t, NULL, victim, NULL) != 0)
+            _exit(97);
+        while (!g_victim_slot)
+            ;
+        volatile uint32_t *state = (volatile uint32_t *)g_victim_slot;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do {
+            for (int i = 0; i < 100000; i++)
+                *state = 7;
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+        } while (t1.tv_sec - t0.tv_sec < 1);
+        syscall(SYS_exit_group, 0);
+        _exit(0);
+    }
+    int status = 0;
+    if (!wait_for(pid, 20, &status)) {
+        kill(pid, SIGKILL);
+        printf("state-scribble: %s\n", wait_for(pid, 20, &status) ? "stuck" : "unkillable");
+        return;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 96)
+        printf("state-scribble: none\n");
+    else if (WIFEXITED(status))
+        printf("state-scribble: exit %d\n", WEXITSTATUS(status));
+    else
+        printf("state-scribble: signal %d\n", WTERMSIG(status));
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -477,6 +550,8 @@ int main(int argc, char **argv)
             run_recycle();
         else if (strcmp(m, "tramp") == 0)
             run_tramp();
+        else if (strcmp(m, "state-scribble") == 0)
+            run_state_scribble();
     }
     printf("alive %ld\n", (long)syscall(SYS_getppid));
     return 0;

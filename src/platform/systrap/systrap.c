@@ -280,6 +280,7 @@ struct platform_ctx {
     bool patched_stop;      /* (o) stopped in the trampoline: registers in th->regs,
                              * FPU state live, no signal frame */
     uint64_t stop_fs;       /* (o) patched stop: the fs base it had */
+    bool intr_sent;         /* (a) an interrupt was sent since the last resume */
 };
 
 static int g_memfd = -1;
@@ -944,6 +945,27 @@ static void regs_to_frame(struct platform_ctx *ctx, const struct platform_regs *
 
 /* ---- waiting for a thread ---- */
 
+/* An app thread answers the kernel's interrupt signal within
+ * microseconds: its handler runs, publishes the trap and wakes us. One
+ * that has not after this many wait slices (5 s of waiting) cannot: its
+ * own process's app code wrote its thread page (state word) so that its
+ * handler waits for a resume that never comes, with every signal blocked.
+ * Its process is killed, so that what waits for it (an exit, a kill) ends
+ * instead of hanging forever. Slices, not wall time: a frozen sandbox
+ * (moat pause) thaws with at most one slice gone. */
+#define STUCK_SLICES 50
+
+static void check_stuck(struct platform_ctx *ctx, int *slices)
+{
+    if (!__atomic_load_n(&ctx->intr_sent, __ATOMIC_RELAXED) || ++*slices < STUCK_SLICES)
+        return;
+    log_warn("systrap: app thread %d did not stop within %d s of an interrupt (its thread "
+             "page was overwritten?): killing its stub process %d",
+             ctx->tid, STUCK_SLICES * (int)(WAIT_SLICE_NS / 1000000) / 1000, ctx->as->pid);
+    kill(ctx->as->pid, SIGKILL);
+    *slices = 0;
+}
+
 /* Waits until CTX's state is WANT, polling for up to SPIN TSC ticks first.
  * 0, or -ESRCH once the thread is gone. *SLEPT: it had to sleep. */
 static int wait_state_spin(struct platform_ctx *ctx, uint32_t want, uint64_t spin, bool *slept)
@@ -951,7 +973,7 @@ static int wait_state_spin(struct platform_ctx *ctx, uint32_t want, uint64_t spi
     struct systrap_thread *th = ctx->th;
     uint32_t *state = &th->state;
     uint64_t t0 = spin ? rdtsc() : 0;
-    int r = 0;
+    int r = 0, stuck = 0;
     for (;;) {
         uint32_t s = __atomic_load_n(state, __ATOMIC_ACQUIRE);
         if (s == want)
@@ -973,6 +995,8 @@ static int wait_state_spin(struct platform_ctx *ctx, uint32_t want, uint64_t spi
             r = -ESRCH;
             break;
         }
+        if (e == -ETIMEDOUT)
+            check_stuck(ctx, &stuck);
     }
     __atomic_store_n(&th->kwait, 0, __ATOMIC_RELAXED);
     return r;
@@ -1776,6 +1800,9 @@ static void systrap_patch_family_put(void *fam)
 static int convert_stop(struct platform_ctx *ctx)
 {
     struct systrap_thread *th = ctx->th;
+    /* Must be answered as an interrupt is (check_stuck): a thread page
+     * whose kind was forged to PATCHED has a handler that ignores it. */
+    __atomic_store_n(&ctx->intr_sent, true, __ATOMIC_RELAXED);
     __atomic_store_n(&th->state, SYSTRAP_CONVERT, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&th->swait, __ATOMIC_SEQ_CST))
         futex_wake(&th->state);
@@ -1893,6 +1920,8 @@ static int systrap_switch(struct platform_ctx *ctx, struct platform_regs *regs,
     } else {
         regs_to_frame(ctx, regs);
     }
+    /* An interrupt sent before now was for a stop that has happened. */
+    __atomic_store_n(&ctx->intr_sent, false, __ATOMIC_RELAXED);
     __atomic_store_n(&ctx->running, true, __ATOMIC_RELEASE);
     __atomic_fetch_add(&g_nr_running, 1, __ATOMIC_RELAXED);
     /* Dekker with the handler: RUN before swait is read, its swait
@@ -1985,6 +2014,7 @@ static int systrap_switch(struct platform_ctx *ctx, struct platform_regs *regs,
  * spurious INTERRUPTED. */
 static void systrap_interrupt(struct platform_ctx *ctx)
 {
+    __atomic_store_n(&ctx->intr_sent, true, __ATOMIC_RELAXED);
     syscall(SYS_tgkill, ctx->as->pid, ctx->tid, SYSTRAP_SIG_INTERRUPT);
 }
 
