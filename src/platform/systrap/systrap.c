@@ -169,6 +169,14 @@
  *   process_vm_readv, ptrace PEEKTEXT inside the sandbox), rdgsbase
  *   shows the slot, and a single-step (TF) through a patched site steps
  *   into the trampoline. `--no-syscall-patch` avoids all three.
+ * - Not handled (found in review; the flag is the way out): a path that
+ *   jumps straight to a patched site's `syscall` (two paths sharing one
+ *   `syscall` instruction) runs `ff e1` with whatever rcx holds, and
+ *   patched text moved by mremap (or copied) returns to the old site+7.
+ *   FIXME(issue 8): restore the original bytes when mremap moves an
+ *   executable private mapping with patched sites; for the shared-tail
+ *   case, patch only sites whose syscall is not a jump target (needs
+ *   knowing the function's code) or use a form that keeps `0f 05`.
  */
 #include <errno.h>
 #include <fcntl.h>
