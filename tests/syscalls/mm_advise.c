@@ -51,14 +51,8 @@ static int resident(void *p, size_t n)
 static long status_kb(const char *field)
 {
     char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY);
-    if (fd < 0)
+    if (tap_read_file("/proc/self/status", buf, sizeof(buf)) < 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
     char *at = strstr(buf, field);
     return at ? strtol(at + strlen(field) + 1, NULL, 10) : -1;
 }

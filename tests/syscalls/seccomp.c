@@ -90,14 +90,8 @@ static long outcome(int st)
 static int status_field(const char *key)
 {
     char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY);
-    if (fd < 0)
+    if (tap_read_file("/proc/self/status", buf, sizeof(buf)) < 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
     char *p = strstr(buf, key);
     if (!p)
         return -1;

@@ -176,6 +176,21 @@ static inline void tap_rm_tree_at(int dirfd)
 }
 
 /* Prints the TAP header and moves into a fresh /tmp/moat-probe-<name>-XXXXXX. */
+/* Reads up to SIZE-1 bytes of PATH into BUF, NUL-terminated (one read,
+ * as /proc files are read). Bytes read, or -1. */
+static inline ssize_t tap_read_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
 static inline void tap_init(const char *name)
 {
     tap_printf("TAP version 13\n");

@@ -586,6 +586,30 @@ static inline uint64_t rdgsbase(void)
     return v;
 }
 
+/* The registers the kernel wrote for a patched stop, into the frame the
+ * handler returns through. */
+static inline void pregs_to_mc(volatile struct systrap_pregs *p, struct systrap_mcontext *mc)
+{
+    mc->rax = p->rax;
+    mc->rbx = p->rbx;
+    mc->rcx = p->rcx;
+    mc->rdx = p->rdx;
+    mc->rsi = p->rsi;
+    mc->rdi = p->rdi;
+    mc->rbp = p->rbp;
+    mc->rsp = p->rsp;
+    mc->r8 = p->r8;
+    mc->r9 = p->r9;
+    mc->r10 = p->r10;
+    mc->r11 = p->r11;
+    mc->r12 = p->r12;
+    mc->r13 = p->r13;
+    mc->r14 = p->r14;
+    mc->r15 = p->r15;
+    mc->rip = p->rip;
+    mc->eflags = p->rflags;
+}
+
 void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
 {
     uintptr_t slot = (uintptr_t)__builtin_frame_address(0) & ~(uintptr_t)(SYSTRAP_SLOT_SIZE - 1);
@@ -617,50 +641,12 @@ void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
         }
         if (s == SYSTRAP_RUN) {
             __atomic_store_n(&th->intr, 0, __ATOMIC_RELAXED);
-            volatile struct systrap_pregs *p = &th->regs;
-            struct systrap_mcontext *mc = &uc->mc;
-            mc->rax = p->rax;
-            mc->rbx = p->rbx;
-            mc->rcx = p->rcx;
-            mc->rdx = p->rdx;
-            mc->rsi = p->rsi;
-            mc->rdi = p->rdi;
-            mc->rbp = p->rbp;
-            mc->rsp = p->rsp;
-            mc->r8 = p->r8;
-            mc->r9 = p->r9;
-            mc->r10 = p->r10;
-            mc->r11 = p->r11;
-            mc->r12 = p->r12;
-            mc->r13 = p->r13;
-            mc->r14 = p->r14;
-            mc->r15 = p->r15;
-            mc->rip = p->rip;
-            mc->eflags = p->rflags;
+            pregs_to_mc(&th->regs, &uc->mc);
         }
     } else if (rip == (uintptr_t)stub_tramp_intr && sig == 4 /* SIGILL */) {
         /* The trampoline's return path found an interrupt that arrived
          * while the kernel had the trap: stop where it would land. */
-        volatile struct systrap_pregs *p = &th->regs;
-        struct systrap_mcontext *mc = &uc->mc;
-        mc->rax = p->rax;
-        mc->rbx = p->rbx;
-        mc->rcx = p->rcx;
-        mc->rdx = p->rdx;
-        mc->rsi = p->rsi;
-        mc->rdi = p->rdi;
-        mc->rbp = p->rbp;
-        mc->rsp = p->rsp;
-        mc->r8 = p->r8;
-        mc->r9 = p->r9;
-        mc->r10 = p->r10;
-        mc->r11 = p->r11;
-        mc->r12 = p->r12;
-        mc->r13 = p->r13;
-        mc->r14 = p->r14;
-        mc->r15 = p->r15;
-        mc->rip = p->rip;
-        mc->eflags = p->rflags;
+        pregs_to_mc(&th->regs, &uc->mc);
         sig = SYSTRAP_SIG_INTERRUPT;
         code = 0;
     } else if (rip == (uintptr_t)stub_tramp_fallback && sig == 4 /* SIGILL */) {
