@@ -893,24 +893,17 @@ static void task_finish(struct task *t)
         futex_clear_and_wake(t->mm, t->clear_child_tid);
     uint64_t ut, st;
     thread_cputime(t, &ut, &st);
-    /* Detached under g_tasks_lock: tg_info and tg_cputime (the control
-     * channel's stats, /proc/PID/stat) read a thread's CPU time through
-     * its context under it, and must never use one being destroyed (its
-     * lazily opened schedstat fd was read, opened and closed from both
-     * sides at once). */
-    pthread_mutex_lock(&g_tasks_lock);
-    struct platform_ctx *ctx = t->ctx;
-    t->ctx = NULL;
-    pthread_mutex_unlock(&g_tasks_lock);
-    if (ctx)
-        mm_ctx_destroy(t->mm, ctx);
     /* Detached under g_tasks_lock: tg_get_mm/files/fs (ps over the control
      * channel, /proc/PID) take a reference under it and must never see a
-     * pointer whose last reference is being dropped. */
+     * pointer whose last reference is being dropped; tg_info and
+     * tg_cputime (stats, /proc/PID/stat) read a thread's CPU time through
+     * its context under it and must never use one being destroyed. */
     pthread_mutex_lock(&g_tasks_lock);
+    struct platform_ctx *ctx = t->ctx;
     struct mm *mm = t->mm;
     struct fdtable *files = t->files;
     struct fs_struct *fs = t->fs;
+    t->ctx = NULL;
     t->mm = NULL;
     t->files = NULL;
     t->fs = NULL;
@@ -926,6 +919,8 @@ static void task_finish(struct task *t)
         pthread_mutex_unlock(&tg->lock);
     }
     pthread_mutex_unlock(&g_tasks_lock);
+    if (ctx)
+        mm_ctx_destroy(mm, ctx);
     if (mm)
         mm_put(mm);
     if (files)
