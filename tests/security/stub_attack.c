@@ -37,7 +37,6 @@
  * Output: one line per attack, "<mode> <detail>: exit N" or "signal N",
  * then "alive <ppid>".
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -107,17 +106,24 @@ static void after_jump(int sig, siginfo_t *si, void *uc)
     _exit(readable(TARGET, &b) ? 99 : 0);
 }
 
-static void jump(uintptr_t to, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+/* Every fault after a jump to TO lands in after_jump, on an alternate
+ * stack (the jump may leave rsp anywhere). */
+static void catch_jump_faults(uintptr_t to)
 {
     struct sigaction sa = {.sa_sigaction = after_jump,
                            .sa_flags = SA_NODEFER | SA_ONSTACK | SA_SIGINFO};
-    g_jump_to = to;
     static char altstack[65536];
     stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
     sigaltstack(&ss, NULL);
     int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS};
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         sigaction(sigs[i], &sa, NULL);
+    g_jump_to = to;
+}
+
+static void jump(uintptr_t to, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    catch_jump_faults(to);
     register long r10 __asm__("r10") = a3;
     register long r8 __asm__("r8") = a4;
     register long r9 __asm__("r9") = a5;
@@ -236,15 +242,7 @@ static void run_write_ro(void)
  * after_jump, on the alternate stack). */
 static void jump_regs(uintptr_t to, uint64_t rax, uint64_t rbx, uint64_t rdi, uint64_t rsp)
 {
-    struct sigaction sa = {.sa_sigaction = after_jump,
-                           .sa_flags = SA_NODEFER | SA_ONSTACK | SA_SIGINFO};
-    static char altstack[65536];
-    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
-    sigaltstack(&ss, NULL);
-    int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS};
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        sigaction(sigs[i], &sa, NULL);
-    g_jump_to = to;
+    catch_jump_faults(to);
     __asm__ volatile("mov %[sp], %%rsp\n"
                      "jmp *%[to]"
                      :

@@ -10,7 +10,6 @@
  * The probe only checks that the readers get sane, monotonic answers for a
  * bounded time and that the process survives.
  */
-#define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -78,6 +77,17 @@ static long long proc_stat_ticks(pid_t pid)
     return (long long)(ut + st);
 }
 
+/* Checks reading V (-1: failed) against *LAST, which must never decrease. */
+static void advance(long long v, long long *last, bool *ok, bool *mono)
+{
+    if (v < 0)
+        *ok = false;
+    else if (v < *last)
+        *mono = false;
+    else
+        *last = v;
+}
+
 int main(void)
 {
     tap_init("cputime_race");
@@ -96,20 +106,8 @@ int main(void)
         struct tms tm;
         if (getrusage(RUSAGE_SELF, &ru) < 0 || times(&tm) == (clock_t)-1)
             ok = false;
-        long long c = process_cpu_ns();
-        if (c < 0)
-            ok = false;
-        else if (c < last_cpu)
-            mono = false;
-        else
-            last_cpu = c;
-        long long t = proc_stat_ticks(getpid());
-        if (t < 0)
-            ok = false;
-        else if (t < last_ticks)
-            mono = false;
-        else
-            last_ticks = t;
+        advance(process_cpu_ns(), &last_cpu, &ok, &mono);
+        advance(proc_stat_ticks(getpid()), &last_ticks, &ok, &mono);
     }
     g_stop = true;
     for (int i = 0; i < started; i++)
