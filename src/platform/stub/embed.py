@@ -19,18 +19,23 @@ def symbol(data, wanted):
             end = data.index(b"\0", start)
             if data[start:end] == wanted:
                 return value
-    sys.exit("embed.py: no symbol %s in the stub" % wanted.decode())
+    sys.exit("no symbol %s in the stub" % wanted.decode())
 
 
-data = open(sys.argv[1], "rb").read()
-gadget = symbol(data, b"stub_gadget")
-with open(sys.argv[2], "w") as out:
-    out.write("/* Generated from the stub executable by embed.py. */\n")
-    out.write("#include <stddef.h>\n#include <stdint.h>\n")
-    out.write("extern const unsigned char g_stub_elf[];\nextern const size_t g_stub_elf_size;\n")
-    out.write("extern const uint64_t g_stub_gadget_addr;\n")
-    out.write("const uint64_t g_stub_gadget_addr = 0x%x;\n" % gadget)
-    out.write("const unsigned char g_stub_elf[] = {\n")
-    for i in range(0, len(data), 16):
-        out.write("    " + "".join("0x%02x," % b for b in data[i:i + 16]) + "\n")
-    out.write("};\nconst size_t g_stub_elf_size = sizeof(g_stub_elf);\n")
+def main():
+    data = open(sys.argv[1], "rb").read()
+    gadget = symbol(data, b"stub_gadget")
+    with open(sys.argv[2], "w") as out:
+        out.write("/* Generated from the stub executable by embed.py. */\n")
+        out.write("#include <stddef.h>\n#include <stdint.h>\n")
+        out.write("extern const unsigned char g_stub_elf[];\nextern const size_t g_stub_elf_size;\n")
+        out.write("extern const uint64_t g_stub_gadget_addr;\n")
+        out.write("const uint64_t g_stub_gadget_addr = 0x%x;\n" % gadget)
+        out.write("const unsigned char g_stub_elf[] = {\n")
+        for i in range(0, len(data), 16):
+            out.write("    " + "".join("0x%02x," % b for b in data[i:i + 16]) + "\n")
+        out.write("};\nconst size_t g_stub_elf_size = sizeof(g_stub_elf);\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,8 +6,13 @@ SYSTRAP_PROG_MAX bytes of the stub region.
 
     embed_stub.py STUB_ELF OUT_C BASE LIMIT
 """
+import os
 import struct
 import sys
+
+sys.dont_write_bytecode = True  # nothing written into the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "stub"))
+from embed import symbol  # noqa: E402 (the ptrace stub's embed.py)
 
 path, out_path, base, limit = sys.argv[1], sys.argv[2], int(sys.argv[3], 0), int(sys.argv[4], 0)
 data = open(path, "rb").read()
@@ -22,23 +27,7 @@ for i in range(phnum):
         sys.exit("embed_stub.py: segment %#x+%#x is outside [%#x, %#x)" %
                  (vaddr, memsz, base, base + limit))
 
-def symbol(name):
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", data, 0x3a)
-    secs = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
-    for sec in secs:
-        if sec[1] != 2:  # SHT_SYMTAB
-            continue
-        strtab = secs[sec[6]]
-        for off in range(sec[4], sec[4] + sec[5], 24):
-            st_name, _info, _other, _shndx, value, _size = struct.unpack_from("<IBBHQQ", data, off)
-            at = strtab[4] + st_name
-            if data[at:data.index(b"\0", at)] == name:
-                return value
-    sys.exit("embed_stub.py: no symbol %s in the stub" % name.decode())
-
-
-tramp_entry = symbol(b"stub_tramp_entry")
+tramp_entry = symbol(data, b"stub_tramp_entry")
 if not base <= tramp_entry < base + limit:
     sys.exit("embed_stub.py: stub_tramp_entry is outside the stub program")
 with open(out_path, "w") as out:
