@@ -37,15 +37,18 @@ static void on_alarm(int s)
     g_alarms++;
 }
 
+/* Set in main: a user of this run's own (see tap_private_uid). */
+static uid_t g_user;
+
 /* A child that says it is ready on the pipe READY, waits for a byte on FD,
- * then exits 0 (after setpgid(0,0) if NEWPGRP, or as uid 54321 if USER). */
+ * then exits 0 (after setpgid(0,0) if NEWPGRP, or as g_user if USER). */
 static pid_t waiter(int fd, const int ready[2], int newpgrp, int user)
 {
     pid_t c = fork();
     if (c == 0) {
         if (newpgrp)
             setpgid(0, 0);
-        if (user && (setresgid(54321, 54321, 54321) < 0 || setresuid(54321, 54321, 54321) < 0))
+        if (user && (setresgid(g_user, g_user, g_user) < 0 || setresuid(g_user, g_user, g_user) < 0))
             _exit(3);
         char b = 'r';
         if (write(ready[1], &b, 1) != 1 || read(fd, &b, 1) < 0)
@@ -95,10 +98,10 @@ static void test_prio_groups(int nice0)
     T_EQ(prio_of(PRIO_PGRP, 0), nice0, "PRIO_PGRP 0: the caller's group");
     T_EQ(prio_of(PRIO_PGRP, 31999), -100 - ESRCH, "an empty group: ESRCH");
     T_ERRNO(setpriority(PRIO_PGRP, 31999, 5), ESRCH, "setpriority on an empty group: ESRCH");
-    T_OK(setpriority(PRIO_USER, 54321, n), "setpriority(PRIO_USER)");
+    T_OK(setpriority(PRIO_USER, g_user, n), "setpriority(PRIO_USER)");
     T_EQ(prio_of(PRIO_PROCESS, u), n, "that user's process");
-    T_EQ(prio_of(PRIO_USER, 54321), n, "getpriority(PRIO_USER)");
-    T_EQ(prio_of(PRIO_USER, 54322), -100 - ESRCH, "a user without processes: ESRCH");
+    T_EQ(prio_of(PRIO_USER, g_user), n, "getpriority(PRIO_USER)");
+    T_EQ(prio_of(PRIO_USER, g_user + 1), -100 - ESRCH, "a user without processes: ESRCH");
     T_ERRNO(setpriority(3, 0, 0), EINVAL, "which 3: EINVAL");
     for (int i = 0; i < 3; i++)
         if (write(p[1], "x", 1) != 1)
@@ -183,6 +186,7 @@ static void sched_attr_child(int nice0)
 
 int main(void)
 {
+    g_user = tap_private_uid(0); /* g_user + 1: no process of ours */
     tap_init("process");
 
     /* waitid with WNOWAIT leaves the child to be reaped again. */

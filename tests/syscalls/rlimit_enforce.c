@@ -24,7 +24,8 @@
 
 #include "tap.h"
 
-#define OTHER_UID 54321
+/* Set in main: uids only this run of the probe uses (see tap_private_uid). */
+static uid_t OTHER_UID, THIRD_UID;
 
 static volatile sig_atomic_t g_sigs;
 static volatile int g_code, g_pid;
@@ -335,8 +336,8 @@ static void nproc_exec_child(void)
     if (g == 0) {
         char b = 'r';
         close(p[1]);
-        if (setresgid(OTHER_UID + 1, OTHER_UID + 1, OTHER_UID + 1) < 0 ||
-            setresuid(OTHER_UID + 1, OTHER_UID + 1, OTHER_UID + 1) < 0)
+        if (setresgid(THIRD_UID, THIRD_UID, THIRD_UID) < 0 ||
+            setresuid(THIRD_UID, THIRD_UID, THIRD_UID) < 0)
             _exit(3);
         if (write(ready[1], &b, 1) != 1 || read(p[0], &b, 1) < 0)
             _exit(1);
@@ -348,8 +349,8 @@ static void nproc_exec_child(void)
     if (read(ready[0], &b, 1) != 1) /* until it has changed users */
         tap_bail("read");
     close(ready[0]);
-    T_EQ(setresgid(OTHER_UID + 1, OTHER_UID + 1, OTHER_UID + 1), 0, "setresgid");
-    T_EQ(setresuid(OTHER_UID + 1, OTHER_UID + 1, OTHER_UID + 1), 0,
+    T_EQ(setresgid(THIRD_UID, THIRD_UID, THIRD_UID), 0, "setresgid");
+    T_EQ(setresuid(THIRD_UID, THIRD_UID, THIRD_UID), 0,
          "setresuid to a user past RLIMIT_NPROC succeeds");
     T_EQ(exec_self(), EAGAIN, "the next execve: EAGAIN");
     close(p[1]);
@@ -549,6 +550,8 @@ int main(int argc, char **argv)
     if (argc > 1)
         return 0; /* exec'd by exec_self */
     g_argv0 = argv[0];
+    OTHER_UID = tap_private_uid(0);
+    THIRD_UID = tap_private_uid(1);
     tap_init("rlimit_enforce");
     test_fsize();
     test_nproc();

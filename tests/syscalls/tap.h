@@ -175,7 +175,17 @@ static inline void tap_rm_tree_at(int dirfd)
     closedir(d);
 }
 
-/* Prints the TAP header and moves into a fresh /tmp/moat-probe-<name>-XXXXXX. */
+/* A uid (K of 0..3) that no other process on the host uses: probes that
+ * count a user's processes or signals (RLIMIT_NPROC, RLIMIT_SIGPENDING,
+ * PRIO_USER) run natively in the host's user namespace, where two probes
+ * (or two runs of one, as CI's test passes do) with a fixed uid would see
+ * each other's processes. Derived from our pid, which is unique on the
+ * host while we run. */
+static inline uid_t tap_private_uid(int k)
+{
+    return 1000000 + 4 * (uid_t)getpid() + (uid_t)k;
+}
+
 /* Reads up to SIZE-1 bytes of PATH into BUF, NUL-terminated (one read,
  * as /proc files are read). Bytes read, or -1. */
 static inline ssize_t tap_read_file(const char *path, char *buf, size_t size)
@@ -191,6 +201,7 @@ static inline ssize_t tap_read_file(const char *path, char *buf, size_t size)
     return n;
 }
 
+/* Prints the TAP header and moves into a fresh /tmp/moat-probe-<name>-XXXXXX. */
 static inline void tap_init(const char *name)
 {
     tap_printf("TAP version 13\n");
