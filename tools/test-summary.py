@@ -4,7 +4,9 @@
     tools/test-summary.py [TESTLOG.json ...]     (default: build/meson-logs/testlog.json)
 
 Reads each testlog.json (one JSON object per line, written by `meson test`),
-prints one line per suite, the names of failed tests, and LAST the line
+prints one line per suite, the names of failed tests with the telling
+lines of their output (so a CI log that keeps only its tail still says
+why), and LAST the line
 
     N passed, N failed                 or, when tests were skipped (exit 77),
     N passed, N failed, N skipped
@@ -20,9 +22,14 @@ or with the name in testlog-NAME.json, e.g. "syscalls (systrap)".
 
 import json
 import os
+import re
 import sys
 
 PASSED = {'OK', 'EXPECTEDFAIL'}
+# Lines of a failed test's output worth showing: TAP failures, the
+# harnesses' problem reports, errors.
+TELLING = re.compile(r'not ok|problem|FAIL|[Ee]rror|Traceback|timed out|killed|died|assert')
+SHOWN = 12
 SKIPPED = {'SKIP'}
 # Everything else (FAIL, TIMEOUT, UNEXPECTEDPASS, ERROR, ...) is a failure.
 
@@ -55,6 +62,15 @@ def suite_of(entry, names):
         prefix = name.split(' / ', 1)[0]
         return prefix.split(':', 1)[-1].split('+')[0] or '(no suite)'
     return names.get(name, '') or '(no suite)'
+
+
+def telling_lines(entry):
+    """Up to SHOWN lines of a failed test's output: those that say what
+    failed, else its last lines."""
+    out = (entry.get('stdout') or '') + '\n' + (entry.get('stderr') or '')
+    lines = [x.rstrip()[:300] for x in out.splitlines() if x.strip()]
+    picked = [x for x in lines if TELLING.search(x)]
+    return (picked or lines)[-SHOWN:]
 
 
 def main(argv):
@@ -100,6 +116,7 @@ def main(argv):
                 elif i > 0:
                     name += ' (%s)' % build_dir
                 failed_names.append('%s: %s' % (name, result or '?'))
+                failed_names.extend('        ' + x for x in telling_lines(entry))
 
     width = max([len(k) for k in counts] + [5])
     for label in sorted(counts):
@@ -107,7 +124,7 @@ def main(argv):
         extra = ', %d skipped' % s if s else ''
         print('%-*s  %d passed, %d failed%s' % (width, label, p, f, extra))
     for name in failed_names:
-        print('FAILED  %s' % name)
+        print(name if name.startswith(' ') else 'FAILED  %s' % name)
     for m in missing:
         print('MISSING %s' % m)
 

@@ -670,6 +670,16 @@ static bool insn_prefix(uint8_t b)
            b == 0x65;
 }
 
+/* Syscalls whose every stop needs the thread's FPU state (the child's
+ * copy, the frame sigreturn restores): at a patched site that state is
+ * live in the host thread and each of them would first convert the stop
+ * to a frame stop, one more round trip than the trap they replace. */
+static bool patch_never(uint64_t nr)
+{
+    return nr == LINUX_SYS_rt_sigreturn || nr == LINUX_SYS_clone || nr == LINUX_SYS_fork ||
+           nr == LINUX_SYS_vfork || nr == LINUX_SYS_clone3;
+}
+
 /* T's syscall trapped at a site the platform may patch: if the 7 bytes
  * before its rip are `mov $nr,%eax; syscall` (the number it made) or
  * glibc syscall()'s `mov 8(%rsp),%r9; syscall`, not preceded by a prefix
@@ -681,7 +691,7 @@ static void task_patch_site(struct task *t)
     uint64_t rip = t->regs.rip, site = rip - 7, tramp;
     uint8_t b[8];
     bool ok = false;
-    if ((site >> 12) == ((rip - 1) >> 12) && mm_copy_in(t->mm, b, site - 1, 8) == 0 &&
+    if (!patch_never(t->regs.orig_rax) && (site >> 12) == ((rip - 1) >> 12) && mm_copy_in(t->mm, b, site - 1, 8) == 0 &&
         !insn_prefix(b[0])) {
         uint32_t imm;
         memcpy(&imm, b + 2, 4);
