@@ -2,7 +2,8 @@
 """Resource limits that protect the host (issue 9): inside
 `moat do --memory=256m --pids=64`, on every platform, a fork bomb, a 100 GiB
 allocation (touched) and an fd leak each end inside the sandbox (EAGAIN,
-ENOMEM or SIGKILL of the app with a log line, EMFILE), moat exits with the
+ENOMEM or SIGKILL of the app with a log line, EMFILE), a 1 GiB sparse file
+read near the limit costs no memory (its holes stay holes), moat exits with the
 app's status, and nothing is left on the host: the sandbox's cgroup
 directories are gone and every process that was in them is gone.
 
@@ -92,6 +93,9 @@ class Limits(unittest.TestCase):
 
     def test_fd_leak(self):
         self.check("fdleak", [r"fds then Too many open files", r"open works again"])
+
+    def test_sparse_file_at_limit(self):
+        self.check("sparse", [r"sparse file read as zeros"])
 
     def test_cli_killed(self):
         """SIGKILL of the CLI: its cgroup goes at the next moat do."""

@@ -30,7 +30,7 @@ int main(void)
     int sv[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
     T_EQ(fcntl(sv[0], F_GETOWN), 0, "no owner at first");
-    T_ERRNO(fcntl(sv[0], F_SETOWN, 999999), ESRCH, "F_SETOWN to no process: ESRCH");
+    T_ERRNO(fcntl(sv[0], F_SETOWN, 0x3ff00000), ESRCH, "F_SETOWN to no process: ESRCH");
     T_OK(fcntl(sv[0], F_SETOWN, getpid()), "F_SETOWN to ourselves");
     T_EQ(fcntl(sv[0], F_GETOWN), getpid(), "F_GETOWN");
     struct f_owner_ex ex = {F_OWNER_PGRP, getpgrp()};

@@ -927,7 +927,10 @@ static int cache_writeback_locked(struct hostfs_inode *hi)
     int r = 0;
     for (uint64_t off = 0; off < hi->base.size;) {
         size_t n = (size_t)MIN((uint64_t)65536, hi->base.size - off);
-        pagecache_read(hi->pc, buf, n, off);
+        if (pagecache_read(hi->pc, buf, n, off) < 0) {
+            r = -EIO;
+            break;
+        }
         ssize_t w = host_fs_pwrite(hi->wfd, buf, n, off);
         if (w <= 0) {
             r = w < 0 ? (int)w : -EIO;
@@ -1111,7 +1114,8 @@ ssize_t hostfs_pread(struct inode *inode, void *buf, size_t n, uint64_t off)
         ssize_t r = 0;
         if (off < inode->size) {
             r = (ssize_t)MIN((uint64_t)n, inode->size - off);
-            pagecache_read(hi->pc, buf, (size_t)r, off);
+            if (pagecache_read(hi->pc, buf, (size_t)r, off) < 0)
+                r = -EIO;
         }
         pthread_mutex_unlock(&inode->lock);
         return r;

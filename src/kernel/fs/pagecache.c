@@ -86,13 +86,21 @@ static const struct pagecache_chunk *chunk_of(const struct pagecache *pc, uint64
         }                                                                                          \
     } while (0)
 
-void pagecache_read(const struct pagecache *pc, void *buf, size_t n, uint64_t off)
+int pagecache_read(const struct pagecache *pc, void *buf, size_t n, uint64_t off)
 {
     uint8_t *p = buf;
+    int r = 0;
+    /* Through the host's read path, not the mapping: a sparse file's
+     * holes stay holes (a load would make the host allocate each page,
+     * and raise SIGBUS in the kernel under the sandbox memory limit). P
+     * may be a mapping of this very file; pread copies as Linux's read
+     * into such a mapping does. */
     FOR_EACH_PIECE(pc, off, n, moff, len, {
-        memmove(p, memfile_ptr(moff), len); /* P may be a mapping of this file */
+        if (r == 0 && memfile_read(moff, p, len) < 0)
+            r = -EIO;
         p += len;
     });
+    return r;
 }
 
 int pagecache_write(struct pagecache *pc, const void *buf, size_t n, uint64_t off)
@@ -107,18 +115,28 @@ int pagecache_write(struct pagecache *pc, const void *buf, size_t n, uint64_t of
     return r;
 }
 
+/* Zeroes part of a page through the host's write path. A page the host
+ * refuses (-ENOMEM under the sandbox memory limit) was a hole, which
+ * reads as zeros already; a store through the mapping would raise
+ * SIGBUS in the kernel there. */
+static void zero_part(uint64_t moff, uint64_t len)
+{
+    static const uint8_t zeros[PAGE_SIZE];
+    memfile_write(moff, zeros, len);
+}
+
 void pagecache_zero(struct pagecache *pc, uint64_t from, uint64_t to)
 {
     if (from >= to)
         return;
     uint64_t a = ALIGN_UP(from, PAGE_SIZE), b = ALIGN_DOWN(to, PAGE_SIZE);
     if (a >= b) {
-        FOR_EACH_PIECE(pc, from, to - from, moff, len, memset(memfile_ptr(moff), 0, len));
+        FOR_EACH_PIECE(pc, from, to - from, moff, len, zero_part(moff, len));
         return;
     }
-    FOR_EACH_PIECE(pc, from, a - from, moff, len, memset(memfile_ptr(moff), 0, len));
+    FOR_EACH_PIECE(pc, from, a - from, moff, len, zero_part(moff, len));
     FOR_EACH_PIECE(pc, a, b - a, moff, len, memfile_discard(moff, len));
-    FOR_EACH_PIECE(pc, b, to - b, moff, len, memset(memfile_ptr(moff), 0, len));
+    FOR_EACH_PIECE(pc, b, to - b, moff, len, zero_part(moff, len));
 }
 
 void pagecache_release(struct pagecache *pc)

@@ -36,8 +36,9 @@ int pagecache_reserve(struct pagecache *pc, uint64_t size);
 /* Copies between BUF and [OFF, OFF+N), which must be reserved. Writes go
  * through the host's write path (memfile_write: fresh pages are not
  * faulted in and zeroed first): 0, or -ENOSPC when the host refuses a page
- * (the sandbox memory limit; what was written before stays). */
-void pagecache_read(const struct pagecache *pc, void *buf, size_t n, uint64_t off);
+ * (the sandbox memory limit; what was written before stays). Reads: 0, or
+ * -EIO if the host read fails (BUF a mapping it cannot fill). */
+int pagecache_read(const struct pagecache *pc, void *buf, size_t n, uint64_t off);
 int pagecache_write(struct pagecache *pc, const void *buf, size_t n, uint64_t off);
 /* Zeroes [FROM, TO) of the reserved range (whole pages are punched). */
 void pagecache_zero(struct pagecache *pc, uint64_t from, uint64_t to);

@@ -403,14 +403,16 @@ static ssize_t tmpfs_read(struct file *f, void *buf, size_t n, uint64_t *pos)
 {
     struct tmpfs_inode *ti = TI(f->inode);
     pthread_mutex_lock(&ti->base.lock);
-    size_t done = 0;
+    ssize_t done = 0;
     if (*pos < ti->base.size) {
-        done = MIN(n, ti->base.size - *pos);
-        pagecache_read(&ti->data, buf, done, *pos);
-        *pos += done;
+        done = (ssize_t)MIN(n, ti->base.size - *pos);
+        if (pagecache_read(&ti->data, buf, (size_t)done, *pos) < 0)
+            done = -EIO;
+        else
+            *pos += (uint64_t)done;
     }
     pthread_mutex_unlock(&ti->base.lock);
-    return (ssize_t)done;
+    return done;
 }
 
 static ssize_t tmpfs_write_locked(struct tmpfs_inode *ti, const void *buf, size_t n,

@@ -99,6 +99,24 @@ int host_mem_write(int fd, uint64_t off, const void *buf, size_t n)
     return 0;
 }
 
+int host_mem_read(int fd, uint64_t off, void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t got = pread(fd, p, n, (off_t)off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -errno;
+        if (got == 0)
+            return -EIO; /* past the end: not an offset the memory file has */
+        p += got;
+        off += (uint64_t)got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
 int host_mem_resident(int fd, uint64_t *out_bytes)
 {
     struct stat st;

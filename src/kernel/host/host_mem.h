@@ -29,6 +29,10 @@ int host_mem_allocate(int fd, uint64_t off, uint64_t len);
  * it fills without faulting them in or zeroing them first). 0, -ENOSPC past
  * a limited file's limit, or -errno. */
 int host_mem_write(int fd, uint64_t off, const void *buf, size_t n);
+/* Reads N bytes at OFF of FD into BUF (pread: holes read as zeros without
+ * the host allocating pages for them, as a load through a mapping would).
+ * 0 or -errno. */
+int host_mem_read(int fd, uint64_t off, void *buf, size_t n);
 /* Bytes of FD's pages the host holds (st_blocks). 0 or -errno. */
 int host_mem_resident(int fd, uint64_t *out_bytes);
 /* Maps SIZE bytes of FD shared and read-write into the kernel process

@@ -170,14 +170,16 @@ static ssize_t shmem_read(struct file *f, void *buf, size_t n, uint64_t *pos)
 {
     struct shmem_inode *si = SI(f->inode);
     pthread_mutex_lock(&si->base.lock);
-    size_t done = 0;
+    ssize_t done = 0;
     if (*pos < si->base.size) {
-        done = MIN(n, si->base.size - *pos);
-        pagecache_read(&si->data, buf, done, *pos);
-        *pos += done;
+        done = (ssize_t)MIN(n, si->base.size - *pos);
+        if (pagecache_read(&si->data, buf, (size_t)done, *pos) < 0)
+            done = -EIO;
+        else
+            *pos += (uint64_t)done;
     }
     pthread_mutex_unlock(&si->base.lock);
-    return (ssize_t)done;
+    return done;
 }
 
 static ssize_t shmem_write(struct file *f, const void *buf, size_t n, uint64_t *pos)

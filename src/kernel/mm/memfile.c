@@ -525,6 +525,11 @@ int memfile_write(uint64_t off, const void *buf, size_t n)
     return host_mem_write(g_memfile_fd, off, buf, n) == 0 ? 0 : -ENOMEM;
 }
 
+int memfile_read(uint64_t off, void *buf, size_t n)
+{
+    return host_mem_read(g_memfile_fd, off, buf, n);
+}
+
 int memfile_populate(uint64_t off, uint64_t len)
 {
     /* Under a limit the host allocates first (so touching cannot SIGBUS

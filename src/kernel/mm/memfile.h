@@ -50,6 +50,11 @@ int memfile_commit(uint64_t off, uint64_t len);
  * through the mapping for fresh pages. 0, or -ENOMEM when the host refuses
  * a page (the memory limit). */
 int memfile_write(uint64_t off, const void *buf, size_t n);
+/* Reads N bytes at OFF into BUF through the host's read path: holes read
+ * as zeros and stay holes (a load through the mapping would make the host
+ * allocate them, and raise SIGBUS under the sandbox memory limit). 0 or
+ * -errno. */
+int memfile_read(uint64_t off, void *buf, size_t n);
 /* Makes the host allocate the pages of [off, off+len) now (MAP_POPULATE,
  * mlock): they read as they did and count as resident. 0 or -ENOMEM. */
 int memfile_populate(uint64_t off, uint64_t len);

@@ -75,6 +75,8 @@
  * so a process rewriting a big region after fork takes one fault per run,
  * not per page. Holes are not copied, so a sparse run costs what it uses. */
 #define MM_COW_RUN (64 * PAGE_SIZE)
+/* What patching a syscall site copies of the text around it (mm_patch_text). */
+#define MM_PATCH_RUN (64 * PAGE_SIZE)
 /* The most data fork copies for the child at once (fork_copy_small_locked). */
 #define MM_FORK_COPY_MAX (64 * PAGE_SIZE)
 /* Private mappings of a read-only file's shared cache at least this big
@@ -1958,6 +1960,14 @@ static int cow_break_locked(struct mm *mm, uint64_t start, uint64_t end)
     return 0;
 }
 
+bool mm_patch_worth(struct mm *mm, uint64_t site)
+{
+    if (!mm->fork_child)
+        return true;
+    uint64_t *slot = &mm->patch_seen[(site ^ (site >> 7)) % ARRAY_SIZE(mm->patch_seen)];
+    return __atomic_exchange_n(slot, site, __ATOMIC_RELAXED) == site;
+}
+
 int mm_patch_text(struct mm *mm, uint64_t addr, const uint8_t *old, const uint8_t *new, size_t n)
 {
     uint64_t page = ALIGN_DOWN(addr, PAGE_SIZE);
@@ -1986,8 +1996,17 @@ int mm_patch_text(struct mm *mm, uint64_t addr, const uint8_t *old, const uint8_
         goto out;
     }
     /* This mm's own copy of the page: the file's cached page, mapped by
-     * every process using the library, is never written. */
-    r = cow_break_locked(mm, page, page + PAGE_SIZE);
+     * every process using the library, is never written. The copy covers
+     * the aligned MM_PATCH_RUN around it (within the VMA): a program's
+     * patched sites cluster, and text copied page by page would be a
+     * piece of its own per page, each one more mmap for the stub of every
+     * fork child (and one more stub call here). Not in a fork child: it
+     * mostly execs or exits soon, and patches the few sites only it runs
+     * (_exit, execve) far from its parent's. */
+    uint64_t run = mm->fork_child ? PAGE_SIZE : MM_PATCH_RUN;
+    uint64_t run_lo = MAX(v->start, ALIGN_DOWN(page, run));
+    uint64_t run_hi = MIN(v->end, ALIGN_DOWN(page, run) + run);
+    r = cow_break_locked(mm, run_lo, run_hi);
     if (r < 0)
         goto out;
     v = vma_lookup(mm, addr);
@@ -2512,6 +2531,7 @@ int mm_fork(struct mm *parent, struct mm **out_child)
     c->lim = parent->lim;
     c->personality = parent->personality;
     c->pid = parent->pid;
+    c->fork_child = true;
     /* The child's text holds the parent's syscall patches: it needs their
      * trampolines (mapped by mm_attach). */
     if (parent->as && g_platform && g_platform->patch_family_get)

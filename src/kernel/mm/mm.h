@@ -197,6 +197,11 @@ int mm_find_vma(struct mm *mm, uint64_t addr, uint64_t *out_start, uint64_t *out
  * written), and only while MM has a single context. 0, -EAGAIN (the bytes
  * are not OLD), -EPERM (not such a mapping), -EBUSY or -errno. */
 int mm_patch_text(struct mm *mm, uint64_t addr, const uint8_t *old, const uint8_t *new, size_t n);
+/* Whether a syscall site at SITE is worth patching yet: always in a
+ * process that exec'd; in a fork child (which mostly execs or exits soon)
+ * only from the second syscall there, so the sites it runs once (_exit,
+ * execve) cost no copy of their page. Records SITE. */
+bool mm_patch_worth(struct mm *mm, uint64_t site);
 
 /* Formats /proc/PID/maps into BUF; returns the length (truncated at SIZE). */
 size_t mm_format_maps(struct mm *mm, char *buf, size_t size);

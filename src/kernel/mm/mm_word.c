@@ -13,6 +13,7 @@
 #include "kernel/mm/memfile.h"
 #include "kernel/mm/mm.h"
 #include "kernel/mm/mm_internal.h"
+#include "lib/util.h"
 
 int mm_word_op(struct mm *mm, uint64_t addr, bool write,
                int (*fn)(uint32_t *word, void *arg), void *arg, struct mm_word_key *out_key)
@@ -52,6 +53,12 @@ restart:
     if (out_key) {
         out_key->shared = (v->flags & VMA_SHARED) != 0;
         out_key->memfile_off = off;
+    }
+    /* Under the sandbox memory limit the page is allocated first: a load
+     * from a page the host then refuses would raise SIGBUS in the kernel. */
+    if (fn && g_memfile_limit && memfile_commit(ALIGN_DOWN(off, PAGE_SIZE), PAGE_SIZE) < 0) {
+        r = -EFAULT;
+        goto out;
     }
     r = fn ? fn((uint32_t *)memfile_ptr(off), arg) : 0;
 out:

@@ -691,7 +691,13 @@ static void task_patch_site(struct task *t)
     uint64_t rip = t->regs.rip, site = rip - 7, tramp;
     uint8_t b[8];
     bool ok = false;
-    if (!patch_never(t->regs.orig_rax) && (site >> 12) == ((rip - 1) >> 12) && mm_copy_in(t->mm, b, site - 1, 8) == 0 &&
+    if (patch_never(t->regs.orig_rax)) {
+        g_platform->patch_refuse(t->ctx, site);
+        return;
+    }
+    if (!mm_patch_worth(t->mm, site))
+        return; /* maybe at its next syscall */
+    if ((site >> 12) == ((rip - 1) >> 12) && mm_copy_in(t->mm, b, site - 1, 8) == 0 &&
         !insn_prefix(b[0])) {
         uint32_t imm;
         memcpy(&imm, b + 2, 4);
