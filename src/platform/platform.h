@@ -16,6 +16,7 @@
 #define MOAT_PLATFORM_PLATFORM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* General-purpose registers, in the order of the host's user_regs_struct. */
@@ -51,6 +52,13 @@ struct platform_trap {
 
 struct platform_as;
 struct platform_ctx;
+
+/* A patched syscall site: where, its trampoline and the first 5 bytes it
+ * had (the 7 were those and `syscall`, 0f 05). */
+struct platform_patch {
+    uint64_t site, tramp;
+    uint8_t insn[5];
+};
 
 struct platform_ops {
     const char *name;
@@ -112,6 +120,11 @@ struct platform_ops {
     void (*patch_refuse)(struct platform_ctx *ctx, uint64_t site);
     /* A trampoline AS's fork family holds for SITE (any), or 0. */
     uint64_t (*patch_lookup)(struct platform_as *as, uint64_t site);
+    /* The patched sites of AS's fork family in [LO, HI): fills up to MAX of
+     * OUT and returns how many there are (more than MAX: call again with
+     * room for them all). */
+    size_t (*patch_sites)(struct platform_as *as, uint64_t lo, uint64_t hi,
+                          struct platform_patch *out, size_t max);
     /* The trampolines of AS's fork family, a counted reference (NULL if
      * none), for the child of a fork, whose text holds the same patches;
      * patch_family_set gives them to the child's address space (mapping

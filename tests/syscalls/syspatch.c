@@ -5,7 +5,8 @@
  * patched site is delicate: signals arriving during the syscalls (handlers
  * that use the same sites and the FPU), SA_RESTART restarting a blocked
  * read, rt_sigreturn resuming on a site's `syscall` instruction, threads,
- * fork children (which inherit the patched text) and exec. Natively these
+ * fork children (which inherit the patched text), exec and text moved by
+ * mremap. Natively these
  * are plain syscalls; under moat (patching on) the same sites go through
  * the trampolines, and the outputs must agree.
  */
@@ -14,6 +15,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/ucontext.h>
 #include <sys/wait.h>
@@ -26,6 +28,16 @@ long site_getppid(void);
 long site_read(long fd, void *buf, long n);
 long site_kick(long pid, long tid, long sig);
 extern char site_getppid_sc[], site_kick_back[];
+/* A site alone on a page of text, for mremap to move (section 7). */
+long site_paged(void);
+__asm__(".text\n"
+        ".balign 4096\n"
+        ".globl site_paged\n"
+        "site_paged:\n"
+        "    mov $39, %eax\n"
+        "    syscall\n"
+        "    ret\n"
+        ".balign 4096, 0xcc\n");
 __asm__(".text\n"
         ".globl site_getppid\n"
         "site_getppid:\n"
@@ -229,5 +241,33 @@ int main(int argc, char **argv)
     T_EQ(waitpid(c, &st, 0), c, "exec child waited");
     T_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 7, "exec child ran the sites");
     T_EQ(sites_ok(1000), 0, "parent sites after the children");
+
+    /* 7. mremap moves a page of text holding a (patched) site, and back:
+     * the moved site still returns to its caller (a trampoline would
+     * return after the old site, now unmapped). In a fork child, which
+     * patches a site from its second call; the parent's text stays. */
+    c = fork();
+    if (c == 0) {
+        long me = getpid(), ok = 1;
+        for (int i = 0; i < 5; i++)
+            ok &= site_paged() == me;
+        void *hole = mmap(NULL, 3 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *dst = (char *)hole + 4096;
+        void *at = mremap((void *)site_paged, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+        if (hole == MAP_FAILED || at != dst)
+            _exit(2);
+        long (*moved)(void) = (long (*)(void))at;
+        for (int i = 0; i < 5; i++)
+            ok &= moved() == me;
+        if (mremap(at, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)site_paged) !=
+            (void *)site_paged)
+            _exit(3);
+        for (int i = 0; i < 5; i++)
+            ok &= site_paged() == me;
+        _exit(ok ? 9 : 1);
+    }
+    T_EQ(waitpid(c, &st, 0), c, "mremap child waited");
+    T_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -100 - (WIFSIGNALED(st) ? WTERMSIG(st) : 0), 9,
+         "a site moved by mremap (and back) still returns to its caller");
     return tap_done();
 }

@@ -1625,6 +1625,8 @@ static int dontunmap_pieces(struct mm *mm, uint64_t start, uint64_t end, struct 
  * backing stays: only addresses change. With DONTUNMAP (olen == nlen) the
  * old range stays mapped (dontunmap_pieces). Caller holds mutate. 0 or
  * -errno. */
+static void unpatch_moved_locked(struct mm *mm, uint64_t old, uint64_t len, uint64_t new);
+
 static int mremap_move_locked(struct mm *mm, uint64_t old_addr, uint64_t olen, uint64_t new_addr,
                               uint64_t nlen, bool dontunmap)
 {
@@ -1710,6 +1712,7 @@ static int mremap_move_locked(struct mm *mm, uint64_t old_addr, uint64_t olen, u
         g_platform->unmap(mm->as, old_addr, olen); /* if it fails, the stub dies anyway */
     }
     vec_release_all(&replaced);
+    unpatch_moved_locked(mm, old_addr, olen, new_addr);
 out_free:
     free(dest.v);
     free(moved.v);
@@ -1968,57 +1971,36 @@ bool mm_patch_worth(struct mm *mm, uint64_t site)
     return __atomic_exchange_n(slot, site, __ATOMIC_RELAXED) == site;
 }
 
-int mm_patch_text(struct mm *mm, uint64_t addr, const uint8_t *old, const uint8_t *new, size_t n)
+/* mm_patch_text's work, with mutate held: the page is made this mm's own
+ * (with the aligned RUN around it, within its VMA), then the N bytes at
+ * ADDR go from OLD to NEW. */
+static int patch_text_locked(struct mm *mm, uint64_t addr, const uint8_t *old, const uint8_t *new,
+                             size_t n, uint64_t run)
 {
     uint64_t page = ALIGN_DOWN(addr, PAGE_SIZE);
-    if (n == 0 || n > 16 || addr + n < addr || ALIGN_DOWN(addr + n - 1, PAGE_SIZE) != page)
-        return -EINVAL;
-    int r = 0;
-    pthread_mutex_lock(&mm->mutate);
-    /* No other context runs app code here that could be between the old
-     * instructions (and none can appear: only this one could make it). */
-    if (mm->nr_ctx != 1) {
-        r = -EBUSY;
-        goto out;
-    }
     const struct vma *v = vma_lookup(mm, addr);
-    if (!v || v->end < addr + n) {
-        r = -EFAULT;
-        goto out;
-    }
+    if (!v || v->end < addr + n)
+        return -EFAULT;
     /* Private, file-backed, executable and not writable: the program and
      * libraries as loaded. Never a shared mapping, nor memory the app
      * writes. */
     if (!v->file || v->shared ||
         (v->flags & (VMA_SHARED | VMA_KERNEL | VMA_NOBACK | VMA_SHARED_COPY)) ||
-        !(v->prot & PROT_EXEC) || (v->prot & PROT_WRITE)) {
-        r = -EPERM;
-        goto out;
-    }
+        !(v->prot & PROT_EXEC) || (v->prot & PROT_WRITE))
+        return -EPERM;
     /* This mm's own copy of the page: the file's cached page, mapped by
-     * every process using the library, is never written. The copy covers
-     * the aligned MM_PATCH_RUN around it (within the VMA): a program's
-     * patched sites cluster, and text copied page by page would be a
-     * piece of its own per page, each one more mmap for the stub of every
-     * fork child (and one more stub call here). Not in a fork child: it
-     * mostly execs or exits soon, and patches the few sites only it runs
-     * (_exit, execve) far from its parent's. */
-    uint64_t run = mm->fork_child ? PAGE_SIZE : MM_PATCH_RUN;
+     * every process using the library, is never written. */
     uint64_t run_lo = MAX(v->start, ALIGN_DOWN(page, run));
     uint64_t run_hi = MIN(v->end, ALIGN_DOWN(page, run) + run);
-    r = cow_break_locked(mm, run_lo, run_hi);
+    int r = cow_break_locked(mm, run_lo, run_hi);
     if (r < 0)
-        goto out;
+        return r;
     v = vma_lookup(mm, addr);
-    if (!v || (v->flags & VMA_COW) || !memfile_exclusive(v->off + (page - v->start), PAGE_SIZE)) {
-        r = -EBUSY;
-        goto out;
-    }
+    if (!v || (v->flags & VMA_COW) || !memfile_exclusive(v->off + (page - v->start), PAGE_SIZE))
+        return -EBUSY;
     uint8_t *p = memfile_ptr(v->off + (addr - v->start));
-    if (memcmp(p, old, n) != 0) {
-        r = -EAGAIN;
-        goto out;
-    }
+    if (memcmp(p, old, n) != 0)
+        return -EAGAIN;
     uint8_t *w = (uint8_t *)ALIGN_DOWN((uintptr_t)p, 16);
     if ((uintptr_t)p + n <= (uintptr_t)w + 16) {
         /* One locked 16-byte store when the bytes share an aligned 16-byte
@@ -2034,14 +2016,68 @@ int mm_patch_text(struct mm *mm, uint64_t addr, const uint8_t *old, const uint8_
                          : "b"(nv[0]), "c"(nv[1])
                          : "memory");
         if (!ok)
-            r = -EAGAIN;
+            return -EAGAIN;
     } else {
         memcpy(p, new, n);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
     }
-out:
+    return 0;
+}
+
+int mm_patch_text(struct mm *mm, uint64_t addr, const uint8_t *old, const uint8_t *new, size_t n)
+{
+    if (n == 0 || n > 16 || addr + n < addr ||
+        ALIGN_DOWN(addr + n - 1, PAGE_SIZE) != ALIGN_DOWN(addr, PAGE_SIZE))
+        return -EINVAL;
+    int r = -EBUSY;
+    pthread_mutex_lock(&mm->mutate);
+    /* No other context runs app code here that could be between the old
+     * instructions (and none can appear: only this one could make it).
+     * The copy covers the aligned MM_PATCH_RUN around the page: a
+     * program's patched sites cluster, and text copied page by page would
+     * be a piece of its own per page, each one more mmap for the stub of
+     * every fork child (and one more stub call here). Not in a fork child:
+     * it mostly execs or exits soon, and patches the few sites only it
+     * runs (_exit, execve) far from its parent's. */
+    if (mm->nr_ctx == 1)
+        r = patch_text_locked(mm, addr, old, new, n, mm->fork_child ? PAGE_SIZE : MM_PATCH_RUN);
     pthread_mutex_unlock(&mm->mutate);
     return r;
+}
+
+/* After mremap moved [OLD, OLD+LEN) to NEW: the patched syscall sites
+ * that moved get their original bytes back. A trampoline returns to the
+ * address after its site, the old one, which the move left unmapped (or
+ * to other code). Caller holds mutate. */
+static void unpatch_moved_locked(struct mm *mm, uint64_t old, uint64_t len, uint64_t new)
+{
+    if (!mm->as || !g_platform || !g_platform->patch_sites)
+        return;
+    struct platform_patch few[16], *sites = few;
+    size_t n = g_platform->patch_sites(mm->as, old, old + len, few, ARRAY_SIZE(few));
+    if (n > ARRAY_SIZE(few)) {
+        sites = calloc(n, sizeof(*sites));
+        if (!sites) {
+            log_warn("mm: no memory to undo the syscall patches of text mremap moved");
+            return;
+        }
+        n = MIN(n, g_platform->patch_sites(mm->as, old, old + len, sites, n));
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t at = sites[i].site - old + new;
+        uint8_t cur[7] = {0xb9, 0, 0, 0, 0, 0xff, 0xe1}, orig[7];
+        uint32_t t32 = (uint32_t)sites[i].tramp;
+        memcpy(cur + 1, &t32, 4);
+        memcpy(orig, sites[i].insn, 5);
+        orig[5] = 0x0f;
+        orig[6] = 0x05;
+        int r = patch_text_locked(mm, at, cur, orig, 7, PAGE_SIZE);
+        if (r < 0 && r != -EAGAIN && r != -EFAULT)
+            log_debug("mm: cannot undo the syscall patch at %#llx (moved): %s",
+                      (unsigned long long)at, strerror(-r));
+    }
+    if (sites != few)
+        free(sites);
 }
 
 int mm_cow_break(struct mm *mm, uint64_t start, uint64_t end)

@@ -169,14 +169,16 @@
  *   process_vm_readv, ptrace PEEKTEXT inside the sandbox), rdgsbase
  *   shows the slot, and a single-step (TF) through a patched site steps
  *   into the trampoline. `--no-syscall-patch` avoids all three.
+ * - Moved text: a trampoline returns to its site+7, so text that mremap
+ *   moves gets its sites' original bytes back (mm's unpatch_moved_locked,
+ *   from systrap_patch_sites); they are patched again where they trap.
  * - Not handled (found in review; the flag is the way out): a path that
  *   jumps straight to a patched site's `syscall` (two paths sharing one
- *   `syscall` instruction) runs `ff e1` with whatever rcx holds, and
- *   patched text moved by mremap (or copied) returns to the old site+7.
- *   FIXME(issue 8): restore the original bytes when mremap moves an
- *   executable private mapping with patched sites; for the shared-tail
- *   case, patch only sites whose syscall is not a jump target (needs
- *   knowing the function's code) or use a form that keeps `0f 05`.
+ *   `syscall` instruction) runs `ff e1` with whatever rcx holds, and text
+ *   the app copies elsewhere itself returns to the old site+7.
+ *   FIXME(issue 8): for the shared-tail case, patch only sites whose
+ *   syscall is not a jump target (needs knowing the function's code) or
+ *   use a form that keeps `0f 05`.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1763,6 +1765,31 @@ static uint64_t systrap_patch_lookup(struct platform_as *as, uint64_t site)
     return t;
 }
 
+static size_t systrap_patch_sites(struct platform_as *as, uint64_t lo, uint64_t hi,
+                                  struct platform_patch *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&as->lock);
+    struct patch_family *f = as->fam;
+    if (f) {
+        pthread_mutex_lock(&f->lock);
+        for (unsigned h = 0; h < FAM_HASH; h++) {
+            const struct fam_ent *e = &f->tab[h];
+            if (e->idx1 == 0 || e->site < lo || e->site >= hi)
+                continue;
+            if (n < max) {
+                out[n].site = e->site;
+                out[n].tramp = SYSTRAP_TRAMP_ADDR + (uint64_t)(e->idx1 - 1) * SYSTRAP_TRAMP_SIZE;
+                memcpy(out[n].insn, e->insn, 5);
+            }
+            n++;
+        }
+        pthread_mutex_unlock(&f->lock);
+    }
+    pthread_mutex_unlock(&as->lock);
+    return n;
+}
+
 static void *systrap_patch_family_get(struct platform_as *as)
 {
     pthread_mutex_lock(&as->lock);
@@ -2107,6 +2134,7 @@ const struct platform_ops g_systrap_platform = {
     .patch_site = systrap_patch_site,
     .patch_refuse = systrap_patch_refuse,
     .patch_lookup = systrap_patch_lookup,
+    .patch_sites = systrap_patch_sites,
     .patch_family_get = systrap_patch_family_get,
     .patch_family_set = systrap_patch_family_set,
     .patch_family_put = systrap_patch_family_put,
