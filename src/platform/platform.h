@@ -106,6 +106,9 @@ struct platform_ops {
     /* From any thread: makes a running ctx_switch() return INTERRUPTED soon.
      * Harmless if the context is not running. */
     void (*ctx_interrupt)(struct platform_ctx *ctx);
+    /* Optional: the calling kernel thread, whose task ended, starts
+     * another (kernel threads are reused): forget what was per thread. */
+    void (*kthread_reset)(void);
 
     /* Syscall patching (optional: NULL where the platform has none). A
      * patch rewrites the 7 bytes of a syscall site (ending at the address

@@ -2,7 +2,8 @@
  * Tasks: the process table, the per-task kernel thread and its run loop,
  * clone (processes, threads, CLONE_VM), exit and wait.
  *
- * Every task has a kernel thread and a platform context of its own. Threads
+ * Every task has a kernel thread and a platform context of its own (the
+ * thread may have run an ended task before: kworker_park). Threads
  * and CLONE_VM children share their creator's mm and address space; their
  * context is made by the creator (which owns a context there) and handed
  * to the new task's kernel thread (ctx_adopt).
@@ -165,8 +166,10 @@ static void thread_cputime(struct task *t, uint64_t *user, uint64_t *sys)
     *sys = 0;
     clockid_t cid;
     struct timespec ts;
-    if (pthread_getcpuclockid(t->thread, &cid) == 0 && clock_gettime(cid, &ts) == 0)
-        *sys = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    if (pthread_getcpuclockid(t->thread, &cid) == 0 && clock_gettime(cid, &ts) == 0) {
+        uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+        *sys = ns > t->thread_cpu_base ? ns - t->thread_cpu_base : 0;
+    }
 }
 
 void task_cputime(struct task *t, bool whole_process, uint64_t *out_user, uint64_t *out_sys)
@@ -1069,14 +1072,122 @@ static void *task_thread_main(void *arg)
     return NULL;
 }
 
+/* Kernel threads outlive their tasks: one whose task ended waits up to
+ * KWORKER_IDLE_NS for the next (a fork, a new thread), so a fork costs a
+ * wake-up instead of a pthread_create (a clone, a stack, the new thread's
+ * start-up: ~20 us of the ~250 us fork+exit+wait). At most KWORKER_IDLE_MAX
+ * wait; the others, and those whose wait ends, exit. */
+#define KWORKER_IDLE_MAX 4
+#define KWORKER_IDLE_NS (2ULL * 1000000000ULL)
+
+struct kworker {
+    struct task *task;          /* (g_kworker_lock) the next task to run, or NULL */
+    pthread_cond_t wake;
+    struct kworker *next_idle;  /* (g_kworker_lock) */
+    pthread_t thread;           /* (w) set by itself before it first parks */
+};
+
+static pthread_mutex_t g_kworker_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kworker *g_kworker_idle; /* (g_kworker_lock) */
+static int g_kworker_nr_idle;          /* (g_kworker_lock) */
+
+/* Parks W until it gets a task (returned) or its wait ends (NULL: it
+ * left the idle list and is to exit). */
+static struct task *kworker_park(struct kworker *w)
+{
+    pthread_mutex_lock(&g_kworker_lock);
+    if (g_kworker_nr_idle >= KWORKER_IDLE_MAX) {
+        pthread_mutex_unlock(&g_kworker_lock);
+        return NULL;
+    }
+    w->task = NULL;
+    w->next_idle = g_kworker_idle;
+    g_kworker_idle = w;
+    g_kworker_nr_idle++;
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += KWORKER_IDLE_NS / 1000000000ULL;
+    while (!w->task) {
+        if (pthread_cond_timedwait(&w->wake, &g_kworker_lock, &dl) == ETIMEDOUT && !w->task) {
+            /* Still idle: leave the list (it may be anywhere in it). */
+            for (struct kworker **p = &g_kworker_idle; *p; p = &(*p)->next_idle) {
+                if (*p == w) {
+                    *p = w->next_idle;
+                    g_kworker_nr_idle--;
+                    break;
+                }
+            }
+            break;
+        }
+    }
+    struct task *t = w->task;
+    pthread_mutex_unlock(&g_kworker_lock);
+    return t;
+}
+
+static void *kworker_main(void *arg)
+{
+    struct kworker *w = arg;
+    struct task *t = w->task;
+    w->thread = pthread_self(); /* read once W is idle (task_spawn_thread) */
+    while (t) {
+        if (g_platform->kthread_reset)
+            g_platform->kthread_reset();
+        task_thread_main(t);
+        t = kworker_park(w);
+    }
+    pthread_cond_destroy(&w->wake);
+    free(w);
+    return NULL;
+}
+
 static int task_spawn_thread(struct task *t)
 {
+    pthread_mutex_lock(&g_kworker_lock);
+    struct kworker *w = g_kworker_idle;
+    if (w) {
+        g_kworker_idle = w->next_idle;
+        g_kworker_nr_idle--;
+        /* As a new thread would: its creator's CPUs (the platform pins it
+         * from there), and CPU time counted from now. */
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof(set), &set) == 0)
+            pthread_setaffinity_np(w->thread, sizeof(set), &set);
+        clockid_t cid;
+        struct timespec ts;
+        t->thread_cpu_base = pthread_getcpuclockid(w->thread, &cid) == 0 &&
+                                     clock_gettime(cid, &ts) == 0
+                                 ? (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec
+                                 : 0;
+        t->thread = w->thread;
+        w->task = t;
+        pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&g_kworker_lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&g_kworker_lock);
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    w->task = t;
+    t->thread_cpu_base = 0;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 1024 * 1024);
-    int r = pthread_create(&t->thread, &attr, task_thread_main, t);
+    /* pthread_create sets T's thread before the thread runs (readers of
+     * its CPU time may look at once); the thread notes its own id in W. */
+    int r = pthread_create(&t->thread, &attr, kworker_main, w);
     pthread_attr_destroy(&attr);
+    if (r != 0) {
+        pthread_cond_destroy(&w->wake);
+        free(w);
+    }
     return -r;
 }
 

@@ -135,6 +135,7 @@ struct task {
     bool exiting;                    /* (o) the loop ends after this syscall */
     int exit_code;                   /* (o) exit status of this thread */
     pthread_t thread;                /* (c) kernel host thread */
+    uint64_t thread_cpu_base;        /* (c) its CPU time when it took this task (reused) */
     bool strace;                     /* (c) log each syscall */
     int pdeathsig;                   /* (o) PR_SET_PDEATHSIG */
     bool no_new_privs;               /* (o) PR_SET_NO_NEW_PRIVS: kept across fork and exec */

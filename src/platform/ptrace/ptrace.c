@@ -69,6 +69,11 @@ struct platform_as {
  * one in the right address space): one, or two while it execs. */
 static __thread struct platform_ctx *t_owned[2];
 
+static void ptrace_kthread_reset(void)
+{
+    t_owned[0] = t_owned[1] = NULL; /* a new task: it owns nothing yet */
+}
+
 static void own(struct platform_ctx *ctx)
 {
     for (int i = 0; i < 2; i++) {
@@ -581,4 +586,5 @@ const struct platform_ops g_ptrace_platform = {
     .ctx_set_fpstate = ptrace_set_fpstate,
     .ctx_cputime = ptrace_cputime,
     .ctx_interrupt = ptrace_interrupt,
+    .kthread_reset = ptrace_kthread_reset,
 };

@@ -382,6 +382,11 @@ static int pick_cpu(cpu_set_t *out, int *out_cpu)
     return -EINVAL;
 }
 
+static void systrap_kthread_reset(void)
+{
+    t_cpu = -1; /* pinned again from the CPUs its new task's creator gave it */
+}
+
 /* Pins the calling kernel thread (once: a thread that execs keeps its CPU). */
 static bool g_no_pin;
 
@@ -2133,6 +2138,7 @@ const struct platform_ops g_systrap_platform = {
     .ctx_interrupt = systrap_interrupt,
     .patch_site = systrap_patch_site,
     .patch_refuse = systrap_patch_refuse,
+    .kthread_reset = systrap_kthread_reset,
     .patch_lookup = systrap_patch_lookup,
     .patch_sites = systrap_patch_sites,
     .patch_family_get = systrap_patch_family_get,
