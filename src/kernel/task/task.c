@@ -156,20 +156,26 @@ struct fs_struct *tg_get_fs(struct thread_group *tg)
     return fs;
 }
 
-/* The CPU time a live thread used: its stub's and its kernel thread's. */
+/* The CPU time kernel thread TH has used, in ns (0 if unknown). */
+static uint64_t kthread_cpu_ns(pthread_t th)
+{
+    clockid_t cid;
+    struct timespec ts;
+    if (pthread_getcpuclockid(th, &cid) != 0 || clock_gettime(cid, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The CPU time a live thread used: its stub's and its kernel thread's
+ * (since the thread took this task). */
 static void thread_cputime(struct task *t, uint64_t *user, uint64_t *sys)
 {
     uint64_t app = 0;
     if (t->ctx)
         g_platform->ctx_cputime(t->ctx, false, &app);
     *user = app;
-    *sys = 0;
-    clockid_t cid;
-    struct timespec ts;
-    if (pthread_getcpuclockid(t->thread, &cid) == 0 && clock_gettime(cid, &ts) == 0) {
-        uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-        *sys = ns > t->thread_cpu_base ? ns - t->thread_cpu_base : 0;
-    }
+    uint64_t ns = kthread_cpu_ns(t->thread);
+    *sys = ns > t->thread_cpu_base ? ns - t->thread_cpu_base : 0;
 }
 
 void task_cputime(struct task *t, bool whole_process, uint64_t *out_user, uint64_t *out_sys)
@@ -1153,12 +1159,7 @@ static int task_spawn_thread(struct task *t)
         cpu_set_t set;
         if (sched_getaffinity(0, sizeof(set), &set) == 0)
             pthread_setaffinity_np(w->thread, sizeof(set), &set);
-        clockid_t cid;
-        struct timespec ts;
-        t->thread_cpu_base = pthread_getcpuclockid(w->thread, &cid) == 0 &&
-                                     clock_gettime(cid, &ts) == 0
-                                 ? (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec
-                                 : 0;
+        t->thread_cpu_base = kthread_cpu_ns(w->thread);
         t->thread = w->thread;
         w->task = t;
         pthread_cond_signal(&w->wake);
