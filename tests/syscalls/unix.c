@@ -76,7 +76,11 @@ static void test_pair(void)
 static void test_stream_listen(bool abstract)
 {
     struct sockaddr_un a, got;
-    socklen_t len = mkaddr(&a, abstract ? "moat-probe-abs" : "sock", abstract);
+    /* Abstract names are host-wide natively: one of this run's own (CI
+     * runs the probe natively twice at once). */
+    char abs_name[64];
+    snprintf(abs_name, sizeof(abs_name), "moat-probe-abs-%d", (int)getpid());
+    socklen_t len = mkaddr(&a, abstract ? abs_name : "sock", abstract);
     int l = socket(AF_UNIX, SOCK_STREAM, 0);
     T_ERRNO(listen(l, 5), EINVAL, "listen unbound: EINVAL");
     T_OK(bind(l, (struct sockaddr *)&a, len), abstract ? "bind abstract" : "bind path");
