@@ -146,8 +146,10 @@ static void test_seals(void)
     close(rof);
     close(t);
     unlink("sealtest");
-    t = T_OK(open("/dev/shm/moat-probe-seal", O_RDWR | O_CREAT | O_EXCL, 0600), "a /dev/shm file");
-    unlink("/dev/shm/moat-probe-seal");
+    char shm[64]; /* /dev/shm is host-wide natively: a name of this run's own */
+    snprintf(shm, sizeof(shm), "/dev/shm/moat-probe-seal-%d", (int)getpid());
+    t = T_OK(open(shm, O_RDWR | O_CREAT | O_EXCL, 0600), "a /dev/shm file");
+    unlink(shm);
     T_EQ(fcntl(t, F_GET_SEALS), F_SEAL_SEAL, "tmpfs files carry F_SEAL_SEAL");
     T_ERRNO(fcntl(t, F_ADD_SEALS, F_SEAL_WRITE), EPERM, "and take no other seal: EPERM");
     T_ERRNO(fcntl(t, F_ADD_SEALS, 0x1000), EINVAL, "unknown seal bits: EINVAL first");

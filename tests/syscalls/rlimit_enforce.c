@@ -149,9 +149,11 @@ static void fsize_child(void)
     fsize_on(fd, "disk file", 0);
     int m = memfd_create("big", 0);
     fsize_on(m, "memfd", 1);
-    int s = open("/dev/shm/moat-probe-fsize", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    char shm[64]; /* /dev/shm is host-wide natively: a name of this run's own */
+    snprintf(shm, sizeof(shm), "/dev/shm/moat-probe-fsize-%d", (int)getpid());
+    int s = open(shm, O_RDWR | O_CREAT | O_TRUNC, 0600);
     if (s >= 0) {
-        unlink("/dev/shm/moat-probe-fsize");
+        unlink(shm);
         fsize_on(s, "/dev/shm file", 1);
         close(s);
     } else {
