@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* General-purpose registers, in the order of the host's user_regs_struct. */
 struct platform_regs {
@@ -59,6 +60,17 @@ struct platform_patch {
     uint64_t site, tramp;
     uint8_t insn[5];
 };
+
+/* The 7 bytes a site patched to trampoline TRAMP holds: `mov $TRAMP,%ecx;
+ * jmp *%rcx` (trampolines live below 4 GiB). */
+static inline void platform_patch_bytes(uint64_t tramp, uint8_t out[7])
+{
+    uint32_t t32 = (uint32_t)tramp;
+    out[0] = 0xb9;
+    memcpy(out + 1, &t32, 4);
+    out[5] = 0xff;
+    out[6] = 0xe1;
+}
 
 struct platform_ops {
     const char *name;

@@ -2065,9 +2065,8 @@ static void unpatch_moved_locked(struct mm *mm, uint64_t old, uint64_t len, uint
     }
     for (size_t i = 0; i < n; i++) {
         uint64_t at = sites[i].site - old + new;
-        uint8_t cur[7] = {0xb9, 0, 0, 0, 0, 0xff, 0xe1}, orig[7];
-        uint32_t t32 = (uint32_t)sites[i].tramp;
-        memcpy(cur + 1, &t32, 4);
+        uint8_t cur[7], orig[7];
+        platform_patch_bytes(sites[i].tramp, cur);
         memcpy(orig, sites[i].insn, 5);
         orig[5] = 0x0f;
         orig[6] = 0x05;

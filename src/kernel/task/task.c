@@ -718,9 +718,8 @@ static void task_patch_site(struct task *t)
         if (r == -EBUSY)
             return; /* another thread runs: maybe later */
         if (r == 0) {
-            uint8_t nw[7] = {0xb9, 0, 0, 0, 0, 0xff, 0xe1};
-            uint32_t t32 = (uint32_t)tramp;
-            memcpy(nw + 1, &t32, 4);
+            uint8_t nw[7];
+            platform_patch_bytes(tramp, nw);
             r = mm_patch_text(t->mm, site, b + 1, nw, 7);
             if (r == 0 || r == -EBUSY)
                 return;

@@ -1707,6 +1707,12 @@ static int fam_map_locked(struct platform_as *as, struct patch_family *f)
     return r < 0 && r > -4096 ? (int)r : -EIO;
 }
 
+/* The address of trampoline IDX. */
+static uint64_t tramp_addr(int idx)
+{
+    return SYSTRAP_TRAMP_ADDR + (uint64_t)idx * SYSTRAP_TRAMP_SIZE;
+}
+
 static unsigned neg_slot(uint64_t site)
 {
     return (unsigned)((site * 0x9e3779b97f4a7c15ULL) >> 58) & (NEG_CACHE - 1);
@@ -1743,7 +1749,7 @@ static int systrap_patch_site(struct platform_ctx *ctx, uint64_t site, const uin
     if (idx < 0)
         r = -ENOSPC;
     else
-        *out_tramp = SYSTRAP_TRAMP_ADDR + (uint64_t)idx * SYSTRAP_TRAMP_SIZE;
+        *out_tramp = tramp_addr(idx);
 out:
     pthread_mutex_unlock(&as->lock);
     return r;
@@ -1764,7 +1770,7 @@ static uint64_t systrap_patch_lookup(struct platform_as *as, uint64_t site)
         int idx = fam_find_locked(f, site, NULL, false);
         pthread_mutex_unlock(&f->lock);
         if (idx >= 0)
-            t = SYSTRAP_TRAMP_ADDR + (uint64_t)idx * SYSTRAP_TRAMP_SIZE;
+            t = tramp_addr(idx);
     }
     pthread_mutex_unlock(&as->lock);
     return t;
@@ -1784,7 +1790,7 @@ static size_t systrap_patch_sites(struct platform_as *as, uint64_t lo, uint64_t 
                 continue;
             if (n < max) {
                 out[n].site = e->site;
-                out[n].tramp = SYSTRAP_TRAMP_ADDR + (uint64_t)(e->idx1 - 1) * SYSTRAP_TRAMP_SIZE;
+                out[n].tramp = tramp_addr(e->idx1 - 1);
                 memcpy(out[n].insn, e->insn, 5);
             }
             n++;
