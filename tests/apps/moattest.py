@@ -48,8 +48,13 @@ class Result:
         return self.err.decode(errors='replace')
 
     def __repr__(self):
-        return 'rc=%r stdout=%r stderr=%r%s' % (self.rc, self.out[:2000], self.err[:2000],
+        return 'rc=%r stdout=%r stderr=%r%s' % (self.rc, clip(self.out), clip(self.err),
                                                 ' (timed out)' if self.timed_out else '')
+
+
+def clip(b, n=2000):
+    """B's first and last N/2 bytes: a hang shows where it stopped."""
+    return b if len(b) <= n else b[:n // 2] + b' [...] ' + b[-n // 2:]
 
 
 def run(argv, cwd=None, env=None, stdin=b'', timeout=TIMEOUT):

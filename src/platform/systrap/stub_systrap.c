@@ -454,6 +454,7 @@ __asm__(".text\n"
         "    or %rdx, %rax\n"
         "    mov %rax, %r13\n"
         "12: mov (%rbx), %eax\n"
+        "    mov %eax, %r14d\n"            /* the state the futex waits on */
         "    cmp $3, %eax\n"               /* RUN */
         "    je 15f\n"
         "    cmp $4, %eax\n"               /* EXIT */
@@ -476,7 +477,10 @@ __asm__(".text\n"
         "    mov $1, %ecx\n"
         "    xchg %ecx, 52(%rbx)\n"
         "    jmp 12b\n"
-        "14: mov (%rbx), %edx\n"
+        /* Sleep on the state seen at 12, after swait was set: reading
+         * it again here would lose a RUN (and its wake) that came in
+         * between, and sleep on RUN for ever. */
+        "14: mov %r14d, %edx\n"
         "    mov $202, %eax\n"
         "    mov %rbx, %rdi\n"
         "    xor %esi, %esi\n"
