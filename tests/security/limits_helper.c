@@ -8,6 +8,8 @@
  *             hard limit); contained when open fails (EMFILE/ENFILE)
  * Each prints one "contained: ..." line and exits 0 when the sandbox ended
  * the abuse and still works afterwards (fork, open, mmap succeed again).
+ * With a second argument "hold" it then reads stdin to its end before it
+ * exits, so that the test sees the sandbox's cgroup however fast it ran.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -208,17 +210,21 @@ static int fdleak(void)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    if (argc != 2) {
-        fprintf(stderr, "usage: limits-helper forkbomb|memhog|fdleak|sparse\n");
+    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "hold") != 0)) {
+        fprintf(stderr, "usage: limits-helper forkbomb|memhog|fdleak|sparse [hold]\n");
         return 2;
     }
+    int rc = 2;
     if (strcmp(argv[1], "forkbomb") == 0)
-        return forkbomb();
-    if (strcmp(argv[1], "memhog") == 0)
-        return memhog();
-    if (strcmp(argv[1], "fdleak") == 0)
-        return fdleak();
-    if (strcmp(argv[1], "sparse") == 0)
-        return sparse();
-    return 2;
+        rc = forkbomb();
+    else if (strcmp(argv[1], "memhog") == 0)
+        rc = memhog();
+    else if (strcmp(argv[1], "fdleak") == 0)
+        rc = fdleak();
+    else if (strcmp(argv[1], "sparse") == 0)
+        rc = sparse();
+    char buf[64];
+    while (argc == 3 && read(0, buf, sizeof(buf)) > 0)
+        ;
+    return rc;
 }

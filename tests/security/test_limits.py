@@ -28,16 +28,26 @@ from leftover import alive, cgroup_dirs, procs_of  # noqa: E402
 class Limits(unittest.TestCase):
     def run_sandbox(self, platform, mode, extra=()):
         argv = [MOAT, "--platform=" + platform, "do", "--memory=256m", "--pids=64", *extra,
-                HELPER, mode]
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True)
+                HELPER, mode, "hold"]
+        # The helper holds the sandbox open until its stdin closes, which
+        # happens once its cgroup and processes were seen (a fast run could
+        # otherwise end between two looks).
+        hold_r, hold_w = os.pipe()
+        p = subprocess.Popen(argv, stdin=hold_r, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True)
+        os.close(hold_r)
         seen_dirs, seen_procs = set(), set()
         deadline = time.time() + TIMEOUT
         while p.poll() is None and time.time() < deadline:
             d = cgroup_dirs(p.pid)
             seen_dirs.update(d)
             seen_procs.update(procs_of(d))
-            time.sleep(0.05)
+            if seen_dirs and seen_procs and hold_w >= 0:
+                os.close(hold_w)
+                hold_w = -1
+            time.sleep(0.05 if hold_w >= 0 else 0.01)
+        if hold_w >= 0:
+            os.close(hold_w)
         if p.poll() is None:
             os.killpg(p.pid, 9)
             p.wait()
