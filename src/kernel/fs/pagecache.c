@@ -103,6 +103,18 @@ int pagecache_read(const struct pagecache *pc, void *buf, size_t n, uint64_t off
     return r;
 }
 
+ssize_t pagecache_read_at(const struct pagecache *pc, uint64_t size, void *buf, size_t n,
+                          uint64_t *pos)
+{
+    if (*pos >= size)
+        return 0;
+    size_t done = (size_t)MIN((uint64_t)n, size - *pos);
+    if (pagecache_read(pc, buf, done, *pos) < 0)
+        return -EIO;
+    *pos += done;
+    return (ssize_t)done;
+}
+
 int pagecache_write(struct pagecache *pc, const void *buf, size_t n, uint64_t off)
 {
     const uint8_t *p = buf;

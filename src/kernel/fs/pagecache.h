@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct file;
 
@@ -39,6 +40,10 @@ int pagecache_reserve(struct pagecache *pc, uint64_t size);
  * (the sandbox memory limit; what was written before stays). Reads: 0, or
  * -EIO if the host read fails (BUF a mapping it cannot fill). */
 int pagecache_read(const struct pagecache *pc, void *buf, size_t n, uint64_t off);
+/* read(2) of a memory file of SIZE bytes backed by PC at *POS (the
+ * inode's lock held): what lies before SIZE, *POS advanced; -EIO. */
+ssize_t pagecache_read_at(const struct pagecache *pc, uint64_t size, void *buf, size_t n,
+                          uint64_t *pos);
 int pagecache_write(struct pagecache *pc, const void *buf, size_t n, uint64_t off);
 /* Zeroes [FROM, TO) of the reserved range (whole pages are punched). */
 void pagecache_zero(struct pagecache *pc, uint64_t from, uint64_t to);

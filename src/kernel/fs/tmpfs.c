@@ -403,14 +403,7 @@ static ssize_t tmpfs_read(struct file *f, void *buf, size_t n, uint64_t *pos)
 {
     struct tmpfs_inode *ti = TI(f->inode);
     pthread_mutex_lock(&ti->base.lock);
-    ssize_t done = 0;
-    if (*pos < ti->base.size) {
-        done = (ssize_t)MIN(n, ti->base.size - *pos);
-        if (pagecache_read(&ti->data, buf, (size_t)done, *pos) < 0)
-            done = -EIO;
-        else
-            *pos += (uint64_t)done;
-    }
+    ssize_t done = pagecache_read_at(&ti->data, ti->base.size, buf, n, pos);
     pthread_mutex_unlock(&ti->base.lock);
     return done;
 }

@@ -170,14 +170,7 @@ static ssize_t shmem_read(struct file *f, void *buf, size_t n, uint64_t *pos)
 {
     struct shmem_inode *si = SI(f->inode);
     pthread_mutex_lock(&si->base.lock);
-    ssize_t done = 0;
-    if (*pos < si->base.size) {
-        done = (ssize_t)MIN(n, si->base.size - *pos);
-        if (pagecache_read(&si->data, buf, (size_t)done, *pos) < 0)
-            done = -EIO;
-        else
-            *pos += (uint64_t)done;
-    }
+    ssize_t done = pagecache_read_at(&si->data, si->base.size, buf, n, pos);
     pthread_mutex_unlock(&si->base.lock);
     return done;
 }
