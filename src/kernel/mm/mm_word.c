@@ -54,9 +54,10 @@ restart:
         out_key->shared = (v->flags & VMA_SHARED) != 0;
         out_key->memfile_off = off;
     }
-    /* Under the sandbox memory limit the page is allocated first: a load
-     * from a page the host then refuses would raise SIGBUS in the kernel. */
-    if (fn && g_memfile_limit && memfile_commit(ALIGN_DOWN(off, PAGE_SIZE), PAGE_SIZE) < 0) {
+    /* Under the sandbox memory limit (memfile_commit does nothing without
+     * one) the page is allocated first: a load from a page the host then
+     * refuses would raise SIGBUS in the kernel. */
+    if (fn && memfile_commit(ALIGN_DOWN(off, PAGE_SIZE), PAGE_SIZE) < 0) {
         r = -EFAULT;
         goto out;
     }
