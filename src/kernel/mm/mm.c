@@ -351,6 +351,10 @@ static void merge_range_locked(struct mm *mm, uint64_t start, uint64_t end)
  * for count_overlap() entries). */
 static void remove_range_locked(struct mm *mm, uint64_t start, uint64_t end, struct vma_vec *out)
 {
+    /* A page mapped here again faults afresh: its first fault is no
+     * repeat of one before the unmap (mm_fault_signal). */
+    if (mm->repaired_page >= start && mm->repaired_page < end)
+        mm->repaired_page = 0;
     split_range_locked(mm, start, end);
     size_t i = vma_lower_bound(mm, start);
     while (i < mm->nr_vmas && mm->vmas[i].start < end) {
