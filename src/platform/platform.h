@@ -100,6 +100,14 @@ struct platform_ops {
     /* Maps [addr, addr+len) to the memory file at FILE_OFF with PROT (PROT_*),
      * replacing whatever was there. 0 or -errno. */
     int (*map)(struct platform_as *as, uint64_t addr, uint64_t len, int prot, uint64_t file_off);
+    /* Maps [addr, addr+len) privately to the host file HOST_FD (the
+     * kernel's descriptor; the stub gets its own) at FILE_OFF, with PROT
+     * (never PROT_WRITE), replacing whatever was there: the app then reads
+     * the host's cached pages of a file that does not change, with no copy
+     * in the memory file. NULL where the platform cannot; -errno, and the
+     * caller maps the memory file instead. */
+    int (*map_file)(struct platform_as *as, uint64_t addr, uint64_t len, int prot, int host_fd,
+                    uint64_t file_off);
     int (*unmap)(struct platform_as *as, uint64_t addr, uint64_t len);
     int (*protect)(struct platform_as *as, uint64_t addr, uint64_t len, int prot);
     /* Runs CTX with REGS (and FP state if fp_dirty) until it traps; on return

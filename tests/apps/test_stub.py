@@ -37,6 +37,41 @@ class Stub(moattest.MoatTestCase):
             self.fail('moat do busybox sleep 3 did not finish')
         self.assertEqual(p.returncode, 0, err)
 
+    def mapped_program(self, env=None):
+        """Starts python3 in moat; returns the host pids whose maps hold its
+        program file (the stubs map read-only program files straight from
+        the host on systrap, with no copy in the memory file)."""
+        prog = os.path.realpath('/usr/bin/python3')
+        p = subprocess.Popen([moattest.MOAT, 'do', prog, '-c',
+                              'import time; print("ready", flush=True); time.sleep(30)'],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True,
+                             env=dict(os.environ, **(env or {})))
+        self.addCleanup(self.reap, p)
+        self.assertEqual(p.stdout.readline(), b'ready\n')
+        found = []
+        for pid in moattest.descendants(p.pid):
+            try:
+                with open('/proc/%d/maps' % pid) as f:
+                    lines = [l for l in f if l.rstrip().endswith(' ' + prog)]
+            except OSError:
+                continue
+            if lines and moattest.proc_status(pid).get('Seccomp') == '2':
+                found.append((pid, lines))
+        return found
+
+    def test_program_files_mapped_from_host(self):
+        found = self.mapped_program()
+        if os.environ.get('MOAT_PLATFORM') == 'ptrace':
+            self.assertEqual(found, [], 'ptrace has no map_file: the memory file backs all')
+            return
+        self.assertEqual(len(found), 1, found)
+        # Its text, read-only and private: app writes would fault to moat.
+        self.assertTrue(any(' r-xp ' in l for l in found[0][1]), found)
+        self.assertFalse(any('w' in l.split()[1] for l in found[0][1]), found)
+        # MOAT_MAP_FILES=0 copies it into the memory file instead.
+        self.assertEqual(self.mapped_program({'MOAT_MAP_FILES': '0'}), [])
+
     def kill_and_check(self, whole_group):
         p = self.start(BUSYBOX, 'sleep', '30')
         stub = moattest.find_seccomp_stub(p.pid, time.monotonic() + 5)

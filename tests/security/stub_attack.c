@@ -33,11 +33,19 @@
  *                 then the process exits: the exit must complete (the
  *                 kernel stops waiting for a thread that cannot answer),
  *                 "state-scribble: exit 0" or "signal 9", never "stuck"
+ *   fd-scribble   a thread keeps writing garbage over the stub's result
+ *                 page (where systrap's helper receives the host files it
+ *                 maps for the kernel) while the other maps a big
+ *                 read-only file again and again and checks what it
+ *                 reads; then a fresh process (maybe on the recycled
+ *                 stub) does the same unhindered: "fd-scribble: N maps,
+ *                 0 wrong; after: 0 wrong" (a failed mmap is fine)
  *
  * Output: one line per attack, "<mode> <detail>: exit N" or "signal N",
  * then "alive <ppid>".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -529,6 +537,106 @@ static void run_state_scribble(void)
         printf("state-scribble: signal %d\n", WTERMSIG(status));
 }
 
+static volatile bool g_scribbling;
+
+static void *result_scribbler(void *arg)
+{
+    volatile uint64_t *p = arg;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    while (g_scribbling) {
+        for (int i = 0; i < 0x800 / 8; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            p[i] = (i & 3) == 0 ? x & 0xff : x;
+        }
+    }
+    return NULL;
+}
+
+/* Maps FD (SIZE bytes) ROUNDS times and compares pages of the mapping with
+ * pread. Counts the mappings that read wrong; *MAPS: those that worked. */
+static int check_maps(int fd, off_t size, int rounds, int *maps)
+{
+    static uint8_t want[4096];
+    int wrong = 0;
+    *maps = 0;
+    for (int r = 0; r < rounds; r++) {
+        uint8_t *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED)
+            continue;
+        (*maps)++;
+        for (off_t at = 0; at + 4096 <= size; at += size / 7 & ~4095L) {
+            if (pread(fd, want, sizeof(want), at) != (ssize_t)sizeof(want) ||
+                memcmp(m + at, want, sizeof(want)) != 0) {
+                wrong++;
+                break;
+            }
+        }
+        munmap(m, (size_t)size);
+    }
+    return wrong;
+}
+
+static int open_big_file(off_t *size)
+{
+    static const char *const paths[] = {"/usr/bin/python3.11", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+                                        "/bin/bash", "/bin/busybox"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        *size = lseek(fd, 0, SEEK_END);
+        if (*size >= 256 * 1024)
+            return fd;
+        close(fd);
+    }
+    return -1;
+}
+
+static void run_fd_scribble(void)
+{
+    off_t size;
+    int fd = open_big_file(&size);
+    if (fd < 0) {
+        printf("fd-scribble: no file\n");
+        return;
+    }
+    int wrong[2] = {0, 0}, maps = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        int pfd[2];
+        if (pipe(pfd) < 0)
+            return;
+        pid_t pid = fork();
+        if (pid == 0) {
+            uint8_t b;
+            pthread_t t;
+            guard_faults();
+            bool stub = readable(STUB_BASE + 0x11000, &b);
+            signal(SIGSEGV, SIG_DFL);
+            signal(SIGBUS, SIG_DFL);
+            g_scribbling = phase == 0 && stub;
+            if (g_scribbling &&
+                pthread_create(&t, NULL, result_scribbler, (void *)(STUB_BASE + 0x11800)) != 0)
+                _exit(97);
+            int n, w = check_maps(fd, size, 200, &n);
+            g_scribbling = false;
+            int out[2] = {w, n};
+            write(pfd[1], out, sizeof(out));
+            _exit(0);
+        }
+        close(pfd[1]);
+        int in[2] = {-1, 0}, status;
+        if (read(pfd[0], in, sizeof(in)) != (ssize_t)sizeof(in))
+            in[0] = -1;
+        close(pfd[0]);
+        waitpid(pid, &status, 0);
+        wrong[phase] = in[0];
+        if (phase == 0)
+            maps = in[1];
+    }
+    close(fd);
+    printf("fd-scribble: %d maps, %d wrong; after: %d wrong\n", maps, wrong[0], wrong[1]);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -550,6 +658,8 @@ int main(int argc, char **argv)
             run_tramp();
         else if (strcmp(m, "state-scribble") == 0)
             run_state_scribble();
+        else if (strcmp(m, "fd-scribble") == 0)
+            run_fd_scribble();
     }
     printf("alive %ld\n", (long)syscall(SYS_getppid));
     return 0;

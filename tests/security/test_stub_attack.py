@@ -19,7 +19,7 @@ import unittest
 MOAT = None
 ATTACK = None
 MODES = ["jump-mmap", "jump-other", "jump-start", "scribble", "write-ro", "remap", "recycle",
-         "tramp", "state-scribble"]
+         "tramp", "state-scribble", "fd-scribble"]
 
 
 def patching_possible():
@@ -51,6 +51,9 @@ class StubAttack(unittest.TestCase):
         # ends (systrap: the kernel stops waiting for a thread that cannot
         # answer its interrupt); none on ptrace.
         self.assertRegex(out, r"(?m)^state-scribble: (none|exit 0|signal 9)$", out)
+        # Garbage over the page where systrap's helper receives the host
+        # files it maps: a mapping fails or reads the file, never another.
+        self.assertRegex(out, r"(?m)^fd-scribble: [1-9]\d* maps, 0 wrong; after: 0 wrong$", out)
         return out
 
     def test_ptrace(self):

@@ -1057,6 +1057,12 @@ static int hostfs_mmap_private_backing(struct file *f, uint64_t off, uint64_t le
     return r;
 }
 
+static int hostfs_mmap_host_fd(struct file *f)
+{
+    struct hostfs_inode *hi = HI(f->inode);
+    return ro_cacheable(hi) ? hostfs_rdfd(hi) : -ENODEV;
+}
+
 static int hostfs_mmap_private_fill(struct inode *inode, uint64_t off, uint64_t len, uint64_t moff)
 {
     struct hostfs_inode *hi = HI(inode);
@@ -1286,5 +1292,6 @@ static const struct file_ops hostfs_fops = {
         .mmap_private_backing = hostfs_mmap_private_backing,
         .mmap_private_fill = hostfs_mmap_private_fill,
         .mmap_private_filled = hostfs_mmap_private_filled,
+        .mmap_host_fd = hostfs_mmap_host_fd,
         .fallocate = hostfs_fallocate,
 };

@@ -298,3 +298,10 @@ void pagecache_file_private_prefetch(struct file *f, uint64_t off, uint64_t len,
     pthread_cond_signal(&g_prefetch_cond);
     pthread_mutex_unlock(&g_prefetch_lock);
 }
+
+int pagecache_file_host_fd(struct file *f)
+{
+    if (!f->ops || !f->ops->mmap_private_backing || !f->ops->mmap_host_fd)
+        return -ENODEV;
+    return f->ops->mmap_host_fd(f);
+}

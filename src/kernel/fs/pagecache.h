@@ -81,5 +81,8 @@ int pagecache_file_private_filled(struct file *f, uint64_t off, uint64_t lo, uin
  * nothing happens under a sandbox memory limit (only what the app touches
  * is filled then) or when the thread cannot be made. */
 void pagecache_file_private_prefetch(struct file *f, uint64_t off, uint64_t len, uint64_t moff);
+/* F's host descriptor for mapping its read-only data directly
+ * (mmap_host_fd), or -ENODEV. */
+int pagecache_file_host_fd(struct file *f);
 
 #endif

@@ -212,6 +212,10 @@ static const struct allow_entry g_allow[] = {
     {E(restart_syscall, GRP_BASE, 0, {{0}}), "any", "restarted sleeps"},
     /* unix sockets the kernel holds (control socket, console socket) */
     {E(socket, GRP_BASE, 0, {EQ(0, AF_UNIX)}), "AF_UNIX only", "control and console sockets"},
+    {E(socketpair, GRP_BASE, 0, {EQ(0, AF_UNIX)}), "AF_UNIX only",
+     "systrap: each stub's socket, over which it gets the host files it maps"},
+    {E(kcmp, GRP_BASE, 0, {EQ(2, 0 /* KCMP_FILE */)}), "KCMP_FILE only",
+     "systrap: a stub's descriptor is the host file the kernel sent it"},
     {E(socket, GRP_BASE, 0, {EQ(0, AF_NETLINK), EQ(2, NETLINK_ROUTE)}), "AF_NETLINK, NETLINK_ROUTE only", "dumps of the sandbox's links, addresses, routes (net/rtnl.c)"},
     {E(sendmsg, GRP_BASE, 0, {{0}}), "any fd", "held sockets (SCM_RIGHTS on the control socket)"},
     {E(recvmsg, GRP_BASE, 0, {{0}}), "any fd", "held sockets"},

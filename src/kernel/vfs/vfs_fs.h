@@ -369,6 +369,10 @@ struct file_ops {
      * the file's end count as filled (zero). */
     int (*mmap_private_filled)(struct file *f, uint64_t off, uint64_t lo, uint64_t hi,
                                uint64_t *out_lo, uint64_t *out_hi);
+    /* Optional, with mmap_private_backing: a host descriptor of the same
+     * data, which the platform may map into the app instead of those pages
+     * (platform map_file). Owned by the inode: valid while F is held. */
+    int (*mmap_host_fd)(struct file *f);
     /* Optional: whether a MAP_SHARED mapping made now may ever be writable
      * (false: mprotect(PROT_WRITE) on it is EACCES, as a write-sealed
      * memfd's). NULL: as the open mode allows. No lock held on entry. */

@@ -19,10 +19,13 @@
  * The filters. The base filter (all threads) traps every syscall from
  * outside the stub region, kills every non-x86-64 call, and from inside the
  * region allows only: futex WAIT/WAKE on stub-region words, rt_sigreturn,
- * and exit anywhere; mmap (fd 3, MAP_SHARED|MAP_FIXED only),
- * munmap, mprotect and clone (SYSTEM_THREAD_FLAGS only) at the helper's one
- * syscall instruction; sigaltstack, rt_sigprocmask and seccomp in the thread
- * setup code. The app filter, added by every app thread before it runs app
+ * and exit anywhere; at the helper's one syscall instruction: mmap of the
+ * memory file (fd 3, MAP_SHARED|MAP_FIXED) or of any other fd but the
+ * socket (fd 4) MAP_PRIVATE|MAP_FIXED without PROT_WRITE (host files the
+ * kernel passed), recvmsg on the socket (CMSG_CLOEXEC|DONTWAIT), close of any fd
+ * but those two, munmap, mprotect and clone (SYSTEM_THREAD_FLAGS only); at
+ * the batch's: mmap as at the helper's; sigaltstack, rt_sigprocmask and
+ * seccomp in the thread setup code. The app filter, added by every app thread before it runs app
  * code, kills anything from the stub region but futex, rt_sigreturn and
  * exit: an app that jumps into the helper or setup code dies.
  *
@@ -47,6 +50,8 @@
 #define NR_mprotect       10
 #define NR_munmap         11
 #define NR_clone          56
+#define NR_close          3
+#define NR_recvmsg        47
 #define NR_exit           60
 #define NR_sigaltstack    131
 #define NR_prctl          157
@@ -66,6 +71,9 @@
 #define PROT_READ               1
 #define PROT_WRITE              2
 #define MAP_SHARED              1
+#define MAP_PRIVATE             2
+#define MSG_CMSG_CLOEXEC        0x40000000
+#define MSG_DONTWAIT            0x40
 #define MAP_FIXED               0x10
 #define SA_SIGINFO              4
 #define SA_ONSTACK              0x08000000
@@ -86,6 +94,7 @@ struct bpf_prog {
 #define JEQ_K    0x15
 #define JGE_K    0x35
 #define JGT_K    0x25
+#define JSET_K   0x45
 #define RET_K    0x06
 
 /* seccomp_data offsets */
@@ -126,10 +135,25 @@ __asm__(".section .rodata\n"
 
 /* ---- the base filter: built once at start, with the code's addresses ---- */
 
-enum { L_KILL = 240, L_TRAP, L_ALLOW, L_HELPER, L_CLONE, L_FUTEX, L_SETUP, L_MMAP, L_BATCH, L_NEXT = 255 };
+enum {
+    L_KILL = 230,
+    L_TRAP,
+    L_ALLOW,
+    L_HELPER,
+    L_CLONE,
+    L_FUTEX,
+    L_SETUP,
+    L_MMAP,
+    L_MMAP_MEM,
+    L_MMAP_FILE,
+    L_BATCH,
+    L_RECVMSG,
+    L_CLOSE,
+    L_NEXT = 255
+};
 
-static struct bpf_insn g_base[64];
-static uint8_t g_base_jt[64], g_base_jf[64];
+static struct bpf_insn g_base[96];
+static uint8_t g_base_jt[96], g_base_jf[96];
 static int g_base_len;
 static int g_label_pos[256];
 
@@ -153,6 +177,7 @@ static void label(int l)
 #define JEQ(k, t, f)       emit(JEQ_K, (k), (t), (f))
 #define JGE(k, t, f)       emit(JGE_K, (k), (t), (f))
 #define JGT(k, t, f)       emit(JGT_K, (k), (t), (f))
+#define JSET(k, t, f)      emit(JSET_K, (k), (t), (f))
 #define RET(k)             emit(RET_K, (k), 0, 0)
 
 extern char stub_helper_ret[], stub_helper_batch_ret[], stub_setup_start[], stub_setup_end[];
@@ -187,6 +212,8 @@ static void build_base_filter(void)
     JEQ(NR_munmap, L_ALLOW, L_NEXT);
     JEQ(NR_mprotect, L_ALLOW, L_NEXT);
     JEQ(NR_clone, L_CLONE, L_NEXT);
+    JEQ(NR_recvmsg, L_RECVMSG, L_NEXT);
+    JEQ(NR_close, L_CLOSE, L_NEXT);
     JEQ(NR_mmap, L_MMAP, L_KILL);
     label(L_BATCH);
     LD(OFF_NR);
@@ -195,9 +222,33 @@ static void build_base_filter(void)
     LD(OFF_ARG_HI(4));
     JEQ(0, L_NEXT, L_KILL);
     LD(OFF_ARG_LO(4));
+    JEQ(SYSTRAP_MEMFD, L_MMAP_MEM, L_NEXT);
+    JEQ(SYSTRAP_SOCKFD, L_KILL, L_MMAP_FILE);
+    label(L_MMAP_FILE);
+    LD(OFF_ARG_LO(3));
+    JEQ(MAP_PRIVATE | MAP_FIXED, L_NEXT, L_KILL);
+    LD(OFF_ARG_LO(2));
+    JSET(PROT_WRITE, L_KILL, L_ALLOW);
+    label(L_MMAP_MEM);
+    LD(OFF_ARG_HI(4));
+    JEQ(0, L_NEXT, L_KILL);
+    LD(OFF_ARG_LO(4));
     JEQ(SYSTRAP_MEMFD, L_NEXT, L_KILL);
     LD(OFF_ARG_LO(3));
     JEQ(MAP_SHARED | MAP_FIXED, L_ALLOW, L_KILL);
+    label(L_RECVMSG);
+    LD(OFF_ARG_HI(0));
+    JEQ(0, L_NEXT, L_KILL);
+    LD(OFF_ARG_LO(0));
+    JEQ(SYSTRAP_SOCKFD, L_NEXT, L_KILL);
+    LD(OFF_ARG_LO(2));
+    JEQ(MSG_CMSG_CLOEXEC | MSG_DONTWAIT, L_ALLOW, L_KILL);
+    label(L_CLOSE);
+    LD(OFF_ARG_HI(0));
+    JEQ(0, L_NEXT, L_KILL);
+    LD(OFF_ARG_LO(0));
+    JEQ(SYSTRAP_MEMFD, L_KILL, L_NEXT);
+    JEQ(SYSTRAP_SOCKFD, L_KILL, L_ALLOW);
     label(L_CLONE);
     LD(OFF_ARG_HI(0));
     JEQ(0, L_NEXT, L_KILL);
@@ -220,7 +271,8 @@ static void build_base_filter(void)
     RET(SECCOMP_RET_ALLOW);
 
     for (int i = 0; i < g_base_len; i++) {
-        if (g_base[i].code != JEQ_K && g_base[i].code != JGE_K && g_base[i].code != JGT_K)
+        if (g_base[i].code != JEQ_K && g_base[i].code != JGE_K && g_base[i].code != JGT_K &&
+            g_base[i].code != JSET_K)
             continue;
         int t = g_base_jt[i] == L_NEXT ? i + 1 : g_label_pos[g_base_jt[i]];
         int f = g_base_jf[i] == L_NEXT ? i + 1 : g_label_pos[g_base_jf[i]];
@@ -314,10 +366,18 @@ __asm__(".text\n"
         "    mov $9, %eax\n"
         "    mov (%r15), %rdi\n"
         "    mov 8(%r15), %rsi\n"
-        "    mov 16(%r15), %rdx\n"
-        "    mov $0x11, %r10d\n"
-        "    mov $3, %r8d\n"
-        "    mov 24(%r15), %r9\n"
+        "    mov 16(%r15), %rdx\n"          /* prot | (fd + 1) << 32 */
+        "    mov %rdx, %r8\n"
+        "    shr $32, %r8\n"
+        "    mov %edx, %edx\n"
+        "    mov $0x11, %r10d\n"            /* MAP_SHARED|MAP_FIXED */
+        "    test %r8, %r8\n"
+        "    jnz 20f\n"
+        "    mov $3, %r8d\n"                /* the memory file */
+        "    jmp 21f\n"
+        "20: dec %r8\n"                     /* a host file the kernel sent */
+        "    mov $0x12, %r10d\n"            /* MAP_PRIVATE|MAP_FIXED */
+        "21: mov 24(%r15), %r9\n"
         "    syscall\n"
         ".globl stub_helper_batch_ret\n"
         "stub_helper_batch_ret:\n"

@@ -22,6 +22,21 @@
  * except in fast mode (below); the helper is moved to the CPU of whoever
  * calls it.
  *
+ * Read-only private file mappings (map_file, for mm's lazy VMAs): the
+ * kernel sends the host fd over the stub's socket pair (SCM_RIGHTS, a
+ * numbered message), the helper receives it (recvmsg: one round trip,
+ * which need not wait for batched maps), and the stub keeps it (struct
+ * stub_fd, STUB_FDS of them, by host device and inode; a recycled stub
+ * keeps them for the next process, so a program's fork children and a
+ * library's several segments send nothing). The map itself is an mmap
+ * MAP_PRIVATE|MAP_FIXED without PROT_WRITE, batched like memory-file maps
+ * before the address space runs (the entry's prot carries fd + 1). What
+ * the helper received is hostile input: the message number must match and
+ * kcmp(KCMP_FILE) must find the stub's descriptor to be the file sent, or
+ * it is closed and the memory file backs the mapping. The stub's filter
+ * allows recvmsg, close and such mmaps at the helper's instruction only,
+ * never on the memory file or the socket.
+ *
  * Everything in the slot and result pages is written by app code as it
  * likes: the kernel reads each value once, checks addresses against the
  * slot and never follows a pointer it did not check. Lying hurts only the
@@ -193,6 +208,8 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -207,7 +224,7 @@
 #include "platform/platform.h"
 #include "platform/systrap/systrap_abi.h"
 
-#define STUB_EXEC_FD 4
+#define STUB_EXEC_FD 5
 #define WAIT_SLICE_NS 100000000LL /* how often a waiting kernel thread checks the stub lives */
 #define EXIT_WAIT_NS  1000000000LL
 #define FAST_QUICK_MIN 16    /* quick cycles before a context first goes fast */
@@ -237,10 +254,25 @@ static void fam_put(struct patch_family *f);
 
 enum slot_use { SLOT_FREE, SLOT_USED, SLOT_LEAKED };
 
+/* A host file the stub holds a descriptor of (map_file), kept for the
+ * next mapping of it: the same program's fork children (recycled stubs) and
+ * a library's several segments map without sending it again. */
+struct stub_fd {
+    dev_t dev;
+    ino_t ino;
+    int sfd; /* its number in the stub; -1: a free entry */
+    uint32_t used;
+};
+#define STUB_FDS 32
+
 struct platform_as {
     pthread_mutex_t lock; /* helper requests, slots, nr_ctx */
     pid_t pid;            /* (c) the stub process, also its helper thread */
     int pidfd;            /* (c) */
+    int sock;             /* (c) our end of the socket pair (SYSTRAP_SOCKFD), or -1 */
+    uint64_t fd_seq;      /* (l) number of the last descriptor sent */
+    struct stub_fd fds[STUB_FDS]; /* (l) host files the stub holds (map_file) */
+    uint32_t fd_clock;    /* (l) for the least recently used of them */
     uint64_t ctl_off;     /* (c) memory-file offset of the request and result pages */
     struct systrap_req *req; /* (c) kernel view of the request page */
     struct systrap_res *res; /* (c) kernel view of the result page (hostile) */
@@ -424,6 +456,7 @@ static void pin_tid(pid_t tid, int cpu)
 struct spawn_req {
     char arg[24]; /* argv[1]: hex memory-file offset of the control pages */
     int cpu;
+    int sock; /* the stub's end of its socket pair */
     pid_t pid; /* out: the stub, or -errno */
     bool done;
     struct spawn_req *next;
@@ -459,7 +492,7 @@ static bool as_recycle(struct platform_ctx *ctx);
 static void as_put(struct platform_as *as);
 
 /* In the vfork child: becomes the stub. Only raw, async-signal-safe calls. */
-static NORETURN void stub_child(int cpu, const char *arg)
+static NORETURN void stub_child(int cpu, const char *arg, int sock)
 {
     if (cpu >= 0) {
         cpu_set_t set;
@@ -471,9 +504,11 @@ static NORETURN void stub_child(int cpu, const char *arg)
     setsid();
     int mem = fcntl(g_memfd, F_DUPFD, 64);
     int prog = fcntl(g_stub_fd, F_DUPFD, 64);
-    if (mem < 0 || prog < 0)
+    int so = fcntl(sock, F_DUPFD, 64);
+    if (mem < 0 || prog < 0 || so < 0)
         _exit(126);
-    if (dup2(mem, SYSTRAP_MEMFD) < 0 || dup3(prog, STUB_EXEC_FD, O_CLOEXEC) < 0)
+    if (dup2(mem, SYSTRAP_MEMFD) < 0 || dup2(so, SYSTRAP_SOCKFD) < 0 ||
+        dup3(prog, STUB_EXEC_FD, O_CLOEXEC) < 0)
         _exit(126);
     syscall(SYS_close_range, 0, 2, 0);
     syscall(SYS_close_range, STUB_EXEC_FD + 1, ~0U, 0);
@@ -563,7 +598,7 @@ static void *spawner_main(void *arg)
         spawner_move(req->cpu, &all_cpus);
         pid_t pid = vfork();
         if (pid == 0)
-            stub_child(req->cpu, req->arg);
+            stub_child(req->cpu, req->arg, req->sock);
         pthread_mutex_lock(&g_pool_lock);
         req->pid = pid < 0 ? -errno : pid;
         req->done = true;
@@ -572,9 +607,9 @@ static void *spawner_main(void *arg)
     return NULL;
 }
 
-static pid_t spawn_stub(uint64_t ctl_off, int cpu)
+static pid_t spawn_stub(uint64_t ctl_off, int cpu, int sock)
 {
-    struct spawn_req req = {.cpu = cpu};
+    struct spawn_req req = {.cpu = cpu, .sock = sock};
     snprintf(req.arg, sizeof(req.arg), "%llx", (unsigned long long)ctl_off);
     pthread_mutex_lock(&g_pool_lock);
     req.next = g_spawn_queue;
@@ -709,17 +744,28 @@ static int flush_maps_locked(struct platform_as *as)
 /* Runs one host call in the stub through its helper thread, after the maps
  * batched before it. Caller holds as->lock. Returns the call's result, or
  * -ESRCH if the stub is gone. */
+static long helper_raw_locked(struct platform_as *as, long nr, uint64_t a0, uint64_t a1,
+                              uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+
 static long helper_call_locked(struct platform_as *as, long nr, uint64_t a0, uint64_t a1,
                                uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
-    /* Recycled: the stub serves another address space now. */
-    if (as->moved)
-        return -ESRCH;
-    if (as->nr_batch && nr != (long)SYSTRAP_NR_MAP_BATCH) {
+    if (as->nr_batch && nr != (long)SYSTRAP_NR_MAP_BATCH && !as->moved) {
         int e = flush_maps_locked(as);
         if (e < 0)
             return e;
     }
+    return helper_raw_locked(as, nr, a0, a1, a2, a3, a4, a5);
+}
+
+/* As helper_call_locked, for a call that leaves the address space alone
+ * (recvmsg): the batched maps may wait. */
+static long helper_raw_locked(struct platform_as *as, long nr, uint64_t a0, uint64_t a1,
+                              uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    /* Recycled: the stub serves another address space now. */
+    if (as->moved)
+        return -ESRCH;
     if (t_cpu >= 0 && as->helper_cpu != t_cpu) {
         pin_tid(as->pid, t_cpu);
         as->helper_cpu = t_cpu;
@@ -778,6 +824,163 @@ static int systrap_map(struct platform_as *as, uint64_t addr, uint64_t len, int 
     long r = helper_call_locked(as, SYS_mmap, addr, len, (uint64_t)prot, MAP_SHARED | MAP_FIXED,
                                 SYSTRAP_MEMFD, file_off);
     pthread_mutex_unlock(&as->lock);
+    if (r < 0 && r > -4096)
+        return (int)r;
+    return (uint64_t)r == addr ? 0 : -EFAULT;
+}
+
+/* The msghdr, iovec, byte and control buffer of the helper's recvmsg, in
+ * the result page at SYSTRAP_RES_MSG_OFF. */
+struct res_msg {
+    struct msghdr msg;
+    struct iovec iov;
+    uint64_t seq;
+    union {
+        struct cmsghdr hdr;
+        uint8_t buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+};
+_Static_assert(SYSTRAP_RES_MSG_OFF + sizeof(struct res_msg) <= 0x1000, "in the result page");
+
+/* Forgets every cached stub descriptor numbered SFD. */
+static void stub_fd_forget_locked(struct platform_as *as, int sfd)
+{
+    for (int i = 0; i < STUB_FDS; i++)
+        if (as->fds[i].sfd == sfd)
+            as->fds[i].sfd = -1;
+}
+
+/* Hands HOST_FD to the stub: one SCM_RIGHTS message, numbered, which the
+ * helper receives. A message left in the stub's queue (app code made the
+ * helper's recvmsg fail by rewriting its msghdr) is never taken for a
+ * later one: its number tells, and its descriptor is closed. A recycled
+ * stub keeps the count. Returns the stub's descriptor, or -errno.
+ * as->lock held. */
+static int send_fd_locked(struct platform_as *as, int host_fd)
+{
+    if (as->sock < 0)
+        return -ENOTSUP;
+    union {
+        struct cmsghdr hdr;
+        uint8_t buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    uint64_t seq = ++as->fd_seq;
+    struct iovec iov = {.iov_base = &seq, .iov_len = sizeof(seq)};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                         .msg_controllen = sizeof(ctl.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &host_fd, sizeof(int));
+    if (sendmsg(as->sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(seq))
+        return -errno;
+    /* The helper's side, built in the result page (stub addresses). */
+    struct res_msg *km = (struct res_msg *)((uint8_t *)as->res + SYSTRAP_RES_MSG_OFF);
+    uint64_t sm = SYSTRAP_RES_ADDR + SYSTRAP_RES_MSG_OFF;
+    for (int tries = 0; tries < 8; tries++) {
+        memset(km, 0, sizeof(*km));
+        km->iov.iov_base = (void *)(uintptr_t)(sm + offsetof(struct res_msg, seq));
+        km->iov.iov_len = sizeof(km->seq);
+        km->msg.msg_iov = (struct iovec *)(uintptr_t)(sm + offsetof(struct res_msg, iov));
+        km->msg.msg_iovlen = 1;
+        km->msg.msg_control = (void *)(uintptr_t)(sm + offsetof(struct res_msg, ctl));
+        km->msg.msg_controllen = sizeof(km->ctl.buf);
+        long r = helper_raw_locked(as, SYS_recvmsg, SYSTRAP_SOCKFD, sm,
+                                   MSG_CMSG_CLOEXEC | MSG_DONTWAIT, 0, 0, 0);
+        if (r < 0 && r > -4096)
+            return (int)r; /* -EAGAIN: ours was lost with a stale one */
+        /* App code may have rewritten all of it meanwhile: one copy,
+         * checked. */
+        struct cmsghdr h;
+        int fd;
+        uint64_t got;
+        memcpy(&h, km->ctl.buf, sizeof(h));
+        memcpy(&fd, km->ctl.buf + CMSG_LEN(0), sizeof(fd));
+        memcpy(&got, &km->seq, sizeof(got));
+        if (h.cmsg_level != SOL_SOCKET || h.cmsg_type != SCM_RIGHTS ||
+            h.cmsg_len != CMSG_LEN(sizeof(int)) || fd < 0 || fd > 0xffff ||
+            fd == SYSTRAP_MEMFD || fd == SYSTRAP_SOCKFD)
+            return -EPROTO;
+        /* A descriptor the stub receives takes a free number, so a cached
+         * entry with the same number (or this number) is made up: app code
+         * wrote it over the result page. Neither is used again, and what
+         * is open at that number is closed: the cache never names a
+         * descriptor of another file (a recycled stub serves the next
+         * process with it). */
+        bool clash = false;
+        for (int i = 0; i < STUB_FDS; i++)
+            clash |= as->fds[i].sfd == fd;
+        /* And the host says whether the stub's descriptor is the very
+         * file sent (KCMP_FILE: the same open file description). */
+        if (r == (long)sizeof(seq) && got == seq && !clash &&
+            syscall(SYS_kcmp, getpid(), as->pid, 0 /* KCMP_FILE */, host_fd, fd) == 0)
+            return fd;
+        stub_fd_forget_locked(as, fd);
+        helper_call_locked(as, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
+        if (clash || got == seq)
+            return -EPROTO;
+    }
+    return -EPROTO;
+}
+
+/* The stub's descriptor of the host file HOST_FD: one it holds already,
+ * else sent now (the least recently used one closed if all are taken).
+ * -errno. as->lock held. */
+static int stub_fd_locked(struct platform_as *as, int host_fd)
+{
+    struct stat st;
+    if (fstat(host_fd, &st) < 0)
+        return -errno;
+    struct stub_fd *e = NULL;
+    for (int i = 0; i < STUB_FDS; i++) {
+        struct stub_fd *f = &as->fds[i];
+        if (f->sfd >= 0 && f->dev == st.st_dev && f->ino == st.st_ino) {
+            f->used = ++as->fd_clock;
+            return f->sfd;
+        }
+        if (!e || (e->sfd >= 0 && (f->sfd < 0 || f->used < e->used)))
+            e = f;
+    }
+    if (e->sfd >= 0) {
+        /* After the batched maps that may name it. */
+        helper_call_locked(as, SYS_close, (uint64_t)e->sfd, 0, 0, 0, 0, 0);
+        e->sfd = -1;
+    }
+    int sfd = send_fd_locked(as, host_fd);
+    if (sfd < 0)
+        return sfd;
+    *e = (struct stub_fd){.dev = st.st_dev, .ino = st.st_ino, .sfd = sfd, .used = ++as->fd_clock};
+    return sfd;
+}
+
+static int systrap_map_file(struct platform_as *as, uint64_t addr, uint64_t len, int prot,
+                            int host_fd, uint64_t file_off)
+{
+    if (!range_ok(addr, len) || (prot & PROT_WRITE) || host_fd < 0)
+        return -EINVAL;
+    pthread_mutex_lock(&as->lock);
+    int sfd = stub_fd_locked(as, host_fd);
+    long r = sfd;
+    if (sfd >= 0 && !as->started && !as->moved) {
+        /* Batched with the memory-file maps (see systrap_map). */
+        r = as->nr_batch == SYSTRAP_MAP_BATCH_MAX ? flush_maps_locked(as) : 0;
+        if (r == 0) {
+            as->batch[as->nr_batch++] = (struct systrap_map_ent){
+                    addr, len, (uint64_t)prot | ((uint64_t)(sfd + 1) << 32), file_off};
+            r = (long)addr;
+        }
+    } else if (sfd >= 0) {
+        r = helper_call_locked(as, SYS_mmap, addr, len, (uint64_t)prot, MAP_PRIVATE | MAP_FIXED,
+                               (uint64_t)sfd, file_off);
+        if (r == -EBADF)
+            stub_fd_forget_locked(as, sfd);
+    }
+    pthread_mutex_unlock(&as->lock);
+    if ((uint64_t)r != addr)
+        log_debug("systrap: mapping a host file at %#llx in stub %d failed (%ld): the memory "
+                  "file backs it", (unsigned long long)addr, as->pid, r);
     if (r < 0 && r > -4096)
         return (int)r;
     return (uint64_t)r == addr ? 0 : -EFAULT;
@@ -1125,6 +1328,8 @@ static void as_reap(struct platform_as *as)
     }
     if (as->pidfd >= 0)
         close(as->pidfd);
+    if (as->sock >= 0)
+        close(as->sock);
     /* The stub is gone: nothing maps these pages any more. */
     for (size_t i = 0; i < SYSTRAP_NSLOTS; i++)
         if (as->slot_mapped[i])
@@ -1215,8 +1420,20 @@ static int as_build(int cpu, bool in_spawner, struct platform_as **out_as,
     pthread_mutex_init(&as->lock, NULL);
     as->pidfd = -1;
     as->helper_cpu = -1;
+    for (int i = 0; i < STUB_FDS; i++)
+        as->fds[i].sfd = -1;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        int e = -errno;
+        pthread_mutex_destroy(&as->lock);
+        free(as);
+        return e;
+    }
+    as->sock = sv[0];
     int r = memfile_alloc(SYSTRAP_CTL_SIZE, &as->ctl_off);
     if (r < 0) {
+        close(sv[0]);
+        close(sv[1]);
         pthread_mutex_destroy(&as->lock);
         free(as);
         return r;
@@ -1231,12 +1448,13 @@ static int as_build(int cpu, bool in_spawner, struct platform_as **out_as,
         snprintf(arg, sizeof(arg), "%llx", (unsigned long long)as->ctl_off);
         pid = vfork();
         if (pid == 0)
-            stub_child(cpu, arg);
+            stub_child(cpu, arg, sv[1]);
         if (pid < 0)
             pid = -errno;
     } else {
-        pid = spawn_stub(as->ctl_off, cpu);
+        pid = spawn_stub(as->ctl_off, cpu, sv[1]);
     }
+    close(sv[1]);
     if (pid < 0) {
         r = pid;
         goto out_free;
@@ -1526,6 +1744,7 @@ static bool as_recycle(struct platform_ctx *ctx)
     as->moved = true;
     as->pid = -1;
     as->pidfd = -1;
+    as->sock = -1;
     as->nr_ctx = 0;
     as->req = NULL;
     as->res = NULL;
@@ -2135,6 +2354,7 @@ const struct platform_ops g_systrap_platform = {
     .ctx_destroy = systrap_ctx_destroy,
     .ctx_as = systrap_ctx_as,
     .map = systrap_map,
+    .map_file = systrap_map_file,
     .unmap = systrap_unmap,
     .protect = systrap_protect,
     .ctx_switch = systrap_switch,

@@ -44,6 +44,14 @@ _Static_assert((SYSTRAP_SLOTS_ADDR & (SYSTRAP_SLOT_SIZE - 1)) == 0, "slots align
 
 /* The memory file's descriptor in the stub. */
 #define SYSTRAP_MEMFD 3
+/* The stub's end of a unix socket pair: the kernel passes it the host
+ * files it maps privately (systrap_map_file), one at a time, SCM_RIGHTS;
+ * the helper receives each (recvmsg), maps it and closes it again. */
+#define SYSTRAP_SOCKFD 4
+/* Where in the result page the helper's recvmsg finds its msghdr (the
+ * kernel writes it before the call; app code may change it, so the kernel
+ * checks what comes back). */
+#define SYSTRAP_RES_MSG_OFF 0x800
 
 /* The signal the kernel interrupts a running app thread with. */
 #define SYSTRAP_SIG_INTERRUPT 10 /* SIGUSR1 */
@@ -56,7 +64,10 @@ _Static_assert((SYSTRAP_SLOTS_ADDR & (SYSTRAP_SLOT_SIZE - 1)) == 0, "slots align
  * seq odd, writes the call, makes seq even again and wakes seq; the helper
  * runs a call whose seq it read unchanged around it. */
 struct systrap_map_ent {
-    uint64_t addr, len, prot, off; /* mmap(addr, len, prot, MAP_SHARED|MAP_FIXED, memfd, off) */
+    /* mmap(addr, len, prot, MAP_SHARED|MAP_FIXED, memfd, off), or with
+     * (fd + 1) << 32 in prot: mmap(..., MAP_PRIVATE|MAP_FIXED, fd, off) of
+     * a host file the stub holds (map_file). */
+    uint64_t addr, len, prot, off;
 };
 
 /* nr SYSTRAP_NR_MAP_BATCH: arg[0] (at most SYSTRAP_MAP_BATCH_MAX) memory

@@ -421,6 +421,11 @@ void pagecache_file_private_prefetch(struct file *f, uint64_t off, uint64_t len,
 {
 }
 
+int pagecache_file_host_fd(struct file *f)
+{
+    return -ENODEV; /* the fake files have no host descriptor */
+}
+
 /* ---- fake host ---- */
 
 void host_meminfo(uint64_t *out_total, uint64_t *out_free)
