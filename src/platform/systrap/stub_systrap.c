@@ -183,6 +183,14 @@ static void label(int l)
 extern char stub_helper_ret[], stub_helper_batch_ret[], stub_setup_start[], stub_setup_end[];
 extern char __bss_start[], _end[];
 
+/* Loads argument I's low word; a high word other than 0 kills. */
+static void ld_arg32(int i)
+{
+    LD(OFF_ARG_HI(i));
+    JEQ(0, L_NEXT, L_KILL);
+    LD(OFF_ARG_LO(i));
+}
+
 static void build_base_filter(void)
 {
     LD(OFF_ARCH);
@@ -219,9 +227,7 @@ static void build_base_filter(void)
     LD(OFF_NR);
     JEQ(NR_mmap, L_MMAP, L_KILL);
     label(L_MMAP);
-    LD(OFF_ARG_HI(4));
-    JEQ(0, L_NEXT, L_KILL);
-    LD(OFF_ARG_LO(4));
+    ld_arg32(4);
     JEQ(SYSTRAP_MEMFD, L_MMAP_MEM, L_NEXT);
     JEQ(SYSTRAP_SOCKFD, L_KILL, L_MMAP_FILE);
     label(L_MMAP_FILE);
@@ -230,29 +236,19 @@ static void build_base_filter(void)
     LD(OFF_ARG_LO(2));
     JSET(PROT_WRITE, L_KILL, L_ALLOW);
     label(L_MMAP_MEM);
-    LD(OFF_ARG_HI(4));
-    JEQ(0, L_NEXT, L_KILL);
-    LD(OFF_ARG_LO(4));
-    JEQ(SYSTRAP_MEMFD, L_NEXT, L_KILL);
     LD(OFF_ARG_LO(3));
     JEQ(MAP_SHARED | MAP_FIXED, L_ALLOW, L_KILL);
     label(L_RECVMSG);
-    LD(OFF_ARG_HI(0));
-    JEQ(0, L_NEXT, L_KILL);
-    LD(OFF_ARG_LO(0));
+    ld_arg32(0);
     JEQ(SYSTRAP_SOCKFD, L_NEXT, L_KILL);
     LD(OFF_ARG_LO(2));
     JEQ(MSG_CMSG_CLOEXEC | MSG_DONTWAIT, L_ALLOW, L_KILL);
     label(L_CLOSE);
-    LD(OFF_ARG_HI(0));
-    JEQ(0, L_NEXT, L_KILL);
-    LD(OFF_ARG_LO(0));
+    ld_arg32(0);
     JEQ(SYSTRAP_MEMFD, L_KILL, L_NEXT);
     JEQ(SYSTRAP_SOCKFD, L_KILL, L_ALLOW);
     label(L_CLONE);
-    LD(OFF_ARG_HI(0));
-    JEQ(0, L_NEXT, L_KILL);
-    LD(OFF_ARG_LO(0));
+    ld_arg32(0);
     JEQ((uint32_t)SYSTRAP_THREAD_FLAGS, L_ALLOW, L_KILL);
     label(L_FUTEX);
     LD(OFF_ARG_HI(0));
