@@ -803,6 +803,18 @@ static bool range_ok(uint64_t addr, uint64_t len)
     return addr + len <= PLATFORM_STUB_BASE || addr >= PLATFORM_STUB_END;
 }
 
+/* Adds ENT to the batch of maps made before the address space first runs
+ * (mm_attach after fork or exec): the first switch sends it and fails if it
+ * fails, as the task could not have run anyway. 0 or -errno (a full batch
+ * that could not be sent). as->lock held. */
+static int batch_map_locked(struct platform_as *as, struct systrap_map_ent ent)
+{
+    int e = as->nr_batch == SYSTRAP_MAP_BATCH_MAX ? flush_maps_locked(as) : 0;
+    if (e == 0)
+        as->batch[as->nr_batch++] = ent;
+    return e;
+}
+
 static int systrap_map(struct platform_as *as, uint64_t addr, uint64_t len, int prot,
                        uint64_t file_off)
 {
@@ -810,14 +822,7 @@ static int systrap_map(struct platform_as *as, uint64_t addr, uint64_t len, int 
         return -EINVAL;
     pthread_mutex_lock(&as->lock);
     if (!as->started && !as->moved) {
-        /* Before the address space first runs (mm_attach after fork or
-         * exec) maps wait for one batch; the first switch sends it and
-         * fails if it fails, as the task could not have run anyway. */
-        int e = 0;
-        if (as->nr_batch == SYSTRAP_MAP_BATCH_MAX)
-            e = flush_maps_locked(as);
-        if (e == 0)
-            as->batch[as->nr_batch++] = (struct systrap_map_ent){addr, len, (uint64_t)prot, file_off};
+        int e = batch_map_locked(as, (struct systrap_map_ent){addr, len, (uint64_t)prot, file_off});
         pthread_mutex_unlock(&as->lock);
         return e;
     }
@@ -964,13 +969,11 @@ static int systrap_map_file(struct platform_as *as, uint64_t addr, uint64_t len,
     int sfd = stub_fd_locked(as, host_fd);
     long r = sfd;
     if (sfd >= 0 && !as->started && !as->moved) {
-        /* Batched with the memory-file maps (see systrap_map). */
-        r = as->nr_batch == SYSTRAP_MAP_BATCH_MAX ? flush_maps_locked(as) : 0;
-        if (r == 0) {
-            as->batch[as->nr_batch++] = (struct systrap_map_ent){
-                    addr, len, (uint64_t)prot | ((uint64_t)(sfd + 1) << 32), file_off};
+        r = batch_map_locked(as, (struct systrap_map_ent){
+                                         addr, len, (uint64_t)prot | ((uint64_t)(sfd + 1) << 32),
+                                         file_off});
+        if (r == 0)
             r = (long)addr;
-        }
     } else if (sfd >= 0) {
         r = helper_call_locked(as, SYS_mmap, addr, len, (uint64_t)prot, MAP_PRIVATE | MAP_FIXED,
                                (uint64_t)sfd, file_off);
