@@ -2,9 +2,11 @@
 #ifndef MOAT_LIB_UTIL_H
 #define MOAT_LIB_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -27,6 +29,16 @@
 
 /* Scope cleanup (systemd, crun). Allowed in cli/, oci/, tests and for scratch
  * buffers in the kernel; never mixed with goto unwinding in one function. */
+/* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines. */
+static inline void cond_init_monotonic(pthread_cond_t *c)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 static inline void freep(void *p)
 {
     free(*(void **)p);

@@ -6,6 +6,7 @@
 
 #include "kernel/host/host.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cond;          /* the service thread sleeps here */
@@ -59,11 +60,7 @@ static void *ktimer_thread(void *arg)
 
 static void ktimer_start(void)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&g_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    cond_init_monotonic(&g_cond);
     pthread_cond_init(&g_done, NULL);
     pthread_t th;
     pthread_attr_t attr;

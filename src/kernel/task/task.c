@@ -36,6 +36,7 @@
 #include "kernel/time/ptimer.h"
 #include "kernel/vfs/vfs.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 pthread_mutex_t g_tasks_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct list_head g_all_tgs = LIST_HEAD_INIT(g_all_tgs); /* (T) */
@@ -1169,11 +1170,7 @@ static int task_spawn_thread(struct task *t)
     w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    cond_init_monotonic(&w->wake);
     w->task = t;
     t->thread_cpu_base = 0;
     pthread_attr_t attr;
