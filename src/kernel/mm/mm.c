@@ -85,7 +85,7 @@
  * not per page. Holes are not copied, so a sparse run costs what it uses. */
 #define MM_COW_RUN (64 * PAGE_SIZE)
 /* What patching a syscall site copies of the text around it (mm_patch_text). */
-#define MM_PATCH_RUN (64 * PAGE_SIZE)
+#define MM_PATCH_RUN (16 * PAGE_SIZE)
 /* The most data fork copies for the child at once (fork_copy_small_locked). */
 #define MM_FORK_COPY_MAX (64 * PAGE_SIZE)
 /* Private mappings of a read-only file's shared cache at least this big
@@ -393,21 +393,30 @@ static uint64_t vma_file_bytes(const struct vma *v)
     return MIN(vma_len(v), eof - v->file_off);
 }
 
-/* The host descriptor the stub may map the lazy VMA V's file pages from
- * (platform map_file), or -1: the file's data never changes, the stub maps
- * it read-only (VMA_LAZY is copy-on-write), and MOAT_MAP_FILES=0 is not
- * set. */
-static int lazy_host_fd(const struct vma *v)
+/* The host descriptor a stub may map FILE's pages from (platform
+ * map_file), or -1: its file system says its data never changes
+ * (mmap_host_fd), the platform can, and MOAT_MAP_FILES=0 is not set. */
+static int file_host_fd(struct file *file)
 {
     static int off = -1;
     if (off < 0) {
         const char *e = getenv("MOAT_MAP_FILES");
         __atomic_store_n(&off, e && strcmp(e, "0") == 0, __ATOMIC_RELAXED);
     }
-    if (off || !(v->flags & VMA_LAZY) || !g_platform->map_file || (vma_stub_prot(v) & PROT_WRITE))
+    if (off || !g_platform->map_file)
         return -1;
-    int fd = pagecache_file_host_fd(v->file);
+    int fd = pagecache_file_host_fd(file);
     return fd >= 0 ? fd : -1;
+}
+
+/* The host descriptor the stub maps the lazy VMA V's pages from, or -1:
+ * only while V is not writable (VMA_LAZY is copy-on-write: a write must
+ * fault to the kernel). */
+static int lazy_host_fd(const struct vma *v)
+{
+    if (!(v->flags & VMA_LAZY) || (vma_stub_prot(v) & PROT_WRITE))
+        return -1;
+    return file_host_fd(v->file);
 }
 
 /* Maps [s, e) of the lazy VMA V: straight from the host file where the
@@ -1065,7 +1074,8 @@ static int private_file_pieces(struct file *file, uint64_t foff, uint64_t len, b
 {
     struct vma t = *tmpl;
     t.flags |= VMA_COW;
-    if (len >= MM_LAZY_MIN && !populate) {
+    /* Small ones too when the stub maps the host file: no copy, no fault. */
+    if ((len >= MM_LAZY_MIN || file_host_fd(file) >= 0) && !populate) {
         t.flags |= VMA_LAZY;
         int r = file_pieces(file, foff, len, &t, pagecache_file_private_backing_lazy, out_v, out_n);
         if (r != -ENODEV)
@@ -1928,10 +1938,18 @@ static int private_reback_locked(struct mm *mm, uint64_t s, uint64_t e, bool cop
     piece.end = e;
     piece.off = noff;
     piece.flags &= ~(VMA_COW | VMA_LAZY);
-    if (copy)
-        r = mm_lazy_fill(vma_lookup(mm, s), s, e);
-    if (copy && r == 0)
-        r = copy_data(old, noff, len);
+    const struct vma *v = vma_lookup(mm, s);
+    if (copy && lazy_host_fd(v) >= 0) {
+        /* The stub maps these pages from the host file, so the kernel's
+         * cache of the file mostly lacks them: read them straight into the
+         * new pages (filling the cache and then copying it cost three
+         * times as much, ~6 us a page). */
+        r = fill_from_file(piece.file, piece.file_off, noff, len);
+    } else if (copy) {
+        r = mm_lazy_fill(v, s, e);
+        if (r == 0)
+            r = copy_data(old, noff, len);
+    }
     if (r == 0)
         r = stub_map(mm, &piece);
     if (r < 0) {
@@ -2164,6 +2182,8 @@ static int discard_locked(struct mm *mm, uint64_t start, uint64_t end, bool remo
             if (r < 0)
                 return r;
             v = vma_lookup(mm, s);
+            if (!v)
+                return -EFAULT; /* cannot happen: the piece was just made */
             off = v->off + (s - v->start);
         } else {
             memfile_discard(off, e - s);

@@ -173,14 +173,6 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
         r = -ENOMEM;
         goto out;
     }
-    struct platform_as *as;
-    struct platform_ctx *ctx;
-    r = g_platform->as_new(&as, &ctx);
-    if (r < 0) {
-        mm_put(mm);
-        goto out;
-    }
-    r = mm_attach(mm, as);
     /* The new credentials (set-id bits, capabilities) are in place while
      * the loader writes AT_UID/AT_EUID/AT_SECURE; put back on failure. */
     struct cred old_cred, new_cred;
@@ -190,11 +182,20 @@ int task_exec(struct task *t, const char *path, char *const *argv, char *const *
     group_info_get(new_cred.groups);
     task_commit_cred(t, &new_cred);
     struct loader_image img;
+    r = loader_load(t, mm, f, hdr, args ? args : argv, envp, path, &img);
+    /* The stub comes last: mm_attach maps the whole image in one go, and a
+     * stub still being made (the sandbox's first) is made while the
+     * loader works. */
+    struct platform_as *as = NULL;
+    struct platform_ctx *ctx = NULL;
     if (r == 0)
-        r = loader_load(t, mm, f, hdr, args ? args : argv, envp, path, &img);
+        r = g_platform->as_new(&as, &ctx);
+    if (r == 0)
+        r = mm_attach(mm, as);
     if (r < 0) {
         task_commit_cred(t, &old_cred); /* consumes the reference OLD_CRED held */
-        mm_ctx_destroy(mm, ctx);
+        if (ctx)
+            mm_ctx_destroy(mm, ctx);
         mm_put(mm);
         goto out;
     }
