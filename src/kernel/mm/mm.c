@@ -2021,10 +2021,15 @@ static int cow_break_locked(struct mm *mm, uint64_t start, uint64_t end)
 
 bool mm_patch_worth(struct mm *mm, uint64_t site)
 {
-    if (!mm->fork_child)
+    /* Two slots a site may sit in: two sites that share one still both
+     * get patched when they take turns (a read and a write loop). */
+    size_t n = ARRAY_SIZE(mm->patch_seen);
+    uint64_t *a = &mm->patch_seen[(site ^ (site >> 7)) % n];
+    uint64_t *b = &mm->patch_seen[(site ^ (site >> 13) ^ (site >> 23)) % n];
+    if (__atomic_load_n(a, __ATOMIC_RELAXED) == site || __atomic_load_n(b, __ATOMIC_RELAXED) == site)
         return true;
-    uint64_t *slot = &mm->patch_seen[(site ^ (site >> 7)) % ARRAY_SIZE(mm->patch_seen)];
-    return __atomic_exchange_n(slot, site, __ATOMIC_RELAXED) == site;
+    __atomic_store_n(__atomic_load_n(a, __ATOMIC_RELAXED) ? b : a, site, __ATOMIC_RELAXED);
+    return false;
 }
 
 /* mm_patch_text's work, with mutate held: the page is made this mm's own

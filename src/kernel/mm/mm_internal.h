@@ -93,7 +93,7 @@ struct mm {
                                  * may jump to (a counted reference from the forked
                                  * parent), given to the platform by mm_attach */
     bool fork_child;            /* (M) made by fork (not exec): patches copy their page only */
-    uint64_t patch_seen[16];    /* (a) fork child: syscall sites trapped once (mm_patch_worth) */
+    uint64_t patch_seen[64];    /* (a) syscall sites trapped once (mm_patch_worth) */
     struct mm *all_prev, *all_next; /* g_mm_all_lock: every live mm, for the
                                      * truncate zap (mm_file_resized) */
 };

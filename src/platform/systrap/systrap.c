@@ -116,7 +116,8 @@
  *   kwait/swait, polling in fast mode), then restores what the kernel
  *   wrote and jumps back. No host syscall on the way in fast mode.
  * - Which sites: the kernel (task_patch_site, task.c) tries a site when
- *   its syscall traps through SIGSYS: the 7 bytes before the return
+ *   its syscall traps through SIGSYS for the second time (mm_patch_worth:
+ *   a site run once is not worth a copy of its text): the 7 bytes before the return
  *   address must be one of the two forms (the mov's immediate the very
  *   number made), not preceded by a prefix byte, in one page, in a
  *   private, file-backed, executable, non-writable mapping;

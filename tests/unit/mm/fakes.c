@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "kernel/fs/pagecache.h"
+#include "kernel/host/host.h"
 #include "kernel/ipc/shmem.h"
 #include "kernel/mm/memfile.h"
 #include "kernel/mm/mm_internal.h"
