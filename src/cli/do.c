@@ -89,6 +89,8 @@ static const char g_do_usage[] =
         "working directory, environment and standard input/output, and sees itself\n"
         "as PID 1. moat exits with the app's status, or 128+N if signal N ended it;\n"
         "127 if CMD is not found, 126 if it cannot be executed, 125 if moat failed.\n"
+        "It exits once the sandbox's last process has ended; the host frees the\n"
+        "sandbox right after, in the background.\n"
         "\n"
         "Options:\n"
         "  --platform=NAME     interception backend: systrap (default; ptrace when the\n"

@@ -3,7 +3,9 @@
  * of a new PID namespace (so when the kernel dies, every stub dies with it)
  * with its own mount, IPC and UTS namespaces.
  *
- * `moat do` (sandbox_run) waits for it and passes termination signals on.
+ * `moat do` (sandbox_run) waits for it, or only for its word that the
+ * sandbox's last process has ended (report_last_exit), and passes
+ * termination signals on.
  * OCI `create` (sandbox_create) detaches it: the kernel process builds the
  * sandbox, reports "ready" (or one error line) over a pipe, and blocks
  * opening the state directory's exec.fifo for writing; `start` opens the
@@ -109,6 +111,26 @@ static void NORETURN setup_fail(const char *fmt, ...)
 
 /* OCI: the pipe to the keeper (oci_keeper), or -1. */
 static int g_status_fd = -1;
+
+/* `moat do`: the pipe on which the kernel tells the CLI the sandbox's exit
+ * code as soon as its last process has ended (report_last_exit), or -1.
+ * The CLI then exits with it, and the kernel, its child, dies of
+ * PR_SET_PDEATHSIG while the host frees its memory and its stubs: that
+ * teardown (~1-2 ms) no longer delays the caller. */
+static int g_last_exit_fd = -1;
+
+static int exit_code_of(int wstatus)
+{
+    return WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
+}
+
+static void report_last_exit(int wstatus)
+{
+    uint8_t code = (uint8_t)exit_code_of(wstatus);
+    if (write(g_last_exit_fd, &code, 1) < 0) {
+        /* the CLI is gone: nobody waits for the status */
+    }
+}
 
 /* Tells the keeper that the container's first process died of SIG, so it
  * dies of it too. Async-signal-safe. */
@@ -523,6 +545,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         .seccomp_len = cfg->seccomp_len,
         .seccomp_flags = cfg->seccomp_flags,
         .before_exec = cfg->start_hooks_len ? run_start_hooks : NULL,
+        .on_last_exit = g_last_exit_fd >= 0 ? report_last_exit : NULL,
     };
     const struct sandbox_caps *caps = cfg->caps ? cfg->caps : &g_caller_caps;
     init.cred.cap_effective = caps->effective & CAP_FULL_SET;
@@ -645,9 +668,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     }
     if (WIFSIGNALED(status) && g_status_fd >= 0)
         tell_keeper(WTERMSIG(status));
-    if (WIFSIGNALED(status))
-        _exit(128 + WTERMSIG(status));
-    _exit(WEXITSTATUS(status));
+    _exit(exit_code_of(status));
 }
 
 static volatile pid_t g_kernel_pid;
@@ -696,10 +717,28 @@ static void install_forwarding(void)
         sigaction(g_forwarded[i], &sa, NULL);
 }
 
+/* The exit code the kernel reported on FD (report_last_exit), or -1 if it
+ * ended without one. */
+static int read_last_exit(int fd)
+{
+    uint8_t code;
+    ssize_t n;
+    while ((n = read(fd, &code, 1)) < 0 && errno == EINTR)
+        ;
+    return n == 1 ? code : -1;
+}
+
 int sandbox_wait(pid_t pid, bool oci)
 {
     g_kernel_pid = pid;
     install_forwarding();
+    if (g_last_exit_fd >= 0) {
+        int code = read_last_exit(g_last_exit_fd);
+        close(g_last_exit_fd);
+        g_last_exit_fd = -1;
+        if (code >= 0)
+            return code; /* our exit kills the kernel (PR_SET_PDEATHSIG) */
+    }
     int status;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
@@ -750,6 +789,13 @@ int sandbox_run(const struct sandbox_config *cfg)
      * is lost in between. */
     install_forwarding();
 
+    /* The exit code comes early unless the CLI has more to do once the
+     * kernel is gone (remove the host cgroup) or the kernel has more to
+     * say after the app's end (--debug, --strace logs). */
+    int ep[2] = {-1, -1};
+    if (!cfg->cgroup && !cfg->strace && g_log_level < LOG_LVL_INFO && pipe2(ep, O_CLOEXEC) < 0)
+        ep[0] = ep[1] = -1;
+
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -757,6 +803,9 @@ int sandbox_run(const struct sandbox_config *cfg)
         return 125;
     }
     if (pid == 0) {
+        if (ep[0] >= 0)
+            close(ep[0]);
+        g_last_exit_fd = ep[1];
         /* First: everything the kernel process starts is in the cgroup. */
         int r = cfg->cgroup ? cgroup_join(cfg->cgroup) : 0;
         if (r < 0) {
@@ -768,6 +817,9 @@ int sandbox_run(const struct sandbox_config *cfg)
             signal(g_forwarded[i], SIG_DFL);
         kernel_main(cfg, uid, gid, false);
     }
+    if (ep[1] >= 0)
+        close(ep[1]);
+    g_last_exit_fd = ep[0];
     return sandbox_wait(pid, false);
 }
 

@@ -15,6 +15,8 @@ exit with 128+N.
 
 import os
 import struct
+import subprocess
+import time
 import uuid
 
 import moattest
@@ -145,6 +147,51 @@ class Signals(moattest.MoatTestCase):
         n = moattest.native('unshare', '-pf', '--kill-child', BUSYBOX, 'sh', '-c', script)
         self.assertEqual((n.rc, n.stdout), (0, 'survived\n'), 'natively, as PID 1: %r' % n)
         self.assertRan(moat(BUSYBOX, 'sh', '-c', script), 0, 'survived\n')
+
+
+class ExitCode(moattest.MoatTestCase):
+    """The CLI exits with the code of the sandbox's first process. When that
+    was the last process, the kernel says so at once and the CLI exits
+    without waiting for the host to free the sandbox; the kernel dies with
+    the CLI all the same (PR_SET_PDEATHSIG)."""
+
+    def kernel_of(self, cli):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for pid in moattest.descendants(cli):
+                st = moattest.proc_status(pid)
+                if st and st.get('Name') == 'moat-kernel':
+                    return pid, moattest.start_time(pid)
+            time.sleep(0.02)
+        self.fail('no moat-kernel under the CLI %d' % cli)
+
+    def test_last_process_exit_code_and_teardown(self):
+        p = subprocess.Popen([moattest.MOAT, 'do', BUSYBOX, 'sh', '-c', 'read x; exit 7'],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            kernel, started = self.kernel_of(p.pid)
+            p.stdin.write(b'go\n')
+            p.stdin.close()
+            self.assertEqual(p.wait(timeout=moattest.TIMEOUT), 7)
+            deadline = time.monotonic() + 10
+            while moattest.alive(kernel, started) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.assertFalse(moattest.alive(kernel, started), 'the kernel outlived the CLI')
+        finally:
+            moattest.kill_group(p.pid)
+            p.wait()
+
+    def test_exit_code_with_processes_left(self):
+        # The first process exits while another still runs: the kernel ends
+        # the other and the CLI waits for the kernel, as before.
+        r = moat(BUSYBOX, 'sh', '-c', 'sleep 30 & echo started; exit 5')
+        self.assertRan(r, 5, 'started\n')
+
+    def test_signal_of_last_process(self):
+        r = moat(moattest.EXTRA[0], 'null', cwd=self.tmp)
+        self.assertNoCrash(r)
+        self.assertEqual(r.rc, 128 + 11, r)
 
 
 if __name__ == '__main__':

@@ -49,6 +49,7 @@ static _Atomic int g_task_max; /* moat update may change it at any time */
 
 static pthread_cond_t g_init_exit = PTHREAD_COND_INITIALIZER;
 static bool g_init_done;   /* (T) */
+static void (*g_on_last_exit)(int wstatus); /* sandbox_init.on_last_exit */
 static bool g_init_started; /* (T) task_run_init made pid 1 (task_spawn waits for it) */
 static int g_init_status;  /* (T) */
 
@@ -943,7 +944,14 @@ static void task_finish(struct task *t)
         tg->exe = NULL;
         pthread_mutex_unlock(&tg->lock);
     }
+    /* The sandbox's last process ends: its status is final (no other
+     * thread or process can change it or do anything any more). */
+    bool last_of_all = tg->pid == 1 && tg->nr_threads == 1 && g_on_last_exit &&
+                       g_all_tgs.next == &tg->all && g_all_tgs.prev == &tg->all;
+    int last_status = tg->group_exiting ? tg->exit_status : t->exit_code;
     pthread_mutex_unlock(&g_tasks_lock);
+    if (last_of_all)
+        g_on_last_exit(last_status);
     if (ctx)
         mm_ctx_destroy(mm, ctx);
     if (mm)
@@ -1784,6 +1792,7 @@ int task_run_init(const struct sandbox_init *init, int *out_status)
         return -ENOMEM;
     }
     init_rlimits(tg, init);
+    g_on_last_exit = init->on_last_exit;
     tg->nice = init->nice;
     sigpending_init(&t->pending);
     int ncpu = host_nr_cpus();

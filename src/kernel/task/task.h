@@ -202,6 +202,12 @@ struct sandbox_init {
      * startContainer hooks run there for the container's first process):
      * 0 to go on, else the wait status the process ends with. */
     int (*before_exec)(const struct sandbox_init *init);
+    /* Called once, with the process's wait status, when the first
+     * process's last thread ends while no other process of the sandbox is
+     * left, before the kernel frees what it held: nothing of the sandbox
+     * can act any more, so the caller may report the status at once. NULL:
+     * not needed. */
+    void (*on_last_exit)(int wstatus);
 };
 int task_run_init(const struct sandbox_init *init, int *out_status);
 /* At most N live tasks (threads included) in the sandbox: clone fails
