@@ -48,13 +48,13 @@ int confine_keep_proc(void)
 /* pivot_root into a fresh tmpfs mounted over the kernel's private /proc
  * mount point (any directory of the private mount namespace would do), then
  * detach the old root and make the new one read-only. */
-static int pivot_to_empty(void)
+static int pivot_to_empty(bool own_mounts)
 {
-    /* A mount namespace of our own even if kernel_main's unshare failed:
-     * the mounts below must never touch the caller's. */
-    if (unshare(CLONE_NEWNS) < 0)
+    /* A mount namespace of our own if kernel_main's unshare failed: the
+     * mounts below must never touch the caller's. */
+    if (!own_mounts && unshare(CLONE_NEWNS) < 0)
         return -errno;
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    if (!own_mounts && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return -errno;
     if (mount("moat-empty", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
               "size=4k,nr_inodes=2,mode=0555") < 0)
@@ -117,7 +117,7 @@ int confine_kernel(const struct confine_opts *o, const char **out_step)
             report_fd = fd;
     }
     *out_step = "pivot_root into an empty directory";
-    r = pivot_to_empty();
+    r = pivot_to_empty(o->own_mounts);
     if (r < 0)
         return r;
     *out_step = "dropping capabilities";

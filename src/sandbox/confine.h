@@ -38,6 +38,7 @@ struct confine_opts {
                       in their bounding set): CAP_DAC_READ_SEARCH stays, so the host lets
                       the kernel read rootfs and bind files moat's VFS allowed */
     int log_fd;    /* where violations are reported */
+    bool own_mounts; /* already in a private mount namespace of its own */
 };
 
 /* Makes a procfs of the kernel's PID namespace with only its pid

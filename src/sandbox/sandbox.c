@@ -500,10 +500,11 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     prctl(PR_SET_NAME, "moat-kernel");
     g_kernel_cfg = cfg;
 
+    bool own_mounts = false;
     if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
         log_debug("cannot unshare mount/IPC/UTS namespaces: %s", strerror(errno));
     } else {
-        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+        own_mounts = mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0;
         /* The kernel's own /proc shows its PID namespace (the stubs' pids,
          * which the platforms read for CPU times). The sandbox never sees
          * it: its /proc is moat's procfs. */
@@ -631,7 +632,8 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
                               .net_bind = caps->bounding & (1ULL << 10 /* CAP_NET_BIND_SERVICE */),
                               .read_any = caps->bounding & ((1ULL << 1 /* CAP_DAC_OVERRIDE */) |
                                                             (1ULL << 2 /* CAP_DAC_READ_SEARCH */)),
-                              .log_fd = log_fd()};
+                              .log_fd = log_fd(),
+                              .own_mounts = own_mounts};
     r = confine_kernel(&co, &step);
     if (r < 0)
         setup_fail("cannot confine the kernel process (%s): %s", step, strerror(-r));
