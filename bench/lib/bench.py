@@ -735,6 +735,27 @@ def targets(med):
     return rows
 
 
+def cpu_idle_fraction(secs):
+    """The machine's idle share of CPU time over SECS seconds (/proc/stat)."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)  # idle + iowait, total
+    i0, t0 = sample()
+    time.sleep(secs)
+    i1, t1 = sample()
+    return (i1 - i0) / max(1, t1 - t0)
+
+
+def settle(limit=5.0):
+    """Waits (at most LIMIT seconds) until the machine is quiet: what the
+    last runtime left behind (runsc's sandbox and gofer exiting, a
+    container's cgroup being removed) must not fall on the next one."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and cpu_idle_fraction(0.2) < 0.9:
+        pass
+
+
 def loadavg():
     try:
         with open("/proc/loadavg") as f:
@@ -911,7 +932,8 @@ def render(args, mode, names, rts, med, raw, fails, mach, build_note, elapsed, l
                  f" modified during the row, checked from outside: {host}.")
     L.append(f"- start-to-exit: hyperfine `-N`, wall clock from outside, {START_ROUNDS} rounds"
              f" with every runtime in turn in each, 2 warm-ups + {m['start_runs'] // START_ROUNDS}"
-             f" runs a round, the median of all its runs; native = exec of `/usr/bin/busybox true`, moat ="
+             f" runs a round after the machine is quiet again (at least 90% idle over 0.2 s,"
+             f" waiting at most 5 s), the median of all its runs; native = exec of `/usr/bin/busybox true`, moat ="
              f" `moat do --platform=ptrace|systrap -- /usr/bin/busybox true`, containers = `run"
              f" --bundle` of a bundle whose process is `/bin/true`.")
     L.append("")
@@ -1110,6 +1132,7 @@ def main():
                     for rt, times in times_of.items():
                         if (w, rt) in fails:
                             continue
+                        settle()
                         v, reason, got = runner.start_to_exit(rt, per, m["start_timeout"], app, w)
                         if v is None:
                             note(w, rt, None, reason)
