@@ -188,6 +188,13 @@ class ExitCode(moattest.MoatTestCase):
         r = moat(BUSYBOX, 'sh', '-c', 'sleep 30 & echo started; exit 5')
         self.assertRan(r, 5, 'started\n')
 
+    def test_low_open_file_limit(self):
+        # Under RLIMIT_NOFILE 60 the stubs' start-up moved their fds to 64
+        # and failed ("the stub did not start").
+        r = moattest.run(['sh', '-c', 'ulimit -n 60 && exec "$0" do "$1" echo fine',
+                          moattest.MOAT, BUSYBOX])
+        self.assertRan(r, 0, 'fine\n')
+
     def test_signal_of_last_process(self):
         r = moat(moattest.EXTRA[0], 'null', cwd=self.tmp)
         self.assertNoCrash(r)

@@ -235,8 +235,8 @@ static NORETURN void stub_child(const cpu_set_t *cpu)
     setsid();
     /* Move the memory file to fd 3 and the stub program to fd 4 (closed by
      * exec); nothing else survives into the stub. */
-    int mem = fcntl(g_memfd, F_DUPFD, 64);
-    int prog = fcntl(g_stub_fd, F_DUPFD, 64);
+    int mem = fcntl(g_memfd, F_DUPFD, STUB_EXEC_FD + 1);
+    int prog = fcntl(g_stub_fd, F_DUPFD, STUB_EXEC_FD + 1);
     if (mem < 0 || prog < 0)
         _exit(126);
     if (dup2(mem, STUB_MEMFD) < 0 || dup3(prog, STUB_EXEC_FD, O_CLOEXEC) < 0)

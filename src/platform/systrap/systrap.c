@@ -503,9 +503,9 @@ static NORETURN void stub_child(int cpu, const char *arg, int sock)
     }
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     setsid();
-    int mem = fcntl(g_memfd, F_DUPFD, 64);
-    int prog = fcntl(g_stub_fd, F_DUPFD, 64);
-    int so = fcntl(sock, F_DUPFD, 64);
+    int mem = fcntl(g_memfd, F_DUPFD, STUB_EXEC_FD + 1);
+    int prog = fcntl(g_stub_fd, F_DUPFD, STUB_EXEC_FD + 1);
+    int so = fcntl(sock, F_DUPFD, STUB_EXEC_FD + 1);
     if (mem < 0 || prog < 0 || so < 0)
         _exit(126);
     if (dup2(mem, SYSTRAP_MEMFD) < 0 || dup2(so, SYSTRAP_SOCKFD) < 0 ||
