@@ -3299,39 +3299,12 @@ static int range_cmp(const void *a, const void *b)
 }
 
 /* Resident bytes in the union of the memory-file ranges of RS (freed). */
-/* Resident bytes of the memory file in [s, e), one bit of mincore per
- * page: a call per 16 MiB, however the pages lie (two lseeks per run of
- * data cost ~1.5 us each: python3 start-up has hundreds of runs). -1 if
- * mincore fails. */
-#define INCORE_CHUNK 4096 /* pages */
-static int64_t resident_incore(uint64_t s, uint64_t e)
-{
-    uint8_t vec[INCORE_CHUNK];
-    int64_t n = 0;
-    for (uint64_t at = s; at < e;) {
-        uint64_t len = MIN(e - at, (uint64_t)INCORE_CHUNK * PAGE_SIZE);
-        if (memfile_incore(at, len, vec) < 0)
-            return -1;
-        for (uint64_t p = 0; p < len / PAGE_SIZE; p++)
-            n += (vec[p] & 1) * PAGE_SIZE;
-        at += len;
-    }
-    return n;
-}
-
 static uint64_t range_resident(struct range_set *rs)
 {
     uint64_t n = 0, at = 0, ds, de;
     qsort(rs->r, rs->nr, sizeof(*rs->r), range_cmp);
     for (size_t i = 0; i < rs->nr; i++) {
         uint64_t s = MAX(rs->r[i].s, at), e = rs->r[i].e;
-        /* Up to 64 MiB page by page; a bigger range (mostly a reserve
-         * never touched) by its runs of data. */
-        int64_t got = s < e && e - s <= (64ULL << 20) ? resident_incore(s, e) : -1;
-        if (got >= 0) {
-            n += (uint64_t)got;
-            s = e;
-        }
         while (s < e && memfile_next_data(s, e, &ds, &de) == 0) {
             n += de - ds;
             s = de;
