@@ -91,7 +91,8 @@
 /* Private mappings of a read-only file's shared cache at least this big
  * are filled lazily (VMA_LAZY): an ELF image maps its whole span, much of
  * which a run never reads. Smaller ones are filled at once (one fault
- * would cost more than the copy). */
+ * would cost more than the copy), unless the stub maps the host file
+ * itself (file_host_fd): then every size is lazy, with nothing to fill. */
 #define MM_LAZY_MIN (128 * 1024)
 /* What a fault on a lazy page fills and maps: the aligned window around
  * it (Linux's fault-around maps 16 pages of the page cache; a fault
