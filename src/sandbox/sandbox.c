@@ -523,6 +523,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         setsid();
     prctl(PR_SET_NAME, "moat-kernel");
     g_kernel_cfg = cfg;
+    host_raise_nofile();
     grow_fd_table();
 
     bool own_mounts = false;

@@ -201,5 +201,24 @@ class ExitCode(moattest.MoatTestCase):
         self.assertEqual(r.rc, 128 + 11, r)
 
 
+class HostFdLimit(moattest.MoatTestCase):
+    """moat's kernel holds a host fd per app file and per cached rootfs
+    inode: under the usual soft RLIMIT_NOFILE of 1024 a walk of /usr/lib
+    failed with EMFILE. The kernel raises its own soft limit to the hard
+    one; the app still sees the caller's limits."""
+
+    def test_find_under_soft_1024(self):
+        import resource
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if hard != resource.RLIM_INFINITY and hard < 8192:
+            self.skipTest('hard RLIMIT_NOFILE %d: nothing to raise to' % hard)
+        tree = '/usr/lib'
+        n = moattest.native('find', tree, '-xdev')
+        self.assertEqual(n.rc, 0, n)
+        script = 'ulimit -Sn 1024 && exec "$0" do "$1" sh -c "ulimit -Sn; find %s -xdev | wc -l"' % tree
+        r = moattest.run(['sh', '-c', script, moattest.MOAT, BUSYBOX])
+        self.assertRan(r, 0, '1024\n%d\n' % n.stdout.count('\n'))
+
+
 if __name__ == '__main__':
     moattest.main()

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <sys/random.h>
+#include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -143,9 +144,32 @@ int host_unprivileged_port_start(void)
     return v;
 }
 
+/* The caller's RLIMIT_NOFILE, from before host_raise_nofile (valid when
+ * g_nofile_saved). */
+static struct rlimit g_nofile;
+static bool g_nofile_saved;
+
+void host_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    g_nofile = rl;
+    g_nofile_saved = true;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max)
 {
     struct rlimit rl;
+    if (resource == RLIMIT_NOFILE && g_nofile_saved) {
+        *out_cur = g_nofile.rlim_cur;
+        *out_max = g_nofile.rlim_max;
+        return;
+    }
     if (getrlimit(resource, &rl) < 0) {
         *out_cur = *out_max = RLIM_INFINITY;
         return;

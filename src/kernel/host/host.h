@@ -31,8 +31,15 @@ int host_nr_cpus(void);
  * network namespace's value, read before confinement). */
 int host_unprivileged_port_start(void);
 /* The kernel process's own limit for RESOURCE (the caller's, inherited):
- * the defaults a sandbox starts with. */
+ * the defaults a sandbox starts with. For RLIMIT_NOFILE, the caller's from
+ * before host_raise_nofile. */
 void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max);
+/* Raises the kernel process's soft RLIMIT_NOFILE to its hard limit: it
+ * holds a host fd per app file and per cached rootfs inode, so the usual
+ * soft 1024 made `find /usr` fail with EMFILE inside the sandbox. The
+ * apps still start with the caller's limit (host_getrlimit). Once, before
+ * the kernel's first thread. */
+void host_raise_nofile(void);
 
 /* Futex wait on a kernel word (private to the kernel process) while *WORD
  * == VAL, until DEADLINE_NS on CLOCK_MONOTONIC (0 = none). 0, -EAGAIN,
