@@ -489,7 +489,6 @@ static void read_caller_caps(void)
     }
 }
 
-/* The kernel process. Never returns. */
 /* The kernel process holds a host fd for every file and socket its apps
  * use and for the rootfs inodes it has looked up. The host grows a
  * process's fd table by doubling it, and in a process with threads each
@@ -514,6 +513,7 @@ static void grow_fd_table(void)
         close(any);
 }
 
+/* The kernel process. Never returns. */
 static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gid_t gid,
                                  bool oci)
 {
