@@ -96,10 +96,9 @@ FS_PATHS = {
     "read_tmpfs": ("/dev/shm/moatbench-read", "/dev/shm/moatbench-read"),
     "write_tmpfs": ("/dev/shm/moatbench-write", "/dev/shm/moatbench-write"),
 }
-# Rows measured from outside (not a workload binary's result line).
 # The start-to-exit rows run in this many rounds, every runtime in each.
 START_ROUNDS = 4
-
+# Rows measured from outside (not a workload binary's result line).
 OUTSIDE_WORKLOADS = {"start_true", "docker_true", "python_pass", "idle_cpu", "idle_mem"}
 NOT_APPLICABLE = {("docker_true", "native")}
 # Rows that run the host's python3: their containers' bundle is PYROOT with

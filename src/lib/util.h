@@ -27,8 +27,6 @@
 #endif
 #define PAGE_SHIFT 12
 
-/* Scope cleanup (systemd, crun). Allowed in cli/, oci/, tests and for scratch
- * buffers in the kernel; never mixed with goto unwinding in one function. */
 /* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines. */
 static inline void cond_init_monotonic(pthread_cond_t *c)
 {
@@ -39,6 +37,8 @@ static inline void cond_init_monotonic(pthread_cond_t *c)
     pthread_condattr_destroy(&ca);
 }
 
+/* Scope cleanup (systemd, crun). Allowed in cli/, oci/, tests and for scratch
+ * buffers in the kernel; never mixed with goto unwinding in one function. */
 static inline void freep(void *p)
 {
     free(*(void **)p);
