@@ -489,30 +489,6 @@ static void read_caller_caps(void)
     }
 }
 
-/* The kernel process holds a host fd for every file and socket its apps
- * use and for the rootfs inodes it has looked up. The host grows a
- * process's fd table by doubling it, and in a process with threads each
- * growth waits for an RCU grace period (expand_fdtable: synchronize_rcu),
- * several milliseconds here: python3 -c pass went through 64, 128 and
- * 256 and took ~30 ms instead of ~21 unless the caller happened to leave
- * an fd numbered above 64 open. The table grows now, while the process
- * has one thread, to KERNEL_FD_TABLE entries (32 KiB of host memory). */
-#define KERNEL_FD_TABLE 4096
-
-static void grow_fd_table(void)
-{
-    struct rlimit rl;
-    int n = KERNEL_FD_TABLE;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n)
-        n = (int)rl.rlim_cur;
-    int any = open("/", O_PATH | O_CLOEXEC);
-    int hi = any >= 0 && n > any + 1 ? fcntl(any, F_DUPFD_CLOEXEC, n - 1) : -1;
-    if (hi >= 0)
-        close(hi);
-    if (any >= 0)
-        close(any);
-}
-
 /* The kernel process. Never returns. */
 static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gid_t gid,
                                  bool oci)
@@ -523,8 +499,7 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         setsid();
     prctl(PR_SET_NAME, "moat-kernel");
     g_kernel_cfg = cfg;
-    host_raise_nofile();
-    grow_fd_table();
+    host_prepare_fds();
 
     bool own_mounts = false;
     if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {

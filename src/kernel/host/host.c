@@ -3,6 +3,7 @@
 
 #include <cpuid.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <sys/random.h>
@@ -144,12 +145,15 @@ int host_unprivileged_port_start(void)
     return v;
 }
 
-/* The caller's RLIMIT_NOFILE, from before host_raise_nofile (valid when
+/* The caller's RLIMIT_NOFILE, from before host_prepare_fds (valid when
  * g_nofile_saved). */
 static struct rlimit g_nofile;
 static bool g_nofile_saved;
 
-void host_raise_nofile(void)
+/* Entries the fd table is grown to at start (32 KiB of host memory). */
+#define HOST_FD_TABLE 4096
+
+void host_prepare_fds(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -158,8 +162,18 @@ void host_raise_nofile(void)
     g_nofile_saved = true;
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            rl.rlim_cur = g_nofile.rlim_cur;
     }
+    /* An fd numbered n - 1 makes the table n entries; closed at once, the
+     * table stays. */
+    int n = rl.rlim_cur < HOST_FD_TABLE ? (int)rl.rlim_cur : HOST_FD_TABLE;
+    int any = open("/", O_PATH | O_CLOEXEC);
+    int hi = any >= 0 && n > any + 1 ? fcntl(any, F_DUPFD_CLOEXEC, n - 1) : -1;
+    if (hi >= 0)
+        close(hi);
+    if (any >= 0)
+        close(any);
 }
 
 void host_getrlimit(int resource, uint64_t *out_cur, uint64_t *out_max)
