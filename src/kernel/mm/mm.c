@@ -2027,9 +2027,10 @@ bool mm_patch_worth(struct mm *mm, uint64_t site)
     size_t n = ARRAY_SIZE(mm->patch_seen);
     uint64_t *a = &mm->patch_seen[(site ^ (site >> 7)) % n];
     uint64_t *b = &mm->patch_seen[(site ^ (site >> 13) ^ (site >> 23)) % n];
-    if (__atomic_load_n(a, __ATOMIC_RELAXED) == site || __atomic_load_n(b, __ATOMIC_RELAXED) == site)
+    uint64_t in_a = __atomic_load_n(a, __ATOMIC_RELAXED);
+    if (in_a == site || __atomic_load_n(b, __ATOMIC_RELAXED) == site)
         return true;
-    __atomic_store_n(__atomic_load_n(a, __ATOMIC_RELAXED) ? b : a, site, __ATOMIC_RELAXED);
+    __atomic_store_n(in_a ? b : a, site, __ATOMIC_RELAXED);
     return false;
 }
 

@@ -908,6 +908,13 @@ static bool notify_parent_exit_locked(struct thread_group *tg)
     return true;
 }
 
+/* The wait status of T's process if T is its last thread: the group
+ * exit's, else T's own. */
+static int final_status(const struct thread_group *tg, const struct task *t)
+{
+    return tg->group_exiting ? tg->exit_status : t->exit_code;
+}
+
 /* Releases what T holds, then makes its process a zombie for the parent.
  * Consumes T. */
 static void task_finish(struct task *t)
@@ -948,7 +955,7 @@ static void task_finish(struct task *t)
      * thread or process can change it or do anything any more). */
     bool last_of_all = tg->pid == 1 && tg->nr_threads == 1 && g_on_last_exit &&
                        g_all_tgs.next == &tg->all && g_all_tgs.prev == &tg->all;
-    int last_status = tg->group_exiting ? tg->exit_status : t->exit_code;
+    int last_status = final_status(tg, t);
     pthread_mutex_unlock(&g_tasks_lock);
     if (last_of_all)
         g_on_last_exit(last_status);
@@ -982,7 +989,7 @@ static void task_finish(struct task *t)
         tg->zombie = true;
         tg->zombie_uid = t->cred.uid;
         waitq_wake_all(&tg->exit_wq);
-        tg->exit_status = tg->group_exiting ? tg->exit_status : t->exit_code;
+        tg->exit_status = final_status(tg, t);
         tg->vfork_pending = false;
         /* Orphans go to the nearest living subreaper ancestor, else to
          * init, as Linux reparents them. */
