@@ -155,6 +155,18 @@ struct platform_ops {
     void *(*patch_family_get)(struct platform_as *as);
     int (*patch_family_set)(struct platform_as *as, void *fam);
     void (*patch_family_put)(void *fam);
+
+    /* Optional: lets the platform answer rt_sigaction queries without a
+     * trap. Before each resume of CTX the kernel passes the signal actions
+     * of its thread group (ACTS: LINUX_NSIG of them, as rt_sigaction
+     * returns them), OWNER, which names that set of actions (shared by
+     * CLONE_SIGHAND), and GEN, which changes whenever they do (both unique
+     * in the kernel's lifetime); the caller holds their lock. The
+     * platform publishes them in CTX's address space when GEN is new
+     * there; once a second OWNER runs in it (CLONE_VM without
+     * CLONE_SIGHAND) it withdraws them for good: every query traps. */
+    void (*sigactions_sync)(struct platform_ctx *ctx, uint64_t owner, uint64_t gen,
+                            const void *acts);
 };
 
 /* Lowest and highest+1 address an app may map. The stub's own code and data

@@ -711,8 +711,9 @@ void signal_deliver(struct task *t)
             return;
         }
         if (act.flags & SA_RESETHAND) {
+            /* Only the handler, as Linux: flags and mask stay. */
             sh->action[sig - 1].handler = (uint64_t)(uintptr_t)SIG_DFL;
-            sh->action[sig - 1].flags &= ~SA_SIGINFO;
+            sighand_changed_locked(sh);
         }
         uint64_t oldmask = t->restore_sigmask ? t->saved_sigmask : t->sigmask;
         t->restore_sigmask = false;
@@ -755,6 +756,7 @@ void signal_force_fault(struct task *t, int signo, int code, uint64_t addr)
         /* A fault cannot be blocked or ignored: it kills (Linux's
          * force_sig_info). */
         act->handler = (uint64_t)(uintptr_t)SIG_DFL;
+        sighand_changed_locked(sh);
         __atomic_and_fetch(&t->sigmask, ~SIG_BIT(signo), __ATOMIC_RELEASE);
     }
     queue_locked(&t->pending, signo, &info, NULL, t);

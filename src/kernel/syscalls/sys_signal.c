@@ -35,8 +35,10 @@ static long sys_rt_sigaction(struct task *t, const struct sys_args *a)
     struct sighand *sh = t->tg->sighand;
     pthread_mutex_lock(&sh->lock);
     struct linux_sigaction old = sh->action[sig - 1];
-    if (a->arg[1])
+    if (a->arg[1]) {
         sh->action[sig - 1] = act;
+        sighand_changed_locked(sh);
+    }
     pthread_mutex_unlock(&sh->lock);
     if (a->arg[2] && copy_out(t, a->arg[2], &old, sizeof(old)) < 0)
         return -EFAULT;

@@ -73,6 +73,7 @@ static void reset_signal_actions(struct thread_group *tg)
             sh->action[i].mask = 0;
         }
     }
+    sighand_changed_locked(sh);
     pthread_mutex_unlock(&sh->lock);
 }
 

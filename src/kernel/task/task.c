@@ -628,11 +628,21 @@ static struct thread_group *tg_new(void)
     return tg;
 }
 
+/* Names of sets of signal actions and their generations: one sequence. */
+static uint64_t g_sighand_gen;
+
+void sighand_changed_locked(struct sighand *sh)
+{
+    sh->gen = __atomic_add_fetch(&g_sighand_gen, 1, __ATOMIC_RELAXED);
+}
+
 static struct sighand *sighand_new(const struct sighand *from)
 {
     struct sighand *sh = calloc(1, sizeof(*sh));
     if (!sh)
         return NULL;
+    sh->id = __atomic_add_fetch(&g_sighand_gen, 1, __ATOMIC_RELAXED);
+    sighand_changed_locked(sh);
     refcount_init(&sh->ref);
     pthread_mutex_init(&sh->lock, NULL);
     waitq_init(&sh->signalfd_wq);
@@ -755,9 +765,12 @@ static void task_patch_fix_resume(struct task *t)
 
 static void task_set_in_app(struct task *t, bool v)
 {
-    pthread_mutex_lock(&t->tg->sighand->lock);
+    struct sighand *sh = t->tg->sighand;
+    pthread_mutex_lock(&sh->lock);
     t->in_app = v;
-    pthread_mutex_unlock(&t->tg->sighand->lock);
+    if (v && g_platform->sigactions_sync)
+        g_platform->sigactions_sync(t->ctx, sh->id, sh->gen, sh->action);
+    pthread_mutex_unlock(&sh->lock);
 }
 
 static void task_loop(struct task *t)
@@ -1395,6 +1408,7 @@ long task_clone_ex(struct task *t, uint64_t flags, uint64_t stack, uint64_t pare
                 act->handler = (uint64_t)(uintptr_t)SIG_DFL;
             act->flags = act->restorer = act->mask = 0;
         }
+        sighand_changed_locked(tg->sighand);
     }
     if (r < 0) {
         task_free_unstarted(c);

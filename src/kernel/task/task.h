@@ -40,7 +40,14 @@ struct sighand {
     pthread_mutex_t lock;
     struct linux_sigaction action[LINUX_NSIG]; /* (l) lock; index = signo - 1 */
     struct waitq signalfd_wq;        /* woken (LPOLLIN) whenever a signal is queued */
+    uint64_t id;                     /* (c) names this set of actions (for the platform) */
+    uint64_t gen;                    /* (l) new whenever action[] changes */
 };
+
+/* Every change of SH->action calls this (caller holds SH->lock, or SH is
+ * not shared yet): before a thread using SH runs app code again, the
+ * platform gets the new actions (sigactions_sync). */
+void sighand_changed_locked(struct sighand *sh);
 
 /* A process. */
 /* ITIMER_VIRTUAL / ITIMER_PROF: expiry in process CPU time, checked by a

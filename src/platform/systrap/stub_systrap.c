@@ -32,7 +32,7 @@
  * Code that runs with only the base filter (the helper, a new thread before
  * its app filter) uses no memory the app can write except the new thread's
  * sigaltstack argument: app threads can write every page of the process but
- * the program and the request page.
+ * the program, the request page and the signal actions page.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -468,7 +468,12 @@ __asm__(".text\n"
         "    jae 18f\n"
         "    test $0x7fff, %ecx\n"
         "    jnz 18f\n"
+        "    cmp $13, %rax\n"             /* rt_sigaction: perhaps a query */
+        "    je stub_sa_fast\n"
+        ".globl stub_tramp_bail\n"
+        "stub_tramp_bail:\n"
         "    rdgsbase %r11\n"
+        "    movl $0, 72(%r11)\n"         /* intr_early: this trap reports it */
         "    pop %rcx\n"
         "    popq 264(%r11)\n"            /* rflags */
         "    lea 128(%rsp), %rsp\n"
@@ -585,13 +590,79 @@ __asm__(".text\n"
         "    lea 128(%rsp), %rsp\n"
         ".globl stub_tramp_fallback\n"
         "stub_tramp_fallback:\n"
-        "    ud2\n");
+        "    ud2\n"
+        /* rt_sigaction(sig, NULL, old, 8): old = the published action,
+         * rax = 0, straight back to the app. Entered with rax
+         * = 13 and the stack as at stub_tramp_bail; until stub_sa_tail
+         * only rax, rcx, r11 and flags change (and *old), so the handler
+         * sends a fault or interrupt in here to stub_tramp_bail with rax
+         * = 13: the kernel answers instead. */
+        ".globl stub_sa_fast\n"
+        "stub_sa_fast:\n"
+        "    rdgsbase %r11\n"
+        "    cmpl $0, 72(%r11)\n"         /* intr_early */
+        "    jne stub_tramp_bail\n"
+        "    test %rsi, %rsi\n"
+        "    jnz stub_tramp_bail\n"
+        "    cmp $8, %r10\n"
+        "    jne stub_tramp_bail\n"
+        "    lea -1(%rdi), %ecx\n"        /* the kernel takes sig as an int */
+        "    cmp $63, %ecx\n"
+        "    ja stub_tramp_bail\n"
+        "    test %rdx, %rdx\n"
+        "    jz 3f\n"
+        /* Nothing that overlaps the stub region: the kernel says EFAULT. */
+        "    movabs $-0x7ffbefffffe1, %r11\n"
+        "    add %rdx, %r11\n"
+        "    cmp $0x400001f, %r11\n"
+        "    jb stub_tramp_bail\n"
+        "    shl $5, %ecx\n"
+        "    movabs $0x7ffbf0012000, %r11\n"
+        "    mov (%r11), %eax\n"           /* seq */
+        "    test $1, %eax\n"
+        "    jnz 4f\n"
+        "    test %eax, %eax\n"
+        "    jz 4f\n"
+        "    add %rcx, %r11\n"
+        "    mov 64(%r11), %rcx\n"
+        "    mov %rcx, (%rdx)\n"
+        "    mov 72(%r11), %rcx\n"
+        "    mov %rcx, 8(%rdx)\n"
+        "    mov 80(%r11), %rcx\n"
+        "    mov %rcx, 16(%rdx)\n"
+        "    mov 88(%r11), %rcx\n"
+        "    mov %rcx, 24(%rdx)\n"
+        "    movabs $0x7ffbf0012000, %r11\n"
+        "    cmp (%r11), %eax\n"
+        "    je 3f\n"
+        "4:  mov $13, %eax\n"             /* eax held seq */
+        "    jmp stub_tramp_bail\n"
+        "3:  mov 8(%rsp), %r11\n"         /* as syscall leaves them: r11 = flags, */
+        "    xor %eax, %eax\n"
+        /* From here the handler completes the return (stub_sa_finish). */
+        ".globl stub_sa_tail\n"
+        "stub_sa_tail:\n"
+        "    pop %rcx\n"                  /* rcx = the return address */
+        ".globl stub_sa_popf\n"
+        "stub_sa_popf:\n"
+        "    popfq\n"
+        ".globl stub_sa_lea\n"
+        "stub_sa_lea:\n"
+        "    lea 128(%rsp), %rsp\n"
+        ".globl stub_sa_jmp\n"
+        "stub_sa_jmp:\n"
+        "    jmp *%rcx\n");
 
 _Static_assert(SYSTRAP_TH_REGS == 128 && SYSTRAP_TH_KIND == 64 && SYSTRAP_TH_INTR == 68 && SYSTRAP_TH_KWAIT == 48 &&
                        SYSTRAP_TH_SWAIT == 52 && SYSTRAP_TH_SPIN == 56 &&
                        SYSTRAP_KIND_PATCHED == 1 && SYSTRAP_TRAPPED == 2 && SYSTRAP_RUN == 3 &&
                        SYSTRAP_EXIT == 4 && SYSTRAP_CONVERT == 5,
                "thread page layout in stub_tramp_entry");
+_Static_assert(SYSTRAP_TH_INTR_EARLY == 72 && SYSTRAP_SIGACT_ADDR == 0x7ffbf0012000ULL &&
+                       SYSTRAP_SIGACTS_ACT == 64 && sizeof(struct systrap_sigact) == 32 &&
+                       PLATFORM_STUB_BASE - 31 == 0x7ffbefffffe1ULL &&
+                       PLATFORM_STUB_END - PLATFORM_STUB_BASE + 31 == 0x400001fULL,
+               "rt_sigaction answers in stub_sa_fast");
 _Static_assert(SYSTRAP_SLOTS_ADDR == 0x7ffbf0020000ULL &&
                        PLATFORM_STUB_END - SYSTRAP_SLOTS_ADDR == 0x3fe0000ULL,
                "slot range in stub_tramp_entry");
@@ -623,6 +694,8 @@ struct k_siginfo {
 extern char stub_restorer[];
 extern char stub_tramp_entry[], stub_tramp_publish[], stub_tramp_jmp[], stub_tramp_fallback[],
         stub_tramp_intr[], stub_tramp_intr_clear[];
+extern char stub_tramp_bail[], stub_sa_fast[], stub_sa_tail[], stub_sa_popf[], stub_sa_lea[],
+        stub_sa_jmp[];
 void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc);
 
 static inline uint64_t rdtsc(void)
@@ -670,6 +743,24 @@ static inline void pregs_to_mc(volatile struct systrap_pregs *p, struct systrap_
     mc->eflags = p->rflags;
 }
 
+/* A signal in stub_sa_fast's return path (at RIP): the rest of that
+ * path, done on the frame MC, so the thread stops where the app resumes. */
+static void sa_finish(struct systrap_mcontext *mc, uint64_t rip)
+{
+    const volatile uint64_t *sp = (const volatile uint64_t *)mc->rsp;
+    if (rip == (uintptr_t)stub_sa_tail) {
+        mc->rcx = sp[0];
+        mc->eflags = sp[1];
+        mc->rsp += 16 + 128;
+    } else if (rip == (uintptr_t)stub_sa_popf) {
+        mc->eflags = sp[0];
+        mc->rsp += 8 + 128;
+    } else if (rip == (uintptr_t)stub_sa_lea) {
+        mc->rsp += 128;
+    }
+    mc->rip = mc->rcx;
+}
+
 void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
 {
     uintptr_t slot = (uintptr_t)__builtin_frame_address(0) & ~(uintptr_t)(SYSTRAP_SLOT_SIZE - 1);
@@ -679,9 +770,23 @@ void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
     uint64_t rip = uc->mc.rip;
     int32_t code = si->code, nr = si->syscall;
     uint64_t addr = si->addr;
-    if (((rip >= (uintptr_t)stub_tramp_entry && rip <= (uintptr_t)stub_tramp_jmp) ||
-         (rip >= (uintptr_t)stub_tramp_intr_clear && rip <= (uintptr_t)stub_tramp_intr)) &&
-        sig == SYSTRAP_SIG_INTERRUPT) {
+    if (rip >= (uintptr_t)stub_sa_fast && rip < (uintptr_t)stub_sa_tail) {
+        /* A fault copying an rt_sigaction answer out, or an interrupt
+         * before it is given: the kernel answers instead. */
+        uc->mc.rip = (uintptr_t)stub_tramp_bail;
+        uc->mc.rax = 13;
+        return;
+    }
+    if (rip >= (uintptr_t)stub_sa_tail && rip <= (uintptr_t)stub_sa_jmp) {
+        /* The answer is given: stop where the app resumes. */
+        sa_finish(&uc->mc, rip);
+        sig = SYSTRAP_SIG_INTERRUPT;
+        code = 0;
+        nr = 0;
+        addr = 0;
+    } else if (((rip >= (uintptr_t)stub_tramp_entry && rip <= (uintptr_t)stub_tramp_jmp) ||
+                (rip >= (uintptr_t)stub_tramp_intr_clear && rip <= (uintptr_t)stub_tramp_intr)) &&
+               sig == SYSTRAP_SIG_INTERRUPT) {
         /* The kernel's interrupt, in the trampoline. Before the trap is
          * published, and while the kernel has it (TRAPPED), it is moot: the
          * kernel looks at signals before it answers. Once it answered
@@ -690,8 +795,12 @@ void stub_handler(int sig, struct k_siginfo *si, struct systrap_ucontext *uc)
         uint32_t s = __atomic_load_n(&th->state, __ATOMIC_ACQUIRE);
         if (s == SYSTRAP_EXIT)
             sc6(NR_exit, 0, 0, 0, 0, 0, 0);
-        if (rip <= (uintptr_t)stub_tramp_publish)
+        if (rip <= (uintptr_t)stub_tramp_publish) {
+            /* ... unless the trampoline answers an rt_sigaction itself:
+             * it does not once this is set (stub_tramp_bail clears it). */
+            __atomic_store_n(&th->intr_early, 1, __ATOMIC_RELAXED);
             return;
+        }
         if (s == SYSTRAP_TRAPPED || s == SYSTRAP_CONVERT) {
             /* The kernel has the trap and may have looked at signals
              * already: stop once it answers (the trampoline's return
@@ -802,6 +911,9 @@ void stub_main(uint64_t *sp)
         die();
     if (sc6(NR_mmap, (long)SYSTRAP_RES_ADDR, 0x1000, PROT_READ | PROT_WRITE,
             MAP_SHARED | MAP_FIXED, SYSTRAP_MEMFD, (long)(off + 0x1000)) != (long)SYSTRAP_RES_ADDR)
+        die();
+    if (sc6(NR_mmap, (long)SYSTRAP_SIGACT_ADDR, 0x1000, PROT_READ, MAP_SHARED | MAP_FIXED,
+            SYSTRAP_MEMFD, (long)(off + 0x2000)) != (long)SYSTRAP_SIGACT_ADDR)
         die();
     struct k_sigaction sa = {(void *)stub_handler, SA_SIGINFO | SA_ONSTACK | SA_RESTORER,
                              (void *)stub_restorer, ~0ULL};

@@ -185,6 +185,19 @@
  *   process_vm_readv, ptrace PEEKTEXT inside the sandbox), rdgsbase
  *   shows the slot, and a single-step (TF) through a patched site steps
  *   into the trampoline. `--no-syscall-patch` avoids all three.
+ * - rt_sigaction queries (act NULL, sigsetsize 8) at a patched site are
+ *   answered by the trampoline itself (stub_sa_fast) from the signal
+ *   actions page, which the kernel keeps equal to the actions of the
+ *   thread group running in the address space (sigactions_sync, before
+ *   every resume whose actions changed): python asks 62 of them at
+ *   start-up, each a ~5 us round trip in slow mode. The page is
+ *   read-only in the stub; what the app could change there is its own
+ *   answer only. An address space where a second set of actions ran
+ *   (CLONE_VM without CLONE_SIGHAND: vfork, posix_spawn) has it
+ *   withdrawn for good. Anything unusual (an old pointer in or next to
+ *   the stub region, a fault copying out, a kernel interrupt before the
+ *   answer is given) goes to the kernel as usual; an interrupt after it
+ *   stops the thread where the app resumes.
  * - Moved text: a trampoline returns to its site+7, so text that mremap
  *   moves gets its sites' original bytes back (mm's unpatch_moved_locked,
  *   from systrap_patch_sites); they are patched again where they trap.
@@ -295,6 +308,12 @@ struct platform_as {
     struct patch_family *fam; /* (l) its fork family's trampolines, mapped, or NULL */
     bool no_patch;        /* (l) the trampolines cannot be mapped here */
     uint64_t neg[NEG_CACHE]; /* (a) sites not to patch (patch_refuse), by hash */
+    /* The signal actions page (systrap_sigactions_sync): */
+    struct systrap_sigacts *sigacts; /* (c) kernel view of it */
+    uint32_t sig_seq;     /* (l) its seq */
+    uint64_t sig_owner;   /* (l) whose actions it holds (0: nobody's yet) */
+    uint64_t sig_gen;     /* (l, read acquire) their generation */
+    bool sig_mixed;       /* (l, read relaxed) two owners ran here: withdrawn for good */
 };
 
 struct platform_ctx {
@@ -1444,6 +1463,7 @@ static int as_build(int cpu, bool in_spawner, struct platform_as **out_as,
     }
     as->req = memfile_ptr(as->ctl_off);
     as->res = memfile_ptr(as->ctl_off + 0x1000);
+    as->sigacts = memfile_ptr(as->ctl_off + 0x2000);
     memset(as->req, 0, SYSTRAP_CTL_SIZE);
 
     pid_t pid;
@@ -1735,6 +1755,10 @@ static bool as_recycle(struct platform_ctx *ctx)
     as->fam = NULL;
     as->no_patch = false;
     memset(as->neg, 0, sizeof(as->neg));
+    __atomic_store_n(&as->sigacts->seq, 0, __ATOMIC_RELEASE);
+    as->sig_seq = 0;
+    as->sig_owner = as->sig_gen = 0;
+    as->sig_mixed = false;
     *nas = *as;
     pthread_mutex_init(&nas->lock, NULL);
     nas->next = NULL;
@@ -1752,6 +1776,7 @@ static bool as_recycle(struct platform_ctx *ctx)
     as->nr_ctx = 0;
     as->req = NULL;
     as->res = NULL;
+    as->sigacts = NULL;
     pthread_mutex_unlock(&as->lock);
     as_free(as);
 
@@ -2061,6 +2086,34 @@ static int systrap_patch_family_set(struct platform_as *as, void *fam)
 static void systrap_patch_family_put(void *fam)
 {
     fam_put(fam);
+}
+
+/* ---- rt_sigaction answers (stub_sa_fast) ---- */
+
+static void systrap_sigactions_sync(struct platform_ctx *ctx, uint64_t owner, uint64_t gen,
+                                    const void *acts)
+{
+    struct platform_as *as = ctx->as;
+    if (__atomic_load_n(&as->sig_gen, __ATOMIC_ACQUIRE) == gen ||
+        __atomic_load_n(&as->sig_mixed, __ATOMIC_RELAXED))
+        return;
+    pthread_mutex_lock(&as->lock);
+    struct systrap_sigacts *p = as->sigacts;
+    if (as->sig_owner && as->sig_owner != owner) {
+        __atomic_store_n(&p->seq, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&as->sig_mixed, true, __ATOMIC_RELAXED);
+        log_debug("systrap: stub %d: a second set of signal actions, queries trap", as->pid);
+    } else if (!as->sig_mixed) {
+        /* A seqlock write: seq odd, the actions, seq even again. */
+        __atomic_store_n(&p->seq, as->sig_seq + 1, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        memcpy(p->act, acts, sizeof(p->act));
+        as->sig_seq += 2;
+        __atomic_store_n(&p->seq, as->sig_seq, __ATOMIC_RELEASE);
+        as->sig_owner = owner;
+        __atomic_store_n(&as->sig_gen, gen, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&as->lock);
 }
 
 /* A patched stop becomes a signal-frame stop (for its FPU state, or to
@@ -2374,4 +2427,5 @@ const struct platform_ops g_systrap_platform = {
     .patch_family_get = systrap_patch_family_get,
     .patch_family_set = systrap_patch_family_set,
     .patch_family_put = systrap_patch_family_put,
+    .sigactions_sync = systrap_sigactions_sync,
 };

@@ -8,6 +8,8 @@
  *   +0x00000  the stub program (text, rodata, data), at most 64 KiB
  *   +0x10000  request page: read-only in the stub, written by the kernel
  *   +0x11000  result page: written by the stub's helper thread
+ *   +0x12000  signal actions page: read-only in the stub, written by the
+ *             kernel (struct systrap_sigacts)
  *   +0x20000  thread slots, SYSTRAP_SLOT_SIZE each: a thread page
  *             (struct systrap_thread, then the setup stack at its top)
  *             and the thread's signal stack
@@ -27,7 +29,8 @@
 #define SYSTRAP_CTL_ADDR    (PLATFORM_STUB_BASE + 0x10000ULL)
 #define SYSTRAP_REQ_ADDR    SYSTRAP_CTL_ADDR
 #define SYSTRAP_RES_ADDR    (SYSTRAP_CTL_ADDR + 0x1000ULL)
-#define SYSTRAP_CTL_SIZE    0x2000ULL
+#define SYSTRAP_SIGACT_ADDR (SYSTRAP_CTL_ADDR + 0x2000ULL)
+#define SYSTRAP_CTL_SIZE    0x3000ULL
 #define SYSTRAP_SLOTS_ADDR  (PLATFORM_STUB_BASE + 0x20000ULL)
 #define SYSTRAP_SLOT_SIZE   0x8000ULL
 #define SYSTRAP_SLOT_PAGE   0x1000ULL /* the thread page; the signal stack follows */
@@ -95,6 +98,24 @@ struct systrap_res {
 };
 #define SYSTRAP_READY 0x53545250U
 
+/* The signal actions page: the actions of the one thread group running in
+ * the address space, in the layout rt_sigaction returns them, for the
+ * trampoline to answer queries (rt_sigaction(sig, NULL, old, 8)) without
+ * the kernel. A seqlock: the kernel makes seq odd, writes, makes it even;
+ * the trampoline copies an entry out and answers only if seq was even,
+ * not 0 (nothing published, or withdrawn), and unchanged around the copy. */
+struct systrap_sigact {
+    uint64_t handler, flags, restorer, mask;
+};
+struct systrap_sigacts {
+    uint32_t seq;
+    uint32_t pad[15];
+    struct systrap_sigact act[64]; /* index = signo - 1 */
+};
+#define SYSTRAP_SIGACTS_ACT 64
+_Static_assert(__builtin_offsetof(struct systrap_sigacts, act) == SYSTRAP_SIGACTS_ACT, "act");
+_Static_assert(sizeof(struct systrap_sigacts) <= 0x1000, "one page");
+
 /* Thread states (the state word is also the thread's clear_child_tid: the
  * host zeroes it and wakes it when the thread exits). */
 enum systrap_state {
@@ -153,7 +174,10 @@ struct systrap_thread {
     uint64_t spin_tsc; /* kernel -> stub: TSC ticks to poll state before FUTEX_WAIT */
     uint32_t kind;     /* stub -> kernel: enum systrap_kind of a TRAPPED stop */
     uint32_t intr;     /* stub only: an interrupt to report once the kernel answers */
-    uint64_t pad2[7];
+    uint32_t intr_early; /* stub only: an interrupt came before the trampoline decided
+                          * whether to trap: it must trap (no rt_sigaction answer) */
+    uint32_t pad1;
+    uint64_t pad2[6];
     struct systrap_pregs regs; /* KIND_PATCHED: the app's registers, both ways */
 };
 /* Offsets the trampoline code (stub_systrap.c, assembly) uses. */
@@ -162,12 +186,15 @@ struct systrap_thread {
 #define SYSTRAP_TH_SPIN  56
 #define SYSTRAP_TH_KIND  64
 #define SYSTRAP_TH_INTR  68
+#define SYSTRAP_TH_INTR_EARLY 72
 #define SYSTRAP_TH_REGS  128
 _Static_assert(__builtin_offsetof(struct systrap_thread, kwait) == SYSTRAP_TH_KWAIT, "kwait");
 _Static_assert(__builtin_offsetof(struct systrap_thread, swait) == SYSTRAP_TH_SWAIT, "swait");
 _Static_assert(__builtin_offsetof(struct systrap_thread, spin_tsc) == SYSTRAP_TH_SPIN, "spin");
 _Static_assert(__builtin_offsetof(struct systrap_thread, kind) == SYSTRAP_TH_KIND, "kind");
 _Static_assert(__builtin_offsetof(struct systrap_thread, intr) == SYSTRAP_TH_INTR, "intr");
+_Static_assert(__builtin_offsetof(struct systrap_thread, intr_early) == SYSTRAP_TH_INTR_EARLY,
+               "intr_early");
 _Static_assert(__builtin_offsetof(struct systrap_thread, regs) == SYSTRAP_TH_REGS, "regs");
 _Static_assert(sizeof(struct systrap_pregs) == 19 * 8, "pregs");
 
