@@ -51,6 +51,7 @@
 #include "lib/log.h"
 #include "platform/platform.h"
 #include "sandbox/confine.h"
+#include "sandbox/netns.h"
 
 #define MEMFILE_SIZE (1ULL << 40)
 /* Host cgroup headroom for the kernel itself (sandbox_host_limits). */
@@ -414,21 +415,12 @@ static void wait_for_start(const char *fifo)
     close(fd);
 }
 
-/* --network=none: a new network namespace whose lo is up; the kernel's
- * host sockets (kernel/net/inet.c) live there, so apps reach only
- * themselves. */
 static void enter_network_none(void)
 {
-    if (unshare(CLONE_NEWNET) < 0)
-        setup_fail("cannot create the sandbox's network namespace: %s", strerror(errno));
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    strcpy(ifr.ifr_name, "lo");
-    if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
-        (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl(fd, SIOCSIFFLAGS, &ifr) < 0))
-        setup_fail("cannot bring up lo in the sandbox's network namespace: %s", strerror(errno));
-    close(fd);
+    const char *step;
+    int r = netns_enter(&step);
+    if (r < 0)
+        setup_fail("%s: %s", step, strerror(-r));
 }
 
 /* OCI: the kernel process ends the way the container's first process did,
@@ -512,8 +504,6 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
             log_debug("cannot mount the kernel's /proc: %s", strerror(errno));
     }
-    if (cfg->network_none)
-        enter_network_none();
     /* FIXME(issue 6): the app's uname(2) does not read this yet. */
     if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
         log_debug("sethostname: %s", strerror(errno));
@@ -601,6 +591,10 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     apply_rlimits(cfg, &init);
     if (cfg->domainname)
         uts_set_domainname(cfg->domainname, strlen(cfg->domainname));
+    /* As late as can be (netns.h), before net sysctls and before any
+     * thread: a thread keeps the network namespace it was made in. */
+    if (cfg->network_none)
+        enter_network_none();
     apply_sysctl(cfg);
     /* OCI noNewPrivileges: the app's own flag in moat's kernel (set-id and
      * file-capability execs inside the sandbox stop elevating; prctl and
@@ -779,6 +773,11 @@ void sandbox_host_limits(uint64_t app_memory, int app_pids, struct cgroup_limits
 
 int sandbox_run(const struct sandbox_config *cfg)
 {
+    /* First: it runs while everything below does (netns.h). Root only:
+     * unprivileged, the namespace must belong to the user namespace made
+     * below. */
+    if (cfg->network_none && geteuid() == 0)
+        netns_maker_start();
     read_caller_caps();
     uid_t uid = getuid();
     gid_t gid = getgid();
@@ -820,6 +819,7 @@ int sandbox_run(const struct sandbox_config *cfg)
             signal(g_forwarded[i], SIG_DFL);
         kernel_main(cfg, uid, gid, false);
     }
+    netns_maker_forget();
     if (ep[1] >= 0)
         close(ep[1]);
     g_last_exit_fd = ep[0];
