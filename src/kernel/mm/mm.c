@@ -3318,11 +3318,13 @@ static uint64_t range_resident(struct range_set *rs)
     return n;
 }
 
-void mm_meminfo(struct mm_meminfo *out)
+/* The memory-file ranges of every mm's mappings: shared ones into SHARED,
+ * the others into ANON (both optional), mlocked ones into LOCKED; returns
+ * the bytes committed (Committed_AS). */
+static uint64_t collect_ranges(struct range_set *anon, struct range_set *shared,
+                               struct range_set *locked)
 {
-    struct range_set anon = {0}, shared = {0}, locked = {0};
-    uint64_t host_total, host_free, committed = 0;
-
+    uint64_t committed = 0;
     pthread_mutex_lock(&g_mm_all_lock);
     for (struct mm *mm = g_mm_all; mm; mm = mm->all_next) {
         /* mm->lock is taken inside g_mm_all_lock: nothing takes them the
@@ -3333,16 +3335,25 @@ void mm_meminfo(struct mm_meminfo *out)
             if (v->flags & (VMA_KERNEL | VMA_NOBACK))
                 continue;
             uint64_t s = v->off, e = v->off + vma_len(v);
-            range_add((v->flags & VMA_SHARED) ? &shared : &anon, s, e);
-            if (v->flags & VMA_LOCKED)
-                range_add(&locked, s, e);
+            struct range_set *rs = (v->flags & VMA_SHARED) ? shared : anon;
+            if (rs)
+                range_add(rs, s, e);
+            if (locked && (v->flags & VMA_LOCKED))
+                range_add(locked, s, e);
             if (((v->prot & PROT_WRITE) && !(v->flags & VMA_SHARED)) || v->shared)
                 committed += vma_len(v);
         }
         pthread_rwlock_unlock(&mm->lock);
     }
     pthread_mutex_unlock(&g_mm_all_lock);
+    return committed;
+}
 
+/* The sandbox's memory: OUT->total (its limit, or the host's RAM), used
+ * (the memory file's resident bytes) and free. */
+static void meminfo_totals(struct mm_meminfo *out)
+{
+    uint64_t host_total, host_free;
     host_meminfo(&host_total, &host_free);
     memset(out, 0, sizeof(*out));
     out->used = memfile_resident();
@@ -3350,6 +3361,21 @@ void mm_meminfo(struct mm_meminfo *out)
     out->free = out->total > out->used ? out->total - out->used : 0;
     if (out->free > host_free)
         out->free = host_free;
+}
+
+void mm_meminfo_brief(struct mm_meminfo *out)
+{
+    struct range_set shared = {0};
+    collect_ranges(NULL, &shared, NULL);
+    meminfo_totals(out);
+    out->mapped = MIN(range_resident(&shared), out->used);
+}
+
+void mm_meminfo(struct mm_meminfo *out)
+{
+    struct range_set anon = {0}, shared = {0}, locked = {0};
+    uint64_t committed = collect_ranges(&anon, &shared, &locked);
+    meminfo_totals(out);
     uint64_t anon_bytes = range_resident(&anon), shared_bytes = range_resident(&shared);
     out->anon = MIN(anon_bytes, out->used);
     out->shmem = out->used - out->anon;

@@ -224,6 +224,9 @@ struct mm_meminfo {
     uint64_t anon, shmem, mapped, locked, committed;
 };
 void mm_meminfo(struct mm_meminfo *out);
+/* Only total, free, used and mapped (the resident bytes of shared
+ * mappings), without walking every private mapping's pages (sysinfo). */
+void mm_meminfo_brief(struct mm_meminfo *out);
 
 /* Bytes of MM's mappings whose memory-file pages are resident (VmRSS). */
 uint64_t mm_resident_bytes(struct mm *mm);

@@ -38,10 +38,10 @@ static long sys_sysinfo(struct task *t, const struct sys_args *a)
     host_clock_gettime(CLOCK_BOOTTIME, &s, &ns);
     si.uptime = s;
     struct mm_meminfo m;
-    mm_meminfo(&m); /* the same totals as /proc/meminfo */
+    mm_meminfo_brief(&m); /* the same totals as /proc/meminfo */
     si.totalram = m.total;
     si.freeram = m.free;
-    si.sharedram = m.shmem;
+    si.sharedram = m.mapped; /* /proc/meminfo's Mapped: shared mappings' pages */
     si.mem_unit = 1;
     si.procs = 1;
     return copy_out(t, a->arg[0], &si, sizeof(si));
