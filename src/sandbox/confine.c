@@ -78,10 +78,15 @@ static int pivot_to_empty(bool own_mounts)
  * below 32), which stay effective and permitted. */
 static int drop_caps(uint32_t keep)
 {
-    for (int c = 0; c <= 63; c++)
-        if (!(c < 32 && (keep & (1u << c))) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
-            errno != EINVAL)
+    for (int c = 0; c <= 63; c++) {
+        if (c < 32 && (keep & (1u << c)))
+            continue;
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+            if (errno == EINVAL)
+                break; /* past the host's last capability */
             return -errno;
+        }
+    }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return -errno;
     struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};

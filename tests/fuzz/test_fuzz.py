@@ -28,6 +28,36 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from leftover import alive, cgroup_dirs, procs_of  # noqa: E402
 
 
+def hang_report(pids):
+    """Each thread of PIDS: name, state, host kernel wait channel, the
+    syscall it is in, and its host kernel stack (root reads it), for a hang
+    that must be told from the report alone."""
+    lines = []
+    for pid in sorted(pids):
+        try:
+            tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % pid))
+        except OSError:
+            continue
+        for tid in tids:
+            base = "/proc/%d/task/%d/" % (pid, tid)
+            info = []
+            for name in ("comm", "wchan", "syscall", "stack"):
+                try:
+                    with open(base + name) as f:
+                        info.append(f.read().strip())
+                except OSError:
+                    info.append("?")
+            stat = ""
+            try:
+                with open(base + "stat") as f:
+                    stat = f.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                pass
+            lines.append("%d/%d %s %s wchan=%s syscall=%s\n    %s" % (
+                pid, tid, info[0], stat, info[1], info[2], info[3].replace("\n", "\n    ")))
+    return "\n".join(lines)
+
+
 def run(moat, fuzz, seconds, platform):
     argv = [moat] + (["--platform=" + platform] if platform else []) + \
         ["do", "--memory=1g", "--pids=512", fuzz, "--in-sandbox", "-t", str(seconds), "-w", "4"]
@@ -61,6 +91,7 @@ def run(moat, fuzz, seconds, platform):
         procs.update(procs_of(d))
         time.sleep(0.2)
     hung = p.poll() is None
+    report = hang_report(procs | set(procs_of(cgroup_dirs(p.pid)))) if hung else ""
     if hung:
         os.killpg(p.pid, 9)
         p.wait()
@@ -68,7 +99,8 @@ def run(moat, fuzz, seconds, platform):
         t.join()
     problems = []
     if hung:
-        problems.append("no end %d s after the fuzzer's deadline (a kernel hang)" % 90)
+        problems.append("no end %d s after the fuzzer's deadline (a kernel hang); where "
+                        "each thread of the sandbox waited:\n%s" % (90, report))
     elif p.returncode != 0:
         problems.append("moat exited %d" % p.returncode)
     for b in BAD:
