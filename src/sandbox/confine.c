@@ -12,7 +12,10 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -152,12 +155,31 @@ int confine_kernel(const struct confine_opts *o, const char **out_step)
     if (mode == HOST_SECCOMP_LOG)
         log_warn("MOAT_SECCOMP=log: forbidden host syscalls of the kernel are logged, not fatal");
     *out_step = "installing the seccomp filter";
-    struct host_seccomp_opts so = {.host_net = o->host_net, .host_write = o->host_write};
+    struct host_seccomp_opts so = {
+            .host_net = o->host_net, .host_write = o->host_write, .net_broker = o->net_broker};
     r = host_seccomp_install(&so, mode, report_fd);
     if (r < 0)
         return r;
-    /* tests/security/test_confine.py: a forbidden call on purpose. */
-    if (getenv("MOAT_SECCOMP_SELFTEST"))
+    /* tests/security/test_confine.py: a forbidden call on purpose: mkdirat,
+     * or (MOAT_SECCOMP_SELFTEST=socket) an inet socket, or (=unix-bind) a
+     * name for a unix socket pair, which only the kernel process of a
+     * sandbox with a network namespace of its own may make. */
+    const char *st = getenv("MOAT_SECCOMP_SELFTEST");
+    if (st && strcmp(st, "socket") == 0) {
+        long fd = syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0)
+            close((int)fd);
+    } else if (st && strcmp(st, "unix-bind") == 0) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+            struct sockaddr_un sa = {.sun_family = AF_UNIX};
+            memcpy(sa.sun_path, "\0moat-selftest", 14);
+            syscall(SYS_bind, sv[0], &sa, offsetof(struct sockaddr_un, sun_path) + 14);
+            close(sv[0]);
+            close(sv[1]);
+        }
+    } else if (st) {
         syscall(SYS_mkdirat, AT_FDCWD, "/moat-selftest", 0700);
+    }
     return 0;
 }

@@ -39,6 +39,7 @@ struct confine_opts {
                       the kernel read rootfs and bind files moat's VFS allowed */
     int log_fd;    /* where violations are reported */
     bool own_mounts; /* already in a private mount namespace of its own */
+    bool net_broker; /* in the caller's network namespace, sockets from the CLI's broker */
 };
 
 /* Makes a procfs of the kernel's PID namespace with only its pid

@@ -6,125 +6,42 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <linux/netlink.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "kernel/host/host_net.h"
 #include "lib/log.h"
 
-/* The helper: a CLONE_VM child of the CLI with its own stack. It shares
- * the CLI's memory (errno included), so it makes raw system calls only. */
-struct netns_maker {
-    int pidfd;     /* the helper's pidfd (setns), -1 if none */
-    int ready_r;   /* one byte when done: 0, or the errno it failed with */
-    int ready_w;
-    int release_r; /* EOF once the kernel process joined or died */
-    int release_w;
-};
-static struct netns_maker g_maker = {-1, -1, -1, -1, -1};
-/* The helper's own copy (the CLI changes g_maker meanwhile). */
-static struct netns_maker g_maker_arg;
-static char g_maker_stack[16384] __attribute__((aligned(16)));
-
-static long raw6(long nr, long a, long b, long c)
+/* Brings lo up in the caller's network namespace. 0 or -errno. */
+static int lo_up(void)
 {
-    long r;
-    __asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-    return r;
-}
-
-/* Brings lo up in the caller's network namespace; CALL makes the system
- * calls. 0 or -errno. */
-static long lo_up(long (*call)(long, long, long, long))
-{
-    long fd = call(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return fd;
+        return -errno;
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
     memcpy(ifr.ifr_name, "lo", 3);
-    long r = call(SYS_ioctl, fd, SIOCGIFFLAGS, (long)&ifr);
+    int r = ioctl(fd, SIOCGIFFLAGS, &ifr);
     if (r == 0) {
         ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        r = call(SYS_ioctl, fd, SIOCSIFFLAGS, (long)&ifr);
+        r = ioctl(fd, SIOCSIFFLAGS, &ifr);
     }
-    call(SYS_close, fd, 0, 0);
+    if (r < 0)
+        r = -errno;
+    close(fd);
     return r;
 }
 
-static int maker_main(void *arg)
-{
-    const struct netns_maker *m = arg;
-    raw6(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0);
-    raw6(SYS_close, m->ready_r, 0, 0);
-    raw6(SYS_close, m->release_w, 0, 0);
-    long r = raw6(SYS_unshare, CLONE_NEWNET, 0, 0);
-    if (r == 0)
-        r = lo_up(raw6);
-    uint8_t st = (uint8_t)-r;
-    raw6(SYS_write, m->ready_w, (long)&st, 1);
-    char b;
-    while (raw6(SYS_read, m->release_r, (long)&b, 1) == -EINTR)
-        ;
-    raw6(SYS_exit, 0, 0, 0);
-    return 0;
-}
-
-static void close_maker(void)
-{
-    int *fds[] = {&g_maker.pidfd, &g_maker.ready_r, &g_maker.ready_w, &g_maker.release_r,
-                  &g_maker.release_w};
-    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-        if (*fds[i] >= 0)
-            close(*fds[i]);
-        *fds[i] = -1;
-    }
-}
-
-void netns_maker_start(void)
-{
-    int rp[2], lp[2];
-    if (pipe2(rp, O_CLOEXEC) < 0)
-        return;
-    if (pipe2(lp, O_CLOEXEC) < 0) {
-        close(rp[0]);
-        close(rp[1]);
-        return;
-    }
-    g_maker = (struct netns_maker){-1, rp[0], rp[1], lp[0], lp[1]};
-    g_maker_arg = g_maker;
-    /* No exit signal: the CLI never waits for it (a zombie until the CLI
-     * ends). */
-    int pidfd = -1;
-    pid_t pid = clone(maker_main, g_maker_stack + sizeof(g_maker_stack), CLONE_VM | CLONE_PIDFD,
-                      &g_maker_arg, &pidfd);
-    if (pid < 0) {
-        log_debug("no network namespace helper: %s", strerror(errno));
-        close_maker();
-        return;
-    }
-    g_maker.pidfd = pidfd;
-    close(g_maker.ready_w);
-    close(g_maker.release_r);
-    g_maker.ready_w = g_maker.release_r = -1;
-}
-
-void netns_maker_forget(void)
-{
-    close_maker();
-}
-
-/* Whether the calling process has one thread (a setns or unshare of the
- * network namespace moves only the calling thread). */
+/* The calling process's thread count, from /proc/self/status; -1 if it
+ * cannot tell. */
 static int thread_count(void)
 {
     char buf[4096];
@@ -140,46 +57,178 @@ static int thread_count(void)
     return p ? atoi(p + 9) : -1;
 }
 
-static bool join_maker(void)
-{
-    if (g_maker.pidfd < 0)
-        return false;
-    uint8_t st = 0;
-    ssize_t n;
-    while ((n = read(g_maker.ready_r, &st, 1)) < 0 && errno == EINTR)
-        ;
-    bool ok = false;
-    if (n != 1)
-        log_debug("the network namespace helper died");
-    else if (st != 0)
-        log_debug("the network namespace helper failed: %s", strerror(st));
-    else if (setns(g_maker.pidfd, CLONE_NEWNET) < 0)
-        log_debug("cannot join the helper's network namespace: %s", strerror(errno));
-    else
-        ok = true;
-    close_maker();
-    return ok;
-}
-
 int netns_enter(const char **out_step)
 {
+    /* unshare moves only the calling thread: every thread is made later. */
     int threads = thread_count();
     if (threads != 1) {
-        /* Not expected: every thread is made later. */
-        *out_step = "the kernel process has more than one thread";
-        close_maker();
+        *out_step = "a network namespace for a kernel process with more than one thread";
         return threads < 0 ? -EIO : -EBUSY;
     }
-    if (join_maker())
-        return 0;
     if (unshare(CLONE_NEWNET) < 0) {
         *out_step = "cannot create the sandbox's network namespace";
         return -errno;
     }
-    long r = lo_up(raw6);
-    if (r < 0) {
+    int r = lo_up();
+    if (r < 0)
         *out_step = "cannot bring up lo in the sandbox's network namespace";
-        return (int)r;
-    }
+    return r;
+}
+
+/* ---- the broker (the CLI's side) ---- */
+
+static int g_broker = -1;        /* the CLI's end */
+static int g_broker_kernel = -1; /* the kernel's end, until the fork */
+static int g_netns_state;        /* 0: not made yet; 1: the CLI is in it; -errno: failed */
+
+int netns_broker_start(int *kernel_fd)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    g_broker = sv[0];
+    g_broker_kernel = sv[1];
+    *kernel_fd = sv[1];
     return 0;
+}
+
+void netns_broker_forked(void)
+{
+    if (g_broker_kernel >= 0)
+        close(g_broker_kernel);
+    g_broker_kernel = -1;
+}
+
+int netns_broker_fd(void)
+{
+    return g_broker;
+}
+
+/* The CLI enters the sandbox's network namespace (once): its sockets are
+ * made there from then on. */
+static int ensure_netns(void)
+{
+    if (g_netns_state == 0) {
+        if (unshare(CLONE_NEWNET) < 0) {
+            g_netns_state = -errno;
+        } else {
+            int r = lo_up();
+            g_netns_state = r < 0 ? r : 1;
+        }
+        if (g_netns_state < 0)
+            log_error("cannot make the sandbox's network namespace: %s", strerror(-g_netns_state));
+    }
+    return g_netns_state < 0 ? g_netns_state : 0;
+}
+
+/* Only what kernel/net/inet.c and net/rtnl.c ask for. */
+static int broker_socket(const struct net_broker_req *req, int *out)
+{
+    int type = req->type & 0xf, proto = req->protocol;
+    bool ok;
+    switch (req->family) {
+    case AF_INET:
+    case AF_INET6:
+        ok = (type == SOCK_STREAM || type == SOCK_DGRAM) &&
+             (proto == 0 || proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+              proto == IPPROTO_UDPLITE);
+        break;
+    case AF_NETLINK:
+        ok = (type == SOCK_RAW || type == SOCK_DGRAM) && proto == NETLINK_ROUTE;
+        break;
+    default:
+        return -EAFNOSUPPORT;
+    }
+    if (!ok)
+        return -EINVAL;
+    int r = ensure_netns();
+    if (r < 0)
+        return r;
+    *out = socket(req->family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+    return *out < 0 ? -errno : 0;
+}
+
+/* Binds an inet socket of the sandbox's namespace, nothing else. */
+static int broker_bind(int fd, const struct net_broker_req *req)
+{
+    int domain = -1;
+    socklen_t dl = sizeof(domain);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0)
+        return -errno;
+    if (domain != AF_INET && domain != AF_INET6)
+        return -EINVAL;
+    sa_family_t fam;
+    if (req->addr_len < sizeof(fam) || req->addr_len > sizeof(req->addr))
+        return -EINVAL;
+    memcpy(&fam, req->addr, sizeof(fam));
+    if (fam != domain)
+        return -EAFNOSUPPORT;
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof(sa));
+    memcpy(&sa, req->addr, req->addr_len);
+    return bind(fd, (struct sockaddr *)&sa, req->addr_len) < 0 ? -errno : 0;
+}
+
+/* Answers one request: 1, 0 if none is waiting, -1 once the kernel's end
+ * is gone. Everything in it is hostile: the kernel process may be an
+ * attacker's. */
+static int serve_one(void)
+{
+    struct net_broker_req req;
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    memset(&c, 0, sizeof(c));
+    struct iovec iov = {&req, sizeof(req)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+                       .msg_controllen = sizeof(c.buf)};
+    ssize_t n = recvmsg(g_broker, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    if (n == 0)
+        return -1;
+    int got = -1;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+            h->cmsg_len == CMSG_LEN(sizeof(int)) && got < 0)
+            memcpy(&got, CMSG_DATA(h), sizeof(int));
+    int out = -1;
+    struct net_broker_rep rep = {-EINVAL};
+    if (n == (ssize_t)sizeof(req) && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        if (req.op == NET_BROKER_SOCKET && got < 0)
+            rep.result = broker_socket(&req, &out);
+        else if (req.op == NET_BROKER_BIND && got >= 0)
+            rep.result = broker_bind(got, &req);
+    }
+    struct iovec riov = {&rep, sizeof(rep)};
+    struct msghdr r = {.msg_iov = &riov, .msg_iovlen = 1};
+    if (out >= 0) {
+        memset(&c, 0, sizeof(c));
+        r.msg_control = c.buf;
+        r.msg_controllen = sizeof(c.buf);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&r);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &out, sizeof(int));
+    }
+    while (sendmsg(g_broker, &r, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+    if (out >= 0)
+        close(out);
+    if (got >= 0)
+        close(got);
+    return 1;
+}
+
+void netns_broker_serve(void)
+{
+    int r = 1;
+    while (g_broker >= 0 && (r = serve_one()) > 0)
+        ;
+    if (r < 0) {
+        close(g_broker);
+        g_broker = -1;
+    }
 }

@@ -42,6 +42,7 @@
 
 #include "kernel/fs/fs.h"
 #include "kernel/host/host.h"
+#include "kernel/host/host_net.h"
 #include "kernel/mm/memfile.h"
 #include "kernel/syscalls/syscall.h"
 #include "kernel/task/ctl.h"
@@ -415,6 +416,10 @@ static void wait_for_start(const char *fifo)
     close(fd);
 }
 
+/* `moat do` as root: the kernel process's end of the CLI's network
+ * broker (netns.h), or -1. */
+static int g_net_broker_fd = -1;
+
 static void enter_network_none(void)
 {
     const char *step;
@@ -591,10 +596,15 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
     apply_rlimits(cfg, &init);
     if (cfg->domainname)
         uts_set_domainname(cfg->domainname, strlen(cfg->domainname));
-    /* As late as can be (netns.h), before net sysctls and before any
-     * thread: a thread keeps the network namespace it was made in. */
-    if (cfg->network_none)
+    /* Before net sysctls and before any thread (a thread keeps the network
+     * namespace it was made in). With the CLI's broker the kernel stays in
+     * the caller's: the sandbox's is made on its first socket (netns.h). */
+    if (g_net_broker_fd >= 0) {
+        host_net_use_broker(g_net_broker_fd);
+        host_set_unprivileged_port_start(1024); /* a new namespace's */
+    } else if (cfg->network_none) {
         enter_network_none();
+    }
     apply_sysctl(cfg);
     /* OCI noNewPrivileges: the app's own flag in moat's kernel (set-id and
      * file-capability execs inside the sandbox stop elevating; prctl and
@@ -622,7 +632,8 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
      * --network=none too (in the sandbox's own netns), so the inet group is
      * always on; narrow it if a netstack backend replaces them. */
     host_unprivileged_port_start(); /* read while /proc/sys is there */
-    struct confine_opts co = {.host_net = true,
+    struct confine_opts co = {.host_net = g_net_broker_fd < 0,
+                              .net_broker = g_net_broker_fd >= 0,
                               .host_write = has_rw_binds(cfg),
                               .net_bind = caps->bounding & (1ULL << 10 /* CAP_NET_BIND_SERVICE */),
                               .read_any = caps->bounding & ((1ULL << 1 /* CAP_DAC_OVERRIDE */) |
@@ -725,10 +736,40 @@ static int read_last_exit(int fd)
     return n == 1 ? code : -1;
 }
 
+/* Until the kernel process ends, or (with LAST_EXIT_FD) reports the exit
+ * code, which is then returned, the CLI serves its network broker. -1:
+ * the kernel is gone (or the broker is), wait for it. */
+static int serve_broker(void)
+{
+    for (;;) {
+        struct pollfd p[2] = {{netns_broker_fd(), POLLIN, 0}, {g_last_exit_fd, POLLIN, 0}};
+        if (p[0].fd < 0)
+            return -1;
+        if (poll(p, p[1].fd >= 0 ? 2 : 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (p[0].revents)
+            netns_broker_serve(); /* closes it at EOF: the kernel is gone */
+        if (p[1].fd >= 0 && p[1].revents) {
+            int code = read_last_exit(g_last_exit_fd);
+            close(g_last_exit_fd);
+            g_last_exit_fd = -1;
+            return code;
+        }
+    }
+}
+
 int sandbox_wait(pid_t pid, bool oci)
 {
     g_kernel_pid = pid;
     install_forwarding();
+    if (netns_broker_fd() >= 0) {
+        int code = serve_broker();
+        if (code >= 0)
+            return code; /* our exit kills the kernel (PR_SET_PDEATHSIG) */
+    }
     if (g_last_exit_fd >= 0) {
         int code = read_last_exit(g_last_exit_fd);
         close(g_last_exit_fd);
@@ -773,11 +814,11 @@ void sandbox_host_limits(uint64_t app_memory, int app_pids, struct cgroup_limits
 
 int sandbox_run(const struct sandbox_config *cfg)
 {
-    /* First: it runs while everything below does (netns.h). Root only:
-     * unprivileged, the namespace must belong to the user namespace made
-     * below. */
-    if (cfg->network_none && geteuid() == 0)
-        netns_maker_start();
+    /* --network=none: the sandbox's network namespace only once it opens
+     * a socket (netns.h). Root only: unprivileged, the namespace must
+     * belong to the user namespace made below, and the kernel makes it. */
+    if (cfg->network_none && geteuid() == 0 && netns_broker_start(&g_net_broker_fd) < 0)
+        g_net_broker_fd = -1;
     read_caller_caps();
     uid_t uid = getuid();
     gid_t gid = getgid();
@@ -819,7 +860,8 @@ int sandbox_run(const struct sandbox_config *cfg)
             signal(g_forwarded[i], SIG_DFL);
         kernel_main(cfg, uid, gid, false);
     }
-    netns_maker_forget();
+    netns_broker_forked();
+    g_net_broker_fd = -1;
     if (ep[1] >= 0)
         close(ep[1]);
     g_last_exit_fd = ep[0];

@@ -17,6 +17,18 @@ import moattest
 from moattest import MoatTestCase, kill_group, main, moat, native, run
 
 
+def _status(pid):
+    out = {}
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                k, _, v = line.partition(':')
+                out[k] = v.strip()
+    except OSError:
+        pass
+    return out
+
+
 def MOAT_BIN():
     return moattest.MOAT
 
@@ -117,6 +129,51 @@ class Net(MoatTestCase):
         finally:
             kill_group(srv.pid)
             srv.wait()
+
+    def test_namespace_made_on_first_socket(self):
+        # `moat do` as root makes the sandbox's network namespace when the
+        # sandbox asks for its first socket (the CLI makes it and hands the
+        # sockets over): the kernel process itself stays in the caller's,
+        # and the sandbox's listening socket is not in the host's.
+        if os.geteuid() != 0:
+            self.skipTest('the network broker is for root callers')
+        host_ns = os.readlink('/proc/self/ns/net')
+        port = free_port()
+        prog = ('import socket, sys\n'
+                'print("ready", flush=True)\n'
+                'sys.stdin.readline()\n'
+                's = socket.socket()\n'
+                's.bind(("127.0.0.1", %d))\n'
+                's.listen()\n'
+                'print("listening", flush=True)\n'
+                'sys.stdin.readline()\n' % port)
+        p = subprocess.Popen([MOAT_BIN(), 'do', PY, '-c', prog], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+        try:
+            self.assertEqual(p.stdout.readline(), b'ready\n')
+            kernels = [int(d) for d in os.listdir('/proc') if d.isdigit() and
+                       _status(int(d)).get('PPid') == str(p.pid) and
+                       _status(int(d)).get('Name') == 'moat-kernel']
+            self.assertEqual(len(kernels), 1, kernels)
+            self.assertEqual(os.readlink('/proc/%d/ns/net' % kernels[0]), host_ns)
+            self.assertEqual(os.readlink('/proc/%d/ns/net' % p.pid), host_ns,
+                             'a namespace made before any socket')
+            p.stdin.write(b'\n')
+            p.stdin.flush()
+            self.assertEqual(p.stdout.readline(), b'listening\n')
+            self.assertNotEqual(os.readlink('/proc/%d/ns/net' % p.pid), host_ns)
+            self.assertEqual(os.readlink('/proc/%d/ns/net' % kernels[0]), host_ns)
+            with self.assertRaises(OSError):
+                socket.create_connection(('127.0.0.1', port), timeout=2).close()
+            p.stdin.write(b'\n')
+            p.stdin.close()
+            self.assertEqual(p.wait(timeout=30), 0, p.stderr.read())
+        finally:
+            kill_group(p.pid)
+            p.wait()
+            p.stdout.close()
+            p.stderr.close()
 
     def test_bad_network_flag(self):
         m = moat('--network=bridge', '/bin/true')

@@ -124,12 +124,18 @@ int host_nr_cpus(void)
     return n;
 }
 
+/* Read once, before confinement (sandbox.c): the network namespace's
+ * net.ipv4.ip_unprivileged_port_start, which the host applies to the
+ * kernel's own binds too. */
+static int g_start = -1;
+
+void host_set_unprivileged_port_start(int v)
+{
+    __atomic_store_n(&g_start, v, __ATOMIC_RELAXED);
+}
+
 int host_unprivileged_port_start(void)
 {
-    /* Read once, before confinement (sandbox.c): the network namespace's
-     * net.ipv4.ip_unprivileged_port_start, which the host applies to the
-     * kernel's own binds too. */
-    static int g_start = -1;
     int v = __atomic_load_n(&g_start, __ATOMIC_RELAXED);
     if (v >= 0)
         return v;

@@ -30,6 +30,8 @@ int host_nr_cpus(void);
 /* Ports below this need CAP_NET_BIND_SERVICE to bind (the sandbox's
  * network namespace's value, read before confinement). */
 int host_unprivileged_port_start(void);
+/* Sets it instead (a namespace not made yet: the network broker). */
+void host_set_unprivileged_port_start(int v);
 /* The kernel process's own limit for RESOURCE (the caller's, inherited):
  * the defaults a sandbox starts with. For RLIMIT_NOFILE, the caller's from
  * before host_prepare_fds. */

@@ -2,6 +2,7 @@
 #include "kernel/host/host_net.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -11,9 +12,78 @@ static int ret(long r)
     return r < 0 ? -errno : (int)r;
 }
 
+static int g_broker_fd = -1; /* (c) after host_net_use_broker */
+static pthread_mutex_t g_broker_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void host_net_use_broker(int fd)
+{
+    g_broker_fd = fd;
+}
+
+/* One request to the broker, with FD (>= 0) attached; its result, and the
+ * socket it sent back in *OUT_FD (when OUT_FD is not NULL). */
+static int broker_call(struct net_broker_req *req, int fd, int *out_fd)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    struct net_broker_rep rep = {-EPROTO};
+    struct iovec iov = {req, sizeof(*req)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd >= 0) {
+        memset(&c, 0, sizeof(c));
+        m.msg_control = c.buf;
+        m.msg_controllen = sizeof(c.buf);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &fd, sizeof(int));
+    }
+    pthread_mutex_lock(&g_broker_lock);
+    ssize_t n;
+    while ((n = sendmsg(g_broker_fd, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof(*req)) {
+        pthread_mutex_unlock(&g_broker_lock);
+        return n < 0 ? -errno : -EPROTO;
+    }
+    struct iovec riov = {&rep, sizeof(rep)};
+    struct msghdr r = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = c.buf,
+                       .msg_controllen = sizeof(c.buf)};
+    memset(&c, 0, sizeof(c));
+    while ((n = recvmsg(g_broker_fd, &r, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    pthread_mutex_unlock(&g_broker_lock);
+    int got = -1;
+    for (struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&r) : NULL; h; h = CMSG_NXTHDR(&r, h)) {
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+            h->cmsg_len == CMSG_LEN(sizeof(int)) && got < 0)
+            memcpy(&got, CMSG_DATA(h), sizeof(int));
+    }
+    if (n != (ssize_t)sizeof(rep)) {
+        rep.result = n < 0 ? -errno : -EPROTO;
+    } else if (out_fd && rep.result == 0 && got < 0) {
+        rep.result = -EPROTO;
+    }
+    if (out_fd && rep.result == 0) {
+        *out_fd = got;
+        got = -1;
+    }
+    if (got >= 0)
+        close(got);
+    return rep.result;
+}
+
 int host_net_socket(int family, int type, int protocol)
 {
-    return ret(socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
+    if (g_broker_fd < 0)
+        return ret(socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
+    struct net_broker_req req = {NET_BROKER_SOCKET, family, type, protocol, 0, {0}};
+    int fd = -1;
+    int r = broker_call(&req, -1, &fd);
+    return r < 0 ? r : fd;
 }
 
 int host_net_close(int fd)
@@ -23,7 +93,14 @@ int host_net_close(int fd)
 
 int host_net_bind(int fd, const struct sockaddr_storage *sa, socklen_t len)
 {
-    return ret(bind(fd, (const struct sockaddr *)sa, len));
+    if (g_broker_fd < 0)
+        return ret(bind(fd, (const struct sockaddr *)sa, len));
+    struct net_broker_req req = {NET_BROKER_BIND, 0, 0, 0, 0, {0}};
+    if (len > sizeof(req.addr))
+        return -EINVAL;
+    req.addr_len = len;
+    memcpy(req.addr, sa, len);
+    return broker_call(&req, fd, NULL);
 }
 
 int host_net_listen(int fd, int backlog)

@@ -13,6 +13,37 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+/*
+ * The network broker (--network=none of `moat do` run as root). Making a
+ * network namespace costs ~0.5 ms here, and tearing it down more, in the
+ * host's workqueues, while the next sandbox starts; most programs never
+ * open an inet socket. So the kernel process stays in the caller's network
+ * namespace, where its seccomp filter lets it make no socket and bind none
+ * (host_seccomp_opts.net_broker), and asks the CLI, over a SOCK_SEQPACKET
+ * pair, for every inet and netlink socket and every bind: the CLI makes
+ * the sandbox's namespace (only lo, up) on the first request and serves
+ * them all from inside it (sandbox/netns.c). Binds go through the broker
+ * too because a unix socket the kernel holds (its socketpairs) would bind
+ * its name in the caller's namespace.
+ */
+enum net_broker_op {
+    NET_BROKER_SOCKET = 1, /* family, type, protocol: the new socket, SCM_RIGHTS */
+    NET_BROKER_BIND = 2,   /* the socket (SCM_RIGHTS), addr: bind it */
+};
+struct net_broker_req {
+    uint32_t op;
+    int32_t family, type, protocol;
+    uint32_t addr_len;
+    uint8_t addr[28]; /* a sockaddr_in or sockaddr_in6 */
+};
+struct net_broker_rep {
+    int32_t result; /* 0 or -errno */
+};
+
+/* Every later host_net_socket and host_net_bind goes to the broker at
+ * FD (the kernel's end of the pair). */
+void host_net_use_broker(int fd);
+
 /* A new non-blocking host socket. */
 int host_net_socket(int family, int type, int protocol);
 int host_net_close(int fd);

@@ -60,7 +60,10 @@ struct chk {
     uint32_t val; /* the value, or the mask */
 };
 
-enum allow_group { GRP_BASE, GRP_INET, GRP_WRITE, GRP_MAX };
+/* GRP_OWN_NET: the kernel is in a network namespace of the sandbox (or
+ * the host's with --network=host); GRP_BROKER: it is in the caller's and
+ * gets its sockets from the CLI (host_net.h, the network broker). */
+enum allow_group { GRP_BASE, GRP_INET, GRP_WRITE, GRP_OWN_NET, GRP_BROKER, GRP_MAX };
 
 /* allow_entry.err: not an errno but "trap, and the SIGSYS handler emulates
  * the call" (see emulate_openat). */
@@ -211,12 +214,17 @@ static const struct allow_entry g_allow[] = {
     {E(prlimit64, GRP_BASE, 0, {EQ(0, 0)}), "pid 0 (itself)", "default limits"},
     {E(restart_syscall, GRP_BASE, 0, {{0}}), "any", "restarted sleeps"},
     /* unix sockets the kernel holds (control socket, console socket) */
-    {E(socket, GRP_BASE, 0, {EQ(0, AF_UNIX)}), "AF_UNIX only", "control and console sockets"},
-    {E(socketpair, GRP_BASE, 0, {EQ(0, AF_UNIX)}), "AF_UNIX only",
+    {E(socket, GRP_OWN_NET, 0, {EQ(0, AF_UNIX)}), "AF_UNIX only", "control and console sockets"},
+    {E(socketpair, GRP_OWN_NET, 0, {EQ(0, AF_UNIX)}), "AF_UNIX only",
      "systrap: each stub's socket, over which it gets the host files it maps"},
+    /* In the caller's network namespace a datagram socket could send to its
+     * abstract unix names; a connected stream or seqpacket pair reaches
+     * only its peer (and bind, which would name it there, is not allowed). */
+    {E(socketpair, GRP_BROKER, 0, {EQ(0, AF_UNIX), CLEAR(1, SOCK_DGRAM)}),
+     "AF_UNIX, stream or seqpacket", "systrap: each stub's socket"},
     {E(kcmp, GRP_BASE, 0, {EQ(2, 0 /* KCMP_FILE */)}), "KCMP_FILE only",
      "systrap: a stub's descriptor is the host file the kernel sent it"},
-    {E(socket, GRP_BASE, 0, {EQ(0, AF_NETLINK), EQ(2, NETLINK_ROUTE)}), "AF_NETLINK, NETLINK_ROUTE only", "dumps of the sandbox's links, addresses, routes (net/rtnl.c)"},
+    {E(socket, GRP_OWN_NET, 0, {EQ(0, AF_NETLINK), EQ(2, NETLINK_ROUTE)}), "AF_NETLINK, NETLINK_ROUTE only", "dumps of the sandbox's links, addresses, routes (net/rtnl.c)"},
     {E(sendmsg, GRP_BASE, 0, {{0}}), "any fd", "held sockets (SCM_RIGHTS on the control socket)"},
     {E(recvmsg, GRP_BASE, 0, {{0}}), "any fd", "held sockets"},
     {E(accept4, GRP_BASE, 0, {{0}}), "any fd", "held listening sockets"},
@@ -232,8 +240,10 @@ static const struct allow_entry g_allow[] = {
     {E(socket, GRP_INET, 0, {EQ(0, AF_INET)}), "AF_INET", "inet sockets (host_net.c)"},
     {E(socket, GRP_INET, 0, {EQ(0, AF_INET6)}), "AF_INET6", "inet sockets (host_net.c)"},
     {E(bind, GRP_INET, 0, {{0}}), "any fd", "inet sockets (host_net.c)"},
-    {E(connect, GRP_INET, 0, {{0}}), "any fd", "inet sockets (host_net.c)"},
-    {E(listen, GRP_INET, 0, {{0}}), "any fd", "inet sockets (host_net.c)"},
+    /* On held sockets only: the broker's inet sockets too. A connected
+     * unix pair refuses both (EISCONN, EINVAL). */
+    {E(connect, GRP_BASE, 0, {{0}}), "any fd", "inet sockets (host_net.c)"},
+    {E(listen, GRP_BASE, 0, {{0}}), "any fd", "inet sockets (host_net.c)"},
     /* Read-write host bind mounts (hostfs.c through host_fs.c): only when
      * one exists. Every call names one component relative to a held
      * directory fd (never AT_FDCWD; nothing followed), or acts on a held fd
@@ -370,7 +380,9 @@ __asm__(".text\n"
 
 static bool group_on(const struct host_seccomp_opts *o, enum allow_group g)
 {
-    return g == GRP_BASE || (g == GRP_INET && o->host_net) || (g == GRP_WRITE && o->host_write);
+    return g == GRP_BASE || (g == GRP_INET && o->host_net && !o->net_broker) ||
+           (g == GRP_WRITE && o->host_write) || (g == GRP_OWN_NET && !o->net_broker) ||
+           (g == GRP_BROKER && o->net_broker);
 }
 
 static int build(struct prog *p, const struct host_seccomp_opts *o, enum host_seccomp_mode mode)
@@ -525,7 +537,8 @@ int host_seccomp_count(void)
 
 void host_seccomp_print(FILE *out)
 {
-    static const char *const groups[GRP_MAX] = {"base", "host-net", "host-write"};
+    static const char *const groups[GRP_MAX] = {"base", "host-net", "host-write", "own-netns",
+                                                "net-broker"};
     fprintf(out, "%-18s %-4s %-9s %-44s %s\n", "SYSCALL", "NR", "GROUP", "ARGUMENT RULE", "REASON");
     for (size_t i = 0; i < ARRAY_SIZE(g_allow); i++) {
         const struct allow_entry *e = &g_allow[i];

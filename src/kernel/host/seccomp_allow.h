@@ -25,6 +25,8 @@ enum host_seccomp_mode {
 struct host_seccomp_opts {
     bool host_net;   /* --network=host: AF_INET/AF_INET6 sockets */
     bool host_write; /* read-write host bind mounts: the calls that change a host tree */
+    bool net_broker; /* the kernel is in the caller's network namespace and gets its
+                        sockets from the CLI (host_net.h): it makes none, binds none */
 };
 
 /* Installs the filter on every thread of the calling process (TSYNC) and the
