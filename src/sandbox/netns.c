@@ -99,6 +99,13 @@ void netns_broker_forked(void)
     g_broker_kernel = -1;
 }
 
+void netns_broker_child(void)
+{
+    if (g_broker >= 0)
+        close(g_broker);
+    g_broker = -1;
+}
+
 int netns_broker_fd(void)
 {
     return g_broker;

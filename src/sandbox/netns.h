@@ -22,6 +22,8 @@ int netns_enter(const char **out_step);
  * netns_broker_forked). 0 or -errno. */
 int netns_broker_start(int *kernel_fd);
 void netns_broker_forked(void);
+/* In the kernel process: drops the CLI's end it inherited. */
+void netns_broker_child(void);
 /* The CLI's end, to poll for requests, or -1 (none, or the kernel's end
  * is closed). */
 int netns_broker_fd(void);

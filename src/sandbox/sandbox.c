@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -630,7 +629,8 @@ static void NORETURN kernel_main(const struct sandbox_config *cfg, uid_t uid, gi
         log_debug("the kernel's /proc is not available: %s", strerror(errno));
     /* FIXME(issue 9): kernel/net/inet.c uses host inet sockets for
      * --network=none too (in the sandbox's own netns), so the inet group is
-     * always on; narrow it if a netstack backend replaces them. */
+     * on unless the CLI brokers them; narrow it if a netstack backend
+     * replaces them. */
     host_unprivileged_port_start(); /* read while /proc/sys is there */
     struct confine_opts co = {.host_net = g_net_broker_fd < 0,
                               .net_broker = g_net_broker_fd >= 0,
@@ -849,6 +849,7 @@ int sandbox_run(const struct sandbox_config *cfg)
         if (ep[0] >= 0)
             close(ep[0]);
         g_last_exit_fd = ep[1];
+        netns_broker_child();
         /* First: everything the kernel process starts is in the cgroup. */
         int r = cfg->cgroup ? cgroup_join(cfg->cgroup) : 0;
         if (r < 0) {
