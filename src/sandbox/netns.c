@@ -19,6 +19,7 @@
 
 #include "kernel/host/host_net.h"
 #include "lib/log.h"
+#include "lib/scm.h"
 
 /* Brings lo up in the caller's network namespace. 0 or -errno. */
 static int lo_up(void)
@@ -182,24 +183,16 @@ static int broker_bind(int fd, const struct net_broker_req *req)
 static int serve_one(void)
 {
     struct net_broker_req req;
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } c;
-    memset(&c, 0, sizeof(c));
+    union scm_one c;
     struct iovec iov = {&req, sizeof(req)};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
-                       .msg_controllen = sizeof(c.buf)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    scm_room(&m, &c);
     ssize_t n = recvmsg(g_broker, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0)
         return errno == EAGAIN || errno == EINTR ? 0 : -1;
     if (n == 0)
         return -1;
-    int got = -1;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
-            h->cmsg_len == CMSG_LEN(sizeof(int)) && got < 0)
-            memcpy(&got, CMSG_DATA(h), sizeof(int));
+    int got = scm_get_fd(&m);
     int out = -1;
     struct net_broker_rep rep = {-EINVAL};
     if (n == (ssize_t)sizeof(req) && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
@@ -210,16 +203,8 @@ static int serve_one(void)
     }
     struct iovec riov = {&rep, sizeof(rep)};
     struct msghdr r = {.msg_iov = &riov, .msg_iovlen = 1};
-    if (out >= 0) {
-        memset(&c, 0, sizeof(c));
-        r.msg_control = c.buf;
-        r.msg_controllen = sizeof(c.buf);
-        struct cmsghdr *h = CMSG_FIRSTHDR(&r);
-        h->cmsg_level = SOL_SOCKET;
-        h->cmsg_type = SCM_RIGHTS;
-        h->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(h), &out, sizeof(int));
-    }
+    if (out >= 0)
+        scm_put_fd(&r, &c, out);
     while (sendmsg(g_broker, &r, MSG_NOSIGNAL) < 0 && errno == EINTR)
         ;
     if (out >= 0)

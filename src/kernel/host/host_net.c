@@ -7,6 +7,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "lib/scm.h"
+
 static int ret(long r)
 {
     return r < 0 ? -errno : (int)r;
@@ -24,23 +26,12 @@ void host_net_use_broker(int fd)
  * socket it sent back in *OUT_FD (when OUT_FD is not NULL). */
 static int broker_call(struct net_broker_req *req, int fd, int *out_fd)
 {
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } c;
+    union scm_one c;
     struct net_broker_rep rep = {-EPROTO};
     struct iovec iov = {req, sizeof(*req)};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
-        memset(&c, 0, sizeof(c));
-        m.msg_control = c.buf;
-        m.msg_controllen = sizeof(c.buf);
-        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-        h->cmsg_level = SOL_SOCKET;
-        h->cmsg_type = SCM_RIGHTS;
-        h->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(h), &fd, sizeof(int));
-    }
+    if (fd >= 0)
+        scm_put_fd(&m, &c, fd);
     pthread_mutex_lock(&g_broker_lock);
     ssize_t n;
     while ((n = sendmsg(g_broker_fd, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
@@ -50,23 +41,16 @@ static int broker_call(struct net_broker_req *req, int fd, int *out_fd)
         return n < 0 ? -errno : -EPROTO;
     }
     struct iovec riov = {&rep, sizeof(rep)};
-    struct msghdr r = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = c.buf,
-                       .msg_controllen = sizeof(c.buf)};
-    memset(&c, 0, sizeof(c));
+    struct msghdr r = {.msg_iov = &riov, .msg_iovlen = 1};
+    scm_room(&r, &c);
     while ((n = recvmsg(g_broker_fd, &r, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
         ;
     pthread_mutex_unlock(&g_broker_lock);
-    int got = -1;
-    for (struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&r) : NULL; h; h = CMSG_NXTHDR(&r, h)) {
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
-            h->cmsg_len == CMSG_LEN(sizeof(int)) && got < 0)
-            memcpy(&got, CMSG_DATA(h), sizeof(int));
-    }
-    if (n != (ssize_t)sizeof(rep)) {
+    int got = n > 0 ? scm_get_fd(&r) : -1;
+    if (n != (ssize_t)sizeof(rep))
         rep.result = n < 0 ? -errno : -EPROTO;
-    } else if (out_fd && rep.result == 0 && got < 0) {
+    else if (out_fd && rep.result == 0 && got < 0)
         rep.result = -EPROTO;
-    }
     if (out_fd && rep.result == 0) {
         *out_fd = got;
         got = -1;
