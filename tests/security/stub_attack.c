@@ -330,10 +330,11 @@ static void run_tramp(void)
         }
         report_kill("tramp-fallback", (uintptr_t)i, pid);
     }
-    /* Every byte of the common code, with garbage registers (rbx too, the
-     * thread page pointer of its second half) and a valid stack. */
+    /* Every byte of the common code and of the rt_sigaction answer after
+     * it (stub_sa_fast), with garbage registers (rbx too, the thread page
+     * pointer of its second half) and a valid stack. */
     int ended = 0, killed = 0;
-    for (uintptr_t off = 0; off < 0x220; off++) {
+    for (uintptr_t off = 0; off < 0x2e0; off++) {
         pid_t pid = fork();
         if (pid == 0) {
             static char stack[8192] __attribute__((aligned(16)));
