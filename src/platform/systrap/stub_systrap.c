@@ -637,9 +637,9 @@ __asm__(".text\n"
         "    je 3f\n"
         "4:  mov $13, %eax\n"             /* eax held seq */
         "    jmp stub_tramp_bail\n"
-        "3:  mov 8(%rsp), %r11\n"         /* as syscall leaves them: r11 = flags, */
-        "    xor %eax, %eax\n"
-        /* From here the handler completes the return (stub_sa_finish). */
+        "3:  mov 8(%rsp), %r11\n"         /* r11 = the flags, rax = 0, */
+        "    xor %eax, %eax\n"            /* as syscall leaves them */
+        /* From here the handler completes the return (sa_finish). */
         ".globl stub_sa_tail\n"
         "stub_sa_tail:\n"
         "    pop %rcx\n"                  /* rcx = the return address */
