@@ -129,8 +129,9 @@ static int ensure_netns(void)
     return g_netns_state < 0 ? g_netns_state : 0;
 }
 
-/* Only what kernel/net/inet.c and net/rtnl.c ask for. */
-static int broker_socket(const struct net_broker_req *req, int *out)
+/* Only what kernel/net/inet.c and net/rtnl.c ask for: REQ->count (at
+ * most NET_BROKER_BATCH) sockets into OUT, their number in *N. */
+static int broker_socket(const struct net_broker_req *req, int *out, int *n)
 {
     int type = req->type & 0xf, proto = req->protocol;
     bool ok;
@@ -149,11 +150,17 @@ static int broker_socket(const struct net_broker_req *req, int *out)
     }
     if (!ok)
         return -EINVAL;
+    if (req->count < 1 || req->count > NET_BROKER_BATCH)
+        return -EINVAL;
     int r = ensure_netns();
     if (r < 0)
         return r;
-    *out = socket(req->family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
-    return *out < 0 ? -errno : 0;
+    for (*n = 0; *n < (int)req->count; (*n)++) {
+        out[*n] = socket(req->family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+        if (out[*n] < 0)
+            return *n ? 0 : -errno; /* the ones made so far, or the error */
+    }
+    return 0;
 }
 
 /* Binds an inet socket of the sandbox's namespace, nothing else. */
@@ -193,22 +200,22 @@ static int serve_one(void)
     if (n == 0)
         return -1;
     int got = scm_get_fd(&m);
-    int out = -1;
+    int out[NET_BROKER_BATCH], nout = 0;
     struct net_broker_rep rep = {-EINVAL};
     if (n == (ssize_t)sizeof(req) && !(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
         if (req.op == NET_BROKER_SOCKET && got < 0)
-            rep.result = broker_socket(&req, &out);
+            rep.result = broker_socket(&req, out, &nout);
         else if (req.op == NET_BROKER_BIND && got >= 0)
             rep.result = broker_bind(got, &req);
     }
     struct iovec riov = {&rep, sizeof(rep)};
     struct msghdr r = {.msg_iov = &riov, .msg_iovlen = 1};
-    if (out >= 0)
-        scm_put_fd(&r, &c, out);
+    if (rep.result == 0 && nout > 0)
+        scm_put_fds(&r, &c, out, nout);
     while (sendmsg(g_broker, &r, MSG_NOSIGNAL) < 0 && errno == EINTR)
         ;
-    if (out >= 0)
-        close(out);
+    for (int i = 0; i < nout; i++)
+        close(out[i]);
     if (got >= 0)
         close(got);
     return 1;

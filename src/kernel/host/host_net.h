@@ -27,12 +27,17 @@
  * its name in the caller's namespace.
  */
 enum net_broker_op {
-    NET_BROKER_SOCKET = 1, /* family, type, protocol: the new socket, SCM_RIGHTS */
+    NET_BROKER_SOCKET = 1, /* family, type, protocol: up to count new sockets, SCM_RIGHTS */
     NET_BROKER_BIND = 2,   /* the socket (SCM_RIGHTS), addr: bind it */
 };
+/* Sockets asked for at once: the kernel keeps the spares for the next
+ * host_net_socket of the same kind (a round trip to the CLI costs ~80 us
+ * here, its wake-ups crossing CPUs). */
+#define NET_BROKER_BATCH 8
 struct net_broker_req {
     uint32_t op;
     int32_t family, type, protocol;
+    uint32_t count; /* SOCKET: 1 to NET_BROKER_BATCH */
     uint32_t addr_len;
     uint8_t addr[28]; /* a sockaddr_in or sockaddr_in6 */
 };
