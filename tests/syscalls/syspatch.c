@@ -93,7 +93,10 @@ static void alarm_handler(int sig)
 }
 
 /* Sends the interrupted site_kick to site_getppid's `syscall` with rax =
- * getppid: it resumes on the syscall instruction of a (patched) site. */
+ * getppid: it resumes on the syscall instruction of a (patched) site. With
+ * g_kick_between, in the state a signal that came between a patched site's
+ * two instructions leaves (see the handler). */
+static volatile int g_kick_between;
 static void kick_handler(int sig, siginfo_t *si, void *ucv)
 {
     (void)sig;
@@ -103,6 +106,16 @@ static void kick_handler(int sig, siginfo_t *si, void *ucv)
         return;
     uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)site_getppid_sc;
     uc->uc_mcontext.gregs[REG_RAX] = 110;
+    if (g_kick_between && *(const uint8_t *)site_getppid == 0xb9) {
+        /* The site is patched (`mov $T,%ecx; jmp *%rcx`): what a signal
+         * between those two instructions leaves, before the trampoline's
+         * `mov $110,%eax`: rcx = T, rax anything. Natively the same spot
+         * holds rax = 110 (the syscall), as set above. */
+        uint32_t tramp;
+        memcpy(&tramp, (const uint8_t *)site_getppid + 1, 4);
+        uc->uc_mcontext.gregs[REG_RCX] = tramp;
+        uc->uc_mcontext.gregs[REG_RAX] = 0xfffffffa;
+    }
 }
 
 static void *thread_main(void *arg)
@@ -207,6 +220,13 @@ int main(int argc, char **argv)
         if (site_kick(getpid(), gettid(), SIGUSR1) != g_ppid)
             kick_bad++;
     T_EQ(kick_bad, 0, "sigreturn onto a patched syscall makes it");
+    g_kick_between = 1;
+    kick_bad = 0;
+    for (int i = 0; i < 50; i++)
+        if (site_kick(getpid(), gettid(), SIGUSR1) != g_ppid)
+            kick_bad++;
+    g_kick_between = 0;
+    T_EQ(kick_bad, 0, "sigreturn between a patched site's two instructions makes its syscall");
 
     /* 5. Threads share the patched text (and take signals there). */
     setitimer(ITIMER_REAL, &it, NULL);

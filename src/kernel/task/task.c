@@ -745,7 +745,11 @@ static void task_patch_site(struct task *t)
 /* T resumes at a new rip (a restarted syscall, rt_sigreturn): if that is
  * the `syscall` of a patched site (its last two bytes now `jmp *%rcx`),
  * it resumes in the site's trampoline instead, after its first
- * instruction, which makes the syscall in rax and returns past the site. */
+ * instruction, which makes the syscall in rax and returns past the site.
+ * Not when rcx holds the trampoline: the thread was stopped between the
+ * patch's two instructions (`mov $T,%ecx` done, an interrupt, then a
+ * signal handler and its rt_sigreturn), before the site's `mov $nr,%eax`
+ * ran, so rax is no syscall number; its `jmp *%rcx` runs that. */
 static void task_patch_fix_resume(struct task *t)
 {
     uint64_t rip = t->regs.rip, site = rip - 5;
@@ -758,7 +762,7 @@ static void task_patch_fix_resume(struct task *t)
         return;
     uint32_t tramp;
     memcpy(&tramp, b + 1, 4);
-    if (tramp >= PLATFORM_APP_MIN || tramp < 0x1000 || (tramp & 31))
+    if (tramp >= PLATFORM_APP_MIN || tramp < 0x1000 || (tramp & 31) || t->regs.rcx == tramp)
         return;
     t->regs.rip = tramp + 5;
 }
