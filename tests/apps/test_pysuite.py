@@ -25,15 +25,7 @@ FS = 'test_os test_stat test_shutil test_tempfile test_glob test_fileio test_pos
 # time budget under ptrace; README.md, "Tests", gives how the others compare
 # when run by hand with MOAT_PYSUITE_TESTS. test_socket's VSOCK tests are
 # left out: they hang natively on hosts without a vsock transport.
-# FIXME(issue 8): test_signal's test_stress_delivery_simultaneous fails in
-# about one run in ten on systrap with syscall patching on (not with
-# --no-syscall-patch, not on ptrace, also before the rt_sigaction answers
-# of 95fc474): a time.sleep() returns ENOSYS or EBADF, the kernel having
-# seen a syscall numbered 0xfffffffa under the SIGALRM/SIGUSR1 storm.
-# Reproduce: `moat do -- python3 -m test test_signal -m StressTest`, 20
-# times. Left out of CI until fixed; the other StressTest cases stay.
-NET = ('test_epoll test_poll test_selectors test_signal test_socket -i *VSOCK* '
-       '-i *test_stress_delivery_simultaneous')
+NET = 'test_epoll test_poll test_selectors test_signal test_socket -i *VSOCK*'
 SETS = {'fs': (FS, 1000), 'net': (NET, 800)}
 SET = os.environ.get('MOAT_PYSUITE_SET', 'fs')
 TESTS = os.environ.get('MOAT_PYSUITE_TESTS', SETS[SET][0]).split()

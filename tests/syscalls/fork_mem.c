@@ -11,6 +11,8 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include <time.h>
+
 #include "tap.h"
 
 #define BIG (1u << 20) /* past what moat copies at fork time */
@@ -149,6 +151,11 @@ int main(void)
     /* Another thread runs (and writes) while the parent forks. */
     pthread_t th;
     T_EQ(pthread_create(&th, NULL, spinner, NULL), 0, "pthread_create a writer");
+    /* Running before the fork (a loaded machine may start it late). */
+    for (int k = 0; k < 5000 && g_spins == 0; k++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
     set_all(&stack, 80);
     T_EQ(fork_round(&stack, 80), 0, "fork with another thread running: isolated");
     g_spin_stop = 1;
