@@ -58,14 +58,10 @@ static int thread_count(void)
     return p ? atoi(p + 9) : -1;
 }
 
-int netns_enter(const char **out_step)
+/* Moves the caller into a new network namespace with lo up. 0 or -errno;
+ * *OUT_STEP says what failed. */
+static int new_netns(const char **out_step)
 {
-    /* unshare moves only the calling thread: every thread is made later. */
-    int threads = thread_count();
-    if (threads != 1) {
-        *out_step = "a network namespace for a kernel process with more than one thread";
-        return threads < 0 ? -EIO : -EBUSY;
-    }
     if (unshare(CLONE_NEWNET) < 0) {
         *out_step = "cannot create the sandbox's network namespace";
         return -errno;
@@ -74,6 +70,17 @@ int netns_enter(const char **out_step)
     if (r < 0)
         *out_step = "cannot bring up lo in the sandbox's network namespace";
     return r;
+}
+
+int netns_enter(const char **out_step)
+{
+    /* unshare moves only the calling thread: every thread is made later. */
+    int threads = thread_count();
+    if (threads != 1) {
+        *out_step = "a network namespace for a kernel process with more than one thread";
+        return threads < 0 ? -EIO : -EBUSY;
+    }
+    return new_netns(out_step);
 }
 
 /* ---- the broker (the CLI's side) ---- */
@@ -117,14 +124,11 @@ int netns_broker_fd(void)
 static int ensure_netns(void)
 {
     if (g_netns_state == 0) {
-        if (unshare(CLONE_NEWNET) < 0) {
-            g_netns_state = -errno;
-        } else {
-            int r = lo_up();
-            g_netns_state = r < 0 ? r : 1;
-        }
-        if (g_netns_state < 0)
-            log_error("cannot make the sandbox's network namespace: %s", strerror(-g_netns_state));
+        const char *step;
+        int r = new_netns(&step);
+        g_netns_state = r < 0 ? r : 1;
+        if (r < 0)
+            log_error("%s: %s", step, strerror(-r));
     }
     return g_netns_state < 0 ? g_netns_state : 0;
 }
